@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { XComConfig } from './xcom/index.ts';
+
+/** The workspace configuration, `hangar.json` at the workspace root. Every field is optional. */
+export interface HangarConfigFile {
+  /** Folder of DAG files, relative to the workspace (default `dags`). */
+  dagsFolder?: string;
+  /** SQLite file of the metadata store (default `.hangar/hangar.db`). */
+  store?: string;
+  /** Most task tries running at once in this runtime (default: 2 × CPUs, at least 4). */
+  parallelism?: number;
+  /** Pools and their slots; `default_pool` has 128 unless set. */
+  pools?: Record<string, number>;
+  /** How tasks run: `isolated` (a worker process per try, the default) or `in-process`. */
+  executor?: 'isolated' | 'in-process';
+  xcom?: XComConfig;
+}
+
+export interface WorkspaceConfig {
+  readonly root: string;
+  readonly dagsFolder: string;
+  readonly hangarDir: string;
+  readonly storePath: string;
+  readonly logsDir: string;
+  readonly cacheDir: string;
+  readonly xcomDir: string;
+  readonly tmpDir: string;
+  readonly parallelism: number;
+  readonly pools: Readonly<Record<string, number>>;
+  readonly executor: 'isolated' | 'in-process';
+  readonly xcom: XComConfig;
+}
+
+export const CONFIG_FILE = 'hangar.json';
+
+export function loadConfig(workspace: string, overrides: Partial<HangarConfigFile> = {}): WorkspaceConfig {
+  const root = resolve(workspace);
+  if (!existsSync(root)) throw new Error(`Workspace folder ${root} does not exist`);
+  const file = join(root, CONFIG_FILE);
+  let fromFile: HangarConfigFile = {};
+  if (existsSync(file)) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as HangarConfigFile;
+    } catch (err) {
+      throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+    }
+    if (!fromFile || typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+      throw new Error(`${file}: must hold a JSON object`);
+    }
+  }
+  const c: HangarConfigFile = { ...fromFile, ...overrides };
+  const hangarDir = join(root, '.hangar');
+  const at = (p: string) => (isAbsolute(p) ? p : join(root, p));
+  const parallelism = c.parallelism ?? 16;
+  if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`${file}: parallelism must be a whole number ≥ 1`);
+  if (c.executor !== undefined && c.executor !== 'isolated' && c.executor !== 'in-process') {
+    throw new Error(`${file}: executor must be "isolated" or "in-process", not ${JSON.stringify(c.executor)}`);
+  }
+  return {
+    root,
+    dagsFolder: at(c.dagsFolder ?? 'dags'),
+    hangarDir,
+    storePath: c.store === ':memory:' ? ':memory:' : at(c.store ?? join('.hangar', 'hangar.db')),
+    logsDir: join(hangarDir, 'logs'),
+    cacheDir: join(hangarDir, 'cache'),
+    xcomDir: join(hangarDir, 'xcom'),
+    tmpDir: join(hangarDir, 'tmp'),
+    parallelism,
+    pools: { default_pool: 128, ...(c.pools ?? {}) },
+    executor: c.executor ?? 'in-process',
+    xcom: c.xcom ?? {},
+  };
+}

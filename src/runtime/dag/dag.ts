@@ -1,0 +1,401 @@
+import { callerPosition, formatPosition } from './position.ts';
+import { runBash } from './bash.ts';
+import type { SourcePosition } from './position.ts';
+import { durationMs } from './duration.ts';
+import type { Duration } from './duration.ts';
+import { parseSchedule } from './schedule.ts';
+import type { Schedule } from './schedule.ts';
+import { TRIGGER_RULES } from './types.ts';
+import type {
+  DagCallback,
+  ExpandedInputs,
+  Inputs,
+  Params,
+  ResolvedInputs,
+  TaskContext,
+  TaskDefaults,
+  TaskOptions,
+  TaskRef,
+  TriggerRule,
+  XComArg,
+} from './types.ts';
+
+/** Ids are used as file and directory names: letters, digits, `_`, `-`, `.`; no path separators. */
+const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
+
+export class DagDefinitionError extends Error {
+  readonly position: SourcePosition | undefined;
+  readonly dagId: string | undefined;
+  constructor(message: string, position?: SourcePosition, dagId?: string) {
+    super(position ? `${formatPosition(position)}: ${message}` : message);
+    this.name = 'DagDefinitionError';
+    this.position = position;
+    this.dagId = dagId;
+  }
+}
+
+export function validateId(kind: 'DAG' | 'task', id: unknown, position?: SourcePosition): string {
+  if (typeof id !== 'string' || !ID_RE.test(id) || id === '.' || id === '..') {
+    throw new DagDefinitionError(
+      `invalid ${kind} id ${JSON.stringify(id)}: use letters, digits, '_', '-' and '.' (at most 250 characters, no path separators)`,
+      position,
+    );
+  }
+  return id;
+}
+
+export interface DagOptions<P extends Params = Params> {
+  readonly id: string;
+  readonly description?: string;
+  /** A cron expression, a preset (`@daily`, `@hourly`, `@once`…), or null for manual runs only. */
+  readonly schedule?: string | null;
+  /** The first logical date; a string is read as UTC. */
+  readonly startDate?: string | Date;
+  readonly endDate?: string | Date;
+  readonly catchup?: boolean;
+  readonly defaultArgs?: TaskDefaults;
+  readonly params?: P;
+  readonly tags?: readonly string[];
+  readonly maxActiveTasks?: number;
+  readonly maxActiveRuns?: number;
+  readonly dagrunTimeout?: Duration;
+  readonly onSuccess?: DagCallback;
+  readonly onFailure?: DagCallback;
+  readonly doc?: string;
+}
+
+/** The resolved definition of one task, as the scheduler sees it. */
+export interface TaskDefinition {
+  readonly id: string;
+  readonly kind: 'python' | 'bash' | 'sensor' | string;
+  readonly fn: (ctx: TaskContext, inputs: any) => unknown;
+  readonly inputs: Inputs;
+  readonly expand: Inputs | undefined;
+  readonly upstream: Set<string>;
+  readonly downstream: Set<string>;
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly retryExponentialBackoff: boolean;
+  readonly maxRetryDelayMs: number | undefined;
+  readonly retryJitter: number;
+  readonly executionTimeoutMs: number | undefined;
+  readonly triggerRule: TriggerRule;
+  readonly pool: string;
+  readonly poolSlots: number;
+  readonly options: TaskOptions<any, any>;
+  readonly position: SourcePosition | undefined;
+  /** Extra data operators attach (sensor settings…). */
+  readonly extra: Record<string, unknown>;
+}
+
+interface PendingEdge {
+  readonly from: string;
+  readonly to: string;
+  readonly position: SourcePosition | undefined;
+}
+
+const collected: Dag<any>[] = [];
+let collecting = false;
+
+/** Called by the loader around the import of one DAG file. */
+export function beginCollecting(): void {
+  collected.length = 0;
+  collecting = true;
+}
+export function endCollecting(): Dag<any>[] {
+  collecting = false;
+  return collected.splice(0);
+}
+
+export class Dag<P extends Params = Params> {
+  readonly id: string;
+  readonly description: string | undefined;
+  readonly schedule: Schedule;
+  readonly scheduleText: string | null;
+  readonly startDate: Date | undefined;
+  readonly endDate: Date | undefined;
+  readonly catchup: boolean;
+  readonly defaultArgs: TaskDefaults;
+  readonly params: P;
+  readonly tags: readonly string[];
+  readonly maxActiveTasks: number;
+  readonly maxActiveRuns: number;
+  readonly dagrunTimeoutMs: number | undefined;
+  readonly onSuccess: DagCallback | undefined;
+  readonly onFailure: DagCallback | undefined;
+  readonly position: SourcePosition | undefined;
+  /** Set by the loader: the file this DAG was defined in. */
+  fileloc = '';
+  readonly tasks = new Map<string, TaskDefinition>();
+  private readonly edges: PendingEdge[] = [];
+  private readonly problems: DagDefinitionError[] = [];
+
+  constructor(options: DagOptions<P>) {
+    this.position = callerPosition();
+    if (!options || typeof options !== 'object') throw new DagDefinitionError('dag() needs an options object', this.position);
+    this.id = validateId('DAG', options.id, this.position);
+    this.description = options.description;
+    this.scheduleText = options.schedule === undefined ? null : options.schedule;
+    try {
+      this.schedule = parseSchedule(this.scheduleText);
+    } catch (err) {
+      throw new DagDefinitionError(`DAG "${this.id}": ${(err as Error).message}`, this.position, this.id);
+    }
+    this.startDate = options.startDate === undefined ? undefined : toDate(options.startDate, `DAG "${this.id}" startDate`);
+    this.endDate = options.endDate === undefined ? undefined : toDate(options.endDate, `DAG "${this.id}" endDate`);
+    this.catchup = options.catchup ?? false;
+    this.defaultArgs = options.defaultArgs ?? {};
+    this.params = (options.params ?? {}) as P;
+    this.tags = options.tags ?? [];
+    this.maxActiveTasks = options.maxActiveTasks ?? 16;
+    this.maxActiveRuns = options.maxActiveRuns ?? 16;
+    this.dagrunTimeoutMs =
+      options.dagrunTimeout === undefined ? undefined : durationMs(options.dagrunTimeout, `DAG "${this.id}" dagrunTimeout`);
+    this.onSuccess = options.onSuccess;
+    this.onFailure = options.onFailure;
+    if (collecting) collected.push(this);
+  }
+
+  /**
+   * Defines a task. Its inputs may be literals or other tasks' outputs (which
+   * makes them upstream), and TypeScript checks the types that flow between them.
+   */
+  task<R>(id: string, fn: (ctx: TaskContext<P>) => R | Promise<R>): TaskRef<Awaited<R>>;
+  task<R, I extends Inputs = {}, E extends Inputs = {}>(
+    id: string,
+    options: TaskOptions<I, E>,
+    fn: (ctx: TaskContext<P>, inputs: ResolvedInputs<I> & ExpandedInputs<E>) => R | Promise<R>,
+  ): TaskRef<Awaited<R>>;
+  task(id: string, a: unknown, b?: unknown): TaskRef<any> {
+    const position = callerPosition();
+    const fn = (typeof a === 'function' ? a : b) as TaskDefinition['fn'];
+    const options = (typeof a === 'function' ? {} : (a ?? {})) as TaskOptions<any, any>;
+    if (typeof fn !== 'function') {
+      throw new DagDefinitionError(`task "${String(id)}" of DAG "${this.id}" needs a function`, position, this.id);
+    }
+    return this.addTask(id, 'python', fn, options, position);
+  }
+
+  /**
+   * Airflow's BashOperator: runs a shell command (templated) with the run's
+   * context in the environment; the last line of its stdout is the return value.
+   */
+  bash(id: string, command: string, options: TaskOptions<{}, {}> & { env?: Record<string, string>; cwd?: string } = {}): TaskRef<string> {
+    const position = callerPosition();
+    if (typeof command !== 'string' || command.trim() === '') {
+      throw new DagDefinitionError(`bash task "${String(id)}" of DAG "${this.id}" needs a command`, position, this.id);
+    }
+    const fn = (ctx: TaskContext) => runBash(ctx, ctx.render(command), options.env, options.cwd);
+    return this.addTask(id, 'bash', fn, options, position, { command });
+  }
+
+  /** Registers a task built by an operator (sensors, sync…). */
+  addTask(
+    id: string,
+    kind: string,
+    fn: TaskDefinition['fn'],
+    options: TaskOptions<any, any>,
+    position: SourcePosition | undefined,
+    extra: Record<string, unknown> = {},
+  ): TaskRef<any> {
+    validateId('task', id, position);
+    if (this.tasks.has(id)) {
+      const first = this.tasks.get(id)!.position;
+      this.problems.push(
+        new DagDefinitionError(
+          `duplicate task id "${id}" in DAG "${this.id}" (first defined at ${formatPosition(first)})`,
+          position,
+          this.id,
+        ),
+      );
+      return this.ref(id);
+    }
+    const merged: TaskOptions<any, any> = { ...this.defaultArgs, ...options };
+    const what = `task "${id}" of DAG "${this.id}"`;
+    const triggerRule = merged.triggerRule ?? 'all_success';
+    if (!TRIGGER_RULES.includes(triggerRule)) {
+      throw new DagDefinitionError(`${what}: unknown trigger rule "${triggerRule}"`, position, this.id);
+    }
+    const retries = merged.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new DagDefinitionError(`${what}: retries must be a whole number ≥ 0`, position, this.id);
+    }
+    const def: TaskDefinition = {
+      id,
+      kind,
+      fn,
+      inputs: options.inputs ?? {},
+      expand: options.expand,
+      upstream: new Set(),
+      downstream: new Set(),
+      retries,
+      retryDelayMs: durationMs(merged.retryDelay ?? 300, `${what} retryDelay`),
+      retryExponentialBackoff: merged.retryExponentialBackoff ?? false,
+      maxRetryDelayMs: merged.maxRetryDelay === undefined ? undefined : durationMs(merged.maxRetryDelay, `${what} maxRetryDelay`),
+      retryJitter: merged.retryJitter ?? 0,
+      executionTimeoutMs:
+        merged.executionTimeout === undefined ? undefined : durationMs(merged.executionTimeout, `${what} executionTimeout`),
+      triggerRule,
+      pool: merged.pool ?? 'default_pool',
+      poolSlots: merged.poolSlots ?? 1,
+      options: merged,
+      position,
+      extra,
+    };
+    this.tasks.set(id, def);
+    for (const source of [options.inputs, options.expand]) {
+      for (const value of Object.values(source ?? {})) {
+        const upstream = upstreamOf(value);
+        if (upstream) this.edges.push({ from: upstream, to: id, position });
+      }
+    }
+    return this.ref(id);
+  }
+
+  /** Airflow's chain(): each element runs after the previous; an array fans out / in. */
+  chain(...steps: (TaskRef<any> | string | readonly (TaskRef<any> | string)[])[]): void {
+    const position = callerPosition();
+    for (let i = 1; i < steps.length; i++) {
+      const prev = ([] as (TaskRef<any> | string)[]).concat(steps[i - 1] as any);
+      const next = ([] as (TaskRef<any> | string)[]).concat(steps[i] as any);
+      for (const a of prev) for (const b of next) this.edges.push({ from: idOf(a), to: idOf(b), position });
+    }
+  }
+
+  /** Resolves edges and checks the graph. Throws the first problem, with its position. */
+  validate(): void {
+    if (this.problems.length) throw this.problems[0];
+    for (const t of this.tasks.values()) {
+      t.upstream.clear();
+      t.downstream.clear();
+    }
+    for (const e of this.edges) {
+      for (const end of [e.from, e.to]) {
+        if (!this.tasks.has(end)) {
+          throw new DagDefinitionError(
+            `DAG "${this.id}": dependency ${e.from} >> ${e.to} names a task "${end}" that does not exist`,
+            e.position,
+            this.id,
+          );
+        }
+      }
+      if (e.from === e.to) {
+        throw new DagDefinitionError(`DAG "${this.id}": task "${e.from}" depends on itself`, e.position, this.id);
+      }
+      this.tasks.get(e.from)!.downstream.add(e.to);
+      this.tasks.get(e.to)!.upstream.add(e.from);
+    }
+    const cycle = findCycle(this.tasks);
+    if (cycle) {
+      const at = this.tasks.get(cycle[0]!)!.position;
+      throw new DagDefinitionError(`DAG "${this.id}" has a cycle: ${cycle.join(' → ')}`, at, this.id);
+    }
+  }
+
+  /** Task ids in a topological order (ties by definition order). */
+  topologicalOrder(): string[] {
+    const indeg = new Map<string, number>();
+    for (const t of this.tasks.values()) indeg.set(t.id, t.upstream.size);
+    const queue = [...this.tasks.keys()].filter((id) => indeg.get(id) === 0);
+    const out: string[] = [];
+    while (queue.length) {
+      const id = queue.shift()!;
+      out.push(id);
+      for (const d of this.tasks.get(id)!.downstream) {
+        const n = indeg.get(d)! - 1;
+        indeg.set(d, n);
+        if (n === 0) queue.push(d);
+      }
+    }
+    return out;
+  }
+
+  private ref(id: string): TaskRef<any> {
+    const self = this;
+    const ref: TaskRef<any> = {
+      kind: 'task',
+      id,
+      dagId: this.id,
+      output: { kind: 'xcom-arg', taskId: id, key: 'return_value' },
+      xcom: (key: string) => ({ kind: 'xcom-arg', taskId: id, key }),
+      before(...tasks) {
+        const position = callerPosition();
+        for (const t of tasks) self.edges.push({ from: id, to: idOf(t), position });
+        return tasks[tasks.length - 1] as any;
+      },
+      after(...tasks) {
+        const position = callerPosition();
+        for (const t of tasks) self.edges.push({ from: idOf(t), to: id, position });
+        return this;
+      },
+    };
+    return ref;
+  }
+}
+
+/** Defines a DAG. */
+export function dag<P extends Params = Params>(options: DagOptions<P>): Dag<P> {
+  return new Dag(options);
+}
+
+function idOf(t: TaskRef<any> | string): string {
+  return typeof t === 'string' ? t : t.id;
+}
+
+function upstreamOf(value: unknown): string | undefined {
+  if (value && typeof value === 'object') {
+    const v = value as { kind?: unknown; id?: unknown; taskId?: unknown };
+    if (v.kind === 'task' && typeof v.id === 'string') return v.id;
+    if (v.kind === 'xcom-arg' && typeof v.taskId === 'string') return v.taskId;
+  }
+  return undefined;
+}
+
+export function isXComArg(value: unknown): value is XComArg<unknown> {
+  return !!value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'xcom-arg';
+}
+export function isTaskRef(value: unknown): value is TaskRef<unknown> {
+  return !!value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'task';
+}
+
+function toDate(value: string | Date, what: string): Date {
+  const d = typeof value === 'string' ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) || !value.includes('T') ? value : value + 'Z') : value;
+  if (Number.isNaN(d.getTime())) throw new Error(`${what}: "${String(value)}" is not a date`);
+  return d;
+}
+
+function findCycle(tasks: Map<string, TaskDefinition>): string[] | undefined {
+  const WHITE = 0,
+    GREY = 1,
+    BLACK = 2;
+  const color = new Map<string, number>();
+  const parent = new Map<string, string>();
+  for (const start of tasks.keys()) {
+    if (color.get(start)) continue;
+    const stack: [string, Iterator<string>][] = [[start, tasks.get(start)!.downstream.values()]];
+    color.set(start, GREY);
+    while (stack.length) {
+      const [node, it] = stack[stack.length - 1]!;
+      const next = it.next();
+      if (next.done) {
+        color.set(node, BLACK);
+        stack.pop();
+        continue;
+      }
+      const d = next.value;
+      const c = color.get(d) ?? WHITE;
+      if (c === GREY) {
+        const cycle = [d];
+        for (let n = node; n !== d; n = parent.get(n)!) cycle.push(n);
+        cycle.push(d);
+        return cycle.reverse().slice(0); // d → … → node → d
+      }
+      if (c === WHITE) {
+        color.set(d, GREY);
+        parent.set(d, node);
+        stack.push([d, tasks.get(d)!.downstream.values()]);
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,32 @@
+/**
+ * Hangar's authoring API: what DAG files import as `hangar`.
+ *
+ * ```ts
+ * import { dag } from 'hangar';
+ * export const etl = dag({ id: 'etl', schedule: '@daily', startDate: '2024-01-01' });
+ * const extract = etl.task('extract', async () => [1, 2, 3]);
+ * etl.task('load', { inputs: { rows: extract } }, async (ctx, { rows }) => ctx.log.info(`${rows.length} rows`));
+ * ```
+ */
+export { dag, Dag, DagDefinitionError } from './dag.ts';
+export type { DagOptions, TaskDefinition } from './dag.ts';
+export { TRIGGER_RULES } from './types.ts';
+export type {
+  DagCallback,
+  DagCallbackContext,
+  Input,
+  Logger,
+  Params,
+  TaskCallback,
+  TaskCallbackContext,
+  TaskContext,
+  TaskDefaults,
+  TaskOptions,
+  TaskRef,
+  TriggerRule,
+  XComApi,
+  XComArg,
+  XComPullOptions,
+  XComPushOptions,
+} from './types.ts';
+export type { Duration } from './duration.ts';

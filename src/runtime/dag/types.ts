@@ -1,0 +1,182 @@
+import type { Duration } from './duration.ts';
+
+/** Airflow's trigger rules: when a task may run, from the states of its direct upstream tasks. */
+export type TriggerRule =
+  | 'all_success'
+  | 'all_failed'
+  | 'all_done'
+  | 'all_skipped'
+  | 'one_success'
+  | 'one_failed'
+  | 'one_done'
+  | 'none_failed'
+  | 'none_failed_min_one_success'
+  | 'none_skipped'
+  | 'always';
+
+export const TRIGGER_RULES: readonly TriggerRule[] = [
+  'all_success',
+  'all_failed',
+  'all_done',
+  'all_skipped',
+  'one_success',
+  'one_failed',
+  'one_done',
+  'none_failed',
+  'none_failed_min_one_success',
+  'none_skipped',
+  'always',
+];
+
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface XComPushOptions {
+  /** Treat the value as sensitive (encrypted when a key is configured, masked in views). */
+  readonly sensitive?: boolean;
+}
+
+export interface XComPullOptions {
+  /** For mapped tasks: one map index; omitted means all of them, as a list in map index order. */
+  readonly mapIndex?: number;
+}
+
+/** A reference to some task's XCom, usable as a task input (TaskFlow style). */
+export interface XComArg<T> {
+  readonly kind: 'xcom-arg';
+  readonly taskId: string;
+  readonly key: string;
+  /** Phantom field carrying the value's type; never set at run time. */
+  readonly __type?: T;
+}
+
+/** The XCom API a task sees. Pulls are scoped to the current run. */
+export interface XComApi {
+  push(key: string, value: unknown, options?: XComPushOptions): Promise<void>;
+  pull<T = unknown>(task: string | TaskRef<T>, key?: string, options?: XComPullOptions): Promise<T | undefined>;
+  /** Values of many tasks for one key, in the order given (undefined where missing). */
+  pullMany(taskIds: readonly string[], key?: string): Promise<unknown[]>;
+  /** Keys one task pushed, optionally only those starting with a prefix (the dynamic keys pattern). */
+  keys(task: string | TaskRef<unknown>, prefix?: string): Promise<string[]>;
+  /** Every key → value one task pushed under a prefix. */
+  pullPrefix(task: string | TaskRef<unknown>, prefix: string): Promise<Record<string, unknown>>;
+  /** Removes XComs of this run (the seed's cleanup pattern); returns how many were removed. */
+  clear(task: string | TaskRef<unknown>, selector?: { key?: string; prefix?: string }): Promise<number>;
+}
+
+/** What every task receives. Field names follow Airflow's template context where one exists. */
+export interface TaskContext<P extends Params = Params> {
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  readonly maxTries: number;
+  readonly logicalDate: Date;
+  readonly dataIntervalStart: Date;
+  readonly dataIntervalEnd: Date;
+  /** The logical date as YYYY-MM-DD. */
+  readonly ds: string;
+  readonly params: P;
+  /** The run's configuration (`--conf`). */
+  readonly conf: Readonly<Record<string, unknown>>;
+  readonly log: Logger;
+  readonly xcom: XComApi;
+  /** Aborted when the task times out or the run is cancelled. */
+  readonly signal: AbortSignal;
+  /** Absolute path of the workspace. */
+  readonly workspace: string;
+  /** A scratch directory for this try, inside the workspace's .hangar folder. */
+  readonly tmpDir: string;
+  /** Renders a template with Airflow's macros (`{{ ds }}`, `{{ macros.ds_add(ds, 1) }}`…). */
+  render(template: string): string;
+  /** The template context, as Airflow's `get_current_context()`. */
+  readonly templateContext: Readonly<Record<string, unknown>>;
+}
+
+export type Params = Record<string, unknown>;
+
+export interface TaskCallbackContext {
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  readonly error?: string;
+}
+export type TaskCallback = (ctx: TaskCallbackContext) => void | Promise<void>;
+
+export interface DagCallbackContext {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly state: 'success' | 'failed';
+  readonly failedTasks: readonly string[];
+}
+export type DagCallback = (ctx: DagCallbackContext) => void | Promise<void>;
+
+/** Arguments every task may set; a DAG's `defaultArgs` sets them for all its tasks. */
+export interface TaskDefaults {
+  readonly owner?: string;
+  readonly retries?: number;
+  readonly retryDelay?: Duration;
+  readonly retryExponentialBackoff?: boolean;
+  readonly maxRetryDelay?: Duration;
+  /** Randomise each retry delay by up to this fraction (0..1), to spread retries out. */
+  readonly retryJitter?: number;
+  readonly executionTimeout?: Duration;
+  readonly triggerRule?: TriggerRule;
+  readonly pool?: string;
+  readonly poolSlots?: number;
+  readonly onExecute?: TaskCallback;
+  readonly onSuccess?: TaskCallback;
+  readonly onFailure?: TaskCallback;
+  readonly onRetry?: TaskCallback;
+}
+
+/** Something a task can take as input: a literal, another task's output, or an XCom reference. */
+export type Input<T> = T | TaskRef<T> | XComArg<T>;
+export type Inputs = Record<string, unknown>;
+export type Resolved<X> = X extends TaskRef<infer T> ? T : X extends XComArg<infer T> ? T : X;
+export type ResolvedInputs<I extends Inputs> = { [K in keyof I]: Resolved<I[K]> };
+export type ExpandedInputs<E extends Inputs> = {
+  [K in keyof E]: Resolved<E[K]> extends readonly (infer U)[] ? U : never;
+};
+
+export interface TaskOptions<I extends Inputs = Inputs, E extends Inputs = Inputs> extends TaskDefaults {
+  /** Inputs: literals (strings are templated, as Airflow's op_kwargs) or other tasks' outputs (creates the dependency). */
+  readonly inputs?: I;
+  /** Dynamic task mapping: one task instance per element of each list (literal or an upstream XCom). */
+  readonly expand?: E;
+  readonly doc?: string;
+  /** Marks the return value sensitive. */
+  readonly sensitive?: boolean;
+  /** A branch task returns the task id(s) to follow among its direct downstream tasks; the rest are skipped. */
+  readonly branch?: boolean;
+  /** A short-circuit task: a falsy return value skips everything downstream. */
+  readonly shortCircuit?: boolean;
+  /** With shortCircuit: skip only the direct downstream tasks and let trigger rules decide the rest. */
+  readonly ignoreDownstreamTriggerRules?: boolean;
+}
+
+export type TaskFn<I extends Inputs, R> = (ctx: TaskContext, inputs: I) => R | Promise<R>;
+
+/** The handle `dag.task()` returns: the task itself, usable as another task's input. */
+export interface TaskRef<T> {
+  readonly kind: 'task';
+  readonly id: string;
+  readonly dagId: string;
+  /** The return value (`return_value` XCom) of this task. */
+  readonly output: XComArg<T>;
+  /** Another XCom this task pushes. */
+  xcom<V = unknown>(key: string): XComArg<V>;
+  /** Makes the given tasks run after this one; returns the last, for chaining. */
+  before<R extends TaskRef<any>>(...tasks: (R | string)[]): R;
+  /** Makes this task run after the given ones; returns this task. */
+  after(...tasks: (TaskRef<any> | string)[]): this;
+  /** Phantom field carrying the value's type; never set at run time. */
+  readonly __type?: T;
+}

@@ -1,0 +1,72 @@
+import type { Dag } from '../dag/dag.ts';
+import type { DagRunRecord } from '../store/records.ts';
+import { runTaskTry } from './task-runner.ts';
+import type { RunnerEnv } from './task-runner.ts';
+import type { ExecuteRequest, ExecuteResult, TaskExecutor } from './types.ts';
+
+export interface InProcessContext {
+  readonly env: RunnerEnv;
+  resolve(req: ExecuteRequest): { dag: Dag<any>; run: DagRunRecord };
+  onLine?: (req: ExecuteRequest, line: string) => void;
+}
+
+/**
+ * Runs tasks in the runtime's own process: the fastest, and what the debugger
+ * attaches to (breakpoints in DAG files are hit). A task past its timeout is
+ * abandoned and failed; code that never yields cannot be stopped here — use the
+ * isolated executor for untrusted or unstable tasks.
+ */
+export class InProcessExecutor implements TaskExecutor {
+  readonly name = 'in-process';
+  onStarted?: (req: ExecuteRequest, pid: number) => void;
+  private readonly ctx: InProcessContext;
+
+  constructor(ctx: InProcessContext) {
+    this.ctx = ctx;
+  }
+
+  async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResult> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason ?? new Error('The run was cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const { dag, run } = this.ctx.resolve(req);
+      this.onStarted?.(req, process.pid);
+      const onLine = this.ctx.onLine ? (line: string) => this.ctx.onLine!(req, line) : undefined;
+      const work = runTaskTry(this.ctx.env, dag, run, req, controller.signal, onLine);
+      const races: Promise<ExecuteResult>[] = [work];
+      if (req.timeoutMs !== undefined) {
+        races.push(
+          new Promise((resolve) => {
+            timer = setTimeout(() => {
+              const error = `Task timed out after ${req.timeoutMs! / 1000}s (executionTimeout)`;
+              controller.abort(new Error(error));
+              resolve({ ok: false, error, timedOut: true, pid: process.pid });
+            }, req.timeoutMs);
+          }),
+        );
+      }
+      races.push(
+        new Promise((resolve) => {
+          controller.signal.addEventListener(
+            'abort',
+            () => {
+              const reason = controller.signal.reason as Error | undefined;
+              resolve({ ok: false, error: reason?.message ?? 'cancelled', pid: process.pid, timedOut: /timed out/.test(reason?.message ?? '') });
+            },
+            { once: true },
+          );
+        }),
+      );
+      return await Promise.race(races);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message, pid: process.pid };
+    } finally {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,203 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dag, TaskDefinition } from '../dag/dag.ts';
+import { isTaskRef, isXComArg } from '../dag/dag.ts';
+import type { TaskContext } from '../dag/types.ts';
+import type { Store } from '../store/store.ts';
+import type { DagRunRecord } from '../store/records.ts';
+import { buildTemplateContext, renderDeep, renderTemplate } from '../templating/index.ts';
+import type { XComBackend } from '../xcom/index.ts';
+import { formatArgs, safeSegment, TryLog } from './logger.ts';
+import type { ExecuteRequest, ExecuteResult } from './types.ts';
+import { createXComApi, pullXCom, pushXCom, RETURN_KEY } from './xcom-api.ts';
+import type { XComScope } from './xcom-api.ts';
+
+export interface RunnerEnv {
+  readonly store: Store;
+  readonly backend: XComBackend;
+  readonly tmpDir: string;
+}
+
+const currentLog = new AsyncLocalStorage<TryLog>();
+let consolePatched = false;
+
+/** Routes console output of a task running in this process to its try's log. */
+function patchConsole(): void {
+  if (consolePatched) return;
+  consolePatched = true;
+  const levels = [
+    ['log', 'INFO'],
+    ['info', 'INFO'],
+    ['debug', 'DEBUG'],
+    ['warn', 'WARNING'],
+    ['error', 'ERROR'],
+  ] as const;
+  for (const [method, level] of levels) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      const log = currentLog.getStore();
+      if (log) log.write(level, formatArgs(args[0], args.slice(1)));
+      else original(...args);
+    };
+  }
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  let text: string;
+  try {
+    text = typeof err === 'string' ? JSON.stringify(err) : (JSON.stringify(err) ?? String(err));
+  } catch {
+    text = String(err);
+  }
+  return `The task threw a non-Error value: ${text}`;
+}
+
+/** The cartesian product of expand lists, as Airflow's expand() over several arguments. */
+export function expandCombination(lists: Record<string, readonly unknown[]>, index: number): Record<string, unknown> {
+  const keys = Object.keys(lists);
+  const out: Record<string, unknown> = {};
+  let rest = index;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const list = lists[keys[i]!]!;
+    out[keys[i]!] = list[rest % list.length];
+    rest = Math.floor(rest / list.length);
+  }
+  return out;
+}
+
+export async function resolveExpandLists(
+  scope: XComScope,
+  task: TaskDefinition,
+  templateScope: Record<string, unknown>,
+): Promise<Record<string, unknown[]>> {
+  const lists: Record<string, unknown[]> = {};
+  for (const [name, value] of Object.entries(task.expand ?? {})) {
+    const resolved = await resolveInput(scope, value, templateScope);
+    if (!Array.isArray(resolved)) {
+      throw new Error(
+        `Task "${task.id}" expands "${name}" over ${resolved === undefined ? 'a missing XCom' : typeof resolved}; expand needs a list`,
+      );
+    }
+    lists[name] = resolved;
+  }
+  return lists;
+}
+
+async function resolveInput(scope: XComScope, value: unknown, templateScope: Record<string, unknown>): Promise<unknown> {
+  if (isTaskRef(value)) return pullXCom(scope, value.id, RETURN_KEY);
+  if (isXComArg(value)) return pullXCom(scope, value.taskId, value.key);
+  return renderDeep(value, templateScope);
+}
+
+/**
+ * Runs one try of one task instance in this process: resolves its inputs
+ * (XComs, templates, the mapped element), runs it with its context, stores its
+ * return value, and says how it ended. The scheduler decides the state.
+ */
+export async function runTaskTry(
+  env: RunnerEnv,
+  dag: Dag<any>,
+  run: DagRunRecord,
+  req: ExecuteRequest,
+  signal: AbortSignal,
+  onLine?: (line: string) => void,
+): Promise<ExecuteResult> {
+  const task = dag.tasks.get(req.taskId);
+  const log = new TryLog(req.logPath, onLine);
+  if (!task) {
+    log.error(`Task "${req.taskId}" is not in DAG "${dag.id}" (was it removed from ${dag.fileloc}?)`);
+    log.close();
+    return { ok: false, error: `Task "${req.taskId}" is not in DAG "${dag.id}"`, pid: process.pid };
+  }
+  patchConsole();
+  const scope: XComScope = { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId: task.id, mapIndex: req.mapIndex };
+  const conf = JSON.parse(run.conf) as Record<string, unknown>;
+  const params = { ...dag.params, ...conf };
+  const templateContext = buildTemplateContext({
+    dagId: dag.id,
+    taskId: task.id,
+    runId: run.run_id,
+    mapIndex: req.mapIndex,
+    tryNumber: req.tryNumber,
+    logicalDate: new Date(run.logical_date),
+    dataIntervalStart: new Date(run.data_interval_start),
+    dataIntervalEnd: new Date(run.data_interval_end),
+    params,
+    conf,
+  });
+  const tmpDir = join(env.tmpDir, `${dag.id}`, safeSegment(run.run_id), `${task.id}${req.mapIndex >= 0 ? `.${req.mapIndex}` : ''}`);
+  const started = Date.now();
+  log.info(
+    `Starting attempt ${req.tryNumber} of ${req.maxTries}: ${dag.id}.${task.id}${req.mapIndex >= 0 ? `[${req.mapIndex}]` : ''} run ${run.run_id} (pid ${process.pid})`,
+  );
+  return currentLog.run(log, async () => {
+    try {
+      mkdirSync(tmpDir, { recursive: true });
+      const inputs: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(task.inputs)) inputs[name] = await resolveInput(scope, value, templateContext);
+      if (task.expand) {
+        const lists = await resolveExpandLists(scope, task, templateContext);
+        Object.assign(inputs, expandCombination(lists, req.mapIndex));
+      }
+      const ctx: TaskContext = {
+        dagId: dag.id,
+        taskId: task.id,
+        runId: run.run_id,
+        mapIndex: req.mapIndex,
+        tryNumber: req.tryNumber,
+        maxTries: req.maxTries,
+        logicalDate: new Date(run.logical_date),
+        dataIntervalStart: new Date(run.data_interval_start),
+        dataIntervalEnd: new Date(run.data_interval_end),
+        ds: templateContext.ds as string,
+        params,
+        conf,
+        log,
+        xcom: createXComApi(scope),
+        signal,
+        workspace: req.workspace,
+        tmpDir,
+        render: (t: string) => renderTemplate(t, templateContext),
+        templateContext,
+      };
+      if (task.options.onExecute) {
+        try {
+          await task.options.onExecute({ dagId: dag.id, taskId: task.id, runId: run.run_id, mapIndex: req.mapIndex, tryNumber: req.tryNumber });
+        } catch (err) {
+          log.error(`onExecute callback failed (ignored): ${describeError(err)}`);
+        }
+      }
+      const value = await task.fn(ctx, inputs);
+      if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
+      const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(dag, task, value) };
+      log.info(`Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
+      return result;
+    } catch (err) {
+      const error = describeError(err);
+      log.error(`Task failed: ${error}`);
+      return { ok: false, error, pid: process.pid };
+    } finally {
+      log.close();
+    }
+  });
+}
+
+function branchOutcome(dag: Dag<any>, task: TaskDefinition, value: unknown): { follow?: string[]; proceed?: boolean } {
+  if (task.options.branch) {
+    const ids = value === null || value === undefined ? [] : Array.isArray(value) ? value : [value];
+    for (const id of ids) {
+      if (typeof id !== 'string' || !task.downstream.has(id)) {
+        throw new Error(
+          `Branch task "${task.id}" returned ${JSON.stringify(id)}, which is not one of its downstream tasks (${[...task.downstream].join(', ') || 'none'})`,
+        );
+      }
+    }
+    return { follow: ids as string[] };
+  }
+  if (task.options.shortCircuit) return { proceed: Boolean(value) };
+  void dag;
+  return {};
+}

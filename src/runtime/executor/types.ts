@@ -1,0 +1,42 @@
+/** The boundary between the scheduler and whatever runs a task try. Everything here is plain JSON. */
+
+export interface ExecuteRequest {
+  readonly workspace: string;
+  readonly dagFile: string;
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  readonly maxTries: number;
+  readonly logPath: string;
+  readonly timeoutMs: number | undefined;
+}
+
+export type ExecuteResult =
+  | {
+      readonly ok: true;
+      /** For branch tasks: the task ids to follow. */
+      readonly follow?: readonly string[];
+      /** For short-circuit tasks: whether downstream may run. */
+      readonly proceed?: boolean;
+      /** The pid that ran the try. */
+      readonly pid: number;
+    }
+  | {
+      readonly ok: false;
+      readonly error: string;
+      readonly timedOut?: boolean;
+      /** The try's process died (exit code or signal in the message). */
+      readonly crashed?: boolean;
+      readonly pid: number;
+    };
+
+export interface TaskExecutor {
+  readonly name: string;
+  /** Runs one try; resolves when it has ended, however it ended. Never rejects. */
+  execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResult>;
+  /** Called when the try has really started (for the pid and heartbeat). */
+  onStarted?: (req: ExecuteRequest, pid: number) => void;
+  close(): Promise<void>;
+}

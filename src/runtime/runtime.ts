@@ -1,0 +1,197 @@
+import { loadConfig } from './config.ts';
+import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
+import type { Dag } from './dag/dag.ts';
+import { manualDataInterval, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
+import { RuntimeEvents } from './events.ts';
+import { InProcessExecutor } from './executor/in-process.ts';
+import type { TaskExecutor } from './executor/types.ts';
+import { loadDagBag } from './loader/index.ts';
+import type { DagBag } from './loader/index.ts';
+import { systemClock } from './scheduler/clock.ts';
+import type { Clock } from './scheduler/clock.ts';
+import { Pools } from './scheduler/pools.ts';
+import { RunLoop } from './scheduler/run-loop.ts';
+import { Store, nowIso } from './store/store.ts';
+import type { DagRunRecord, RunState, RunType } from './store/records.ts';
+import { isoformat } from './templating/index.ts';
+import { createXComBackend } from './xcom/index.ts';
+import type { XComBackend } from './xcom/index.ts';
+
+export interface RuntimeOptions {
+  readonly config?: Partial<HangarConfigFile>;
+  readonly clock?: Clock;
+  /** Supplies the executor; by default the configured one. */
+  readonly executor?: (runtime: Runtime) => TaskExecutor;
+}
+
+export interface TriggerOptions {
+  /** The logical date; defaults to now. */
+  readonly logicalDate?: Date;
+  readonly conf?: Record<string, unknown>;
+  readonly runType?: RunType;
+  readonly runId?: string;
+}
+
+/**
+ * The embedded runtime: one workspace, its store, its DAGs and an executor.
+ * The CLI and the VS Code extension's runtime server both drive this class.
+ */
+export class Runtime {
+  readonly config: WorkspaceConfig;
+  readonly store: Store;
+  readonly events = new RuntimeEvents();
+  readonly clock: Clock;
+  readonly backend: XComBackend;
+  readonly pools: Pools;
+  readonly executor: TaskExecutor;
+  private readonly parallelism: { running: number; limit: number };
+  private bag: DagBag | undefined;
+  private readonly activeRuns = new Map<string, RunLoop>();
+
+  constructor(workspace: string, options: RuntimeOptions = {}) {
+    this.config = loadConfig(workspace, options.config);
+    this.store = new Store(this.config.storePath);
+    this.clock = options.clock ?? systemClock;
+    this.backend = createXComBackend(this.config.xcom, { workspaceRoot: this.config.root, xcomRoot: this.config.xcomDir });
+    this.pools = new Pools(this.config.pools);
+    this.parallelism = { running: 0, limit: this.config.parallelism };
+    this.executor = options.executor ? options.executor(this) : this.defaultExecutor();
+  }
+
+  private defaultExecutor(): TaskExecutor {
+    return new InProcessExecutor({
+      env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir },
+      resolve: (req) => {
+        const dag = this.getDag(req.dagId);
+        const run = this.store.getRun(req.dagId, req.runId);
+        if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
+        return { dag, run };
+      },
+      onLine: (req, line) =>
+        this.events.emit('log', { dagId: req.dagId, runId: req.runId, taskId: req.taskId, mapIndex: req.mapIndex, tryNumber: req.tryNumber, line }),
+    });
+  }
+
+  /** Parses the DAG folder and records DAGs and import errors in the store. */
+  async loadDags(): Promise<DagBag> {
+    const bag = await loadDagBag(this.config.dagsFolder, this.config.cacheDir);
+    const now = nowIso();
+    this.store.tx(() => {
+      for (const d of bag.dags.values()) {
+        this.store.upsertDag({
+          dag_id: d.id,
+          fileloc: d.fileloc,
+          description: d.description ?? null,
+          schedule: d.scheduleText,
+          tags: JSON.stringify(d.tags),
+          task_ids: JSON.stringify([...d.tasks.keys()]),
+          last_parsed_at: now,
+        });
+      }
+      this.store.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, message: e.message, line: e.line, col: e.column, seen_at: now })));
+    });
+    this.bag = bag;
+    return bag;
+  }
+
+  get dagBag(): DagBag | undefined {
+    return this.bag;
+  }
+
+  getDag(dagId: string): Dag<any> {
+    const dag = this.bag?.dags.get(dagId);
+    if (!dag) {
+      const error = this.bag?.errors.find((e) => e.dagId === dagId);
+      if (error) throw new Error(`DAG "${dagId}" failed to load: ${error.message}`);
+      const known = [...(this.bag?.dags.keys() ?? [])];
+      throw new Error(`No DAG "${dagId}" in ${this.config.dagsFolder}${known.length ? ` (found: ${known.join(', ')})` : ''}`);
+    }
+    return dag;
+  }
+
+  /** Creates a run and its task instances (Airflow's `dags trigger`). */
+  triggerRun(dagId: string, options: TriggerOptions = {}): DagRunRecord {
+    const dag = this.getDag(dagId);
+    const runType = options.runType ?? 'manual';
+    const logicalDate = options.logicalDate ?? new Date(Math.floor(this.clock.now() / 1000) * 1000);
+    if (Number.isNaN(logicalDate.getTime())) throw new Error('The logical date is not a valid date');
+    const interval = runType === 'manual' ? manualDataInterval(dag.schedule, logicalDate) : scheduledDataInterval(dag.schedule, logicalDate);
+    const runId = options.runId ?? `${runType}__${isoformat(logicalDate)}`;
+    const conf = options.conf ?? {};
+    if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new Error('The run configuration (--conf) must be a JSON object');
+    return this.store.tx(() => {
+      const run = this.store.insertRun({
+        dag_id: dagId,
+        run_id: runId,
+        run_type: runType,
+        logical_date: logicalDate.toISOString(),
+        data_interval_start: interval.start.toISOString(),
+        data_interval_end: interval.end.toISOString(),
+        state: 'queued',
+        conf: JSON.stringify(conf),
+        queued_at: nowIso(),
+      });
+      for (const t of dag.tasks.values()) {
+        this.store.insertTaskInstance({ dag_id: dagId, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
+      }
+      return run;
+    });
+  }
+
+  /** Runs (or resumes) a run until it ends. */
+  async executeRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
+    const dag = this.getDag(dagId);
+    const run = this.store.getRun(dagId, runId);
+    if (!run) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
+    const loop = new RunLoop(
+      {
+        store: this.store,
+        executor: this.executor,
+        backend: this.backend,
+        clock: this.clock,
+        events: this.events,
+        pools: this.pools,
+        workspace: this.config.root,
+        logsDir: this.config.logsDir,
+        parallelism: this.parallelism,
+      },
+      dag,
+      run,
+    );
+    const k = `${dagId}\u0000${runId}`;
+    this.activeRuns.set(k, loop);
+    try {
+      return await loop.execute(signal);
+    } finally {
+      this.activeRuns.delete(k);
+    }
+  }
+
+  /** Triggers a run and runs it to the end. */
+  async runDag(dagId: string, options: TriggerOptions = {}, signal?: AbortSignal): Promise<DagRunRecord> {
+    const run = this.triggerRun(dagId, options);
+    await this.executeRun(dagId, run.run_id, signal);
+    return this.store.getRun(dagId, run.run_id)!;
+  }
+
+  /** Creates one run per schedule interval between two dates, in order, and runs them. */
+  async backfill(dagId: string, from: Date, to: Date, signal?: AbortSignal): Promise<DagRunRecord[]> {
+    const dag = this.getDag(dagId);
+    const out: DagRunRecord[] = [];
+    for (const tick of ticksBetween(dag.schedule, from, to)) {
+      if (signal?.aborted) break;
+      const runId = `backfill__${isoformat(tick)}`;
+      const existing = this.store.getRun(dagId, runId);
+      const run = existing ?? this.triggerRun(dagId, { logicalDate: tick, runType: 'backfill', runId });
+      if (run.state !== 'success') await this.executeRun(dagId, run.run_id, signal);
+      out.push(this.store.getRun(dagId, run.run_id)!);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const loop of this.activeRuns.values()) loop.cancel('The runtime is shutting down');
+    await this.executor.close();
+    this.store.close();
+  }
+}

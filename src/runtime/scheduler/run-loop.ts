@@ -1,0 +1,539 @@
+import { hostname } from 'node:os';
+import type { Dag, TaskDefinition } from '../dag/dag.ts';
+import type { ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
+import { tryLogPath } from '../executor/logger.ts';
+import { describeError, expandCombination, resolveExpandLists } from '../executor/task-runner.ts';
+import type { XComBackend } from '../xcom/index.ts';
+import type { Store } from '../store/store.ts';
+import { nowIso } from '../store/store.ts';
+import type { DagRunRecord, RunState, TaskInstanceRecord, TaskState } from '../store/records.ts';
+import { FINISHED_STATES } from '../store/records.ts';
+import { buildTemplateContext } from '../templating/index.ts';
+import type { Clock } from './clock.ts';
+import { retryDelayMs } from './retry.ts';
+import { evaluateTriggerRule } from './trigger-rules.ts';
+import type { UpstreamCounts } from './trigger-rules.ts';
+import type { RuntimeEvents } from '../events.ts';
+import type { Pools } from './pools.ts';
+
+export interface RunLoopDeps {
+  readonly store: Store;
+  readonly executor: TaskExecutor;
+  readonly backend: XComBackend;
+  readonly clock: Clock;
+  readonly events: RuntimeEvents;
+  readonly pools: Pools;
+  readonly workspace: string;
+  readonly logsDir: string;
+  readonly parallelism: { running: number; readonly limit: number };
+  /** How often to look at task instances another runtime claimed. */
+  readonly externalPollMs?: number;
+}
+
+interface TI {
+  readonly task: TaskDefinition;
+  readonly mapIndex: number;
+  state: TaskState | null;
+  tryNumber: number;
+  readonly maxTries: number;
+  /** Claimed by another runtime: we watch it instead of running it. */
+  external?: boolean;
+}
+
+type MutableCounts = { -readonly [K in keyof UpstreamCounts]: UpstreamCounts[K] };
+
+const zeroCounts = (): MutableCounts => ({ upstream: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 });
+
+function bump(c: MutableCounts, state: TaskState | null, by: number): void {
+  switch (state) {
+    case 'success':
+      c.success += by;
+      c.done += by;
+      break;
+    case 'skipped':
+      c.skipped += by;
+      c.done += by;
+      break;
+    case 'failed':
+      c.failed += by;
+      c.done += by;
+      break;
+    case 'upstream_failed':
+      c.upstreamFailed += by;
+      c.done += by;
+      break;
+    case 'removed':
+      c.removed += by;
+      c.done += by;
+      break;
+    default:
+      break;
+  }
+}
+
+const key = (taskId: string, mapIndex: number) => `${taskId}\u0000${mapIndex}`;
+
+/**
+ * Drives one DAG run to its end. The scheduling is incremental: each task keeps
+ * the counts of its upstream states, updated when an upstream task instance
+ * changes, so a state change costs O(out-degree) and a run O(tasks + edges).
+ */
+export class RunLoop {
+  private readonly deps: RunLoopDeps;
+  private readonly dag: Dag<any>;
+  private run: DagRunRecord;
+  private readonly tis = new Map<string, TI>();
+  private readonly byTask = new Map<string, TI[]>();
+  private readonly counts = new Map<string, MutableCounts>();
+  private readonly candidates = new Set<string>();
+  private readonly ready: TI[] = [];
+  private readonly running = new Set<string>();
+  private readonly timers = new Set<unknown>();
+  private readonly abort = new AbortController();
+  private wake: (() => void) | undefined;
+  private pending = 0;
+  private failedReason: string | undefined;
+  private activeInDag = 0;
+
+  constructor(deps: RunLoopDeps, dag: Dag<any>, run: DagRunRecord) {
+    this.deps = deps;
+    this.dag = dag;
+    this.run = run;
+  }
+
+  /** Runs until every task instance has finished; returns the run's final state. */
+  async execute(signal?: AbortSignal): Promise<RunState> {
+    const { store, clock } = this.deps;
+    const onCancel = () => this.cancel(signal?.reason instanceof Error ? signal.reason.message : 'The run was cancelled');
+    if (signal?.aborted) onCancel();
+    signal?.addEventListener('abort', onCancel, { once: true });
+    try {
+      this.loadTaskInstances();
+      if (this.run.state !== 'running') {
+        store.updateRun(this.run.dag_id, this.run.run_id, { state: 'running', start_date: this.run.start_date ?? nowIso(), end_date: null, owner_pid: process.pid, heartbeat_at: nowIso() });
+        this.run = store.getRun(this.run.dag_id, this.run.run_id)!;
+        this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state: 'running' });
+      } else {
+        store.updateRun(this.run.dag_id, this.run.run_id, { owner_pid: process.pid, heartbeat_at: nowIso() });
+      }
+      if (this.dag.dagrunTimeoutMs !== undefined) {
+        const startedAt = Date.parse(this.run.start_date ?? nowIso());
+        const remaining = Math.max(0, startedAt + this.dag.dagrunTimeoutMs - clock.now());
+        this.addTimer(() => this.cancel(`The run exceeded its dagrunTimeout of ${this.dag.dagrunTimeoutMs! / 1000}s`), remaining);
+      }
+      for (;;) {
+        await this.schedulePass();
+        this.dispatch();
+        if (this.unfinishedCount() === 0 && this.running.size === 0) break;
+        if (this.running.size === 0 && this.ready.length === 0 && this.candidates.size === 0 && this.timers.size === 0) {
+          if (this.failedReason) {
+            this.finishUnfinished('skipped');
+            break;
+          }
+          // Nothing can ever run again: Airflow's deadlock.
+          this.failedReason = 'Deadlock: no task can run (their trigger rules can never be met)';
+          this.finishUnfinished('upstream_failed');
+          break;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (this.pending > 0) resolve();
+        });
+        this.wake = undefined;
+        this.pending = 0;
+      }
+      return await this.finishRun();
+    } finally {
+      signal?.removeEventListener('abort', onCancel);
+      for (const t of this.timers) clock.clearTimeout(t);
+      this.timers.clear();
+    }
+  }
+
+  /** Stops the run: running tries are aborted and what has not finished is skipped. */
+  cancel(reason: string): void {
+    if (this.failedReason) return;
+    this.failedReason = reason;
+    this.candidates.clear();
+    for (const ti of this.ready.splice(0)) this.setState(ti, 'skipped', { error: reason });
+    this.abort.abort(new Error(reason));
+    this.poke();
+  }
+
+  private poke(): void {
+    this.pending++;
+    this.wake?.();
+  }
+
+  private addTimer(fn: () => void, ms: number): void {
+    const handle = this.deps.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      fn();
+      this.poke();
+    }, ms);
+    this.timers.add(handle);
+  }
+
+  // ---- state --------------------------------------------------------------------
+
+  private loadTaskInstances(): void {
+    const rows = this.deps.store.listTaskInstances(this.run.dag_id, this.run.run_id);
+    for (const task of this.dag.tasks.values()) this.counts.set(task.id, zeroCounts());
+    for (const row of rows) {
+      const task = this.dag.tasks.get(row.task_id);
+      if (!task) continue; // removed from the DAG file since the run was created
+      this.addTI(task, row.map_index, row.state, row.try_number, row.max_tries);
+    }
+    for (const task of this.dag.tasks.values()) {
+      if (!this.byTask.has(task.id)) {
+        // A task added to the DAG after the run was created.
+        this.deps.store.insertTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
+        this.addTI(task, -1, null, 0, task.retries + 1);
+      }
+    }
+    for (const ti of this.tis.values()) {
+      if (ti.state === 'running' || ti.state === 'queued') {
+        // Left over from a runtime that is gone (crash recovery marks these first), or claimed by another runtime.
+        const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
+        this.watchExternal(ti, row);
+      } else if (ti.state === 'up_for_retry') {
+        const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
+        const at = row.next_try_at ? Date.parse(row.next_try_at) : this.deps.clock.now();
+        this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, at - this.deps.clock.now()));
+      } else if (ti.state === null || ti.state === 'scheduled') {
+        this.candidates.add(key(ti.task.id, ti.mapIndex));
+      }
+    }
+  }
+
+  private addTI(task: TaskDefinition, mapIndex: number, state: TaskState | null, tryNumber: number, maxTries: number): TI {
+    const ti: TI = { task, mapIndex, state, tryNumber, maxTries };
+    this.tis.set(key(task.id, mapIndex), ti);
+    let list = this.byTask.get(task.id);
+    if (!list) this.byTask.set(task.id, (list = []));
+    list.push(ti);
+    for (const d of task.downstream) {
+      const c = this.counts.get(d)!;
+      c.upstream++;
+      bump(c, state, 1);
+    }
+    return ti;
+  }
+
+  private removeTI(ti: TI): void {
+    this.tis.delete(key(ti.task.id, ti.mapIndex));
+    const list = this.byTask.get(ti.task.id)!;
+    list.splice(list.indexOf(ti), 1);
+    for (const d of ti.task.downstream) {
+      const c = this.counts.get(d)!;
+      c.upstream--;
+      bump(c, ti.state, -1);
+    }
+  }
+
+  private unfinishedCount(): number {
+    let n = 0;
+    for (const ti of this.tis.values()) if (ti.state === null || !FINISHED_STATES.has(ti.state)) n++;
+    return n;
+  }
+
+  /** Persists a state change, then updates the counts of downstream tasks and reports it. */
+  private setState(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord> = {}): void {
+    const old = ti.state;
+    this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state, ...extra });
+    this.applyState(ti, old, state);
+    this.deps.events.emit('task', {
+      dagId: this.run.dag_id,
+      runId: this.run.run_id,
+      taskId: ti.task.id,
+      mapIndex: ti.mapIndex,
+      state,
+      tryNumber: ti.tryNumber,
+      nextTryAt: extra.next_try_at ?? undefined,
+      error: extra.error ?? undefined,
+      duration: extra.duration ?? undefined,
+    });
+  }
+
+  private applyState(ti: TI, old: TaskState | null, state: TaskState): void {
+    ti.state = state;
+    if (old === state) return;
+    for (const d of ti.task.downstream) {
+      const c = this.counts.get(d)!;
+      bump(c, old, -1);
+      bump(c, state, 1);
+      if (FINISHED_STATES.has(state)) for (const dti of this.byTask.get(d) ?? []) this.candidates.add(key(d, dti.mapIndex));
+    }
+  }
+
+  // ---- scheduling -----------------------------------------------------------------
+
+  private async schedulePass(): Promise<void> {
+    while (this.candidates.size > 0) {
+      const batch = [...this.candidates];
+      this.candidates.clear();
+      for (const k of batch) {
+        const ti = this.tis.get(k);
+        if (!ti || ti.external) continue;
+        if (ti.state === 'up_for_retry') {
+          this.queue(ti);
+          continue;
+        }
+        if (ti.state !== null && ti.state !== 'scheduled') continue;
+        if (this.failedReason) continue;
+        const decision = evaluateTriggerRule(ti.task.triggerRule, this.counts.get(ti.task.id)!);
+        if (decision === 'wait') continue;
+        if (decision === 'skipped' || decision === 'upstream_failed') {
+          this.setState(ti, decision, { end_date: nowIso() });
+          continue;
+        }
+        if (ti.task.expand && ti.mapIndex === -1) {
+          await this.expand(ti);
+          continue;
+        }
+        this.queue(ti);
+      }
+    }
+  }
+
+  /** Replaces a mapped task's placeholder with one task instance per element (none: skipped). */
+  private async expand(placeholder: TI): Promise<void> {
+    const task = placeholder.task;
+    let lengths: Record<string, unknown[]>;
+    try {
+      const templateScope = buildTemplateContext({
+        dagId: this.dag.id,
+        taskId: task.id,
+        runId: this.run.run_id,
+        mapIndex: -1,
+        tryNumber: 0,
+        logicalDate: new Date(this.run.logical_date),
+        dataIntervalStart: new Date(this.run.data_interval_start),
+        dataIntervalEnd: new Date(this.run.data_interval_end),
+        params: { ...this.dag.params, ...(JSON.parse(this.run.conf) as object) },
+        conf: JSON.parse(this.run.conf) as Record<string, unknown>,
+      });
+      lengths = await resolveExpandLists(
+        { store: this.deps.store, backend: this.deps.backend, dag: this.dag, runId: this.run.run_id, taskId: task.id, mapIndex: -1 },
+        task,
+        templateScope,
+      );
+    } catch (err) {
+      this.setState(placeholder, 'failed', { error: describeError(err), end_date: nowIso() });
+      return;
+    }
+    const n = Object.values(lengths).reduce((acc, l) => acc * l.length, 1);
+    if (n === 0) {
+      this.setState(placeholder, 'skipped', { end_date: nowIso(), error: 'expanded over an empty list' });
+      return;
+    }
+    void expandCombination;
+    const { store } = this.deps;
+    store.tx(() => {
+      store.db.prepare('DELETE FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1').run(this.run.dag_id, this.run.run_id, task.id);
+      for (let i = 0; i < n; i++) {
+        store.insertTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: i, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
+      }
+    });
+    this.removeTI(placeholder);
+    for (let i = 0; i < n; i++) {
+      this.addTI(task, i, null, 0, task.retries + 1);
+      this.candidates.add(key(task.id, i));
+    }
+    this.deps.events.emit('expanded', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: task.id, count: n });
+  }
+
+  private queue(ti: TI): void {
+    if (ti.state !== 'scheduled') this.setState(ti, 'scheduled');
+    this.ready.push(ti);
+  }
+
+  private dispatch(): void {
+    const { pools, parallelism } = this.deps;
+    let i = 0;
+    while (i < this.ready.length) {
+      if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) return;
+      const ti = this.ready[i]!;
+      if (!pools.tryAcquire(ti.task.pool, ti.task.poolSlots)) {
+        i++;
+        continue;
+      }
+      this.ready.splice(i, 1);
+      parallelism.running++;
+      this.activeInDag++;
+      void this.startTry(ti).finally(() => {
+        parallelism.running--;
+        this.activeInDag--;
+        pools.release(ti.task.pool, ti.task.poolSlots);
+        this.deps.events.emit('slot-freed', {});
+        this.poke();
+      });
+    }
+  }
+
+  private async startTry(ti: TI): Promise<void> {
+    const { store } = this.deps;
+    const k = key(ti.task.id, ti.mapIndex);
+    const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
+    const tryNumber = ti.tryNumber + 1;
+    const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
+    const startDate = nowIso();
+    const claimed = store.tx(() => {
+      const ok = store.claimTry(tiKey, ['scheduled', 'queued', 'up_for_retry'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
+      if (ok) {
+        store.upsertTry({ ...tiKey, try_number: tryNumber, state: 'running', start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
+      }
+      return ok;
+    });
+    if (!claimed) {
+      // Another runtime took it first: watch it instead.
+      this.watchExternal(ti, store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!);
+      return;
+    }
+    ti.tryNumber = tryNumber;
+    this.running.add(k);
+    this.applyState(ti, ti.state, 'running');
+    this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
+    const req: ExecuteRequest = {
+      workspace: this.deps.workspace,
+      dagFile: this.dag.fileloc,
+      dagId: this.dag.id,
+      runId: this.run.run_id,
+      taskId: ti.task.id,
+      mapIndex: ti.mapIndex,
+      tryNumber,
+      maxTries: ti.maxTries,
+      logPath,
+      timeoutMs: ti.task.executionTimeoutMs,
+    };
+    let result: ExecuteResult;
+    try {
+      result = await this.deps.executor.execute(req, this.abort.signal);
+    } catch (err) {
+      result = { ok: false, error: describeError(err), pid: process.pid };
+    }
+    this.running.delete(k);
+    await this.finishTry(ti, req, result, startDate);
+  }
+
+  private async finishTry(ti: TI, req: ExecuteRequest, result: ExecuteResult, startDate: string): Promise<void> {
+    const { store, clock } = this.deps;
+    const endDate = nowIso();
+    const duration = (Date.parse(endDate) - Date.parse(startDate)) / 1000;
+    const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
+    let state: TaskState;
+    let nextTryAt: string | null = null;
+    const error = result.ok ? null : result.error;
+    if (result.ok) state = 'success';
+    else if (!this.failedReason && ti.tryNumber < ti.maxTries) {
+      state = 'up_for_retry';
+      const delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
+      nextTryAt = new Date(clock.now() + delay).toISOString();
+      this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);
+    } else state = 'failed';
+    store.tx(() => {
+      store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
+      store.updateTaskInstance(tiKey, { end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
+    });
+    this.setState(ti, state, { next_try_at: nextTryAt, error, duration });
+    await this.runTaskCallback(ti, state, error);
+    if (result.ok) this.applyBranching(ti, result);
+  }
+
+  /** Branch and short-circuit results skip tasks, as Airflow's SkipMixin does. */
+  private applyBranching(ti: TI, result: Extract<ExecuteResult, { ok: true }>): void {
+    const task = ti.task;
+    let toSkip: string[] = [];
+    if (result.follow) {
+      const follow = new Set(result.follow);
+      toSkip = [...task.downstream].filter((d) => !follow.has(d));
+    } else if (result.proceed === false) {
+      if (task.options.ignoreDownstreamTriggerRules === false) toSkip = [...task.downstream];
+      else {
+        const seen = new Set<string>();
+        const stack = [...task.downstream];
+        while (stack.length) {
+          const d = stack.pop()!;
+          if (seen.has(d)) continue;
+          seen.add(d);
+          stack.push(...this.dag.tasks.get(d)!.downstream);
+        }
+        toSkip = [...seen];
+      }
+    }
+    for (const taskId of toSkip) {
+      for (const dti of [...(this.byTask.get(taskId) ?? [])]) {
+        if (dti.state === null || dti.state === 'scheduled') {
+          const idx = this.ready.indexOf(dti);
+          if (idx >= 0) this.ready.splice(idx, 1);
+          this.setState(dti, 'skipped', { end_date: nowIso() });
+        }
+      }
+    }
+  }
+
+  private async runTaskCallback(ti: TI, state: TaskState, error: string | null): Promise<void> {
+    const cb = state === 'success' ? ti.task.options.onSuccess : state === 'failed' ? ti.task.options.onFailure : state === 'up_for_retry' ? ti.task.options.onRetry : undefined;
+    if (!cb) return;
+    const name = state === 'success' ? 'onSuccess' : state === 'failed' ? 'onFailure' : 'onRetry';
+    try {
+      await cb({ dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber, error: error ?? undefined });
+    } catch (err) {
+      this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `${name} callback of task "${ti.task.id}" failed (ignored): ${describeError(err)}` });
+    }
+  }
+
+  /** Watches a task instance that another runtime owns, until it finishes. */
+  private watchExternal(ti: TI, row: TaskInstanceRecord): void {
+    ti.external = true;
+    this.applyState(ti, ti.state, row.state ?? 'running');
+    const check = () => {
+      const now = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex);
+      const state = now?.state ?? null;
+      if (state !== ti.state && state !== null) {
+        ti.tryNumber = now!.try_number;
+        this.applyState(ti, ti.state, state);
+        this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state, tryNumber: ti.tryNumber });
+      }
+      if (state !== null && FINISHED_STATES.has(state)) {
+        ti.external = false;
+        return;
+      }
+      if (state === 'up_for_retry' || state === 'scheduled' || state === null) {
+        // The other runtime gave it back; we may run it.
+        ti.external = false;
+        this.candidates.add(key(ti.task.id, ti.mapIndex));
+        return;
+      }
+      this.addTimer(check, this.deps.externalPollMs ?? 250);
+    };
+    this.addTimer(check, this.deps.externalPollMs ?? 250);
+  }
+
+  private finishUnfinished(state: TaskState): void {
+    for (const ti of this.tis.values()) {
+      if (ti.state === null || (!FINISHED_STATES.has(ti.state) && ti.state !== 'running')) this.setState(ti, state, { end_date: nowIso(), error: this.failedReason ?? null });
+    }
+  }
+
+  private async finishRun(): Promise<RunState> {
+    const leaves = [...this.dag.tasks.values()].filter((t) => t.downstream.size === 0);
+    const leafStates = leaves.flatMap((t) => (this.byTask.get(t.id) ?? []).map((ti) => ti.state));
+    let state: RunState;
+    if (this.failedReason) state = 'failed';
+    else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';
+    else state = 'success';
+    const failedTasks = [...this.tis.values()].filter((ti) => ti.state === 'failed').map((ti) => ti.task.id);
+    this.deps.store.updateRun(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null });
+    this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state, reason: this.failedReason });
+    const cb = state === 'success' ? this.dag.onSuccess : this.dag.onFailure;
+    if (cb) {
+      try {
+        await cb({ dagId: this.dag.id, runId: this.run.run_id, state, failedTasks });
+      } catch (err) {
+        this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `DAG ${state === 'success' ? 'onSuccess' : 'onFailure'} callback failed (ignored): ${describeError(err)}` });
+      }
+    }
+    return state;
+  }
+}

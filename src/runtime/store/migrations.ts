@@ -1,0 +1,113 @@
+/**
+ * Numbered migrations of the metadata store. Append only: a migration that has
+ * shipped is never edited; a change is a new number.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE dags (
+  dag_id TEXT PRIMARY KEY,
+  fileloc TEXT NOT NULL,
+  description TEXT,
+  schedule TEXT,
+  tags TEXT NOT NULL DEFAULT '[]',
+  task_ids TEXT NOT NULL DEFAULT '[]',
+  is_paused INTEGER NOT NULL DEFAULT 0,
+  last_parsed_at TEXT NOT NULL
+);
+
+CREATE TABLE import_errors (
+  fileloc TEXT PRIMARY KEY,
+  message TEXT NOT NULL,
+  line INTEGER,
+  col INTEGER,
+  seen_at TEXT NOT NULL
+);
+
+CREATE TABLE dag_runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  run_type TEXT NOT NULL,
+  logical_date TEXT NOT NULL,
+  data_interval_start TEXT NOT NULL,
+  data_interval_end TEXT NOT NULL,
+  state TEXT NOT NULL,
+  conf TEXT NOT NULL DEFAULT '{}',
+  queued_at TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  owner_pid INTEGER,
+  heartbeat_at TEXT,
+  UNIQUE (dag_id, run_id)
+);
+CREATE INDEX dag_runs_by_state ON dag_runs (state);
+
+-- The current state of each task instance; every try is also in task_tries.
+CREATE TABLE task_instances (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL DEFAULT -1,
+  try_number INTEGER NOT NULL DEFAULT 0,
+  max_tries INTEGER NOT NULL DEFAULT 0,
+  state TEXT,
+  operator TEXT,
+  pool TEXT NOT NULL DEFAULT 'default_pool',
+  start_date TEXT,
+  end_date TEXT,
+  duration REAL,
+  pid INTEGER,
+  hostname TEXT,
+  heartbeat_at TEXT,
+  next_try_at TEXT,
+  error TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (dag_id, run_id, task_id, map_index)
+);
+CREATE INDEX task_instances_by_state ON task_instances (state);
+
+CREATE TABLE task_tries (
+  dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL DEFAULT -1,
+  try_number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  start_date TEXT,
+  end_date TEXT,
+  duration REAL,
+  pid INTEGER,
+  hostname TEXT,
+  error TEXT,
+  log_path TEXT,
+  PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number)
+);
+
+CREATE TABLE xcom (
+  dag_id TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL,
+  map_index INTEGER NOT NULL DEFAULT -1, key TEXT NOT NULL,
+  value BLOB NOT NULL,
+  chain TEXT NOT NULL,
+  size_original INTEGER NOT NULL, size_stored INTEGER NOT NULL,
+  sensitive INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (dag_id, run_id, task_id, map_index, key)
+);
+
+CREATE TABLE xcom_pulls (
+  dag_id TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL, key TEXT NOT NULL,
+  pulled_by_task_id TEXT NOT NULL, pulled_by_map_index INTEGER NOT NULL, pulled_at TEXT NOT NULL
+);
+CREATE INDEX xcom_pulls_by_xcom ON xcom_pulls (dag_id, run_id, task_id, key);
+`,
+  },
+];

@@ -1,0 +1,110 @@
+/** Rows of the metadata store, as SQLite returns them (snake_case, ISO 8601 UTC times). */
+
+/** Airflow's task instance states; `null` (none) until the scheduler first looks at the task. */
+export type TaskState =
+  | 'scheduled'
+  | 'queued'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'up_for_retry'
+  | 'up_for_reschedule'
+  | 'skipped'
+  | 'upstream_failed'
+  | 'removed';
+
+export const FINISHED_STATES: ReadonlySet<TaskState> = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'removed']);
+
+export type RunState = 'queued' | 'running' | 'success' | 'failed';
+export type RunType = 'manual' | 'scheduled' | 'backfill';
+
+export interface DagRecord {
+  dag_id: string;
+  fileloc: string;
+  description: string | null;
+  schedule: string | null;
+  /** JSON array. */
+  tags: string;
+  /** JSON array. */
+  task_ids: string;
+  is_paused: number;
+  last_parsed_at: string;
+}
+
+export interface ImportErrorRecord {
+  fileloc: string;
+  message: string;
+  line: number | null;
+  col: number | null;
+  seen_at: string;
+}
+
+export interface DagRunRecord {
+  id: number;
+  dag_id: string;
+  run_id: string;
+  run_type: RunType;
+  logical_date: string;
+  data_interval_start: string;
+  data_interval_end: string;
+  state: RunState;
+  /** JSON object. */
+  conf: string;
+  queued_at: string;
+  start_date: string | null;
+  end_date: string | null;
+  owner_pid: number | null;
+  heartbeat_at: string | null;
+}
+
+export interface TaskInstanceRecord {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  max_tries: number;
+  state: TaskState | null;
+  operator: string | null;
+  pool: string;
+  start_date: string | null;
+  end_date: string | null;
+  duration: number | null;
+  pid: number | null;
+  hostname: string | null;
+  heartbeat_at: string | null;
+  next_try_at: string | null;
+  error: string | null;
+  updated_at: string;
+}
+
+export interface TaskTryRecord {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  state: TaskState;
+  start_date: string | null;
+  end_date: string | null;
+  duration: number | null;
+  pid: number | null;
+  hostname: string | null;
+  error: string | null;
+  log_path: string | null;
+}
+
+export interface XComRecord {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  key: string;
+  value: Uint8Array;
+  /** JSON array of codec names. */
+  chain: string;
+  size_original: number;
+  size_stored: number;
+  sensitive: number;
+  created_at: string;
+}
