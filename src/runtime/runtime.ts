@@ -174,6 +174,36 @@ export class Runtime {
     return this.store.getRun(dagId, run.run_id)!;
   }
 
+  /**
+   * Airflow's `tasks test`: runs one task for a logical date without its
+   * upstream tasks, in a run of its own (run type `test`), so its log and XComs
+   * can be inspected like any other.
+   */
+  async testTask(dagId: string, taskId: string, logicalDate?: Date, signal?: AbortSignal): Promise<DagRunRecord> {
+    const dag = this.getDag(dagId);
+    const task = dag.tasks.get(taskId);
+    if (!task) throw new Error(`DAG "${dagId}" has no task "${taskId}" (tasks: ${[...dag.tasks.keys()].join(', ')})`);
+    const date = logicalDate ?? new Date(Math.floor(this.clock.now() / 1000) * 1000);
+    const interval = manualDataInterval(dag.schedule, date);
+    const runId = `test__${isoformat(date)}__${taskId}__${Date.now().toString(36)}`;
+    this.store.tx(() => {
+      this.store.insertRun({
+        dag_id: dagId,
+        run_id: runId,
+        run_type: 'test',
+        logical_date: date.toISOString(),
+        data_interval_start: interval.start.toISOString(),
+        data_interval_end: interval.end.toISOString(),
+        state: 'queued',
+        conf: '{}',
+        queued_at: nowIso(),
+      });
+      this.store.insertTaskInstance({ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null });
+    });
+    await this.executeRun(dagId, runId, signal);
+    return this.store.getRun(dagId, runId)!;
+  }
+
   /** Creates one run per schedule interval between two dates, in order, and runs them. */
   async backfill(dagId: string, from: Date, to: Date, signal?: AbortSignal): Promise<DagRunRecord[]> {
     const dag = this.getDag(dagId);

@@ -311,7 +311,7 @@ export class Dag<P extends Params = Params> {
   }
 
   private ref(id: string): TaskRef<any> {
-    const self = this;
+    const edges = this.edges;
     const ref: TaskRef<any> = {
       kind: 'task',
       id,
@@ -320,12 +320,12 @@ export class Dag<P extends Params = Params> {
       xcom: (key: string) => ({ kind: 'xcom-arg', taskId: id, key }),
       before(...tasks) {
         const position = callerPosition();
-        for (const t of tasks) self.edges.push({ from: id, to: idOf(t), position });
+        for (const t of tasks) edges.push({ from: id, to: idOf(t), position });
         return tasks[tasks.length - 1] as any;
       },
       after(...tasks) {
         const position = callerPosition();
-        for (const t of tasks) self.edges.push({ from: idOf(t), to: id, position });
+        for (const t of tasks) edges.push({ from: idOf(t), to: id, position });
         return this;
       },
     };

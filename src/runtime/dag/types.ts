@@ -57,7 +57,10 @@ export interface XComArg<T> {
 /** The XCom API a task sees. Pulls are scoped to the current run. */
 export interface XComApi {
   push(key: string, value: unknown, options?: XComPushOptions): Promise<void>;
-  pull<T = unknown>(task: string | TaskRef<T>, key?: string, options?: XComPullOptions): Promise<T | undefined>;
+  /** A task's return value, typed by the task. */
+  pull<T>(task: TaskRef<T>): Promise<T | undefined>;
+  /** Any XCom of a task of this run (`key` defaults to `return_value`). */
+  pull<T = unknown>(task: string | TaskRef<unknown>, key?: string, options?: XComPullOptions): Promise<T | undefined>;
   /** Values of many tasks for one key, in the order given (undefined where missing). */
   pullMany(taskIds: readonly string[], key?: string): Promise<unknown[]>;
   /** Keys one task pushed, optionally only those starting with a prefix (the dynamic keys pattern). */

@@ -78,8 +78,8 @@ export async function pullXCom(s: XComScope, taskId: string, key = RETURN_KEY, o
 export function createXComApi(s: XComScope): XComApi {
   return {
     push: (key, value, options) => pushXCom(s, key, value, options),
-    pull: async <T>(task: string | TaskRef<T>, key?: string, options?: XComPullOptions) =>
-      (await pullXCom(s, taskIdOf(task), key ?? RETURN_KEY, options)) as T | undefined,
+    pull: (async (task: string | TaskRef<unknown>, key?: string, options?: XComPullOptions) =>
+      pullXCom(s, taskIdOf(task), key ?? RETURN_KEY, options)) as XComApi['pull'],
     pullMany: async (taskIds, key) => {
       const out: unknown[] = [];
       for (const id of taskIds) out.push(await pullXCom(s, id, key ?? RETURN_KEY));

@@ -185,7 +185,8 @@ export class RunLoop {
       this.addTI(task, row.map_index, row.state, row.try_number, row.max_tries);
     }
     for (const task of this.dag.tasks.values()) {
-      if (!this.byTask.has(task.id)) {
+      // A test run holds only the task under test; it runs without its upstream.
+      if (!this.byTask.has(task.id) && this.run.run_type !== 'test') {
         // A task added to the DAG after the run was created.
         this.deps.store.insertTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
         this.addTI(task, -1, null, 0, task.retries + 1);
@@ -518,7 +519,10 @@ export class RunLoop {
 
   private async finishRun(): Promise<RunState> {
     const leaves = [...this.dag.tasks.values()].filter((t) => t.downstream.size === 0);
-    const leafStates = leaves.flatMap((t) => (this.byTask.get(t.id) ?? []).map((ti) => ti.state));
+    const leafStates =
+      this.run.run_type === 'test'
+        ? [...this.tis.values()].map((ti) => ti.state)
+        : leaves.flatMap((t) => (this.byTask.get(t.id) ?? []).map((ti) => ti.state));
     let state: RunState;
     if (this.failedReason) state = 'failed';
     else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';

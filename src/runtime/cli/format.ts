@@ -1,0 +1,40 @@
+import type { TaskState, RunState } from '../store/records.ts';
+
+const useColor = () => process.stdout.isTTY && !process.env.NO_COLOR;
+
+const COLORS: Record<string, number> = {
+  success: 32,
+  running: 36,
+  failed: 31,
+  upstream_failed: 33,
+  up_for_retry: 33,
+  up_for_reschedule: 36,
+  skipped: 90,
+  scheduled: 37,
+  queued: 37,
+  removed: 90,
+};
+
+export function colorState(state: TaskState | RunState | string | null): string {
+  const text = state ?? 'none';
+  const c = COLORS[text];
+  return useColor() && c ? `\u001b[${c}m${text}\u001b[0m` : text;
+}
+
+export function visibleLength(s: string): number {
+  return s.replace(/\u001b\[[0-9;]*m/g, '').length;
+}
+
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (r: string[]) => r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c)))).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '';
+  if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+  if (seconds < 60) return `${seconds.toFixed(2)}s`;
+  return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
+}
