@@ -6,6 +6,7 @@ import { beginCollecting, endCollecting, DagDefinitionError } from '../dag/dag.t
 import type { Dag } from '../dag/dag.ts';
 import { setUserFileFilter } from '../dag/position.ts';
 import { compileDagFile, DagCompileError } from './compile.ts';
+import type { CompiledDagFile } from './compile.ts';
 import { HANGAR_API_KEY } from './api-global.ts';
 
 export { DagCompileError } from './compile.ts';
@@ -55,12 +56,16 @@ export function discoverDagFiles(folder: string): string[] {
 }
 
 /** Loads one DAG file: compile (cached), import, collect its DAGs, validate them. */
-export async function loadDagFile(file: string, cacheDir: string): Promise<{ dags: Dag<any>[]; errors: DagLoadError[]; fromCache: boolean }> {
+export async function loadDagFile(
+  file: string,
+  cacheDir: string,
+  precompiled?: Promise<CompiledDagFile>,
+): Promise<{ dags: Dag<any>[]; errors: DagLoadError[]; fromCache: boolean }> {
   installRuntimeApi();
   const abs = resolve(file);
   let compiled;
   try {
-    compiled = await compileDagFile(abs, cacheDir, API_EXPORTS);
+    compiled = await (precompiled ?? compileDagFile(abs, cacheDir, API_EXPORTS));
   } catch (err) {
     if (err instanceof DagCompileError) {
       return { dags: [], errors: [{ file: err.file, line: err.line ?? null, column: err.column ?? null, message: err.message }], fromCache: false };
@@ -70,7 +75,8 @@ export async function loadDagFile(file: string, cacheDir: string): Promise<{ dag
   const inputs = new Set(compiled.inputs);
   let entry = imported.get(compiled.output);
   if (!entry) {
-    setUserFileFilter((f) => inputs.has(f));
+    const outputUrl = pathToFileURL(compiled.output).href;
+    setUserFileFilter((f) => f === outputUrl || f === compiled.output);
     beginCollecting();
     try {
       await import(pathToFileURL(compiled.output).href);
@@ -108,8 +114,22 @@ export async function loadDagBag(dagsFolder: string, cacheDir: string): Promise<
   const errors: DagLoadError[] = [];
   let compiled = 0;
   let cached = 0;
+  // Compile up to 8 files at once (esbuild works in parallel), then import them one by one, in order.
+  const compiling = new Map<string, Promise<CompiledDagFile>>();
+  let next = 0;
+  const startNext = () => {
+    const f = files[next++];
+    if (f === undefined) return;
+    const p = compileDagFile(f, cacheDir, API_EXPORTS);
+    p.catch(() => undefined);
+    compiling.set(f, p);
+    void p.finally(startNext).catch(() => undefined);
+  };
+  for (let i = 0; i < 8; i++) startNext();
   for (const file of files) {
-    const r = await loadDagFile(file, cacheDir);
+    while (!compiling.has(file)) await new Promise((r) => setImmediate(r));
+    const r = await loadDagFile(file, cacheDir, compiling.get(file));
+    compiling.delete(file);
     if (r.fromCache) cached++;
     else compiled++;
     errors.push(...r.errors);

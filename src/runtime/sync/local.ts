@@ -254,13 +254,3 @@ class LocalWrite implements DestinationWrite {
     if (this.#hadPrevious) await unlinkIfExists(this.#bak);
   }
 }
-
-/** Convenience for tests and callers: the stat of a destination file, or null. */
-export async function statOrNull(path: string): Promise<{ size: number; mtimeMs: number } | null> {
-  try {
-    const st = await stat(path);
-    return { size: st.size, mtimeMs: st.mtimeMs };
-  } catch {
-    return null;
-  }
-}

@@ -285,6 +285,7 @@ export function renderTemplate(template: string, scope: Record<string, unknown>)
   if (!template.includes('{')) return template;
   if (/\{%/.test(template)) throw new TemplateError(`template statements ({% … %}) are not supported: "${template}"`);
   const withoutComments = template.replace(/\{#[\s\S]*?#\}/g, '');
+  if (/\{\{(?![\s\S]*?\}\})/.test(withoutComments)) throw new TemplateError(`unclosed "{{" in template "${template}"`);
   return withoutComments.replace(/\{\{([\s\S]*?)\}\}/g, (_m, inner: string) => {
     const src = inner.trim();
     let node = cache.get(src);

@@ -5,8 +5,11 @@
  * - location: where an XCom lives (DAG, run, task, map index, key). Backends bind
  *   stored bytes to it (encryption uses it as associated data, file storage as a path).
  * - envelope: the bytes stored in the `xcom.value` column. It names the chain of
- *   codecs applied so any backend can decode any stored value.
+ *   codecs applied so any backend can decode any stored value (see docs/xcom-format.md).
  * - chain: the codec names applied in order, e.g. ['json', 'gzip', 'aes-256-gcm', 'file'].
+ *   The first one is the serialization format (`json`, `typed-json` or `bytes`).
+ * - object store: where offloaded values live: the workspace's XCom directory (`file`),
+ *   a `file://` directory bucket (`file`) or an `s3://bucket/prefix` (`s3`).
  */
 
 export interface XComLocation {
@@ -35,6 +38,11 @@ export interface StoredXCom {
 export interface SerializeOptions {
   /** Explicit sensitivity from the task or the push; undefined means "detect". */
   readonly sensitive?: boolean;
+  /**
+   * Per-task or per-push backend override (`database`, `file`, `compressed`,
+   * `encrypted`, `hybrid`, `s3`); undefined means the workspace's default.
+   */
+  readonly backend?: string;
 }
 
 export interface XComBackend {
@@ -44,3 +52,6 @@ export interface XComBackend {
   /** Removes whatever the envelope points at outside the row (files, objects). */
   purge(loc: XComLocation, data: Uint8Array): Promise<void>;
 }
+
+/** Optional sink for the backend's log lines (compression statistics, warnings). Never given secrets. */
+export type XComLogFn = (level: 'debug' | 'info' | 'warn', message: string) => void;

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { tempWorkspace } from '../helpers/workspace.ts';
+import { hangar } from '../helpers/cli.ts';
+
+const DAGS = {
+  'dags/flaky.ts': `import { dag } from 'hangar';
+export const d = dag({ id: 'flaky', schedule: '@daily' });
+const a = d.task('say', async (ctx) => { ctx.log.info('hello from ' + ctx.ds); console.log('console line'); return ctx.ds; });
+d.task('boom', { inputs: { day: a } }, async (_ctx, { day }) => { throw new Error('exploded on ' + day); });
+`,
+  'dags/broken.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'broken' });\nd.task('x', async () => { return ; ) });\n`,
+};
+
+test('cli: list shows DAGs and load errors (exit 3), with --json', () => {
+  const ws = tempWorkspace(DAGS);
+  try {
+    const r = hangar(['list', '--workspace', ws.root]);
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /flaky {2}\(@daily\)/);
+    assert.match(r.stdout, /boom {2}← say/);
+    assert.match(r.stdout, /Load error: .*broken\.ts:3:\d+/);
+    const j = JSON.parse(hangar(['list', '--json', '--workspace', ws.root]).stdout) as { dags: { dagId: string }[]; errors: { file: string; line: number }[] };
+    assert.deepEqual(j.dags.map((d) => d.dagId), ['flaky']);
+    assert.equal(j.errors[0]!.line, 3);
+  } finally {
+    ws.remove();
+  }
+});
+
+test('cli: a failing run exits 1, points at the log, and logs keep every line', () => {
+  const ws = tempWorkspace(DAGS);
+  try {
+    const r = hangar(['run', 'flaky', '--date', '2024-03-01', '--workspace', ws.root]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /boom\s+failed.*Error: exploded on 2024-03-01/);
+    assert.match(r.stdout, /Run manual__2024-03-01T00:00:00\+00:00 of flaky: failed/);
+    assert.match(r.stdout, /log: hangar logs manual__2024-03-01T00:00:00\+00:00 boom --dag flaky/);
+    assert.match(r.stderr, /failed to load .*broken\.ts/, 'load errors of other files are reported, not fatal');
+    const log = hangar(['logs', 'manual__2024-03-01T00:00:00+00:00', 'say', '--workspace', ws.root]);
+    assert.equal(log.code, 0);
+    assert.match(log.stdout, /INFO - hello from 2024-03-01/);
+    assert.match(log.stdout, /INFO - console line/);
+    const boom = hangar(['logs', 'manual__2024-03-01T00:00:00+00:00', 'boom', '--workspace', ws.root]);
+    assert.match(boom.stdout, /ERROR - Task failed: Error: exploded on 2024-03-01/);
+    assert.match(boom.stdout, /flaky\.ts:4:\d+/, 'stack trace points at the DAG file');
+    const noTry = hangar(['logs', 'manual__2024-03-01T00:00:00+00:00', 'boom', '--try', '5', '--workspace', ws.root]);
+    assert.equal(noTry.code, 3);
+    assert.match(noTry.stderr, /has 1 tries; there is no try 5/);
+    const tasks = JSON.parse(hangar(['tasks', 'manual__2024-03-01T00:00:00+00:00', '--json', '--workspace', ws.root]).stdout) as { task_id: string; state: string }[];
+    assert.deepEqual(tasks.map((t) => [t.task_id, t.state]), [['say', 'success'], ['boom', 'failed']]);
+    const runs = JSON.parse(hangar(['runs', '--json', '--workspace', ws.root]).stdout) as { runId: string; state: string; dataIntervalStart: string }[];
+    assert.deepEqual(runs.map((x) => [x.runId, x.state, x.dataIntervalStart]), [['manual__2024-03-01T00:00:00+00:00', 'failed', '2024-02-29T00:00:00.000Z']]);
+  } finally {
+    ws.remove();
+  }
+});
+
+test('cli: test runs one task alone; usage errors exit 2; unknown DAGs exit 3', () => {
+  const ws = tempWorkspace(DAGS);
+  try {
+    const t = hangar(['test', 'flaky', 'say', '--date', '2024-03-02', '--workspace', ws.root]);
+    assert.equal(t.code, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /│ .*INFO - hello from 2024-03-02/, 'the task log is streamed');
+    const usage = hangar(['run', '--workspace', ws.root]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /missing the DAG id/);
+    const badConf = hangar(['run', 'flaky', '--conf', '{nope', '--workspace', ws.root]);
+    assert.equal(badConf.code, 2);
+    assert.match(badConf.stderr, /--conf is not valid JSON/);
+    const badDate = hangar(['run', 'flaky', '--date', 'yesterday', '--workspace', ws.root]);
+    assert.equal(badDate.code, 2);
+    const missing = hangar(['run', 'nope', '--workspace', ws.root]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /No DAG "nope" in .*dags \(found: flaky\)/);
+    const brokenDag = hangar(['run', 'broken', '--workspace', ws.root]);
+    assert.equal(brokenDag.code, 3);
+  } finally {
+    ws.remove();
+  }
+});
+
+test('cli: init scaffolds a workspace whose example runs and type-checks', () => {
+  const ws = tempWorkspace();
+  try {
+    const init = hangar(['init', ws.root]);
+    assert.equal(init.code, 0, init.stderr);
+    for (const f of ['hangar.json', 'dags/example_etl.ts', 'tsconfig.json', '.hangar/types/hangar/index.d.ts', '.hangar/types/node/package.json']) {
+      assert.ok(existsSync(join(ws.root, f)), f);
+    }
+    const tsc = spawnSync(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', ws.root], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, tsc.stdout);
+    // A type error in a DAG file is caught by the same configuration.
+    ws.write('dags/wrong.ts', `import { dag } from 'hangar';\nexport const w = dag({ id: 'w' });\nconst a = w.task('a', async () => 'text');\nw.task('b', { inputs: { n: a } }, async (_c, { n }) => n.toFixed(2));\n`);
+    const tsc2 = spawnSync(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', ws.root], { encoding: 'utf8' });
+    assert.match(tsc2.stdout, /wrong\.ts\(4,\d+\): error TS\d+: Property 'toFixed' does not exist on type 'string'/);
+    ws.write('dags/wrong.ts', '');
+    const run = hangar(['run', 'example_etl', '--date', '2024-01-15', '--workspace', ws.root]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const x = hangar(['xcom', 'get', '--dag', 'example_etl', '--run', 'manual__2024-01-15T00:00:00+00:00', '--task', 'load', '--workspace', ws.root]);
+    assert.deepEqual(JSON.parse(x.stdout), { target: 'report_20240115.json', total: 30 });
+    assert.ok(readFileSync(join(ws.root, '.gitignore'), 'utf8').includes('.hangar/'));
+  } finally {
+    ws.remove();
+  }
+});

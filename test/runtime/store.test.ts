@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Store } from '../../src/runtime/store/index.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+
+function freshStore() {
+  const ws = tempWorkspace();
+  const path = join(ws.root, '.hangar', 'hangar.db');
+  return { ws, path, store: new Store(path) };
+}
+
+const KEY = { dag_id: 'd', run_id: 'r', task_id: 't', map_index: -1 };
+
+test('store: WAL mode, numbered migrations applied once', () => {
+  const { ws, path, store } = freshStore();
+  try {
+    const mode = store.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
+    assert.equal(mode.journal_mode, 'wal');
+    assert.equal(store.schemaVersion(), 1);
+    store.close();
+    const again = new Store(path, { extraMigrations: [{ version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }] });
+    assert.equal(again.schemaVersion(), 2);
+    const versions = again.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+    again.close();
+    assert.throws(() => new Store(path, { extraMigrations: [{ version: 3, name: 'broken', sql: 'CREATE TABLE (' }] }), /Store migration 3 \(broken\) failed/);
+    const after = new Store(path);
+    assert.equal(after.schemaVersion(), 2, 'a failed migration leaves nothing half applied');
+    after.close();
+  } finally {
+    ws.remove();
+  }
+});
+
+test('store: claiming a try is a guarded update that only one claimant wins', () => {
+  const { ws, path, store } = freshStore();
+  const other = new Store(path);
+  try {
+    store.insertRun({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' });
+    store.insertTaskInstance({ ...KEY, max_tries: 1, operator: 'python', pool: 'default_pool', state: 'scheduled' });
+    const claim = { pid: 1, hostname: 'h', start_date: new Date().toISOString() };
+    assert.equal(store.claimTry(KEY, ['scheduled'], 0, claim), true);
+    assert.equal(other.claimTry(KEY, ['scheduled'], 0, claim), false, 'the second connection loses');
+    const ti = other.getTaskInstance('d', 'r', 't')!;
+    assert.equal(ti.state, 'running');
+    assert.equal(ti.try_number, 1);
+    assert.throws(() => store.insertRun({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' }), /DAG "d" already has a run "r"/);
+  } finally {
+    other.close();
+    store.close();
+    ws.remove();
+  }
+});
+
+test('store: XCom prefixes are literal (underscores are not wildcards)', () => {
+  const { ws, store } = freshStore();
+  try {
+    const put = (key: string) =>
+      store.putXCom({ ...KEY, key, value: new TextEncoder().encode('1'), chain: '["json"]', size_original: 1, size_stored: 1, sensitive: 0, created_at: new Date().toISOString() });
+    for (const k of ['data_source_a', 'data_source_b', 'dataXsourceXc', 'other']) put(k);
+    assert.deepEqual(store.listXComs({ dagId: 'd', keyPrefix: 'data_source_' }).map((r) => r.key), ['data_source_a', 'data_source_b']);
+    assert.equal(store.deleteXComs({ dagId: 'd', runId: 'r', key: 'other' }).length, 1);
+    assert.equal(store.listXComs({ dagId: 'd' }).length, 3);
+  } finally {
+    store.close();
+    ws.remove();
+  }
+});
