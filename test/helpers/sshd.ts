@@ -58,6 +58,8 @@ export interface SshdServer {
   log(): string;
   /** Kill every session process (drops all live connections); the listener stays up. */
   killSessions(): Promise<number>;
+  /** Send a signal to every session process (e.g. SIGSTOP to simulate a hung server, SIGCONT to resume). */
+  signalSessions(signal: NodeJS.Signals): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -211,16 +213,26 @@ export async function startSshd(options: SshdStartOptions = {}): Promise<SshdSer
       dir,
       users: createdUsers,
       log: () => stderr,
-      async killSessions() {
-        const pids = child.pid === undefined ? [] : await childPids(child.pid);
+      async signalSessions(signal) {
+        const pids: number[] = [];
+        let frontier = child.pid === undefined ? [] : [child.pid];
+        while (frontier.length > 0) {
+          const next: number[] = [];
+          for (const p of frontier) next.push(...(await childPids(p)));
+          pids.push(...next);
+          frontier = next;
+        }
         for (const pid of pids) {
           try {
-            process.kill(pid, 'SIGKILL');
+            process.kill(pid, signal);
           } catch {
             /* already gone */
           }
         }
         return pids.length;
+      },
+      async killSessions() {
+        return await server.signalSessions('SIGKILL');
       },
       async stop() {
         if (stopped) return;

@@ -461,6 +461,10 @@ export class SftpSession {
           clearTimeout(timer);
           this.#pending.delete(onClose);
           if (err) {
+            if (this.#closed || /No response from server/i.test(errorMessage(err))) {
+              reject(new SftpError('ECONNCLOSED', `SFTP ${what} "${path}" on ${this.label}: connection lost (${this.#closeReason ?? 'closed'})`));
+              return;
+            }
             const status = sftpStatusOf(err);
             const e = new SftpError(
               status === SFTP_STATUS.NO_SUCH_FILE ? 'ENOENT' : status === SFTP_STATUS.PERMISSION_DENIED ? 'EACCES' : 'SFTP_ERROR',
