@@ -68,7 +68,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     tmpDir: join(hangarDir, 'tmp'),
     parallelism,
     pools: { default_pool: 128, ...(c.pools ?? {}) },
-    executor: c.executor ?? 'in-process',
+    executor: c.executor ?? 'isolated',
     xcom: c.xcom ?? {},
   };
 }

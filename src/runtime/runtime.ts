@@ -4,7 +4,8 @@ import type { Dag } from './dag/dag.ts';
 import { manualDataInterval, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
-import type { TaskExecutor } from './executor/types.ts';
+import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
+import { IsolatedExecutor } from './executor/isolated.ts';
 import { loadDagBag } from './loader/index.ts';
 import type { DagBag } from './loader/index.ts';
 import { systemClock } from './scheduler/clock.ts';
@@ -59,6 +60,11 @@ export class Runtime {
   }
 
   private defaultExecutor(): TaskExecutor {
+    const onLine = (req: ExecuteRequest, line: string) =>
+      this.events.emit('log', { dagId: req.dagId, runId: req.runId, taskId: req.taskId, mapIndex: req.mapIndex, tryNumber: req.tryNumber, line });
+    if (this.config.executor === 'isolated') {
+      return new IsolatedExecutor({ maxWorkers: this.config.parallelism, onLine });
+    }
     return new InProcessExecutor({
       env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir },
       resolve: (req) => {
@@ -67,8 +73,7 @@ export class Runtime {
         if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
         return { dag, run };
       },
-      onLine: (req, line) =>
-        this.events.emit('log', { dagId: req.dagId, runId: req.runId, taskId: req.taskId, mapIndex: req.mapIndex, tryNumber: req.tryNumber, line }),
+      onLine,
     });
   }
 

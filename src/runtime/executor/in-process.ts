@@ -18,21 +18,20 @@ export interface InProcessContext {
  */
 export class InProcessExecutor implements TaskExecutor {
   readonly name = 'in-process';
-  onStarted?: (req: ExecuteRequest, pid: number) => void;
   private readonly ctx: InProcessContext;
 
   constructor(ctx: InProcessContext) {
     this.ctx = ctx;
   }
 
-  async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResult> {
+  async execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number) => void): Promise<ExecuteResult> {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason ?? new Error('The run was cancelled'));
     signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
       const { dag, run } = this.ctx.resolve(req);
-      this.onStarted?.(req, process.pid);
+      onStarted?.(process.pid);
       const onLine = this.ctx.onLine ? (line: string) => this.ctx.onLine!(req, line) : undefined;
       const work = runTaskTry(this.ctx.env, dag, run, req, controller.signal, onLine);
       const races: Promise<ExecuteResult>[] = [work];

@@ -103,9 +103,11 @@ export async function runTaskTry(
   req: ExecuteRequest,
   signal: AbortSignal,
   onLine?: (line: string) => void,
+  attach?: (write: (level: 'INFO' | 'WARNING', text: string) => void) => void,
 ): Promise<ExecuteResult> {
   const task = dag.tasks.get(req.taskId);
   const log = new TryLog(req.logPath, onLine);
+  attach?.((level, text) => log.write(level, text));
   if (!task) {
     log.error(`Task "${req.taskId}" is not in DAG "${dag.id}" (was it removed from ${dag.fileloc}?)`);
     log.close();

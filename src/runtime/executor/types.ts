@@ -34,9 +34,10 @@ export type ExecuteResult =
 
 export interface TaskExecutor {
   readonly name: string;
-  /** Runs one try; resolves when it has ended, however it ended. Never rejects. */
-  execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResult>;
-  /** Called when the try has really started (for the pid and heartbeat). */
-  onStarted?: (req: ExecuteRequest, pid: number) => void;
+  /**
+   * Runs one try; resolves when it has ended, however it ended. Never rejects.
+   * `onStarted` tells the pid of the process that runs it, once it runs.
+   */
+  execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number) => void): Promise<ExecuteResult>;
   close(): Promise<void>;
 }

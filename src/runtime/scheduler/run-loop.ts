@@ -409,7 +409,13 @@ export class RunLoop {
     };
     let result: ExecuteResult;
     try {
-      result = await this.deps.executor.execute(req, this.abort.signal);
+      result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
+        if (pid === process.pid) return;
+        store.tx(() => {
+          store.updateTaskInstance(tiKey, { pid });
+          store.db.prepare('UPDATE task_tries SET pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?').run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
+        });
+      });
     } catch (err) {
       result = { ok: false, error: describeError(err), pid: process.pid };
     }

@@ -1,0 +1,111 @@
+/**
+ * A worker process: runs task tries sent by the runtime, one at a time. It
+ * opens its own connection to the store (WAL allows it), loads DAG files from
+ * the compile cache, and reports each try's end. If it dies, only the try it
+ * was running fails; the runtime starts another worker.
+ */
+import { loadConfig } from '../config.ts';
+import type { WorkspaceConfig } from '../config.ts';
+import type { Dag } from '../dag/dag.ts';
+import { loadDagFile } from '../loader/index.ts';
+import { Store } from '../store/store.ts';
+import { createXComBackend } from '../xcom/index.ts';
+import type { XComBackend } from '../xcom/index.ts';
+import { runTaskTry } from './task-runner.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+import type { ExecuteRequest, ExecuteResult } from './types.ts';
+
+interface WorkspaceState {
+  readonly config: WorkspaceConfig;
+  readonly store: Store;
+  readonly backend: XComBackend;
+  readonly dags: Map<string, { mtimeKey: string; dags: Map<string, Dag<any>>; error?: string }>;
+}
+
+const workspaces = new Map<string, WorkspaceState>();
+
+function send(msg: FromWorker): void {
+  process.send?.(msg);
+}
+
+function workspace(root: string): WorkspaceState {
+  let ws = workspaces.get(root);
+  if (!ws) {
+    const config = loadConfig(root);
+    ws = {
+      config,
+      store: new Store(config.storePath),
+      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir }),
+      dags: new Map(),
+    };
+    workspaces.set(root, ws);
+  }
+  return ws;
+}
+
+async function dagFor(ws: WorkspaceState, req: ExecuteRequest): Promise<Dag<any>> {
+  const loaded = await loadDagFile(req.dagFile, ws.config.cacheDir);
+  if (loaded.errors.length) throw new Error(`DAG file ${req.dagFile} failed to load in the worker: ${loaded.errors[0]!.message}`);
+  const dag = loaded.dags.find((d) => d.id === req.dagId);
+  if (!dag) throw new Error(`DAG "${req.dagId}" is no longer defined in ${req.dagFile}`);
+  return dag;
+}
+
+let current: { id: number; write: (level: 'INFO' | 'WARNING', text: string) => void } | undefined;
+
+// Output written straight to stdout/stderr during a try goes to its log.
+for (const [stream, level] of [
+  [process.stdout, 'INFO'],
+  [process.stderr, 'WARNING'],
+] as const) {
+  const original = stream.write.bind(stream);
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (current) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      for (const line of text.split('\n')) if (line) current.write(level, line);
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }
+    return original(chunk as string, ...(rest as []));
+  }) as typeof stream.write;
+}
+
+async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
+  const ws = workspace(req.workspace);
+  const dag = await dagFor(ws, req);
+  const run = ws.store.getRun(req.dagId, req.runId);
+  if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
+  const controller = new AbortController();
+  return runTaskTry(
+    { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir },
+    dag,
+    run,
+    req,
+    controller.signal,
+    (line) => send({ type: 'log', id, line }),
+    (write) => {
+      current = { id, write };
+    },
+  );
+}
+
+process.on('message', (msg: ToWorker) => {
+  if (msg.type !== 'run') return;
+  run(msg.id, msg.req)
+    .catch((err: unknown): ExecuteResult => ({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), pid: process.pid }))
+    .then((result) => {
+      current = undefined;
+      send({ type: 'result', id: msg.id, result });
+    })
+    .catch(() => process.exit(70));
+});
+
+// The runtime went away (even by SIGKILL): nothing left to report to, so stop.
+process.on('disconnect', () => process.exit(0));
+// A task's stray rejection must not go unnoticed, nor kill the worker between tries.
+process.on('unhandledRejection', (reason) => {
+  current?.write('WARNING', `Unhandled promise rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+});
+
+send({ type: 'ready', pid: process.pid });
