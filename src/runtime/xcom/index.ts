@@ -1,29 +1,42 @@
-import type { XComBackend } from './types.ts';
-import { InlineJsonBackend } from './inline-json.ts';
+/**
+ * XComs: the backends, their envelope, keys and maintenance. See docs/xcom-format.md.
+ */
+import { HangarXComBackend } from './backend.ts';
+import type { XComBackendContext, XComOptions } from './backend.ts';
 
-export type { XComBackend, XComLocation, StoredXCom, SerializeOptions } from './types.ts';
+export type { XComBackend, XComLocation, StoredXCom, SerializeOptions, XComLogFn } from './types.ts';
+export { XComError, describeXCom } from './errors.ts';
+export type { XComErrorCode } from './errors.ts';
+export { HangarXComBackend, BACKEND_NAMES } from './backend.ts';
+export type { BackendName, XComOptions, XComBackendContext, XComStats } from './backend.ts';
+export { Keyring, generateXComKey, keysFromEnv, keysFromFile, keyFromPassphrase, loadKeyring, parseKeyMaterial, associatedData } from './crypto.ts';
+export type { XComKey, KeySources } from './crypto.ts';
+export { encodeValue, decodeValue, SensitivityDetector, DEFAULT_SENSITIVE_KEYWORDS, identifierWords } from './serializer.ts';
+export { decodeEnvelope, encodeEnvelope, isEnvelope, ENVELOPE_VERSION } from './envelope.ts';
+export type { EnvelopeHeader, Layer, CompressionLayer, EncryptionLayer, OffloadLayer, HybridDecision, CompressionAlgorithm } from './envelope.ts';
+export { LocalDirStore, S3Store, encodeSegment } from './stores.ts';
+export type { BlobStore, S3StoreOptions } from './stores.ts';
+export { rotateXComKeys, clearXComs, sweepOrphans, decodeXCom, listXComLineage } from './maintenance.ts';
+export type {
+  RotateOptions,
+  RotationProgress,
+  ClearFilter,
+  ClearResult,
+  SweepOptions,
+  SweepResult,
+  DecodedValue,
+  RawXCom,
+  IntegrityReport,
+  XComLineage,
+} from './maintenance.ts';
+export { writeXComFile, writeXComRecords, openXComFile, readXComRecords } from './file-ref.ts';
+export type { XComFileRef, WriteFileOptions } from './file-ref.ts';
+export { XCOM_SCHEMA_SQL } from './schema.ts';
 
-/** Workspace configuration of XComs (`hangar.json` → `xcom`). */
-export interface XComConfig {
-  /** Backend name; 'database' stores values inline in SQLite. */
-  readonly backend?: string;
-  readonly [option: string]: unknown;
-}
+/** Workspace configuration of XComs (`hangar.json` → `xcom`); see XComOptions for every field. */
+export type XComConfig = XComOptions;
 
-export interface XComBackendContext {
-  /** Absolute path of the workspace. */
-  readonly workspaceRoot: string;
-  /** Absolute path of the directory offloaded XCom files live under. */
-  readonly xcomRoot: string;
-}
-
-/** Builds the backend named in the configuration. */
-export function createXComBackend(config: XComConfig, _ctx: XComBackendContext): XComBackend {
-  const name = config.backend ?? 'database';
-  switch (name) {
-    case 'database':
-      return new InlineJsonBackend();
-    default:
-      throw new Error(`Unknown XCom backend "${name}" in the workspace configuration (known: database)`);
-  }
+/** Builds the backend named in the configuration (default `database`). */
+export function createXComBackend(config: XComConfig, ctx: XComBackendContext): HangarXComBackend {
+  return new HangarXComBackend(config, ctx);
 }

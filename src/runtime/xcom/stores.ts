@@ -53,8 +53,8 @@ export interface BlobStore {
   get(loc: XComLocation, path: string): Promise<Buffer>;
   /** A stream of the object's bytes (not verified; see openXComFile for a verifying reader). */
   stream(loc: XComLocation, path: string): Promise<Readable | AsyncIterable<Uint8Array>>;
-  /** Removes an object; a missing one is not an error. Returns whether something was removed. */
-  delete(path: string): Promise<boolean>;
+  /** Removes an object; a missing one is not an error. Returns the bytes freed when known (0 if missing or unknown). */
+  delete(path: string): Promise<number>;
   list(): AsyncIterable<StoredObject>;
   close?(): void;
 }
@@ -191,12 +191,14 @@ export class LocalDirStore implements BlobStore {
     return createReadStream(full);
   }
 
-  async delete(path: string): Promise<boolean> {
+  async delete(path: string): Promise<number> {
     const full = this.abs(undefined, path);
+    let size = 0;
     try {
+      size = (await stat(full)).size;
       await unlink(full);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw err;
     }
     // Remove directories left empty, up to the root.
@@ -209,7 +211,7 @@ export class LocalDirStore implements BlobStore {
       }
       dir = dir.slice(0, dir.lastIndexOf(sep));
     }
-    return true;
+    return size;
   }
 
   async *list(): AsyncIterable<StoredObject> {
@@ -428,10 +430,10 @@ export class S3Store implements BlobStore {
     return r.Body as unknown as AsyncIterable<Uint8Array>;
   }
 
-  async delete(path: string): Promise<boolean> {
+  async delete(path: string): Promise<number> {
     const Key = this.key(undefined, path);
     await this.call(undefined, `delete of ${path}`, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
-    return true;
+    return 0;
   }
 
   async *list(): AsyncIterable<StoredObject> {

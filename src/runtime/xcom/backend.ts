@@ -1,0 +1,467 @@
+/**
+ * Hangar's XCom backends. One class runs the chain
+ *
+ *   serialize → (compress if it pays) → (encrypt if sensitive) → inline, or offload to a store
+ *
+ * and each named backend is a policy over it:
+ *
+ * | backend     | compress                  | encrypt                 | offload                              |
+ * |-------------|---------------------------|-------------------------|--------------------------------------|
+ * | database    | no                        | no                      | never (inline in SQLite)             |
+ * | file        | no                        | no                      | > fileThreshold (1 KiB) → XCom dir   |
+ * | compressed  | > 100 B, when it pays     | no                      | never                                |
+ * | encrypted   | no                        | sensitive (or all)      | never                                |
+ * | hybrid      | sampled, when it pays     | sensitive, if a key     | > 64 KiB → object store or XCom dir  |
+ * | s3          | no                        | no                      | > 1 KiB → object store               |
+ *
+ * Reading never depends on the policy: the envelope names every codec, so any
+ * backend decodes any stored value (given the key and the store).
+ */
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
+import type { SerializeOptions, StoredXCom, XComBackend, XComLocation, XComLogFn } from './types.ts';
+import type { CompressionAlgorithm, EnvelopeHeader, HybridDecision, Layer, OffloadLayer } from './envelope.ts';
+import { decodeEnvelope, encodeEnvelope, offloadOf } from './envelope.ts';
+import type { CompressionLimits } from './compression.ts';
+import { assertAlgorithmAvailable, compress, decompress, defaultLevel, estimateRatio, isCompressionAlgorithm } from './compression.ts';
+import type { KeySources, Keyring } from './crypto.ts';
+import { decrypt, encrypt, loadKeyring } from './crypto.ts';
+import type { BlobStore, S3StoreOptions } from './stores.ts';
+import { LocalDirStore, S3Store, objectPath } from './stores.ts';
+import { SensitivityDetector, decodeValue, encodeValue } from './serializer.ts';
+import { XComError } from './errors.ts';
+
+export const BACKEND_NAMES = ['database', 'file', 'compressed', 'encrypted', 'hybrid', 's3'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** Workspace configuration of XComs (`hangar.json` → `xcom`). Every field is optional. */
+export interface XComOptions {
+  /** Default backend (default `database`); a task or push may name another. */
+  readonly backend?: string;
+  /** File backend: values whose stored size exceeds this go to a file (default 1024 bytes). */
+  readonly fileThreshold?: number;
+  readonly compression?: {
+    readonly algorithm?: CompressionAlgorithm;
+    /** Compressed backend: values over this are compressed when it pays (default 100 bytes). */
+    readonly threshold?: number;
+    readonly level?: number;
+  };
+  readonly encryption?: KeySources & {
+    /** Encrypted backend: encrypt every value, not only sensitive ones (default false). */
+    readonly encryptAll?: boolean;
+  };
+  /** Keywords matched as words against XCom key names and object keys (default: the seed's). */
+  readonly sensitiveKeywords?: readonly string[];
+  /** Where the s3 and hybrid backends offload: `s3://bucket/prefix` (with endpoint…) or `file:///abs/dir`. */
+  readonly objectStore?: Omit<S3StoreOptions, 'credentials'> & { readonly url: string };
+  /** S3 backend: values whose stored size exceeds this go to the object store (default 1024 bytes). */
+  readonly objectStoreThreshold?: number;
+  readonly hybrid?: {
+    /** Compress when larger than this (default 256 bytes) and the sample estimate is below maxEstimatedRatio. */
+    readonly compressThreshold?: number;
+    /** Offload when the stored size exceeds this (default 64 KiB). */
+    readonly offloadThreshold?: number;
+    /** Compress only when a sample compresses below this ratio (default 0.9). */
+    readonly maxEstimatedRatio?: number;
+  };
+  readonly limits?: CompressionLimits;
+  readonly [option: string]: unknown;
+}
+
+export interface XComBackendContext {
+  /** Absolute path of the workspace. */
+  readonly workspaceRoot: string;
+  /** Absolute path of the directory offloaded XCom files live under. */
+  readonly xcomRoot: string;
+  /** Keys handed over programmatically (e.g. from VS Code SecretStorage); merged with configured sources. */
+  readonly keyring?: Keyring;
+  /** The metadata store's database, needed for passphrase keys (scrypt salts). */
+  readonly db?: DatabaseSync;
+  /** Credentials of the object store (from a Hangar connection); default: the AWS SDK's provider chain. */
+  readonly objectStoreCredentials?: S3StoreOptions['credentials'];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: XComLogFn;
+}
+
+interface Policy {
+  readonly name: BackendName;
+  readonly compress?: { readonly algorithm: CompressionAlgorithm; readonly level: number; readonly threshold: number; readonly sample?: number };
+  readonly encrypt: 'never' | 'sensitive' | 'always';
+  readonly requireKey: boolean;
+  readonly offload?: { readonly store: BlobStore; readonly threshold: number };
+  readonly hybrid: boolean;
+}
+
+/** Compression statistics since the backend was created (the seed's "performance monitoring"). */
+export interface XComStats {
+  values: number;
+  bytesOriginal: number;
+  bytesStored: number;
+  compressed: Record<string, { values: number; before: number; after: number }>;
+  encrypted: number;
+  offloaded: number;
+}
+
+const EXT: Record<string, string> = { json: 'json', 'typed-json': 'json', bytes: 'bin', gzip: 'gz', zstd: 'zst', brotli: 'br', 'aes-256-gcm': 'enc' };
+
+/** File name extension of an object from the chain under it: json.gz, json.zst, bin, json.enc… */
+export function extensionFor(chain: readonly string[]): string {
+  return chain.map((x) => EXT[x] ?? 'bin').join('.');
+}
+
+function sha256(b: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(b).digest('hex');
+}
+
+function positive(n: unknown, what: string, dflt: number): number {
+  if (n === undefined) return dflt;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new XComError('config', undefined, `XCom configuration: ${what} must be a number of bytes ≥ 0`);
+  return n;
+}
+
+/** The XCom backend: one chain, six policies, any stored value readable. */
+export class HangarXComBackend implements XComBackend {
+  readonly name: BackendName;
+  readonly localStore: LocalDirStore;
+  readonly objectStore: BlobStore | undefined;
+  readonly detector: SensitivityDetector;
+  readonly limits: CompressionLimits;
+  readonly stats: XComStats = { values: 0, bytesOriginal: 0, bytesStored: 0, compressed: {}, encrypted: 0, offloaded: 0 };
+  private keyringValue: Keyring | undefined;
+  private readonly options: XComOptions;
+  private readonly policies = new Map<string, Policy>();
+  private readonly log: XComLogFn;
+  private warnedNoKey = false;
+
+  constructor(options: XComOptions, ctx: XComBackendContext) {
+    this.options = options;
+    const name = options.backend ?? 'database';
+    if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+      throw new XComError('config', undefined, `Unknown XCom backend "${name}" in the workspace configuration (known: ${BACKEND_NAMES.join(', ')})`);
+    }
+    this.name = name as BackendName;
+    this.log = ctx.log ?? (() => {});
+    this.localStore = new LocalDirStore(ctx.xcomRoot);
+    this.detector = new SensitivityDetector(options.sensitiveKeywords);
+    this.limits = options.limits ?? {};
+    const os = options.objectStore;
+    if (os) {
+      if (typeof os.url !== 'string') throw new XComError('config', undefined, 'XCom configuration: objectStore.url must be s3://bucket/prefix or file:///dir');
+      this.objectStore = os.url.startsWith('file://')
+        ? LocalDirStore.fromUrl(os.url)
+        : new S3Store({ ...os, credentials: ctx.objectStoreCredentials });
+    }
+    const alg = options.compression?.algorithm ?? 'gzip';
+    if (!isCompressionAlgorithm(alg)) throw new XComError('config', undefined, `XCom configuration: unknown compression algorithm "${String(alg)}" (gzip, zstd, brotli)`);
+    assertAlgorithmAvailable(alg);
+    const k = options.encryption ?? {};
+    const loaded = loadKeyring(k, { workspaceRoot: ctx.workspaceRoot, db: ctx.db, env: ctx.env });
+    this.keyringValue = mergeKeyrings(ctx.keyring, loaded, k.primaryKeyId);
+    this.policy(this.name); // validate the default now
+  }
+
+  get keyring(): Keyring | undefined {
+    return this.keyringValue;
+  }
+
+  /** Replaces the keyring (keys from SecretStorage arrive after start-up, or after rotation). */
+  setKeyring(keyring: Keyring | undefined): void {
+    this.keyringValue = keyring;
+  }
+
+  private policy(name: string): Policy {
+    const cached = this.policies.get(name);
+    if (cached) return cached;
+    const o = this.options;
+    const alg = o.compression?.algorithm ?? 'gzip';
+    const level = o.compression?.level ?? defaultLevel(alg);
+    let p: Policy;
+    switch (name) {
+      case 'database':
+        p = { name, encrypt: 'never', requireKey: false, hybrid: false };
+        break;
+      case 'file':
+        p = { name, encrypt: 'never', requireKey: false, hybrid: false, offload: { store: this.localStore, threshold: positive(o.fileThreshold, 'fileThreshold', 1024) } };
+        break;
+      case 'compressed':
+        p = { name, encrypt: 'never', requireKey: false, hybrid: false, compress: { algorithm: alg, level, threshold: positive(o.compression?.threshold, 'compression.threshold', 100) } };
+        break;
+      case 'encrypted':
+        p = { name, encrypt: o.encryption?.encryptAll ? 'always' : 'sensitive', requireKey: true, hybrid: false };
+        break;
+      case 'hybrid':
+        p = {
+          name,
+          encrypt: 'sensitive',
+          requireKey: false,
+          hybrid: true,
+          compress: {
+            algorithm: alg,
+            level,
+            threshold: positive(o.hybrid?.compressThreshold, 'hybrid.compressThreshold', 256),
+            sample: o.hybrid?.maxEstimatedRatio ?? 0.9,
+          },
+          offload: { store: this.objectStore ?? this.localStore, threshold: positive(o.hybrid?.offloadThreshold, 'hybrid.offloadThreshold', 64 * 1024) },
+        };
+        break;
+      case 's3':
+        if (!this.objectStore) {
+          throw new XComError('config', undefined, 'The s3 XCom backend needs xcom.objectStore.url (s3://bucket/prefix or file:///dir) in the workspace configuration');
+        }
+        p = { name, encrypt: 'never', requireKey: false, hybrid: false, offload: { store: this.objectStore, threshold: positive(o.objectStoreThreshold, 'objectStoreThreshold', 1024) } };
+        break;
+      default:
+        throw new XComError('config', undefined, `Unknown XCom backend "${name}" (known: ${BACKEND_NAMES.join(', ')})`);
+    }
+    this.policies.set(name, p);
+    return p;
+  }
+
+  /** The store a reference names; only configured stores are ever touched. */
+  storeFor(loc: XComLocation | undefined, url: string): BlobStore {
+    if (url === 'xcom-root') return this.localStore;
+    if (this.objectStore && this.objectStore.url === url) return this.objectStore;
+    throw new XComError('config', loc, `lives in ${url}, which is not the configured object store (${this.objectStore?.url ?? 'none'})`);
+  }
+
+  /** Stores to sweep for orphans. */
+  stores(): BlobStore[] {
+    return this.objectStore ? [this.localStore, this.objectStore] : [this.localStore];
+  }
+
+  async serialize(loc: XComLocation, value: unknown, opts: SerializeOptions = {}): Promise<StoredXCom> {
+    const policy = this.policy(opts.backend ?? this.name);
+    const enc = encodeValue(loc, value, { detector: opts.sensitive === undefined ? this.detector : undefined });
+    let sensitive: boolean;
+    const sensitiveReasons: string[] = [];
+    if (opts.sensitive !== undefined) {
+      sensitive = opts.sensitive;
+      if (sensitive) sensitiveReasons.push('marked sensitive');
+    } else {
+      if (this.detector.isSensitiveName(loc.key)) sensitiveReasons.push(`key name "${loc.key}"`);
+      for (const k of enc.sensitiveKeys) sensitiveReasons.push(`object key "${k}"`);
+      sensitive = sensitiveReasons.length > 0;
+    }
+    const reasons: string[] = [];
+    const layers: Layer[] = [];
+    const chain: string[] = [enc.format];
+    let data: Buffer = enc.bytes;
+    const sizeOriginal = data.byteLength;
+    let estimated: number | undefined;
+
+    // 1. compress first, when it pays
+    const c = policy.compress;
+    if (c) {
+      let want = data.byteLength > c.threshold;
+      if (!want) reasons.push(`${data.byteLength} B is not over the compression threshold of ${c.threshold} B`);
+      if (want && c.sample !== undefined) {
+        estimated = estimateRatio(data);
+        if (estimated > c.sample) {
+          want = false;
+          reasons.push(`a sample compresses only to ${estimated.toFixed(2)}: not worth compressing`);
+        }
+      }
+      if (want) {
+        const out = await compress(c.algorithm, data, c.level, loc);
+        const ratio = out.byteLength / data.byteLength;
+        if (out.byteLength < data.byteLength) {
+          layers.push({
+            codec: c.algorithm,
+            _xcom_compressed: true,
+            algorithm: c.algorithm,
+            original_size: data.byteLength,
+            compressed_size: out.byteLength,
+            compression_ratio: Math.round(ratio * 10_000) / 10_000,
+          });
+          chain.push(c.algorithm);
+          const s = (this.stats.compressed[c.algorithm] ??= { values: 0, before: 0, after: 0 });
+          s.values++;
+          s.before += data.byteLength;
+          s.after += out.byteLength;
+          this.log('debug', `XCom "${loc.key}" of task "${loc.taskId}": ${c.algorithm} ${data.byteLength} → ${out.byteLength} bytes (ratio ${ratio.toFixed(3)})`);
+          reasons.push(`${c.algorithm} shrank ${data.byteLength} B to ${out.byteLength} B`);
+          data = out;
+        } else {
+          reasons.push(`${c.algorithm} gave ratio ${ratio.toFixed(3)} ≥ 1: kept the original`);
+          this.log('debug', `XCom "${loc.key}" of task "${loc.taskId}": ${c.algorithm} did not pay (ratio ${ratio.toFixed(3)}), stored uncompressed`);
+        }
+      }
+    }
+
+    // 2. encrypt when sensitive (or always)
+    const wantEncrypt = policy.encrypt === 'always' || (policy.encrypt === 'sensitive' && sensitive);
+    let encrypted = false;
+    if (wantEncrypt) {
+      const keyring = this.keyringValue;
+      if (!keyring) {
+        if (policy.requireKey) {
+          throw new XComError(
+            'no-key',
+            loc,
+            `is sensitive (${sensitiveReasons.join(', ') || 'encrypt all'}) and the encrypted backend has no key: set HANGAR_XCOM_KEYS, xcom.encryption.keyFile or a passphrase`,
+          );
+        }
+        reasons.push('sensitive, but no XCom key is configured: stored unencrypted');
+        if (!this.warnedNoKey) {
+          this.warnedNoKey = true;
+          this.log('warn', `Sensitive XComs are stored unencrypted because no XCom key is configured (first: ${loc.key} of task ${loc.taskId})`);
+        }
+      } else {
+        const r = encrypt(keyring, loc, chain, data);
+        layers.push(r.layer);
+        chain.push('aes-256-gcm');
+        data = r.ciphertext;
+        encrypted = true;
+        this.stats.encrypted++;
+        reasons.push(`sensitive: encrypted with key "${keyring.primaryId}"`);
+      }
+    }
+
+    // 3. offload when large
+    const off = policy.offload;
+    let sizeStored = data.byteLength;
+    const createdAt = new Date().toISOString();
+    if (off && data.byteLength > off.threshold) {
+      const path = objectPath(loc, extensionFor(chain));
+      const put = await off.store.put(loc, path, data);
+      const layer: OffloadLayer = {
+        codec: off.store.codec,
+        _xcom_file_backend: true,
+        store: off.store.url,
+        filepath: path,
+        size_bytes: put.size,
+        record_count: enc.recordCount,
+        created_at: createdAt,
+        checksum: put.checksum,
+      };
+      layers.push(layer);
+      chain.push(off.store.codec);
+      reasons.push(`${data.byteLength} B is over the offload threshold of ${off.threshold} B: stored in ${off.store.url}`);
+      sizeStored = put.size;
+      data = Buffer.alloc(0);
+      this.stats.offloaded++;
+    } else if (off) {
+      reasons.push(`${data.byteLength} B fits inline (offload threshold ${off.threshold} B)`);
+    }
+
+    let decision: HybridDecision | undefined;
+    if (policy.hybrid) {
+      decision = {
+        compress: layers.some((l) => l.codec === 'gzip' || l.codec === 'zstd' || l.codec === 'brotli'),
+        encrypt: encrypted,
+        offload: layers.some((l) => l.codec === 'file' || l.codec === 's3'),
+        ...(estimated !== undefined ? { estimated_ratio: Math.round(estimated * 1000) / 1000 } : {}),
+        reasons,
+      };
+    }
+    const header: EnvelopeHeader = {
+      v: 1,
+      chain,
+      format: enc.format,
+      ...(enc.bytesType ? { bytes_type: enc.bytesType } : {}),
+      backend: policy.name,
+      size_original: sizeOriginal,
+      record_count: enc.recordCount,
+      created_at: createdAt,
+      sensitive,
+      ...(sensitiveReasons.length ? { sensitive_reasons: sensitiveReasons } : {}),
+      layers,
+      ...(decision ? { decision } : {}),
+      ...(enc.fileRefs.length ? { refs: enc.fileRefs } : {}),
+    };
+    this.stats.values++;
+    this.stats.bytesOriginal += sizeOriginal;
+    this.stats.bytesStored += sizeStored;
+    return { data: encodeEnvelope(header, data), chain, sizeOriginal, sizeStored, sensitive };
+  }
+
+  /** Fetches an offloaded object and checks its size and SHA-256. */
+  async fetch(loc: XComLocation, off: OffloadLayer): Promise<Buffer> {
+    const store = this.storeFor(loc, off.store);
+    const bytes = await store.get(loc, off.filepath);
+    if (bytes.byteLength < off.size_bytes) {
+      throw new XComError('truncated', loc, `its file ${off.filepath} is truncated: ${bytes.byteLength} of ${off.size_bytes} bytes`);
+    }
+    if (bytes.byteLength > off.size_bytes) {
+      throw new XComError('corrupt', loc, `its file ${off.filepath} has ${bytes.byteLength} bytes, the reference says ${off.size_bytes}`);
+    }
+    if (sha256(bytes) !== off.checksum) {
+      throw new XComError('checksum', loc, `its file ${off.filepath} is corrupt: SHA-256 does not match the reference`);
+    }
+    return bytes;
+  }
+
+  /** Undoes the inline codecs (decrypt, decompress) of an envelope payload. */
+  async unwrap(loc: XComLocation, header: EnvelopeHeader, payload: Buffer, upTo = 0): Promise<Buffer> {
+    let data = payload;
+    const layers = header.layers;
+    for (let i = layers.length - 1; i >= upTo; i--) {
+      const l = layers[i]!;
+      if (l.codec === 'file' || l.codec === 's3') continue;
+      const inner = [header.format, ...layers.slice(0, i).map((x) => x.codec)];
+      if (l.codec === 'aes-256-gcm') data = decrypt(this.keyringValue, loc, l, inner, data);
+      else if (l.codec === 'gzip' || l.codec === 'zstd' || l.codec === 'brotli') data = await decompress(loc, l.algorithm, data, l.original_size, this.limits);
+    }
+    return data;
+  }
+
+  async deserialize(loc: XComLocation, data: Uint8Array): Promise<unknown> {
+    const env = decodeEnvelope(loc, data);
+    if (!env) {
+      // Legacy row: plain JSON as written by the first runtime.
+      try {
+        return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+      } catch {
+        throw new XComError('corrupt', loc, 'stored value is neither a Hangar envelope nor JSON');
+      }
+    }
+    const off = offloadOf(env.header);
+    const payload = off ? await this.fetch(loc, off) : env.payload;
+    const plain = await this.unwrap(loc, env.header, payload);
+    if (plain.byteLength !== env.header.size_original) {
+      throw new XComError('corrupt', loc, `decoded to ${plain.byteLength} bytes, the envelope declares ${env.header.size_original}`);
+    }
+    return decodeValue(loc, env.header.format, plain, env.header.bytes_type);
+  }
+
+  /** Objects an envelope points at outside its row: the offloaded value and user file references. */
+  referencedObjects(loc: XComLocation, data: Uint8Array): { store: string; path: string; size?: number }[] {
+    const env = decodeEnvelope(loc, data);
+    if (!env) return [];
+    const out: { store: string; path: string; size?: number }[] = [];
+    const off = offloadOf(env.header);
+    if (off) out.push({ store: off.store, path: off.filepath, size: off.size_bytes });
+    for (const r of env.header.refs ?? []) if (Array.isArray(r) && typeof r[0] === 'string' && typeof r[1] === 'string') out.push({ store: r[0], path: r[1] });
+    return out;
+  }
+
+  async purge(loc: XComLocation, data: Uint8Array): Promise<void> {
+    let refs: { store: string; path: string }[];
+    try {
+      refs = this.referencedObjects(loc, data);
+    } catch (err) {
+      this.log('warn', `Could not read the envelope of a removed XCom to clean its files: ${(err as Error).message}`);
+      return;
+    }
+    for (const r of refs) {
+      try {
+        await this.storeFor(loc, r.store).delete(r.path);
+      } catch (err) {
+        this.log('warn', `Could not remove ${r.path} of a removed XCom: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  close(): void {
+    this.objectStore?.close?.();
+  }
+}
+
+function mergeKeyrings(given: Keyring | undefined, loaded: Keyring | undefined, primary: string | undefined): Keyring | undefined {
+  if (!given) return loaded;
+  if (!loaded) return given;
+  const keys = [...given.ids.map((id) => ({ id, key: given.material(id)! }))];
+  for (const id of loaded.ids) if (!given.has(id)) keys.push({ id, key: loaded.material(id)! });
+  return new (given.constructor as typeof Keyring)(keys, primary ?? given.primaryId);
+}
