@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { FileEntryWithStats, Stats } from 'ssh2';
 import { ChangedWhileReadError, HealthCheckError, SyncError, errorMessage } from './errors.ts';
-import { SFTP_STATUS, SftpSession, sftpLabel, sftpStatusOf } from './sftp-connection.ts';
+import { SFTP_STATUS, SftpSession, sftpLabel, sftpStatusOf, validateSftpOptions } from './sftp-connection.ts';
 import type { SftpConnectionOptions } from './sftp-connection.ts';
 import type { Cursor, DataPoint, Destination, DestinationWrite, PointInfo, ReadOptions, Source, SyncLogger } from './types.ts';
 import { isAfter, sortPoints } from './types.ts';
@@ -108,6 +108,7 @@ export class SftpSource implements Source {
   #session: SftpSession | null = null;
 
   constructor(options: SftpSourceOptions) {
+    validateSftpOptions(options.connection);
     this.#o = options;
     this.#root = normalizeRoot(options.root, `SFTP source ${sftpLabel(options.connection)}`);
     this.description = `sftp://${sftpLabel(options.connection)}${this.#root.startsWith('/') ? '' : '/'}${this.#root}`;
@@ -279,6 +280,7 @@ export class SftpDestination implements Destination {
   #dirs = new Map<string, Promise<void>>();
 
   constructor(options: SftpDestinationOptions) {
+    validateSftpOptions(options.connection);
     this.#o = options;
     this.#root = normalizeRoot(options.root, `SFTP destination ${sftpLabel(options.connection)}`);
     this.description = `sftp://${sftpLabel(options.connection)}${this.#root.startsWith('/') ? '' : '/'}${this.#root}`;
