@@ -66,23 +66,34 @@ describe('e2e harness in a real code-server workbench', { timeout: 600_000 }, ()
       await vs.runCommand(PROBE_COMMAND);
       const note = await vs.waitForNotification(/Hello from Hangar Probe/);
       assert.match(note.message, /node v24\.\d+\.\d+, sqlite 3\.\d+\.\d+, round trip 42$/);
+      assert.deepEqual(note.buttons, ['Show Log']);
       await vs.screenshot('probe-02-notification');
+      await vs.clickNotificationButton(/Hello from Hangar Probe/, 'Show Log');
+      const log = await vs.waitForLog(/hangar-dev\.hangar-probe[/\\]Hangar Probe\.log$/, 'Show Log clicked');
+      assert.match(log, /activated: node v24\./);
 
       await vs.openView(PROBE_VIEW);
       const sqliteItem = await vs.waitForTreeItem(PROBE_VIEW, /^SQLite 3\./);
       assert.equal(sqliteItem.description, 'probe');
+      assert.equal(sqliteItem.level, 1);
+      assert.equal(sqliteItem.expanded, undefined);
       const labels = (await vs.treeItems(PROBE_VIEW)).map((i) => i.label);
       assert.equal(labels.length, 3, JSON.stringify(labels));
       assert.match(labels[0]!, /^Node v24\./);
       assert.equal(labels[2], 'Round trip 42');
+      await vs.treeItemContextAction(PROBE_VIEW, 'Round trip 42', 'Inspect Item');
+      await vs.waitForNotification('Inspected Round trip 42');
       await vs.screenshot('probe-03-tree-view');
 
       const problem = await vs.waitForProblem('Probe diagnostic from the extension host');
-      assert.equal(problem.kind, 'error');
-      assert.match(problem.ariaLabel + problem.text, /probe\.ts|hangar-probe|line 2|\[Ln 2/);
+      assert.deepEqual(
+        { kind: problem.kind, file: problem.file, source: problem.source, line: problem.line, column: problem.column },
+        { kind: 'error', file: join(workspace, 'probe.ts'), source: 'hangar-probe', line: 2, column: 1 },
+      );
       const problems = await vs.problems();
-      assert.ok(problems.some((p) => p.kind === 'file' && /probe\.ts/.test(p.text)), JSON.stringify(problems));
-      await vs.screenshot('probe-04-problems');
+      assert.deepEqual(problems.map((p) => p.kind), ['file', 'error'], JSON.stringify(problems));
+      await vs.openFile('probe.ts');
+      await vs.screenshot('probe-04-problems-and-editor');
 
       const hostLog = await vs.extensionHostLog();
       assert.match(hostLog, /hangar-dev\.hangar-probe/, 'extension host log mentions the probe');

@@ -35,10 +35,13 @@ function activate(context) {
   const f = facts();
   const tree = new ProbeTree([`Node ${f.node}`, `SQLite ${f.sqlite}`, `Round trip ${f.roundTrip}`]);
   const diagnostics = vscode.languages.createDiagnosticCollection('hangar-probe');
+  const log = vscode.window.createOutputChannel('Hangar Probe', { log: true });
+  log.info(`activated: node ${f.node}, sqlite ${f.sqlite}`);
   context.subscriptions.push(
     diagnostics,
+    log,
     vscode.window.createTreeView('hangarProbe.items', { treeDataProvider: tree }),
-    vscode.commands.registerCommand('hangarProbe.hello', () => {
+    vscode.commands.registerCommand('hangarProbe.hello', async () => {
       // An error on probe.ts line 2 of the first workspace folder, for the Problems panel helpers.
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (folder) {
@@ -46,7 +49,16 @@ function activate(context) {
         d.source = 'hangar-probe';
         diagnostics.set(vscode.Uri.joinPath(folder.uri, 'probe.ts'), [d]);
       }
-      return vscode.window.showInformationMessage(`Hello from Hangar Probe: node ${f.node}, sqlite ${f.sqlite}, round trip ${f.roundTrip}`);
+      const choice = await vscode.window.showInformationMessage(`Hello from Hangar Probe: node ${f.node}, sqlite ${f.sqlite}, round trip ${f.roundTrip}`, 'Show Log');
+      if (choice === 'Show Log') {
+        log.info('Show Log clicked');
+        log.show(true);
+      }
+    }),
+    // Context-menu action on tree items (view/item/context).
+    vscode.commands.registerCommand('hangarProbe.inspect', (label) => {
+      log.info(`inspected ${label}`);
+      return vscode.window.showInformationMessage(`Inspected ${label}`);
     }),
   );
 }
