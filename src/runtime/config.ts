@@ -14,6 +14,8 @@ export interface HangarConfigFile {
   pools?: Record<string, number>;
   /** How tasks run: `isolated` (a worker process per try, the default) or `in-process`. */
   executor?: 'isolated' | 'in-process';
+  /** V8 heap limit of each worker process in MiB (isolated executor); a task over it dies alone. */
+  workerMaxOldSpaceMb?: number;
   xcom?: XComConfig;
 }
 
@@ -29,6 +31,7 @@ export interface WorkspaceConfig {
   readonly parallelism: number;
   readonly pools: Readonly<Record<string, number>>;
   readonly executor: 'isolated' | 'in-process';
+  readonly workerMaxOldSpaceMb: number;
   readonly xcom: XComConfig;
 }
 
@@ -69,6 +72,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     parallelism,
     pools: { default_pool: 128, ...(c.pools ?? {}) },
     executor: c.executor ?? 'isolated',
+    workerMaxOldSpaceMb: c.workerMaxOldSpaceMb ?? 4096,
     xcom: c.xcom ?? {},
   };
 }

@@ -12,8 +12,10 @@ import { systemClock } from './scheduler/clock.ts';
 import type { Clock } from './scheduler/clock.ts';
 import { Pools } from './scheduler/pools.ts';
 import { RunLoop } from './scheduler/run-loop.ts';
+import { clearTasks, markTask, recoverOrphans } from './scheduler/maintenance.ts';
+import type { ClearOptions, RecoveredTask } from './scheduler/maintenance.ts';
 import { Store, nowIso } from './store/store.ts';
-import type { DagRunRecord, RunState, RunType } from './store/records.ts';
+import type { DagRunRecord, RunState, RunType, TaskInstanceRecord } from './store/records.ts';
 import { isoformat } from './templating/index.ts';
 import { createXComBackend } from './xcom/index.ts';
 import type { XComBackend } from './xcom/index.ts';
@@ -63,7 +65,7 @@ export class Runtime {
     const onLine = (req: ExecuteRequest, line: string) =>
       this.events.emit('log', { dagId: req.dagId, runId: req.runId, taskId: req.taskId, mapIndex: req.mapIndex, tryNumber: req.tryNumber, line });
     if (this.config.executor === 'isolated') {
-      return new IsolatedExecutor({ maxWorkers: this.config.parallelism, onLine });
+      return new IsolatedExecutor({ maxWorkers: this.config.parallelism, maxOldSpaceMb: this.config.workerMaxOldSpaceMb, onLine });
     }
     return new InProcessExecutor({
       env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir },
@@ -143,11 +145,41 @@ export class Runtime {
     });
   }
 
-  /** Runs (or resumes) a run until it ends. */
-  async executeRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
+  /**
+   * Settles runs whose runtime died (SIGKILL, power loss): their running tries
+   * fail or go up for retry. Runs owned by a live runtime are left alone.
+   */
+  recover(only?: { dagId: string; runId: string }): RecoveredTask[] {
+    const recovered = recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), undefined, only);
+    for (const r of recovered) {
+      this.events.emit('warning', { dagId: r.dagId, runId: r.runId, taskId: r.taskId, message: `Recovered task "${r.taskId}" of run "${r.runId}" left by a runtime that stopped: now ${r.state ?? 'none'}` });
+    }
+    return recovered;
+  }
+
+  /** Clears task instances of a run so that they run again; returns what was cleared. */
+  async clear(dagId: string, runId: string, options: ClearOptions = {}): Promise<TaskInstanceRecord[]> {
     const dag = this.getDag(dagId);
     const run = this.store.getRun(dagId, runId);
     if (!run) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
+    if (this.activeRuns.has(`${dagId}\u0000${runId}`)) throw new Error(`Run "${runId}" is running in this runtime; stop it before clearing`);
+    this.recover({ dagId, runId });
+    return clearTasks(this.store, this.backend, dag, run, options);
+  }
+
+  /** Marks a task success or failed by hand. */
+  mark(dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex?: number): TaskInstanceRecord[] {
+    const run = this.store.getRun(dagId, runId);
+    if (!run) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
+    return markTask(this.store, run, taskId, state, mapIndex);
+  }
+
+  /** Runs (or resumes) a run until it ends. */
+  async executeRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
+    const dag = this.getDag(dagId);
+    if (!this.store.getRun(dagId, runId)) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
+    this.recover({ dagId, runId });
+    const run = this.store.getRun(dagId, runId)!;
     const loop = new RunLoop(
       {
         store: this.store,

@@ -25,6 +25,9 @@ Commands:
   run DAG --resume RUN_ID          Finish a run that was interrupted
   test DAG TASK [--date D]         Run one task alone, without its upstream tasks
   backfill DAG --from D1 --to D2   One run per schedule interval between two dates
+  clear RUN [TASK…] [--downstream] [--upstream] [--failed] [--no-run]
+                                   Clear tasks of a run (their XComs too) and run it again
+  mark RUN TASK success|failed     Mark a task by hand (then: hangar run DAG --resume RUN)
   runs [--dag DAG]                 Recent runs
   tasks RUN [--dag DAG]            Task instances of a run
   logs RUN TASK [--try N]          The log of a task try
@@ -61,6 +64,10 @@ const OPTIONS = {
   'map-index': { type: 'string' },
   try: { type: 'string' },
   executor: { type: 'string' },
+  downstream: { type: 'boolean' },
+  upstream: { type: 'boolean' },
+  failed: { type: 'boolean' },
+  'no-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -244,6 +251,50 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         stop?.();
       }
     });
+  },
+
+  async clear(ctx) {
+    const runId = need(ctx, 0, 'the run id: hangar clear RUN [TASK…]');
+    const taskIds = ctx.args.slice(1);
+    return withRuntime(ctx, async (rt) => {
+      const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
+      if (!run) throw new NotFoundError(`No run "${runId}"`);
+      if (taskIds.length === 0 && !ctx.values.failed) throw new UsageError('name the tasks to clear, or use --failed');
+      const cleared = await rt.clear(run.dag_id, run.run_id, {
+        taskIds: taskIds.length ? taskIds : undefined,
+        downstream: !!ctx.values.downstream,
+        upstream: !!ctx.values.upstream,
+        onlyFailed: !!ctx.values.failed,
+      });
+      if (!ctx.json) ctx.out(`Cleared ${cleared.length} task instance(s) of ${run.run_id}: ${[...new Set(cleared.map((t) => t.task_id))].join(', ') || 'none'}`);
+      if (ctx.values['no-run'] || cleared.length === 0) return 0;
+      const progress = ctx.json ? undefined : followProgress(rt, ctx.out);
+      try {
+        await rt.executeRun(run.dag_id, run.run_id);
+        return summarize(rt, run.dag_id, run.run_id, ctx);
+      } finally {
+        progress?.();
+      }
+    });
+  },
+
+  async mark(ctx) {
+    const runId = need(ctx, 0, 'the run id: hangar mark RUN TASK success|failed');
+    const taskId = need(ctx, 1, 'the task id: hangar mark RUN TASK success|failed');
+    const state = need(ctx, 2, 'the state: success or failed');
+    if (state !== 'success' && state !== 'failed') throw new UsageError(`a task can be marked success or failed, not "${state}"`);
+    return withRuntime(
+      ctx,
+      async (rt) => {
+        const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
+        if (!run) throw new NotFoundError(`No run "${runId}"`);
+        const tis = rt.mark(run.dag_id, run.run_id, taskId, state, intOption(ctx, 'map-index'));
+        if (ctx.json) ctx.out(JSON.stringify(tis, null, 2));
+        else ctx.out(`Marked ${taskId} ${state} in ${run.run_id}; continue the run with: hangar run ${run.dag_id} --resume '${run.run_id}'`);
+        return 0;
+      },
+      false,
+    );
   },
 
   async runs(ctx) {

@@ -15,6 +15,7 @@ import { evaluateTriggerRule } from './trigger-rules.ts';
 import type { UpstreamCounts } from './trigger-rules.ts';
 import type { RuntimeEvents } from '../events.ts';
 import type { Pools } from './pools.ts';
+import { failOrphanTry, HEARTBEAT_INTERVAL_MS, processAlive } from './maintenance.ts';
 
 export interface RunLoopDeps {
   readonly store: Store;
@@ -107,6 +108,7 @@ export class RunLoop {
     const onCancel = () => this.cancel(signal?.reason instanceof Error ? signal.reason.message : 'The run was cancelled');
     if (signal?.aborted) onCancel();
     signal?.addEventListener('abort', onCancel, { once: true });
+    let heartbeat: NodeJS.Timeout | undefined;
     try {
       this.loadTaskInstances();
       if (this.run.state !== 'running') {
@@ -116,6 +118,15 @@ export class RunLoop {
       } else {
         store.updateRun(this.run.dag_id, this.run.run_id, { owner_pid: process.pid, heartbeat_at: nowIso() });
       }
+      // Liveness for crash recovery: another runtime treats this run as orphaned once the heartbeat stops.
+      heartbeat = setInterval(() => {
+        try {
+          store.updateRun(this.run.dag_id, this.run.run_id, { heartbeat_at: nowIso(), owner_pid: process.pid });
+        } catch {
+          // a busy store: the next beat will do
+        }
+      }, HEARTBEAT_INTERVAL_MS);
+      heartbeat.unref();
       if (this.dag.dagrunTimeoutMs !== undefined) {
         const startedAt = Date.parse(this.run.start_date ?? nowIso());
         const remaining = Math.max(0, startedAt + this.dag.dagrunTimeoutMs - clock.now());
@@ -144,6 +155,7 @@ export class RunLoop {
       }
       return await this.finishRun();
     } finally {
+      if (heartbeat) clearInterval(heartbeat);
       signal?.removeEventListener('abort', onCancel);
       for (const t of this.timers) clock.clearTimeout(t);
       this.timers.clear();
@@ -355,7 +367,15 @@ export class RunLoop {
     while (i < this.ready.length) {
       if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) return;
       const ti = this.ready[i]!;
-      if (!pools.tryAcquire(ti.task.pool, ti.task.poolSlots)) {
+      let acquired: boolean;
+      try {
+        acquired = pools.tryAcquire(ti.task.pool, ti.task.poolSlots);
+      } catch (err) {
+        this.ready.splice(i, 1);
+        this.setState(ti, 'failed', { error: `Task "${ti.task.id}": ${(err as Error).message}`, end_date: nowIso() });
+        continue;
+      }
+      if (!acquired) {
         i++;
         continue;
       }
@@ -496,6 +516,12 @@ export class RunLoop {
     this.applyState(ti, ti.state, row.state ?? 'running');
     const check = () => {
       const now = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex);
+      if (now?.state === 'running' && now.pid !== null && now.hostname === hostname() && !processAlive(now.pid)) {
+        // Its runtime or worker died without finishing it: settle it (once, guarded) and take it over.
+        failOrphanTry(this.deps.store, this.dag, now, this.deps.clock.now(), `The process running this try (pid ${now.pid}) is gone`);
+        this.addTimer(check, 0);
+        return;
+      }
       const state = now?.state ?? null;
       if (state !== ti.state && state !== null) {
         ti.tryNumber = now!.try_number;

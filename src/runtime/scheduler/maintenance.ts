@@ -1,0 +1,178 @@
+/**
+ * Operations on stored runs that are not the run loop itself: crash recovery
+ * (runs whose runtime died), clearing tasks for a re-run, and marking tasks.
+ */
+import type { Dag } from '../dag/dag.ts';
+import type { Store } from '../store/store.ts';
+import { nowIso } from '../store/store.ts';
+import type { DagRunRecord, TaskInstanceRecord, TaskState } from '../store/records.ts';
+import type { XComBackend } from '../xcom/index.ts';
+import { retryDelayMs } from './retry.ts';
+
+/** How long a run's heartbeat may be silent before its runtime is taken for dead. */
+export const HEARTBEAT_STALE_MS = 30_000;
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface RecoveredTask {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly state: TaskState | null;
+}
+
+/**
+ * Finds runs whose runtime is gone (its pid is dead, or its heartbeat is stale)
+ * and settles what it left behind: a `running` try fails (and is retried if it
+ * has tries left); `scheduled`/`queued` tasks go back to be scheduled again.
+ */
+export function recoverOrphans(
+  store: Store,
+  dags: (dagId: string) => Dag<any> | undefined,
+  now: number,
+  isAlive: (pid: number) => boolean = processAlive,
+  only?: { dagId: string; runId: string },
+): RecoveredTask[] {
+  const recovered: RecoveredTask[] = [];
+  const runs = (store.db.prepare("SELECT * FROM dag_runs WHERE state IN ('running', 'queued')").all() as unknown as DagRunRecord[]).filter(
+    (r) => !only || (r.dag_id === only.dagId && r.run_id === only.runId),
+  );
+  for (const run of runs) {
+    if (run.owner_pid !== null) {
+      const fresh = run.heartbeat_at !== null && now - Date.parse(run.heartbeat_at) < HEARTBEAT_STALE_MS;
+      if (run.owner_pid === process.pid || (fresh && isAlive(run.owner_pid))) continue;
+    }
+    const dag = dags(run.dag_id);
+    store.tx(() => {
+      const tis = store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'scheduled');
+      for (const ti of tis) {
+        const key = { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index };
+        if (ti.state !== 'running') {
+          store.updateTaskInstance(key, { state: null });
+          recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: null });
+          continue;
+        }
+        const state = failOrphanTry(store, dag, ti, now, `The runtime running this try (pid ${run.owner_pid ?? '?'}) stopped before it ended (its process is gone)`);
+        if (state === undefined) continue;
+        recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state });
+      }
+      store.updateRun(run.dag_id, run.run_id, { owner_pid: null });
+    });
+  }
+  return recovered;
+}
+
+/**
+ * Ends a `running` try whose process is gone: failed, or up for retry when it
+ * has tries left. Guarded on state and try number, so it settles a try once.
+ */
+export function failOrphanTry(store: Store, dag: Dag<any> | undefined, ti: TaskInstanceRecord, now: number, error: string): TaskState | undefined {
+  const task = dag?.tasks.get(ti.task_id);
+  const retry = ti.try_number < ti.max_tries;
+  const state: TaskState = retry ? 'up_for_retry' : 'failed';
+  const ident = { dagId: ti.dag_id, taskId: ti.task_id, runId: ti.run_id, mapIndex: ti.map_index };
+  const nextTryAt = retry ? new Date(now + (task ? retryDelayMs(task, ident, ti.try_number) : 0)).toISOString() : null;
+  const end = nowIso();
+  return store.tx(() => {
+    const res = store.db
+      .prepare(
+        "UPDATE task_instances SET state = ?, error = ?, end_date = ?, next_try_at = ?, updated_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state = 'running'",
+      )
+      .run(state, error, end, nextTryAt, end, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number);
+    if (Number(res.changes) !== 1) return undefined;
+    store.db
+      .prepare("UPDATE task_tries SET state = 'failed', error = ?, end_date = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
+      .run(error, end, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number);
+    return state;
+  });
+}
+
+export interface ClearOptions {
+  readonly taskIds?: readonly string[];
+  readonly downstream?: boolean;
+  readonly upstream?: boolean;
+  /** Only task instances that failed (failed, upstream_failed): Airflow's "clear failed". */
+  readonly onlyFailed?: boolean;
+}
+
+/** Which task ids a clear touches. */
+export function tasksToClear(dag: Dag<any>, tis: readonly TaskInstanceRecord[], o: ClearOptions): Set<string> {
+  const chosen = new Set<string>(o.taskIds ?? (o.onlyFailed ? [] : [...dag.tasks.keys()]));
+  if (o.onlyFailed) for (const ti of tis) if (ti.state === 'failed' || ti.state === 'upstream_failed') chosen.add(ti.task_id);
+  for (const id of chosen) if (!dag.tasks.has(id)) throw new Error(`DAG "${dag.id}" has no task "${id}"`);
+  const walk = (dir: 'upstream' | 'downstream') => {
+    const stack = [...chosen];
+    while (stack.length) {
+      for (const next of dag.tasks.get(stack.pop()!)![dir]) {
+        if (!chosen.has(next)) {
+          chosen.add(next);
+          stack.push(next);
+        }
+      }
+    }
+  };
+  const base = new Set(chosen);
+  if (o.downstream) walk('downstream');
+  if (o.upstream) {
+    const down = new Set(chosen);
+    chosen.clear();
+    for (const b of base) chosen.add(b);
+    walk('upstream');
+    for (const d of down) chosen.add(d);
+  }
+  return chosen;
+}
+
+/**
+ * Clears task instances of a run so they run again (Airflow's clear): their
+ * XComs go, each gets its retries again, every earlier try keeps its log, and
+ * the run goes back to `queued`.
+ */
+export async function clearTasks(store: Store, backend: XComBackend, dag: Dag<any>, run: DagRunRecord, options: ClearOptions): Promise<TaskInstanceRecord[]> {
+  const tis = store.listTaskInstances(run.dag_id, run.run_id);
+  if (tis.some((t) => t.state === 'running')) {
+    const running = tis.filter((t) => t.state === 'running').map((t) => t.task_id);
+    throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" has running tasks (${running.join(', ')}); wait for them or stop the run first`);
+  }
+  const ids = tasksToClear(dag, tis, options);
+  const failedOnly = options.onlyFailed && !options.taskIds && !options.downstream && !options.upstream;
+  const cleared = tis.filter((t) => ids.has(t.task_id) && (!failedOnly || t.state === 'failed' || t.state === 'upstream_failed'));
+  for (const ti of cleared) {
+    for (const x of store.listXComs({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index })) {
+      await backend.purge({ dagId: x.dag_id, runId: x.run_id, taskId: x.task_id, mapIndex: x.map_index, key: x.key }, x.value);
+    }
+  }
+  store.tx(() => {
+    for (const ti of cleared) {
+      store.deleteXComs({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index });
+      const task = dag.tasks.get(ti.task_id);
+      store.updateTaskInstance(
+        { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index },
+        { state: null, max_tries: ti.try_number + (task?.retries ?? 0) + 1, end_date: null, duration: null, error: null, next_try_at: null },
+      );
+    }
+    store.updateRun(run.dag_id, run.run_id, { state: 'queued', end_date: null });
+  });
+  return cleared;
+}
+
+/** Marks task instances success or failed by hand (Airflow's "mark success/failed"). */
+export function markTask(store: Store, run: DagRunRecord, taskId: string, state: 'success' | 'failed', mapIndex?: number): TaskInstanceRecord[] {
+  const tis = store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.task_id === taskId && (mapIndex === undefined || t.map_index === mapIndex));
+  if (tis.length === 0) throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" has no task "${taskId}"${mapIndex !== undefined ? `[${mapIndex}]` : ''}`);
+  if (tis.some((t) => t.state === 'running')) throw new Error(`Task "${taskId}" is running; it cannot be marked ${state} now`);
+  store.tx(() => {
+    for (const ti of tis) store.updateTaskInstance({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index }, { state, end_date: nowIso(), error: state === 'failed' ? 'marked failed by hand' : null });
+    if (run.state === 'success' || run.state === 'failed') store.updateRun(run.dag_id, run.run_id, { state: 'queued', end_date: null });
+  });
+  return store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.task_id === taskId);
+}
