@@ -109,11 +109,11 @@ function pathText(path: readonly (string | number)[]): string {
   return s;
 }
 
-function fail(st: ScanState, what: string): never {
+function fail(st: ScanState, what: string, hint?: string): never {
   throw new XComError(
     'unserializable',
     st.loc,
-    `cannot be stored: ${what} at ${pathText(st.path)}. XComs carry data: JSON values, Date, Uint8Array/Buffer, Map, Set, BigInt, undefined, RegExp`,
+    `cannot be stored: ${what} at ${pathText(st.path)}${hint ? `; ${hint}` : ''}. XComs carry data: JSON values, Date, Uint8Array/Buffer, Map, Set, BigInt, undefined, RegExp`,
   );
 }
 
@@ -249,8 +249,9 @@ function scan(v: unknown, st: ScanState): void {
   fail(
     st,
     methods.length > 0
-      ? `an instance of class ${className(o)} with behaviour (${methods.slice(0, 5).join(', ')}); return a plain object instead`
-      : `an instance of class ${className(o)}; return a plain object instead (its class would be lost)`,
+      ? `an instance of class ${className(o)} with behaviour (${methods.slice(0, 5).join(', ')})`
+      : `an instance of class ${className(o)}`,
+    methods.length > 0 ? 'return a plain object instead' : 'return a plain object instead (its class would be lost)',
   );
 }
 
