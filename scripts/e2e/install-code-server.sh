@@ -42,6 +42,10 @@ CS_DIR="$CACHE/code-server/$CODE_SERVER_VERSION"
 CS_ENTRY="$CS_DIR/node_modules/code-server/out/node/entry.js"
 
 started=$(date +%s)
+mkdir -p "$CACHE"
+# One installer at a time per cache (two CI jobs on one machine must not interleave).
+exec 9>"$CACHE/.install.lock"
+flock 9
 log "cache: $CACHE"
 log "code-server $CODE_SERVER_VERSION, Node $NODE_VERSION"
 
@@ -97,7 +101,7 @@ if [[ -f "$CS_DIR/.complete" && -f "$CS_ENTRY" ]]; then
 else
   log "code-server: installing $CODE_SERVER_VERSION into $CS_DIR (builds native modules; takes minutes)"
   mkdir -p "$(dirname "$CS_DIR")"
-  work="$CS_DIR.partial"
+  work="$CS_DIR.partial"  # under the lock, so no other installer uses it
   rm -rf "$work"
   mkdir -p "$work"
   printf '{ "name": "hangar-e2e-code-server", "private": true }\n' >"$work/package.json"

@@ -38,7 +38,11 @@ async function makeWorkspace(name: string): Promise<string> {
 }
 
 /** Run `body` with a workbench; on failure save diagnostics; always stop and check no process survives. */
-async function withWorkbench(label: string, opts: Parameters<typeof startWorkbench>[0], body: (vs: Workbench) => Promise<void>): Promise<void> {
+async function withWorkbench(
+  label: string,
+  opts: Parameters<typeof startWorkbench>[0],
+  body: (vs: Workbench) => Promise<void>,
+): Promise<void> {
   const vs = await startWorkbench(opts);
   console.log(`[${label}] timings (ms): ${JSON.stringify(vs.timings)}`);
   try {
@@ -49,10 +53,14 @@ async function withWorkbench(label: string, opts: Parameters<typeof startWorkben
     throw e;
   } finally {
     const pidsBefore = vs.survivingProcesses();
-    assert.ok(pidsBefore.length >= 2, `expected code-server and chromium processes while running, saw ${pidsBefore.length}`);
+    assert.ok(
+      pidsBefore.length >= 2,
+      `expected code-server and chromium processes while running, saw ${pidsBefore.length}`,
+    );
     await vs.stop(); // throws if anything survives
     assert.deepEqual(vs.survivingProcesses(), [], 'no process of the workbench may survive stop()');
-    for (const pid of pidsBefore) assert.throws(() => process.kill(pid, 0), `pid ${pid} still alive after stop()`);
+    for (const pid of pidsBefore)
+      assert.throws(() => process.kill(pid, 0), `pid ${pid} still alive after stop()`);
   }
 }
 
@@ -87,11 +95,21 @@ describe('e2e harness in a real code-server workbench', { timeout: 600_000 }, ()
 
       const problem = await vs.waitForProblem('Probe diagnostic from the extension host');
       assert.deepEqual(
-        { kind: problem.kind, file: problem.file, source: problem.source, line: problem.line, column: problem.column },
+        {
+          kind: problem.kind,
+          file: problem.file,
+          source: problem.source,
+          line: problem.line,
+          column: problem.column,
+        },
         { kind: 'error', file: join(workspace, 'probe.ts'), source: 'hangar-probe', line: 2, column: 1 },
       );
       const problems = await vs.problems();
-      assert.deepEqual(problems.map((p) => p.kind), ['file', 'error'], JSON.stringify(problems));
+      assert.deepEqual(
+        problems.map((p) => p.kind),
+        ['file', 'error'],
+        JSON.stringify(problems),
+      );
       await vs.openFile('probe.ts');
       await vs.screenshot('probe-04-problems-and-editor');
 
@@ -102,24 +120,32 @@ describe('e2e harness in a real code-server workbench', { timeout: 600_000 }, ()
 
   test('Restricted Mode keeps the probe disabled until the workspace is trusted', async () => {
     const workspace = await makeWorkspace('untrusted');
-    await withWorkbench('probe-restricted', { workspace, extensions: [vsix], workspaceTrust: 'restricted' }, async (vs) => {
-      assert.equal(await vs.isRestricted(), true, `status bar: ${JSON.stringify(await vs.statusBarItems())}`);
-      await vs.openCommandPalette();
-      await vs.typeInQuickInput('Hangar Probe');
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.deepEqual(
-        (await vs.quickItems()).filter((l) => l.includes('Hangar Probe')),
-        [],
-        'a probe that does not support untrusted workspaces must not contribute commands in Restricted Mode',
-      );
-      await vs.screenshot('probe-05-restricted');
-      await vs.closeQuickInput();
+    await withWorkbench(
+      'probe-restricted',
+      { workspace, extensions: [vsix], workspaceTrust: 'restricted' },
+      async (vs) => {
+        assert.equal(
+          await vs.isRestricted(),
+          true,
+          `status bar: ${JSON.stringify(await vs.statusBarItems())}`,
+        );
+        await vs.openCommandPalette();
+        await vs.typeInQuickInput('Hangar Probe');
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.deepEqual(
+          (await vs.quickItems()).filter((l) => l.includes('Hangar Probe')),
+          [],
+          'a probe that does not support untrusted workspaces must not contribute commands in Restricted Mode',
+        );
+        await vs.screenshot('probe-05-restricted');
+        await vs.closeQuickInput();
 
-      await vs.trustWorkspace();
-      await vs.runCommand(PROBE_COMMAND, { timeoutMs: 30_000 });
-      await vs.waitForNotification(/Hello from Hangar Probe/);
-      assert.equal(await vs.isRestricted(), false);
-      await vs.screenshot('probe-06-trusted');
-    });
+        await vs.trustWorkspace();
+        await vs.runCommand(PROBE_COMMAND, { timeoutMs: 30_000 });
+        await vs.waitForNotification(/Hello from Hangar Probe/);
+        assert.equal(await vs.isRestricted(), false);
+        await vs.screenshot('probe-06-trusted');
+      },
+    );
   });
 });

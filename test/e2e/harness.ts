@@ -38,7 +38,8 @@ export const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'test-results', 'e2e');
 
 export const CODE_SERVER_VERSION = process.env.HANGAR_E2E_CODE_SERVER_VERSION ?? '4.139.1';
 
-const CACHE_DIR = process.env.HANGAR_E2E_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hangar-e2e');
+const CACHE_DIR =
+  process.env.HANGAR_E2E_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hangar-e2e');
 
 /** Flags Chromium is launched with (headless, no network side traffic). */
 export const CHROMIUM_ARGS: readonly string[] = [
@@ -154,10 +155,25 @@ export interface StartTimings {
 /** Locate the cached code-server entry point installed by scripts/e2e/install-code-server.sh. */
 export function codeServerEntry(): string {
   const explicit = process.env.HANGAR_E2E_CODE_SERVER_ENTRY;
-  const entry = explicit ?? join(CACHE_DIR, 'code-server', CODE_SERVER_VERSION, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  const complete = explicit ? true : existsSync(join(CACHE_DIR, 'code-server', CODE_SERVER_VERSION, '.complete'));
+  const entry =
+    explicit ??
+    join(
+      CACHE_DIR,
+      'code-server',
+      CODE_SERVER_VERSION,
+      'node_modules',
+      'code-server',
+      'out',
+      'node',
+      'entry.js',
+    );
+  const complete = explicit
+    ? true
+    : existsSync(join(CACHE_DIR, 'code-server', CODE_SERVER_VERSION, '.complete'));
   if (!complete || !existsSync(entry)) {
-    throw new Error(`code-server ${CODE_SERVER_VERSION} is not installed at ${entry}; run: bash scripts/e2e/install-code-server.sh`);
+    throw new Error(
+      `code-server ${CODE_SERVER_VERSION} is not installed at ${entry}; run: bash scripts/e2e/install-code-server.sh`,
+    );
   }
   return entry;
 }
@@ -233,15 +249,19 @@ function pidsWithArg(needle: string): number[] {
   return pids;
 }
 
-/** Process group id of `pid`, from /proc (field 5 of stat). */
-function pgidOf(pid: number): number | undefined {
+/** State letter and process group of `pid`, from /proc/PID/stat (fields 3 and 5). */
+function procStat(pid: number): { state: string; pgid: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[2]);
+    return { state: fields[0]!, pgid: Number(fields[2]) };
   } catch {
     return undefined;
   }
+}
+
+function pgidOf(pid: number): number | undefined {
+  return procStat(pid)?.pgid;
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -257,9 +277,19 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /** Install extensions into an extensions dir with code-server's CLI. */
-export async function installExtensions(extensions: string[], dirs: { extensionsDir: string; userDataDir: string }, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function installExtensions(
+  extensions: string[],
+  dirs: { extensionsDir: string; userDataDir: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   if (extensions.length === 0) return;
-  const args = [codeServerEntry(), '--extensions-dir', dirs.extensionsDir, '--user-data-dir', dirs.userDataDir];
+  const args = [
+    codeServerEntry(),
+    '--extensions-dir',
+    dirs.extensionsDir,
+    '--user-data-dir',
+    dirs.userDataDir,
+  ];
   for (const ext of extensions) args.push('--install-extension', ext);
   const res = spawnSync(codeServerNode(), args, { encoding: 'utf8', env, timeout: 180_000 });
   const output = `${res.stdout ?? ''}${res.stderr ?? ''}`;
@@ -274,13 +304,19 @@ export async function installExtensions(extensions: string[], dirs: { extensions
  */
 export function packageVsix(extensionDir: string, outFile: string): string {
   const vsce = join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
-  const res = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '-o', outFile], {
-    cwd: extensionDir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const res = spawnSync(
+    process.execPath,
+    [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '-o', outFile],
+    {
+      cwd: extensionDir,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   if (res.status !== 0 || !existsSync(outFile)) {
-    throw new Error(`vsce package failed in ${extensionDir} (status ${res.status}):\n${res.stdout}${res.stderr}`);
+    throw new Error(
+      `vsce package failed in ${extensionDir} (status ${res.status}):\n${res.stdout}${res.stderr}`,
+    );
   }
   return outFile;
 }
@@ -361,9 +397,21 @@ export class Workbench {
       this.workspace = join(this.root, 'workspace');
       this.ownsWorkspace = true;
     }
-    await Promise.all([this.userDataDir, this.extensionsDir, this.browserProfile, this.workspace, join(this.root, 'xdg-config'), join(this.root, 'xdg-data')].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all(
+      [
+        this.userDataDir,
+        this.extensionsDir,
+        this.browserProfile,
+        this.workspace,
+        join(this.root, 'xdg-config'),
+        join(this.root, 'xdg-data'),
+      ].map((d) => mkdir(d, { recursive: true })),
+    );
     await mkdir(join(this.userDataDir, 'User'), { recursive: true });
-    await writeFile(join(this.userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DETERMINISTIC_SETTINGS, ...o.settings }, null, 2));
+    await writeFile(
+      join(this.userDataDir, 'User', 'settings.json'),
+      JSON.stringify({ ...DETERMINISTIC_SETTINGS, ...o.settings }, null, 2),
+    );
     await writeFile(join(this.root, 'config.yaml'), 'auth: none\ncert: false\n');
     liveWorkbenches.add(this);
     installExitHook();
@@ -387,19 +435,29 @@ export class Workbench {
     this.port = await freePort();
     const args = [
       codeServerEntry(),
-      '--config', join(this.root, 'config.yaml'),
-      '--bind-addr', `127.0.0.1:${this.port}`,
-      '--auth', 'none',
+      '--config',
+      join(this.root, 'config.yaml'),
+      '--bind-addr',
+      `127.0.0.1:${this.port}`,
+      '--auth',
+      'none',
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-getting-started-override',
-      '--extensions-dir', this.extensionsDir,
-      '--user-data-dir', this.userDataDir,
+      '--extensions-dir',
+      this.extensionsDir,
+      '--user-data-dir',
+      this.userDataDir,
     ];
     if ((o.workspaceTrust ?? 'disabled') === 'disabled') args.push('--disable-workspace-trust');
     const verbose = o.verbose ?? process.env.HANGAR_E2E_VERBOSE === '1';
     // Own process group: stop() kills code-server with its extension host, pty host and watchers.
-    const server = spawn(codeServerNode(), args, { cwd: this.workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(codeServerNode(), args, {
+      cwd: this.workspace,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.server = server;
     this.serverPgid = server.pid;
     this.startReaper();
@@ -412,7 +470,13 @@ export class Workbench {
       };
       server.stdout!.on('data', onData);
       server.stderr!.on('data', onData);
-      server.once('exit', (code, signal) => fail(new Error(`code-server exited early (code ${code}, signal ${signal}):\n${this.serverOutput.join('')}`)));
+      server.once('exit', (code, signal) =>
+        fail(
+          new Error(
+            `code-server exited early (code ${code}, signal ${signal}):\n${this.serverOutput.join('')}`,
+          ),
+        ),
+      );
       server.once('error', fail);
     });
     const timeoutMs = o.startTimeoutMs ?? 120_000;
@@ -436,7 +500,10 @@ export class Workbench {
     page.on('console', (m) => this.consoleMessages.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => this.consoleMessages.push(`[pageerror] ${e.stack ?? e.message}`));
     page.setDefaultTimeout(30_000);
-    await page.goto(`${this.url}?folder=${encodeURIComponent(this.workspace)}`, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+    await page.goto(`${this.url}?folder=${encodeURIComponent(this.workspace)}`, {
+      waitUntil: 'domcontentloaded',
+      timeout: 60_000,
+    });
     await this.waitForWorkbench(timeoutMs);
     this.timings.workbenchReadyMs = Math.round(performance.now() - t);
   }
@@ -482,13 +549,30 @@ export class Workbench {
       left(),
       'the extension host ("Eager extensions activated" in its log)',
     );
-    const theme = String({ ...DETERMINISTIC_SETTINGS, ...this.options.settings }['workbench.colorTheme'] ?? '');
-    const themeClass = /high contrast light/i.test(theme) ? 'hc-light' : /high contrast/i.test(theme) ? 'hc-black' : /light/i.test(theme) ? 'vs' : /dark/i.test(theme) ? 'vs-dark' : '';
+    const theme = String(
+      { ...DETERMINISTIC_SETTINGS, ...this.options.settings }['workbench.colorTheme'] ?? '',
+    );
+    const themeClass = /high contrast light/i.test(theme)
+      ? 'hc-light'
+      : /high contrast/i.test(theme)
+        ? 'hc-black'
+        : /light/i.test(theme)
+          ? 'vs'
+          : /dark/i.test(theme)
+            ? 'vs-dark'
+            : '';
     if (themeClass) {
-      await page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(themeClass)})`, undefined, { timeout: left() });
+      await page.waitForFunction(
+        `document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(themeClass)})`,
+        undefined,
+        { timeout: left() },
+      );
     }
     if (this.options.workspaceTrust === 'restricted') {
-      await page.locator('.part.statusbar .statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'visible', timeout: left() });
+      await page
+        .locator('.part.statusbar .statusbar-item', { hasText: 'Restricted Mode' })
+        .first()
+        .waitFor({ state: 'visible', timeout: left() });
     }
     // One more beat for views restored from the layout to render.
     await delay(500);
@@ -553,7 +637,8 @@ export class Workbench {
     if (this.reaper?.pid) killGroup(this.reaper.pid, 'SIGKILL');
     liveWorkbenches.delete(this);
     const survivors = this.survivingProcesses();
-    if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    if (this.root)
+      await rm(this.root, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
     if (this.ownsWorkspace) await rm(this.workspace, { recursive: true, force: true }).catch(() => undefined);
     if (survivors.length > 0) throw new Error(`processes survived stop(): ${survivors.join(', ')}`);
   }
@@ -564,15 +649,9 @@ export class Workbench {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       const pid = Number(entry);
-      const pgid = pgidOf(pid);
-      let zombie = false;
-      try {
-        zombie = / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').slice(-200).replace(/^.*\) /, ') '));
-      } catch {
-        continue;
-      }
-      if (zombie) continue;
-      if (pgid !== undefined && (pgid === this.serverPgid || pgid === this.chromiumPgid)) pids.add(pid);
+      const st = procStat(pid);
+      if (!st || st.state === 'Z') continue; // zombies are dead, awaiting their parent's wait()
+      if (st.pgid === this.serverPgid || st.pgid === this.chromiumPgid) pids.add(pid);
     }
     if (this.root) for (const pid of pidsWithArg(this.root)) if (pid !== this.reaper?.pid) pids.add(pid);
     pids.delete(process.pid);
@@ -596,7 +675,10 @@ export class Workbench {
     const page = this.page;
     await this.closeQuickInput();
     for (const key of ['F1', 'Control+Shift+P', 'F1']) {
-      await page.locator('.monaco-workbench').focus().catch(() => undefined);
+      await page
+        .locator('.monaco-workbench')
+        .focus()
+        .catch(() => undefined);
       await page.keyboard.press(key);
       try {
         await this.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
@@ -627,12 +709,20 @@ export class Workbench {
   }
 
   /**
-   * Run a command by its palette title, e.g. `'Hangar Probe: Say Hello'`.
-   * Picks the row whose label equals `title` (or matches the RegExp); fails with the listed rows otherwise.
+   * Run a command by its palette title, e.g. `'Hangar Probe: Say Hello'` ("Category: Title").
+   * Picks the row whose label equals `title` (or matches the RegExp); fails listing the rows otherwise.
+   * With a RegExp, `opts.query` is what gets typed (default: the RegExp's literal characters).
    */
-  async runCommand(title: string | RegExp, opts: { timeoutMs?: number } = {}): Promise<void> {
+  async runCommand(title: string | RegExp, opts: { timeoutMs?: number; query?: string } = {}): Promise<void> {
     await this.openCommandPalette();
-    const typed = typeof title === 'string' ? title : title.source.replace(/[\\^$.*+?()[\]{}|]/g, ' ').replace(/\s+/g, ' ').trim();
+    const typed =
+      opts.query ??
+      (typeof title === 'string'
+        ? title
+        : title.source
+            .replace(/[\\^$.*+?()[\]{}|]/g, ' ')
+            .replace(/\s+/g, ' ')
+            .trim());
     await this.typeInQuickInput(typed);
     await this.pickQuickItem(title, opts);
   }
@@ -644,7 +734,9 @@ export class Workbench {
   async pickQuickItem(label: string | RegExp, opts: { timeoutMs?: number } = {}): Promise<void> {
     const timeout = opts.timeoutMs ?? 15_000;
     const rowLabel = this.quickInputRows.locator('.label-name');
-    const row = this.quickInputRows.filter({ has: this.page.locator('.label-name', { hasText: exactText(label) }) }).first();
+    const row = this.quickInputRows
+      .filter({ has: this.page.locator('.label-name', { hasText: exactText(label) }) })
+      .first();
     try {
       await row.waitFor({ state: 'visible', timeout });
     } catch {
@@ -673,12 +765,17 @@ export class Workbench {
     // The palette's "view " prefix lists views by name.
     await this.typeInQuickInput(`view ${name}`, { replace: true });
     await this.pickQuickItem(name);
-    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+    await this.page
+      .locator('.quick-input-widget')
+      .waitFor({ state: 'hidden', timeout: 5_000 })
+      .catch(() => undefined);
   }
 
   /** The pane of a view in a side bar or panel, found by its header title (case-insensitive). */
   viewPane(viewName: string): Locator {
-    const header = this.page.locator('.pane-header', { has: this.page.locator('h3.title', { hasText: new RegExp(`^\\s*${escapeRegExp(viewName)}\\s*$`, 'i') }) });
+    const header = this.page.locator('.pane-header', {
+      has: this.page.locator('h3.title', { hasText: new RegExp(`^\\s*${escapeRegExp(viewName)}\\s*$`, 'i') }),
+    });
     return this.page.locator('.pane', { has: header });
   }
 
@@ -686,7 +783,9 @@ export class Workbench {
   treeItem(viewName: string, label: string | RegExp): Locator {
     return this.viewPane(viewName)
       .locator('.monaco-list-row')
-      .filter({ has: this.page.locator('.label-name, .monaco-highlighted-label', { hasText: exactText(label) }) })
+      .filter({
+        has: this.page.locator('.label-name, .monaco-highlighted-label', { hasText: exactText(label) }),
+      })
       .first();
   }
 
@@ -695,7 +794,10 @@ export class Workbench {
     const rows = this.viewPane(viewName).locator('.monaco-list-row');
     return rows.evaluateAll((els) =>
       els.map((el) => {
-        const label = el.querySelector('.label-name')?.textContent ?? el.querySelector('.monaco-highlighted-label')?.textContent ?? '';
+        const label =
+          el.querySelector('.label-name')?.textContent ??
+          el.querySelector('.monaco-highlighted-label')?.textContent ??
+          '';
         const description = el.querySelector('.label-description')?.textContent ?? '';
         const exp = el.getAttribute('aria-expanded');
         return {
@@ -710,28 +812,47 @@ export class Workbench {
   }
 
   /** Wait until a tree view shows an item whose label matches (substring or RegExp); returns it. */
-  async waitForTreeItem(viewName: string, label: string | RegExp, opts: { timeoutMs?: number } = {}): Promise<TreeItem> {
+  async waitForTreeItem(
+    viewName: string,
+    label: string | RegExp,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<TreeItem> {
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-    let last: TreeItem[] = [];
     for (;;) {
-      last = await this.treeItems(viewName).catch(() => []);
+      const last = await this.treeItems(viewName).catch(() => []);
       const hit = last.find((i) => matches(i.label, label) || matches(i.ariaLabel, label));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`tree ${viewName} has no item ${String(label)}; shows ${JSON.stringify(last.map((i) => i.label))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `tree ${viewName} has no item ${String(label)}; shows ${JSON.stringify(last.map((i) => i.label))}`,
+        );
       await delay(200);
     }
   }
 
   /** Right-click a tree item and choose a context-menu action by its label. */
-  async treeItemContextAction(viewName: string, item: string | RegExp, action: string | RegExp): Promise<void> {
+  async treeItemContextAction(
+    viewName: string,
+    item: string | RegExp,
+    action: string | RegExp,
+  ): Promise<void> {
     await this.treeItem(viewName, item).click({ button: 'right' });
-    const menuItem = this.page.locator('.context-view .monaco-menu a.action-menu-item', { has: this.page.locator('.action-label', { hasText: exactText(action) }) }).first();
+    const menuItem = this.page
+      .locator('.context-view .monaco-menu a.action-menu-item', {
+        has: this.page.locator('.action-label', { hasText: exactText(action) }),
+      })
+      .first();
     await menuItem.waitFor({ state: 'visible', timeout: 10_000 });
     // Monaco menus ignore a click that arrives straight after opening: hover first, then click.
     await menuItem.hover();
     await delay(200);
     await menuItem.click();
-    if (!(await menuItem.waitFor({ state: 'hidden', timeout: 3_000 }).then(() => true, () => false))) {
+    if (
+      !(await menuItem.waitFor({ state: 'hidden', timeout: 3_000 }).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       await menuItem.focus();
       await this.page.keyboard.press('Enter');
       await menuItem.waitFor({ state: 'hidden', timeout: 5_000 });
@@ -752,12 +873,27 @@ export class Workbench {
       return els.map((el) => {
         const icon = el.querySelector('.marker-icon');
         if (!icon) {
-          file = el.querySelector('.monaco-icon-label')?.getAttribute('aria-label') ?? el.querySelector('.label-name')?.textContent ?? '';
+          file =
+            el.querySelector('.monaco-icon-label')?.getAttribute('aria-label') ??
+            el.querySelector('.label-name')?.textContent ??
+            '';
           const name = (el.querySelector('.label-name')?.textContent ?? '').trim();
-          return { kind: 'file' as const, file, message: name, source: '', line: 0, column: 0, ariaLabel: el.getAttribute('aria-label') ?? '' };
+          return {
+            kind: 'file' as const,
+            file,
+            message: name,
+            source: '',
+            line: 0,
+            column: 0,
+            ariaLabel: el.getAttribute('aria-label') ?? '',
+          };
         }
         const cls = icon.className;
-        const kind = /\berror\b/.test(cls) ? ('error' as const) : /\bwarning\b/.test(cls) ? ('warning' as const) : ('info' as const);
+        const kind = /\berror\b/.test(cls)
+          ? ('error' as const)
+          : /\bwarning\b/.test(cls)
+            ? ('warning' as const)
+            : ('info' as const);
         const pos = /Ln (\d+), Col (\d+)/.exec(el.querySelector('.marker-line')?.textContent ?? '');
         return {
           kind,
@@ -779,7 +915,8 @@ export class Workbench {
       const rows = await this.problems();
       const hit = rows.find((r) => r.kind !== 'file' && matches(r.message, message));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no problem ${String(message)}; Problems shows ${JSON.stringify(rows)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no problem ${String(message)}; Problems shows ${JSON.stringify(rows)}`);
       await delay(300);
     }
   }
@@ -790,7 +927,8 @@ export class Workbench {
     for (;;) {
       const rows = await this.problems();
       if (!rows.some((r) => r.kind !== 'file' && matches(r.message, message))) return;
-      if (Date.now() > deadline) throw new Error(`problem ${String(message)} still listed: ${JSON.stringify(rows)}`);
+      if (Date.now() > deadline)
+        throw new Error(`problem ${String(message)} still listed: ${JSON.stringify(rows)}`);
       await delay(300);
     }
   }
@@ -803,7 +941,9 @@ export class Workbench {
       els.map((el) => ({
         message: (el.querySelector('.notification-list-item-message')?.textContent ?? '').trim(),
         source: (el.querySelector('.notification-list-item-source')?.textContent ?? '').trim(),
-        buttons: [...el.querySelectorAll('.notification-list-item-buttons-container .monaco-button')].map((b) => (b.textContent ?? '').trim()),
+        buttons: [...el.querySelectorAll('.notification-list-item-buttons-container .monaco-button')].map(
+          (b) => (b.textContent ?? '').trim(),
+        ),
       })),
     );
   }
@@ -820,7 +960,8 @@ export class Workbench {
       const all = await this.notifications().catch(() => []);
       const hit = all.find((n) => matches(n.message, text));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no notification ${String(text)}; shown: ${JSON.stringify(all)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no notification ${String(text)}; shown: ${JSON.stringify(all)}`);
       if (!centerOpened && Date.now() > deadline - timeout / 2) {
         centerOpened = true;
         await this.openNotificationCenter().catch(() => undefined);
@@ -831,16 +972,33 @@ export class Workbench {
 
   /** Open the notification center (the bell in the status bar). */
   async openNotificationCenter(): Promise<void> {
-    if (await this.page.locator('.notifications-center.visible').isVisible().catch(() => false)) return;
-    await this.page.locator('.part.statusbar [id="status.notifications"], .part.statusbar .statusbar-item:has(.codicon-bell), .part.statusbar .statusbar-item:has(.codicon-bell-dot)').first().click();
+    if (
+      await this.page
+        .locator('.notifications-center.visible')
+        .isVisible()
+        .catch(() => false)
+    )
+      return;
+    await this.page
+      .locator(
+        '.part.statusbar [id="status.notifications"], .part.statusbar .statusbar-item:has(.codicon-bell), .part.statusbar .statusbar-item:has(.codicon-bell-dot)',
+      )
+      .first()
+      .click();
     await this.page.locator('.notifications-center').waitFor({ state: 'visible', timeout: 5_000 });
   }
 
   /** Click a button on the notification whose message matches. */
   async clickNotificationButton(text: string | RegExp, button: string): Promise<void> {
     await this.waitForNotification(text);
-    const item = this.page.locator('.notification-list-item').filter({ has: this.page.locator('.notification-list-item-message', { hasText: text }) }).first();
-    await item.locator('.monaco-button', { hasText: exactText(button) }).first().click();
+    const item = this.page
+      .locator('.notification-list-item')
+      .filter({ has: this.page.locator('.notification-list-item-message', { hasText: text }) })
+      .first();
+    await item
+      .locator('.monaco-button', { hasText: exactText(button) })
+      .first()
+      .click();
   }
 
   /** Clear all notifications. */
@@ -856,12 +1014,17 @@ export class Workbench {
     await this.typeInQuickInput(relativePath, { replace: true });
     const base = relativePath.split('/').pop()!;
     await this.pickQuickItem(base);
-    await this.page.locator(`.tabs-container .tab[data-resource-name="${base}"], .tabs-container .tab:has-text("${base}")`).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await this.page
+      .locator(`.tabs-container .tab[data-resource-name="${base}"], .tabs-container .tab:has-text("${base}")`)
+      .first()
+      .waitFor({ state: 'visible', timeout: 15_000 });
   }
 
   /** Texts of the status bar items. */
   async statusBarItems(): Promise<string[]> {
-    return (await this.page.locator('.part.statusbar .statusbar-item').allTextContents()).map((s) => s.trim()).filter(Boolean);
+    return (await this.page.locator('.part.statusbar .statusbar-item').allTextContents())
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   /** Whether the window is in Restricted Mode (only possible with `workspaceTrust: 'restricted'`). */
@@ -874,8 +1037,13 @@ export class Workbench {
   async trustWorkspace(): Promise<void> {
     await this.runCommand('Workspaces: Manage Workspace Trust');
     const editor = this.page.locator('.workspace-trust-editor');
-    await editor.locator('.monaco-button', { hasText: /^\s*Trust( Folder)?\s*$/ }).first().click({ timeout: 15_000 });
-    await this.page.locator('.part.statusbar .statusbar-item', { hasText: 'Restricted Mode' }).waitFor({ state: 'detached', timeout: 15_000 });
+    await editor
+      .locator('.monaco-button', { hasText: /^\s*Trust( Folder)?\s*$/ })
+      .first()
+      .click({ timeout: 15_000 });
+    await this.page
+      .locator('.part.statusbar .statusbar-item', { hasText: 'Restricted Mode' })
+      .waitFor({ state: 'detached', timeout: 15_000 });
     await this.runCommand('View: Close Editor');
     await editor.waitFor({ state: 'hidden', timeout: 10_000 });
   }
@@ -898,14 +1066,19 @@ export class Workbench {
   /** The extension host log(s) concatenated (where activation failures and extension errors show up). */
   async extensionHostLog(): Promise<string> {
     const files = (await this.logFiles()).filter((f) => /exthost\d*[/\\](remote)?exthost\.log$/.test(f));
-    const parts = await Promise.all(files.map(async (f) => `==> ${relative(this.userDataDir, f)} <==\n${await readFile(f, 'utf8')}`));
+    const parts = await Promise.all(
+      files.map(async (f) => `==> ${relative(this.userDataDir, f)} <==\n${await readFile(f, 'utf8')}`),
+    );
     return parts.join('\n');
   }
 
   /** Read a log file whose path matches (e.g. `/hangar-dev\.hangar\/Hangar\.log$/` for a LogOutputChannel). */
   async readLog(pattern: RegExp): Promise<string> {
     const file = (await this.logFiles()).find((f) => pattern.test(f));
-    if (!file) throw new Error(`no log matching ${pattern}; have ${JSON.stringify((await this.logFiles()).map((f) => relative(this.userDataDir, f)))}`);
+    if (!file)
+      throw new Error(
+        `no log matching ${pattern}; have ${JSON.stringify((await this.logFiles()).map((f) => relative(this.userDataDir, f)))}`,
+      );
     return readFile(file, 'utf8');
   }
 
@@ -931,7 +1104,8 @@ export class Workbench {
     await writeFile(join(dir, 'browser-console.log'), this.consoleMessages.join('\n'));
     await writeFile(join(dir, 'code-server.log'), this.serverOutput.join(''));
     const logs = join(this.userDataDir, 'logs');
-    if (this.userDataDir && existsSync(logs)) await cp(logs, join(dir, 'vscode-logs'), { recursive: true }).catch(() => undefined);
+    if (this.userDataDir && existsSync(logs))
+      await cp(logs, join(dir, 'vscode-logs'), { recursive: true }).catch(() => undefined);
     return dir;
   }
 }

@@ -45,11 +45,18 @@ function activate(context) {
       // An error on probe.ts line 2 of the first workspace folder, for the Problems panel helpers.
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (folder) {
-        const d = new vscode.Diagnostic(new vscode.Range(1, 0, 1, 5), 'Probe diagnostic from the extension host', vscode.DiagnosticSeverity.Error);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(1, 0, 1, 5),
+          'Probe diagnostic from the extension host',
+          vscode.DiagnosticSeverity.Error,
+        );
         d.source = 'hangar-probe';
         diagnostics.set(vscode.Uri.joinPath(folder.uri, 'probe.ts'), [d]);
       }
-      const choice = await vscode.window.showInformationMessage(`Hello from Hangar Probe: node ${f.node}, sqlite ${f.sqlite}, round trip ${f.roundTrip}`, 'Show Log');
+      const choice = await vscode.window.showInformationMessage(
+        `Hello from Hangar Probe: node ${f.node}, sqlite ${f.sqlite}, round trip ${f.roundTrip}`,
+        'Show Log',
+      );
       if (choice === 'Show Log') {
         log.info('Show Log clicked');
         log.show(true);
