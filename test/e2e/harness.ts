@@ -285,15 +285,19 @@ export async function installExtensions(
   if (extensions.length === 0) return;
   const args = [
     codeServerEntry(),
+    // Any code-server start writes a default config file; keep it out of $HOME.
+    '--config',
+    join(dirs.userDataDir, 'code-server-cli.yaml'),
     '--extensions-dir',
     dirs.extensionsDir,
     '--user-data-dir',
     dirs.userDataDir,
   ];
-  for (const ext of extensions) args.push('--install-extension', ext);
+  for (const ext of extensions) args.push('--install-extension', resolve(ext));
   const res = spawnSync(codeServerNode(), args, { encoding: 'utf8', env, timeout: 180_000 });
   const output = `${res.stdout ?? ''}${res.stderr ?? ''}`;
-  if (res.status !== 0 || /Failed|Error:/i.test(output)) {
+  const installed = output.match(/was successfully installed/g)?.length ?? 0;
+  if (res.status !== 0 || installed !== extensions.length) {
     throw new Error(`--install-extension failed (status ${res.status}):\n${output}`);
   }
 }
