@@ -1,0 +1,33 @@
+import { Runtime } from '../../src/runtime/runtime.ts';
+import type { RuntimeOptions } from '../../src/runtime/runtime.ts';
+import { tempWorkspace } from './workspace.ts';
+import type { TempWorkspace } from './workspace.ts';
+
+export interface TestRuntime {
+  readonly rt: Runtime;
+  readonly ws: TempWorkspace;
+  states(runId: string, dagId?: string): Record<string, string | null>;
+  close(): Promise<void>;
+}
+
+/** A runtime on a fresh workspace holding the given DAG files (in-process unless told otherwise). */
+export async function testRuntime(files: Record<string, string>, options: RuntimeOptions & { config?: RuntimeOptions['config'] } = {}): Promise<TestRuntime> {
+  const ws = tempWorkspace(files);
+  const rt = new Runtime(ws.root, { ...options, config: { executor: 'in-process', ...options.config } });
+  const bag = await rt.loadDags();
+  if (bag.errors.length) throw new Error(bag.errors.map((e) => e.message).join('\n'));
+  return {
+    rt,
+    ws,
+    states(runId, dagId) {
+      const run = rt.store.findRun(runId, dagId)!;
+      const out: Record<string, string | null> = {};
+      for (const ti of rt.store.listTaskInstances(run.dag_id, run.run_id)) out[ti.map_index >= 0 ? `${ti.task_id}[${ti.map_index}]` : ti.task_id] = ti.state;
+      return out;
+    },
+    async close() {
+      await rt.close();
+      ws.remove();
+    },
+  };
+}
