@@ -47,7 +47,7 @@ export function workspace(): Workspace {
     xcomRoot,
     db,
     backend(options = {}, keyring) {
-      const b = createXComBackend(options, { workspaceRoot: root, xcomRoot, keyring, db, env: {} });
+      const b = createXComBackend(options, { workspaceRoot: root, xcomRoot, keyring, db, env: {}, objectStoreCredentials: S3_CREDENTIALS });
       backends.push(b);
       return b;
     },

@@ -284,7 +284,7 @@ export class S3Store implements BlobStore {
       maxAttempts: opts.maxAttempts ?? 2,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000 },
+      requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000, throwOnRequestTimeout: true },
     });
   }
 
