@@ -22,7 +22,8 @@ Commands:
   init [DIR]                       Scaffold a workspace (dags/, hangar.json, tsconfig.json, an example DAG)
   list                             DAGs, their tasks, and DAG files that failed to load
   run DAG [--date D] [--conf JSON] Trigger a run and follow it to the end
-  run DAG --resume RUN_ID          Finish a run that was interrupted
+  run DAG --resume RUN_ID          Finish a run that was interrupted (or created by trigger)
+  trigger DAG [--date D] [--conf JSON]  Create a queued run without running it
   test DAG TASK [--date D]         Run one task alone, without its upstream tasks
   backfill DAG --from D1 --to D2   One run per schedule interval between two dates
   clear RUN [TASK…] [--downstream] [--upstream] [--failed] [--no-run]
@@ -183,15 +184,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async run(ctx) {
     const dagId = need(ctx, 0, 'the DAG id: hangar run DAG');
-    let conf: Record<string, unknown> | undefined;
-    if (typeof ctx.values.conf === 'string') {
-      try {
-        conf = JSON.parse(ctx.values.conf) as Record<string, unknown>;
-      } catch (err) {
-        throw new UsageError(`--conf is not valid JSON: ${(err as Error).message}`);
-      }
-      if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object');
-    }
+    const conf = parseConf(ctx);
     const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
     return withRuntime(ctx, async (rt) => {
       reportLoadErrors(rt, ctx.out);
@@ -216,6 +209,18 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         process.off('SIGINT', onSigint);
         progress?.();
       }
+    });
+  },
+
+  async trigger(ctx) {
+    const dagId = need(ctx, 0, 'the DAG id: hangar trigger DAG');
+    const conf = parseConf(ctx);
+    const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
+    return withRuntime(ctx, async (rt) => {
+      const run = rt.triggerRun(dagId, { logicalDate, conf });
+      if (ctx.json) ctx.out(JSON.stringify(runJson(run), null, 2));
+      else ctx.out(`Created run ${run.run_id} of ${dagId} (queued); run it with: hangar run ${dagId} --resume '${run.run_id}'`);
+      return 0;
     });
   },
 
@@ -409,6 +414,18 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     );
   },
 };
+
+function parseConf(ctx: Ctx): Record<string, unknown> | undefined {
+  if (typeof ctx.values.conf !== 'string') return undefined;
+  let conf: unknown;
+  try {
+    conf = JSON.parse(ctx.values.conf);
+  } catch (err) {
+    throw new UsageError(`--conf is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object');
+  return conf as Record<string, unknown>;
+}
 
 function firstLine(s: string | null): string {
   if (!s) return '';
