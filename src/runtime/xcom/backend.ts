@@ -255,6 +255,14 @@ export class HangarXComBackend implements XComBackend {
     if (c) {
       let want = data.byteLength > c.threshold;
       if (!want) reasons.push(`${data.byteLength} B is not over the compression threshold of ${c.threshold} B`);
+      if (want && c.sample === undefined && data.byteLength >= 64 * 1024) {
+        // Large and hopeless (random bytes, already compressed): a sample says so for a fraction of the cost.
+        estimated = estimateRatio(data);
+        if (estimated > 0.98) {
+          want = false;
+          reasons.push(`a sample compresses only to ${estimated.toFixed(2)}: stored uncompressed`);
+        }
+      }
       if (want && c.sample !== undefined) {
         estimated = estimateRatio(data);
         if (estimated > c.sample) {

@@ -255,6 +255,61 @@ function scan(v: unknown, st: ScanState): void {
   );
 }
 
+
+const SLOW = Symbol('slow');
+
+/**
+ * The fast walk: no path, no ancestor stack. Anything unusual (an error to
+ * report, or depth beyond DEEP, which every cycle reaches) throws SLOW and the
+ * careful walk (scan) runs again to produce a precise message.
+ */
+function scanFast(v: unknown, st: ScanState, depth: number): void {
+  const t = typeof v;
+  if (t === 'string' || t === 'boolean') return;
+  if (t === 'number') {
+    if (!Number.isFinite(v as number) || Object.is(v, -0)) st.typed = true;
+    return;
+  }
+  if (t === 'undefined' || t === 'bigint') {
+    st.typed = true;
+    return;
+  }
+  if (t !== 'object') throw SLOW;
+  if (v === null) return;
+  if (depth > DEEP) throw SLOW;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      if (x === undefined && !(i in v)) st.typed = true;
+      if (x !== null && typeof x === 'object') scanFast(x, st, depth + 1);
+      else if (typeof x !== 'string') scanFast(x, st, depth + 1);
+    }
+    return;
+  }
+  const proto = Object.getPrototypeOf(v) as object | null;
+  if (proto === Object.prototype || proto === null) {
+    const o = v as Record<string, unknown>;
+    const det = st.detector;
+    const keys = Object.keys(o);
+    const n = keys.length;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      if (k === '$hx') st.typed = true;
+      if (det !== undefined && det.isSensitiveName(k) && st.sensitive.length < 8 && !st.sensitive.includes(k)) st.sensitive.push(k);
+      const x = o[k];
+      if (typeof x !== 'string') scanFast(x, st, depth + 1);
+    }
+    if (Object.getOwnPropertySymbols(o).length > 0) throw SLOW;
+    if (n >= 4 && o._xcom_file_backend === true && o.data_type === 'file_reference' && typeof o.filepath === 'string') {
+      st.refs.push([typeof o.store === 'string' ? o.store : 'xcom-root', o.filepath]);
+    }
+    return;
+  }
+  // Everything else (Date, bytes, Map, Set, class instances…) goes the careful way.
+  throw SLOW;
+}
+
 function b64(view: ArrayBufferView | ArrayBuffer): string {
   const b = view instanceof ArrayBuffer ? Buffer.from(view) : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   return b.toString('base64');
@@ -319,12 +374,18 @@ export function encodeValue(loc: XComLocation, value: unknown, opts: EncodeOptio
       fileRefs: [],
     };
   }
-  const st: ScanState = { loc, detector: opts.detector, stack: [], path: [], sensitive: [], typed: false, refs: [] };
+  let st: ScanState = { loc, detector: opts.detector, stack: [], path: [], sensitive: [], typed: false, refs: [] };
   try {
-    scan(value, st);
+    scanFast(value, st, 0);
   } catch (err) {
-    if (err instanceof RangeError) throw new XComError('unserializable', loc, 'cannot be stored: nested too deeply', { cause: err });
-    throw err;
+    if (err !== SLOW) throw err;
+    st = { loc, detector: opts.detector, stack: [], path: [], sensitive: [], typed: false, refs: [] };
+    try {
+      scan(value, st);
+    } catch (e) {
+      if (e instanceof RangeError) throw new XComError('unserializable', loc, 'cannot be stored: nested too deeply', { cause: e });
+      throw e;
+    }
   }
   const text = JSON.stringify(st.typed ? tag(value) : value);
   const recordCount = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : 1;

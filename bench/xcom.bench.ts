@@ -1,0 +1,338 @@
+/**
+ * XCom backend benchmark (`hangar bench xcom`): sizes × the seed's data types ×
+ * every backend; serialize/deserialize medians, stored size and ratio, and each
+ * backend's round-trip throughput as a ratio of a floor measured in the same run
+ * on the same bytes (raw JSON + zlib, JSON + AES-GCM, JSON + fs write/read).
+ *
+ *   npx node bench/xcom.bench.ts            # full run, table + bench/xcom-results.json
+ *   HANGAR_BENCH_QUICK=1 npx node bench/xcom.bench.ts
+ *   npx node bench/xcom.bench.ts --quick --json
+ */
+import { Buffer } from 'node:buffer';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, open } from 'node:fs/promises';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { createXComBackend, Keyring, BACKEND_NAMES } from '../src/runtime/xcom/index.ts';
+import type { HangarXComBackend, XComLocation } from '../src/runtime/xcom/index.ts';
+
+export const DATA_TYPES = ['small', 'medium', 'large', 'repetitive', 'sensitive', 'random'] as const;
+export type DataType = (typeof DATA_TYPES)[number];
+
+export interface XComBenchOptions {
+  /** Fewer sizes and repetitions (also HANGAR_BENCH_QUICK=1). */
+  readonly quick?: boolean;
+  /** Serialized sizes in bytes (default 100 B … 16 MiB). */
+  readonly sizes?: readonly number[];
+  readonly dataTypes?: readonly DataType[];
+  readonly backends?: readonly string[];
+  /** Repetitions per cell; the median is reported (default 5, quick 3; 2 at ≥ 4 MiB). */
+  readonly repeat?: number;
+  /** Run the 100 MiB file-backend memory check in a child process (default true unless quick). */
+  readonly memoryCheck?: boolean;
+  /** Compression algorithm of the compressed and hybrid backends (default gzip). */
+  readonly algorithm?: 'gzip' | 'zstd' | 'brotli';
+}
+
+export interface XComBenchRow {
+  readonly backend: string;
+  readonly dataType: DataType;
+  readonly size: number;
+  readonly chain: readonly string[];
+  readonly serializeMs: number;
+  readonly deserializeMs: number;
+  readonly storedBytes: number;
+  /** storedBytes / serialized size. */
+  readonly ratio: number;
+  readonly floor: { readonly name: string; readonly serializeMs: number; readonly deserializeMs: number };
+  /** Backend round-trip throughput ÷ floor round-trip throughput (1 = as fast as the floor). */
+  readonly vsFloor: number;
+}
+
+export interface XComBenchResults {
+  readonly meta: { readonly node: string; readonly cpus: number; readonly quick: boolean; readonly date: string; readonly algorithm: string };
+  readonly rows: readonly XComBenchRow[];
+  readonly targets: readonly { readonly name: string; readonly target: number; readonly worst: number | null; readonly ok: boolean }[];
+  readonly memory?: { readonly valueBytes: number; readonly baselineRss: number; readonly peakRss: number; readonly peakOverValue: number; readonly ok: boolean; readonly kind: string }[];
+}
+
+export type XComBenchProgress = (done: number, total: number, label: string) => void;
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const FULL_SIZES = [100, KiB, 10 * KiB, 100 * KiB, MiB, 4 * MiB, 16 * MiB];
+const QUICK_SIZES = [100, 10 * KiB, MiB];
+
+/** A value of the given type whose serialized JSON is about `size` bytes. */
+export function makeData(type: DataType, size: number): unknown {
+  switch (type) {
+    case 'small':
+      return { env: 'dev', retries: 3, debug: false, owner: 'data-eng', tags: ['x'.repeat(Math.max(0, size - 70))] };
+    case 'medium':
+    case 'large': {
+      const rows: unknown[] = [];
+      let n = 2;
+      for (let i = 0; n < size; i++) {
+        const r = {
+          symbol: `STOCK_${String(i % 10000).padStart(4, '0')}`,
+          price: Math.round(Math.random() * 99000 + 1000) / 100,
+          volume: Math.floor(Math.random() * 100000),
+          timestamp: new Date(1705312800000 + i * 997).toISOString(),
+          metadata: { exchange: i % 2 ? 'NYSE' : 'NASDAQ', sector: ['tech', 'energy', 'health'][i % 3] },
+        };
+        n += JSON.stringify(r).length + 1;
+        rows.push(r);
+      }
+      return type === 'medium' ? { records: rows, count: rows.length } : rows;
+    }
+    case 'repetitive':
+      return { data: 'the quick brown fox '.repeat(Math.max(1, Math.ceil((size - 12) / 20))).slice(0, Math.max(1, size - 12)) };
+    case 'sensitive':
+      return { username: 'svc_etl', password: 'hunter2', api_key: 'AKIA' + randomBytes(8).toString('hex'), token: randomBytes(Math.max(8, Math.floor((size - 80) / 2))).toString('hex') };
+    case 'random':
+      return randomBytes(size);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+const gzipP = promisify(zlib.gzip);
+const gunzipP = promisify(zlib.gunzip);
+const zz = zlib as unknown as Record<string, (...a: unknown[]) => void>;
+const zstdP = zz.zstdCompress ? (promisify(zz.zstdCompress) as (b: Buffer) => Promise<Buffer>) : undefined;
+const unzstdP = zz.zstdDecompress ? (promisify(zz.zstdDecompress) as (b: Buffer) => Promise<Buffer>) : undefined;
+const brotliP = promisify(zlib.brotliCompress);
+const unbrotliP = promisify(zlib.brotliDecompress);
+
+type Floor = 'json' | 'compress' | 'aes' | 'fs';
+const FLOOR_OF: Record<string, Floor> = { database: 'json', file: 'fs', compressed: 'compress', encrypted: 'aes', hybrid: 'compress', s3: 'fs' };
+
+const ser = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v), 'utf8'));
+const de = (b: Buffer, like: unknown): unknown => (Buffer.isBuffer(like) ? b : JSON.parse(b.toString('utf8')));
+
+async function floorOnce(kind: Floor, v: unknown, dir: string, key: Buffer, alg: string): Promise<[number, number]> {
+  let t = process.hrtime.bigint();
+  const b = ser(v);
+  let stored: Buffer = b;
+  if (kind === 'compress') {
+    stored = alg === 'zstd' ? await zstdP!(b) : alg === 'brotli' ? await brotliP(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } }) : await gzipP(b, { level: 6 });
+    if (stored.byteLength >= b.byteLength) stored = b;
+  } else if (kind === 'aes') {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', key, iv);
+    stored = Buffer.concat([c.update(b), c.final(), c.getAuthTag(), iv]);
+  } else if (kind === 'fs') {
+    const fh = await open(join(dir, 'floor.bin'), 'w');
+    await fh.writeFile(b);
+    await fh.sync();
+    await fh.close();
+  }
+  const s = ms(t);
+  t = process.hrtime.bigint();
+  let back: Buffer = stored;
+  if (kind === 'compress' && stored !== b) back = alg === 'zstd' ? await unzstdP!(stored) : alg === 'brotli' ? await unbrotliP(stored) : await gunzipP(stored);
+  else if (kind === 'aes') {
+    const n = stored.byteLength;
+    const d = createDecipheriv('aes-256-gcm', key, stored.subarray(n - 12));
+    d.setAuthTag(stored.subarray(n - 28, n - 12));
+    back = Buffer.concat([d.update(stored.subarray(0, n - 28)), d.final()]);
+  } else if (kind === 'fs') back = await readFile(join(dir, 'floor.bin'));
+  de(back, v);
+  return [s, ms(t)];
+}
+
+/** Runs the benchmark; onProgress is called after every cell. */
+export async function runXComBench(options: XComBenchOptions = {}, onProgress?: XComBenchProgress): Promise<XComBenchResults> {
+  const quick = options.quick ?? process.env.HANGAR_BENCH_QUICK === '1';
+  const sizes = options.sizes ?? (quick ? QUICK_SIZES : FULL_SIZES);
+  const types = options.dataTypes ?? DATA_TYPES;
+  const names = options.backends ?? BACKEND_NAMES;
+  const alg = options.algorithm ?? 'gzip';
+  const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-bench-'));
+  const key = randomBytes(32);
+  const keyring = new Keyring([{ id: 'bench', key }]);
+  const backends = new Map<string, HangarXComBackend>();
+  for (const n of names) {
+    backends.set(
+      n,
+      createXComBackend(
+        { backend: n, compression: { algorithm: alg }, objectStore: { url: 'file://' + join(root, 'bucket') } },
+        { workspaceRoot: root, xcomRoot: join(root, 'xcom'), keyring, env: {} },
+      ),
+    );
+  }
+  const rows: XComBenchRow[] = [];
+  const cells: [DataType, number][] = [];
+  for (const size of sizes) for (const t of types) if (t !== 'small' || size <= KiB) cells.push([t, size]);
+  const total = cells.length * names.length;
+  let done = 0;
+  try {
+    for (const [type, size] of cells) {
+      const value = makeData(type, size);
+      const reps = options.repeat ?? (size >= 4 * MiB ? 2 : quick ? 3 : 5);
+      const floors = new Map<Floor, [number, number]>();
+      for (const kind of new Set(names.map((n) => FLOOR_OF[n] ?? 'json'))) {
+        const s: number[] = [];
+        const d: number[] = [];
+        await floorOnce(kind, value, root, key, alg); // warm-up
+        for (let r = 0; r < reps; r++) {
+          const [a, b] = await floorOnce(kind, value, root, key, alg);
+          s.push(a);
+          d.push(b);
+        }
+        floors.set(kind, [median(s), median(d)]);
+      }
+      for (const name of names) {
+        const b = backends.get(name)!;
+        const loc: XComLocation = { dagId: 'bench', runId: 'r', taskId: type, mapIndex: -1, key: `v${size}` };
+        const opts = name === 'encrypted' ? { sensitive: true } : {};
+        const s: number[] = [];
+        const d: number[] = [];
+        let last = await b.serialize(loc, value, opts); // warm-up
+        await b.deserialize(loc, last.data);
+        await b.purge(loc, last.data);
+        for (let r = 0; r < reps; r++) {
+          let t = process.hrtime.bigint();
+          last = await b.serialize(loc, value, opts);
+          s.push(ms(t));
+          t = process.hrtime.bigint();
+          await b.deserialize(loc, last.data);
+          d.push(ms(t));
+          if (r < reps - 1) await b.purge(loc, last.data);
+        }
+        await b.purge(loc, last.data);
+        const fk = FLOOR_OF[name] ?? 'json';
+        const [fs, fd] = floors.get(fk)!;
+        const row: XComBenchRow = {
+          backend: name,
+          dataType: type,
+          size: last.sizeOriginal,
+          chain: last.chain,
+          serializeMs: round(median(s)),
+          deserializeMs: round(median(d)),
+          storedBytes: last.sizeStored,
+          ratio: round(last.sizeStored / Math.max(1, last.sizeOriginal), 4),
+          floor: { name: fk === 'compress' ? `json+${alg}` : fk === 'aes' ? 'json+aes-256-gcm' : fk === 'fs' ? 'json+fs write/fsync/read' : 'json', serializeMs: round(fs), deserializeMs: round(fd) },
+          vsFloor: round((fs + fd) / (median(s) + median(d)), 3),
+        };
+        rows.push(row);
+        onProgress?.(++done, total, `${name} ${type} ${fmtSize(size)}`);
+      }
+    }
+  } finally {
+    for (const b of backends.values()) b.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  const big = rows.filter((r) => r.size >= MiB);
+  const worst = (backend: string, filter: (r: XComBenchRow) => boolean = () => true) => {
+    const xs = big.filter((r) => r.backend === backend && filter(r)).map((r) => r.vsFloor);
+    return xs.length ? Math.min(...xs) : null;
+  };
+  const targets = [
+    { name: `compressed ≥ 0.8 of raw ${alg} (≥ 1 MiB)`, target: 0.8, worst: worst('compressed') },
+    { name: 'encrypted ≥ 0.8 of raw AES-GCM + serialization (≥ 1 MiB)', target: 0.8, worst: worst('encrypted') },
+    { name: 'file write+read ≥ 0.5 of serialization + fs write/read (≥ 1 MiB)', target: 0.5, worst: worst('file') },
+  ].map((t) => ({ ...t, ok: t.worst === null || t.worst >= t.target }));
+  const memory = (options.memoryCheck ?? !quick) ? [await memoryCheck('bytes'), await memoryCheck('string')] : undefined;
+  return {
+    meta: { node: process.version, cpus: cpus().length, quick, date: new Date().toISOString(), algorithm: alg },
+    rows,
+    targets,
+    ...(memory ? { memory } : {}),
+  };
+}
+
+function round(x: number, d = 3): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+function fmtSize(n: number): string {
+  return n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : n >= KiB ? `${+(n / KiB).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** A 100 MiB value through the file backend (write then read), in a child process; reports peak RSS. */
+async function memoryCheck(kind: 'bytes' | 'string'): Promise<NonNullable<XComBenchResults['memory']>[number]> {
+  const self = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = fork(self, ['--memory-child', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+    child.once('message', (m) => resolve(m as never));
+    child.once('error', reject);
+    child.once('exit', (code) => code !== 0 && reject(new Error(`memory check child exited with ${code}`)));
+  });
+}
+
+async function memoryChild(kind: 'bytes' | 'string'): Promise<void> {
+  const size = 100 * MiB;
+  const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-mem-'));
+  const gc = (globalThis as { gc?: () => void }).gc;
+  try {
+    const b = createXComBackend({ backend: 'file' }, { workspaceRoot: root, xcomRoot: join(root, 'xcom'), env: {} });
+    const value: unknown = kind === 'bytes' ? randomBytes(size) : 'x'.repeat(size - 2);
+    gc?.();
+    const baselineRss = process.memoryUsage().rss;
+    let peak = baselineRss;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 2);
+    const loc: XComLocation = { dagId: 'mem', runId: 'r', taskId: 't', mapIndex: -1, key: 'big' };
+    const stored = await b.serialize(loc, value);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const back = await b.deserialize(loc, stored.data);
+    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+    clearInterval(timer);
+    if ((back as { length: number }).length !== (value as { length: number }).length) throw new Error('memory check: value changed');
+    process.send!({ kind, valueBytes: size, baselineRss, peakRss: peak, peakOverValue: round(peak / size, 2), ok: peak < 3 * size });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+export function formatXComBenchTable(res: XComBenchResults): string {
+  const lines: string[] = [];
+  const pad = (s: string, n: number) => s.padEnd(n);
+  lines.push(`${pad('size', 9)}${pad('type', 11)}${pad('backend', 11)}${pad('chain', 30)}${'ser ms'.padStart(9)}${'de ms'.padStart(9)}${'stored'.padStart(11)}${'ratio'.padStart(8)}  ${pad('floor', 26)}${'vs floor'.padStart(9)}`);
+  for (const r of res.rows) {
+    lines.push(
+      `${pad(fmtSize(r.size), 9)}${pad(r.dataType, 11)}${pad(r.backend, 11)}${pad(r.chain.join('+'), 30)}${r.serializeMs.toFixed(2).padStart(9)}${r.deserializeMs.toFixed(2).padStart(9)}${fmtSize(r.storedBytes).padStart(11)}${r.ratio.toFixed(3).padStart(8)}  ${pad(r.floor.name, 26)}${r.vsFloor.toFixed(2).padStart(9)}`,
+    );
+  }
+  lines.push('');
+  for (const t of res.targets) lines.push(`${t.ok ? 'OK  ' : 'MISS'} ${t.name}: worst ${t.worst ?? 'n/a'}`);
+  for (const m of res.memory ?? []) {
+    lines.push(`${m.ok ? 'OK  ' : 'MISS'} 100 MiB ${m.kind} value through the file backend: peak RSS ${fmtSize(m.peakRss)} = ${m.peakOverValue}× the value (baseline ${fmtSize(m.baselineRss)}, value included)`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--memory-child') return memoryChild(args[1] as 'bytes' | 'string');
+  const quick = args.includes('--quick') || process.env.HANGAR_BENCH_QUICK === '1';
+  const algArg = args.find((a) => a.startsWith('--algorithm='))?.split('=')[1] as XComBenchOptions['algorithm'];
+  const res = await runXComBench({ quick, algorithm: algArg }, (d, t, l) => process.stderr.write(`\r[${d}/${t}] ${l}`.padEnd(60)));
+  process.stderr.write('\n');
+  if (args.includes('--json')) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+  else {
+    console.log(formatXComBenchTable(res));
+    const out = join(fileURLToPath(new URL('.', import.meta.url)), 'xcom-results.json');
+    writeFileSync(out, JSON.stringify(res, null, 2));
+    console.log(`\nJSON: ${out}`);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
+
+
