@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import type { TaskEvent } from '../../src/runtime/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
@@ -167,7 +167,8 @@ d.task('flaky', { retries: 3, retryDelay: 10, retryExponentialBackoff: true, max
     assert.ok(waits[1]! >= 20_000 && waits[1]! <= 25_000, `second wait ${waits[1]} in [20s, 25s] (capped)`);
     const tries = t.rt.store.listTries('retry', run.run_id, 'flaky');
     assert.deepEqual(tries.map((x) => x.state), ['failed', 'failed', 'success']);
-    for (const x of tries) assert.ok(existsSync(x.log_path!), `log of try ${x.try_number} kept`);
+    for (const x of tries.slice(0, 2)) assert.match(readFileSync(x.log_path!, 'utf8'), new RegExp(`Starting attempt ${x.try_number} of 4[\\s\\S]*Error: try ${x.try_number} fails`));
+    assert.equal(existsSync(tries[2]!.log_path!), false, 'a try that wrote nothing has no log file');
   } finally {
     await t.close();
   }
@@ -276,7 +277,7 @@ test('clear and re-run: failed tasks run again, XComs are replaced, every try ke
     'dags/fixme.ts': `import { dag } from 'hangar';
 export const d = dag({ id: 'fixme' });
 const a = d.task('a', async (ctx) => { await ctx.xcom.push('note', 'try ' + ctx.tryNumber); return 'a'; });
-const b = d.task('b', async () => { if (!(globalThis as any).__fixed) throw new Error('not fixed yet'); return 'b'; });
+const b = d.task('b', async (ctx) => { ctx.log.info('b try ' + ctx.tryNumber); if (!(globalThis as any).__fixed) throw new Error('not fixed yet'); return 'b'; });
 a.before(b).before(d.task('c', async () => 'c'));
 `,
   });
@@ -296,7 +297,7 @@ a.before(b).before(d.task('c', async () => 'c'));
     assert.equal(await xcom(t.rt, 'fixme', run.run_id, 'a', 'note'), 'try 2');
     const bTries = t.rt.store.listTries('fixme', run.run_id, 'b');
     assert.deepEqual(bTries.map((x) => [x.try_number, x.state]), [[1, 'failed'], [2, 'success'], [3, 'success']]);
-    for (const x of bTries) assert.ok(existsSync(x.log_path!));
+    for (const x of bTries) assert.match(readFileSync(x.log_path!, 'utf8'), new RegExp(`INFO - b try ${x.try_number}\\n`));
     // Marking by hand.
     t.rt.mark('fixme', run.run_id, 'c', 'failed');
     assert.equal(t.states(run.run_id).c, 'failed');

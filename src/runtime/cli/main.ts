@@ -355,8 +355,14 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         }
         const tries = rt.store.listTries(run.dag_id, run.run_id, taskId, mapIndex);
         const path = tries.find((t) => t.try_number === tryNumber)?.log_path ?? tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
-        if (!existsSync(path)) throw new NotFoundError(`The log of try ${tryNumber} of "${taskId}" is missing (${path})`);
-        const text = readFileSync(path, 'utf8');
+        const tryRecord = tries.find((t) => t.try_number === tryNumber);
+        let text: string;
+        if (existsSync(path)) text = readFileSync(path, 'utf8');
+        else if (tryRecord && tryRecord.state !== 'running' && !tryRecord.error) {
+          // A try that printed nothing has no log file; its outcome is in the store.
+          text = `(try ${tryNumber} of ${taskId} wrote no log output: ${tryRecord.state}, started ${tryRecord.start_date}, ended ${tryRecord.end_date}, ${formatDuration(tryRecord.duration)})`;
+        } else if (tryRecord?.state === 'running') text = `(try ${tryNumber} of ${taskId} is running and has written no log output yet)`;
+        else throw new NotFoundError(`The log of try ${tryNumber} of "${taskId}" is missing (${path})`);
         if (ctx.json) ctx.out(JSON.stringify({ path, tryNumber, text }));
         else ctx.out(text.trimEnd());
         return 0;

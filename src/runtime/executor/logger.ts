@@ -37,21 +37,65 @@ export function tryLogPath(logsDir: string, dagId: string, runId: string, taskId
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
-/** A task try's log file. Lines are written synchronously so a crash loses nothing already logged. */
+const knownDirs = new Set<string>();
+
+/** mkdir -p, remembering what exists: a run of 10,000 tasks must not stat its log tree 10,000 times. */
+export function ensureDir(dir: string): void {
+  if (knownDirs.has(dir)) return;
+  const parent = dirname(dir);
+  if (knownDirs.has(parent)) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } else mkdirSync(dir, { recursive: true });
+  if (knownDirs.size > 50_000) knownDirs.clear();
+  knownDirs.add(dir);
+}
+
+/**
+ * A task try's log file. Lines are written synchronously so a crash loses
+ * nothing already logged. The file is created on the first line the task itself
+ * writes (with the try's header before it), so a try that prints nothing costs
+ * no file; its outcome is in the store either way.
+ */
 export class TryLog implements Logger {
   readonly path: string;
   private fd: number | undefined;
+  private closed = false;
+  private readonly header: string[] = [];
   private readonly onLine: ((line: string) => void) | undefined;
 
   constructor(path: string, onLine?: (line: string) => void) {
     this.path = path;
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'a');
     this.onLine = onLine;
   }
 
+  /** Whether anything was written to the file. */
+  get created(): boolean {
+    return this.fd !== undefined;
+  }
+
+  private line(level: LogLevel, text: string): string {
+    return `[${new Date().toISOString()}] ${level} - ${maskSecrets(text)}\n`;
+  }
+
+  /** A line about the try (start, outcome): kept, and written only if the file exists or will. */
+  meta(level: LogLevel, text: string): void {
+    const line = this.line(level, text);
+    if (this.fd !== undefined) writeSync(this.fd, line);
+    else if (!this.closed) this.header.push(line);
+    this.onLine?.(line);
+  }
+
   write(level: LogLevel, text: string): void {
-    const line = `[${new Date().toISOString()}] ${level} - ${maskSecrets(text)}\n`;
+    const line = this.line(level, text);
+    if (this.fd === undefined && !this.closed) {
+      ensureDir(dirname(this.path));
+      this.fd = openSync(this.path, 'a');
+      if (this.header.length) writeSync(this.fd, this.header.splice(0).join(''));
+    }
     if (this.fd !== undefined) writeSync(this.fd, line);
     this.onLine?.(line);
   }
@@ -70,6 +114,7 @@ export class TryLog implements Logger {
   }
 
   close(): void {
+    this.closed = true;
     if (this.fd !== undefined) {
       closeSync(this.fd);
       this.fd = undefined;

@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import { isTaskRef, isXComArg } from '../dag/dag.ts';
@@ -8,7 +7,7 @@ import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { buildTemplateContext, renderDeep, renderTemplate } from '../templating/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
-import { formatArgs, safeSegment, TryLog } from './logger.ts';
+import { ensureDir, formatArgs, safeSegment, TryLog } from './logger.ts';
 import type { ExecuteRequest, ExecuteResult } from './types.ts';
 import { createXComApi, pullXCom, pushXCom, RETURN_KEY } from './xcom-api.ts';
 import type { XComScope } from './xcom-api.ts';
@@ -129,14 +128,14 @@ export async function runTaskTry(
     params,
     conf,
   });
-  const tmpDir = join(env.tmpDir, `${dag.id}`, safeSegment(run.run_id), `${task.id}${req.mapIndex >= 0 ? `.${req.mapIndex}` : ''}`);
+  const tmpDirPath = join(env.tmpDir, `${dag.id}`, safeSegment(run.run_id), `${task.id}${req.mapIndex >= 0 ? `.${req.mapIndex}` : ''}`);
   const started = Date.now();
-  log.info(
+  log.meta(
+    'INFO',
     `Starting attempt ${req.tryNumber} of ${req.maxTries}: ${dag.id}.${task.id}${req.mapIndex >= 0 ? `[${req.mapIndex}]` : ''} run ${run.run_id} (pid ${process.pid})`,
   );
   return currentLog.run(log, async () => {
     try {
-      mkdirSync(tmpDir, { recursive: true });
       const inputs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(task.inputs)) inputs[name] = await resolveInput(scope, value, templateContext);
       if (task.expand) {
@@ -160,7 +159,11 @@ export async function runTaskTry(
         xcom: createXComApi(scope),
         signal,
         workspace: req.workspace,
-        tmpDir,
+        // Created on first use: most tasks never need it.
+        get tmpDir() {
+          ensureDir(tmpDirPath);
+          return tmpDirPath;
+        },
         render: (t: string) => renderTemplate(t, templateContext),
         templateContext,
       };
@@ -175,7 +178,7 @@ export async function runTaskTry(
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
       const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(dag, task, value) };
-      log.info(`Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
+      log.meta('INFO', `Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
       return result;
     } catch (err) {
       const error = describeError(err);

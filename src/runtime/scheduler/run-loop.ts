@@ -39,7 +39,11 @@ interface TI {
   readonly maxTries: number;
   /** Claimed by another runtime: we watch it instead of running it. */
   external?: boolean;
+  /** Waiting in the ready queue for a slot. */
+  inReady?: boolean;
 }
+
+const isUnfinished = (s: TaskState | null) => s === null || !FINISHED_STATES.has(s);
 
 type MutableCounts = { -readonly [K in keyof UpstreamCounts]: UpstreamCounts[K] };
 
@@ -95,6 +99,7 @@ export class RunLoop {
   private pending = 0;
   private failedReason: string | undefined;
   private activeInDag = 0;
+  private unfinished = 0;
 
   constructor(deps: RunLoopDeps, dag: Dag<any>, run: DagRunRecord) {
     this.deps = deps;
@@ -135,7 +140,7 @@ export class RunLoop {
       for (;;) {
         await this.schedulePass();
         this.dispatch();
-        if (this.unfinishedCount() === 0 && this.running.size === 0) break;
+        if (this.unfinished === 0 && this.running.size === 0) break;
         if (this.running.size === 0 && this.ready.length === 0 && this.candidates.size === 0 && this.timers.size === 0) {
           if (this.failedReason) {
             this.finishUnfinished('skipped');
@@ -167,7 +172,10 @@ export class RunLoop {
     if (this.failedReason) return;
     this.failedReason = reason;
     this.candidates.clear();
-    for (const ti of this.ready.splice(0)) this.setState(ti, 'skipped', { error: reason });
+    for (const ti of this.ready.splice(0)) {
+      ti.inReady = false;
+      this.setState(ti, 'skipped', { error: reason });
+    }
     this.abort.abort(new Error(reason));
     this.poke();
   }
@@ -222,6 +230,7 @@ export class RunLoop {
   private addTI(task: TaskDefinition, mapIndex: number, state: TaskState | null, tryNumber: number, maxTries: number): TI {
     const ti: TI = { task, mapIndex, state, tryNumber, maxTries };
     this.tis.set(key(task.id, mapIndex), ti);
+    if (isUnfinished(state)) this.unfinished++;
     let list = this.byTask.get(task.id);
     if (!list) this.byTask.set(task.id, (list = []));
     list.push(ti);
@@ -235,6 +244,7 @@ export class RunLoop {
 
   private removeTI(ti: TI): void {
     this.tis.delete(key(ti.task.id, ti.mapIndex));
+    if (isUnfinished(ti.state)) this.unfinished--;
     const list = this.byTask.get(ti.task.id)!;
     list.splice(list.indexOf(ti), 1);
     for (const d of ti.task.downstream) {
@@ -244,17 +254,15 @@ export class RunLoop {
     }
   }
 
-  private unfinishedCount(): number {
-    let n = 0;
-    for (const ti of this.tis.values()) if (ti.state === null || !FINISHED_STATES.has(ti.state)) n++;
-    return n;
-  }
-
   /** Persists a state change, then updates the counts of downstream tasks and reports it. */
   private setState(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord> = {}): void {
-    const old = ti.state;
     this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state, ...extra });
-    this.applyState(ti, old, state);
+    this.announce(ti, state, extra);
+  }
+
+  /** Applies a state already written to the store, and reports it. */
+  private announce(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord> = {}): void {
+    this.applyState(ti, ti.state, state);
     this.deps.events.emit('task', {
       dagId: this.run.dag_id,
       runId: this.run.run_id,
@@ -271,6 +279,7 @@ export class RunLoop {
   private applyState(ti: TI, old: TaskState | null, state: TaskState): void {
     ti.state = state;
     if (old === state) return;
+    this.unfinished += (isUnfinished(state) ? 1 : 0) - (isUnfinished(old) ? 1 : 0);
     for (const d of ti.task.downstream) {
       const c = this.counts.get(d)!;
       bump(c, old, -1);
@@ -356,12 +365,19 @@ export class RunLoop {
     this.deps.events.emit('expanded', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: task.id, count: n });
   }
 
+  /** Puts a task instance in the ready queue; it is written as `scheduled` only if it has to wait for a slot. */
   private queue(ti: TI): void {
-    if (ti.state !== 'scheduled') this.setState(ti, 'scheduled');
+    if (ti.inReady) return;
+    ti.inReady = true;
     this.ready.push(ti);
   }
 
   private dispatch(): void {
+    this.dispatchReady();
+    for (const ti of this.ready) if (ti.state !== 'scheduled' && ti.state !== 'up_for_retry') this.setState(ti, 'scheduled');
+  }
+
+  private dispatchReady(): void {
     const { pools, parallelism } = this.deps;
     let i = 0;
     while (i < this.ready.length) {
@@ -372,6 +388,7 @@ export class RunLoop {
         acquired = pools.tryAcquire(ti.task.pool, ti.task.poolSlots);
       } catch (err) {
         this.ready.splice(i, 1);
+        ti.inReady = false;
         this.setState(ti, 'failed', { error: `Task "${ti.task.id}": ${(err as Error).message}`, end_date: nowIso() });
         continue;
       }
@@ -380,6 +397,7 @@ export class RunLoop {
         continue;
       }
       this.ready.splice(i, 1);
+      ti.inReady = false;
       parallelism.running++;
       this.activeInDag++;
       void this.startTry(ti).finally(() => {
@@ -400,7 +418,7 @@ export class RunLoop {
     const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
     const startDate = nowIso();
     const claimed = store.tx(() => {
-      const ok = store.claimTry(tiKey, ['scheduled', 'queued', 'up_for_retry'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
+      const ok = store.claimTry(tiKey, [null, 'scheduled', 'queued', 'up_for_retry'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
       if (ok) {
         store.upsertTry({ ...tiKey, try_number: tryNumber, state: 'running', start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
       }
@@ -460,9 +478,9 @@ export class RunLoop {
     } else state = 'failed';
     store.tx(() => {
       store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
-      store.updateTaskInstance(tiKey, { end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
+      store.updateTaskInstance(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
     });
-    this.setState(ti, state, { next_try_at: nextTryAt, error, duration });
+    this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
     await this.runTaskCallback(ti, state, error);
     if (result.ok) this.applyBranching(ti, result);
   }
@@ -493,6 +511,7 @@ export class RunLoop {
         if (dti.state === null || dti.state === 'scheduled') {
           const idx = this.ready.indexOf(dti);
           if (idx >= 0) this.ready.splice(idx, 1);
+          dti.inReady = false;
           this.setState(dti, 'skipped', { end_date: nowIso() });
         }
       }

@@ -240,30 +240,30 @@ export class Store {
    */
   claimTry(
     key: { dag_id: string; run_id: string; task_id: string; map_index: number },
-    fromStates: readonly TaskState[],
+    fromStates: readonly (TaskState | null)[],
     expectedTryNumber: number,
     claim: { pid: number; hostname: string; start_date: string },
   ): boolean {
-    const placeholders = fromStates.map(() => '?').join(', ');
-    const res = this.db
-      .prepare(
-        `UPDATE task_instances SET state = 'running', try_number = try_number + 1, pid = ?, hostname = ?,
-           start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
-         WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state IN (${placeholders})`,
-      )
-      .run(
-        claim.pid,
-        claim.hostname,
-        claim.start_date,
-        claim.start_date,
-        nowIso(),
-        key.dag_id,
-        key.run_id,
-        key.task_id,
-        key.map_index,
-        expectedTryNumber,
-        ...fromStates,
-      );
+    const states = fromStates.filter((s): s is TaskState => s !== null);
+    const placeholders = states.map(() => '?').join(', ');
+    const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
+    const res = this.stmt(
+      `UPDATE task_instances SET state = 'running', try_number = try_number + 1, pid = ?, hostname = ?,
+         start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
+       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (state IN (${placeholders})${fromNone})`,
+    ).run(
+      claim.pid,
+      claim.hostname,
+      claim.start_date,
+      claim.start_date,
+      claim.start_date,
+      key.dag_id,
+      key.run_id,
+      key.task_id,
+      key.map_index,
+      expectedTryNumber,
+      ...states,
+    );
     return Number(res.changes) === 1;
   }
 
