@@ -4,7 +4,7 @@
  * backend's round-trip throughput as a ratio of a floor measured in the same run
  * on the same bytes (raw JSON + zlib, JSON + AES-GCM, JSON + fs write/read).
  *
- *   npx node bench/xcom.bench.ts            # full run, table + bench/xcom-results.json
+ *   npx node bench/xcom.bench.ts            # full run, table + JSON in $HANGAR_BENCH_OUT (default: tmpdir/hangar-xcom-bench.json)
  *   HANGAR_BENCH_QUICK=1 npx node bench/xcom.bench.ts
  *   npx node bench/xcom.bench.ts --quick --json
  */
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
   if (args.includes('--json')) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
   else {
     console.log(formatXComBenchTable(res));
-    const out = join(fileURLToPath(new URL('.', import.meta.url)), 'xcom-results.json');
+    const out = process.env.HANGAR_BENCH_OUT ?? join(tmpdir(), 'hangar-xcom-bench.json');
     writeFileSync(out, JSON.stringify(res, null, 2));
     console.log(`\nJSON: ${out}`);
   }
