@@ -6,6 +6,7 @@ import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
 import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
 import { IsolatedExecutor } from './executor/isolated.ts';
+import { logToCurrentTry } from './executor/task-runner.ts';
 import { loadDagBag } from './loader/index.ts';
 import type { DagBag } from './loader/index.ts';
 import { systemClock } from './scheduler/clock.ts';
@@ -55,7 +56,12 @@ export class Runtime {
     this.config = loadConfig(workspace, options.config);
     this.store = new Store(this.config.storePath);
     this.clock = options.clock ?? systemClock;
-    this.backend = createXComBackend(this.config.xcom, { workspaceRoot: this.config.root, xcomRoot: this.config.xcomDir });
+    this.backend = createXComBackend(this.config.xcom, {
+      workspaceRoot: this.config.root,
+      xcomRoot: this.config.xcomDir,
+      db: this.store.db,
+      log: logToCurrentTry,
+    });
     this.pools = new Pools(this.config.pools);
     this.parallelism = { running: 0, limit: this.config.parallelism };
     this.executor = options.executor ? options.executor(this) : this.defaultExecutor();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Store } from '../../src/runtime/store/index.ts';
+import { MIGRATIONS, Store } from '../../src/runtime/store/index.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
 function freshStore() {
@@ -17,16 +17,22 @@ test('store: WAL mode, numbered migrations applied once', () => {
   try {
     const mode = store.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
     assert.equal(mode.journal_mode, 'wal');
-    assert.equal(store.schemaVersion(), 1);
+    const core = MIGRATIONS.length;
+    assert.equal(store.schemaVersion(), core);
     store.close();
-    const again = new Store(path, { extraMigrations: [{ version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }] });
-    assert.equal(again.schemaVersion(), 2);
+    const again = new Store(path, { extraMigrations: [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }] });
+    assert.equal(again.schemaVersion(), 100);
     const versions = again.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
-    assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+    assert.deepEqual(versions.map((v) => v.version), [...MIGRATIONS.map((m) => m.version), 100]);
     again.close();
-    assert.throws(() => new Store(path, { extraMigrations: [{ version: 3, name: 'broken', sql: 'CREATE TABLE (' }] }), /Store migration 3 \(broken\) failed/);
+    assert.throws(
+      () => new Store(path, { extraMigrations: [{ version: 101, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER); CREATE TABLE (' }] }),
+      /Store migration 101 \(broken\) failed/,
+    );
     const after = new Store(path);
-    assert.equal(after.schemaVersion(), 2, 'a failed migration leaves nothing half applied');
+    assert.equal(after.schemaVersion(), 100, 'a failed migration leaves nothing half applied');
+    assert.equal(after.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'ok_part'").get()!.n, 0);
+    assert.throws(() => new Store(path, { extraMigrations: [{ version: 2, name: 'clash', sql: '' }] }), /Two store migrations share the number 2/);
     after.close();
   } finally {
     ws.remove();

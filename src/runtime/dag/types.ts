@@ -38,6 +38,8 @@ export interface Logger {
 export interface XComPushOptions {
   /** Treat the value as sensitive (encrypted when a key is configured, masked in views). */
   readonly sensitive?: boolean;
+  /** The backend for this one value, overriding the task's and the workspace's. */
+  readonly backend?: string;
 }
 
 export interface XComPullOptions {
@@ -157,6 +159,8 @@ export interface TaskOptions<I extends Inputs = Inputs, E extends Inputs = Input
   readonly doc?: string;
   /** Marks the return value sensitive. */
   readonly sensitive?: boolean;
+  /** The XCom backend for this task's pushes (`database`, `file`, `compressed`, `encrypted`, `hybrid`, `s3`). */
+  readonly xcomBackend?: string;
   /** A branch task returns the task id(s) to follow among its direct downstream tasks; the rest are skipped. */
   readonly branch?: boolean;
   /** A short-circuit task: a falsy return value skips everything downstream. */

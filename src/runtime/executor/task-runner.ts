@@ -19,6 +19,11 @@ export interface RunnerEnv {
 }
 
 const currentLog = new AsyncLocalStorage<TryLog>();
+
+/** Writes to the log of the task try running in this async context (XCom statistics, warnings); nowhere otherwise. */
+export function logToCurrentTry(level: 'debug' | 'info' | 'warn', message: string): void {
+  currentLog.getStore()?.write(level === 'warn' ? 'WARNING' : level === 'debug' ? 'DEBUG' : 'INFO', message);
+}
 let consolePatched = false;
 
 /** Routes console output of a task running in this process to its try's log. */
@@ -113,7 +118,7 @@ export async function runTaskTry(
     return { ok: false, error: `Task "${req.taskId}" is not in DAG "${dag.id}"`, pid: process.pid };
   }
   patchConsole();
-  const scope: XComScope = { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId: task.id, mapIndex: req.mapIndex };
+  const scope: XComScope = { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId: task.id, mapIndex: req.mapIndex, backendName: task.options.xcomBackend };
   const conf = JSON.parse(run.conf) as Record<string, unknown>;
   const params = { ...dag.params, ...conf };
   const templateContext = buildTemplateContext({

@@ -11,7 +11,7 @@ import { loadDagFile } from '../loader/index.ts';
 import { Store } from '../store/store.ts';
 import { createXComBackend } from '../xcom/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
-import { runTaskTry } from './task-runner.ts';
+import { logToCurrentTry, runTaskTry } from './task-runner.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import type { ExecuteRequest, ExecuteResult } from './types.ts';
 
@@ -32,10 +32,11 @@ function workspace(root: string): WorkspaceState {
   let ws = workspaces.get(root);
   if (!ws) {
     const config = loadConfig(root);
+    const store = new Store(config.storePath);
     ws = {
       config,
-      store: new Store(config.storePath),
-      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir }),
+      store,
+      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, db: store.db, log: logToCurrentTry }),
       dags: new Map(),
     };
     workspaces.set(root, ws);

@@ -15,6 +15,8 @@ export interface XComScope {
   /** The task instance using the API (pusher, or puller for lineage). */
   readonly taskId: string;
   readonly mapIndex: number;
+  /** The task's XCom backend override, if any. */
+  readonly backendName?: string;
 }
 
 function taskIdOf(t: string | TaskRef<unknown>): string {
@@ -32,7 +34,7 @@ export async function pushXCom(s: XComScope, key: string, value: unknown, option
     throw new Error(`Task "${s.taskId}" pushed an XCom with an invalid key ${JSON.stringify(key)} (1 to 512 printable characters)`);
   }
   const loc: XComLocation = { dagId: s.dag.id, runId: s.runId, taskId: s.taskId, mapIndex: s.mapIndex, key };
-  const stored = await s.backend.serialize(loc, value, options);
+  const stored = await s.backend.serialize(loc, value, { sensitive: options.sensitive, backend: options.backend ?? s.backendName });
   const previous = s.store.getXCom(loc.dagId, loc.runId, loc.taskId, key, loc.mapIndex);
   s.store.putXCom({
     dag_id: loc.dagId,
