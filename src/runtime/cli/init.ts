@@ -8,7 +8,8 @@ export function hangarPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'hangar') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'hangar')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('Cannot find the Hangar package root');
     dir = up;
@@ -54,14 +55,18 @@ exampleEtl.task(
 export function installTypes(workspace: string): string {
   const root = hangarPackageRoot();
   const src = join(root, 'dist', 'types');
-  if (!existsSync(src)) throw new Error(`Hangar's type declarations are missing (${src}); run "npm run build" in ${root}`);
+  if (!existsSync(src))
+    throw new Error(`Hangar's type declarations are missing (${src}); run "npm run build" in ${root}`);
   const target = join(workspace, '.hangar', 'types');
   const hangarTypes = join(target, 'hangar');
   mkdirSync(hangarTypes, { recursive: true });
   for (const f of readdirSync(src)) {
     if (!f.endsWith('.d.ts')) continue;
     // Relative imports in the declarations name .ts files; point them at the .d.ts beside them.
-    const text = readFileSync(join(src, f), 'utf8').replace(/(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g, '$1.js$2');
+    const text = readFileSync(join(src, f), 'utf8').replace(
+      /(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g,
+      '$1.js$2',
+    );
     writeFileSync(join(hangarTypes, f), text);
   }
   try {
@@ -84,7 +89,10 @@ export function initWorkspace(dir: string): string[] {
     writeFileSync(p, text);
     created.push(rel);
   };
-  write('hangar.json', JSON.stringify({ dagsFolder: 'dags', parallelism: 8, xcom: { backend: 'database' } }, null, 2) + '\n');
+  write(
+    'hangar.json',
+    JSON.stringify({ dagsFolder: 'dags', parallelism: 8, xcom: { backend: 'database' } }, null, 2) + '\n',
+  );
   write('dags/example_etl.ts', EXAMPLE_DAG);
   write(
     'tsconfig.json',

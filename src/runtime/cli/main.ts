@@ -5,14 +5,14 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { Runtime } from '../runtime.ts';
+import type { Runtime } from '../runtime.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { colorState, formatDuration, table } from './format.ts';
 import { initWorkspace } from './init.ts';
+import { intOption, need, NotFoundError, parseDate, UsageError, withRuntime } from './common.ts';
+import type { Ctx } from './common.ts';
+import { XCOM_HELP, XCOM_OPTIONS, xcomCommand } from './xcom.ts';
 import type { TaskEvent } from '../events.ts';
-
-export class UsageError extends Error {}
-export class NotFoundError extends Error {}
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
 
@@ -32,22 +32,13 @@ Commands:
   runs [--dag DAG]                 Recent runs
   tasks RUN [--dag DAG]            Task instances of a run
   logs RUN TASK [--try N]          The log of a task try
-  xcom list --dag DAG [--run RUN] [--task TASK] [--prefix P]
-  xcom get --dag DAG --run RUN --task TASK [--key K] [--map-index N]
+${XCOM_HELP}
 
 Options:
   --workspace DIR   The workspace folder (default: the current directory)
   --json            Print data as JSON
   -h, --help        This help
 `;
-
-interface Ctx {
-  readonly args: string[];
-  readonly values: Record<string, string | boolean | undefined>;
-  readonly json: boolean;
-  readonly workspace: string;
-  readonly out: (s: string) => void;
-}
 
 const OPTIONS = {
   workspace: { type: 'string' },
@@ -70,9 +61,13 @@ const OPTIONS = {
   failed: { type: 'boolean' },
   'no-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...XCOM_OPTIONS,
 } as const;
 
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -85,7 +80,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     out(HELP);
     return command || parsed.values.help ? 0 : 2;
   }
-  const ctx: Ctx = { args, values: parsed.values, json: !!parsed.values.json, workspace: parsed.values.workspace ?? process.cwd(), out };
+  const ctx: Ctx = {
+    args,
+    values: parsed.values,
+    json: !!parsed.values.json,
+    workspace: parsed.values.workspace ?? process.cwd(),
+    out,
+  };
   const handler = COMMANDS[command];
   try {
     if (!handler) throw new UsageError(`unknown command "${command}"`);
@@ -96,43 +97,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       return 2;
     }
     process.stderr.write(`hangar: ${(err as Error).message}\n`);
-    return err instanceof NotFoundError || /No DAG|has no run|has no task|failed to load|does not exist/.test((err as Error).message) ? 3 : 1;
-  }
-}
-
-function need(ctx: Ctx, index: number, what: string): string {
-  const v = ctx.args[index];
-  if (!v) throw new UsageError(`missing ${what}`);
-  return v;
-}
-
-function parseDate(text: string | undefined, what: string): Date | undefined {
-  if (text === undefined) return undefined;
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`;
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`${what} "${text}" is not a date (use YYYY-MM-DD or an ISO 8601 time)`);
-  return d;
-}
-
-function intOption(ctx: Ctx, name: string): number | undefined {
-  const v = ctx.values[name];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, not "${String(v)}"`);
-  return n;
-}
-
-async function withRuntime<T>(ctx: Ctx, fn: (rt: Runtime) => Promise<T>, load = true): Promise<T> {
-  const executor = ctx.values.executor as string | undefined;
-  if (executor !== undefined && executor !== 'in-process' && executor !== 'isolated') {
-    throw new UsageError(`--executor must be "in-process" or "isolated", not "${executor}"`);
-  }
-  const rt = new Runtime(ctx.workspace, { config: executor ? { executor } : {} });
-  try {
-    if (load) await rt.loadDags();
-    return await fn(rt);
-  } finally {
-    await rt.close();
+    return err instanceof NotFoundError ||
+      /No DAG|has no run|has no task|failed to load|does not exist/.test((err as Error).message)
+      ? 3
+      : 1;
   }
 }
 
@@ -142,6 +110,7 @@ function reportLoadErrors(rt: Runtime, out: (s: string) => void): void {
 }
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+  xcom: xcomCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);
@@ -165,7 +134,14 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         tags: d.tags,
         tasks: d.topologicalOrder().map((id) => {
           const t = d.tasks.get(id)!;
-          return { taskId: id, kind: t.kind, upstream: [...t.upstream], triggerRule: t.triggerRule, mapped: !!t.expand, line: t.position?.line ?? null };
+          return {
+            taskId: id,
+            kind: t.kind,
+            upstream: [...t.upstream],
+            triggerRule: t.triggerRule,
+            mapped: !!t.expand,
+            line: t.position?.line ?? null,
+          };
         }),
       }));
       if (ctx.json) {
@@ -174,7 +150,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
           ctx.out(`${d.dagId}  (${d.schedule ?? 'manual'})${d.description ? ` — ${d.description}` : ''}`);
-          for (const t of d.tasks) ctx.out(`  ${t.taskId}${t.mapped ? '[]' : ''}${t.upstream.length ? `  ← ${t.upstream.join(', ')}` : ''}`);
+          for (const t of d.tasks)
+            ctx.out(
+              `  ${t.taskId}${t.mapped ? '[]' : ''}${t.upstream.length ? `  ← ${t.upstream.join(', ')}` : ''}`,
+            );
         }
         for (const e of bag.errors) ctx.out(`\nLoad error: ${e.message}`);
       }
@@ -219,7 +198,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(ctx, async (rt) => {
       const run = rt.triggerRun(dagId, { logicalDate, conf });
       if (ctx.json) ctx.out(JSON.stringify(runJson(run), null, 2));
-      else ctx.out(`Created run ${run.run_id} of ${dagId} (queued); run it with: hangar run ${dagId} --resume '${run.run_id}'`);
+      else
+        ctx.out(
+          `Created run ${run.run_id} of ${dagId} (queued); run it with: hangar run ${dagId} --resume '${run.run_id}'`,
+        );
       return 0;
     });
   },
@@ -250,7 +232,18 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       try {
         const runs = await rt.backfill(dagId, from, to);
         if (ctx.json) ctx.out(JSON.stringify(runs.map(runJson), null, 2));
-        else ctx.out('\n' + table(['run', 'data interval', 'state'], runs.map((r) => [r.run_id, `${r.data_interval_start} → ${r.data_interval_end}`, colorState(r.state)])));
+        else
+          ctx.out(
+            '\n' +
+              table(
+                ['run', 'data interval', 'state'],
+                runs.map((r) => [
+                  r.run_id,
+                  `${r.data_interval_start} → ${r.data_interval_end}`,
+                  colorState(r.state),
+                ]),
+              ),
+          );
         return runs.every((r) => r.state === 'success') ? 0 : 1;
       } finally {
         stop?.();
@@ -264,14 +257,18 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(ctx, async (rt) => {
       const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
       if (!run) throw new NotFoundError(`No run "${runId}"`);
-      if (taskIds.length === 0 && !ctx.values.failed) throw new UsageError('name the tasks to clear, or use --failed');
+      if (taskIds.length === 0 && !ctx.values.failed)
+        throw new UsageError('name the tasks to clear, or use --failed');
       const cleared = await rt.clear(run.dag_id, run.run_id, {
         taskIds: taskIds.length ? taskIds : undefined,
         downstream: !!ctx.values.downstream,
         upstream: !!ctx.values.upstream,
         onlyFailed: !!ctx.values.failed,
       });
-      if (!ctx.json) ctx.out(`Cleared ${cleared.length} task instance(s) of ${run.run_id}: ${[...new Set(cleared.map((t) => t.task_id))].join(', ') || 'none'}`);
+      if (!ctx.json)
+        ctx.out(
+          `Cleared ${cleared.length} task instance(s) of ${run.run_id}: ${[...new Set(cleared.map((t) => t.task_id))].join(', ') || 'none'}`,
+        );
       if (ctx.values['no-run'] || cleared.length === 0) return 0;
       const progress = ctx.json ? undefined : followProgress(rt, ctx.out);
       try {
@@ -287,7 +284,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const runId = need(ctx, 0, 'the run id: hangar mark RUN TASK success|failed');
     const taskId = need(ctx, 1, 'the task id: hangar mark RUN TASK success|failed');
     const state = need(ctx, 2, 'the state: success or failed');
-    if (state !== 'success' && state !== 'failed') throw new UsageError(`a task can be marked success or failed, not "${state}"`);
+    if (state !== 'success' && state !== 'failed')
+      throw new UsageError(`a task can be marked success or failed, not "${state}"`);
     return withRuntime(
       ctx,
       async (rt) => {
@@ -295,7 +293,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         if (!run) throw new NotFoundError(`No run "${runId}"`);
         const tis = rt.mark(run.dag_id, run.run_id, taskId, state, intOption(ctx, 'map-index'));
         if (ctx.json) ctx.out(JSON.stringify(tis, null, 2));
-        else ctx.out(`Marked ${taskId} ${state} in ${run.run_id}; continue the run with: hangar run ${run.dag_id} --resume '${run.run_id}'`);
+        else
+          ctx.out(
+            `Marked ${taskId} ${state} in ${run.run_id}; continue the run with: hangar run ${run.dag_id} --resume '${run.run_id}'`,
+          );
         return 0;
       },
       false,
@@ -309,7 +310,20 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         const runs = rt.store.listRuns({ dagId: ctx.values.dag as string | undefined, limit: 50 });
         if (ctx.json) ctx.out(JSON.stringify(runs.map(runJson), null, 2));
         else if (runs.length === 0) ctx.out('No runs yet');
-        else ctx.out(table(['dag', 'run', 'state', 'logical date', 'started', 'ended'], runs.map((r) => [r.dag_id, r.run_id, colorState(r.state), r.logical_date, r.start_date, r.end_date])));
+        else
+          ctx.out(
+            table(
+              ['dag', 'run', 'state', 'logical date', 'started', 'ended'],
+              runs.map((r) => [
+                r.dag_id,
+                r.run_id,
+                colorState(r.state),
+                r.logical_date,
+                r.start_date,
+                r.end_date,
+              ]),
+            ),
+          );
         return 0;
       },
       false,
@@ -322,14 +336,24 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       ctx,
       async (rt) => {
         const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
-        if (!run) throw new NotFoundError(`No run "${runId}"${ctx.values.dag ? ` of DAG "${String(ctx.values.dag)}"` : ''}`);
+        if (!run)
+          throw new NotFoundError(
+            `No run "${runId}"${ctx.values.dag ? ` of DAG "${String(ctx.values.dag)}"` : ''}`,
+          );
         const tis = rt.store.listTaskInstances(run.dag_id, run.run_id);
         if (ctx.json) ctx.out(JSON.stringify(tis, null, 2));
         else
           ctx.out(
             table(
               ['task', 'map', 'state', 'try', 'duration', 'error'],
-              tis.map((t) => [t.task_id, t.map_index >= 0 ? t.map_index : '', colorState(t.state), t.try_number, formatDuration(t.duration), firstLine(t.error)]),
+              tis.map((t) => [
+                t.task_id,
+                t.map_index >= 0 ? t.map_index : '',
+                colorState(t.state),
+                t.try_number,
+                formatDuration(t.duration),
+                firstLine(t.error),
+              ]),
             ),
           );
         return 0;
@@ -348,73 +372,32 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         if (!run) throw new NotFoundError(`No run "${runId}"`);
         const mapIndex = intOption(ctx, 'map-index') ?? -1;
         const ti = rt.store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex);
-        if (!ti) throw new NotFoundError(`Run "${runId}" has no task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''}`);
+        if (!ti)
+          throw new NotFoundError(
+            `Run "${runId}" has no task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''}`,
+          );
         const tryNumber = intOption(ctx, 'try') ?? ti.try_number;
         if (tryNumber < 1 || tryNumber > ti.try_number) {
-          throw new NotFoundError(`Task "${taskId}" of run "${runId}" has ${ti.try_number} tries; there is no try ${tryNumber}`);
+          throw new NotFoundError(
+            `Task "${taskId}" of run "${runId}" has ${ti.try_number} tries; there is no try ${tryNumber}`,
+          );
         }
         const tries = rt.store.listTries(run.dag_id, run.run_id, taskId, mapIndex);
-        const path = tries.find((t) => t.try_number === tryNumber)?.log_path ?? tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
+        const path =
+          tries.find((t) => t.try_number === tryNumber)?.log_path ??
+          tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
         const tryRecord = tries.find((t) => t.try_number === tryNumber);
         let text: string;
         if (existsSync(path)) text = readFileSync(path, 'utf8');
         else if (tryRecord && tryRecord.state !== 'running' && !tryRecord.error) {
           // A try that printed nothing has no log file; its outcome is in the store.
           text = `(try ${tryNumber} of ${taskId} wrote no log output: ${tryRecord.state}, started ${tryRecord.start_date}, ended ${tryRecord.end_date}, ${formatDuration(tryRecord.duration)})`;
-        } else if (tryRecord?.state === 'running') text = `(try ${tryNumber} of ${taskId} is running and has written no log output yet)`;
+        } else if (tryRecord?.state === 'running')
+          text = `(try ${tryNumber} of ${taskId} is running and has written no log output yet)`;
         else throw new NotFoundError(`The log of try ${tryNumber} of "${taskId}" is missing (${path})`);
         if (ctx.json) ctx.out(JSON.stringify({ path, tryNumber, text }));
         else ctx.out(text.trimEnd());
         return 0;
-      },
-      false,
-    );
-  },
-
-  async xcom(ctx) {
-    const sub = need(ctx, 0, 'a subcommand: hangar xcom list|get');
-    const dagId = ctx.values.dag as string | undefined;
-    if (!dagId) throw new UsageError('xcom needs --dag DAG');
-    return withRuntime(
-      ctx,
-      async (rt) => {
-        if (sub === 'list') {
-          const rows = rt.store.listXComs({
-            dagId,
-            runId: ctx.values.run as string | undefined,
-            taskId: ctx.values.task as string | undefined,
-            keyPrefix: ctx.values.prefix as string | undefined,
-            mapIndex: intOption(ctx, 'map-index'),
-          });
-          const list = rows.map((r) => ({
-            dagId: r.dag_id,
-            runId: r.run_id,
-            taskId: r.task_id,
-            mapIndex: r.map_index,
-            key: r.key,
-            chain: JSON.parse(r.chain) as string[],
-            sizeOriginal: r.size_original,
-            sizeStored: r.size_stored,
-            sensitive: !!r.sensitive,
-            createdAt: r.created_at,
-          }));
-          if (ctx.json) ctx.out(JSON.stringify(list, null, 2));
-          else ctx.out(table(['run', 'task', 'map', 'key', 'chain', 'size', 'stored'], list.map((x) => [x.runId, x.taskId, x.mapIndex >= 0 ? x.mapIndex : '', x.key, x.chain.join('>'), x.sizeOriginal, x.sizeStored])));
-          return 0;
-        }
-        if (sub === 'get') {
-          const runId = ctx.values.run as string | undefined;
-          const taskId = ctx.values.task as string | undefined;
-          if (!runId || !taskId) throw new UsageError('xcom get needs --run RUN and --task TASK');
-          const key = (ctx.values.key as string | undefined) ?? 'return_value';
-          const mapIndex = intOption(ctx, 'map-index') ?? -1;
-          const row = rt.store.getXCom(dagId, runId, taskId, key, mapIndex);
-          if (!row) throw new NotFoundError(`No XCom "${key}" of task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''} in run "${runId}" of DAG "${dagId}"`);
-          const value = await rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value);
-          ctx.out(JSON.stringify(value, null, ctx.json ? undefined : 2));
-          return 0;
-        }
-        throw new UsageError(`unknown xcom subcommand "${sub}" (list, get)`);
       },
       false,
     );
@@ -429,7 +412,8 @@ function parseConf(ctx: Ctx): Record<string, unknown> | undefined {
   } catch (err) {
     throw new UsageError(`--conf is not valid JSON: ${(err as Error).message}`);
   }
-  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object');
+  if (!conf || typeof conf !== 'object' || Array.isArray(conf))
+    throw new UsageError('--conf must be a JSON object');
   return conf as Record<string, unknown>;
 }
 
@@ -439,7 +423,18 @@ function firstLine(s: string | null): string {
   return line.length > 80 ? line.slice(0, 77) + '…' : line;
 }
 
-function runJson(r: { dag_id: string; run_id: string; run_type: string; state: string; logical_date: string; data_interval_start: string; data_interval_end: string; start_date: string | null; end_date: string | null; conf: string }) {
+function runJson(r: {
+  dag_id: string;
+  run_id: string;
+  run_type: string;
+  state: string;
+  logical_date: string;
+  data_interval_start: string;
+  data_interval_end: string;
+  start_date: string | null;
+  end_date: string | null;
+  conf: string;
+}) {
   return {
     dagId: r.dag_id,
     runId: r.run_id,
@@ -456,7 +451,10 @@ function runJson(r: { dag_id: string; run_id: string; run_type: string; state: s
 
 /** Prints each task's state as it changes; returns a function that stops. */
 function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false): () => void {
-  const width = Math.max(12, ...[...(rt.dagBag?.dags.values() ?? [])].flatMap((d) => [...d.tasks.keys()].map((k) => k.length + 4)));
+  const width = Math.max(
+    12,
+    ...[...(rt.dagBag?.dags.values() ?? [])].flatMap((d) => [...d.tasks.keys()].map((k) => k.length + 4)),
+  );
   const time = () => new Date().toISOString().slice(11, 23);
   const onTask = (e: TaskEvent) => {
     if (e.state === 'scheduled') return;
@@ -484,13 +482,46 @@ function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx): number 
   const run = rt.store.getRun(dagId, runId)!;
   const tis = rt.store.listTaskInstances(dagId, runId);
   if (ctx.json) {
-    ctx.out(JSON.stringify({ run: runJson(run), tasks: tis.map((t) => ({ taskId: t.task_id, mapIndex: t.map_index, state: t.state, tries: t.try_number, duration: t.duration, error: t.error })) }, null, 2));
+    ctx.out(
+      JSON.stringify(
+        {
+          run: runJson(run),
+          tasks: tis.map((t) => ({
+            taskId: t.task_id,
+            mapIndex: t.map_index,
+            state: t.state,
+            tries: t.try_number,
+            duration: t.duration,
+            error: t.error,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
   } else {
-    const seconds = run.start_date && run.end_date ? (Date.parse(run.end_date) - Date.parse(run.start_date)) / 1000 : null;
-    ctx.out(`\nRun ${run.run_id} of ${dagId}: ${colorState(run.state)}${seconds !== null ? ` in ${formatDuration(seconds)}` : ''}`);
-    ctx.out(table(['task', 'map', 'state', 'tries', 'duration'], tis.map((t) => [t.task_id, t.map_index >= 0 ? t.map_index : '', colorState(t.state), t.try_number, formatDuration(t.duration)])));
+    const seconds =
+      run.start_date && run.end_date ? (Date.parse(run.end_date) - Date.parse(run.start_date)) / 1000 : null;
+    ctx.out(
+      `\nRun ${run.run_id} of ${dagId}: ${colorState(run.state)}${seconds !== null ? ` in ${formatDuration(seconds)}` : ''}`,
+    );
+    ctx.out(
+      table(
+        ['task', 'map', 'state', 'tries', 'duration'],
+        tis.map((t) => [
+          t.task_id,
+          t.map_index >= 0 ? t.map_index : '',
+          colorState(t.state),
+          t.try_number,
+          formatDuration(t.duration),
+        ]),
+      ),
+    );
     const failed = tis.filter((t) => t.state === 'failed');
-    for (const t of failed) ctx.out(`\n${t.task_id} failed: ${firstLine(t.error)}\n  log: hangar logs ${runId} ${t.task_id}${t.map_index >= 0 ? ` --map-index ${t.map_index}` : ''} --dag ${dagId}`);
+    for (const t of failed)
+      ctx.out(
+        `\n${t.task_id} failed: ${firstLine(t.error)}\n  log: hangar logs ${runId} ${t.task_id}${t.map_index >= 0 ? ` --map-index ${t.map_index}` : ''} --dag ${dagId}`,
+      );
   }
   return run.state === 'success' ? 0 : 1;
 }

@@ -1,0 +1,56 @@
+/** What every CLI command shares: its context, errors and argument helpers. */
+import { Runtime } from '../runtime.ts';
+
+/** Bad usage: exit code 2. */
+export class UsageError extends Error {}
+/** A DAG, run, task or XCom that does not exist: exit code 3. */
+export class NotFoundError extends Error {}
+
+export interface Ctx {
+  readonly args: string[];
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly json: boolean;
+  readonly workspace: string;
+  readonly out: (s: string) => void;
+}
+
+export function need(ctx: Ctx, index: number, what: string): string {
+  const v = ctx.args[index];
+  if (!v) throw new UsageError(`missing ${what}`);
+  return v;
+}
+
+export function parseDate(text: string | undefined, what: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(text)
+    ? `${text}T00:00:00Z`
+    : /[zZ]|[+-]\d\d:?\d\d$/.test(text)
+      ? text
+      : `${text}Z`;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime()))
+    throw new UsageError(`${what} "${text}" is not a date (use YYYY-MM-DD or an ISO 8601 time)`);
+  return d;
+}
+
+export function intOption(ctx: Ctx, name: string): number | undefined {
+  const v = ctx.values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, not "${String(v)}"`);
+  return n;
+}
+
+export async function withRuntime<T>(ctx: Ctx, fn: (rt: Runtime) => Promise<T>, load = true): Promise<T> {
+  const executor = ctx.values.executor as string | undefined;
+  if (executor !== undefined && executor !== 'in-process' && executor !== 'isolated') {
+    throw new UsageError(`--executor must be "in-process" or "isolated", not "${executor}"`);
+  }
+  const rt = new Runtime(ctx.workspace, { config: executor ? { executor } : {} });
+  try {
+    if (load) await rt.loadDags();
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
