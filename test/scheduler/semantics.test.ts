@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import type { TaskEvent } from '../../src/runtime/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
@@ -329,6 +330,45 @@ d.task('stamp', { inputs: { day: '{{ ds }}', end: '{{ data_interval_end | ds }}'
     const again = await t.rt.backfill('daily', new Date('2024-01-01T00:00:00Z'), new Date('2024-01-03T00:00:00Z'));
     assert.equal(again.length, 3);
     assert.equal(t.rt.store.listRuns({ dagId: 'daily' }).length, 3);
+  } finally {
+    await t.close();
+  }
+});
+
+test('reschedule: a task that asks to run later frees its slot, waits as up_for_reschedule on the clock, keeps its try number', async () => {
+  const clock = new FakeClock(Date.UTC(2024, 0, 15, 12));
+  g.__polls = [];
+  const t = await testRuntime(
+    {
+      'dags/resched.ts': `import { dag } from 'hangar';
+import { rescheduleAt } from '${join(import.meta.dirname, '..', '..', 'src', 'runtime', 'executor', 'services.ts')}';
+export const d = dag({ id: 'resched' });
+d.task('waiter', async (ctx) => {
+  (globalThis as any).__polls.push([ctx.tryNumber, ctx.now()]);
+  if ((globalThis as any).__polls.length < 3) return rescheduleAt(new Date(ctx.now() + 60_000));
+  return 'done';
+});
+d.task('other', async () => 'ran while waiter waited');
+`,
+    },
+    { clock, config: { parallelism: 1 } },
+  );
+  try {
+    const done = t.rt.runDag('resched');
+    const e = await waitForTask(t.rt, (x) => x.state === 'up_for_reschedule');
+    const ti = t.rt.store.getTaskInstance('resched', e.runId, 'waiter')!;
+    assert.equal(ti.try_number, 0, 'a reschedule does not use up a try');
+    assert.equal(Date.parse(ti.next_try_at!) - clock.now(), 60_000);
+    await waitForTask(t.rt, (x) => x.taskId === 'other' && x.state === 'success');
+    clock.advance(60_000);
+    await waitForTask(t.rt, (x) => x.state === 'up_for_reschedule');
+    clock.advance(60_000);
+    const run = await done;
+    assert.equal(run.state, 'success');
+    assert.deepEqual((g.__polls as [number, number][]).map(([n, at]) => [n, at - Date.UTC(2024, 0, 15, 12)]), [[1, 0], [1, 60_000], [1, 120_000]]);
+    const tries = t.rt.store.listTries('resched', run.run_id, 'waiter');
+    assert.deepEqual(tries.map((x) => [x.try_number, x.state]), [[1, 'success']]);
+    assert.equal(await xcom(t.rt, 'resched', run.run_id, 'waiter'), 'done');
   } finally {
     await t.close();
   }

@@ -99,6 +99,10 @@ export interface TaskContext<P extends Params = Params> {
   readonly tmpDir: string;
   /** Renders a template with Airflow's macros (`{{ ds }}`, `{{ macros.ds_add(ds, 1) }}`…). */
   render(template: string): string;
+  /** The runtime's time in milliseconds (a fake clock in tests): use it rather than Date.now() for waits. */
+  now(): number;
+  /** Waits on the runtime's clock; rejects when the task is aborted (timeout, cancelled run). */
+  sleep(ms: number): Promise<void>;
   /** The template context, as Airflow's `get_current_context()`. */
   readonly templateContext: Readonly<Record<string, unknown>>;
 }

@@ -11,11 +11,31 @@ import { ensureDir, formatArgs, safeSegment, TryLog } from './logger.ts';
 import type { ExecuteRequest, ExecuteResult } from './types.ts';
 import { createXComApi, pullXCom, pushXCom, RETURN_KEY } from './xcom-api.ts';
 import type { XComScope } from './xcom-api.ts';
+import type { Clock } from '../scheduler/clock.ts';
+import { isRescheduleRequest, TASK_SERVICES } from './services.ts';
+import type { TaskServices } from './services.ts';
 
 export interface RunnerEnv {
   readonly store: Store;
   readonly backend: XComBackend;
   readonly tmpDir: string;
+  readonly clock: Clock;
+}
+
+/** A wait on the runtime's clock that an abort signal ends early (with the signal's reason). */
+export function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(signal.reason ?? new Error('aborted'));
+    };
+    const handle = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 const currentLog = new AsyncLocalStorage<TryLog>();
@@ -171,7 +191,10 @@ export async function runTaskTry(
         },
         render: (t: string) => renderTemplate(t, templateContext),
         templateContext,
+        now: () => env.clock.now(),
+        sleep: (ms: number) => sleepOn(env.clock, ms, signal),
       };
+      Object.defineProperty(ctx, TASK_SERVICES, { value: { store: env.store, clock: env.clock, backend: env.backend } satisfies TaskServices, enumerable: false });
       if (task.options.onExecute) {
         try {
           await task.options.onExecute({ dagId: dag.id, taskId: task.id, runId: run.run_id, mapIndex: req.mapIndex, tryNumber: req.tryNumber });
@@ -181,6 +204,10 @@ export async function runTaskTry(
       }
       const value = await task.fn(ctx, inputs);
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      if (isRescheduleRequest(value)) {
+        log.meta('INFO', `Rescheduling: next poke at ${value.at.toISOString()}`);
+        return { ok: true, pid: process.pid, reschedule: { at: value.at.toISOString() } };
+      }
       if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
       const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(dag, task, value) };
       log.meta('INFO', `Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);

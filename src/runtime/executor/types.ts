@@ -20,6 +20,8 @@ export type ExecuteResult =
       readonly follow?: readonly string[];
       /** For short-circuit tasks: whether downstream may run. */
       readonly proceed?: boolean;
+      /** For sensors in reschedule mode: not done yet; free the slot and run again at this time (ISO 8601). */
+      readonly reschedule?: { readonly at: string };
       /** The pid that ran the try. */
       readonly pid: number;
     }

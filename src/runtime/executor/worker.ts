@@ -12,6 +12,7 @@ import { Store } from '../store/store.ts';
 import { createXComBackend } from '../xcom/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { logToCurrentTry, runTaskTry } from './task-runner.ts';
+import { systemClock } from '../scheduler/clock.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import type { ExecuteRequest, ExecuteResult } from './types.ts';
 
@@ -79,7 +80,7 @@ async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
   if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
   const controller = new AbortController();
   return runTaskTry(
-    { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir },
+    { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir, clock: systemClock },
     dag,
     run,
     req,

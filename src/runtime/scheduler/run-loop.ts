@@ -15,6 +15,8 @@ import { evaluateTriggerRule } from './trigger-rules.ts';
 import type { UpstreamCounts } from './trigger-rules.ts';
 import type { RuntimeEvents } from '../events.ts';
 import type { Pools } from './pools.ts';
+import { runObserverFactories } from './observers.ts';
+import type { RunObserver, RunObserverFactory } from './observers.ts';
 import { failOrphanTry, HEARTBEAT_INTERVAL_MS, processAlive } from './maintenance.ts';
 
 export interface RunLoopDeps {
@@ -29,6 +31,8 @@ export interface RunLoopDeps {
   readonly parallelism: { running: number; readonly limit: number };
   /** How often to look at task instances another runtime claimed. */
   readonly externalPollMs?: number;
+  /** Watchers of the run (SLA checks…); default: the registered ones. */
+  readonly observers?: readonly RunObserverFactory[];
 }
 
 interface TI {
@@ -114,6 +118,7 @@ export class RunLoop {
     if (signal?.aborted) onCancel();
     signal?.addEventListener('abort', onCancel, { once: true });
     let heartbeat: NodeJS.Timeout | undefined;
+    const observers: RunObserver[] = [];
     try {
       this.loadTaskInstances();
       if (this.run.state !== 'running') {
@@ -132,6 +137,14 @@ export class RunLoop {
         }
       }, HEARTBEAT_INTERVAL_MS);
       heartbeat.unref();
+      for (const factory of this.deps.observers ?? runObserverFactories()) {
+        try {
+          const o = factory({ dag: this.dag, run: this.run, store, clock, events: this.deps.events });
+          if (o) observers.push(o);
+        } catch (err) {
+          this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `A run observer failed to start (ignored): ${describeError(err)}` });
+        }
+      }
       if (this.dag.dagrunTimeoutMs !== undefined) {
         const startedAt = Date.parse(this.run.start_date ?? nowIso());
         const remaining = Math.max(0, startedAt + this.dag.dagrunTimeoutMs - clock.now());
@@ -161,6 +174,13 @@ export class RunLoop {
       return await this.finishRun();
     } finally {
       if (heartbeat) clearInterval(heartbeat);
+      for (const o of observers) {
+        try {
+          await o.dispose();
+        } catch (err) {
+          this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `A run observer failed to stop (ignored): ${describeError(err)}` });
+        }
+      }
       signal?.removeEventListener('abort', onCancel);
       for (const t of this.timers) clock.clearTimeout(t);
       this.timers.clear();
@@ -217,7 +237,7 @@ export class RunLoop {
         // Left over from a runtime that is gone (crash recovery marks these first), or claimed by another runtime.
         const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
         this.watchExternal(ti, row);
-      } else if (ti.state === 'up_for_retry') {
+      } else if (ti.state === 'up_for_retry' || ti.state === 'up_for_reschedule') {
         const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
         const at = row.next_try_at ? Date.parse(row.next_try_at) : this.deps.clock.now();
         this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, at - this.deps.clock.now()));
@@ -297,7 +317,7 @@ export class RunLoop {
       for (const k of batch) {
         const ti = this.tis.get(k);
         if (!ti || ti.external) continue;
-        if (ti.state === 'up_for_retry') {
+        if (ti.state === 'up_for_retry' || ti.state === 'up_for_reschedule') {
           this.queue(ti);
           continue;
         }
@@ -374,7 +394,7 @@ export class RunLoop {
 
   private dispatch(): void {
     this.dispatchReady();
-    for (const ti of this.ready) if (ti.state !== 'scheduled' && ti.state !== 'up_for_retry') this.setState(ti, 'scheduled');
+    for (const ti of this.ready) if (ti.state === null) this.setState(ti, 'scheduled');
   }
 
   private dispatchReady(): void {
@@ -418,7 +438,7 @@ export class RunLoop {
     const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
     const startDate = nowIso();
     const claimed = store.tx(() => {
-      const ok = store.claimTry(tiKey, [null, 'scheduled', 'queued', 'up_for_retry'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
+      const ok = store.claimTry(tiKey, [null, 'scheduled', 'queued', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
       if (ok) {
         store.upsertTry({ ...tiKey, try_number: tryNumber, state: 'running', start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
       }
@@ -469,6 +489,10 @@ export class RunLoop {
     let state: TaskState;
     let nextTryAt: string | null = null;
     const error = result.ok ? null : result.error;
+    if (result.ok && result.reschedule && !this.failedReason) {
+      this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid);
+      return;
+    }
     if (result.ok) state = 'success';
     else if (!this.failedReason && ti.tryNumber < ti.maxTries) {
       state = 'up_for_retry';
@@ -483,6 +507,25 @@ export class RunLoop {
     this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
     await this.runTaskCallback(ti, state, error);
     if (result.ok) this.applyBranching(ti, result);
+  }
+
+  /**
+   * A sensor in reschedule mode that is not done: its slot is free again, and it
+   * waits as `up_for_reschedule` until its next poke, persisted so that a restart
+   * resumes it. The try is not used up: the next poke runs under the same try number.
+   */
+  private reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): void {
+    const { store, clock } = this.deps;
+    const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
+    const atMs = Date.parse(at);
+    const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
+    store.tx(() => {
+      store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
+      store.updateTaskInstance(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
+    });
+    ti.tryNumber -= 1;
+    this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });
+    this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, Date.parse(nextTryAt) - clock.now()));
   }
 
   /** Branch and short-circuit results skip tasks, as Airflow's SkipMixin does. */
