@@ -1,0 +1,322 @@
+/**
+ * The protocol between the extension (client) and the runtime server (a child
+ * process speaking JSON-RPC over stdio with `vscode-jsonrpc`). One constant per
+ * method, named `area/verb`; each says which way it travels:
+ *
+ *   → extension to runtime server (requests unless said otherwise)
+ *   ← runtime server to extension (notifications)
+ *
+ * Plain JSON types only: both sides import this file and nothing else across the
+ * boundary. Times are ISO 8601 strings (UTC), durations are seconds.
+ *
+ * Glossary: a DAG has tasks; a run is one execution of a DAG for a logical date;
+ * a task instance (TI) is one task in one run (and one map index for mapped
+ * tasks, -1 otherwise); a try is one attempt of a task instance, with its log.
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+
+export type TaskState =
+  | 'scheduled'
+  | 'queued'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'up_for_retry'
+  | 'up_for_reschedule'
+  | 'skipped'
+  | 'upstream_failed'
+  | 'removed';
+export type RunState = 'queued' | 'running' | 'success' | 'failed';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
+
+/** A 1-based line and column in a file (absolute path). */
+export interface Position {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface TaskInfo {
+  taskId: string;
+  /** `python`, `bash`, `sensor`, … (an operator's kind). */
+  kind: string;
+  upstream: string[];
+  downstream: string[];
+  /** Whether the task is mapped (dynamic task mapping). */
+  mapped: boolean;
+  retries: number;
+  position: Position | null;
+}
+
+export interface DagInfo {
+  dagId: string;
+  /** Absolute path of the DAG file. */
+  file: string;
+  description: string | null;
+  schedule: string | null;
+  tags: string[];
+  position: Position | null;
+  /** Tasks in topological order. */
+  tasks: TaskInfo[];
+}
+
+/** A DAG file that failed to load (compile error, import-time throw, validation error). */
+export interface LoadError {
+  file: string;
+  /** 1-based; null when the position is unknown. */
+  line: number | null;
+  column: number | null;
+  message: string;
+  dagId: string | null;
+}
+
+export interface DagListResult {
+  dags: DagInfo[];
+  errors: LoadError[];
+  /** Every DAG file that was looked at (absolute paths). */
+  files: string[];
+  /** Milliseconds the load took. */
+  ms: number;
+}
+
+export interface RunInfo {
+  dagId: string;
+  runId: string;
+  runType: RunType;
+  state: RunState;
+  logicalDate: string;
+  queuedAt: string;
+  startDate: string | null;
+  endDate: string | null;
+  /** JSON object the run was triggered with. */
+  conf: Record<string, unknown>;
+}
+
+export interface TaskInstanceInfo {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  state: TaskState | null;
+  tryNumber: number;
+  maxTries: number;
+  operator: string | null;
+  startDate: string | null;
+  endDate: string | null;
+  /** Seconds, once finished (or of the current try while running, if known). */
+  duration: number | null;
+  error: string | null;
+  nextTryAt: string | null;
+}
+
+export interface TryInfo {
+  tryNumber: number;
+  state: TaskState;
+  startDate: string | null;
+  endDate: string | null;
+  duration: number | null;
+  error: string | null;
+  logPath: string | null;
+}
+
+export interface XComInfo {
+  key: string;
+  mapIndex: number;
+  /** Codecs the value went through (serialize, compress, encrypt, offload…). */
+  chain: string[];
+  sizeOriginal: number;
+  sizeStored: number;
+  sensitive: boolean;
+  createdAt: string;
+  /** A short JSON preview of the decoded value, or why it could not be decoded. */
+  preview: string;
+}
+
+// ------------------------------------------------------------------ lifecycle
+
+export interface InitializeParams {
+  /** Absolute path of the workspace folder (where `hangar.json` lives). */
+  workspace: string;
+  /** Overrides of `hangar.json` from the `hangar.*` settings. */
+  config: {
+    dagsFolder?: string;
+    store?: string;
+    parallelism?: number;
+    executor?: 'isolated' | 'in-process';
+    xcom?: Record<string, unknown>;
+  };
+}
+export interface InitializeResult {
+  /** Node version of the server, e.g. `v24.21.0`. */
+  node: string;
+  pid: number;
+  /** Resolved paths. */
+  dagsFolder: string;
+  storePath: string;
+  logsDir: string;
+}
+/** → Start the runtime for a workspace. Must be the first request. */
+export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('runtime/initialize');
+/** → Stop active runs, close the store; the process exits after answering. */
+export const Shutdown = new RequestType0<void, void>('runtime/shutdown');
+
+// ------------------------------------------------------------------ DAGs
+
+export interface DagListParams {
+  /** Re-read DAG files from disk (the extension sends this when a DAG file was saved). */
+  reload?: boolean;
+}
+/** → The DAGs and load errors (loads on first call, or when `reload`). */
+export const DagList = new RequestType<DagListParams, DagListResult, void>('dag/list');
+
+export interface DagRunParams {
+  dagId: string;
+  /** ISO date; default now. */
+  logicalDate?: string;
+  conf?: Record<string, unknown>;
+}
+/** → Trigger a run and start executing it; answers at once with the run (follow it with `run/didChange`). */
+export const DagRun = new RequestType<DagRunParams, RunInfo, void>('dag/run');
+
+export interface DagBackfillParams {
+  dagId: string;
+  /** ISO dates, inclusive range of schedule ticks. */
+  from: string;
+  to: string;
+}
+/** → Create and run one run per schedule interval in the range (in the background); answers with the number of intervals. */
+export const DagBackfill = new RequestType<DagBackfillParams, { runs: number }, void>('dag/backfill');
+
+// ------------------------------------------------------------------ runs and tasks
+
+export interface RunListParams {
+  dagId?: string;
+  /** Most runs to return (default 20, at most 500), newest first. */
+  limit?: number;
+}
+/** → Recent runs, newest first. */
+export const RunList = new RequestType<RunListParams, RunInfo[], void>('run/list');
+
+export interface RunRef {
+  dagId: string;
+  runId: string;
+}
+/** → Cancel an active run (its running tries are stopped); answers whether a run was active. */
+export const RunCancel = new RequestType<RunRef, { cancelled: boolean }, void>('run/cancel');
+
+/** → Task instances of a run, in the DAG's topological order. */
+export const TaskList = new RequestType<RunRef, TaskInstanceInfo[], void>('task/list');
+
+export interface TaskRunParams {
+  dagId: string;
+  taskId: string;
+  logicalDate?: string;
+}
+/** → Run one task alone (Airflow's `tasks test`) in a run of its own; answers at once with that run. */
+export const TaskRun = new RequestType<TaskRunParams, RunInfo, void>('task/run');
+
+export interface TaskRef extends RunRef {
+  taskId: string;
+  mapIndex?: number;
+}
+/** → Tries of a task instance with their log files. */
+export const TaskTries = new RequestType<TaskRef, TryInfo[], void>('task/tries');
+
+export interface TaskLogParams extends TaskRef {
+  /** Default: the latest try. */
+  tryNumber?: number;
+}
+export interface TaskLogResult {
+  tryNumber: number;
+  logPath: string | null;
+  text: string;
+  /** Whether the try is still running (more lines will come as `log/didAppend`). */
+  running: boolean;
+}
+/** → The log of one try of a task instance. */
+export const TaskLog = new RequestType<TaskLogParams, TaskLogResult, void>('task/log');
+
+export interface TaskClearParams extends RunRef {
+  taskIds: string[];
+  downstream?: boolean;
+  upstream?: boolean;
+  onlyFailed?: boolean;
+  /** Run the run again after clearing (default true). */
+  rerun?: boolean;
+}
+/** → Clear task instances (and their XComs) so they run again; answers with the cleared task ids. */
+export const TaskClear = new RequestType<TaskClearParams, { cleared: string[] }, void>('task/clear');
+
+export interface TaskMarkParams extends RunRef {
+  taskId: string;
+  state: 'success' | 'failed';
+  mapIndex?: number;
+}
+/** → Mark a task instance success or failed by hand. */
+export const TaskMark = new RequestType<TaskMarkParams, { marked: number }, void>('task/mark');
+
+/** → XComs a task instance pushed, with previews. */
+export const XComList = new RequestType<TaskRef, XComInfo[], void>('xcom/list');
+
+// ------------------------------------------------------------------ secrets
+
+export interface SecretsSetParams {
+  /** XCom encryption keys: id → 32 bytes as base64. The first listed is primary unless `primaryKeyId`. */
+  xcomKeys?: { id: string; key: string }[];
+  primaryKeyId?: string;
+  /** Credentials of the S3 object store (the XCom s3/hybrid backends). */
+  s3?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+}
+/** → Hand secrets from VS Code's SecretStorage to the runtime (kept in memory only; never logged). */
+export const SecretsSet = new RequestType<SecretsSetParams, { xcomKeyIds: string[]; s3: boolean }, void>('secrets/set');
+
+// ------------------------------------------------------------------ notifications
+
+/** ← A run changed state (queued, running, success, failed). */
+export const RunDidChange = new NotificationType<{ dagId: string; runId: string; state: RunState; reason?: string }>(
+  'run/didChange',
+);
+
+export interface TaskDidChangeParams {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  state: TaskState;
+  tryNumber: number;
+  duration?: number;
+  error?: string;
+  nextTryAt?: string;
+  logPath?: string;
+}
+/** ← A task instance changed state (already written to the store). */
+export const TaskDidChange = new NotificationType<TaskDidChangeParams>('task/didChange');
+
+/** ← Mapped task expanded into `count` instances. */
+export const TaskDidExpand = new NotificationType<{ dagId: string; runId: string; taskId: string; count: number }>(
+  'task/didExpand',
+);
+
+export interface LogDidAppendParams {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  line: string;
+}
+/** ← A line was written to a running try's log. */
+export const LogDidAppend = new NotificationType<LogDidAppendParams>('log/didAppend');
+
+/** ← A warning from the runtime (recovered orphan tries, misconfiguration…). */
+export const RuntimeDidWarn = new NotificationType<{ message: string; dagId?: string; runId?: string; taskId?: string }>(
+  'runtime/didWarn',
+);
+
+/** ← DAG files were (re)loaded: the new DAG list, for trees, CodeLens and diagnostics. */
+export const DagsDidLoad = new NotificationType<DagListResult>('dag/didLoad');
+
+/** JSON-RPC error code the server uses for invalid params (JSON-RPC's own). */
+export const INVALID_PARAMS = -32602;
+/** Error code for a DAG, run or task that does not exist. */
+export const NOT_FOUND = -32004;

@@ -1,0 +1,75 @@
+/**
+ * The runtime server: started by the VS Code extension as a child process,
+ * speaking JSON-RPC (vscode-jsonrpc) over stdin/stdout; see src/protocol/runtime.ts.
+ * stdout belongs to the protocol: anything else written to it goes to stderr
+ * (the extension shows stderr in its "Hangar Runtime" log).
+ */
+import { createWriteStream } from 'node:fs';
+import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { INVALID_PARAMS, NOT_FOUND } from '../../protocol/runtime.ts';
+import { NotFoundError, RuntimeService } from './service.ts';
+import { InvalidParamsError } from './validate.ts';
+
+const METHODS = [
+  'runtime/initialize',
+  'dag/list',
+  'dag/run',
+  'dag/backfill',
+  'run/list',
+  'run/cancel',
+  'task/list',
+  'task/run',
+  'task/tries',
+  'task/log',
+  'task/clear',
+  'task/mark',
+  'xcom/list',
+  'secrets/set',
+] as const;
+
+const rpcOut = createWriteStream('', { fd: 1 });
+// Keep stray writes (libraries, console.log outside a task) off the protocol stream.
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+console.log = console.error;
+console.info = console.error;
+
+const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(rpcOut));
+const service = new RuntimeService((method, params) => {
+  void connection.sendNotification(method, params);
+});
+
+function toResponseError(err: unknown): ResponseError<void> {
+  if (err instanceof InvalidParamsError) return new ResponseError(INVALID_PARAMS, err.message);
+  if (err instanceof NotFoundError) return new ResponseError(NOT_FOUND, err.message);
+  return new ResponseError(-32603, err instanceof Error ? err.message : String(err));
+}
+
+for (const method of METHODS) {
+  connection.onRequest(method, async (params: unknown) => {
+    try {
+      return (await service.handle(method, params)) ?? null;
+    } catch (err) {
+      throw toResponseError(err);
+    }
+  });
+}
+
+let exiting = false;
+async function exit(code: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  await service.shutdown().catch((err: unknown) => process.stderr.write(`hangar runtime: shutdown failed: ${(err as Error).message}\n`));
+  process.exit(code);
+}
+
+connection.onRequest('runtime/shutdown', async () => {
+  await service.shutdown();
+  setImmediate(() => void exit(0));
+  return null;
+});
+connection.onClose(() => void exit(0));
+process.on('SIGTERM', () => void exit(0));
+process.on('uncaughtException', (err) => process.stderr.write(`hangar runtime: uncaught ${err.stack ?? err.message}\n`));
+process.on('unhandledRejection', (err) => process.stderr.write(`hangar runtime: unhandled rejection ${(err as Error)?.stack ?? String(err)}\n`));
+connection.listen();
+process.stderr.write(`hangar runtime: listening (pid ${process.pid}, node ${process.version})\n`);

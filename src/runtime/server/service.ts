@@ -1,0 +1,503 @@
+/**
+ * The runtime server's logic, apart from the transport: validates params,
+ * drives one `Runtime` per workspace, turns its events into protocol
+ * notifications. `main.ts` wires it to JSON-RPC over stdio; tests call it directly.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Runtime } from '../runtime.ts';
+import type { DagBag } from '../loader/index.ts';
+import type { Dag } from '../dag/dag.ts';
+import type { DagRunRecord, TaskInstanceRecord, TaskTryRecord } from '../store/records.ts';
+import { tryLogPath } from '../executor/logger.ts';
+import { HangarXComBackend, loadKeyring, parseKeyMaterial } from '../xcom/index.ts';
+import type * as P from '../../protocol/runtime.ts';
+import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, optStr, paramsOf, str, strArray } from './validate.ts';
+import type { Params } from './validate.ts';
+
+/** A DAG, run or task named in a request does not exist. */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** How the service reports notifications (method name from the protocol, params). */
+export type Notify = (method: string, params: unknown) => void;
+
+const KEY_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+export class RuntimeService {
+  private runtime: Runtime | undefined;
+  private init: P.InitializeParams | undefined;
+  private loaded = false;
+  private readonly active = new Map<string, AbortController>();
+  private readonly notify: Notify;
+  private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
+
+  constructor(notify: Notify) {
+    this.notify = notify;
+  }
+
+  /** Dispatches one request by method name; throws InvalidParamsError / NotFoundError / Error. */
+  async handle(method: string, raw: unknown): Promise<unknown> {
+    const p = paramsOf(method, raw);
+    switch (method) {
+      case 'runtime/initialize':
+        return this.initialize(method, p);
+      case 'runtime/shutdown':
+        return this.shutdown();
+      case 'dag/list':
+        return this.dagList(optBool(method, p, 'reload') ?? false);
+      case 'dag/run':
+        return this.dagRun(method, p);
+      case 'dag/backfill':
+        return this.dagBackfill(method, p);
+      case 'run/list':
+        return this.runList(method, p);
+      case 'run/cancel':
+        return this.runCancel(method, p);
+      case 'task/list':
+        return this.taskList(method, p);
+      case 'task/run':
+        return this.taskRun(method, p);
+      case 'task/tries':
+        return this.taskTries(method, p);
+      case 'task/log':
+        return this.taskLog(method, p);
+      case 'task/clear':
+        return this.taskClear(method, p);
+      case 'task/mark':
+        return this.taskMark(method, p);
+      case 'xcom/list':
+        return this.xcomList(method, p);
+      case 'secrets/set':
+        return this.secretsSet(method, p);
+      default:
+        throw new InvalidParamsError(`Unknown method "${method}"`);
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private initialize(method: string, p: Params): P.InitializeResult {
+    if (this.runtime) throw new Error('runtime/initialize: the runtime is already initialised');
+    const workspace = str(method, p, 'workspace');
+    if (!existsSync(workspace)) throw new InvalidParamsError(`${method}: workspace folder ${workspace} does not exist`);
+    const c = optObject(method, p, 'config') ?? {};
+    const config: P.InitializeParams['config'] = {};
+    const dagsFolder = optStr(method, c, 'dagsFolder');
+    if (dagsFolder) config.dagsFolder = dagsFolder;
+    const store = optStr(method, c, 'store');
+    if (store) config.store = store;
+    const parallelism = optInt(method, c, 'parallelism', 1, 1024);
+    if (parallelism) config.parallelism = parallelism;
+    if (c.executor !== undefined) config.executor = oneOf(method, c, 'executor', ['isolated', 'in-process'] as const);
+    const xcom = optObject(method, c, 'xcom');
+    if (xcom) config.xcom = xcom;
+    this.init = { workspace, config };
+    const rt = this.start();
+    return {
+      node: process.version,
+      pid: process.pid,
+      dagsFolder: rt.config.dagsFolder,
+      storePath: rt.config.storePath,
+      logsDir: rt.config.logsDir,
+    };
+  }
+
+  private start(): Runtime {
+    const init = this.init!;
+    const rt = new Runtime(init.workspace, { config: init.config as never });
+    rt.events.on('task', (e) => this.notify('task/didChange', e));
+    rt.events.on('run', (e) => this.notify('run/didChange', e));
+    rt.events.on('log', (e) => this.notify('log/didAppend', e));
+    rt.events.on('expanded', (e) => this.notify('task/didExpand', e));
+    rt.events.on('warning', (e) => this.notify('runtime/didWarn', e));
+    this.runtime = rt;
+    this.loaded = false;
+    return rt;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const c of this.active.values()) c.abort(new Error('The runtime is shutting down'));
+    const rt = this.runtime;
+    this.runtime = undefined;
+    if (rt) await rt.close();
+  }
+
+  private rt(): Runtime {
+    if (!this.runtime) throw new Error('The runtime is not initialised: send runtime/initialize first');
+    return this.runtime;
+  }
+
+  // ---------------------------------------------------------------- DAGs
+
+  private async bag(): Promise<DagBag> {
+    const rt = this.rt();
+    if (!this.loaded || !rt.dagBag) {
+      await rt.loadDags();
+      this.loaded = true;
+    }
+    return rt.dagBag!;
+  }
+
+  async dagList(reload: boolean): Promise<P.DagListResult> {
+    const rt = this.rt();
+    if (reload) {
+      await rt.loadDags();
+      this.loaded = true;
+      const result = dagListResult(rt.dagBag!);
+      this.notify('dag/didLoad', result);
+      return result;
+    }
+    return dagListResult(await this.bag());
+  }
+
+  private async dag(dagId: string): Promise<Dag<any>> {
+    const bag = await this.bag();
+    const dag = bag.dags.get(dagId);
+    if (dag) return dag;
+    const err = bag.errors.find((e) => e.dagId === dagId);
+    if (err) throw new Error(`DAG "${dagId}" failed to load: ${err.message}`);
+    throw new NotFoundError(`No DAG "${dagId}" (found: ${[...bag.dags.keys()].join(', ') || 'none'})`);
+  }
+
+  private async dagRun(method: string, p: Params): Promise<P.RunInfo> {
+    const dagId = str(method, p, 'dagId');
+    const logicalDate = optDate(method, p, 'logicalDate');
+    const conf = optObject(method, p, 'conf');
+    await this.dag(dagId);
+    const rt = this.rt();
+    const run = rt.triggerRun(dagId, { logicalDate, conf });
+    this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
+    this.execute(dagId, run.run_id, (signal) => rt.executeRun(dagId, run.run_id, signal));
+    return runInfo(run);
+  }
+
+  /** Runs `work` in the background, cancellable through run/cancel; failures are reported as warnings. */
+  private execute(dagId: string, runId: string, work: (signal: AbortSignal) => Promise<unknown>): void {
+    const key = `${dagId}\u0000${runId}`;
+    const ctl = new AbortController();
+    this.active.set(key, ctl);
+    work(ctl.signal)
+      .catch((err: unknown) => {
+        this.notify('runtime/didWarn', { dagId, runId, message: `Run "${runId}" of DAG "${dagId}" stopped: ${(err as Error).message}` });
+        const run = this.runtime?.store.getRun(dagId, runId);
+        if (run) this.notify('run/didChange', { dagId, runId, state: run.state, reason: (err as Error).message });
+      })
+      .finally(() => this.active.delete(key));
+  }
+
+  private async dagBackfill(method: string, p: Params): Promise<{ runs: number }> {
+    const dagId = str(method, p, 'dagId');
+    const from = date(method, p, 'from');
+    const to = date(method, p, 'to');
+    if (from > to) throw new InvalidParamsError(`${method}: "from" (${from.toISOString()}) is after "to" (${to.toISOString()})`);
+    const dag = await this.dag(dagId);
+    const { ticksBetween } = await import('../dag/schedule.ts');
+    const runs = [...ticksBetween(dag.schedule, from, to)].length;
+    if (runs === 0) throw new InvalidParamsError(`${method}: DAG "${dagId}" has no schedule interval between ${from.toISOString()} and ${to.toISOString()}`);
+    const rt = this.rt();
+    this.execute(dagId, `backfill__${from.toISOString()}__${to.toISOString()}`, (signal) => rt.backfill(dagId, from, to, signal));
+    return { runs };
+  }
+
+  // ---------------------------------------------------------------- runs and tasks
+
+  private runList(method: string, p: Params): P.RunInfo[] {
+    const dagId = optStr(method, p, 'dagId');
+    const limit = optInt(method, p, 'limit', 1, 500) ?? 20;
+    return this.rt().store.listRuns({ dagId, limit }).map(runInfo);
+  }
+
+  private runRef(method: string, p: Params): DagRunRecord {
+    const dagId = str(method, p, 'dagId');
+    const runId = str(method, p, 'runId');
+    const run = this.rt().store.getRun(dagId, runId);
+    if (!run) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
+    return run;
+  }
+
+  private runCancel(method: string, p: Params): { cancelled: boolean } {
+    const run = this.runRef(method, p);
+    let cancelled = false;
+    for (const [key, ctl] of this.active) {
+      const [dagId, runId] = key.split('\u0000');
+      if (dagId === run.dag_id && (runId === run.run_id || runId!.startsWith('backfill__'))) {
+        ctl.abort(new Error('Cancelled from VS Code'));
+        cancelled = true;
+      }
+    }
+    return { cancelled };
+  }
+
+  private async taskList(method: string, p: Params): Promise<P.TaskInstanceInfo[]> {
+    const run = this.runRef(method, p);
+    const tis = this.rt().store.listTaskInstances(run.dag_id, run.run_id);
+    const dag = (await this.bag()).dags.get(run.dag_id);
+    const order = new Map((dag ? dag.topologicalOrder() : []).map((id: string, i: number) => [id, i]));
+    tis.sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id) || a.map_index - b.map_index);
+    return tis.map(taskInstanceInfo);
+  }
+
+  private async taskRun(method: string, p: Params): Promise<P.RunInfo> {
+    const dagId = str(method, p, 'dagId');
+    const taskId = str(method, p, 'taskId');
+    const logicalDate = optDate(method, p, 'logicalDate');
+    const dag = await this.dag(dagId);
+    if (!dag.tasks.has(taskId)) throw new NotFoundError(`DAG "${dagId}" has no task "${taskId}" (tasks: ${[...dag.tasks.keys()].join(', ')})`);
+    const rt = this.rt();
+    const ctl = new AbortController();
+    // testTask inserts its run synchronously before its first await, so the newest run is it.
+    const done = rt.testTask(dagId, taskId, logicalDate, ctl.signal);
+    const run = rt.store.listRuns({ dagId, limit: 1 })[0]!;
+    const key = `${dagId}\u0000${run.run_id}`;
+    this.active.set(key, ctl);
+    this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
+    done
+      .catch((err: unknown) => this.notify('runtime/didWarn', { dagId, runId: run.run_id, taskId, message: `Task "${taskId}" stopped: ${(err as Error).message}` }))
+      .finally(() => this.active.delete(key));
+    return runInfo(run);
+  }
+
+  private taskRef(method: string, p: Params): { run: DagRunRecord; taskId: string; mapIndex: number } {
+    const run = this.runRef(method, p);
+    const taskId = str(method, p, 'taskId');
+    const mapIndex = optInt(method, p, 'mapIndex', -1) ?? -1;
+    if (!this.rt().store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex)) {
+      throw new NotFoundError(`Run "${run.run_id}" of DAG "${run.dag_id}" has no task instance "${taskId}"${mapIndex >= 0 ? ` [${mapIndex}]` : ''}`);
+    }
+    return { run, taskId, mapIndex };
+  }
+
+  private taskTries(method: string, p: Params): P.TryInfo[] {
+    const { run, taskId, mapIndex } = this.taskRef(method, p);
+    return this.rt().store.listTries(run.dag_id, run.run_id, taskId, mapIndex).map(tryInfo);
+  }
+
+  private taskLog(method: string, p: Params): P.TaskLogResult {
+    const { run, taskId, mapIndex } = this.taskRef(method, p);
+    const rt = this.rt();
+    const ti = rt.store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex)!;
+    const requested = optInt(method, p, 'tryNumber', 1);
+    const tries = rt.store.listTries(run.dag_id, run.run_id, taskId, mapIndex);
+    const tryNumber = requested ?? Math.max(ti.try_number, ...tries.map((t) => t.try_number), 1);
+    if (requested !== undefined && requested > Math.max(ti.try_number, 1)) {
+      throw new NotFoundError(`Task "${taskId}" of run "${run.run_id}" has no try ${requested} (latest: ${ti.try_number})`);
+    }
+    const t = tries.find((x) => x.try_number === tryNumber);
+    const logPath = t?.log_path ?? tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
+    const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    const running = ti.try_number === tryNumber && (ti.state === 'running' || ti.state === 'queued' || ti.state === 'scheduled' || ti.state === 'up_for_reschedule');
+    return { tryNumber, logPath, text, running };
+  }
+
+  private async taskClear(method: string, p: Params): Promise<{ cleared: string[] }> {
+    const run = this.runRef(method, p);
+    const taskIds = strArray(method, p, 'taskIds');
+    const options = {
+      taskIds,
+      downstream: optBool(method, p, 'downstream') ?? false,
+      upstream: optBool(method, p, 'upstream') ?? false,
+      onlyFailed: optBool(method, p, 'onlyFailed') ?? false,
+    };
+    const rerun = optBool(method, p, 'rerun') ?? true;
+    const dag = await this.dag(run.dag_id);
+    for (const id of taskIds) if (!dag.tasks.has(id)) throw new NotFoundError(`DAG "${run.dag_id}" has no task "${id}"`);
+    const rt = this.rt();
+    const cleared = await rt.clear(run.dag_id, run.run_id, options);
+    for (const ti of cleared) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
+    const after = rt.store.getRun(run.dag_id, run.run_id)!;
+    this.notify('run/didChange', { dagId: run.dag_id, runId: run.run_id, state: after.state });
+    if (rerun && cleared.length > 0) this.execute(run.dag_id, run.run_id, (signal) => rt.executeRun(run.dag_id, run.run_id, signal));
+    return { cleared: [...new Set(cleared.map((t) => t.task_id))] };
+  }
+
+  private taskMark(method: string, p: Params): { marked: number } {
+    const run = this.runRef(method, p);
+    const taskId = str(method, p, 'taskId');
+    const state = oneOf(method, p, 'state', ['success', 'failed'] as const);
+    const mapIndex = optInt(method, p, 'mapIndex', -1);
+    const marked = this.rt().mark(run.dag_id, run.run_id, taskId, state, mapIndex);
+    for (const ti of marked) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
+    return { marked: marked.length };
+  }
+
+  private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {
+    const { run, taskId, mapIndex } = this.taskRef(method, p);
+    const rt = this.rt();
+    const rows = rt.store.listXComs({ dagId: run.dag_id, runId: run.run_id, taskId }).filter((x) => x.map_index === mapIndex);
+    const out: P.XComInfo[] = [];
+    for (const x of rows) {
+      let preview: string;
+      try {
+        const value = await rt.backend.deserialize({ dagId: x.dag_id, runId: x.run_id, taskId: x.task_id, mapIndex: x.map_index, key: x.key }, x.value);
+        preview = x.sensitive ? '«sensitive: hidden»' : truncate(JSON.stringify(value, null, 2) ?? String(value), 100_000);
+      } catch (err) {
+        preview = `«cannot decode: ${(err as Error).message}»`;
+      }
+      let chain: string[] = [];
+      try {
+        chain = JSON.parse(x.chain) as string[];
+      } catch {
+        /* shown empty */
+      }
+      out.push({ key: x.key, mapIndex: x.map_index, chain, sizeOriginal: x.size_original, sizeStored: x.size_stored, sensitive: !!x.sensitive, createdAt: x.created_at, preview });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- secrets
+
+  private async secretsSet(method: string, p: Params): Promise<{ xcomKeyIds: string[]; s3: boolean }> {
+    const rt = this.rt();
+    const enc = (rt.config.xcom.encryption ?? {}) as { keyEnv?: string };
+    const keyEnv = enc.keyEnv ?? 'HANGAR_XCOM_KEYS';
+    if (p.xcomKeys !== undefined) {
+      if (!Array.isArray(p.xcomKeys)) throw new InvalidParamsError(`${method}: "xcomKeys" must be an array of {id, key}`);
+      const parts: string[] = [];
+      const ids: string[] = [];
+      for (const [i, k] of (p.xcomKeys as unknown[]).entries()) {
+        const o = paramsOf(`${method} xcomKeys[${i}]`, k);
+        const id = str(`${method}: xcomKeys[${i}]`, o, 'id');
+        if (!KEY_ID_RE.test(id)) throw new InvalidParamsError(`${method}: xcomKeys[${i}].id ${JSON.stringify(id)} is invalid (1-64 of A-Z a-z 0-9 . _ -)`);
+        const material = str(`${method}: xcomKeys[${i}]`, o, 'key');
+        try {
+          parseKeyMaterial(material, `XCom key "${id}"`);
+        } catch (err) {
+          // Never echo the material itself.
+          throw new InvalidParamsError(`${method}: XCom key "${id}" is not usable: ${(err as Error).message.replaceAll(material, '«key»')}`);
+        }
+        parts.push(`${id}:${material}`);
+        ids.push(id);
+      }
+      const primary = optStr(method, p, 'primaryKeyId');
+      if (primary && !ids.includes(primary)) throw new InvalidParamsError(`${method}: primaryKeyId "${primary}" is not among the keys (${ids.join(', ')})`);
+      if (primary) parts.sort((a, b) => Number(b.startsWith(`${primary}:`)) - Number(a.startsWith(`${primary}:`)));
+      if (parts.length) process.env[keyEnv] = parts.join(',');
+      else delete process.env[keyEnv];
+      this.secrets.keyIds = primary ? [primary, ...ids.filter((i) => i !== primary)] : ids;
+    }
+    if (p.s3 !== undefined) {
+      if (p.s3 === null) {
+        delete process.env.AWS_ACCESS_KEY_ID;
+        delete process.env.AWS_SECRET_ACCESS_KEY;
+        delete process.env.AWS_SESSION_TOKEN;
+        this.secrets.s3 = false;
+      } else {
+        const s = paramsOf(`${method} s3`, p.s3);
+        process.env.AWS_ACCESS_KEY_ID = str(`${method}: s3`, s, 'accessKeyId');
+        process.env.AWS_SECRET_ACCESS_KEY = str(`${method}: s3`, s, 'secretAccessKey');
+        const token = optStr(`${method}: s3`, s, 'sessionToken');
+        if (token) process.env.AWS_SESSION_TOKEN = token;
+        else delete process.env.AWS_SESSION_TOKEN;
+        this.secrets.s3 = true;
+      }
+    }
+    if (this.active.size === 0) {
+      // Idle: start a fresh runtime so the XCom backend and every future worker see the new secrets.
+      const wasLoaded = this.loaded;
+      await rt.close();
+      const fresh = this.start();
+      if (wasLoaded) {
+        await fresh.loadDags();
+        this.loaded = true;
+      }
+    } else if (rt.backend instanceof HangarXComBackend) {
+      // Runs are active: the in-process backend takes the keys now; worker processes already started keep theirs.
+      rt.backend.setKeyring(loadKeyring(rt.config.xcom.encryption ?? {}, { workspaceRoot: rt.config.root, db: rt.store.db, env: process.env }));
+      this.notify('runtime/didWarn', { message: 'New secrets apply to runs started from now; tasks already running keep the previous ones.' });
+    }
+    return { xcomKeyIds: this.secrets.keyIds, s3: this.secrets.s3 };
+  }
+}
+
+function truncate(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
+}
+
+export function dagListResult(bag: DagBag): P.DagListResult {
+  const dags: P.DagInfo[] = [...bag.dags.values()]
+    .map((d) => ({
+      dagId: d.id,
+      file: d.fileloc,
+      description: d.description ?? null,
+      schedule: d.scheduleText,
+      tags: [...d.tags],
+      position: pos(d.position),
+      tasks: (d.topologicalOrder() as string[]).map((id) => {
+        const t = d.tasks.get(id)!;
+        return {
+          taskId: id,
+          kind: t.kind,
+          upstream: [...t.upstream],
+          downstream: [...t.downstream],
+          mapped: t.expand !== undefined,
+          retries: t.retries,
+          position: pos(t.position),
+        };
+      }),
+    }))
+    .sort((a, b) => a.dagId.localeCompare(b.dagId));
+  return {
+    dags,
+    errors: bag.errors.map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, dagId: e.dagId ?? null })),
+    files: [...bag.files],
+    ms: Math.round(bag.stats.ms),
+  };
+}
+
+function pos(p: { file: string; line: number; column: number } | undefined): P.Position | null {
+  if (!p) return null;
+  try {
+    return { file: p.file, line: p.line, column: p.column };
+  } catch {
+    return null;
+  }
+}
+
+function parseConf(s: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function runInfo(r: DagRunRecord): P.RunInfo {
+  return {
+    dagId: r.dag_id,
+    runId: r.run_id,
+    runType: r.run_type,
+    state: r.state,
+    logicalDate: r.logical_date,
+    queuedAt: r.queued_at,
+    startDate: r.start_date,
+    endDate: r.end_date,
+    conf: parseConf(r.conf),
+  };
+}
+
+export function taskInstanceInfo(t: TaskInstanceRecord): P.TaskInstanceInfo {
+  return {
+    dagId: t.dag_id,
+    runId: t.run_id,
+    taskId: t.task_id,
+    mapIndex: t.map_index,
+    state: t.state,
+    tryNumber: t.try_number,
+    maxTries: t.max_tries,
+    operator: t.operator,
+    startDate: t.start_date,
+    endDate: t.end_date,
+    duration: t.duration,
+    error: t.error,
+    nextTryAt: t.next_try_at,
+  };
+}
+
+function tryInfo(t: TaskTryRecord): P.TryInfo {
+  return { tryNumber: t.try_number, state: t.state, startDate: t.start_date, endDate: t.end_date, duration: t.duration, error: t.error, logPath: t.log_path };
+}
