@@ -63,6 +63,8 @@ export interface XComBenchResults {
 
 export type XComBenchProgress = (done: number, total: number, label: string) => void;
 
+type MemoryKind = 'bytes' | 'string' | 'structured';
+
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const FULL_SIZES = [100, KiB, 10 * KiB, 100 * KiB, MiB, 4 * MiB, 16 * MiB];
@@ -261,17 +263,26 @@ function fmtSize(n: number): string {
 }
 
 /** A 100 MiB value through the file backend (write then read), in a child process; reports peak RSS. */
-async function memoryCheck(kind: 'bytes' | 'string'): Promise<NonNullable<XComBenchResults['memory']>[number]> {
+async function memoryCheck(kind: MemoryKind): Promise<NonNullable<XComBenchResults['memory']>[number]> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
-    const child = fork(self, ['--memory-child', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
-    child.once('message', (m) => resolve(m as never));
+    // The child is chosen by an environment variable, so this works from the bundled CLI too (self is then the bundle).
+    const child = fork(self, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--expose-gc'],
+      env: { ...process.env, HANGAR_XCOM_MEMORY_CHILD: kind },
+    });
+    let answered = false;
+    child.once('message', (m) => {
+      answered = true;
+      resolve(m as never);
+    });
     child.once('error', reject);
-    child.once('exit', (code) => code !== 0 && reject(new Error(`memory check child exited with ${code}`)));
+    child.once('exit', (code) => !answered && reject(new Error(`memory check child exited with ${code} without a result`)));
   });
 }
 
-async function memoryChild(kind: 'bytes' | 'string'): Promise<void> {
+async function memoryChild(kind: MemoryKind): Promise<void> {
   const size = 100 * MiB;
   const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-mem-'));
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -314,7 +325,6 @@ export function formatXComBenchTable(res: XComBenchResults): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args[0] === '--memory-child') return memoryChild(args[1] as 'bytes' | 'string');
   const quick = args.includes('--quick') || process.env.HANGAR_BENCH_QUICK === '1';
   const algArg = args.find((a) => a.startsWith('--algorithm='))?.split('=')[1] as XComBenchOptions['algorithm'];
   const res = await runXComBench({ quick, algorithm: algArg }, (d, t, l) => process.stderr.write(`\r[${d}/${t}] ${l}`.padEnd(60)));
@@ -328,7 +338,16 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+const memoryChildKind = process.env.HANGAR_XCOM_MEMORY_CHILD;
+if (memoryChildKind && process.send) {
+  memoryChild(memoryChildKind as MemoryKind).then(
+    () => process.disconnect(),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((err) => {
     console.error(err);
     process.exitCode = 1;

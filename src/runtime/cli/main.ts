@@ -11,7 +11,7 @@ import { colorState, formatDuration, table } from './format.ts';
 import { initWorkspace } from './init.ts';
 import { intOption, need, NotFoundError, parseDate, UsageError, withRuntime } from './common.ts';
 import type { Ctx } from './common.ts';
-import { XCOM_HELP, XCOM_OPTIONS, xcomCommand } from './xcom.ts';
+import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import type { TaskEvent } from '../events.ts';
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
@@ -111,6 +111,7 @@ function reportLoadErrors(rt: Runtime, out: (s: string) => void): void {
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
+  bench: benchCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);

@@ -1,79 +1,363 @@
 /**
- * `hangar xcom …`: list, get (decoded or raw), and the maintenance commands of the XCom layer.
+ * `hangar xcom …`: list, get (decoded or raw), and the maintenance commands of
+ * the XCom layer (rotate-key, clear, sweep, lineage, gen-key); `hangar bench xcom`.
  */
+import { Buffer } from 'node:buffer';
+import { resolve } from 'node:path';
 import { intOption, NotFoundError, UsageError, need, withRuntime } from './common.ts';
 import type { Ctx } from './common.ts';
 import { table } from './format.ts';
+import type { Runtime } from '../runtime.ts';
+import {
+  HangarXComBackend,
+  XComError,
+  clearXComs,
+  createXComBackend,
+  decodeXCom,
+  describeXCom,
+  generateXComKey,
+  listXComLineage,
+  rotateXComKeys,
+  sweepOrphans,
+} from '../xcom/index.ts';
+import type { XComLocation, XComOptions, RotationProgress } from '../xcom/index.ts';
+import { durationMs } from '../dag/duration.ts';
+import { formatXComBenchTable, runXComBench } from '../../../bench/xcom.bench.ts';
 
 /** Options of the xcom and bench commands (merged into the CLI's option table). */
-export const XCOM_OPTIONS = {} as const;
+export const XCOM_OPTIONS = {
+  raw: { type: 'boolean' },
+  'older-than': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'min-age': { type: 'string' },
+  'key-file': { type: 'string' },
+  primary: { type: 'string' },
+  'max-rows': { type: 'string' },
+  quick: { type: 'boolean' },
+  algorithm: { type: 'string' },
+} as const;
 
 /** Subcommand help, printed in `hangar --help`. */
 export const XCOM_HELP = `  xcom list --dag DAG [--run RUN] [--task TASK] [--prefix P]
-  xcom get --dag DAG --run RUN --task TASK [--key K] [--map-index N]`;
+  xcom get --dag DAG --run RUN --task TASK [--key K] [--map-index N] [--raw]
+                                   Decode a stored XCom (decrypting with the configured keys);
+                                   --raw prints its envelope and an integrity check instead
+  xcom lineage --dag DAG [--run RUN]  Who pushed each XCom, and which tasks pulled it
+  xcom clear --dag DAG [--run RUN] [--task T] [--key K] [--older-than 7d]
+                                   Remove XComs with their files/objects
+  xcom sweep [--dry-run] [--min-age 10m]  Remove files/objects no XCom refers to any more
+  xcom rotate-key [--primary ID] [--max-rows N]
+                                   Re-encrypt stored XComs under the primary key
+                                   (Ctrl+C stops cleanly; run again to resume)
+  xcom gen-key                     Print a new random XCom key (base64) for HANGAR_XCOM_KEYS
+                                   Keys: HANGAR_XCOM_KEYS=id:base64[,old:base64], --key-file F
+                                   (or xcom.encryption.keyFile), HANGAR_XCOM_PASSPHRASE
+  bench xcom [--quick] [--json] [--algorithm gzip|zstd|brotli]
+                                   The XCom backend benchmark`;
+
+const NO_KEY_HINT =
+  'Provide the key with HANGAR_XCOM_KEYS=<id>:<base64 key> (create one with `hangar xcom gen-key`), ' +
+  'a key file outside the workspace (--key-file PATH or xcom.encryption.keyFile in hangar.json), ' +
+  'or a passphrase in HANGAR_XCOM_PASSPHRASE.';
+
+/** The workspace's backend, or a variant of it with a key file given on the command line. */
+function backendOf(rt: Runtime, ctx: Ctx): HangarXComBackend {
+  const keyFile = ctx.values['key-file'] as string | undefined;
+  const primary = ctx.values.primary as string | undefined;
+  if (keyFile === undefined && primary === undefined) {
+    if (!(rt.backend instanceof HangarXComBackend)) throw new Error('This command needs Hangar’s own XCom backend');
+    return rt.backend;
+  }
+  const conf: XComOptions = rt.config.xcom;
+  return createXComBackend(
+    {
+      ...conf,
+      encryption: {
+        ...(conf.encryption ?? {}),
+        ...(keyFile !== undefined ? { keyFile: resolve(keyFile) } : {}),
+        ...(primary !== undefined ? { primaryKeyId: primary } : {}),
+      },
+    },
+    { workspaceRoot: rt.config.root, xcomRoot: rt.config.xcomDir, db: rt.store.db },
+  );
+}
+
+/** XCom errors get a hint on how to fix them; key material never appears in them. */
+function explain(err: unknown): never {
+  if (err instanceof XComError) {
+    if (err.code === 'no-key') throw new Error(`${err.message}. ${NO_KEY_HINT}`);
+    if (err.code === 'authentication') {
+      throw new Error(`Authentication failure: ${err.message}. Check that the key with that id is the one the value was written with.`);
+    }
+    if (err.code === 'not-found') throw new NotFoundError(err.message);
+  }
+  throw err;
+}
+
+function fmtBytes(n: number): string {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function locFromOptions(ctx: Ctx, dagId: string): XComLocation {
+  const runId = ctx.values.run as string | undefined;
+  const taskId = ctx.values.task as string | undefined;
+  if (!runId || !taskId) throw new UsageError('xcom get needs --run RUN and --task TASK');
+  return { dagId, runId, taskId, key: (ctx.values.key as string | undefined) ?? 'return_value', mapIndex: intOption(ctx, 'map-index') ?? -1 };
+}
+
+/** JSON with the types JSON cannot carry made visible (BigInt, Map, Set, bytes, undefined). */
+function printable(value: unknown): string {
+  const seen = new WeakSet<object>();
+  const conv = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v === undefined) return { $undefined: true };
+    if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (seen.has(v)) return '[shared]';
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString();
+    if (v instanceof Uint8Array) return { $bytes: v.byteLength, base64: v.byteLength <= 4096 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : undefined };
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return { $bytes: (v as ArrayBuffer).byteLength };
+    if (v instanceof RegExp) return String(v);
+    if (v instanceof Map) return { $map: Array.from(v, ([k, x]) => [conv(k), conv(x)]) };
+    if (v instanceof Set) return { $set: Array.from(v, conv) };
+    if (Array.isArray(v)) return v.map(conv);
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: conv((v as Record<string, unknown>)[k]), enumerable: true });
+    return out;
+  };
+  return JSON.stringify(conv(value), null, 2) ?? 'undefined';
+}
+
+async function get(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
+  const loc = locFromOptions(ctx, dagId);
+  const backend = backendOf(rt, ctx);
+  const db = rt.store.db;
+  if (ctx.values.raw) {
+    const raw = await decodeXCom(db, backend, loc, { raw: true }).catch(explain);
+    const payload = Buffer.from(raw.payload.buffer, raw.payload.byteOffset, raw.payload.byteLength);
+    const out = {
+      loc,
+      chain: raw.chain,
+      sensitive: raw.sensitive,
+      sizeOriginal: raw.sizeOriginal,
+      sizeStored: raw.sizeStored,
+      createdAt: raw.createdAt,
+      envelopeBytes: raw.envelope.byteLength,
+      header: raw.header ?? null,
+      payloadBytes: payload.byteLength,
+      // The stored bytes as they are (ciphertext when encrypted); large payloads are only counted.
+      payloadBase64: payload.byteLength <= 1 << 20 ? payload.toString('base64') : undefined,
+      integrity: raw.integrity,
+    };
+    if (ctx.json) ctx.out(JSON.stringify(out, null, 2));
+    else {
+      ctx.out(`${describeXCom(loc)}`);
+      ctx.out(`  chain:      ${raw.chain.join(' > ')}`);
+      ctx.out(`  sizes:      ${raw.sizeOriginal} B serialized, ${raw.sizeStored} B stored, envelope ${raw.envelope.byteLength} B (payload ${payload.byteLength} B inline)`);
+      ctx.out(`  sensitive:  ${raw.sensitive}`);
+      ctx.out(`  integrity:  ${raw.integrity.status}${raw.integrity.detail ? ` (${raw.integrity.detail})` : ''}`);
+      ctx.out(`  header:\n${JSON.stringify(raw.header ?? null, null, 2).replace(/^/gm, '    ')}`);
+      if (out.payloadBase64 !== undefined && payload.byteLength > 0) ctx.out(`  payload (base64):\n    ${out.payloadBase64}`);
+    }
+    return raw.integrity.status === 'ok' || raw.integrity.status === 'unverified' ? 0 : 1;
+  }
+  const decoded = await decodeXCom(db, backend, loc).catch(explain);
+  if (ctx.json) ctx.out(JSON.stringify({ loc, chain: decoded.chain, sensitive: decoded.sensitive, value: JSON.parse(printable(decoded.value)) as unknown }, null, 2));
+  else ctx.out(printable(decoded.value));
+  return 0;
+}
+
+async function rotate(rt: Runtime, ctx: Ctx): Promise<number> {
+  const backend = backendOf(rt, ctx);
+  if (!backend.keyring) throw new Error(`XCom key rotation needs the keys: the new primary and the old ones. ${NO_KEY_HINT}`);
+  const db = rt.store.db;
+  const total = (db.prepare(`SELECT count(*) AS n FROM xcom WHERE instr(chain, '"aes-256-gcm"') > 0`).get() as { n: number }).n;
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const maxRows = intOption(ctx, 'max-rows');
+  let lastPrint = 0;
+  const progress = (p: RotationProgress) => {
+    if (ctx.json) return;
+    const now = Date.now();
+    if (now - lastPrint < 250 && p.examined < total) return;
+    lastPrint = now;
+    process.stderr.write(`rotate-key → "${p.targetKeyId}": ${p.examined}/${total} examined, ${p.rotated} re-encrypted, ${p.alreadyCurrent} already current, ${p.failed.length} failed\n`);
+  };
+  let result: RotationProgress;
+  try {
+    result = await rotateXComKeys(db, backend, { signal: controller.signal, maxRows, onProgress: progress });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const interrupted = !result.complete && result.failed.length === 0;
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ ...result, total, interrupted, failed: result.failed.map((f) => ({ ...f, xcom: describeXCom(f.loc) })) }, null, 2));
+  } else {
+    ctx.out(`Key rotation to "${result.targetKeyId}": ${result.rotated} re-encrypted, ${result.alreadyCurrent} already under it, ${result.failed.length} failed (${total} encrypted XComs)`);
+    for (const f of result.failed) ctx.out(`  failed: ${f.message}`);
+    if (interrupted) ctx.out('Stopped before the end; nothing was lost. Run `hangar xcom rotate-key` again to resume.');
+    else if (result.complete) ctx.out('Every encrypted XCom is under the primary key; old keys can be removed once no other copy of the database needs them.');
+  }
+  if (controller.signal.aborted) return 130;
+  return result.failed.length ? 1 : 0;
+}
+
+async function clear(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
+  const olderThan = ctx.values['older-than'] as string | undefined;
+  if (olderThan !== undefined) {
+    try {
+      durationMs(olderThan, '--older-than');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const r = await clearXComs(rt.store.db, backendOf(rt, ctx), {
+    dagId,
+    runId: ctx.values.run as string | undefined,
+    taskId: ctx.values.task as string | undefined,
+    key: ctx.values.key as string | undefined,
+    mapIndex: intOption(ctx, 'map-index'),
+    olderThan,
+  });
+  if (ctx.json) ctx.out(JSON.stringify(r, null, 2));
+  else {
+    ctx.out(`Removed ${r.rows} XCom(s) and ${r.objects} file(s)/object(s), ${fmtBytes(r.bytesFreed)} freed`);
+    for (const e of r.errors) ctx.out(`  warning: ${e}`);
+  }
+  return r.errors.length ? 1 : 0;
+}
+
+async function sweep(rt: Runtime, ctx: Ctx): Promise<number> {
+  const minAge = ctx.values['min-age'] as string | undefined;
+  let minAgeMs: number | undefined;
+  if (minAge !== undefined) {
+    try {
+      minAgeMs = durationMs(minAge, '--min-age');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const dryRun = !!ctx.values['dry-run'];
+  const r = await sweepOrphans(rt.store.db, backendOf(rt, ctx), { dryRun, minAgeMs });
+  const bytes = r.orphans.reduce((s, o) => s + o.size, 0);
+  if (ctx.json) ctx.out(JSON.stringify({ ...r, dryRun, orphanBytes: bytes }, null, 2));
+  else {
+    for (const o of r.orphans) ctx.out(`  ${dryRun ? 'would remove' : 'removed'} ${o.store === 'xcom-root' ? '' : o.store + ' '}${o.path} (${fmtBytes(o.size)})`);
+    ctx.out(
+      dryRun
+        ? `${r.orphans.length} orphaned file(s)/object(s) of ${r.scanned} (${fmtBytes(bytes)}) would be removed; run without --dry-run to remove them`
+        : `Removed ${r.removed} orphaned file(s)/object(s) of ${r.scanned}, ${fmtBytes(r.bytesFreed)} freed`,
+    );
+  }
+  return 0;
+}
+
+function lineage(rt: Runtime, ctx: Ctx, dagId: string): number {
+  const rows = listXComLineage(rt.store.db, { dagId, runId: ctx.values.run as string | undefined });
+  if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) ctx.out(`No XComs for DAG "${dagId}"${ctx.values.run ? ` run "${String(ctx.values.run)}"` : ''}`);
+  else
+    ctx.out(
+      table(
+        ['run', 'key', 'pushed by', 'pulled by', 'chain', 'size'],
+        rows.map((r) => [
+          r.loc.runId,
+          r.loc.key,
+          `${r.pushedBy.taskId}${r.pushedBy.mapIndex >= 0 ? `[${r.pushedBy.mapIndex}]` : ''}`,
+          r.pulledBy.map((p) => `${p.taskId}${p.mapIndex >= 0 ? `[${p.mapIndex}]` : ''}`).join(', ') || '-',
+          r.chain.join('>'),
+          r.sizeOriginal,
+        ]),
+      ),
+    );
+  return 0;
+}
+
+function list(rt: Runtime, ctx: Ctx, dagId: string): number {
+  const rows = rt.store.listXComs({
+    dagId,
+    runId: ctx.values.run as string | undefined,
+    taskId: ctx.values.task as string | undefined,
+    keyPrefix: ctx.values.prefix as string | undefined,
+    mapIndex: intOption(ctx, 'map-index'),
+  });
+  const items = rows.map((r) => ({
+    dagId: r.dag_id,
+    runId: r.run_id,
+    taskId: r.task_id,
+    mapIndex: r.map_index,
+    key: r.key,
+    chain: JSON.parse(r.chain) as string[],
+    sizeOriginal: r.size_original,
+    sizeStored: r.size_stored,
+    sensitive: !!r.sensitive,
+    createdAt: r.created_at,
+  }));
+  if (ctx.json) ctx.out(JSON.stringify(items, null, 2));
+  else
+    ctx.out(
+      table(
+        ['run', 'task', 'map', 'key', 'chain', 'size', 'stored'],
+        items.map((x) => [x.runId, x.taskId, x.mapIndex >= 0 ? x.mapIndex : '', x.key, x.chain.join('>'), x.sizeOriginal, x.sizeStored]),
+      ),
+    );
+  return 0;
+}
+
+const NEEDS_DAG = new Set(['list', 'get', 'clear', 'lineage']);
+const SUBCOMMANDS = ['list', 'get', 'lineage', 'clear', 'sweep', 'rotate-key', 'gen-key'];
 
 export async function xcomCommand(ctx: Ctx): Promise<number> {
-  const sub = need(ctx, 0, 'a subcommand: hangar xcom list|get');
+  const sub = need(ctx, 0, `a subcommand: hangar xcom ${SUBCOMMANDS.join('|')}`);
+  if (!SUBCOMMANDS.includes(sub)) throw new UsageError(`unknown xcom subcommand "${sub}" (${SUBCOMMANDS.join(', ')})`);
+  if (sub === 'gen-key') {
+    const key = generateXComKey();
+    // Asked for explicitly: the one command that prints key material.
+    if (ctx.json) ctx.out(JSON.stringify({ key }));
+    else ctx.out(key);
+    return 0;
+  }
   const dagId = ctx.values.dag as string | undefined;
-  if (!dagId) throw new UsageError('xcom needs --dag DAG');
+  if (NEEDS_DAG.has(sub) && !dagId) throw new UsageError(`xcom ${sub} needs --dag DAG`);
   return withRuntime(
     ctx,
     async (rt) => {
-      if (sub === 'list') {
-        const rows = rt.store.listXComs({
-          dagId,
-          runId: ctx.values.run as string | undefined,
-          taskId: ctx.values.task as string | undefined,
-          keyPrefix: ctx.values.prefix as string | undefined,
-          mapIndex: intOption(ctx, 'map-index'),
-        });
-        const list = rows.map((r) => ({
-          dagId: r.dag_id,
-          runId: r.run_id,
-          taskId: r.task_id,
-          mapIndex: r.map_index,
-          key: r.key,
-          chain: JSON.parse(r.chain) as string[],
-          sizeOriginal: r.size_original,
-          sizeStored: r.size_stored,
-          sensitive: !!r.sensitive,
-          createdAt: r.created_at,
-        }));
-        if (ctx.json) ctx.out(JSON.stringify(list, null, 2));
-        else
-          ctx.out(
-            table(
-              ['run', 'task', 'map', 'key', 'chain', 'size', 'stored'],
-              list.map((x) => [
-                x.runId,
-                x.taskId,
-                x.mapIndex >= 0 ? x.mapIndex : '',
-                x.key,
-                x.chain.join('>'),
-                x.sizeOriginal,
-                x.sizeStored,
-              ]),
-            ),
-          );
-        return 0;
+      switch (sub) {
+        case 'list':
+          return list(rt, ctx, dagId!);
+        case 'get':
+          return get(rt, ctx, dagId!);
+        case 'lineage':
+          return lineage(rt, ctx, dagId!);
+        case 'clear':
+          return clear(rt, ctx, dagId!);
+        case 'sweep':
+          return sweep(rt, ctx);
+        default:
+          return rotate(rt, ctx);
       }
-      if (sub === 'get') {
-        const runId = ctx.values.run as string | undefined;
-        const taskId = ctx.values.task as string | undefined;
-        if (!runId || !taskId) throw new UsageError('xcom get needs --run RUN and --task TASK');
-        const key = (ctx.values.key as string | undefined) ?? 'return_value';
-        const mapIndex = intOption(ctx, 'map-index') ?? -1;
-        const row = rt.store.getXCom(dagId, runId, taskId, key, mapIndex);
-        if (!row)
-          throw new NotFoundError(
-            `No XCom "${key}" of task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''} in run "${runId}" of DAG "${dagId}"`,
-          );
-        const value = await rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value);
-        ctx.out(JSON.stringify(value, null, ctx.json ? undefined : 2));
-        return 0;
-      }
-      throw new UsageError(`unknown xcom subcommand "${sub}" (list, get)`);
     },
     false,
   );
+}
+
+/** `hangar bench xcom [--quick] [--json]`. */
+export async function benchCommand(ctx: Ctx): Promise<number> {
+  const what = need(ctx, 0, 'what to benchmark: hangar bench xcom');
+  if (what !== 'xcom') throw new UsageError(`unknown benchmark "${what}" (xcom)`);
+  const algorithm = ctx.values.algorithm as string | undefined;
+  if (algorithm !== undefined && algorithm !== 'gzip' && algorithm !== 'zstd' && algorithm !== 'brotli') {
+    throw new UsageError(`--algorithm must be gzip, zstd or brotli, not "${algorithm}"`);
+  }
+  const interactive = process.stderr.isTTY;
+  const res = await runXComBench({ quick: !!ctx.values.quick, algorithm }, (d, t, label) => {
+    if (interactive) process.stderr.write(`\r[${d}/${t}] ${label}`.padEnd(60));
+  });
+  if (interactive) process.stderr.write('\n');
+  if (ctx.json) ctx.out(JSON.stringify(res, null, 2));
+  else ctx.out(formatXComBenchTable(res));
+  return 0;
 }

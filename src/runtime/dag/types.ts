@@ -40,6 +40,34 @@ export interface XComPushOptions {
   readonly sensitive?: boolean;
   /** The backend for this one value, overriding the task's and the workspace's. */
   readonly backend?: string;
+  /**
+   * pushFile/pushRecords: where the file goes, the workspace's XCom directory (`local`,
+   * the default) or the configured object store (`object-store`, xcom.objectStore).
+   */
+  readonly target?: 'local' | 'object-store';
+  /** pushFile: how many records the bytes hold, recorded in the reference (default 1). */
+  readonly recordCount?: number;
+}
+
+/**
+ * A file the XCom backend manages (ctx.xcom.pushRecords / pushFile): the seed's file
+ * reference format, plus the store, a SHA-256 checksum and the content format.
+ */
+export interface XComFileRef {
+  readonly data_type: 'file_reference';
+  readonly _xcom_file_backend: true;
+  /** `xcom-root` (the workspace's XCom directory), `file:///dir` or `s3://bucket/prefix`. */
+  readonly store: string;
+  /** Relative to the store. */
+  readonly filepath: string;
+  readonly size_bytes: number;
+  readonly record_count: number;
+  readonly created_at: string;
+  /** `sha256:<hex>` of the file. */
+  readonly checksum: string;
+  /** `ndjson`: one serialized record per line (pushRecords); `binary`: opaque bytes (pushFile). */
+  readonly format: 'ndjson' | 'binary';
+  readonly cleanup_required: true;
 }
 
 export interface XComPullOptions {
@@ -71,6 +99,38 @@ export interface XComApi {
   pullPrefix(task: string | TaskRef<unknown>, prefix: string): Promise<Record<string, unknown>>;
   /** Removes XComs of this run (the seed's cleanup pattern); returns how many were removed. */
   clear(task: string | TaskRef<unknown>, selector?: { key?: string; prefix?: string }): Promise<number>;
+  /**
+   * Streams records (any XCom-storable values) into a file the XCom backend manages,
+   * one per line (NDJSON in Hangar's typed JSON), and pushes the small reference under `key`.
+   * Never holds the dataset whole; the file is removed with the XCom (clear, re-push, cleanup).
+   */
+  pushRecords(
+    key: string,
+    records: Iterable<unknown> | AsyncIterable<unknown>,
+    options?: XComPushOptions,
+  ): Promise<XComFileRef>;
+  /** Streams bytes (a Buffer, or chunks from a stream / async iterable) into a managed file and pushes its reference under `key`. */
+  pushFile(
+    key: string,
+    bytes: Uint8Array | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>,
+    options?: XComPushOptions,
+  ): Promise<XComFileRef>;
+  /**
+   * Reads back the records of a reference pushed with pushRecords, one at a time, checking
+   * size and SHA-256 as they pass. `source` is a task (then `key`, default `return_value`,
+   * names the XCom and the pull is recorded in lineage) or a reference already pulled.
+   */
+  readRecords<T = unknown>(
+    source: string | TaskRef<unknown> | XComFileRef,
+    key?: string,
+    options?: XComPullOptions,
+  ): AsyncIterable<T>;
+  /** The bytes of a managed file as a stream (verified as it passes; a missing, truncated or altered file is an error naming the XCom). */
+  openFile(
+    source: string | TaskRef<unknown> | XComFileRef,
+    key?: string,
+    options?: XComPullOptions,
+  ): Promise<AsyncIterable<Uint8Array>>;
 }
 
 /** What every task receives. Field names follow Airflow's template context where one exists. */

@@ -1,9 +1,10 @@
 import type { Dag } from '../dag/dag.ts';
-import type { TaskRef, XComApi, XComPullOptions, XComPushOptions } from '../dag/types.ts';
+import type { TaskRef, XComApi, XComFileRef, XComPullOptions, XComPushOptions } from '../dag/types.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
 import type { XComRecord } from '../store/records.ts';
 import type { XComBackend, XComLocation } from '../xcom/index.ts';
+import { HangarXComBackend, XComError, openXComFile, readXComRecords, writeXComFile, writeXComRecords } from '../xcom/index.ts';
 
 export const RETURN_KEY = 'return_value';
 
@@ -77,6 +78,51 @@ export async function pullXCom(s: XComScope, taskId: string, key = RETURN_KEY, o
   return out;
 }
 
+function managed(s: XComScope, what: string): HangarXComBackend {
+  if (!(s.backend instanceof HangarXComBackend)) throw new Error(`${what} needs Hangar's XCom backend (task "${s.taskId}")`);
+  return s.backend;
+}
+
+function isFileRef(x: unknown): x is XComFileRef {
+  return !!x && typeof x === 'object' && (x as XComFileRef)._xcom_file_backend === true && (x as XComFileRef).data_type === 'file_reference';
+}
+
+/** Pushes a file reference written by `write`; the reference is a small inline XCom whose envelope lists the file. */
+async function pushManaged(
+  s: XComScope,
+  key: string,
+  options: XComPushOptions,
+  write: (b: HangarXComBackend, loc: XComLocation) => Promise<XComFileRef>,
+): Promise<XComFileRef> {
+  if (typeof key !== 'string' || !KEY_RE.test(key)) {
+    throw new Error(`Task "${s.taskId}" pushed an XCom with an invalid key ${JSON.stringify(key)} (1 to 512 printable characters)`);
+  }
+  const b = managed(s, 'pushRecords/pushFile');
+  const loc: XComLocation = { dagId: s.dag.id, runId: s.runId, taskId: s.taskId, mapIndex: s.mapIndex, key };
+  const ref = await write(b, loc);
+  try {
+    await pushXCom(s, key, ref, { sensitive: options.sensitive, backend: options.backend ?? 'database' });
+  } catch (err) {
+    // No row points at the file: remove it rather than leave an orphan for the sweep.
+    await b.storeFor(loc, ref.store).delete(ref.filepath).catch(() => 0);
+    throw err;
+  }
+  return ref;
+}
+
+/** The reference a source names: a reference object, or the XCom `key` of a task (pulled, so lineage records it). */
+async function refOf(s: XComScope, source: string | TaskRef<unknown> | XComFileRef, key: string | undefined, options: XComPullOptions): Promise<{ ref: XComFileRef; loc?: XComLocation }> {
+  if (isFileRef(source)) return { ref: source };
+  const taskId = taskIdOf(source as string | TaskRef<unknown>);
+  const k = key ?? RETURN_KEY;
+  const mapIndex = options.mapIndex ?? -1;
+  const loc: XComLocation = { dagId: s.dag.id, runId: s.runId, taskId, mapIndex, key: k };
+  const value = await pullXCom(s, taskId, k, { ...options, mapIndex });
+  if (value === undefined) throw new XComError('not-found', loc, `does not exist (task "${s.taskId}" wanted a file reference)`);
+  if (!isFileRef(value)) throw new XComError('unsupported', loc, 'is not a file reference pushed with pushRecords/pushFile');
+  return { ref: value, loc };
+}
+
 export function createXComApi(s: XComScope): XComApi {
   return {
     push: (key, value, options) => pushXCom(s, key, value, options),
@@ -110,6 +156,22 @@ export function createXComApi(s: XComScope): XComApi {
         s.store.deleteXComs({ dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, mapIndex: r.map_index, key: r.key });
       }
       return rows.length;
+    },
+    pushRecords: (key, records, options = {}) =>
+      pushManaged(s, key, options, (b, loc) => writeXComRecords(b, loc, records, { target: options.target })),
+    pushFile: (key, bytes, options = {}) =>
+      pushManaged(s, key, options, (b, loc) => writeXComFile(b, loc, bytes, { target: options.target, recordCount: options.recordCount })),
+    readRecords: <T>(source: string | TaskRef<unknown> | XComFileRef, key?: string, options: XComPullOptions = {}): AsyncIterable<T> => {
+      return {
+        async *[Symbol.asyncIterator]() {
+          const { ref, loc } = await refOf(s, source, key, options);
+          yield* readXComRecords(managed(s, 'readRecords'), ref, loc) as AsyncIterable<T>;
+        },
+      };
+    },
+    openFile: async (source, key, options = {}) => {
+      const { ref, loc } = await refOf(s, source, key, options);
+      return openXComFile(managed(s, 'openFile'), ref, loc);
     },
   };
 }

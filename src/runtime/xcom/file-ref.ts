@@ -15,28 +15,15 @@ import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { XComLocation } from './types.ts';
+import type { XComFileRef } from '../dag/types.ts';
 import type { HangarXComBackend } from './backend.ts';
 import type { BlobSource } from './stores.ts';
 import { assertSafeRelative, objectPath } from './stores.ts';
 import { decodeValue, encodeValue } from './serializer.ts';
 import { XComError } from './errors.ts';
 
-export interface XComFileRef {
-  readonly data_type: 'file_reference';
-  readonly _xcom_file_backend: true;
-  /** `xcom-root`, `file:///dir` or `s3://bucket/prefix`. */
-  readonly store: string;
-  /** Relative to the store. */
-  readonly filepath: string;
-  readonly size_bytes: number;
-  readonly record_count: number;
-  readonly created_at: string;
-  /** `sha256:<hex>` of the file. */
-  readonly checksum: string;
-  /** `ndjson`: one serialized record per line (writeXComRecords); `binary`: opaque bytes. */
-  readonly format: 'ndjson' | 'binary';
-  readonly cleanup_required: true;
-}
+/** The reference format; defined with the DAG API so task code sees the same type. */
+export type { XComFileRef };
 
 export interface WriteFileOptions {
   /** Records in the file, for binary data the caller knows about (default 1). */
