@@ -270,12 +270,27 @@ export interface SecretsSetParams {
 /** → Hand secrets from VS Code's SecretStorage to the runtime (kept in memory only; never logged). */
 export const SecretsSet = new RequestType<SecretsSetParams, { xcomKeyIds: string[]; s3: boolean }, void>('secrets/set');
 
+export interface XComRotateResult {
+  targetKeyId: string;
+  examined: number;
+  rotated: number;
+  alreadyCurrent: number;
+  failed: number;
+  complete: boolean;
+}
+/** → Re-encrypt stored XComs with the primary key (after `secrets/set` made a new key primary). */
+export const XComRotate = new RequestType<Record<string, never>, XComRotateResult, void>('xcom/rotate');
+
 // ------------------------------------------------------------------ notifications
 
+export interface RunDidChangeParams {
+  dagId: string;
+  runId: string;
+  state: RunState;
+  reason?: string;
+}
 /** ← A run changed state (queued, running, success, failed). */
-export const RunDidChange = new NotificationType<{ dagId: string; runId: string; state: RunState; reason?: string }>(
-  'run/didChange',
-);
+export const RunDidChange = new NotificationType<RunDidChangeParams>('run/didChange');
 
 export interface TaskDidChangeParams {
   dagId: string;

@@ -25,6 +25,7 @@ const METHODS = [
   'task/mark',
   'xcom/list',
   'secrets/set',
+  'xcom/rotate',
 ] as const;
 
 const rpcOut = createWriteStream('', { fd: 1 });

@@ -9,7 +9,7 @@ import type { DagBag } from '../loader/index.ts';
 import type { Dag } from '../dag/dag.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskTryRecord } from '../store/records.ts';
 import { tryLogPath } from '../executor/logger.ts';
-import { HangarXComBackend, loadKeyring, parseKeyMaterial } from '../xcom/index.ts';
+import { HangarXComBackend, loadKeyring, parseKeyMaterial, rotateXComKeys } from '../xcom/index.ts';
 import type * as P from '../../protocol/runtime.ts';
 import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, optStr, paramsOf, str, strArray } from './validate.ts';
 import type { Params } from './validate.ts';
@@ -73,6 +73,8 @@ export class RuntimeService {
         return this.xcomList(method, p);
       case 'secrets/set':
         return this.secretsSet(method, p);
+      case 'xcom/rotate':
+        return this.xcomRotate();
       default:
         throw new InvalidParamsError(`Unknown method "${method}"`);
     }
@@ -137,6 +139,7 @@ export class RuntimeService {
     const rt = this.rt();
     if (!this.loaded || !rt.dagBag) {
       await rt.loadDags();
+      if (!this.loaded) rt.recover(); // runs left running by a runtime that died (a crash, a restart)
       this.loaded = true;
     }
     return rt.dagBag!;
@@ -346,6 +349,14 @@ export class RuntimeService {
       out.push({ key: x.key, mapIndex: x.map_index, chain, sizeOriginal: x.size_original, sizeStored: x.size_stored, sensitive: !!x.sensitive, createdAt: x.created_at, preview });
     }
     return out;
+  }
+
+  private async xcomRotate(): Promise<P.XComRotateResult> {
+    const rt = this.rt();
+    if (!(rt.backend instanceof HangarXComBackend)) throw new Error('xcom/rotate: this runtime\'s XCom backend does not support key rotation');
+    if (!rt.backend.keyring) throw new Error('xcom/rotate: no XCom key is set; set one first (Hangar: Set Encryption Key)');
+    const r = await rotateXComKeys(rt.store.db, rt.backend);
+    return { targetKeyId: r.targetKeyId, examined: r.examined, rotated: r.rotated, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length, complete: r.complete };
   }
 
   // ---------------------------------------------------------------- secrets

@@ -1,0 +1,206 @@
+/**
+ * vscode-free logic for the DAGs tree, diagnostics, CodeLens, settings, log
+ * document addresses and command input: plain functions tested with node:test.
+ */
+import type { DagInfo, DagListResult, InitializeParams, LoadError, TaskInfo } from '../protocol/runtime.ts';
+
+/** Codicon for a task kind. */
+export function taskKindIcon(task: Pick<TaskInfo, 'kind' | 'mapped'>): string {
+  if (task.mapped) return 'layers';
+  switch (task.kind) {
+    case 'python':
+    case 'task':
+      return 'symbol-method';
+    case 'bash':
+      return 'terminal';
+    case 'sensor':
+      return 'eye';
+    case 'sync':
+      return 'arrow-swap';
+    case 'branch':
+      return 'git-branch';
+    case 'empty':
+      return 'circle-small';
+    default:
+      return 'symbol-event';
+  }
+}
+
+export function taskDescription(t: TaskInfo): string {
+  const parts = [t.kind];
+  if (t.mapped) parts.push('mapped');
+  if (t.upstream.length) parts.push(`← ${t.upstream.join(', ')}`);
+  return parts.join(' · ');
+}
+
+export function dagDescription(d: DagInfo): string {
+  return [`${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`, d.schedule ?? 'manual only', ...d.tags.map((t) => `#${t}`)].join(' · ');
+}
+
+/** One diagnostic of a DAG file: 0-based range for VS Code. */
+export interface FileDiagnostic {
+  line: number;
+  column: number;
+  message: string;
+}
+
+/**
+ * Load errors grouped by file, as diagnostics (0-based positions; an unknown
+ * position is the first line). The message drops the `file:line:col: ` prefix
+ * the runtime puts in front, since the Problems panel shows the position.
+ */
+export function diagnosticsByFile(errors: readonly LoadError[]): Map<string, FileDiagnostic[]> {
+  const out = new Map<string, FileDiagnostic[]>();
+  for (const e of errors) {
+    const list = out.get(e.file) ?? [];
+    list.push({ line: Math.max(0, (e.line ?? 1) - 1), column: Math.max(0, (e.column ?? 1) - 1), message: stripPosition(e.message, e.file) });
+    out.set(e.file, list);
+  }
+  return out;
+}
+
+export function stripPosition(message: string, file: string): string {
+  if (message.startsWith(file)) return message.slice(file.length).replace(/^(:\d+(:\d+)?)?:\s*/, '') || message;
+  return message;
+}
+
+/** Where to put CodeLenses in a file: one per DAG defined there (0-based line). */
+export function lensesForFile(list: DagListResult | undefined, file: string): { dagId: string; line: number }[] {
+  if (!list) return [];
+  return list.dags
+    .filter((d) => (d.position?.file ?? d.file) === file)
+    .map((d) => ({ dagId: d.dagId, line: Math.max(0, (d.position?.line ?? 1) - 1) }))
+    .sort((a, b) => a.line - b.line);
+}
+
+/** Reads `hangar.*` settings (through `get`) into the runtime's config overrides; unset means `hangar.json` decides. */
+export function configFromSettings(get: (key: string) => unknown): InitializeParams['config'] {
+  const config: InitializeParams['config'] = {};
+  const str = (k: string): string | undefined => {
+    const v = get(k);
+    return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+  };
+  const num = (k: string): number | undefined => {
+    const v = get(k);
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
+  };
+  const dagsFolder = str('dagsFolder');
+  if (dagsFolder) config.dagsFolder = dagsFolder;
+  const store = str('store');
+  if (store) config.store = store;
+  const parallelism = num('parallelism');
+  if (parallelism) config.parallelism = Math.floor(parallelism);
+  const executor = str('executor');
+  if (executor === 'isolated' || executor === 'in-process') config.executor = executor;
+  const xcom: Record<string, unknown> = {};
+  const backend = str('xcom.backend');
+  if (backend) xcom.backend = backend;
+  const fileThreshold = num('xcom.fileThreshold');
+  if (fileThreshold) xcom.fileThreshold = fileThreshold;
+  const compressionThreshold = num('xcom.compressionThreshold');
+  if (compressionThreshold) xcom.compression = { threshold: compressionThreshold };
+  const objectStoreUrl = str('xcom.objectStoreUrl');
+  if (objectStoreUrl) xcom.objectStore = { url: objectStoreUrl };
+  const objectStoreThreshold = num('xcom.objectStoreThreshold');
+  if (objectStoreThreshold) xcom.objectStoreThreshold = objectStoreThreshold;
+  if (Object.keys(xcom).length) config.xcom = xcom;
+  return config;
+}
+
+// ------------------------------------------------------------------ log documents
+
+/** Which log a `hangar-log:` document shows; `tryNumber` undefined = the latest try (it follows retries). */
+export interface LogRef {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber?: number;
+}
+
+export const LOG_SCHEME = 'hangar-log';
+
+/** Path (the tab title is its last segment) and query of a log document. */
+export function logUriParts(ref: LogRef): { path: string; query: string } {
+  const name = `${ref.taskId}${ref.mapIndex >= 0 ? `[${ref.mapIndex}]` : ''}${ref.tryNumber ? ` try ${ref.tryNumber}` : ''}.log`;
+  const q = new URLSearchParams({ dag: ref.dagId, run: ref.runId, task: ref.taskId, map: String(ref.mapIndex) });
+  if (ref.tryNumber) q.set('try', String(ref.tryNumber));
+  return { path: `/${ref.dagId}/${ref.runId.replace(/[/\\]/g, '_')}/${name}`, query: q.toString() };
+}
+
+export function parseLogQuery(query: string): LogRef {
+  const q = new URLSearchParams(query);
+  const dagId = q.get('dag');
+  const runId = q.get('run');
+  const taskId = q.get('task');
+  const map = Number(q.get('map') ?? '-1');
+  const t = q.get('try');
+  if (!dagId || !runId || !taskId || !Number.isInteger(map)) throw new Error(`Not a Hangar log address: ?${query} (needs dag, run, task and map)`);
+  const tryNumber = t === null ? undefined : Number(t);
+  if (tryNumber !== undefined && (!Number.isInteger(tryNumber) || tryNumber < 1)) throw new Error(`Not a Hangar log address: try "${t}" is not a whole number ≥ 1`);
+  return { dagId, runId, taskId, mapIndex: map, tryNumber };
+}
+
+/** Whether a log line/notification for (dag, run, task, map, try) belongs to the document `ref`. */
+export function logRefMatches(ref: LogRef, e: { dagId: string; runId: string; taskId: string; mapIndex: number; tryNumber?: number }): boolean {
+  return (
+    ref.dagId === e.dagId &&
+    ref.runId === e.runId &&
+    ref.taskId === e.taskId &&
+    ref.mapIndex === e.mapIndex &&
+    (ref.tryNumber === undefined || e.tryNumber === undefined || ref.tryNumber === e.tryNumber)
+  );
+}
+
+// ------------------------------------------------------------------ command input
+
+/** Parses the run configuration typed in "Run DAG with Config…": a JSON object, or a clear error. */
+export function parseConf(text: string): Record<string, unknown> {
+  const t = text.trim();
+  if (t === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(t);
+  } catch (err) {
+    throw new Error(`The run configuration is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`The run configuration must be a JSON object like {"key": "value"}, not ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** Parses a date typed for Backfill (YYYY-MM-DD or full ISO, UTC); returns an ISO string or throws naming the field. */
+export function parseDateInput(text: string, what: string): string {
+  const t = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(t)) {
+    throw new Error(`${what}: "${t}" is not a date like 2024-01-31 or 2024-01-31T06:00:00Z`);
+  }
+  const iso = t.length === 10 ? `${t}T00:00:00Z` : /Z|[+-]\d{2}:?\d{2}$/.test(t) ? t.replace(' ', 'T') : `${t.replace(' ', 'T')}Z`;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) throw new Error(`${what}: "${t}" is not a valid date`);
+  return d.toISOString();
+}
+
+/** Checks an XCom key typed by the user: 32 bytes as base64 (44 characters); returns an error message or undefined. */
+export function checkKeyMaterial(text: string): string | undefined {
+  const t = text.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t)) return 'An XCom key is 32 random bytes in base64 (44 characters, A-Z a-z 0-9 + /, = padding)';
+  const bytes = Buffer.from(t, 'base64').byteLength;
+  if (bytes !== 32) return `An XCom key must be 32 bytes; this one decodes to ${bytes}`;
+  return undefined;
+}
+
+export function checkKeyId(text: string, existing: readonly string[]): string | undefined {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(text)) return 'A key id is 1 to 64 of A-Z a-z 0-9 . _ -';
+  if (existing.includes(text)) return `There is already a key "${text}"`;
+  return undefined;
+}
+
+/** The next key id for a rotation: `key-N+1` after the highest `key-N`. */
+export function nextKeyId(existing: readonly string[]): string {
+  let n = 0;
+  for (const id of existing) {
+    const m = /^key-(\d+)$/.exec(id);
+    if (m) n = Math.max(n, Number(m[1]));
+  }
+  return `key-${n + 1}`;
+}
