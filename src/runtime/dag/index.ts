@@ -30,3 +30,5 @@ export type {
   XComPushOptions,
 } from './types.ts';
 export type { Duration } from './duration.ts';
+export { sensor, fileSensor, s3KeySensor, sftpSensor, dateTimeSensor, timeSensor, timeDeltaSensor, externalTaskSensor } from './sensors.ts';
+export type * from './sensors.ts';

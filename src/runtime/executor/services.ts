@@ -38,3 +38,31 @@ export function rescheduleAt(at: Date): RescheduleRequest {
 export function isRescheduleRequest(value: unknown): value is RescheduleRequest {
   return !!value && typeof value === 'object' && (value as Record<symbol, unknown>)[RESCHEDULE] === true;
 }
+
+const OUTCOME = Symbol.for('hangar.taskOutcome');
+
+/**
+ * What a task body returns to end its try other than by success or an error:
+ * `skipped` (Airflow's AirflowSkipException; a sensor's softFail) or `failed`
+ * with no retry left taken (Airflow's AirflowFailException; a sensor timeout).
+ * The runner and the run loop handle it like a reschedule request.
+ */
+export interface TaskOutcome {
+  readonly [OUTCOME]: true;
+  readonly state: 'skipped' | 'failed';
+  readonly reason: string;
+}
+
+/** Ends the try as `skipped`, with the reason recorded as the task instance's note. */
+export function skipTask(reason: string): TaskOutcome {
+  return { [OUTCOME]: true, state: 'skipped', reason };
+}
+
+/** Ends the try as `failed` and does not retry it, whatever `retries` says. */
+export function failWithoutRetry(reason: string): TaskOutcome {
+  return { [OUTCOME]: true, state: 'failed', reason };
+}
+
+export function isTaskOutcome(value: unknown): value is TaskOutcome {
+  return !!value && typeof value === 'object' && (value as Record<symbol, unknown>)[OUTCOME] === true;
+}

@@ -12,8 +12,10 @@ import type { ExecuteRequest, ExecuteResult } from './types.ts';
 import { createXComApi, pullXCom, pushXCom, RETURN_KEY } from './xcom-api.ts';
 import type { XComScope } from './xcom-api.ts';
 import type { Clock } from '../scheduler/clock.ts';
-import { isRescheduleRequest, TASK_SERVICES } from './services.ts';
+import { isRescheduleRequest, isTaskOutcome, TASK_SERVICES } from './services.ts';
 import type { TaskServices } from './services.ts';
+// Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
+import '../sensors/index.ts';
 
 export interface RunnerEnv {
   readonly store: Store;
@@ -207,6 +209,14 @@ export async function runTaskTry(
       if (isRescheduleRequest(value)) {
         log.meta('INFO', `Rescheduling: next poke at ${value.at.toISOString()}`);
         return { ok: true, pid: process.pid, reschedule: { at: value.at.toISOString() } };
+      }
+      if (isTaskOutcome(value)) {
+        if (value.state === 'skipped') {
+          log.meta('INFO', `Marking task as SKIPPED: ${value.reason}`);
+          return { ok: true, pid: process.pid, skipped: value.reason };
+        }
+        log.error(`Task failed (not retried): ${value.reason}`);
+        return { ok: false, error: value.reason, pid: process.pid, noRetry: true };
       }
       if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
       const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(dag, task, value) };

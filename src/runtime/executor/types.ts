@@ -22,6 +22,8 @@ export type ExecuteResult =
       readonly proceed?: boolean;
       /** For sensors in reschedule mode: not done yet; free the slot and run again at this time (ISO 8601). */
       readonly reschedule?: { readonly at: string };
+      /** The body asked to be skipped (skipTask): the reason. */
+      readonly skipped?: string;
       /** The pid that ran the try. */
       readonly pid: number;
     }
@@ -31,6 +33,8 @@ export type ExecuteResult =
       readonly timedOut?: boolean;
       /** The try's process died (exit code or signal in the message). */
       readonly crashed?: boolean;
+      /** The body asked not to be retried (failWithoutRetry). */
+      readonly noRetry?: boolean;
       readonly pid: number;
     };
 

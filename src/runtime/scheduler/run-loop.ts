@@ -488,13 +488,15 @@ export class RunLoop {
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     let state: TaskState;
     let nextTryAt: string | null = null;
-    const error = result.ok ? null : result.error;
+    const error = result.ok ? (result.skipped ?? null) : result.error;
     if (result.ok && result.reschedule && !this.failedReason) {
       this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid);
       return;
     }
-    if (result.ok) state = 'success';
-    else if (!this.failedReason && ti.tryNumber < ti.maxTries) {
+    // skipTask / failWithoutRetry (executor/services.ts): a sensor's softFail and its timeout.
+    if (result.ok && result.skipped !== undefined) state = 'skipped';
+    else if (result.ok) state = 'success';
+    else if (!this.failedReason && !result.noRetry && ti.tryNumber < ti.maxTries) {
       state = 'up_for_retry';
       const delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();

@@ -1,5 +1,6 @@
 import { XCOM_SCHEMA_SQL } from '../xcom/schema.ts';
 import { SYNC_SCHEMA_SQL } from '../sync/schema.ts';
+import { SENSORS_SCHEMA_SQL } from '../sensors/schema.ts';
 
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
@@ -115,4 +116,5 @@ CREATE INDEX xcom_pulls_by_xcom ON xcom_pulls (dag_id, run_id, task_id, key);
   },
   { version: 2, name: 'xcom keys and rotation', sql: XCOM_SCHEMA_SQL },
   { version: 3, name: 'sync cursors and file results', sql: SYNC_SCHEMA_SQL },
+  { version: 4, name: 'sensor pokes, instances, breakers and SLA misses', sql: SENSORS_SCHEMA_SQL },
 ];

@@ -1,0 +1,102 @@
+/**
+ * SLA / deadline checks of sensors, done by the runtime (a run observer), not
+ * by the sensor's own loop: they fire even while the sensor waits for a slot,
+ * sits in `up_for_reschedule`, or hangs in a poke.
+ *
+ * For each sensor with `sla`, each level's deadline is
+ * `anchor + after`, the anchor being the run's logical date, its data interval
+ * end, or its start (`run_start`: the runtime clock's time when a runtime first
+ * ran the run, persisted in `sensor_sla_anchors` so that a resumed run keeps
+ * its deadlines). A clock timer fires at the deadline; if the sensor has not
+ * finished by then, the miss is inserted in `sensor_sla_misses` (primary key:
+ * DAG, run, task, level) and only the insert that created the row calls
+ * `onSlaMiss` — once, even across restarts or two runtimes on one store.
+ */
+import type { TaskDefinition } from '../dag/dag.ts';
+import type { RunObserverContext, RunObserver } from '../scheduler/observers.ts';
+import { FINISHED_STATES } from '../store/records.ts';
+import type { TaskState } from '../store/records.ts';
+import type { SensorSettings, SlaMissEvent } from './types.ts';
+
+export function sensorSettingsOf(task: TaskDefinition): SensorSettings | undefined {
+  return task.kind === 'sensor' ? (task.extra['sensor'] as SensorSettings | undefined) : undefined;
+}
+
+export function slaObserver(o: RunObserverContext): RunObserver | undefined {
+  const sensors = [...o.dag.tasks.values()].filter((t) => sensorSettingsOf(t)?.sla);
+  if (sensors.length === 0 || o.run.run_type === 'test') return undefined;
+  const { store, clock, run } = o;
+  let anchor: number | undefined;
+  const runStartAnchor = (): number => {
+    if (anchor !== undefined) return anchor;
+    store.tx(() => {
+      store.stmt('INSERT OR IGNORE INTO sensor_sla_anchors (dag_id, run_id, anchor_ms) VALUES (?, ?, ?)').run(run.dag_id, run.run_id, clock.now());
+    });
+    anchor = (store.stmt('SELECT anchor_ms FROM sensor_sla_anchors WHERE dag_id = ? AND run_id = ?').get(run.dag_id, run.run_id) as { anchor_ms: number }).anchor_ms;
+    return anchor;
+  };
+  const timers = new Set<unknown>();
+  let disposed = false;
+  // Timers longer than setTimeout's limit (~24.8 days) are re-armed in steps.
+  const MAX_DELAY = 2_147_483_647;
+  const arm = (fn: () => void, atMs: number) => {
+    const delay = Math.max(0, atMs - clock.now());
+    const h = clock.setTimeout(() => {
+      timers.delete(h);
+      if (disposed) return;
+      if (atMs - clock.now() > 0 && delay >= MAX_DELAY) arm(fn, atMs);
+      else fn();
+    }, Math.min(delay, MAX_DELAY));
+    timers.add(h);
+  };
+
+  const check = async (task: TaskDefinition, settings: SensorSettings, level: string, deadlineMs: number) => {
+    if (disposed) return;
+    const states = store
+      .stmt('SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?')
+      .all(run.dag_id, run.run_id, task.id) as { state: TaskState | null }[];
+    if (states.length > 0 && states.every((r) => r.state !== null && FINISHED_STATES.has(r.state))) return;
+    const taskState = states.find((r) => r.state === null || !FINISHED_STATES.has(r.state))?.state ?? null;
+    const deadline = new Date(deadlineMs).toISOString();
+    const inserted = store.tx(
+      () =>
+        store
+          .stmt('INSERT OR IGNORE INTO sensor_sla_misses (dag_id, run_id, task_id, level, deadline_ms, deadline, detected_ms, task_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(run.dag_id, run.run_id, task.id, level, deadlineMs, deadline, clock.now(), taskState).changes,
+    );
+    if (Number(inserted) !== 1) return;
+    o.events.emit('warning', {
+      dagId: run.dag_id,
+      runId: run.run_id,
+      taskId: task.id,
+      message: `SLA miss (${level}): sensor "${task.id}" of DAG "${run.dag_id}" had not finished by ${deadline} (state ${taskState ?? 'none'})`,
+    });
+    if (settings.onSlaMiss) {
+      const event: SlaMissEvent = { dagId: run.dag_id, runId: run.run_id, taskId: task.id, mapIndex: -1, level, deadline, taskState };
+      try {
+        await settings.onSlaMiss(event);
+      } catch (err) {
+        o.events.emit('warning', { dagId: run.dag_id, runId: run.run_id, taskId: task.id, message: `onSlaMiss callback of sensor "${task.id}" failed (ignored): ${(err as Error)?.message ?? String(err)}` });
+      }
+    }
+  };
+
+  for (const task of sensors) {
+    const settings = sensorSettingsOf(task)!;
+    const sla = settings.sla!;
+    const base =
+      sla.relativeTo === 'logical_date' ? Date.parse(run.logical_date) : sla.relativeTo === 'data_interval_end' ? Date.parse(run.data_interval_end) : runStartAnchor();
+    for (const { afterMs, level } of sla.levels) {
+      const seen = store.stmt('SELECT 1 FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? AND task_id = ? AND level = ?').get(run.dag_id, run.run_id, task.id, level);
+      if (seen) continue;
+      const deadlineMs = base + afterMs;
+      arm(() => void check(task, settings, level, deadlineMs), deadlineMs);
+    }
+  }
+  return {
+    dispose() {
+      disposed = true;
+      for (const t of timers) clock.clearTimeout(t);
+    },
+  };
+}

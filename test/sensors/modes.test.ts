@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
+import { getInstance } from '../../src/runtime/sensors/index.ts';
+import { testRuntime } from '../helpers/runtime.ts';
+import { drive, g, gaps, pokes, waitForTask, xcom } from './helpers.ts';
+
+const T0 = Date.UTC(2024, 0, 15, 12);
+
+test('poke mode: holds its slot, sleeps on the clock between pokes, its PokeReturnValue becomes the XCom; every poke recorded', async () => {
+  const clock = new FakeClock(T0);
+  g.__calls = [];
+  const t = await testRuntime(
+    {
+      'dags/p.ts': `import { dag, sensor } from 'hangar';
+export const d = dag({ id: 'p' });
+const s = sensor(d, 'wait', { pokeInterval: '45s', timeout: '10m' }, (ctx) => {
+  (globalThis as any).__calls.push(['poke', ctx.now(), ctx.pokeNumber, ctx.tryNumber]);
+  return ctx.pokeNumber < 4 ? false : { done: true, value: { found: ctx.pokeNumber } };
+});
+d.task('other', async (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); });
+d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
+`,
+    },
+    { clock, config: { parallelism: 1 } },
+  );
+  try {
+    const run = await drive(clock, t.rt.runDag('p'));
+    assert.equal(run.state, 'success');
+    const calls = g.__calls as [string, number, number?, number?][];
+    // The sensor held the only slot: 'other' ran after it finished (3 × 45 s later).
+    assert.deepEqual(calls.map((c) => [c[0], c[1] - T0]), [['poke', 0], ['poke', 45_000], ['poke', 90_000], ['poke', 135_000], ['other', 135_000]]);
+    assert.ok(calls.filter((c) => c[0] === 'poke').every((c) => c[3] === 1), 'one try');
+    assert.deepEqual(await xcom(t.rt, 'p', run.run_id, 'after'), { found: 4 });
+    const rows = pokes(t.rt, 'p', run.run_id, 'wait');
+    assert.deepEqual(rows.map((r) => [r.poke_number, r.result, r.next_interval_ms, r.mode, r.try_number]), [
+      [1, 'not_yet', 45_000, 'poke', 1],
+      [2, 'not_yet', 45_000, 'poke', 1],
+      [3, 'not_yet', 45_000, 'poke', 1],
+      [4, 'done', null, 'poke', 1],
+    ]);
+    assert.deepEqual(gaps(rows), [45_000, 45_000, 45_000]);
+    assert.ok(rows.every((r) => r.duration_ms >= 0 && r.strategy === 'fixed'));
+    const inst = getInstance(t.rt.store, { dagId: 'p', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!;
+    assert.equal(inst.outcome, 'success');
+    assert.equal(inst.wait_ms, 135_000);
+    assert.equal(t.rt.store.getTaskInstance('p', run.run_id, 'wait')!.operator, 'sensor');
+  } finally {
+    await t.close();
+  }
+});
+
+test('reschedule mode: frees its slot between pokes (up_for_reschedule, next poke persisted), keeps its try number', async () => {
+  const clock = new FakeClock(T0);
+  g.__calls = [];
+  const t = await testRuntime(
+    {
+      'dags/r.ts': `import { dag, sensor } from 'hangar';
+export const d = dag({ id: 'r' });
+sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '1m', timeout: '1h' }, (ctx) => {
+  (globalThis as any).__calls.push(['poke', ctx.now(), ctx.tryNumber]);
+  return ctx.pokeNumber >= 3;
+});
+d.task('other', async (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); });
+`,
+    },
+    { clock, config: { parallelism: 1 } },
+  );
+  try {
+    const done = t.rt.runDag('r');
+    const e = await waitForTask(t.rt, (x) => x.taskId === 'wait' && x.state === 'up_for_reschedule');
+    const ti = t.rt.store.getTaskInstance('r', e.runId, 'wait')!;
+    assert.equal(ti.state, 'up_for_reschedule');
+    assert.equal(Date.parse(ti.next_try_at!) - clock.now(), 60_000);
+    const run = await drive(clock, done);
+    assert.equal(run.state, 'success');
+    const calls = g.__calls as [string, number, number?][];
+    // 'other' ran in the freed slot before the second poke.
+    assert.deepEqual(calls.map((c) => [c[0], c[1] - T0]), [['poke', 0], ['other', 0], ['poke', 60_000], ['poke', 120_000]]);
+    assert.ok(calls.filter((c) => c[0] === 'poke').every((c) => c[2] === 1), 'every poke under try 1');
+    const rows = pokes(t.rt, 'r', run.run_id, 'wait');
+    assert.deepEqual(rows.map((r) => [r.poke_number, r.result, r.mode, r.next_interval_ms]), [
+      [1, 'not_yet', 'reschedule', 60_000],
+      [2, 'not_yet', 'reschedule', 60_000],
+      [3, 'done', 'reschedule', null],
+    ]);
+    assert.deepEqual(t.rt.store.listTries('r', run.run_id, 'wait').map((x) => [x.try_number, x.state]), [[1, 'success']]);
+  } finally {
+    await t.close();
+  }
+});
