@@ -58,7 +58,15 @@ export interface XComBenchResults {
   readonly meta: { readonly node: string; readonly cpus: number; readonly quick: boolean; readonly date: string; readonly algorithm: string };
   readonly rows: readonly XComBenchRow[];
   readonly targets: readonly { readonly name: string; readonly target: number; readonly worst: number | null; readonly ok: boolean }[];
-  readonly memory?: { readonly valueBytes: number; readonly baselineRss: number; readonly peakRss: number; readonly peakOverValue: number; readonly ok: boolean; readonly kind: string }[];
+  readonly memory?: {
+    readonly valueBytes: number;
+    readonly baselineRss: number;
+    readonly peakRss: number;
+    readonly peakOverValue: number;
+    readonly ok: boolean;
+    readonly kind: string;
+    readonly phases: { readonly push: PhaseResult; readonly pull: PhaseResult };
+  }[];
 }
 
 export type XComBenchProgress = (done: number, total: number, label: string) => void;
@@ -244,7 +252,7 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
     { name: 'encrypted ≥ 0.8 of raw AES-GCM + serialization (≥ 1 MiB)', target: 0.8, worst: worst('encrypted') },
     { name: 'file write+read ≥ 0.5 of serialization + fs write/read (≥ 1 MiB)', target: 0.5, worst: worst('file') },
   ].map((t) => ({ ...t, ok: t.worst === null || t.worst >= t.target }));
-  const memory = (options.memoryCheck ?? !quick) ? [await memoryCheck('bytes'), await memoryCheck('string')] : undefined;
+  const memory = (options.memoryCheck ?? !quick) ? [await memoryCheck('bytes'), await memoryCheck('string'), await memoryCheck('structured')] : undefined;
   return {
     meta: { node: process.version, cpus: cpus().length, quick, date: new Date().toISOString(), algorithm: alg },
     rows,
@@ -262,47 +270,103 @@ function fmtSize(n: number): string {
   return n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : n >= KiB ? `${+(n / KiB).toFixed(1)} KiB` : `${n} B`;
 }
 
-/** A 100 MiB value through the file backend (write then read), in a child process; reports peak RSS. */
+/**
+ * A 100 MiB value through the file backend, as tasks use it: pushed in one process
+ * (the value alive, serialized and written), pulled in another (read and decoded,
+ * the result alive). Each phase's peak is the process's maximum resident set size
+ * (getrusage), node itself and the value included.
+ */
 async function memoryCheck(kind: MemoryKind): Promise<NonNullable<XComBenchResults['memory']>[number]> {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-xcom-mem-'));
+  try {
+    const push = await memoryPhase(`push:${kind}:${dir}`);
+    const pull = await memoryPhase(`pull:${kind}:${dir}`);
+    const peakRss = Math.max(push.peakRss, pull.peakRss);
+    return {
+      kind,
+      valueBytes: push.valueBytes,
+      baselineRss: push.baselineRss,
+      peakRss,
+      peakOverValue: round(peakRss / push.valueBytes, 2),
+      ok: peakRss < 3 * push.valueBytes,
+      phases: { push, pull },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface PhaseResult {
+  readonly valueBytes: number;
+  readonly baselineRss: number;
+  readonly peakRss: number;
+  readonly peakOverValue: number;
+  readonly ms: number;
+  /** Heap growth of building the value (push) or of the decoded result (pull). */
+  readonly valueHeapBytes: number;
+}
+
+function memoryPhase(spec: string): Promise<PhaseResult> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
     // The child is chosen by an environment variable, so this works from the bundled CLI too (self is then the bundle).
     const child = fork(self, [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: ['--expose-gc'],
-      env: { ...process.env, HANGAR_XCOM_MEMORY_CHILD: kind },
+      env: { ...process.env, HANGAR_XCOM_MEMORY_CHILD: spec },
     });
     let answered = false;
     child.once('message', (m) => {
       answered = true;
-      resolve(m as never);
+      resolve(m as PhaseResult);
     });
     child.once('error', reject);
-    child.once('exit', (code) => !answered && reject(new Error(`memory check child exited with ${code} without a result`)));
+    child.once('exit', (code) => !answered && reject(new Error(`memory check (${spec.split(':').slice(0, 2).join(' ')}) exited with ${code} without a result`)));
   });
 }
 
-async function memoryChild(kind: MemoryKind): Promise<void> {
+function memoryValue(kind: MemoryKind, size: number): unknown {
+  if (kind === 'bytes') return randomBytes(size);
+  if (kind === 'string') return 'x'.repeat(size - 2);
+  return makeData('large', size);
+}
+
+async function memoryChild(spec: string): Promise<void> {
+  const [phase, kind, ...rest] = spec.split(':');
+  const dir = rest.join(':');
   const size = 100 * MiB;
-  const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-mem-'));
-  const gc = (globalThis as { gc?: () => void }).gc;
-  try {
-    const b = createXComBackend({ backend: 'file' }, { workspaceRoot: root, xcomRoot: join(root, 'xcom'), env: {} });
-    const value: unknown = kind === 'bytes' ? randomBytes(size) : 'x'.repeat(size - 2);
-    gc?.();
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  const b = createXComBackend({ backend: 'file' }, { workspaceRoot: dir, xcomRoot: join(dir, 'xcom'), env: {} });
+  const loc: XComLocation = { dagId: 'mem', runId: 'r', taskId: 't', mapIndex: -1, key: 'big' };
+  const maxRss = () => process.resourceUsage().maxRSS * 1024;
+  gc();
+  const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().external;
+  if (phase === 'push') {
+    const value = memoryValue(kind as MemoryKind, size);
+    gc();
+    const heap1 = process.memoryUsage().heapUsed + process.memoryUsage().external;
     const baselineRss = process.memoryUsage().rss;
-    let peak = baselineRss;
-    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 2);
-    const loc: XComLocation = { dagId: 'mem', runId: 'r', taskId: 't', mapIndex: -1, key: 'big' };
+    const t = process.hrtime.bigint();
     const stored = await b.serialize(loc, value);
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const back = await b.deserialize(loc, stored.data);
-    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-    clearInterval(timer);
-    if ((back as { length: number }).length !== (value as { length: number }).length) throw new Error('memory check: value changed');
-    process.send!({ kind, valueBytes: size, baselineRss, peakRss: peak, peakOverValue: round(peak / size, 2), ok: peak < 3 * size });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
+    const elapsed = ms(t);
+    const peakRss = maxRss();
+    writeFileSync(join(dir, 'envelope.bin'), stored.data);
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ kind, length: (value as { length: number }).length }));
+    process.send!({ valueBytes: stored.sizeOriginal, baselineRss, peakRss, peakOverValue: round(peakRss / stored.sizeOriginal, 2), ms: round(elapsed, 1), valueHeapBytes: heap1 - heap0 } satisfies PhaseResult);
+  } else {
+    const data = await readFile(join(dir, 'envelope.bin'));
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as { length: number };
+    gc();
+    const baselineRss = process.memoryUsage().rss;
+    const t = process.hrtime.bigint();
+    const back = await b.deserialize(loc, data);
+    const elapsed = ms(t);
+    const peakRss = maxRss();
+    if ((back as { length: number }).length !== meta.length) throw new Error('memory check: the value changed');
+    gc();
+    const heap1 = process.memoryUsage().heapUsed + process.memoryUsage().external;
+    const valueBytes = (JSON.parse((await readFile(join(dir, 'envelope.bin'))).toString('utf8', 8, 8 + data.readUInt32BE(4))) as { size_original: number }).size_original;
+    process.send!({ valueBytes, baselineRss, peakRss, peakOverValue: round(peakRss / valueBytes, 2), ms: round(elapsed, 1), valueHeapBytes: heap1 - heap0 } satisfies PhaseResult);
   }
 }
 
@@ -318,7 +382,12 @@ export function formatXComBenchTable(res: XComBenchResults): string {
   lines.push('');
   for (const t of res.targets) lines.push(`${t.ok ? 'OK  ' : 'MISS'} ${t.name}: worst ${t.worst ?? 'n/a'}`);
   for (const m of res.memory ?? []) {
-    lines.push(`${m.ok ? 'OK  ' : 'MISS'} 100 MiB ${m.kind} value through the file backend: peak RSS ${fmtSize(m.peakRss)} = ${m.peakOverValue}× the value (baseline ${fmtSize(m.baselineRss)}, value included)`);
+    const p = m.phases;
+    lines.push(
+      `${m.ok ? 'OK  ' : 'MISS'} 100 MiB ${m.kind} value through the file backend: peak RSS ${m.peakOverValue}× the serialized value ` +
+        `(push ${fmtSize(p.push.peakRss)} = ${p.push.peakOverValue}×, value on the heap ${fmtSize(p.push.valueHeapBytes)}; ` +
+        `pull ${fmtSize(p.pull.peakRss)} = ${p.pull.peakOverValue}×, result on the heap ${fmtSize(p.pull.valueHeapBytes)}; node's own baseline included)`,
+    );
   }
   return lines.join('\n');
 }
@@ -340,7 +409,7 @@ async function main(): Promise<void> {
 
 const memoryChildKind = process.env.HANGAR_XCOM_MEMORY_CHILD;
 if (memoryChildKind && process.send) {
-  memoryChild(memoryChildKind as MemoryKind).then(
+  memoryChild(memoryChildKind).then(
     () => process.disconnect(),
     (err: unknown) => {
       console.error(err);

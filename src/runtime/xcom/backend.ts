@@ -29,7 +29,9 @@ import type { KeySources, Keyring } from './crypto.ts';
 import { decrypt, encrypt, loadKeyring } from './crypto.ts';
 import type { BlobStore, S3StoreOptions } from './stores.ts';
 import { LocalDirStore, S3Store, objectPath } from './stores.ts';
-import { SensitivityDetector, decodeValue, encodeValue } from './serializer.ts';
+import { SensitivityDetector, StreamingJson, decodeValue, encodeChunks, encodePrepared, prepareValue } from './serializer.ts';
+import type { EncodedValue, PreparedValue } from './serializer.ts';
+import { StringDecoder } from 'node:string_decoder';
 import { XComError } from './errors.ts';
 
 export const BACKEND_NAMES = ['database', 'file', 'compressed', 'encrypted', 'hybrid', 's3'] as const;
@@ -232,7 +234,7 @@ export class HangarXComBackend implements XComBackend {
 
   async serialize(loc: XComLocation, value: unknown, opts: SerializeOptions = {}): Promise<StoredXCom> {
     const policy = this.policy(opts.backend ?? this.name);
-    const enc = encodeValue(loc, value, { detector: opts.sensitive === undefined ? this.detector : undefined });
+    const prepared = prepareValue(loc, value, { detector: opts.sensitive === undefined ? this.detector : undefined });
     let sensitive: boolean;
     const sensitiveReasons: string[] = [];
     if (opts.sensitive !== undefined) {
@@ -240,9 +242,14 @@ export class HangarXComBackend implements XComBackend {
       if (sensitive) sensitiveReasons.push('marked sensitive');
     } else {
       if (this.detector.isSensitiveName(loc.key)) sensitiveReasons.push(`key name "${loc.key}"`);
-      for (const k of enc.sensitiveKeys) sensitiveReasons.push(`object key "${k}"`);
+      for (const k of prepared.sensitiveKeys) sensitiveReasons.push(`object key "${k}"`);
       sensitive = sensitiveReasons.length > 0;
     }
+    const wantEncrypt = policy.encrypt === 'always' || (policy.encrypt === 'sensitive' && sensitive);
+    // Offloaded with no inline codec (file and s3 backends): written to the store in chunks, never whole.
+    const streamed = policy.offload && !policy.compress && !wantEncrypt ? await this.serializeStreamed(loc, prepared, policy, sensitive, sensitiveReasons) : undefined;
+    if (streamed) return streamed;
+    const enc: EncodedValue = { ...prepared, bytes: encodePrepared(prepared) };
     const reasons: string[] = [];
     const layers: Layer[] = [];
     const chain: string[] = [enc.format];
@@ -298,7 +305,6 @@ export class HangarXComBackend implements XComBackend {
     }
 
     // 2. encrypt when sensitive (or always)
-    const wantEncrypt = policy.encrypt === 'always' || (policy.encrypt === 'sensitive' && sensitive);
     let encrypted = false;
     if (wantEncrypt) {
       const keyring = this.keyringValue;
@@ -384,6 +390,137 @@ export class HangarXComBackend implements XComBackend {
     return { data: encodeEnvelope(header, data), chain, sizeOriginal, sizeStored, sensitive };
   }
 
+  /**
+   * The file and s3 backends' path: the value is written in chunks; the first
+   * chunks are held only until they pass the offload threshold (a small value
+   * stays inline), then everything streams to the store.
+   */
+  private async serializeStreamed(
+    loc: XComLocation,
+    prepared: PreparedValue,
+    policy: Policy,
+    sensitive: boolean,
+    sensitiveReasons: readonly string[],
+  ): Promise<StoredXCom | undefined> {
+    const off = policy.offload!;
+    const chunks = encodeChunks(prepared, Math.max(64 * 1024, Math.min(1 << 20, off.threshold + 1)));
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let done = false;
+    while (headBytes <= off.threshold) {
+      const n = chunks.next();
+      if (n.done) {
+        done = true;
+        break;
+      }
+      head.push(n.value);
+      headBytes += n.value.byteLength;
+    }
+    const chain: string[] = [prepared.format];
+    const createdAt = new Date().toISOString();
+    const reasons: string[] = [];
+    let data: Buffer;
+    let sizeOriginal: number;
+    let sizeStored: number;
+    const layers: Layer[] = [];
+    if (done) {
+      data = head.length === 1 ? head[0]! : Buffer.concat(head, headBytes);
+      sizeOriginal = sizeStored = headBytes;
+      reasons.push(`${headBytes} B fits inline (offload threshold ${off.threshold} B)`);
+    } else {
+      const path = objectPath(loc, extensionFor(chain));
+      let total = 0;
+      const source = (function* () {
+        for (const b of head) {
+          total += b.byteLength;
+          yield b;
+        }
+        head.length = 0;
+        for (const b of chunks) {
+          total += b.byteLength;
+          yield b;
+        }
+      })();
+      const put = await off.store.put(loc, path, source);
+      sizeOriginal = total;
+      sizeStored = put.size;
+      layers.push({
+        codec: off.store.codec,
+        _xcom_file_backend: true,
+        store: off.store.url,
+        filepath: path,
+        size_bytes: put.size,
+        record_count: prepared.recordCount,
+        created_at: createdAt,
+        checksum: put.checksum,
+      });
+      chain.push(off.store.codec);
+      reasons.push(`${total} B is over the offload threshold of ${off.threshold} B: stored in ${off.store.url}`);
+      data = Buffer.alloc(0);
+      this.stats.offloaded++;
+    }
+    if (sensitive) reasons.push('sensitive, stored unencrypted: the ' + policy.name + ' backend does not encrypt');
+    const header: EnvelopeHeader = {
+      v: 1,
+      chain,
+      format: prepared.format,
+      ...(prepared.bytesType ? { bytes_type: prepared.bytesType } : {}),
+      backend: policy.name,
+      size_original: sizeOriginal,
+      record_count: prepared.recordCount,
+      created_at: createdAt,
+      sensitive,
+      ...(sensitiveReasons.length ? { sensitive_reasons: sensitiveReasons } : {}),
+      layers,
+      ...(prepared.fileRefs.length ? { refs: prepared.fileRefs } : {}),
+    };
+    this.stats.values++;
+    this.stats.bytesOriginal += sizeOriginal;
+    this.stats.bytesStored += sizeStored;
+    return { data: encodeEnvelope(header, data), chain, sizeOriginal, sizeStored, sensitive };
+  }
+
+  /**
+   * Reads an offloaded JSON value with no inline codec chunk by chunk, checking
+   * size and SHA-256 as it goes (nothing is returned before both are checked).
+   * A top-level array is parsed a batch of elements at a time and a top-level
+   * string a fragment at a time, so neither the bytes nor the whole text are held
+   * next to the result; anything else is parsed from the text once read.
+   */
+  private async fetchDecoded(loc: XComLocation, off: OffloadLayer, format: 'json' | 'typed-json'): Promise<unknown> {
+    const store = this.storeFor(loc, off.store);
+    const src = await store.stream(loc, off.filepath);
+    const h = createHash('sha256');
+    const dec = new StringDecoder('utf8');
+    const parser = new StreamingJson(loc, format);
+    let size = 0;
+    // A parse error is reported only once the bytes are known to be intact (else it is the file that is damaged).
+    let parseError: unknown;
+    const feed = (text: string) => {
+      if (parseError !== undefined) return;
+      try {
+        parser.write(text);
+      } catch (err) {
+        parseError = err;
+      }
+    };
+    try {
+      for await (const chunk of src as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > off.size_bytes) throw new XComError('corrupt', loc, `its file ${off.filepath} is longer than the ${off.size_bytes} bytes the reference says`);
+        h.update(chunk);
+        feed(dec.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+      }
+      if (size < off.size_bytes) throw new XComError('truncated', loc, `its file ${off.filepath} is truncated: ${size} of ${off.size_bytes} bytes`);
+      if ('sha256:' + h.digest('hex') !== off.checksum) throw new XComError('checksum', loc, `its file ${off.filepath} is corrupt: SHA-256 does not match the reference`);
+      feed(dec.end());
+      if (parseError !== undefined) throw parseError;
+      return parser.end();
+    } finally {
+      (src as { destroy?: () => void }).destroy?.();
+    }
+  }
+
   /** Fetches an offloaded object and checks its size and SHA-256. */
   async fetch(loc: XComLocation, off: OffloadLayer): Promise<Buffer> {
     const store = this.storeFor(loc, off.store);
@@ -425,6 +562,13 @@ export class HangarXComBackend implements XComBackend {
       }
     }
     const off = offloadOf(env.header);
+    if (off && env.header.layers.length === 1 && env.header.format !== 'bytes') {
+      // Offloaded JSON with no inline codec: read and parsed as it streams (see fetchDecoded).
+      if (off.size_bytes !== env.header.size_original) {
+        throw new XComError('corrupt', loc, `its file reference says ${off.size_bytes} bytes, the envelope declares ${env.header.size_original}`);
+      }
+      return this.fetchDecoded(loc, off, env.header.format);
+    }
     const payload = off ? await this.fetch(loc, off) : env.payload;
     const plain = await this.unwrap(loc, env.header, payload);
     if (plain.byteLength !== env.header.size_original) {

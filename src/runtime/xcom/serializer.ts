@@ -362,10 +362,18 @@ export interface EncodeOptions {
   readonly detector?: SensitivityDetector;
 }
 
-/** Serializes a value for the XCom `loc`. Throws an XComError naming the XCom and the path of anything unsupported. */
-export function encodeValue(loc: XComLocation, value: unknown, opts: EncodeOptions = {}): EncodedValue {
+/** A value checked and classified, ready to be written whole (encodeValue) or in chunks (encodeChunks). */
+export interface PreparedValue extends Omit<EncodedValue, 'bytes'> {
+  readonly value: unknown;
+  /** For the `bytes` format: the value's bytes (no copy). */
+  readonly bytes?: Buffer;
+}
+
+/** Checks a value for the XCom `loc`. Throws an XComError naming the XCom and the path of anything unsupported. */
+export function prepareValue(loc: XComLocation, value: unknown, opts: EncodeOptions = {}): PreparedValue {
   if (value instanceof Uint8Array && (Buffer.isBuffer(value) || value.constructor === Uint8Array)) {
     return {
+      value,
       format: 'bytes',
       bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
       bytesType: Buffer.isBuffer(value) ? 'Buffer' : 'Uint8Array',
@@ -387,15 +395,98 @@ export function encodeValue(loc: XComLocation, value: unknown, opts: EncodeOptio
       throw e;
     }
   }
-  const text = JSON.stringify(st.typed ? tag(value) : value);
   const recordCount = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : 1;
-  return {
-    format: st.typed ? 'typed-json' : 'json',
-    bytes: Buffer.from(text, 'utf8'),
-    sensitiveKeys: st.sensitive,
-    recordCount,
-    fileRefs: st.refs,
-  };
+  return { value, format: st.typed ? 'typed-json' : 'json', sensitiveKeys: st.sensitive, recordCount, fileRefs: st.refs };
+}
+
+/** The serialized bytes of a prepared value, whole (one native JSON.stringify). */
+export function encodePrepared(p: PreparedValue): Buffer {
+  if (p.bytes) return p.bytes;
+  return Buffer.from(JSON.stringify(p.format === 'typed-json' ? tag(p.value) : p.value), 'utf8');
+}
+
+/** Serializes a value for the XCom `loc`. Throws an XComError naming the XCom and the path of anything unsupported. */
+export function encodeValue(loc: XComLocation, value: unknown, opts: EncodeOptions = {}): EncodedValue {
+  const p = prepareValue(loc, value, opts);
+  return { format: p.format, ...(p.bytesType ? { bytesType: p.bytesType } : {}), bytes: encodePrepared(p), sensitiveKeys: p.sensitiveKeys, recordCount: p.recordCount, fileRefs: p.fileRefs };
+}
+
+/** Containers this deep or less are written member by member; deeper ones with one JSON.stringify each. */
+const CHUNK_DEPTH = 3;
+/** Strings longer than this are written in slices. */
+const LONG_STRING = 256 * 1024;
+
+/**
+ * The same bytes as encodeValue, as a sequence of chunks of about `chunkSize`
+ * bytes, so a large value is never held twice more as one string and one buffer.
+ * Arrays and plain objects down to CHUNK_DEPTH levels are written member by member
+ * (each member with the native JSON.stringify), long strings in slices.
+ */
+export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<Buffer> {
+  if (p.bytes) {
+    for (let i = 0; i < p.bytes.byteLength; i += chunkSize) yield p.bytes.subarray(i, i + chunkSize);
+    return;
+  }
+  const typed = p.format === 'typed-json';
+  let pending = '';
+  function* emit(s: string): Generator<Buffer> {
+    pending += s;
+    if (pending.length >= chunkSize) {
+      const b = Buffer.from(pending, 'utf8');
+      pending = '';
+      yield b;
+    }
+  }
+  function* write(v: unknown, depth: number): Generator<Buffer> {
+    if (typeof v === 'string' && v.length > LONG_STRING) {
+      yield* emit('"');
+      for (let i = 0; i < v.length; ) {
+        let end = Math.min(v.length, i + LONG_STRING);
+        const c = v.charCodeAt(end - 1);
+        if (end < v.length && c >= 0xd800 && c <= 0xdbff) end--; // never split a surrogate pair
+        const piece = JSON.stringify(v.slice(i, end));
+        yield* emit(piece.slice(1, -1));
+        i = end;
+      }
+      yield* emit('"');
+      return;
+    }
+    if (depth < CHUNK_DEPTH && v !== null && typeof v === 'object') {
+      if (Array.isArray(v)) {
+        yield* emit('[');
+        const n = v.length;
+        for (let i = 0; i < n; i++) {
+          if (i > 0) yield* emit(',');
+          const x = v[i];
+          if (x !== null && typeof x === 'object') yield* write(x, depth + 1);
+          else if (typeof x === 'string' && x.length > LONG_STRING) yield* write(x, depth + 1);
+          else yield* emit(JSON.stringify(typed ? tag(x) : x) ?? 'null');
+        }
+        yield* emit(']');
+        return;
+      }
+      const proto = Object.getPrototypeOf(v) as object | null;
+      if (proto === Object.prototype || proto === null) {
+        const keys = Object.keys(v);
+        const wrap = typed && keys.includes('$hx');
+        yield* emit(wrap ? '{"$hx":"obj","v":{' : '{');
+        let first = true;
+        for (const k of keys) {
+          const x = (v as Record<string, unknown>)[k];
+          if (!typed && x === undefined) continue; // as JSON.stringify (cannot happen: scan made it typed)
+          yield* emit(`${first ? '' : ','}${JSON.stringify(k)}:`);
+          first = false;
+          if ((x !== null && typeof x === 'object') || (typeof x === 'string' && x.length > LONG_STRING)) yield* write(x, depth + 1);
+          else yield* emit(JSON.stringify(typed ? tag(x) : x));
+        }
+        yield* emit(wrap ? '}}' : '}');
+        return;
+      }
+    }
+    yield* emit(JSON.stringify(typed ? tag(v) : v));
+  }
+  yield* write(p.value, 0);
+  if (pending.length > 0) yield Buffer.from(pending, 'utf8');
 }
 
 function corrupt(loc: XComLocation, what: string): never {
@@ -483,6 +574,182 @@ function untag(loc: XComLocation, v: unknown): unknown {
     default:
       return corrupt(loc, `unknown type tag ${JSON.stringify(t)}`);
   }
+}
+
+const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const BATCH = 1 << 20;
+
+/**
+ * Parses JSON text fed in pieces. A top-level array is parsed a batch of
+ * elements at a time (boundaries found by a scan that tracks strings, escapes
+ * and depth) and a top-level string a fragment at a time (never cutting an
+ * escape), so the whole text is never held next to the result. Anything else is
+ * gathered and parsed at the end. Typed JSON is untagged element by element.
+ */
+export class StreamingJson {
+  private readonly loc: XComLocation;
+  private readonly typed: boolean;
+  private mode: 'start' | 'array' | 'string' | 'whole' | 'done' = 'start';
+  private carry = '';
+  private readonly parts: string[] = [];
+  private readonly out: unknown[] = [];
+  // array scan state, over carry
+  private scanPos = 0;
+  private depth = 1;
+  private inStr = false;
+  private esc = false;
+  private lastBoundary = 0;
+
+  private readonly batch: number;
+
+  constructor(loc: XComLocation, format: 'json' | 'typed-json', batchChars = BATCH) {
+    this.loc = loc;
+    this.typed = format === 'typed-json';
+    this.batch = batchChars;
+  }
+
+  write(text: string): void {
+    if (text.length === 0) return;
+    if (this.mode === 'start') {
+      const t = this.carry + text;
+      let i = 0;
+      while (i < t.length && isWs(t.charCodeAt(i))) i++;
+      if (i === t.length) {
+        this.carry = t;
+        return;
+      }
+      const c = t[i];
+      this.carry = '';
+      if (c === '[') {
+        this.mode = 'array';
+        text = t.slice(i + 1);
+      } else if (c === '"') {
+        this.mode = 'string';
+        text = t.slice(i + 1);
+      } else {
+        this.mode = 'whole';
+        text = t;
+      }
+    }
+    if (this.mode === 'whole') this.parts.push(text);
+    else if (this.mode === 'array') this.writeArray(text);
+    else if (this.mode === 'string') this.writeString(text);
+    else if (this.mode === 'done' && !/^\s*$/.test(text)) corrupt(this.loc, 'not valid JSON (text after the end of the value)');
+  }
+
+  private parseBatch(s: string): void {
+    if (/^\s*$/.test(s)) return;
+    let parsed: unknown[];
+    try {
+      parsed = JSON.parse('[' + s + ']') as unknown[];
+    } catch (err) {
+      corrupt(this.loc, `not valid JSON (${(err as Error).message})`);
+    }
+    for (const x of parsed) this.out.push(this.typed && x !== null && typeof x === 'object' ? untag(this.loc, x) : x);
+  }
+
+  private writeArray(text: string): void {
+    const s = this.carry + text;
+    let depth = this.depth;
+    let inStr = this.inStr;
+    let esc = this.esc;
+    let boundary = this.lastBoundary;
+    let start = 0;
+    const n = s.length;
+    for (let i = this.scanPos; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (inStr) {
+        if (esc) esc = false;
+        else if (c === 0x5c) esc = true;
+        else if (c === 0x22) inStr = false;
+        continue;
+      }
+      if (c === 0x22) inStr = true;
+      else if (c === 0x5b || c === 0x7b) depth++;
+      else if (c === 0x5d || c === 0x7d) {
+        depth--;
+        if (depth === 0) {
+          this.parseBatch(s.slice(start, i));
+          this.mode = 'done';
+          if (!/^\s*$/.test(s.slice(i + 1))) corrupt(this.loc, 'not valid JSON (text after the end of the value)');
+          this.carry = '';
+          return;
+        }
+      } else if (c === 0x2c && depth === 1) {
+        boundary = i;
+        if (boundary - start >= this.batch) {
+          this.parseBatch(s.slice(start, boundary));
+          start = boundary + 1;
+        }
+      }
+    }
+    this.carry = s.slice(start);
+    this.scanPos = n - start;
+    this.lastBoundary = boundary - start;
+    this.depth = depth;
+    this.inStr = inStr;
+    this.esc = esc;
+  }
+
+  private writeString(text: string): void {
+    const s = this.carry + text;
+    // Hold back the last character (it may be the closing quote) and any escape cut in two.
+    let cut = s.length - 1;
+    const b = s.lastIndexOf('\\', cut - 1);
+    if (b >= 0 && b >= cut - 6) {
+      let k = 0;
+      while (b - k >= 0 && s.charCodeAt(b - k) === 0x5c) k++;
+      if (k % 2 === 1) {
+        const need = s[b + 1] === 'u' ? 6 : 2;
+        if (b + need > cut) cut = b;
+      }
+    }
+    if (cut <= 0) {
+      this.carry = s;
+      return;
+    }
+    this.parseFragment(s.slice(0, cut));
+    this.carry = s.slice(cut);
+  }
+
+  private parseFragment(f: string): void {
+    try {
+      this.parts.push(JSON.parse('"' + f + '"') as string);
+    } catch (err) {
+      corrupt(this.loc, `not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  end(): unknown {
+    switch (this.mode) {
+      case 'array':
+        return corrupt(this.loc, 'not valid JSON (unterminated array)');
+      case 'done':
+        return this.out;
+      case 'string': {
+        const rest = this.carry.trimEnd();
+        if (!rest.endsWith('"')) corrupt(this.loc, 'not valid JSON (unterminated string)');
+        this.parseFragment(rest.slice(0, -1));
+        return this.parts.length === 1 ? this.parts[0] : this.parts.join('');
+      }
+      default: {
+        const text = this.mode === 'start' ? this.carry : this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+        this.parts.length = 0;
+        return decodeText(this.loc, this.typed ? 'typed-json' : 'json', text);
+      }
+    }
+  }
+}
+
+/** Reads back a `json` or `typed-json` value from its text. */
+export function decodeText(loc: XComLocation, format: SerialFormat, text: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    corrupt(loc, `not valid JSON (${(err as Error).message})`);
+  }
+  return format === 'typed-json' ? untag(loc, parsed) : parsed;
 }
 
 /** Reads back what encodeValue produced. */
