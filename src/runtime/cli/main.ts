@@ -12,6 +12,7 @@ import { initWorkspace } from './init.ts';
 import { intOption, need, NotFoundError, parseDate, UsageError, withRuntime } from './common.ts';
 import type { Ctx } from './common.ts';
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
+import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import type { TaskEvent } from '../events.ts';
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
@@ -33,6 +34,7 @@ Commands:
   tasks RUN [--dag DAG]            Task instances of a run
   logs RUN TASK [--try N]          The log of a task try
 ${XCOM_HELP}
+${SENSORS_HELP}
 
 Options:
   --workspace DIR   The workspace folder (default: the current directory)
@@ -111,6 +113,7 @@ function reportLoadErrors(rt: Runtime, out: (s: string) => void): void {
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
+  sensors: sensorsCommand,
   bench: benchCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;

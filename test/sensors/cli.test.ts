@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../../src/runtime/store/store.ts';
+import { getInstance, listPokes } from '../../src/runtime/sensors/index.ts';
+import { hangar, HANGAR_BIN } from '../helpers/cli.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const DAG = `import { dag, fileSensor } from 'hangar';
+export const d = dag({ id: 'resumable' });
+const found = fileSensor(d, 'found', { path: 'inbox/arrives.txt', mode: 'reschedule', pokeInterval: '500ms', timeout: '20s' });
+const never = fileSensor(d, 'never', { path: 'inbox/never.txt', mode: 'reschedule', pokeInterval: '500ms', timeout: '5s', softFail: true });
+d.task('after', async () => 'ok').after(found);
+`;
+
+test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --resume continues them with what is left of their timeout', async () => {
+  const ws = tempWorkspace({ 'dags/resumable.ts': DAG, 'inbox/.keep': '' }, { dagsFolder: 'dags' });
+  const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'resumable', '--workspace', ws.root], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const storePath = join(ws.root, '.hangar', 'hangar.db');
+  let store: Store | undefined;
+  try {
+    // Wait until both sensors have poked at least twice and wait as up_for_reschedule.
+    let runId = '';
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      assert.ok(Date.now() < deadline, `sensors never reached up_for_reschedule: ${out}`);
+      await sleep(100);
+      try {
+        store ??= new Store(storePath);
+      } catch {
+        continue;
+      }
+      const run = store.listRuns({ dagId: 'resumable' })[0];
+      if (!run) continue;
+      runId = run.run_id;
+      const tis = store.listTaskInstances('resumable', runId);
+      const n = listPokes(store, { dagId: 'resumable', runId }).length;
+      if (n >= 4 && tis.filter((t) => t.state === 'up_for_reschedule').length === 2) break;
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const before = listPokes(store!, { dagId: 'resumable', runId });
+    const firstNever = getInstance(store!, { dagId: 'resumable', runId, taskId: 'never', mapIndex: -1 })!.first_poke_ms;
+    // The file arrives while no runtime runs.
+    writeFileSync(join(ws.root, 'inbox', 'arrives.txt'), 'data');
+    await sleep(1000);
+    const r = hangar(['run', 'resumable', '--resume', runId, '--workspace', ws.root, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const summary = JSON.parse(r.stdout) as { tasks: { taskId: string; state: string; tries: number }[] };
+    const states = Object.fromEntries(summary.tasks.map((t) => [t.taskId, [t.state, t.tries]]));
+    assert.deepEqual(states, { found: ['success', 1], never: ['skipped', 1], after: ['success', 1] });
+    const after = listPokes(store!, { dagId: 'resumable', runId });
+    const neverPokes = after.filter((p) => p.task_id === 'never');
+    // The poke count continued, and the timeout ran from the very first poke (before the kill).
+    const neverBefore = before.filter((p) => p.task_id === 'never').length;
+    assert.ok(neverPokes.length > neverBefore);
+    assert.deepEqual(neverPokes.map((p) => p.poke_number), neverPokes.map((_, i) => i + 1));
+    const last = neverPokes.at(-1)!;
+    assert.equal(last.result, 'timeout');
+    assert.ok(last.poked_at_ms - firstNever >= 5000 && last.poked_at_ms - firstNever < 6500, `timed out ${last.poked_at_ms - firstNever} ms after the first poke`);
+    const inst = getInstance(store!, { dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 })!;
+    assert.equal(inst.outcome, 'success');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    store?.close();
+    ws.remove();
+  }
+});
+
+test('hangar sensors stats [DAG] [--json]: success rate, waits, timeouts, pokes per success', async () => {
+  const ws = tempWorkspace(
+    {
+      'dags/st.ts': `import { dag, sensor } from 'hangar';
+export const d = dag({ id: 'st' });
+sensor(d, 'ok', { pokeInterval: '100ms', timeout: '10s' }, (ctx) => ctx.pokeNumber === 3);
+sensor(d, 'late', { pokeInterval: '100ms', timeout: '300ms', softFail: true }, () => false);
+`,
+    },
+    { dagsFolder: 'dags' },
+  );
+  try {
+    assert.equal(hangar(['run', 'st', '--workspace', ws.root, '--date', '2024-01-01']).code, 0);
+    assert.equal(hangar(['run', 'st', '--workspace', ws.root, '--date', '2024-01-02']).code, 0);
+    const r = hangar(['sensors', 'stats', 'st', '--workspace', ws.root, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const stats = JSON.parse(r.stdout) as Record<string, unknown>[];
+    const by = Object.fromEntries(stats.map((s) => [s.taskId, s]));
+    assert.equal(by.ok!.instances, 2);
+    assert.equal(by.ok!.successRate, 1);
+    assert.equal(by.ok!.pokesPerSuccess, 3);
+    assert.ok((by.ok!.avgWaitMs as number) >= 200 && (by.ok!.p95WaitMs as number) >= 200);
+    assert.equal(by.late!.timeouts, 2);
+    assert.equal(by.late!.timeoutRate, 1);
+    assert.equal(by.late!.successRate, 0);
+    assert.equal(by.late!.pokesPerSuccess, null);
+    const text = hangar(['sensors', 'stats', '--workspace', ws.root]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /st\s+│?\s*ok\s+.*100\.0%/);
+    assert.match(text.stdout, /late\s+.*2 \(100\.0%\)/);
+    assert.equal(hangar(['sensors', 'stats', 'nope', '--workspace', ws.root]).code, 3);
+    assert.equal(hangar(['sensors', 'frob', '--workspace', ws.root]).code, 2);
+  } finally {
+    ws.remove();
+  }
+});
