@@ -41,6 +41,8 @@ await esbuild.build({
   target: 'node22',
   minify: true,
   sourcemap: false,
+  // ssh2's native speed-ups are optional (it falls back to JavaScript when they do not load).
+  external: ['*.node', 'cpu-features'],
   logLevel: 'warning',
   banner: {
     js: [

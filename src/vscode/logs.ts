@@ -54,7 +54,7 @@ export class LogDocuments implements vscode.TextDocumentContentProvider, vscode.
     const ref = parseLogQuery(uri.query);
     try {
       const log = await this.client.request(TaskLog, { ...ref });
-      const head = `# ${ref.dagId} › ${ref.runId} › ${ref.taskId}${ref.mapIndex >= 0 ? ` [${ref.mapIndex}]` : ''} · try ${log.tryNumber}${log.running ? ' · running (this document follows the log)' : ''}\n# ${log.logPath ?? ''}\n`;
+      const head = `# ${ref.dagId} / ${ref.runId} / ${ref.taskId}${ref.mapIndex >= 0 ? ` [${ref.mapIndex}]` : ''} · try ${log.tryNumber}${log.running ? ' · running (this document follows the log)' : ''}\n# ${log.logPath ?? ''}\n`;
       return head + (log.text || (log.running ? '(no output yet)\n' : '(this try wrote no log)\n'));
     } catch (err) {
       return `Cannot read the log of ${ref.taskId} in run ${ref.runId} of ${ref.dagId}: ${(err as Error).message}\n`;

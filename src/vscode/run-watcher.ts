@@ -32,7 +32,6 @@ export class RunWatcher implements vscode.Disposable {
     this.disposables.push(
       this.item,
       ctx.client.onRun.event((e) => {
-        this.updateStatus();
         const f = this.followed.get(`${e.dagId}\u0000${e.runId}`);
         if (f && TERMINAL_RUN_STATES.has(e.state)) f.done(e.state);
       }),

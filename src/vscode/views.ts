@@ -130,7 +130,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
     this.expandKey = runKey(dagId, runId);
   }
 
-  /** Schedules a refresh of one run's row (batched per animation-ish frame, 30 ms). */
+  /** Schedules a refresh of one run's row (batched over 5 ms; VS Code itself debounces tree refreshes by 200 ms). */
   touch(change: { kind: 'none' } | { kind: 'run'; key: string } | { kind: 'root' }): void {
     if (change.kind === 'none') return;
     this.pending.add(change.kind === 'root' ? '' : change.key);
@@ -138,6 +138,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
       this.flushTimer = undefined;
       const keys = [...this.pending];
       this.pending.clear();
+      this.ctx.watcher.updateStatus();
       if (keys.includes('')) {
         this.loaded = false;
         this.changed.fire(undefined);
@@ -154,7 +155,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
           break;
         }
       }
-    }, 30);
+    }, 5);
   }
 
   async getChildren(node?: RunNode): Promise<RunNode[]> {

@@ -1,0 +1,307 @@
+/**
+ * The Hangar extension in a real VS Code workbench (code-server + Chromium), from
+ * its packaged .vsix, driven only through the UI: palette, quick picks, the Runs
+ * tree, its context menu, notifications, the Problems panel and editors.
+ *
+ *   bash scripts/e2e/install-code-server.sh && npm run test:e2e
+ *
+ * Screenshots: test-results/e2e/hangar-*.png. Figures (activation time, Runs tree
+ * latency) are printed and written to test-results/e2e/hangar-figures.json.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { DEFAULT_RESULTS_DIR, REPO_ROOT, startWorkbench } from './harness.ts';
+import type { TreeItem, Workbench } from './harness.ts';
+
+const LOG = /hangar-dev\.hangar[/\\]Hangar\.log$/;
+const EXAMPLE_DAG = 'financial_analytics_pipeline';
+const EXAMPLE_TASKS = ['ingest_data', 'assess_quality', 'analyze_risk', 'generate_reports', 'cleanup_resources'];
+
+let scratch = '';
+let vsix = '';
+const figures: Record<string, unknown> = {};
+
+/** A DAG whose middle task fails until `fixed.flag` exists in the workspace. */
+function flakyDag(workspace: string): string {
+  return `import { existsSync } from 'node:fs';
+import { dag } from 'hangar';
+
+export const flaky = dag({ id: 'flaky_pipeline', schedule: null, description: 'Fails until fixed.flag exists' });
+
+const extract = flaky.task('extract', async () => ({ rows: 3 }));
+const load = flaky.task('load_rows', { inputs: { data: extract } }, async (_ctx, { data }) => {
+  console.log('loading', data.rows, 'rows');
+  if (!existsSync(${JSON.stringify(join(workspace, 'fixed.flag'))})) throw new Error('boom: the warehouse rejected 3 rows');
+  return data.rows;
+});
+flaky.task('report', { inputs: { n: load } }, async (_ctx, { n }) => \`loaded \${n}\`);
+`;
+}
+
+/** A DAG file with a syntax error on line 5. */
+const BROKEN_DAG = `import { dag } from 'hangar';
+
+export const broken = dag({ id: 'broken_pipeline', schedule: null });
+broken.task('only', async () => 1);
+const oops = ;
+`;
+
+async function makeWorkspace(name: string): Promise<string> {
+  const dir = join(scratch, name);
+  await cp(join(REPO_ROOT, 'examples'), dir, {
+    recursive: true,
+    filter: (src) => !src.includes(`${join('examples', '.hangar')}`),
+  });
+  await writeFile(join(dir, 'dags', 'flaky_pipeline.ts'), flakyDag(dir));
+  return dir;
+}
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-ext-'));
+  vsix = join(scratch, 'hangar.vsix');
+  const t = performance.now();
+  // The real package: `npm run package` = node esbuild.js --production && node scripts/package-vsix.ts OUT
+  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
+    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
+  }
+  figures.packageMs = Math.round(performance.now() - t);
+  assert.ok(existsSync(vsix), 'the .vsix was written');
+});
+
+after(async () => {
+  await mkdir(DEFAULT_RESULTS_DIR, { recursive: true });
+  await writeFile(join(DEFAULT_RESULTS_DIR, 'hangar-figures.json'), JSON.stringify(figures, null, 2));
+  console.log(`figures: ${JSON.stringify(figures)}`);
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+async function withWorkbench(label: string, opts: Parameters<typeof startWorkbench>[0], body: (vs: Workbench) => Promise<void>): Promise<void> {
+  const vs = await startWorkbench(opts);
+  console.log(`[${label}] timings (ms): ${JSON.stringify(vs.timings)}`);
+  try {
+    await body(vs);
+  } catch (e) {
+    const dir = await vs.collectDiagnostics(`${label}-failure`);
+    console.log(`[${label}] diagnostics saved in ${dir}`);
+    throw e;
+  } finally {
+    await vs.stop();
+  }
+}
+
+/** Task rows (level 2) of the Runs tree under the run row of `dagId` that is expanded. */
+async function taskRows(vs: Workbench): Promise<TreeItem[]> {
+  return (await vs.treeItems('Runs')).filter((i) => i.level === 2);
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await delay(150);
+  }
+}
+
+/** Text of the active editor (Monaco renders lines as .view-line spans). */
+async function editorText(vs: Workbench): Promise<string> {
+  const text = await vs.page.locator('.part.editor .monaco-editor .view-lines').first().innerText();
+  return text.replace(/\u00a0/g, ' ');
+}
+
+/** Records, in the page, when each Runs-tree task row first shows `success` (ms since epoch, page clock = this machine's). */
+async function watchRunsTree(vs: Workbench): Promise<void> {
+  await vs.page.evaluate(() => {
+    const seen: Record<string, number> = {};
+    (window as unknown as { __hangarSeen: Record<string, number> }).__hangarSeen = seen;
+    const scan = () => {
+      for (const pane of document.querySelectorAll('.pane')) {
+        if (!/^\s*Runs\s*$/i.test(pane.querySelector('.pane-header h3.title')?.textContent ?? '')) continue;
+        for (const row of pane.querySelectorAll('.monaco-list-row[aria-level="2"]')) {
+          const label = row.querySelector('.label-name')?.textContent?.trim() ?? '';
+          const desc = row.querySelector('.label-description')?.textContent ?? '';
+          const key = `${label}|${desc.split(' · ')[0]}`;
+          if (!(key in seen)) seen[key] = Date.now();
+        }
+      }
+    };
+    new MutationObserver(scan).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
+}
+
+describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 }, () => {
+  test('run from the palette, Problems for a broken file, a failing task and its log, clear and re-run', async () => {
+    const workspace = await makeWorkspace('trusted');
+    await withWorkbench('hangar-trusted', { workspace, extensions: [vsix] }, async (vs) => {
+      // Activation is cheap and says how long it took, in its own log channel.
+      const log = await vs.waitForLog(LOG, /Hangar activated in [\d.]+ ms/, { timeoutMs: 30_000 });
+      figures.activationMs = Number(/Hangar activated in ([\d.]+) ms/.exec(log)![1]);
+
+      // The DAGs tree lists the real DAGs with their tasks.
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', EXAMPLE_DAG, { timeoutMs: 60_000 });
+      await vs.waitForTreeItem('DAGs', 'flaky_pipeline');
+      const ready = await vs.readLog(LOG);
+      const m = /Runtime ready in (\d+) ms/.exec(ready);
+      if (m) figures.runtimeStartMs = Number(m[1]);
+
+      // Run DAG... from the palette; the Runs tree shows every task reaching success.
+      await vs.openView('Runs');
+      await watchRunsTree(vs);
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem(EXAMPLE_DAG);
+      const rows = await waitFor(
+        'every task of the example DAG to show success in the Runs tree',
+        async () => {
+          const r = await taskRows(vs);
+          return r.length === EXAMPLE_TASKS.length && r.every((x) => x.description.startsWith('success')) ? r : undefined;
+        },
+        120_000,
+      );
+      assert.deepEqual(
+        rows.map((r) => r.label),
+        EXAMPLE_TASKS,
+      );
+      for (const r of rows) assert.match(r.description, /^success · try 1\/2 · \d+\.\d+ s$/, `row ${r.label}: ${r.description}`);
+      await vs.waitForNotification(/run .* of financial_analytics_pipeline succeeded/);
+      await vs.screenshot('hangar-01-run-succeeded');
+
+      // Latency: when each row showed success in the page vs. when the runtime ended the try (the store's end_date).
+      const seen = await vs.page.evaluate(() => (window as unknown as { __hangarSeen: Record<string, number> }).__hangarSeen);
+      const db = new DatabaseSync(join(workspace, '.hangar', 'hangar.db'), { readOnly: true });
+      const ends = db.prepare(`SELECT task_id, end_date FROM task_instances WHERE dag_id = ?`).all(EXAMPLE_DAG) as { task_id: string; end_date: string }[];
+      db.close();
+      const latencies = ends.map((e) => seen[`${e.task_id}|success`]! - Date.parse(e.end_date)).filter((x) => Number.isFinite(x));
+      assert.equal(latencies.length, EXAMPLE_TASKS.length, `saw ${JSON.stringify(seen)}`);
+      figures.runsTreeLatencyMs = { median: median(latencies), max: Math.max(...latencies), samples: latencies };
+
+      // A DAG file with a syntax error: its error is in the Problems panel at its line.
+      await writeFile(join(workspace, 'dags', 'broken_pipeline.ts'), BROKEN_DAG);
+      await vs.runCommand('Hangar: Reload DAG Files');
+      const problem = await vs.waitForProblem(/Unexpected ";"/);
+      assert.deepEqual(
+        { file: problem.file, line: problem.line, column: problem.column, source: problem.source, kind: problem.kind },
+        { file: join(workspace, 'dags', 'broken_pipeline.ts'), line: 5, column: 14, source: 'hangar', kind: 'error' },
+      );
+      await vs.waitForTreeItem('DAGs', 'dags/broken_pipeline.ts');
+      await vs.openFile('dags/broken_pipeline.ts');
+      await vs.screenshot('hangar-02-problem');
+
+      // Fix it in the editor and save: the save reloads the DAG files and the problem clears.
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('5');
+      await vs.page.keyboard.press('Enter');
+      await vs.page.keyboard.press('Home');
+      await vs.page.keyboard.press('Shift+End');
+      await vs.page.keyboard.type('const oops = 1;', { delay: 20 });
+      await vs.page.keyboard.press('Control+S');
+      await vs.waitForNoProblem(/Unexpected ";"/, { timeoutMs: 30_000 });
+      await vs.waitForTreeItem('DAGs', /^broken_pipeline$/);
+      assert.match(readFileSync(join(workspace, 'dags', 'broken_pipeline.ts'), 'utf8'), /^const oops = 1;$/m);
+      await vs.screenshot('hangar-03-problem-fixed');
+
+      // A failing task: the end-of-run message offers its log, which shows the error.
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('flaky_pipeline');
+      const failed = await vs.waitForNotification(/run .* of flaky_pipeline failed: task load_rows failed: .*boom/, { timeoutMs: 90_000 });
+      assert.ok(failed.buttons.includes('Open Log'), JSON.stringify(failed));
+      await waitFor('the Runs tree to show the failure', async () => {
+        const r = await taskRows(vs);
+        const states = Object.fromEntries(r.map((x) => [x.label, x.description.split(' · ')[0]]));
+        return states.extract === 'success' && states.load_rows === 'failed' && states.report === 'upstream failed' ? r : undefined;
+      });
+      await vs.screenshot('hangar-04-run-failed');
+      await vs.clickNotificationButton(/of flaky_pipeline failed/, 'Open Log');
+      const logText = await waitFor('the log document', async () => {
+        const t = await editorText(vs);
+        return /boom: the warehouse rejected 3 rows/.test(t) ? t : undefined;
+      });
+      assert.match(logText, /flaky_pipeline \/ manual__.* \/ load_rows · try 1/);
+      assert.match(logText, /loading 3 rows/);
+      await vs.screenshot('hangar-05-failed-task-log');
+
+      // Clear the failed task (with downstream) from the Runs tree's context menu; it runs again and succeeds.
+      await writeFile(join(workspace, 'fixed.flag'), 'fixed\n');
+      await vs.openView('Runs');
+      await vs.treeItemContextAction('Runs', 'load_rows', 'Clear Task...');
+      await vs.pickQuickItem('Clear with downstream');
+      const rerun = await waitFor(
+        'the cleared tasks to run again and succeed',
+        async () => {
+          const r = await taskRows(vs);
+          const by = Object.fromEntries(r.map((x) => [x.label, x.description]));
+          return /^success · try 2/.test(by.load_rows ?? '') && /^success · try 1/.test(by.report ?? '') && /^success · try 1/.test(by.extract ?? '') ? by : undefined;
+        },
+        90_000,
+      );
+      assert.match(rerun.load_rows!, /^success · try 2 · /);
+      await vs.waitForNotification(/run .* of flaky_pipeline succeeded/);
+      await vs.screenshot('hangar-06-cleared-and-rerun');
+
+      // Nothing secret or broken in the extension's log; the runtime ran in its own process.
+      const finalLog = await vs.readLog(LOG);
+      assert.match(finalLog, /Runtime ready in \d+ ms \(pid \d+, node v24\./);
+      assert.doesNotMatch(finalLog, /Activation failed|uncaught|unhandled/i);
+    });
+  });
+
+  test('in Restricted Mode nothing is compiled or run, and the views say why and how to trust', async () => {
+    const workspace = await makeWorkspace('untrusted');
+    await withWorkbench('hangar-restricted', { workspace, extensions: [vsix], workspaceTrust: 'restricted' }, async (vs) => {
+      assert.equal(await vs.isRestricted(), true);
+      await vs.waitForLog(LOG, /Restricted Mode: nothing is compiled or run/, { timeoutMs: 30_000 });
+      await vs.openView('DAGs');
+      const welcome = vs.viewPane('DAGs').locator('.welcome-view-content');
+      await welcome.waitFor({ state: 'visible', timeout: 15_000 });
+      assert.match(await welcome.innerText(), /does nothing in Restricted Mode[\s\S]*Manage Workspace Trust/);
+      await vs.screenshot('hangar-07-restricted');
+      await vs.openFile('dags/flaky_pipeline.ts');
+      await delay(1500);
+      assert.equal(await vs.page.locator('.codelens-decoration').count(), 0, 'no CodeLens in Restricted Mode');
+      assert.equal(existsSync(join(workspace, '.hangar')), false, 'nothing was compiled or stored');
+      assert.deepEqual(runtimeProcesses(vs), [], 'no runtime process in Restricted Mode');
+
+      // Trusting the folder brings the DAGs (and the runtime) up.
+      await vs.trustWorkspace();
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'flaky_pipeline', { timeoutMs: 60_000 });
+      assert.equal(runtimeProcesses(vs).length, 1, 'the runtime started once trusted');
+      await vs.screenshot('hangar-08-trusted');
+    });
+  });
+});
+
+/** PIDs of runtime servers started from this workbench's extensions dir. */
+function runtimeProcesses(vs: Workbench): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (cmd.includes(vs.extensionsDir) && cmd.includes('server.mjs')) pids.push(Number(e));
+    } catch {
+      /* exited */
+    }
+  }
+  return pids;
+}
