@@ -274,7 +274,7 @@ function fmtSize(n: number): string {
  * A 100 MiB value through the file backend, as tasks use it: pushed in one process
  * (the value alive, serialized and written), pulled in another (read and decoded,
  * the result alive). Each phase's peak is the process's maximum resident set size
- * (getrusage), node itself and the value included.
+ * during the phase (sampled every millisecond and at its end), node itself and the value included.
  */
 async function memoryCheck(kind: MemoryKind): Promise<NonNullable<XComBenchResults['memory']>[number]> {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-xcom-mem-'));
@@ -327,8 +327,17 @@ function memoryPhase(spec: string): Promise<PhaseResult> {
 
 function memoryValue(kind: MemoryKind, size: number): unknown {
   if (kind === 'bytes') return randomBytes(size);
-  if (kind === 'string') return 'x'.repeat(size - 2);
-  return makeData('large', size);
+  if (kind === 'string') return Buffer.alloc(size - 2, 'x').toString('latin1'); // a flat string, as a task would hold
+  // Records of about 150 bytes of JSON each, built without temporary strings.
+  const one = JSON.stringify({ symbol: 'STOCK_0000', price: 123.45, volume: 12345, timestamp: '2024-01-15T10:00:00.000Z', metadata: { exchange: 'NYSE', sector: 'tech' } }).length + 1;
+  const sectors = ['tech', 'energy', 'health'];
+  return Array.from({ length: Math.floor(size / one) }, (_, i) => ({
+    symbol: `STOCK_${String(i % 10000).padStart(4, '0')}`,
+    price: 100 + (i % 9000) / 100,
+    volume: 10000 + (i % 89999),
+    timestamp: new Date(1705312800000 + i * 1000).toISOString(),
+    metadata: { exchange: i % 2 ? 'NYSE' : 'NASDAQ', sector: sectors[i % 3]! },
+  }));
 }
 
 async function memoryChild(spec: string): Promise<void> {
@@ -338,7 +347,18 @@ async function memoryChild(spec: string): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
   const b = createXComBackend({ backend: 'file' }, { workspaceRoot: dir, xcomRoot: join(dir, 'xcom'), env: {} });
   const loc: XComLocation = { dagId: 'mem', runId: 'r', taskId: 't', mapIndex: -1, key: 'big' };
-  const maxRss = () => process.resourceUsage().maxRSS * 1024;
+  // Peak resident set size during the phase, sampled (every await lets the sampler run) and at its end.
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
+  let timer: NodeJS.Timeout | undefined;
+  const startSampling = () => {
+    peak = process.memoryUsage().rss;
+    timer = setInterval(sample, 1);
+  };
+  const maxRss = () => {
+    clearInterval(timer);
+    return sample();
+  };
   gc();
   const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().external;
   if (phase === 'push') {
@@ -346,6 +366,7 @@ async function memoryChild(spec: string): Promise<void> {
     gc();
     const heap1 = process.memoryUsage().heapUsed + process.memoryUsage().external;
     const baselineRss = process.memoryUsage().rss;
+    startSampling();
     const t = process.hrtime.bigint();
     const stored = await b.serialize(loc, value);
     const elapsed = ms(t);
@@ -358,6 +379,7 @@ async function memoryChild(spec: string): Promise<void> {
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as { length: number };
     gc();
     const baselineRss = process.memoryUsage().rss;
+    startSampling();
     const t = process.hrtime.bigint();
     const back = await b.deserialize(loc, data);
     const elapsed = ms(t);

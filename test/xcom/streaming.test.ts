@@ -51,9 +51,9 @@ test('StreamingJson parses text fed in pieces of any size as decodeValue does', 
     const expected = decodeValue(loc(), e.format, e.bytes);
     for (const piece of [1, 3, 7, 100, 65536]) {
       if (piece < 7 && text.length > 200_000) continue;
-      const p = new StreamingJson(loc(), e.format as 'json' | 'typed-json', 50);
-      for (let i = 0; i < text.length; i += piece) p.write(text.slice(i, i + piece));
-      assert.deepStrictEqual(p.end(), expected, `${name}, pieces of ${piece}`);
+      const sj: StreamingJson = new StreamingJson(loc(), e.format as 'json' | 'typed-json', 50);
+      for (let i = 0; i < text.length; i += piece) sj.write(text.slice(i, i + piece));
+      assert.deepStrictEqual(sj.end(), expected, `${name}, pieces of ${piece}`);
     }
   }
   for (const bad of ['[1,2', '[1,2]x', '"abc', '[{"a":1}', '{"a":']) {

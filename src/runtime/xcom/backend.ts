@@ -489,7 +489,8 @@ export class HangarXComBackend implements XComBackend {
    */
   private async fetchDecoded(loc: XComLocation, off: OffloadLayer, format: 'json' | 'typed-json'): Promise<unknown> {
     const store = this.storeFor(loc, off.store);
-    const src = await store.stream(loc, off.filepath);
+    // Every chunk is hashed and decoded before the next is read, so a local file can be read into one reused buffer.
+    const src = store instanceof LocalDirStore ? store.readReusing(loc, off.filepath) : await store.stream(loc, off.filepath);
     const h = createHash('sha256');
     const dec = new StringDecoder('utf8');
     const parser = new StreamingJson(loc, format);

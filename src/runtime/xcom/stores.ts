@@ -191,6 +191,31 @@ export class LocalDirStore implements BlobStore {
     return createReadStream(full);
   }
 
+  /**
+   * The object's bytes in chunks read into one reused buffer: each chunk is valid
+   * only until the next is asked for (for readers that consume it at once).
+   */
+  async *readReusing(loc: XComLocation, path: string, bufferSize = 1 << 20): AsyncIterable<Uint8Array> {
+    const full = this.abs(loc, path);
+    let fh;
+    try {
+      fh = await open(full, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new XComError('missing', loc, `its file ${path} is missing from ${this.describe()}`);
+      throw new XComError('unavailable', loc, `its file ${path} cannot be read (${(err as Error).message})`);
+    }
+    try {
+      const buf = Buffer.allocUnsafe(bufferSize);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.byteLength, null);
+        if (bytesRead === 0) return;
+        yield buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   async delete(path: string): Promise<number> {
     const full = this.abs(undefined, path);
     let size = 0;
