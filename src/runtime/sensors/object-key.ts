@@ -180,8 +180,8 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
   const keys = options ? (typeof options.keys === 'string' ? [options.keys] : options.keys) : undefined;
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k === '')) throw new DagDefinitionError(`${what} needs keys (a key or a list of keys)`, position, dag?.id);
   try {
-    // Checked at definition for the literal parts (templates render at poke time).
-    for (const k of keys) parseTarget(options.bucket, k, what);
+    // Checked at definition when nothing is templated (templates render at poke time).
+    for (const k of keys) if (!`${options.bucket ?? ''}${k}`.includes('{{')) parseTarget(options.bucket, k, what);
   } catch (err) {
     throw new DagDefinitionError((err as Error).message, position, dag?.id);
   }
