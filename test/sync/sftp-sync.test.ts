@@ -162,7 +162,9 @@ describe('SFTP to SFTP sync', () => {
 
   it('a file that changes while it is read is not committed, and is retried next run', async () => {
     await put('a.txt', 'first', at(1));
-    await put('grows.log', 'line 1\n', at(2));
+    // Larger than the read-ahead window (4 MiB), so reads are still being issued when it grows.
+    const firstPart = 'line 1\n'.repeat(1024 * 1024);
+    await put('grows.log', firstPart, at(2));
     await put('z.txt', 'last', at(3));
     let appended = false;
     const appendWhileReading: Transformer = {
@@ -188,7 +190,7 @@ describe('SFTP to SFTP sync', () => {
     assert.ok(log.lines.some((l) => l.startsWith('WARN') && l.includes('grows.log')));
     const s2 = await sync();
     assert.equal(s2.filesSynced, 1);
-    assert.equal((await tree(ws.dst))['grows.log'], 'line 1\nline 2\n');
+    assert.equal((await tree(ws.dst))['grows.log'], firstPart + 'line 2\n');
     assert.equal(s2.filesSkipped, 2, 'a.txt (at the cursor) and z.txt are in the manifest and unchanged');
   });
 

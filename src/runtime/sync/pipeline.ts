@@ -43,6 +43,14 @@ export interface SyncPipelineOptions {
   log?: SyncLogger;
   /** Skip the health checks (only when the caller ran them just before on the same connections). */
   skipHealthCheck?: boolean;
+  /**
+   * When the process exposes `gc` (node --expose-gc), run a young-generation
+   * collection after this many bytes read (default 4 MiB; 0 disables). ssh2
+   * allocates three to four buffers per byte moved and V8 frees them lazily
+   * (about 120 MiB of extra RSS on a large transfer); a scavenge every few
+   * MiB costs little and keeps the peak near 60 MiB above the baseline.
+   */
+  gcEveryBytes?: number;
 }
 
 export interface HealthReport {
@@ -197,6 +205,18 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
         return c;
       };
 
+      const gc = (globalThis as { gc?: (o?: { type?: string }) => void }).gc;
+      const gcEvery = options.gcEveryBytes ?? 4 * 1024 * 1024;
+      let sinceGc = 0;
+      const onBytes = (n: number): void => {
+        sinceGc += n;
+        if (gc !== undefined && gcEvery > 0 && sinceGc >= gcEvery) {
+          sinceGc = 0;
+          gc({ type: 'minor' });
+        }
+      };
+      const reuseBuffers = transformers.length === 0;
+
       let aborted: unknown = null;
       let nextWork = 0;
       const syncOne = async (index: number): Promise<void> => {
@@ -206,7 +226,10 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
         let w: DestinationWrite | null = null;
         try {
           w = await destination.begin(p);
-          const input = counting(p.read({ chunkSize }), (n) => (bytesRead += n));
+          const input = counting(p.read({ chunkSize, reuseBuffers }), (n) => {
+            bytesRead += n;
+            onBytes(n);
+          });
           for await (const chunk of composeTransformers(transformers, input, p)) await w.write(chunk);
           await w.commit();
         } catch (err) {

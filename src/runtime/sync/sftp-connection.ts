@@ -385,7 +385,9 @@ export class SftpSession {
         tryKeyboard: false,
         hostVerifier: (key: Buffer) => hk.verify(key),
       };
-      if (hk.algorithms !== undefined) config['algorithms'] = { serverHostKey: hk.algorithms };
+      const algorithms: Record<string, string[]> = {};
+      if (hk.algorithms !== undefined) algorithms['serverHostKey'] = hk.algorithms;
+      if (Object.keys(algorithms).length > 0) config['algorithms'] = algorithms;
       if (o.password !== undefined) config['password'] = o.password;
       if (o.privateKey !== undefined) config['privateKey'] = o.privateKey;
       if (o.passphrase !== undefined) config['passphrase'] = o.passphrase;

@@ -204,21 +204,32 @@ class SftpDataPoint implements DataPoint {
     const reqSize = Math.max(1, Math.min(options.chunkSize, maxReadLen(s)));
     const depth = Math.max(1, Math.floor(this.#readAheadBytes / reqSize));
     const handle = await sOpen(s, path, 'r');
-    type Pending = { offset: number; len: number; p: Promise<Buffer> };
+    // With reuseBuffers, a yielded buffer returns to the pool when the consumer asks for the next chunk.
+    const pool: Buffer[] = [];
+    const reuse = options.reuseBuffers === true;
+    type Pending = { offset: number; len: number; buf: Buffer; p: Promise<Buffer> };
     const queue: Pending[] = [];
     let nextOffset = 0;
     let total = 0;
+    // OpenSSH's sftp-server answers requests in order, and requests on one handle are
+    // processed in order by any server: an fstat sent right after the last read
+    // describes the file as it was after that read, without waiting a round trip.
+    let statP: Promise<Stats> | null = null;
     const issue = (): void => {
       while (queue.length < depth && nextOffset < this.size) {
         const offset = nextOffset;
         const len = Math.min(reqSize, this.size - offset);
         nextOffset += len;
-        const buf = Buffer.allocUnsafe(len);
+        const buf = reuse ? (pool.pop() ?? Buffer.allocUnsafe(reqSize)) : Buffer.allocUnsafe(len);
         const p = s.op<Buffer>('read', path, (cb) =>
           s.sftp.read(handle, buf, 0, len, offset, (err, n) => (err ? cb(err) : cb(undefined, buf.subarray(0, n)))),
         );
         p.catch(() => undefined);
-        queue.push({ offset, len, p });
+        queue.push({ offset, len, buf, p });
+      }
+      if (statP === null && nextOffset >= this.size) {
+        statP = sFstat(s, path, handle);
+        statP.catch(() => undefined);
       }
     };
     try {
@@ -237,11 +248,13 @@ class SftpDataPoint implements DataPoint {
           await Promise.allSettled(queue.map((q) => q.p));
           queue.length = 0;
           nextOffset = total;
+          statP = null;
         }
         issue();
         yield data;
+        if (reuse) pool.push(head.buf);
       }
-      const st = await sFstat(s, path, handle);
+      const st = await (statP ?? sFstat(s, path, handle));
       if (st.size !== this.size || st.mtime * 1000 !== this.mtimeMs || total !== this.size) {
         throw new ChangedWhileReadError(
           `file "${this.id}" changed while it was read (size ${this.size} -> ${st.size}, mtime ${this.mtimeMs / 1000} -> ${st.mtime}); not committed, retried next run`,
@@ -249,7 +262,8 @@ class SftpDataPoint implements DataPoint {
       }
     } finally {
       await Promise.allSettled(queue.map((q) => q.p));
-      if (!s.closed) await sClose(s, path, handle).catch(() => undefined);
+      // Not awaited: nothing depends on it, and its deadline still applies.
+      if (!s.closed) sClose(s, path, handle).catch(() => undefined);
     }
   }
 }
@@ -457,9 +471,14 @@ class SftpWrite implements DestinationWrite {
     if (this.#state !== 'open') throw new SyncError(`write to "${this.#final}" after ${this.#state}`);
     if (this.#error !== null) throw this.#error;
     if (chunk.byteLength === 0) return;
-    this.#pendingBufs.push(chunk);
-    this.#pendingLen += chunk.byteLength;
-    if (this.#pendingLen >= this.#minWrite) this.#flushPending();
+    if (this.#pendingLen + chunk.byteLength >= this.#minWrite) {
+      this.#pendingBufs.push(chunk);
+      this.#pendingLen += chunk.byteLength;
+      this.#flushPending(); // ssh2 copies the bytes into the request synchronously
+    } else {
+      this.#pendingBufs.push(Buffer.from(chunk)); // kept past this call: copy
+      this.#pendingLen += chunk.byteLength;
+    }
     if (this.#inflightBytes > this.#writeAheadBytes) await this.#drainTo(this.#writeAheadBytes / 2);
   }
 
@@ -468,13 +487,16 @@ class SftpWrite implements DestinationWrite {
     const s = this.#s;
     try {
       this.#flushPending();
-      await this.#drainTo(0);
-      if (this.#preserveMtime) {
-        const t = Math.floor(this.#point.mtimeMs / 1000);
-        await s.op('setstat', this.#tmp, (cb) => s.sftp.futimes(this.#handle, t, t, cb));
-      }
+      // Requests on one handle are processed in order: send setstat and close behind the writes.
+      const t = Math.floor(this.#point.mtimeMs / 1000);
+      const setstat = this.#preserveMtime ? s.op('setstat', this.#tmp, (cb) => s.sftp.futimes(this.#handle, t, t, cb)) : Promise.resolve();
       this.#handleOpen = false;
-      await sClose(s, this.#tmp, this.#handle);
+      const close = sClose(s, this.#tmp, this.#handle);
+      setstat.catch(() => undefined);
+      close.catch(() => undefined);
+      await this.#drainTo(0);
+      await setstat;
+      await close;
       await this.#backupAndMove();
       this.#state = 'committed';
     } catch (err) {

@@ -26,6 +26,12 @@ export interface Cursor {
 export interface ReadOptions {
   /** Size of each chunk read from the source (bytes). */
   chunkSize: number;
+  /**
+   * The consumer promises not to keep a chunk once it asks for the next one,
+   * so the source may recycle chunk buffers (less garbage, lower peak memory).
+   * The pipeline sets it when no transformer runs.
+   */
+  reuseBuffers?: boolean;
 }
 
 export interface DataPoint {
@@ -59,7 +65,10 @@ export interface PointInfo {
 }
 
 export interface DestinationWrite {
-  /** Appends a chunk to the temporary file. May return before the bytes are acknowledged. */
+  /**
+   * Appends a chunk to the temporary file. May return before the bytes are
+   * acknowledged, but never keeps a reference to `chunk` after it resolves.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Waits for every write, then moves the temporary file into place atomically (backing up the previous file). */
   commit(): Promise<void>;
