@@ -155,7 +155,15 @@ for (let i = 0; i < ${n}; i++) {
           let out = '';
           c.stdout.on('data', (d) => (out += d));
           c.stderr.on('data', (d) => (out += d));
-          c.on('exit', (code) => resolve({ code, out }));
+          // A racer that never ends is a failure to report, not a hung suite.
+          const guard = setTimeout(() => {
+            out += '\n[test] killed after 90 s';
+            c.kill('SIGKILL');
+          }, 90_000);
+          c.on('exit', (code) => {
+            clearTimeout(guard);
+            resolve({ code, out });
+          });
         }),
     );
     const results = await Promise.all(racers);

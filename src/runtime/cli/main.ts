@@ -461,7 +461,7 @@ function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false)
   );
   const time = () => new Date().toISOString().slice(11, 23);
   const onTask = (e: TaskEvent) => {
-    if (e.state === 'scheduled') return;
+    if (e.state === 'scheduled' || e.state === 'queued') return;
     const name = `${e.taskId}${e.mapIndex >= 0 ? `[${e.mapIndex}]` : ''}`;
     let extra = '';
     if (e.state === 'running') extra = `try ${e.tryNumber}`;

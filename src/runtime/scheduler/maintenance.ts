@@ -56,7 +56,7 @@ export function recoverOrphans(
       const tis = store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'scheduled');
       for (const ti of tis) {
         const key = { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index };
-        if (ti.state !== 'running') {
+        if (ti.state === 'scheduled') {
           store.updateTaskInstance(key, { state: null });
           recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: null });
           continue;
@@ -85,7 +85,7 @@ export function failOrphanTry(store: Store, dag: Dag<any> | undefined, ti: TaskI
   return store.tx(() => {
     const res = store.db
       .prepare(
-        "UPDATE task_instances SET state = ?, error = ?, end_date = ?, next_try_at = ?, updated_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state = 'running'",
+        "UPDATE task_instances SET state = ?, error = ?, end_date = ?, next_try_at = ?, updated_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state IN ('running', 'queued')",
       )
       .run(state, error, end, nextTryAt, end, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number);
     if (Number(res.changes) !== 1) return undefined;

@@ -170,6 +170,9 @@ export class RunLoop {
         });
         this.wake = undefined;
         this.pending = 0;
+        // Give timers and I/O a turn: in-process tries that finish without real I/O (sensor pokes in
+        // reschedule mode) would otherwise chain in microtasks and starve other tasks' timers.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       return await this.finishRun();
     } finally {
@@ -389,7 +392,10 @@ export class RunLoop {
   private queue(ti: TI): void {
     if (ti.inReady) return;
     ti.inReady = true;
-    this.ready.push(ti);
+    // Sensor pokes wait behind other ready tasks, so a crowd of sensors never starves ordinary tasks of slots.
+    const last = this.ready[this.ready.length - 1];
+    if (ti.task.kind === 'sensor' || !last || last.task.kind !== 'sensor') this.ready.push(ti);
+    else this.ready.splice(this.ready.findIndex((r) => r.task.kind === 'sensor'), 0, ti);
   }
 
   private dispatch(): void {
@@ -437,10 +443,12 @@ export class RunLoop {
     const tryNumber = ti.tryNumber + 1;
     const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
     const startDate = nowIso();
+    // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
+    const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
     const claimed = store.tx(() => {
-      const ok = store.claimTry(tiKey, [null, 'scheduled', 'queued', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate });
+      const ok = store.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
       if (ok) {
-        store.upsertTry({ ...tiKey, try_number: tryNumber, state: 'running', start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
+        store.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
       }
       return ok;
     });
@@ -451,8 +459,8 @@ export class RunLoop {
     }
     ti.tryNumber = tryNumber;
     this.running.add(k);
-    this.applyState(ti, ti.state, 'running');
-    this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
+    this.applyState(ti, ti.state, claimState);
+    this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: claimState, tryNumber, logPath });
     const req: ExecuteRequest = {
       workspace: this.deps.workspace,
       dagFile: this.dag.fileloc,
@@ -468,11 +476,15 @@ export class RunLoop {
     let result: ExecuteResult;
     try {
       result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
-        if (pid === process.pid) return;
+        if (claimState === 'running') return;
         store.tx(() => {
-          store.updateTaskInstance(tiKey, { pid });
-          store.db.prepare('UPDATE task_tries SET pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?').run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
+          store.updateTaskInstance(tiKey, { state: 'running', pid });
+          store.db
+            .prepare("UPDATE task_tries SET state = 'running', pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
+            .run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
         });
+        this.applyState(ti, ti.state, 'running');
+        this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
       });
     } catch (err) {
       result = { ok: false, error: describeError(err), pid: process.pid };
@@ -580,7 +592,7 @@ export class RunLoop {
     this.applyState(ti, ti.state, row.state ?? 'running');
     const check = () => {
       const now = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex);
-      if (now?.state === 'running' && now.pid !== null && now.hostname === hostname() && !processAlive(now.pid)) {
+      if ((now?.state === 'running' || now?.state === 'queued') && now.pid !== null && now.hostname === hostname() && !processAlive(now.pid)) {
         // Its runtime or worker died without finishing it: settle it (once, guarded) and take it over.
         failOrphanTry(this.deps.store, this.dag, now, this.deps.clock.now(), `The process running this try (pid ${now.pid}) is gone`);
         this.addTimer(check, 0);

@@ -243,15 +243,18 @@ export class Store {
     fromStates: readonly (TaskState | null)[],
     expectedTryNumber: number,
     claim: { pid: number; hostname: string; start_date: string },
+    /** `queued` when another process (a worker) will start it, `running` when it starts now. */
+    to: 'queued' | 'running' = 'running',
   ): boolean {
     const states = fromStates.filter((s): s is TaskState => s !== null);
     const placeholders = states.map(() => '?').join(', ');
     const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
     const res = this.stmt(
-      `UPDATE task_instances SET state = 'running', try_number = try_number + 1, pid = ?, hostname = ?,
+      `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?,
          start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
        WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (state IN (${placeholders})${fromNone})`,
     ).run(
+      to,
       claim.pid,
       claim.hostname,
       claim.start_date,
