@@ -125,22 +125,28 @@ async function editorText(vs: Workbench): Promise<string> {
 
 /** Records, in the page, when each Runs-tree task row first shows `success` (ms since epoch, page clock = this machine's). */
 async function watchRunsTree(vs: Workbench): Promise<void> {
-  await vs.page.evaluate(() => {
-    const seen: Record<string, number> = {};
-    (window as unknown as { __hangarSeen: Record<string, number> }).__hangarSeen = seen;
+  // A string, evaluated in the page (the tests' tsconfig has no DOM types).
+  await vs.page.evaluate(`(() => {
+    const seen = {};
+    window.__hangarSeen = seen;
     const scan = () => {
       for (const pane of document.querySelectorAll('.pane')) {
-        if (!/^\s*Runs\s*$/i.test(pane.querySelector('.pane-header h3.title')?.textContent ?? '')) continue;
+        if (!/^\\s*Runs\\s*$/i.test(pane.querySelector('.pane-header h3.title')?.textContent ?? '')) continue;
         for (const row of pane.querySelectorAll('.monaco-list-row[aria-level="2"]')) {
           const label = row.querySelector('.label-name')?.textContent?.trim() ?? '';
           const desc = row.querySelector('.label-description')?.textContent ?? '';
-          const key = `${label}|${desc.split(' · ')[0]}`;
+          const key = label + '|' + desc.split(' · ')[0];
           if (!(key in seen)) seen[key] = Date.now();
         }
       }
     };
     new MutationObserver(scan).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
-  });
+  })()`);
+}
+
+/** The progress notification of a run closes once the run has ended. */
+async function waitForNoNotification(vs: Workbench, text: RegExp): Promise<void> {
+  await waitFor(`the notification ${text} to close`, async () => ((await vs.notifications()).some((n) => text.test(n.message)) ? undefined : true), 10_000);
 }
 
 function median(xs: number[]): number {
@@ -183,10 +189,12 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
       );
       for (const r of rows) assert.match(r.description, /^success · try 1\/2 · \d+\.\d+ s$/, `row ${r.label}: ${r.description}`);
       await vs.waitForNotification(/run .* of financial_analytics_pipeline succeeded/);
+      await waitForNoNotification(vs, /Running financial_analytics_pipeline/);
+      assert.match((await vs.statusBarItems()).join(' | '), /Hangar/);
       await vs.screenshot('hangar-01-run-succeeded');
 
       // Latency: when each row showed success in the page vs. when the runtime ended the try (the store's end_date).
-      const seen = await vs.page.evaluate(() => (window as unknown as { __hangarSeen: Record<string, number> }).__hangarSeen);
+      const seen = (await vs.page.evaluate('window.__hangarSeen')) as Record<string, number>;
       const db = new DatabaseSync(join(workspace, '.hangar', 'hangar.db'), { readOnly: true });
       const ends = db.prepare(`SELECT task_id, end_date FROM task_instances WHERE dag_id = ?`).all(EXAMPLE_DAG) as { task_id: string; end_date: string }[];
       db.close();
@@ -256,6 +264,7 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
       );
       assert.match(rerun.load_rows!, /^success · try 2 · /);
       await vs.waitForNotification(/run .* of flaky_pipeline succeeded/);
+      await waitForNoNotification(vs, /Re-running load_rows/);
       await vs.screenshot('hangar-06-cleared-and-rerun');
 
       // Nothing secret or broken in the extension's log; the runtime ran in its own process.

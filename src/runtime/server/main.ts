@@ -60,12 +60,20 @@ async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
   await service.shutdown().catch((err: unknown) => process.stderr.write(`hangar runtime: shutdown failed: ${(err as Error).message}\n`));
+  // Let the last responses (e.g. to runtime/shutdown) reach the client before exiting.
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, 1000);
+    rpcOut.end(() => {
+      clearTimeout(timer);
+      done();
+    });
+  });
   process.exit(code);
 }
 
 connection.onRequest('runtime/shutdown', async () => {
   await service.shutdown();
-  setImmediate(() => void exit(0));
+  setTimeout(() => void exit(0), 10);
   return null;
 });
 connection.onClose(() => void exit(0));

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  checkKeyId,
+  checkKeyMaterial,
+  configFromSettings,
+  diagnosticsByFile,
+  lensesForFile,
+  logRefMatches,
+  logUriParts,
+  nextKeyId,
+  parseConf,
+  parseDateInput,
+  parseLogQuery,
+  taskKindIcon,
+} from '../../src/vscode/dags-model.ts';
+import type { DagListResult } from '../../src/protocol/runtime.ts';
+
+describe('DAGs tree, diagnostics and CodeLens', () => {
+  test('load errors become diagnostics per file at 0-based positions, without the position prefix', () => {
+    const d = diagnosticsByFile([
+      { file: '/w/dags/a.ts', line: 5, column: 14, message: '/w/dags/a.ts:5:14: Unexpected ";"', dagId: null },
+      { file: '/w/dags/a.ts', line: null, column: null, message: 'Cycle: a → b → a', dagId: 'x' },
+      { file: '/w/dags/b.ts', line: 2, column: 1, message: 'duplicate DAG id "x"', dagId: 'x' },
+    ]);
+    assert.deepEqual(d.get('/w/dags/a.ts'), [
+      { line: 4, column: 13, message: 'Unexpected ";"' },
+      { line: 0, column: 0, message: 'Cycle: a → b → a' },
+    ]);
+    assert.equal(d.get('/w/dags/b.ts')!.length, 1);
+  });
+
+  test('CodeLenses go above each DAG defined in the file', () => {
+    const list: DagListResult = {
+      dags: [
+        { dagId: 'b', file: '/w/dags/x.ts', description: null, schedule: null, tags: [], position: { file: '/w/dags/x.ts', line: 30, column: 1 }, tasks: [] },
+        { dagId: 'a', file: '/w/dags/x.ts', description: null, schedule: null, tags: [], position: { file: '/w/dags/x.ts', line: 3, column: 1 }, tasks: [] },
+        { dagId: 'c', file: '/w/dags/y.ts', description: null, schedule: null, tags: [], position: null, tasks: [] },
+      ],
+      errors: [],
+      files: [],
+      ms: 1,
+    };
+    assert.deepEqual(lensesForFile(list, '/w/dags/x.ts'), [
+      { dagId: 'a', line: 2 },
+      { dagId: 'b', line: 29 },
+    ]);
+    assert.deepEqual(lensesForFile(list, '/w/dags/y.ts'), [{ dagId: 'c', line: 0 }]);
+    assert.deepEqual(lensesForFile(undefined, '/w/dags/y.ts'), []);
+  });
+
+  test('task kinds have icons; mapped tasks show layers', () => {
+    assert.equal(taskKindIcon({ kind: 'bash', mapped: false }), 'terminal');
+    assert.equal(taskKindIcon({ kind: 'sensor', mapped: false }), 'eye');
+    assert.equal(taskKindIcon({ kind: 'python', mapped: true }), 'layers');
+    assert.equal(taskKindIcon({ kind: 'something-new', mapped: false }), 'symbol-event');
+  });
+});
+
+describe('settings', () => {
+  test('only settings that are set override hangar.json', () => {
+    const s: Record<string, unknown> = { dagsFolder: ' pipelines ', store: '', parallelism: 4.7, executor: 'in-process', 'xcom.backend': 'compressed', 'xcom.compressionThreshold': 512, 'xcom.fileThreshold': null };
+    assert.deepEqual(
+      configFromSettings((k) => s[k]),
+      { dagsFolder: 'pipelines', parallelism: 4, executor: 'in-process', xcom: { backend: 'compressed', compression: { threshold: 512 } } },
+    );
+    assert.deepEqual(
+      configFromSettings(() => undefined),
+      {},
+    );
+    assert.deepEqual(
+      configFromSettings((k) => (k === 'executor' ? 'threads' : undefined)),
+      {},
+      'an unknown executor is ignored (the manifest enum prevents it)',
+    );
+  });
+});
+
+describe('log documents', () => {
+  test('the address round-trips and names the tab after the task', () => {
+    const ref = { dagId: 'etl', runId: 'manual__2024-01-01T00:00:00+00:00', taskId: 'load', mapIndex: 3, tryNumber: 2 };
+    const { path, query } = logUriParts(ref);
+    assert.equal(path, '/etl/manual__2024-01-01T00:00:00+00:00/load[3] try 2.log');
+    assert.deepEqual(parseLogQuery(query), ref);
+    assert.deepEqual(parseLogQuery(logUriParts({ ...ref, tryNumber: undefined }).query), { ...ref, tryNumber: undefined });
+  });
+
+  test('bad addresses are refused with what is missing', () => {
+    assert.throws(() => parseLogQuery('dag=a&run=b'), /needs dag, run, task and map/);
+    assert.throws(() => parseLogQuery('dag=a&run=b&task=c&map=-1&try=0'), /try "0" is not a whole number ≥ 1/);
+  });
+
+  test('a document without a try follows every try of its task; with one, only that try', () => {
+    const e = { dagId: 'etl', runId: 'r', taskId: 't', mapIndex: -1, tryNumber: 2 };
+    assert.equal(logRefMatches({ dagId: 'etl', runId: 'r', taskId: 't', mapIndex: -1 }, e), true);
+    assert.equal(logRefMatches({ dagId: 'etl', runId: 'r', taskId: 't', mapIndex: -1, tryNumber: 1 }, e), false);
+    assert.equal(logRefMatches({ dagId: 'etl', runId: 'r', taskId: 't', mapIndex: 0 }, e), false);
+  });
+});
+
+describe('command input', () => {
+  test('run configuration must be a JSON object', () => {
+    assert.deepEqual(parseConf(' {"a": 1} '), { a: 1 });
+    assert.deepEqual(parseConf(''), {});
+    assert.throws(() => parseConf('[1]'), /must be a JSON object .* not an array/);
+    assert.throws(() => parseConf('{a:1}'), /not valid JSON/);
+  });
+
+  test('backfill dates', () => {
+    assert.equal(parseDateInput('2024-01-31', 'From date'), '2024-01-31T00:00:00.000Z');
+    assert.equal(parseDateInput('2024-01-31 06:30', 'To date'), '2024-01-31T06:30:00.000Z');
+    assert.equal(parseDateInput('2024-01-31T06:30:00+02:00', 'To date'), '2024-01-31T04:30:00.000Z');
+    assert.throws(() => parseDateInput('31/01/2024', 'From date'), /From date: "31\/01\/2024" is not a date like 2024-01-31/);
+    assert.throws(() => parseDateInput('2024-02-31x', 'To date'), /To date/);
+  });
+
+  test('XCom keys: 32 bytes of base64, valid unique ids, next rotation id', () => {
+    assert.equal(checkKeyMaterial(Buffer.alloc(32, 7).toString('base64')), undefined);
+    assert.match(checkKeyMaterial(Buffer.alloc(16).toString('base64'))!, /must be 32 bytes; this one decodes to 16/);
+    assert.match(checkKeyMaterial('not base64!')!, /base64/);
+    assert.equal(checkKeyId('key-1', []), undefined);
+    assert.match(checkKeyId('key 1', [])!, /1 to 64 of/);
+    assert.match(checkKeyId('key-1', ['key-1'])!, /already a key "key-1"/);
+    assert.equal(nextKeyId(['key-1', 'key-7', 'other']), 'key-8');
+    assert.equal(nextKeyId([]), 'key-1');
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * The runtime server as the extension meets it: a child process speaking
+ * JSON-RPC over stdio (src/runtime/server/main.ts), driven through the typed
+ * protocol constants, in a fresh temp workspace per test.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import type { MessageConnection } from 'vscode-jsonrpc/node.js';
+import * as P from '../../src/protocol/runtime.ts';
+
+const SERVER = resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
+
+const DAG = `import { dag } from 'hangar';
+export const etl = dag({ id: 'etl', schedule: '@daily', startDate: '2024-01-01' });
+const extract = etl.task('extract', async (ctx) => { console.log('extracting for', ctx.ds); return { rows: 2 }; });
+const load = etl.task('load', { inputs: { data: extract } }, async (_ctx, { data }) => {
+  if (process.env.HANGAR_TEST_FAIL_LOAD === '1') throw new Error('load exploded');
+  return data.rows;
+});
+etl.task('slow', { inputs: { n: load } }, async (ctx) => { await new Promise((r) => setTimeout(r, Number(ctx.params.sleepMs ?? 0))); return 'done'; });
+`;
+
+interface Server {
+  child: ChildProcess;
+  rpc: MessageConnection;
+  workspace: string;
+  notes: { method: string; params: any }[];
+  stderr: string[];
+}
+
+const live: Server[] = [];
+
+async function startServer(files: Record<string, string> = { 'dags/etl.ts': DAG }, env: Record<string, string> = {}): Promise<Server> {
+  const workspace = await mkdtemp(join(tmpdir(), 'hangar-server-test-'));
+  await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ executor: 'in-process' }));
+  for (const [f, text] of Object.entries(files)) {
+    await mkdir(join(workspace, f, '..'), { recursive: true });
+    await writeFile(join(workspace, f), text);
+  }
+  const child = spawn(process.execPath, [SERVER], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
+  const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const notes: Server['notes'] = [];
+  rpc.onNotification((method, params) => notes.push({ method, params }));
+  rpc.listen();
+  const s = { child, rpc, workspace, notes, stderr };
+  live.push(s);
+  await rpc.sendRequest(P.Initialize, { workspace, config: {} });
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of live.splice(0)) {
+    const exited = new Promise((r) => s.child.once('exit', r));
+    await s.rpc.sendRequest(P.Shutdown).catch(() => undefined);
+    await exited;
+    s.rpc.dispose();
+    await rm(s.workspace, { recursive: true, force: true });
+  }
+});
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function runEnded(s: Server, runId: string): Promise<any> {
+  return until(`run ${runId} to end`, () => s.notes.find((n) => n.method === 'run/didChange' && n.params.runId === runId && (n.params.state === 'success' || n.params.state === 'failed'))?.params);
+}
+
+async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: number; message: string };
+  }
+  assert.fail('expected the request to fail');
+}
+
+describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
+  test('lists DAGs with tasks in order, kinds and positions', async () => {
+    const s = await startServer();
+    const list = await s.rpc.sendRequest(P.DagList, {});
+    assert.deepEqual(list.errors, []);
+    assert.equal(list.dags.length, 1);
+    const etl = list.dags[0]!;
+    assert.equal(etl.dagId, 'etl');
+    assert.equal(etl.file, join(s.workspace, 'dags', 'etl.ts'));
+    assert.deepEqual(etl.position && { file: etl.position.file, line: etl.position.line }, { file: etl.file, line: 2 });
+    assert.deepEqual(
+      etl.tasks.map((t) => [t.taskId, t.kind, t.upstream]),
+      [
+        ['extract', 'python', []],
+        ['load', 'python', ['extract']],
+        ['slow', 'python', ['load']],
+      ],
+    );
+    assert.equal(etl.tasks[1]!.position?.line, 4);
+  });
+
+  test('validates params and names what was wrong', async () => {
+    const s = await startServer();
+    const bad = await rpcError(s.rpc.sendRequest(P.DagRun, { dagId: 42 } as never));
+    assert.equal(bad.code, P.INVALID_PARAMS);
+    assert.equal(bad.message, 'dag/run: "dagId" must be a non-empty string, not number 42');
+    const missing = await rpcError(s.rpc.sendRequest(P.TaskList, { dagId: 'etl' } as never));
+    assert.equal(missing.message, 'task/list: "runId" must be a non-empty string, not missing');
+    const notObject = await rpcError(s.rpc.sendRequest('dag/run', [1, 2]));
+    assert.equal(notObject.message, 'dag/run: params must be an object, not an array');
+    const date = await rpcError(s.rpc.sendRequest(P.DagRun, { dagId: 'etl', logicalDate: 'yesterday' }));
+    assert.equal(date.message, 'dag/run: "logicalDate" must be an ISO date, not "yesterday"');
+    const conf = await rpcError(s.rpc.sendRequest(P.DagRun, { dagId: 'etl', conf: [] as never }));
+    assert.match(conf.message, /"conf" must be a JSON object, not an array/);
+    const limit = await rpcError(s.rpc.sendRequest(P.RunList, { limit: 0 }));
+    assert.match(limit.message, /"limit" must be a whole number from 1 to 500, not number 0/);
+    const mark = await rpcError(s.rpc.sendRequest(P.TaskMark, { dagId: 'etl', runId: 'x', taskId: 'a', state: 'done' as never }));
+    assert.equal(mark.code, P.NOT_FOUND, 'the run is checked first');
+    const unknown = await rpcError(s.rpc.sendRequest(P.DagRun, { dagId: 'nope' }));
+    assert.equal(unknown.code, P.NOT_FOUND);
+    assert.equal(unknown.message, 'No DAG "nope" (found: etl)');
+    const again = await rpcError(s.rpc.sendRequest(P.Initialize, { workspace: s.workspace, config: {} }));
+    assert.match(again.message, /already initialised/);
+  });
+
+  test('a run: notifications follow the store, in order, with logs; the log of a try is readable', async () => {
+    const s = await startServer();
+    await s.rpc.sendRequest(P.DagList, {});
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl', conf: { sleepMs: 1 } });
+    assert.equal(run.state, 'queued');
+    assert.deepEqual(run.conf, { sleepMs: 1 });
+    const end = await runEnded(s, run.runId);
+    assert.equal(end.state, 'success');
+    const tasks = s.notes.filter((n) => n.method === 'task/didChange' && n.params.runId === run.runId).map((n) => `${n.params.taskId}:${n.params.state}`);
+    for (const t of ['extract', 'load', 'slow']) assert.ok(tasks.indexOf(`${t}:running`) < tasks.indexOf(`${t}:success`), tasks.join(' '));
+    assert.ok(tasks.indexOf('extract:success') < tasks.indexOf('load:running'));
+    const log = s.notes.find((n) => n.method === 'log/didAppend' && n.params.taskId === 'extract' && /extracting for/.test(n.params.line));
+    assert.ok(log, 'console output of a task arrives as log/didAppend');
+    const tis = await s.rpc.sendRequest(P.TaskList, { dagId: 'etl', runId: run.runId });
+    assert.deepEqual(
+      tis.map((t) => [t.taskId, t.state, t.tryNumber]),
+      [
+        ['extract', 'success', 1],
+        ['load', 'success', 1],
+        ['slow', 'success', 1],
+      ],
+    );
+    const text = await s.rpc.sendRequest(P.TaskLog, { dagId: 'etl', runId: run.runId, taskId: 'extract' });
+    assert.equal(text.tryNumber, 1);
+    assert.equal(text.running, false);
+    assert.match(text.text, /extracting for \d{4}-\d{2}-\d{2}/);
+    const runs = await s.rpc.sendRequest(P.RunList, { dagId: 'etl' });
+    assert.equal(runs[0]!.runId, run.runId);
+    assert.equal(runs[0]!.state, 'success');
+    const xcoms = await s.rpc.sendRequest(P.XComList, { dagId: 'etl', runId: run.runId, taskId: 'extract' });
+    assert.deepEqual(
+      xcoms.map((x) => [x.key, JSON.parse(x.preview)]),
+      [['return_value', { rows: 2 }]],
+    );
+  });
+
+  test('a failing task, then clear with downstream re-runs it; mark changes a state by hand', async () => {
+    const s = await startServer(undefined, { HANGAR_TEST_FAIL_LOAD: '1' });
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
+    assert.equal((await runEnded(s, run.runId)).state, 'failed');
+    const tis = await s.rpc.sendRequest(P.TaskList, { dagId: 'etl', runId: run.runId });
+    assert.deepEqual(
+      tis.map((t) => t.state),
+      ['success', 'failed', 'upstream_failed'],
+    );
+    assert.match(tis[1]!.error ?? '', /load exploded/);
+    const log = await s.rpc.sendRequest(P.TaskLog, { dagId: 'etl', runId: run.runId, taskId: 'load' });
+    assert.match(log.text, /load exploded/);
+    s.notes.length = 0;
+    const cleared = await s.rpc.sendRequest(P.TaskClear, { dagId: 'etl', runId: run.runId, taskIds: ['load'], downstream: true });
+    assert.deepEqual(cleared.cleared.sort(), ['load', 'slow']);
+    assert.equal((await runEnded(s, run.runId)).state, 'failed', 'still failing: the environment did not change');
+    const after = await s.rpc.sendRequest(P.TaskList, { dagId: 'etl', runId: run.runId });
+    assert.equal(after[1]!.tryNumber, 2);
+    const marked = await s.rpc.sendRequest(P.TaskMark, { dagId: 'etl', runId: run.runId, taskId: 'load', state: 'success' });
+    assert.equal(marked.marked, 1);
+    assert.ok(s.notes.some((n) => n.method === 'task/didChange' && n.params.taskId === 'load' && n.params.state === 'success'));
+    const noTask = await rpcError(s.rpc.sendRequest(P.TaskClear, { dagId: 'etl', runId: run.runId, taskIds: ['ghost'] }));
+    assert.equal(noTask.message, 'DAG "etl" has no task "ghost"');
+  });
+
+  test('run/cancel stops an active run', async () => {
+    const s = await startServer();
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl', conf: { sleepMs: 60_000 } });
+    await until('slow to run', () => s.notes.find((n) => n.method === 'task/didChange' && n.params.taskId === 'slow' && n.params.state === 'running'));
+    const t = Date.now();
+    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'etl', runId: run.runId }), { cancelled: true });
+    const end = await runEnded(s, run.runId);
+    assert.equal(end.state, 'failed');
+    assert.ok(Date.now() - t < 15_000, 'cancelled promptly');
+  });
+
+  test('dag/list reload picks up a broken file at its line, then its fix', async () => {
+    const s = await startServer();
+    await s.rpc.sendRequest(P.DagList, {});
+    const broken = join(s.workspace, 'dags', 'broken.ts');
+    await writeFile(broken, "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nconst x = ;\n");
+    const bad = await s.rpc.sendRequest(P.DagList, { reload: true });
+    assert.deepEqual(
+      bad.errors.map((e) => [e.file, e.line, e.column]),
+      [[broken, 3, 11]],
+    );
+    assert.ok(s.notes.some((n) => n.method === 'dag/didLoad' && n.params.errors.length === 1), 'reload is also announced');
+    await writeFile(broken, "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nb.task('t', async () => 1);\n");
+    const good = await s.rpc.sendRequest(P.DagList, { reload: true });
+    assert.deepEqual(good.errors, []);
+    assert.deepEqual(
+      good.dags.map((d) => d.dagId),
+      ['b', 'etl'],
+    );
+  });
+
+  test('secrets/set validates keys without echoing them and never logs them', async () => {
+    const s = await startServer();
+    const key = Buffer.alloc(32, 9).toString('base64');
+    const r = await s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k1', s3: { accessKeyId: 'AKIA123', secretAccessKey: 'very-secret-value' } });
+    assert.deepEqual(r, { xcomKeyIds: ['k1'], s3: true });
+    const short = Buffer.alloc(8, 1).toString('base64');
+    const bad = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k2', key: short }] }));
+    assert.equal(bad.code, P.INVALID_PARAMS);
+    assert.match(bad.message, /XCom key "k2" is not usable/);
+    assert.ok(!bad.message.includes(short), 'the key material is not echoed');
+    const badId = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'bad id', key }] }));
+    assert.match(badId.message, /xcomKeys\[0\]\.id "bad id" is invalid/);
+    const primary = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k9' }));
+    assert.match(primary.message, /primaryKeyId "k9" is not among the keys \(k1\)/);
+    // The runtime still works after the secrets swap, and the key made it to the XCom backend.
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
+    assert.equal((await runEnded(s, run.runId)).state, 'success');
+    const rotated = await s.rpc.sendRequest(P.XComRotate, {});
+    assert.equal(rotated.targetKeyId, 'k1');
+    const out = s.stderr.join('') + JSON.stringify(s.notes);
+    for (const secret of [key, 'very-secret-value']) assert.ok(!out.includes(secret), 'a secret reached the output');
+  });
+});
