@@ -219,7 +219,7 @@ export async function runTaskTry(
         return { ok: false, error: value.reason, pid: process.pid, noRetry: true };
       }
       if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
-      const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(dag, task, value) };
+      const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(task, value) };
       log.meta('INFO', `Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
       return result;
     } catch (err) {
@@ -232,7 +232,7 @@ export async function runTaskTry(
   });
 }
 
-function branchOutcome(dag: Dag<any>, task: TaskDefinition, value: unknown): { follow?: string[]; proceed?: boolean } {
+function branchOutcome(task: TaskDefinition, value: unknown): { follow?: string[]; proceed?: boolean } {
   if (task.options.branch) {
     const ids = value === null || value === undefined ? [] : Array.isArray(value) ? value : [value];
     for (const id of ids) {
@@ -245,6 +245,5 @@ function branchOutcome(dag: Dag<any>, task: TaskDefinition, value: unknown): { f
     return { follow: ids as string[] };
   }
   if (task.options.shortCircuit) return { proceed: Boolean(value) };
-  void dag;
   return {};
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import type { ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
 import { tryLogPath } from '../executor/logger.ts';
-import { describeError, expandCombination, resolveExpandLists } from '../executor/task-runner.ts';
+import { describeError, resolveExpandLists } from '../executor/task-runner.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
@@ -344,7 +344,7 @@ export class RunLoop {
   /** Replaces a mapped task's placeholder with one task instance per element (none: skipped). */
   private async expand(placeholder: TI): Promise<void> {
     const task = placeholder.task;
-    let lengths: Record<string, unknown[]>;
+    let lists: Record<string, unknown[]>;
     try {
       const templateScope = buildTemplateContext({
         dagId: this.dag.id,
@@ -358,7 +358,7 @@ export class RunLoop {
         params: { ...this.dag.params, ...(JSON.parse(this.run.conf) as object) },
         conf: JSON.parse(this.run.conf) as Record<string, unknown>,
       });
-      lengths = await resolveExpandLists(
+      lists = await resolveExpandLists(
         { store: this.deps.store, backend: this.deps.backend, dag: this.dag, runId: this.run.run_id, taskId: task.id, mapIndex: -1 },
         task,
         templateScope,
@@ -367,12 +367,11 @@ export class RunLoop {
       this.setState(placeholder, 'failed', { error: describeError(err), end_date: nowIso() });
       return;
     }
-    const n = Object.values(lengths).reduce((acc, l) => acc * l.length, 1);
+    const n = Object.values(lists).reduce((acc, l) => acc * l.length, 1);
     if (n === 0) {
       this.setState(placeholder, 'skipped', { end_date: nowIso(), error: 'expanded over an empty list' });
       return;
     }
-    void expandCombination;
     const { store } = this.deps;
     store.tx(() => {
       store.db.prepare('DELETE FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1').run(this.run.dag_id, this.run.run_id, task.id);
