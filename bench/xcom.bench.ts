@@ -7,6 +7,7 @@
  *   npx node bench/xcom.bench.ts            # full run, table + JSON in $HANGAR_BENCH_OUT (default: tmpdir/hangar-xcom-bench.json)
  *   HANGAR_BENCH_QUICK=1 npx node bench/xcom.bench.ts
  *   npx node bench/xcom.bench.ts --quick --json
+ *   npx node bench/xcom.bench.ts --sizes=1048576,4194304,16777216 --backends=compressed,encrypted,file --no-memory
  */
 import { Buffer } from 'node:buffer';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -31,7 +32,7 @@ export interface XComBenchOptions {
   readonly sizes?: readonly number[];
   readonly dataTypes?: readonly DataType[];
   readonly backends?: readonly string[];
-  /** Repetitions per cell; the median is reported (default 5, quick 3; 2 at ≥ 4 MiB). */
+  /** Repetitions per cell, backend and floor alternating; medians are reported (default 9, 7 at ≥ 4 MiB, quick 3). */
   readonly repeat?: number;
   /** Run the 100 MiB file-backend memory check in a child process (default true unless quick). */
   readonly memoryCheck?: boolean;
@@ -188,29 +189,25 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
   try {
     for (const [type, size] of cells) {
       const value = makeData(type, size);
-      const reps = options.repeat ?? (size >= 4 * MiB ? 2 : quick ? 3 : 5);
-      const floors = new Map<Floor, [number, number]>();
-      for (const kind of new Set(names.map((n) => FLOOR_OF[n] ?? 'json'))) {
-        const s: number[] = [];
-        const d: number[] = [];
-        await floorOnce(kind, value, root, key, alg); // warm-up
-        for (let r = 0; r < reps; r++) {
-          const [a, b] = await floorOnce(kind, value, root, key, alg);
-          s.push(a);
-          d.push(b);
-        }
-        floors.set(kind, [median(s), median(d)]);
-      }
+      const reps = options.repeat ?? (quick ? 3 : size >= 4 * MiB ? 7 : 9);
       for (const name of names) {
         const b = backends.get(name)!;
+        const fk = FLOOR_OF[name] ?? 'json';
         const loc: XComLocation = { dagId: 'bench', runId: 'r', taskId: type, mapIndex: -1, key: `v${size}` };
         const opts = name === 'encrypted' ? { sensitive: true } : {};
         const s: number[] = [];
         const d: number[] = [];
-        let last = await b.serialize(loc, value, opts); // warm-up
+        const fsr: number[] = [];
+        const fdr: number[] = [];
+        await floorOnce(fk, value, root, key, alg); // warm-up
+        let last = await b.serialize(loc, value, opts);
         await b.deserialize(loc, last.data);
         await b.purge(loc, last.data);
+        // Backend and floor alternate, so both see the same machine state (other load, CPU frequency, GC).
         for (let r = 0; r < reps; r++) {
+          const [fa, fb] = await floorOnce(fk, value, root, key, alg);
+          fsr.push(fa);
+          fdr.push(fb);
           let t = process.hrtime.bigint();
           last = await b.serialize(loc, value, opts);
           s.push(ms(t));
@@ -219,8 +216,8 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
           d.push(ms(t));
           if (r < reps - 1) await b.purge(loc, last.data);
         }
+        const floors = new Map<Floor, [number, number]>([[fk, [median(fsr), median(fdr)]]]);
         await b.purge(loc, last.data);
-        const fk = FLOOR_OF[name] ?? 'json';
         const [fs, fd] = floors.get(fk)!;
         const row: XComBenchRow = {
           backend: name,
@@ -418,7 +415,10 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick') || process.env.HANGAR_BENCH_QUICK === '1';
   const algArg = args.find((a) => a.startsWith('--algorithm='))?.split('=')[1] as XComBenchOptions['algorithm'];
-  const res = await runXComBench({ quick, algorithm: algArg }, (d, t, l) => process.stderr.write(`\r[${d}/${t}] ${l}`.padEnd(60)));
+  const list = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
+  const sizes = list('sizes')?.map(Number);
+  const repeat = list('repeat')?.map(Number)[0];
+  const res = await runXComBench({ quick, algorithm: algArg, sizes, backends: list('backends'), repeat, memoryCheck: args.includes('--no-memory') ? false : undefined }, (d, t, l) => process.stderr.write(`\r[${d}/${t}] ${l}`.padEnd(60)));
   process.stderr.write('\n');
   if (args.includes('--json')) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
   else {

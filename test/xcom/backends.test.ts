@@ -4,7 +4,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeEnvelope, XComError, BACKEND_NAMES } from '../../src/runtime/xcom/index.ts';
+import { decodeEnvelope, BACKEND_NAMES } from '../../src/runtime/xcom/index.ts';
 import type { EnvelopeHeader } from '../../src/runtime/xcom/index.ts';
 import { workspace, loc, keyring, seedData } from './helpers.ts';
 

@@ -108,7 +108,7 @@ test('xcom rotate-key: stops part way, resumes, loses nothing; old key no longer
     const both = { HANGAR_XCOM_KEYS: `k2:${key2},k1:${key1}` };
     let r = x(ws, ['rotate-key', '--max-rows', '3', '--json'], both);
     assert.equal(r.code, 0, r.stderr);
-    let p = JSON.parse(r.stdout);
+    const p = JSON.parse(r.stdout);
     assert.equal(p.targetKeyId, 'k2');
     assert.equal(p.total, 7); // six secrets + db_credentials
     assert.equal(p.rotated, 3);
@@ -159,7 +159,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     utimesSync(orphan, old, old);
     r = x(ws, ['sweep', '--dry-run', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    let s = JSON.parse(r.stdout);
+    const s = JSON.parse(r.stdout);
     assert.deepEqual(s.orphans.map((o: { path: string }) => o.path), ['cli_xcom/gone/produce/-1/lost.abc.json']);
     assert.equal(s.orphanBytes, 5000);
     assert.ok(existsSync(orphan), 'dry run removes nothing');

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { clearXComs, decodeEnvelope, sweepOrphans, XComError, writeXComFile, openXComFile } from '../../src/runtime/xcom/index.ts';
 import type { OffloadLayer } from '../../src/runtime/xcom/index.ts';
-import { workspace, loc, seedData, startS3rver, closedPort, S3_CREDENTIALS, keyring } from './helpers.ts';
+import { workspace, loc, seedData, startS3rver, closedPort, keyring } from './helpers.ts';
 
 let s3: Awaited<ReturnType<typeof startS3rver>>;
 before(async () => {

@@ -105,6 +105,9 @@ export interface XComStats {
   offloaded: number;
 }
 
+/** Offloaded JSON values larger than this are parsed as they stream (see fetchDecoded). */
+const STREAM_PARSE = 16 << 20;
+
 const EXT: Record<string, string> = { json: 'json', 'typed-json': 'json', bytes: 'bin', gzip: 'gz', zstd: 'zst', brotli: 'br', 'aes-256-gcm': 'enc' };
 
 /** File name extension of an object from the chain under it: json.gz, json.zst, bin, json.enc… */
@@ -493,7 +496,8 @@ export class HangarXComBackend implements XComBackend {
     const src = store instanceof LocalDirStore ? store.readReusing(loc, off.filepath) : await store.stream(loc, off.filepath);
     const h = createHash('sha256');
     const dec = new StringDecoder('utf8');
-    const parser = new StreamingJson(loc, format);
+    // Up to STREAM_PARSE bytes the text is gathered and parsed at once (faster); above, parsed as it streams.
+    const parser = new StreamingJson(loc, format, undefined, off.size_bytes <= STREAM_PARSE);
     let size = 0;
     // A parse error is reported only once the bytes are known to be intact (else it is the file that is damaged).
     let parseError: unknown;

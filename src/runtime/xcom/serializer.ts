@@ -429,61 +429,70 @@ export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<
   }
   const typed = p.format === 'typed-json';
   let pending = '';
-  function* emit(s: string): Generator<Buffer> {
+  const ready: Buffer[] = [];
+  // Plain functions append; generators only at the container levels, resumed once per finished chunk.
+  const emit = (s: string): void => {
     pending += s;
     if (pending.length >= chunkSize) {
-      const b = Buffer.from(pending, 'utf8');
+      ready.push(Buffer.from(pending, 'utf8'));
       pending = '';
-      yield b;
     }
+  };
+  const leaf = (x: unknown): void => emit(JSON.stringify(typed ? tag(x) : x) ?? 'null');
+  const longString = (v: string): void => {
+    emit('"');
+    for (let i = 0; i < v.length; ) {
+      let end = Math.min(v.length, i + LONG_STRING);
+      const c = v.charCodeAt(end - 1);
+      if (end < v.length && c >= 0xd800 && c <= 0xdbff) end--; // never split a surrogate pair
+      emit(JSON.stringify(v.slice(i, end)).slice(1, -1));
+      i = end;
+    }
+    emit('"');
+  };
+  const isPlain = (x: unknown): x is Record<string, unknown> => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+    const proto = Object.getPrototypeOf(x) as object | null;
+    return proto === Object.prototype || proto === null;
+  };
+  function* drain(): Generator<Buffer> {
+    while (ready.length) yield ready.shift()!;
   }
+  // Arrays and plain objects down to CHUNK_DEPTH are written member by member; an array's
+  // elements that are objects (records) go whole through the native JSON.stringify.
   function* write(v: unknown, depth: number): Generator<Buffer> {
     if (typeof v === 'string' && v.length > LONG_STRING) {
-      yield* emit('"');
-      for (let i = 0; i < v.length; ) {
-        let end = Math.min(v.length, i + LONG_STRING);
-        const c = v.charCodeAt(end - 1);
-        if (end < v.length && c >= 0xd800 && c <= 0xdbff) end--; // never split a surrogate pair
-        const piece = JSON.stringify(v.slice(i, end));
-        yield* emit(piece.slice(1, -1));
-        i = end;
+      longString(v);
+    } else if (depth < CHUNK_DEPTH && Array.isArray(v)) {
+      emit('[');
+      const n = v.length;
+      for (let i = 0; i < n; i++) {
+        if (i > 0) emit(',');
+        const x = v[i];
+        if (Array.isArray(x) || (typeof x === 'string' && x.length > LONG_STRING)) yield* write(x, depth + 1);
+        else leaf(x);
+        if (ready.length) yield* drain();
       }
-      yield* emit('"');
-      return;
+      emit(']');
+    } else if (depth < CHUNK_DEPTH && isPlain(v)) {
+      const keys = Object.keys(v);
+      const wrap = typed && keys.includes('$hx');
+      emit(wrap ? '{"$hx":"obj","v":{' : '{');
+      let first = true;
+      for (const k of keys) {
+        const x = v[k];
+        if (!typed && x === undefined) continue; // as JSON.stringify (cannot happen: scan made it typed)
+        emit(`${first ? '' : ','}${JSON.stringify(k)}:`);
+        first = false;
+        if (Array.isArray(x) || isPlain(x) || (typeof x === 'string' && x.length > LONG_STRING)) yield* write(x, depth + 1);
+        else leaf(x);
+        if (ready.length) yield* drain();
+      }
+      emit(wrap ? '}}' : '}');
+    } else {
+      leaf(v);
     }
-    if (depth < CHUNK_DEPTH && v !== null && typeof v === 'object') {
-      if (Array.isArray(v)) {
-        yield* emit('[');
-        const n = v.length;
-        for (let i = 0; i < n; i++) {
-          if (i > 0) yield* emit(',');
-          const x = v[i];
-          if (x !== null && typeof x === 'object') yield* write(x, depth + 1);
-          else if (typeof x === 'string' && x.length > LONG_STRING) yield* write(x, depth + 1);
-          else yield* emit(JSON.stringify(typed ? tag(x) : x) ?? 'null');
-        }
-        yield* emit(']');
-        return;
-      }
-      const proto = Object.getPrototypeOf(v) as object | null;
-      if (proto === Object.prototype || proto === null) {
-        const keys = Object.keys(v);
-        const wrap = typed && keys.includes('$hx');
-        yield* emit(wrap ? '{"$hx":"obj","v":{' : '{');
-        let first = true;
-        for (const k of keys) {
-          const x = (v as Record<string, unknown>)[k];
-          if (!typed && x === undefined) continue; // as JSON.stringify (cannot happen: scan made it typed)
-          yield* emit(`${first ? '' : ','}${JSON.stringify(k)}:`);
-          first = false;
-          if ((x !== null && typeof x === 'object') || (typeof x === 'string' && x.length > LONG_STRING)) yield* write(x, depth + 1);
-          else yield* emit(JSON.stringify(typed ? tag(x) : x));
-        }
-        yield* emit(wrap ? '}}' : '}');
-        return;
-      }
-    }
-    yield* emit(JSON.stringify(typed ? tag(v) : v));
+    if (ready.length) yield* drain();
   }
   yield* write(p.value, 0);
   if (pending.length > 0) yield Buffer.from(pending, 'utf8');
@@ -602,10 +611,12 @@ export class StreamingJson {
 
   private readonly batch: number;
 
-  constructor(loc: XComLocation, format: 'json' | 'typed-json', batchChars = BATCH) {
+  /** `whole`: gather the text and parse it at the end (faster for values that fit in memory twice). */
+  constructor(loc: XComLocation, format: 'json' | 'typed-json', batchChars = BATCH, whole = false) {
     this.loc = loc;
     this.typed = format === 'typed-json';
     this.batch = batchChars;
+    if (whole) this.mode = 'whole';
   }
 
   write(text: string): void {

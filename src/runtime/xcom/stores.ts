@@ -218,7 +218,7 @@ export class LocalDirStore implements BlobStore {
 
   async delete(path: string): Promise<number> {
     const full = this.abs(undefined, path);
-    let size = 0;
+    let size: number;
     try {
       size = (await stat(full)).size;
       await unlink(full);
