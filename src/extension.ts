@@ -11,7 +11,12 @@ import { watchDebugSessions } from './vscode/debug.ts';
 
 let current: HangarContext | undefined;
 
-export function activate(extension: vscode.ExtensionContext): void {
+/** What activate returns: the context, for the extension-host tests (test/extension/desktop). */
+export interface HangarApi {
+  readonly context: HangarContext;
+}
+
+export function activate(extension: vscode.ExtensionContext): HangarApi {
   const t0 = performance.now();
   const log = vscode.window.createOutputChannel('Hangar', { log: true });
   extension.subscriptions.push(log);
@@ -47,6 +52,7 @@ export function activate(extension: vscode.ExtensionContext): void {
       extension.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx, id, handler, args)));
     }
     log.info(`Hangar activated in ${(performance.now() - t0).toFixed(1)} ms (${vscode.workspace.isTrusted ? 'trusted' : 'Restricted Mode: nothing is compiled or run'}; the runtime starts on first use)`);
+    return { context: ctx };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error(`Activation failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
