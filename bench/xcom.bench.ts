@@ -324,7 +324,11 @@ function memoryPhase(spec: string): Promise<PhaseResult> {
 
 function memoryValue(kind: MemoryKind, size: number): unknown {
   if (kind === 'bytes') return randomBytes(size);
-  if (kind === 'string') return Buffer.alloc(size - 2, 'x').toString('latin1'); // a flat string, as a task would hold
+  if (kind === 'string') {
+    const v = 'x'.repeat(size - 2);
+    v.indexOf('y'); // flattens it: a plain 100 MiB string, as a task would hold
+    return v;
+  }
   // Records of about 150 bytes of JSON each, built without temporary strings.
   const one = JSON.stringify({ symbol: 'STOCK_0000', price: 123.45, volume: 12345, timestamp: '2024-01-15T10:00:00.000Z', metadata: { exchange: 'NYSE', sector: 'tech' } }).length + 1;
   const sectors = ['tech', 'energy', 'health'];
@@ -360,6 +364,7 @@ async function memoryChild(spec: string): Promise<void> {
   const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().external;
   if (phase === 'push') {
     const value = memoryValue(kind as MemoryKind, size);
+    gc();
     gc();
     const heap1 = process.memoryUsage().heapUsed + process.memoryUsage().external;
     const baselineRss = process.memoryUsage().rss;

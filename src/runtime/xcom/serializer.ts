@@ -439,7 +439,7 @@ export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<
     }
   };
   const leaf = (x: unknown): void => emit(JSON.stringify(typed ? tag(x) : x) ?? 'null');
-  const longString = (v: string): void => {
+  function* longString(v: string): Generator<Buffer> {
     emit('"');
     for (let i = 0; i < v.length; ) {
       let end = Math.min(v.length, i + LONG_STRING);
@@ -447,9 +447,10 @@ export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<
       if (end < v.length && c >= 0xd800 && c <= 0xdbff) end--; // never split a surrogate pair
       emit(JSON.stringify(v.slice(i, end)).slice(1, -1));
       i = end;
+      if (ready.length) yield* drain();
     }
     emit('"');
-  };
+  }
   const isPlain = (x: unknown): x is Record<string, unknown> => {
     if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
     const proto = Object.getPrototypeOf(x) as object | null;
@@ -462,7 +463,7 @@ export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<
   // elements that are objects (records) go whole through the native JSON.stringify.
   function* write(v: unknown, depth: number): Generator<Buffer> {
     if (typeof v === 'string' && v.length > LONG_STRING) {
-      longString(v);
+      yield* longString(v);
     } else if (depth < CHUNK_DEPTH && Array.isArray(v)) {
       emit('[');
       const n = v.length;
