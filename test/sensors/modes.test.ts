@@ -18,7 +18,8 @@ const s = sensor(d, 'wait', { pokeInterval: '45s', timeout: '10m' }, (ctx) => {
   (globalThis as any).__calls.push(['poke', ctx.now(), ctx.pokeNumber, ctx.tryNumber]);
   return ctx.pokeNumber < 4 ? false : { done: true, value: { found: ctx.pokeNumber } };
 });
-d.task('other', async (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); });
+// Another sensor: it queues behind 'wait' (sensors queue in order) and needs the only slot.
+sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); return true; });
 d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
 `,
     },
@@ -61,7 +62,7 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '1m', timeout: '1h' }, (ct
   (globalThis as any).__calls.push(['poke', ctx.now(), ctx.tryNumber]);
   return ctx.pokeNumber >= 3;
 });
-d.task('other', async (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); });
+sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now()]); return true; });
 `,
     },
     { clock, config: { parallelism: 1 } },
@@ -85,6 +86,33 @@ d.task('other', async (ctx) => { (globalThis as any).__calls.push(['other', ctx.
       [3, 'done', 'reschedule', null],
     ]);
     assert.deepEqual(t.rt.store.listTries('r', run.run_id, 'wait').map((x) => [x.try_number, x.state]), [[1, 'success']]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('run loop: ordinary tasks are not starved by a crowd of due sensor pokes (they queue ahead of them)', async () => {
+  const clock = new FakeClock(T0);
+  g.__order = [];
+  const t = await testRuntime(
+    {
+      'dags/crowd.ts': `import { dag, sensor } from 'hangar';
+export const d = dag({ id: 'crowd' });
+const first = d.task('first', async () => { (globalThis as any).__order.push('first'); });
+const second = d.task('second', async () => { (globalThis as any).__order.push('second'); });
+first.before(second);
+for (let i = 0; i < 20; i++) sensor(d, 's' + i, { mode: 'reschedule', pokeInterval: '1m' }, (ctx) => { (globalThis as any).__order.push('s'); return ctx.pokeNumber >= 2; });
+`,
+    },
+    { clock, config: { parallelism: 1 } },
+  );
+  try {
+    const run = await drive(clock, t.rt.runDag('crowd'));
+    assert.equal(run.state, 'success');
+    const order = g.__order as string[];
+    // 'second' became ready while 20 sensor pokes were queued: it ran next, not after them.
+    assert.deepEqual(order.slice(0, 2), ['first', 'second']);
+    assert.equal(order.filter((x) => x === 's').length, 40);
   } finally {
     await t.close();
   }
