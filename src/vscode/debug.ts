@@ -1,12 +1,19 @@
 /**
  * Debug DAG: a VS Code debug session (the built-in js-debug, type `node`) that
- * runs the DAG with the CLI in the runtime's in-process mode. Compiled DAG
+ * runs the DAG (src/runtime/server/debug-run.ts) in the runtime's in-process mode. Compiled DAG
  * modules carry inline source maps pointing at the .ts files, so breakpoints set
  * in the DAG file are hit with the task's context in scope.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { HangarContext } from './context.ts';
+
+/** The bundled debug entry in an installed extension; the TypeScript source in a development checkout (Node 24 runs it). */
+function debugProgram(ctx: HangarContext): string {
+  const bundled = ctx.extension.asAbsolutePath(join('dist', 'runtime', 'debug.mjs'));
+  return existsSync(bundled) ? bundled : ctx.extension.asAbsolutePath(join('src', 'runtime', 'server', 'debug-run.ts'));
+}
 
 export function debugConfiguration(ctx: HangarContext, dagId: string): vscode.DebugConfiguration {
   const ws = ctx.workspace!;
@@ -15,15 +22,15 @@ export function debugConfiguration(ctx: HangarContext, dagId: string): vscode.De
     type: 'node',
     request: 'launch',
     name: `Hangar: debug ${dagId}`,
-    program: ctx.extension.asAbsolutePath(join('dist', 'runtime', 'cli.mjs')),
-    args: ['run', dagId, '--workspace', ws, '--executor', 'in-process'],
+    program: debugProgram(ctx),
+    args: [dagId, ws],
     cwd: ws,
     runtimeExecutable: vscode.workspace.getConfiguration('hangar').get<string>('runtime.nodePath')?.trim() || process.execPath,
     env: { ELECTRON_RUN_AS_NODE: '1' },
     sourceMaps: true,
     // Compiled DAG modules live in the workspace's compile cache; their inline maps point at the .ts files.
     outFiles: [`${cache}/**/*.mjs`, `${cache}/**/*.js`],
-    resolveSourceMapLocations: [`${ws}/**`, '!**/node_modules/**'],
+    resolveSourceMapLocations: [`${ws}/**`, `${cache}/**`, '!**/node_modules/**'],
     skipFiles: ['<node_internals>/**', `${ctx.extension.extensionPath}/dist/**`],
     console: 'internalConsole',
     outputCapture: 'std',

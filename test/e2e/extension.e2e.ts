@@ -274,6 +274,49 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
     });
   });
 
+  test('Debug DAG stops at a breakpoint in the .ts DAG file, with the task context in scope', async () => {
+    const workspace = await makeWorkspace('debug');
+    await writeFile(join(workspace, 'fixed.flag'), 'fixed\n');
+    await withWorkbench('hangar-debug', { workspace, extensions: [vsix] }, async (vs) => {
+      await vs.openFile('dags/flaky_pipeline.ts');
+      // Line 8: console.log('loading', data.rows, 'rows') inside load_rows.
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('8');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand('Debug: Toggle Breakpoint');
+      await vs.page.locator('.codicon-debug-breakpoint').first().waitFor({ state: 'visible', timeout: 10_000 });
+      // CodeLens above the DAG definition: Run | Debug.
+      const lenses = await waitFor('the CodeLens', async () => {
+        const t = (await vs.page.locator('.codelens-decoration').allInnerTexts()).join(' ');
+        return /Run/.test(t) && /Debug/.test(t) ? t : undefined;
+      });
+      assert.match(lenses, /Run\s*\|\s*Debug/);
+      await vs.runCommand('Hangar: Debug DAG...');
+      await vs.pickQuickItem('flaky_pipeline');
+      const paused = vs.page.locator('.debug-call-stack .state.label, .debug-call-stack .state-label', { hasText: /paused on breakpoint/i }).first();
+      await paused.waitFor({ state: 'visible', timeout: 90_000 });
+      const frame = await vs.page.locator('.debug-call-stack .monaco-list-row.selected, .debug-call-stack .monaco-list-row').filter({ hasText: 'flaky_pipeline.ts' }).first().innerText();
+      assert.match(frame, /flaky_pipeline\.ts/);
+      assert.match(frame, /8/);
+      // The task's scope: expand "Local" in the Variables view; the task's inputs and context are there.
+      const local = vs.page.locator('.debug-variables .monaco-list-row', { hasText: /^\s*Local/ }).first();
+      await local.click();
+      const variables = await waitFor('the task inputs in the Variables view', async () => {
+        const t = (await vs.page.locator('.debug-variables').innerText()).replace(/\u00a0/g, ' ');
+        return /data = \{rows: 3\}/.test(t) ? t : undefined;
+      }, 20_000);
+      assert.match(variables, /_ctx = \{dagId: 'flaky_pipeline'/);
+      await vs.screenshot('hangar-09-debug-breakpoint');
+      await vs.runCommand('Debug: Continue');
+      await vs.page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+      const runs = new DatabaseSync(join(workspace, '.hangar', 'hangar.db'), { readOnly: true });
+      const state = runs.prepare(`SELECT state FROM dag_runs WHERE dag_id = 'flaky_pipeline' ORDER BY id DESC LIMIT 1`).get() as { state: string } | undefined;
+      runs.close();
+      assert.equal(state?.state, 'success', 'the debugged run finished');
+    });
+  });
+
   test('in Restricted Mode nothing is compiled or run, and the views say why and how to trust', async () => {
     const workspace = await makeWorkspace('untrusted');
     await withWorkbench('hangar-restricted', { workspace, extensions: [vsix], workspaceTrust: 'restricted' }, async (vs) => {
