@@ -49,6 +49,14 @@ interface TI {
 
 const isUnfinished = (s: TaskState | null) => s === null || !FINISHED_STATES.has(s);
 
+interface Completion {
+  readonly ti: TI;
+  readonly req: ExecuteRequest;
+  readonly result: ExecuteResult;
+  readonly startDate: string;
+  readonly endDate: string;
+}
+
 type MutableCounts = { -readonly [K in keyof UpstreamCounts]: UpstreamCounts[K] };
 
 const zeroCounts = (): MutableCounts => ({ upstream: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 });
@@ -104,6 +112,8 @@ export class RunLoop {
   private failedReason: string | undefined;
   private activeInDag = 0;
   private unfinished = 0;
+  /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
+  private readonly completed: Completion[] = [];
 
   constructor(deps: RunLoopDeps, dag: Dag<any>, run: DagRunRecord) {
     this.deps = deps;
@@ -151,10 +161,11 @@ export class RunLoop {
         this.addTimer(() => this.cancel(`The run exceeded its dagrunTimeout of ${this.dag.dagrunTimeoutMs! / 1000}s`), remaining);
       }
       for (;;) {
+        await this.drainCompleted();
         await this.schedulePass();
         this.dispatch();
-        if (this.unfinished === 0 && this.running.size === 0) break;
-        if (this.running.size === 0 && this.ready.length === 0 && this.candidates.size === 0 && this.timers.size === 0) {
+        if (this.unfinished === 0 && this.running.size === 0 && this.completed.length === 0) break;
+        if (this.running.size === 0 && this.completed.length === 0 && this.ready.length === 0 && this.candidates.size === 0 && this.timers.size === 0) {
           if (this.failedReason) {
             this.finishUnfinished('skipped');
             break;
@@ -397,12 +408,26 @@ export class RunLoop {
     else this.ready.splice(this.ready.findIndex((r) => r.task.kind === 'sensor'), 0, ti);
   }
 
+  /**
+   * Starts what can start. Claims and `scheduled` writes of one turn share a
+   * commit; nothing is reported or launched before that commit.
+   */
   private dispatch(): void {
-    this.dispatchReady();
-    for (const ti of this.ready) if (ti.state === null) this.setState(ti, 'scheduled');
+    const launches: (() => void)[] = [];
+    const waiting: TI[] = [];
+    this.deps.store.tx(() => {
+      this.dispatchReady(launches);
+      for (const ti of this.ready) {
+        if (ti.state !== null) continue;
+        this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state: 'scheduled' });
+        waiting.push(ti);
+      }
+    });
+    for (const ti of waiting) this.announce(ti, 'scheduled');
+    for (const launch of launches) launch();
   }
 
-  private dispatchReady(): void {
+  private dispatchReady(launches: (() => void)[]): void {
     const { pools, parallelism } = this.deps;
     let i = 0;
     while (i < this.ready.length) {
@@ -423,19 +448,32 @@ export class RunLoop {
       }
       this.ready.splice(i, 1);
       ti.inReady = false;
+      const release = () => pools.release(ti.task.pool, ti.task.poolSlots);
+      const launch = this.claim(ti);
+      if (!launch) {
+        release();
+        continue;
+      }
       parallelism.running++;
       this.activeInDag++;
-      void this.startTry(ti).finally(() => {
-        parallelism.running--;
-        this.activeInDag--;
-        pools.release(ti.task.pool, ti.task.poolSlots);
-        this.deps.events.emit('slot-freed', {});
-        this.poke();
+      launches.push(() => {
+        void launch().finally(() => {
+          parallelism.running--;
+          this.activeInDag--;
+          release();
+          this.deps.events.emit('slot-freed', {});
+          this.poke();
+        });
       });
     }
   }
 
-  private async startTry(ti: TI): Promise<void> {
+  /**
+   * Claims the next try of a task instance (a guarded update, inside the
+   * dispatch transaction). Returns what starts it once that is committed, or
+   * nothing when another runtime claimed it first (then it is watched instead).
+   */
+  private claim(ti: TI): (() => Promise<void>) | undefined {
     const { store } = this.deps;
     const k = key(ti.task.id, ti.mapIndex);
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
@@ -444,82 +482,90 @@ export class RunLoop {
     const startDate = nowIso();
     // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
     const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
-    const claimed = store.tx(() => {
-      const ok = store.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
-      if (ok) {
-        store.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
-      }
-      return ok;
-    });
-    if (!claimed) {
-      // Another runtime took it first: watch it instead.
+    const ok = store.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
+    if (!ok) {
       this.watchExternal(ti, store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!);
-      return;
+      return undefined;
     }
+    store.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
     ti.tryNumber = tryNumber;
     this.running.add(k);
-    this.applyState(ti, ti.state, claimState);
-    this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: claimState, tryNumber, logPath });
-    const req: ExecuteRequest = {
-      workspace: this.deps.workspace,
-      dagFile: this.dag.fileloc,
-      dagId: this.dag.id,
-      runId: this.run.run_id,
-      taskId: ti.task.id,
-      mapIndex: ti.mapIndex,
-      tryNumber,
-      maxTries: ti.maxTries,
-      logPath,
-      timeoutMs: ti.task.executionTimeoutMs,
-    };
-    let result: ExecuteResult;
-    try {
-      result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
-        if (claimState === 'running') return;
-        store.tx(() => {
-          store.updateTaskInstance(tiKey, { state: 'running', pid });
-          store.db
-            .prepare("UPDATE task_tries SET state = 'running', pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
-            .run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
+    return async () => {
+      this.applyState(ti, ti.state, claimState);
+      this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: claimState, tryNumber, logPath });
+      const req: ExecuteRequest = {
+        workspace: this.deps.workspace,
+        dagFile: this.dag.fileloc,
+        dagId: this.dag.id,
+        runId: this.run.run_id,
+        taskId: ti.task.id,
+        mapIndex: ti.mapIndex,
+        tryNumber,
+        maxTries: ti.maxTries,
+        logPath,
+        timeoutMs: ti.task.executionTimeoutMs,
+      };
+      let result: ExecuteResult;
+      try {
+        result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
+          if (claimState === 'running') return;
+          store.tx(() => {
+            store.updateTaskInstance(tiKey, { state: 'running', pid });
+            store.db
+              .prepare("UPDATE task_tries SET state = 'running', pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
+              .run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
+          });
+          this.applyState(ti, ti.state, 'running');
+          this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
         });
-        this.applyState(ti, ti.state, 'running');
-        this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
-      });
-    } catch (err) {
-      result = { ok: false, error: describeError(err), pid: process.pid };
-    }
-    this.running.delete(k);
-    await this.finishTry(ti, req, result, startDate);
+      } catch (err) {
+        result = { ok: false, error: describeError(err), pid: process.pid };
+      }
+      this.running.delete(k);
+      this.completed.push({ ti, req, result, startDate, endDate: nowIso() });
+    };
   }
 
-  private async finishTry(ti: TI, req: ExecuteRequest, result: ExecuteResult, startDate: string): Promise<void> {
+  /** Writes every ended try of this turn in one transaction, then reports them and runs what follows. */
+  private async drainCompleted(): Promise<void> {
+    if (this.completed.length === 0) return;
+    const batch = this.completed.splice(0);
+    const followUps: (() => Promise<void> | void)[] = [];
+    this.deps.store.tx(() => {
+      for (const c of batch) followUps.push(this.finishTry(c));
+    });
+    for (const f of followUps) await f();
+  }
+
+  /** Persists how a try ended (inside drainCompleted's transaction); returns what to do once committed. */
+  private finishTry(c: Completion): () => Promise<void> | void {
+    const { ti, req, result, startDate, endDate } = c;
     const { store, clock } = this.deps;
-    const endDate = nowIso();
     const duration = (Date.parse(endDate) - Date.parse(startDate)) / 1000;
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     let state: TaskState;
     let nextTryAt: string | null = null;
+    let delay = 0;
     const error = result.ok ? (result.skipped ?? null) : result.error;
     if (result.ok && result.reschedule && !this.failedReason) {
-      this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid);
-      return;
+      return this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid);
     }
     // skipTask / failWithoutRetry (executor/services.ts): a sensor's softFail and its timeout.
     if (result.ok && result.skipped !== undefined) state = 'skipped';
     else if (result.ok) state = 'success';
     else if (!this.failedReason && !result.noRetry && ti.tryNumber < ti.maxTries) {
       state = 'up_for_retry';
-      const delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
+      delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();
-      this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);
     } else state = 'failed';
-    store.tx(() => {
-      store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
-      store.updateTaskInstance(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
-    });
-    this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
-    await this.runTaskCallback(ti, state, error);
-    if (result.ok) this.applyBranching(ti, result);
+    store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
+    store.updateTaskInstance(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
+    return async () => {
+      this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
+      if (state === 'up_for_retry') this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);
+      await this.runTaskCallback(ti, state, error);
+      if (result.ok) this.applyBranching(ti, result);
+    };
   }
 
   /**
@@ -527,18 +573,18 @@ export class RunLoop {
    * waits as `up_for_reschedule` until its next poke, persisted so that a restart
    * resumes it. The try is not used up: the next poke runs under the same try number.
    */
-  private reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): void {
+  private reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): () => void {
     const { store, clock } = this.deps;
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const atMs = Date.parse(at);
     const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
-    store.tx(() => {
-      store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
-      store.updateTaskInstance(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
-    });
-    ti.tryNumber -= 1;
-    this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });
-    this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, Date.parse(nextTryAt) - clock.now()));
+    store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
+    store.updateTaskInstance(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
+    return () => {
+      ti.tryNumber -= 1;
+      this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });
+      this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, Date.parse(nextTryAt) - clock.now()));
+    };
   }
 
   /** Branch and short-circuit results skip tasks, as Airflow's SkipMixin does. */
