@@ -28,8 +28,11 @@ export interface DagBag {
 }
 
 const API_EXPORTS = Object.keys(api).sort();
-/** Modules already imported, by compiled output path; ESM can't re-run a module, so keep what it defined. */
-const imported = new Map<string, { dags: Dag<any>[] } | { error: unknown }>();
+/**
+ * Modules already imported, by compiled output path, with their validated DAGs: ESM can't re-run a
+ * module, and a worker asks for the same file on every try, so import and validation happen once.
+ */
+const imported = new Map<string, { dags: Dag<any>[]; errors: DagLoadError[] } | { error: unknown }>();
 
 /** Makes the authoring API reachable from compiled DAG files and turns on source-mapped stack traces. */
 export function installRuntimeApi(): void {
@@ -78,32 +81,37 @@ export async function loadDagFile(
     const outputUrl = pathToFileURL(compiled.output).href;
     setUserFileFilter((f) => f === outputUrl || f === compiled.output);
     beginCollecting();
+    let defined: Dag<any>[] | undefined;
+    let failure: unknown;
     try {
-      await import(pathToFileURL(compiled.output).href);
-      entry = { dags: endCollecting() };
+      await import(outputUrl);
+      defined = endCollecting();
     } catch (err) {
       endCollecting();
-      entry = { error: err };
+      failure = err;
     } finally {
       setUserFileFilter(undefined);
     }
+    if (defined) {
+      const dags: Dag<any>[] = [];
+      const errors: DagLoadError[] = [];
+      for (const d of defined) {
+        d.fileloc = abs;
+        try {
+          d.validate();
+          dags.push(d);
+        } catch (err) {
+          errors.push(errorWithPosition(err, abs, inputs, d.id));
+        }
+      }
+      entry = { dags, errors };
+    } else entry = { error: failure };
     imported.set(compiled.output, entry);
   }
   if ('error' in entry) {
     return { dags: [], errors: [errorWithPosition(entry.error, abs, inputs)], fromCache: compiled.fromCache };
   }
-  const dags: Dag<any>[] = [];
-  const errors: DagLoadError[] = [];
-  for (const d of entry.dags) {
-    d.fileloc = abs;
-    try {
-      d.validate();
-      dags.push(d);
-    } catch (err) {
-      errors.push(errorWithPosition(err, abs, inputs, d.id));
-    }
-  }
-  return { dags, errors, fromCache: compiled.fromCache };
+  return { dags: entry.dags, errors: entry.errors, fromCache: compiled.fromCache };
 }
 
 /** Loads every DAG file of a folder. One bad file never stops the others. */
