@@ -103,7 +103,10 @@ export class RunLoop {
   private readonly byTask = new Map<string, TI[]>();
   private readonly counts = new Map<string, MutableCounts>();
   private readonly candidates = new Set<string>();
-  private readonly ready: TI[] = [];
+  /** Ready task instances in arrival order; sensor pokes wait behind ordinary tasks. */
+  private readonly ready = new ReadyQueue();
+  /** Ready task instances whose state is still none: written `scheduled` if they must wait for a slot. */
+  private readonly unmarked = new Set<TI>();
   private readonly running = new Set<string>();
   private readonly timers = new Set<unknown>();
   private readonly abort = new AbortController();
@@ -165,7 +168,7 @@ export class RunLoop {
         await this.schedulePass();
         this.dispatch();
         if (this.unfinished === 0 && this.running.size === 0 && this.completed.length === 0) break;
-        if (this.running.size === 0 && this.completed.length === 0 && this.ready.length === 0 && this.candidates.size === 0 && this.timers.size === 0) {
+        if (this.running.size === 0 && this.completed.length === 0 && this.ready.size === 0 && this.candidates.size === 0 && this.timers.size === 0) {
           if (this.failedReason) {
             this.finishUnfinished('skipped');
             break;
@@ -206,7 +209,7 @@ export class RunLoop {
     if (this.failedReason) return;
     this.failedReason = reason;
     this.candidates.clear();
-    for (const ti of this.ready.splice(0)) {
+    for (const ti of this.ready.drain()) {
       ti.inReady = false;
       this.setState(ti, 'skipped', { error: reason });
     }
@@ -402,10 +405,8 @@ export class RunLoop {
   private queue(ti: TI): void {
     if (ti.inReady) return;
     ti.inReady = true;
-    // Sensor pokes wait behind other ready tasks, so a crowd of sensors never starves ordinary tasks of slots.
-    const last = this.ready[this.ready.length - 1];
-    if (ti.task.kind === 'sensor' || !last || last.task.kind !== 'sensor') this.ready.push(ti);
-    else this.ready.splice(this.ready.findIndex((r) => r.task.kind === 'sensor'), 0, ti);
+    this.ready.add(ti);
+    if (ti.state === null) this.unmarked.add(ti);
   }
 
   /**
@@ -417,8 +418,9 @@ export class RunLoop {
     const waiting: TI[] = [];
     this.deps.store.tx(() => {
       this.dispatchReady(launches);
-      for (const ti of this.ready) {
-        if (ti.state !== null) continue;
+      for (const ti of this.unmarked) {
+        this.unmarked.delete(ti);
+        if (ti.state !== null || !ti.inReady) continue;
         this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state: 'scheduled' });
         waiting.push(ti);
       }
@@ -429,24 +431,19 @@ export class RunLoop {
 
   private dispatchReady(launches: (() => void)[]): void {
     const { pools, parallelism } = this.deps;
-    let i = 0;
-    while (i < this.ready.length) {
+    for (const ti of this.ready) {
       if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) return;
-      const ti = this.ready[i]!;
       let acquired: boolean;
       try {
         acquired = pools.tryAcquire(ti.task.pool, ti.task.poolSlots);
       } catch (err) {
-        this.ready.splice(i, 1);
+        this.ready.delete(ti);
         ti.inReady = false;
         this.setState(ti, 'failed', { error: `Task "${ti.task.id}": ${(err as Error).message}`, end_date: nowIso() });
         continue;
       }
-      if (!acquired) {
-        i++;
-        continue;
-      }
-      this.ready.splice(i, 1);
+      if (!acquired) continue;
+      this.ready.delete(ti);
       ti.inReady = false;
       const release = () => pools.release(ti.task.pool, ti.task.poolSlots);
       const launch = this.claim(ti);
@@ -611,8 +608,7 @@ export class RunLoop {
     for (const taskId of toSkip) {
       for (const dti of [...(this.byTask.get(taskId) ?? [])]) {
         if (dti.state === null || dti.state === 'scheduled') {
-          const idx = this.ready.indexOf(dti);
-          if (idx >= 0) this.ready.splice(idx, 1);
+          this.ready.delete(dti);
           dti.inReady = false;
           this.setState(dti, 'skipped', { end_date: nowIso() });
         }
@@ -692,5 +688,36 @@ export class RunLoop {
       }
     }
     return state;
+  }
+}
+
+/**
+ * The ready queue: ordinary tasks first, then sensor pokes, each in arrival
+ * order, so a crowd of sensors never starves ordinary tasks of slots. Sets keep
+ * insertion order and O(1) removal, so dispatching from a queue of 10,000 is cheap.
+ */
+class ReadyQueue {
+  private readonly tasks = new Set<TI>();
+  private readonly sensors = new Set<TI>();
+
+  get size(): number {
+    return this.tasks.size + this.sensors.size;
+  }
+  add(ti: TI): void {
+    (ti.task.kind === 'sensor' ? this.sensors : this.tasks).add(ti);
+  }
+  delete(ti: TI): void {
+    this.tasks.delete(ti);
+    this.sensors.delete(ti);
+  }
+  drain(): TI[] {
+    const all = [...this];
+    this.tasks.clear();
+    this.sensors.clear();
+    return all;
+  }
+  *[Symbol.iterator](): IterableIterator<TI> {
+    yield* this.tasks;
+    yield* this.sensors;
   }
 }
