@@ -222,7 +222,6 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
 
   for (;;) {
     const now = clock.now();
-    let probe = false;
     if (s.breaker) {
       const gate = breakerGate(store, ctx.dagId, ctx.taskId, now, s.breaker);
       if (gate.kind === 'open') {
@@ -246,8 +245,7 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
         if (r !== CONTINUE) return r;
         continue;
       }
-      probe = gate.kind === 'probe';
-      if (probe) ctx.log.info(`${what}: circuit breaker half-open; this poke is the probe`);
+      if (gate.kind === 'probe') ctx.log.info(`${what}: circuit breaker half-open; this poke is the probe`);
     }
 
     pokes += 1;

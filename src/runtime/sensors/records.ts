@@ -128,9 +128,11 @@ export function recentWaits(store: Store, dagId: string, taskId: string, n: numb
 export function listPokes(store: Store, filter: { dagId: string; runId?: string; taskId?: string; mapIndex?: number }): PokeRow[] {
   const where = ['dag_id = ?'];
   const args: (string | number)[] = [filter.dagId];
-  if (filter.runId !== undefined) (where.push('run_id = ?'), args.push(filter.runId));
-  if (filter.taskId !== undefined) (where.push('task_id = ?'), args.push(filter.taskId));
-  if (filter.mapIndex !== undefined) (where.push('map_index = ?'), args.push(filter.mapIndex));
+  for (const [column, value] of [['run_id', filter.runId], ['task_id', filter.taskId], ['map_index', filter.mapIndex]] as const) {
+    if (value === undefined) continue;
+    where.push(`${column} = ?`);
+    args.push(value);
+  }
   return store.db.prepare(`SELECT * FROM sensor_pokes WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as unknown as PokeRow[];
 }
 

@@ -11,8 +11,9 @@ import type { Dag } from '../dag/dag.ts';
 import { DagDefinitionError } from '../dag/dag.ts';
 import type { TaskRef } from '../dag/types.ts';
 // Loaded on first poke: ssh2 is not needed by runtimes that never poke over SFTP.
+import type * as SftpConnectionModule from '../sync/sftp-connection.ts';
 import type { SftpConnectionOptions } from '../sync/sftp-connection.ts';
-type SftpModule = typeof import('../sync/sftp-connection.ts');
+type SftpModule = typeof SftpConnectionModule;
 import { defineSensor } from './engine.ts';
 import { wildcardRegExp } from './object-key.ts';
 import type { PokeContext, PokeReturnValue, SftpSensorOptions } from './types.ts';
