@@ -82,7 +82,11 @@ export class RunWatcher implements vscode.Disposable {
       { location: vscode.ProgressLocation.Notification, title: `Hangar: ${title}`, cancellable: true },
       async (progress, token) => {
         f.report = (v) => progress.report(v);
-        progress.report({ message: `run ${run.runId}` });
+        // Tasks may have finished before this callback ran: start from what is known.
+        progress.report({
+          message: f.finished.size ? `${f.finished.size}/${Math.max(f.total, f.finished.size)} tasks done` : `run ${run.runId}`,
+          increment: f.total ? (100 * f.finished.size) / f.total : 0,
+        });
         token.onCancellationRequested(() => {
           this.ctx.client.request(RunCancel, { dagId: run.dagId, runId: run.runId }).then(
             (r) => this.ctx.log.info(`Cancel of run ${run.runId}: ${r.cancelled ? 'stopping' : 'it was not active'}`),

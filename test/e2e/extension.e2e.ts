@@ -303,10 +303,10 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
       const local = vs.page.locator('.debug-variables .monaco-list-row', { hasText: /^\s*Local/ }).first();
       await local.click();
       const variables = await waitFor('the task inputs in the Variables view', async () => {
-        const t = (await vs.page.locator('.debug-variables').innerText()).replace(/\u00a0/g, ' ');
-        return /data = \{rows: 3\}/.test(t) ? t : undefined;
+        const t = (await vs.page.locator('.debug-variables').innerText()).replace(/[\s\u00a0]+/g, ' ');
+        return /data[\s=:]*\{\s*rows:\s*3\s*\}/.test(t) ? t : undefined;
       }, 20_000);
-      assert.match(variables, /_ctx = \{dagId: 'flaky_pipeline'/);
+      assert.match(variables, /_ctx[\s=:]*\{\s*dagId:\s*'flaky_pipeline'/, variables);
       await vs.screenshot('hangar-09-debug-breakpoint');
       await vs.runCommand('Debug: Continue');
       await vs.page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
@@ -337,8 +337,23 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
       await vs.trustWorkspace();
       await vs.openView('DAGs');
       await vs.waitForTreeItem('DAGs', 'flaky_pipeline', { timeoutMs: 60_000 });
-      assert.equal(runtimeProcesses(vs).length, 1, 'the runtime started once trusted');
+      const [pid] = runtimeProcesses(vs);
+      assert.ok(pid, 'the runtime started once trusted');
       await vs.screenshot('hangar-08-trusted');
+
+      // The runtime dies: the extension says so and starts another one.
+      process.kill(pid, 'SIGKILL');
+      await vs.waitForNotification(/The Hangar runtime stopped unexpectedly \(SIGKILL\); restarting it/);
+      const next = await waitFor('a new runtime process', async () => runtimeProcesses(vs).find((p) => p !== pid));
+      assert.notEqual(next, pid);
+      await vs.waitForLog(LOG, /Runtime exited unexpectedly \(code -, signal SIGKILL\)/);
+      await vs.waitForTreeItem('DAGs', 'flaky_pipeline');
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('flaky_pipeline');
+      await vs.waitForNotification(/run .* of flaky_pipeline failed/, { timeoutMs: 60_000 });
+      await waitFor('the run row to show the failure', async () => ((await vs.treeItems('Runs')).some((i) => i.level === 1 && i.description.startsWith('failed')) ? true : undefined));
+      await waitForNoNotification(vs, /Running flaky_pipeline/);
+      await vs.screenshot('hangar-10-restarted-runtime');
     });
   });
 });
