@@ -40,7 +40,9 @@ for (let i = 0; i < ${n}; i++) {
 
 function sqliteFloorUs(dir: string, n = 5000): number {
   const db = new DatabaseSync(join(dir, 'floor.db'));
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
+  db.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)',
+  );
   const ins = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
   const started = performance.now();
   for (let i = 0; i < n; i++) ins.run(i, 'x');
@@ -49,7 +51,10 @@ function sqliteFloorUs(dir: string, n = 5000): number {
   return us;
 }
 
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : NaN);
+const pct = (xs: number[], p: number) =>
+  xs.length
+    ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!
+    : NaN;
 
 interface Result {
   sensors: number;
@@ -96,7 +101,13 @@ async function runOne(n: number): Promise<Result> {
     const heap1 = process.memoryUsage().heapUsed;
     // Idle window: every sensor waits; let the ordinary chain finish first (2 s of sleeps).
     while (performance.now() - t0 < CHAIN * 100 + 500) await sleep(20);
-    const nextDue = (rt.store.db.prepare("SELECT MIN(next_try_at) AS m FROM task_instances WHERE dag_id = ? AND state = 'up_for_reschedule'").get(dagId) as { m: string }).m;
+    const nextDue = (
+      rt.store.db
+        .prepare(
+          "SELECT MIN(next_try_at) AS m FROM task_instances WHERE dag_id = ? AND state = 'up_for_reschedule'",
+        )
+        .get(dagId) as { m: string }
+    ).m;
     const windowMs = Math.min(2000, Date.parse(nextDue) - Date.now() - 300);
     let idleCpuPct = NaN;
     if (windowMs > 300) {
@@ -115,7 +126,8 @@ async function runOne(n: number): Promise<Result> {
     for (const p of pokes) (byTask.get(p.task_id) ?? byTask.set(p.task_id, []).get(p.task_id)!).push(p);
     const late: number[] = [];
     for (const rows of byTask.values()) {
-      for (let i = 1; i < rows.length; i++) late.push(rows[i]!.poked_at_ms - (rows[i - 1]!.poked_at_ms + rows[i - 1]!.next_interval_ms!));
+      for (let i = 1; i < rows.length; i++)
+        late.push(rows[i]!.poked_at_ms - (rows[i - 1]!.poked_at_ms + rows[i - 1]!.next_interval_ms!));
     }
     // Ordinary tasks: start minus the end of the predecessor.
     const tries = rt.store.listTries(dagId, run.run_id).filter((t) => t.task_id.startsWith('ordinary_'));
@@ -167,7 +179,18 @@ const rows = results.map((r) => [
   `${f(r.ordinaryWaitP50Ms, 0)} / ${f(r.ordinaryWaitMaxMs, 0)}`,
   r.state,
 ]);
-const headers = ['sensors', 'first round ms', 'µs/sensor', '× sqlite write', 'heap KB/pending', 'idle CPU', 'poke late p50/p99/max ms', 'pokes >1 s late', 'ordinary wait p50/max ms', 'run'];
+const headers = [
+  'sensors',
+  'first round ms',
+  'µs/sensor',
+  '× sqlite write',
+  'heap KB/pending',
+  'idle CPU',
+  'poke late p50/p99/max ms',
+  'pokes >1 s late',
+  'ordinary wait p50/max ms',
+  'run',
+];
 const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 console.log(headers.map((h, i) => h.padEnd(widths[i]!)).join('  '));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -175,6 +198,11 @@ for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i]!)).
 const small = results.find((r) => r.sensors === 1000);
 const big = results.find((r) => r.sensors === 10000);
 const ratio = small && big ? big.firstRoundMs / small.firstRoundMs : undefined;
-if (ratio !== undefined) console.log(`\n10,000 / 1,000 pending reschedules: first round ${ratio.toFixed(1)}× (goal ≈ 10×), heap per pending ${f(big!.heapPerPendingKb, 2)} vs ${f(small!.heapPerPendingKb, 2)} KB`);
+if (ratio !== undefined)
+  console.log(
+    `\n10,000 / 1,000 pending reschedules: first round ${ratio.toFixed(1)}× (goal ≈ 10×), heap per pending ${f(big!.heapPerPendingKb, 2)} vs ${f(small!.heapPerPendingKb, 2)} KB`,
+  );
 console.log(`floor: one committed SQLite write ${sqliteUs.toFixed(1)} µs`);
-console.log(JSON.stringify({ bench: 'sensors', sqliteWriteUs: sqliteUs, ratio10kTo1k: ratio, results }, null, 2));
+console.log(
+  JSON.stringify({ bench: 'sensors', sqliteWriteUs: sqliteUs, ratio10kTo1k: ratio, results }, null, 2),
+);

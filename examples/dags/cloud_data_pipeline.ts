@@ -51,14 +51,41 @@ cloud.task('process_daily_export', { inputs: { found: dailyExport } }, async (ct
 
 // ---- Task 2: multi-bucket coordination --------------------------------------------
 const sources = [
-  { id: 'wait_for_transactions', bucket: 'data-bucket', key: 'raw/transactions_{{ ds_nodash }}.csv', timeout: '15m' }, // critical path
-  { id: 'wait_for_customers', bucket: 'data-bucket', key: 'raw/customers_{{ ds_nodash }}.json', timeout: '20m' }, // can be delayed
-  { id: 'wait_for_config', bucket: 'config-bucket', key: 'daily/processing_config_{{ ds_nodash }}.yaml', timeout: '5m' }, // should arrive early
-  { id: 'wait_for_validation', bucket: 'logs-bucket', key: 'validation/data_quality_{{ ds_nodash }}.log', timeout: '25m' }, // after validation
+  {
+    id: 'wait_for_transactions',
+    bucket: 'data-bucket',
+    key: 'raw/transactions_{{ ds_nodash }}.csv',
+    timeout: '15m',
+  }, // critical path
+  {
+    id: 'wait_for_customers',
+    bucket: 'data-bucket',
+    key: 'raw/customers_{{ ds_nodash }}.json',
+    timeout: '20m',
+  }, // can be delayed
+  {
+    id: 'wait_for_config',
+    bucket: 'config-bucket',
+    key: 'daily/processing_config_{{ ds_nodash }}.yaml',
+    timeout: '5m',
+  }, // should arrive early
+  {
+    id: 'wait_for_validation',
+    bucket: 'logs-bucket',
+    key: 'validation/data_quality_{{ ds_nodash }}.log',
+    timeout: '25m',
+  }, // after validation
 ] as const;
 
 const waits = sources.map((s) =>
-  s3KeySensor(cloud, s.id, { bucket: bucket(s.bucket), keys: s.key, minSize: 1, mode: 'reschedule', pokeInterval: '30s', timeout: s.timeout }),
+  s3KeySensor(cloud, s.id, {
+    bucket: bucket(s.bucket),
+    keys: s.key,
+    minSize: 1,
+    mode: 'reschedule',
+    pokeInterval: '30s',
+    timeout: s.timeout,
+  }),
 );
 
 cloud.task(
@@ -75,14 +102,20 @@ cloud.task(
 // ---- Task 3: backoff, callbacks, SLA escalation, metrics ---------------------------------
 const onPoke = (e: PokeEvent) => {
   // One structured metrics line per poke (the same record is in the store).
-  console.log(`metric sensor.poke sensor=${e.taskId} n=${e.pokeNumber} result=${e.result} duration_ms=${e.durationMs.toFixed(1)} next_ms=${e.nextIntervalMs ?? ''}`);
+  console.log(
+    `metric sensor.poke sensor=${e.taskId} n=${e.pokeNumber} result=${e.result} duration_ms=${e.durationMs.toFixed(1)} next_ms=${e.nextIntervalMs ?? ''}`,
+  );
 };
 const onFailure = (c: TaskCallbackContext) => {
-  console.error(`ALERT sensor ${c.taskId} of ${c.dagId} failed in run ${c.runId} (try ${c.tryNumber}): ${c.error?.split('\n')[0] ?? 'unknown error'}`);
+  console.error(
+    `ALERT sensor ${c.taskId} of ${c.dagId} failed in run ${c.runId} (try ${c.tryNumber}): ${c.error?.split('\n')[0] ?? 'unknown error'}`,
+  );
 };
 const onSlaMiss = (e: SlaMissEvent) => {
   const action = e.level === 'page' ? 'PAGE on-call' : 'WARN channel';
-  console.warn(`${action}: ${e.taskId} of ${e.dagId} missed its ${e.level} SLA (${e.deadline}); state ${e.taskState ?? 'none'}`);
+  console.warn(
+    `${action}: ${e.taskId} of ${e.dagId} missed its ${e.level} SLA (${e.deadline}); state ${e.taskState ?? 'none'}`,
+  );
 };
 
 const backoff = s3KeySensor(cloud, 'wait_for_transactions_backoff', {
@@ -94,15 +127,30 @@ const backoff = s3KeySensor(cloud, 'wait_for_transactions_backoff', {
   retries: 2,
   retryDelay: '1m',
   circuitBreaker: { threshold: 3, coolDown: '10m', whenOpen: 'reschedule' },
-  sla: { relativeTo: 'run_start', levels: [{ after: '30m', level: 'warn' }, { after: '45m', level: 'page' }] },
+  sla: {
+    relativeTo: 'run_start',
+    levels: [
+      { after: '30m', level: 'warn' },
+      { after: '45m', level: 'page' },
+    ],
+  },
   onPoke,
   onFailure,
   onSlaMiss,
-  onTimeout: (e) => console.error(`ALERT ${e.taskId} timed out after ${Math.round(e.elapsedMs / 1000)}s and ${e.pokes} pokes`),
+  onTimeout: (e) =>
+    console.error(
+      `ALERT ${e.taskId} timed out after ${Math.round(e.elapsedMs / 1000)}s and ${e.pokes} pokes`,
+    ),
 });
 
-cloud.task('report_sensor_metrics', { inputs: { found: backoff }, triggerRule: 'all_done' }, async (ctx, { found }) => {
-  ctx.log.info(`transactions object: ${found?.map((f) => `${f.url} (${f.size} B)`).join(', ') ?? 'not found'}`);
-  ctx.log.info('per-sensor metrics: hangar sensors stats cloud_data_pipeline');
-  return { found: found?.length ?? 0 };
-});
+cloud.task(
+  'report_sensor_metrics',
+  { inputs: { found: backoff }, triggerRule: 'all_done' },
+  async (ctx, { found }) => {
+    ctx.log.info(
+      `transactions object: ${found?.map((f) => `${f.url} (${f.size} B)`).join(', ') ?? 'not found'}`,
+    );
+    ctx.log.info('per-sensor metrics: hangar sensors stats cloud_data_pipeline');
+    return { found: found?.length ?? 0 };
+  },
+);

@@ -20,7 +20,8 @@ import type { SlaMissEvent, TaskCallbackContext } from 'hangar';
 
 export const reliability = dag({
   id: 'sensor_reliability',
-  description: 'Sensors tuned to source reliability: timeouts, retries, backoff, jitter, adaptive intervals, circuit breaker, SLAs',
+  description:
+    'Sensors tuned to source reliability: timeouts, retries, backoff, jitter, adaptive intervals, circuit breaker, SLAs',
   schedule: '@daily',
   startDate: '2024-01-01',
   tags: ['sensors', 'seed-003'],
@@ -29,8 +30,11 @@ export const reliability = dag({
 });
 
 const alert = (tier: string) => (c: TaskCallbackContext) =>
-  console.error(`ALERT [${tier}] ${c.taskId} failed (try ${c.tryNumber}): ${c.error?.split('\n')[0] ?? 'unknown'}`);
-const sla = (tier: string) => (e: SlaMissEvent) => console.warn(`SLA ${e.level} [${tier}] ${e.taskId}: not done by ${e.deadline} (${e.taskState ?? 'none'})`);
+  console.error(
+    `ALERT [${tier}] ${c.taskId} failed (try ${c.tryNumber}): ${c.error?.split('\n')[0] ?? 'unknown'}`,
+  );
+const sla = (tier: string) => (e: SlaMissEvent) =>
+  console.warn(`SLA ${e.level} [${tier}] ${e.taskId}: not done by ${e.deadline} (${e.taskState ?? 'none'})`);
 
 const financial = fileSensor(reliability, 'wait_for_financial_data', {
   path: '{{ params.data_root }}/reliable-data/financial_{{ ds_nodash }}.csv',
@@ -40,7 +44,12 @@ const financial = fileSensor(reliability, 'wait_for_financial_data', {
   timeout: '5m',
   retries: 2,
   retryDelay: '1m',
-  sla: { levels: [{ after: '5m', level: 'warn' }, { after: '10m', level: 'page' }] },
+  sla: {
+    levels: [
+      { after: '5m', level: 'warn' },
+      { after: '10m', level: 'page' },
+    ],
+  },
   onFailure: alert('high'),
   onSlaMiss: sla('high'),
 });
@@ -54,7 +63,12 @@ const customer = fileSensor(reliability, 'wait_for_customer_data', {
   timeout: '40m',
   retries: 3,
   retryDelay: '5m',
-  sla: { levels: [{ after: '30m', level: 'warn' }, { after: '45m', level: 'page' }] },
+  sla: {
+    levels: [
+      { after: '30m', level: 'warn' },
+      { after: '45m', level: 'page' },
+    ],
+  },
   onFailure: alert('medium'),
   onSlaMiss: sla('medium'),
 });
@@ -72,20 +86,31 @@ const partner = fileSensor(reliability, 'wait_for_partner_data', {
   sla: { levels: [{ after: '4h', level: 'warn' }] },
   onFailure: alert('low'),
   onSlaMiss: sla('low'),
-  onTimeout: (e) => console.warn(`partner data did not arrive within ${e.timeoutMs / 3_600_000} h (${e.pokes} pokes): skipped`),
+  onTimeout: (e) =>
+    console.warn(
+      `partner data did not arrive within ${e.timeoutMs / 3_600_000} h (${e.pokes} pokes): skipped`,
+    ),
 });
 
-const load = (name: string) => async (ctx: { log: { info(m: string): void } }, { files }: { files: { path: string; size: number }[] }) => {
-  ctx.log.info(`loading ${name}: ${files.map((f) => `${f.path} (${f.size} B)`).join(', ')}`);
-  return { source: name, bytes: files.reduce((a, f) => a + f.size, 0) };
-};
+const load =
+  (name: string) =>
+  async (ctx: { log: { info(m: string): void } }, { files }: { files: { path: string; size: number }[] }) => {
+    ctx.log.info(`loading ${name}: ${files.map((f) => `${f.path} (${f.size} B)`).join(', ')}`);
+    return { source: name, bytes: files.reduce((a, f) => a + f.size, 0) };
+  };
 const loadFinancial = reliability.task('load_financial', { inputs: { files: financial } }, load('financial'));
 const loadCustomer = reliability.task('load_customer', { inputs: { files: customer } }, load('customer'));
 const loadPartner = reliability.task('load_partner', { inputs: { files: partner } }, load('partner'));
 
-reliability.task('daily_report', { triggerRule: 'all_done' }, async (ctx) => {
-  const loaded = (await ctx.xcom.pullMany(['load_financial', 'load_customer', 'load_partner'])) as ({ source: string } | undefined)[];
-  const present = loaded.filter((x) => x !== undefined).map((x) => x!.source);
-  ctx.log.info(`report with ${present.join(', ') || 'no sources'}; sensor metrics: hangar sensors stats sensor_reliability`);
-  return { sources: present };
-}).after(loadFinancial, loadCustomer, loadPartner);
+reliability
+  .task('daily_report', { triggerRule: 'all_done' }, async (ctx) => {
+    const loaded = (await ctx.xcom.pullMany(['load_financial', 'load_customer', 'load_partner'])) as (
+      { source: string } | undefined
+    )[];
+    const present = loaded.filter((x) => x !== undefined).map((x) => x!.source);
+    ctx.log.info(
+      `report with ${present.join(', ') || 'no sources'}; sensor metrics: hangar sensors stats sensor_reliability`,
+    );
+    return { sources: present };
+  })
+  .after(loadFinancial, loadCustomer, loadPartner);

@@ -80,8 +80,14 @@ sensor(d, 'wait', { pokeInterval: '1m', timeout: '1h', retries: 3, retryDelay: '
     assert.equal(g.__calls, 1, 'another run: still open, no poke');
     const ti = t.rt.store.getTaskInstance('cf', r2.run_id, 'wait')!;
     assert.equal(ti.try_number, 1, 'fail fast is not retried');
-    assert.match(ti.error!, /CircuitOpenError: Sensor "wait" of DAG "cf": circuit breaker open until .* after 1 consecutive poke errors \(last: HTTP 503 from partner API\)/);
-    assert.deepEqual(pokes(t.rt, 'cf', r2.run_id).map((r) => r.result), ['breaker_open']);
+    assert.match(
+      ti.error!,
+      /CircuitOpenError: Sensor "wait" of DAG "cf": circuit breaker open until .* after 1 consecutive poke errors \(last: HTTP 503 from partner API\)/,
+    );
+    assert.deepEqual(
+      pokes(t.rt, 'cf', r2.run_id).map((r) => r.result),
+      ['breaker_open'],
+    );
   } finally {
     await t.close();
   }
@@ -108,17 +114,33 @@ sensor(d, 'by_date', { mode: 'reschedule', pokeInterval: '10m', onSlaMiss, sla: 
     const run = await drive(clock, t.rt.runDag('sla', { logicalDate: new Date(T0 - 3_600_000) }));
     assert.equal(run.state, 'success');
     const misses = (g.__misses as [string, string, string, string][]).sort();
-    assert.ok(['running', 'up_for_reschedule'].includes(misses[0]![2]), 'by_date: missed at once (its deadline had passed), while unfinished');
+    assert.ok(
+      ['running', 'up_for_reschedule'].includes(misses[0]![2]),
+      'by_date: missed at once (its deadline had passed), while unfinished',
+    );
     misses[0]![2] = 'unfinished';
-    assert.deepEqual(misses, [
-      ['by_date', 'sla', 'unfinished', new Date(T0).toISOString()],
-      ['slow', 'page', 'up_for_reschedule', new Date(T0 + 45 * 60_000).toISOString()],
-      ['slow', 'warn', 'up_for_reschedule', new Date(T0 + 30 * 60_000).toISOString()],
-    ].sort());
+    assert.deepEqual(
+      misses,
+      [
+        ['by_date', 'sla', 'unfinished', new Date(T0).toISOString()],
+        ['slow', 'page', 'up_for_reschedule', new Date(T0 + 45 * 60_000).toISOString()],
+        ['slow', 'warn', 'up_for_reschedule', new Date(T0 + 30 * 60_000).toISOString()],
+      ].sort(),
+    );
     const rows = listSlaMisses(t.rt.store, { dagId: 'sla', runId: run.run_id });
-    assert.deepEqual(rows.map((r) => [r.task_id, r.level]).sort(), [['by_date', 'sla'], ['slow', 'page'], ['slow', 'warn']]);
+    assert.deepEqual(rows.map((r) => [r.task_id, r.level]).sort(), [
+      ['by_date', 'sla'],
+      ['slow', 'page'],
+      ['slow', 'warn'],
+    ]);
     // A second observer on the same run (a resumed run) does not fire again.
-    const o = slaObserver({ dag: t.rt.getDag('sla'), run: t.rt.store.getRun('sla', run.run_id)!, store: t.rt.store, clock, events: t.rt.events });
+    const o = slaObserver({
+      dag: t.rt.getDag('sla'),
+      run: t.rt.store.getRun('sla', run.run_id)!,
+      store: t.rt.store,
+      clock,
+      events: t.rt.events,
+    });
     clock.advance(24 * 3_600_000);
     await new Promise((r) => setTimeout(r, 10));
     await o?.dispose();

@@ -55,9 +55,23 @@ const s = fileSensor(d, 'wait', { path: 'landing/export_{{ ds_nodash }}_*.json',
     assert.equal(run.state, 'success');
     const rows = pokes(t.rt, 'f', run.run_id, 'wait');
     // Written after pokes 1, 2 and 3 (onPoke): poke 4 (30 s) first sees the final size; taken 30 s later (60 s).
-    assert.deepEqual(rows.map((r) => [(r.poked_at_ms - T0) / 1000, r.result]), [[0, 'not_yet'], [10, 'not_yet'], [20, 'not_yet'], [30, 'not_yet'], [40, 'not_yet'], [50, 'not_yet'], [60, 'done']]);
+    assert.deepEqual(
+      rows.map((r) => [(r.poked_at_ms - T0) / 1000, r.result]),
+      [
+        [0, 'not_yet'],
+        [10, 'not_yet'],
+        [20, 'not_yet'],
+        [30, 'not_yet'],
+        [40, 'not_yet'],
+        [50, 'not_yet'],
+        [60, 'done'],
+      ],
+    );
     const value = (await xcom(t.rt, 'f', run.run_id, 'wait')) as { path: string; size: number }[];
-    assert.deepEqual(value.map((v) => v.path), [big]);
+    assert.deepEqual(
+      value.map((v) => v.path),
+      [big],
+    );
   } finally {
     await t.close();
   }
@@ -65,8 +79,14 @@ const s = fileSensor(d, 'wait', { path: 'landing/export_{{ ds_nodash }}_*.json',
 
 test('S3KeySensor on a real S3 API (s3rver): templated keys, wildcard, prefix, min size; all keys must be present', async () => {
   const clock = new FakeClock(T0);
-  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', credentials: S3_CREDENTIALS, forcePathStyle: true });
-  const put = (Key: string, Body: string) => client.send(new PutObjectCommand({ Bucket: 'sensor-bucket', Key, Body }));
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: S3_CREDENTIALS,
+    forcePathStyle: true,
+  });
+  const put = (Key: string, Body: string) =>
+    client.send(new PutObjectCommand({ Bucket: 'sensor-bucket', Key, Body }));
   g.__drop = async (n: number) => {
     if (n === 1) await put('raw/transactions_20240115.csv', 'id,amount\n1,100\n');
     if (n === 2) await put('daily/config_20240115.yaml', 'x: 1');
@@ -92,9 +112,19 @@ s3KeySensor(d, 'prefix', { bucket: 's3://sensor-bucket', keys: 'raw/', match: 'p
   try {
     const run = await drive(clock, t.rt.runDag('s', { logicalDate: DATE }), { settleMs: 30 });
     assert.equal(run.state, 'success');
-    assert.deepEqual(pokes(t.rt, 's', run.run_id, 'all_three').map((r) => r.result), ['not_yet', 'not_yet', 'not_yet', 'done']);
+    assert.deepEqual(
+      pokes(t.rt, 's', run.run_id, 'all_three').map((r) => r.result),
+      ['not_yet', 'not_yet', 'not_yet', 'done'],
+    );
     const value = (await xcom(t.rt, 's', run.run_id, 'all_three')) as { url: string; size: number }[];
-    assert.deepEqual(value.map((v) => v.url), ['s3://sensor-bucket/raw/transactions_20240115.csv', 's3://sensor-bucket/daily/config_20240115.yaml', 's3://sensor-bucket/logs/part-0001.log']);
+    assert.deepEqual(
+      value.map((v) => v.url),
+      [
+        's3://sensor-bucket/raw/transactions_20240115.csv',
+        's3://sensor-bucket/daily/config_20240115.yaml',
+        's3://sensor-bucket/logs/part-0001.log',
+      ],
+    );
     assert.ok(pokes(t.rt, 's', run.run_id, 'prefix').length >= 2);
   } finally {
     client.destroy();
@@ -126,8 +156,19 @@ s3KeySensor(d, 'down', { bucket: 's3://sensor-bucket', keys: 'raw/x.csv', pokeIn
     assert.equal(t.states(run.run_id).mock, 'success');
     assert.equal(t.states(run.run_id).down, 'failed');
     const downPokes = pokes(t.rt, 'm', run.run_id, 'down');
-    assert.deepEqual(downPokes.map((p) => [p.try_number, p.result]), [[1, 'error'], [2, 'error']]);
-    assert.match(downPokes[0]!.error!, new RegExp(`S3KeySensor "down" of DAG "m": S3 endpoint unreachable while checking s3://sensor-bucket/raw/x.csv at http://127.0.0.1:${port}`));
+    assert.deepEqual(
+      downPokes.map((p) => [p.try_number, p.result]),
+      [
+        [1, 'error'],
+        [2, 'error'],
+      ],
+    );
+    assert.match(
+      downPokes[0]!.error!,
+      new RegExp(
+        `S3KeySensor "down" of DAG "m": S3 endpoint unreachable while checking s3://sensor-bucket/raw/x.csv at http://127.0.0.1:${port}`,
+      ),
+    );
     const ti = t.rt.store.getTaskInstance('m', run.run_id, 'down')!;
     assert.doesNotMatch(ti.error! + downPokes.map((p) => p.error).join(''), /very-secret-value/);
   } finally {
@@ -144,7 +185,11 @@ test('SFTP sensor against a real OpenSSH server: pattern, newer-than (templated)
   g.__sftpDrop = (n: number) => {
     if (n === 2) {
       writeFileSync(join(dir, 'report_new.csv'), 'a,b\n1,2\n');
-      utimesSync(join(dir, 'report_new.csv'), new Date(Date.UTC(2024, 0, 15, 6)), new Date(Date.UTC(2024, 0, 15, 6)));
+      utimesSync(
+        join(dir, 'report_new.csv'),
+        new Date(Date.UTC(2024, 0, 15, 6)),
+        new Date(Date.UTC(2024, 0, 15, 6)),
+      );
     }
   };
   const conn = `{ host: '${sshd.host}', port: ${sshd.port}, username: '${sshd.username}', privateKey: ${JSON.stringify(sshd.privateKey)}, hostKey: { knownHostsFile: '${sshd.knownHostsFile}' } }`;
@@ -164,8 +209,14 @@ sftpSensor(d, 'wrong_key', { connection: { host: '${sshd.host}', port: ${sshd.po
     const run = await drive(clock, t.rt.runDag('sf', { logicalDate: DATE }), { settleMs: 50 });
     assert.equal(t.states(run.run_id).wait, 'success');
     const value = (await xcom(t.rt, 'sf', run.run_id, 'wait')) as { path: string }[];
-    assert.deepEqual(value.map((v) => v.path), [join(dir, 'report_new.csv')]);
-    assert.deepEqual(pokes(t.rt, 'sf', run.run_id, 'wait').map((p) => p.result), ['not_yet', 'not_yet', 'done']);
+    assert.deepEqual(
+      value.map((v) => v.path),
+      [join(dir, 'report_new.csv')],
+    );
+    assert.deepEqual(
+      pokes(t.rt, 'sf', run.run_id, 'wait').map((p) => p.result),
+      ['not_yet', 'not_yet', 'done'],
+    );
     assert.equal(t.states(run.run_id).wrong_key, 'failed');
     assert.match(pokes(t.rt, 'sf', run.run_id, 'wrong_key')[0]!.error!, /host key verification failed/);
   } finally {
@@ -198,15 +249,24 @@ externalTaskSensor(d, 'ext', { externalDagId: 'upstream_dag', externalTaskId: 'p
     await drive(clock, done, { until: Date.UTC(2024, 0, 15, 7, 20), settleMs: 10 });
     await t.rt.runDag('upstream_dag', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
     await drive(clock, done, { settleMs: 10 });
-    const at = (task: string) => pokes(t.rt, 'tm', run.run_id, task).map((p) => new Date(p.poked_at_ms).toISOString().slice(11, 16));
+    const at = (task: string) =>
+      pokes(t.rt, 'tm', run.run_id, task).map((p) => new Date(p.poked_at_ms).toISOString().slice(11, 16));
     assert.deepEqual(at('at_0830'), ['07:00', '08:00', '08:30']);
     assert.deepEqual(at('delta'), ['07:00']);
     assert.deepEqual(at('until').slice(-2), ['07:40', '07:45']);
     const ext = pokes(t.rt, 'tm', run.run_id, 'ext');
     assert.equal(ext.at(-1)!.result, 'done');
-    assert.ok(ext.length >= 5 && ext.slice(0, -1).every((p) => p.result === 'not_yet'), 'not yet while the upstream run did not exist');
+    assert.ok(
+      ext.length >= 5 && ext.slice(0, -1).every((p) => p.result === 'not_yet'),
+      'not yet while the upstream run did not exist',
+    );
     assert.equal(await xcom(t.rt, 'tm', run.run_id, 'ext'), 'success');
-    assert.deepEqual(t.states(run.run_id, 'tm'), { at_0830: 'success', delta: 'success', until: 'success', ext: 'success' });
+    assert.deepEqual(t.states(run.run_id, 'tm'), {
+      at_0830: 'success',
+      delta: 'success',
+      until: 'success',
+      ext: 'success',
+    });
   } finally {
     await t.close();
   }

@@ -19,7 +19,10 @@ d.task('after', async () => 'ok').after(found);
 
 test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --resume continues them with what is left of their timeout', async () => {
   const ws = tempWorkspace({ 'dags/resumable.ts': DAG, 'inbox/.keep': '' }, { dagsFolder: 'dags' });
-  const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'resumable', '--workspace', ws.root], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'resumable', '--workspace', ws.root], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const storePath = join(ws.root, '.hangar', 'hangar.db');
@@ -46,7 +49,12 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const before = listPokes(store!, { dagId: 'resumable', runId });
-    const firstNever = getInstance(store!, { dagId: 'resumable', runId, taskId: 'never', mapIndex: -1 })!.first_poke_ms;
+    const firstNever = getInstance(store!, {
+      dagId: 'resumable',
+      runId,
+      taskId: 'never',
+      mapIndex: -1,
+    })!.first_poke_ms;
     // The file arrives while no runtime runs.
     writeFileSync(join(ws.root, 'inbox', 'arrives.txt'), 'data');
     await sleep(1000);
@@ -60,10 +68,16 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     // The poke count continued, and the timeout ran from the very first poke (before the kill).
     const neverBefore = before.filter((p) => p.task_id === 'never').length;
     assert.ok(neverPokes.length > neverBefore);
-    assert.deepEqual(neverPokes.map((p) => p.poke_number), neverPokes.map((_, i) => i + 1));
+    assert.deepEqual(
+      neverPokes.map((p) => p.poke_number),
+      neverPokes.map((_, i) => i + 1),
+    );
     const last = neverPokes.at(-1)!;
     assert.equal(last.result, 'timeout');
-    assert.ok(last.poked_at_ms - firstNever >= 5000 && last.poked_at_ms - firstNever < 6500, `timed out ${last.poked_at_ms - firstNever} ms after the first poke`);
+    assert.ok(
+      last.poked_at_ms - firstNever >= 5000 && last.poked_at_ms - firstNever < 6500,
+      `timed out ${last.poked_at_ms - firstNever} ms after the first poke`,
+    );
     const inst = getInstance(store!, { dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 })!;
     assert.equal(inst.outcome, 'success');
   } finally {

@@ -27,13 +27,22 @@ d.task('after', async () => 'never').after('wait');
     assert.deepEqual(t.states(run.run_id), { wait: 'failed', after: 'upstream_failed' });
     const ti = t.rt.store.getTaskInstance('to', run.run_id, 'wait')!;
     assert.equal(ti.try_number, 1, 'a timeout is not retried');
-    assert.match(ti.error!, /SensorTimeoutError: Sensor "wait" of DAG "to" timed out after 600\.0s \(timeout 600s, 4 poke\(s\)\)/);
+    assert.match(
+      ti.error!,
+      /SensorTimeoutError: Sensor "wait" of DAG "to" timed out after 600\.0s \(timeout 600s, 4 poke\(s\)\)/,
+    );
     const rows = pokes(t.rt, 'to', run.run_id, 'wait');
     assert.deepEqual(gaps(rows), [240_000, 240_000, 120_000], 'the last wait is cut to the deadline');
-    assert.deepEqual(rows.map((r) => r.result), ['not_yet', 'not_yet', 'not_yet', 'timeout']);
+    assert.deepEqual(
+      rows.map((r) => r.result),
+      ['not_yet', 'not_yet', 'not_yet', 'timeout'],
+    );
     assert.equal((g.__timeouts as unknown[]).length, 1);
     assert.equal((g.__timeouts as { elapsedMs: number }[])[0]!.elapsedMs, 600_000);
-    assert.equal(getInstance(t.rt.store, { dagId: 'to', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome, 'timeout');
+    assert.equal(
+      getInstance(t.rt.store, { dagId: 'to', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome,
+      'timeout',
+    );
   } finally {
     await t.close();
   }
@@ -55,7 +64,10 @@ d.task('after', async () => 'never').after(s);
     const run = await drive(clock, t.rt.runDag('sf'));
     assert.deepEqual(t.states(run.run_id), { wait: 'skipped', after: 'skipped' });
     assert.equal(run.state, 'success');
-    assert.match(t.rt.store.getTaskInstance('sf', run.run_id, 'wait')!.error!, /timed out after 120\.0s .*skipped \(softFail\)/);
+    assert.match(
+      t.rt.store.getTaskInstance('sf', run.run_id, 'wait')!.error!,
+      /timed out after 120\.0s .*skipped \(softFail\)/,
+    );
     assert.equal(pokes(t.rt, 'sf', run.run_id).length, 5);
   } finally {
     await t.close();
@@ -77,10 +89,16 @@ sensor(d, 'wait', { pokeInterval: '1m', timeout: '2m', retries: 1, retryDelay: '
     const run = await drive(clock, t.rt.runDag('rt'));
     assert.equal(run.state, 'success');
     const rows = pokes(t.rt, 'rt', run.run_id, 'wait');
-    assert.deepEqual(rows.map((r) => [r.try_number, r.poke_number, r.result]), [
-      [1, 1, 'not_yet'], [1, 2, 'not_yet'], [1, 3, 'timeout'],
-      [2, 1, 'not_yet'], [2, 2, 'done'],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.try_number, r.poke_number, r.result]),
+      [
+        [1, 1, 'not_yet'],
+        [1, 2, 'not_yet'],
+        [1, 3, 'timeout'],
+        [2, 1, 'not_yet'],
+        [2, 2, 'done'],
+      ],
+    );
   } finally {
     await t.close();
   }
@@ -108,12 +126,23 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '10s', timeout: '1h', retr
     const ti = t.rt.store.getTaskInstance('th', run.run_id, 'wait')!;
     assert.equal(ti.try_number, 3, 'retries apply to poke errors');
     assert.match(ti.error!, /Sensor "wait" of DAG "th": poke 4 failed: bucket listing denied/);
-    assert.deepEqual(g.__pokeEvents, [[1, 'not_yet', null], [2, 'error', 'bucket listing denied'], [3, 'error', 'bucket listing denied'], [4, 'error', 'bucket listing denied']]);
+    assert.deepEqual(g.__pokeEvents, [
+      [1, 'not_yet', null],
+      [2, 'error', 'bucket listing denied'],
+      [3, 'error', 'bucket listing denied'],
+      [4, 'error', 'bucket listing denied'],
+    ]);
     assert.equal((g.__failures as string[]).length, 1);
     const rows = pokes(t.rt, 'th', run.run_id, 'wait');
-    assert.deepEqual(rows.map((r) => r.try_number), [1, 1, 2, 3]);
+    assert.deepEqual(
+      rows.map((r) => r.try_number),
+      [1, 1, 2, 3],
+    );
     assert.deepEqual(gaps(rows), [10_000, 60_000, 60_000], 'retryDelay between failed tries');
-    assert.equal(getInstance(t.rt.store, { dagId: 'th', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome, 'failed');
+    assert.equal(
+      getInstance(t.rt.store, { dagId: 'th', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome,
+      'failed',
+    );
   } finally {
     await t.close();
   }
@@ -138,9 +167,21 @@ sensor(d, 'wait', { pokeInterval: '10s', pokeTimeout: '30s', timeout: '1h', retr
     const run = await drive(clock, t.rt.runDag('hang'));
     assert.equal(run.state, 'success');
     const rows = pokes(t.rt, 'hang', run.run_id, 'wait');
-    assert.deepEqual(rows.map((r) => [r.try_number, r.result]), [[1, 'error'], [2, 'done']]);
-    assert.match(rows[0]!.error!, /Sensor "wait" of DAG "hang": poke 1 did not finish within 30s \(pokeTimeout\)/);
-    assert.deepEqual((g.__aborted as number[]).map((x) => x - T0), [30_000]);
+    assert.deepEqual(
+      rows.map((r) => [r.try_number, r.result]),
+      [
+        [1, 'error'],
+        [2, 'done'],
+      ],
+    );
+    assert.match(
+      rows[0]!.error!,
+      /Sensor "wait" of DAG "hang": poke 1 did not finish within 30s \(pokeTimeout\)/,
+    );
+    assert.deepEqual(
+      (g.__aborted as number[]).map((x) => x - T0),
+      [30_000],
+    );
     assert.equal(gaps(rows)[0], 31_000);
   } finally {
     await t.close();
@@ -160,7 +201,11 @@ d.task('hard_fail', { retries: 3, retryDelay: 0 }, async () => failWithoutRetry(
   });
   try {
     const run = await t.rt.runDag('out');
-    assert.deepEqual(t.states(run.run_id), { skipper: 'skipped', after_skip: 'skipped', hard_fail: 'failed' });
+    assert.deepEqual(t.states(run.run_id), {
+      skipper: 'skipped',
+      after_skip: 'skipped',
+      hard_fail: 'failed',
+    });
     assert.equal(t.rt.store.getTaskInstance('out', run.run_id, 'skipper')!.error, 'nothing to do today');
     const hf = t.rt.store.getTaskInstance('out', run.run_id, 'hard_fail')!;
     assert.equal(hf.try_number, 1);

@@ -12,7 +12,11 @@ const tick = (ms = 3) => new Promise((r) => setTimeout(r, ms));
  * Runs `work` while moving the fake clock from timer to timer, letting real
  * I/O settle (a few ms of real time) between steps. Returns what `work` returns.
  */
-export async function drive<T>(clock: FakeClock, work: Promise<T>, opts: { maxSteps?: number; settleMs?: number; until?: number } = {}): Promise<T> {
+export async function drive<T>(
+  clock: FakeClock,
+  work: Promise<T>,
+  opts: { maxSteps?: number; settleMs?: number; until?: number } = {},
+): Promise<T> {
   let done = false;
   let error: unknown;
   let value: T | undefined;
@@ -51,7 +55,14 @@ export function waitForTask(rt: Runtime, pred: (e: TaskEvent) => boolean): Promi
   });
 }
 
-export async function xcom(rt: Runtime, dagId: string, runId: string, taskId: string, key = 'return_value', mapIndex = -1): Promise<unknown> {
+export async function xcom(
+  rt: Runtime,
+  dagId: string,
+  runId: string,
+  taskId: string,
+  key = 'return_value',
+  mapIndex = -1,
+): Promise<unknown> {
   const row = rt.store.getXCom(dagId, runId, taskId, key, mapIndex);
   return row ? rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value) : undefined;
 }

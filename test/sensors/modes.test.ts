@@ -30,16 +30,31 @@ d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
     assert.equal(run.state, 'success');
     const calls = g.__calls as [string, number, number?, number?][];
     // The sensor held the only slot: 'other' ran after it finished (3 × 45 s later).
-    assert.deepEqual(calls.map((c) => [c[0], c[1] - T0]), [['poke', 0], ['poke', 45_000], ['poke', 90_000], ['poke', 135_000], ['other', 135_000]]);
-    assert.ok(calls.filter((c) => c[0] === 'poke').every((c) => c[3] === 1), 'one try');
+    assert.deepEqual(
+      calls.map((c) => [c[0], c[1] - T0]),
+      [
+        ['poke', 0],
+        ['poke', 45_000],
+        ['poke', 90_000],
+        ['poke', 135_000],
+        ['other', 135_000],
+      ],
+    );
+    assert.ok(
+      calls.filter((c) => c[0] === 'poke').every((c) => c[3] === 1),
+      'one try',
+    );
     assert.deepEqual(await xcom(t.rt, 'p', run.run_id, 'after'), { found: 4 });
     const rows = pokes(t.rt, 'p', run.run_id, 'wait');
-    assert.deepEqual(rows.map((r) => [r.poke_number, r.result, r.next_interval_ms, r.mode, r.try_number]), [
-      [1, 'not_yet', 45_000, 'poke', 1],
-      [2, 'not_yet', 45_000, 'poke', 1],
-      [3, 'not_yet', 45_000, 'poke', 1],
-      [4, 'done', null, 'poke', 1],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.poke_number, r.result, r.next_interval_ms, r.mode, r.try_number]),
+      [
+        [1, 'not_yet', 45_000, 'poke', 1],
+        [2, 'not_yet', 45_000, 'poke', 1],
+        [3, 'not_yet', 45_000, 'poke', 1],
+        [4, 'done', null, 'poke', 1],
+      ],
+    );
     assert.deepEqual(gaps(rows), [45_000, 45_000, 45_000]);
     assert.ok(rows.every((r) => r.duration_ms >= 0 && r.strategy === 'fixed'));
     const inst = getInstance(t.rt.store, { dagId: 'p', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!;
@@ -77,15 +92,32 @@ sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now
     assert.equal(run.state, 'success');
     const calls = g.__calls as [string, number, number?][];
     // 'other' ran in the freed slot before the second poke.
-    assert.deepEqual(calls.map((c) => [c[0], c[1] - T0]), [['poke', 0], ['other', 0], ['poke', 60_000], ['poke', 120_000]]);
-    assert.ok(calls.filter((c) => c[0] === 'poke').every((c) => c[2] === 1), 'every poke under try 1');
+    assert.deepEqual(
+      calls.map((c) => [c[0], c[1] - T0]),
+      [
+        ['poke', 0],
+        ['other', 0],
+        ['poke', 60_000],
+        ['poke', 120_000],
+      ],
+    );
+    assert.ok(
+      calls.filter((c) => c[0] === 'poke').every((c) => c[2] === 1),
+      'every poke under try 1',
+    );
     const rows = pokes(t.rt, 'r', run.run_id, 'wait');
-    assert.deepEqual(rows.map((r) => [r.poke_number, r.result, r.mode, r.next_interval_ms]), [
-      [1, 'not_yet', 'reschedule', 60_000],
-      [2, 'not_yet', 'reschedule', 60_000],
-      [3, 'done', 'reschedule', null],
-    ]);
-    assert.deepEqual(t.rt.store.listTries('r', run.run_id, 'wait').map((x) => [x.try_number, x.state]), [[1, 'success']]);
+    assert.deepEqual(
+      rows.map((r) => [r.poke_number, r.result, r.mode, r.next_interval_ms]),
+      [
+        [1, 'not_yet', 'reschedule', 60_000],
+        [2, 'not_yet', 'reschedule', 60_000],
+        [3, 'done', 'reschedule', null],
+      ],
+    );
+    assert.deepEqual(
+      t.rt.store.listTries('r', run.run_id, 'wait').map((x) => [x.try_number, x.state]),
+      [[1, 'success']],
+    );
   } finally {
     await t.close();
   }

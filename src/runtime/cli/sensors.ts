@@ -22,7 +22,19 @@ function secs(ms: number | null): string {
 
 export function formatSensorStats(stats: readonly SensorStats[]): string {
   return table(
-    ['dag', 'sensor', 'runs', 'success', 'avg wait', 'p95 wait', 'timeouts', 'pokes/success', 'errors', 'breaker', 'sla misses'],
+    [
+      'dag',
+      'sensor',
+      'runs',
+      'success',
+      'avg wait',
+      'p95 wait',
+      'timeouts',
+      'pokes/success',
+      'errors',
+      'breaker',
+      'sla misses',
+    ],
     stats.map((s) => [
       s.dagId,
       s.taskId,
@@ -51,7 +63,8 @@ export async function sensorsCommand(ctx: Ctx): Promise<number> {
       }
       const stats = sensorStats(rt.store, { dagId });
       if (ctx.json) ctx.out(JSON.stringify(stats, null, 2));
-      else if (stats.length === 0) ctx.out(`No sensor pokes recorded${dagId ? ` for DAG "${dagId}"` : ''} yet`);
+      else if (stats.length === 0)
+        ctx.out(`No sensor pokes recorded${dagId ? ` for DAG "${dagId}"` : ''} yet`);
       else ctx.out(formatSensorStats(stats));
       return 0;
     },

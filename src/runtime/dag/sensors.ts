@@ -48,14 +48,33 @@ export interface IntervalInfo {
 export type IntervalStrategy =
   | { readonly kind: 'fixed'; readonly interval: Duration; readonly jitter?: Jitter }
   /** initial, initial + step, initial + 2·step, … capped at maxWait. */
-  | { readonly kind: 'linear'; readonly initial: Duration; readonly step?: Duration; readonly maxWait?: Duration; readonly jitter?: Jitter }
+  | {
+      readonly kind: 'linear';
+      readonly initial: Duration;
+      readonly step?: Duration;
+      readonly maxWait?: Duration;
+      readonly jitter?: Jitter;
+    }
   /** initial · multiplier^n, capped at maxWait. */
-  | { readonly kind: 'exponential'; readonly initial: Duration; readonly multiplier?: number; readonly maxWait: Duration; readonly jitter?: Jitter }
+  | {
+      readonly kind: 'exponential';
+      readonly initial: Duration;
+      readonly multiplier?: number;
+      readonly maxWait: Duration;
+      readonly jitter?: Jitter;
+    }
   /**
    * The seed's AdaptiveSensor: the average wait of the last `window` successful
    * instances of this sensor divided by `divisor`, clamped to [base, max]; `base` without history.
    */
-  | { readonly kind: 'adaptive'; readonly base: Duration; readonly max: Duration; readonly window?: number; readonly divisor?: number; readonly jitter?: Jitter }
+  | {
+      readonly kind: 'adaptive';
+      readonly base: Duration;
+      readonly max: Duration;
+      readonly window?: number;
+      readonly divisor?: number;
+      readonly jitter?: Jitter;
+    }
   /** Any function of the poke count, elapsed time, previous interval and history; returns a duration. */
   | { readonly kind: 'custom'; readonly next: (info: IntervalInfo) => Duration; readonly jitter?: Jitter };
 
@@ -139,7 +158,10 @@ export interface PokeContext extends TaskContext {
 
 export type PokeFn<T, I> = (ctx: PokeContext, inputs: I) => PokeOutcome<T> | Promise<PokeOutcome<T>>;
 
-export interface SensorOptions<I extends Record<string, unknown> = {}> extends Omit<TaskOptions<I, {}>, 'expand' | 'branch' | 'shortCircuit'> {
+export interface SensorOptions<I extends Record<string, unknown> = {}> extends Omit<
+  TaskOptions<I, {}>,
+  'expand' | 'branch' | 'shortCircuit'
+> {
   /** `poke` (default) holds its slot; `reschedule` frees it between pokes. */
   readonly mode?: SensorMode;
   /** A fixed interval (default 60 s) or a strategy. */
@@ -159,7 +181,6 @@ export interface SensorOptions<I extends Record<string, unknown> = {}> extends O
   readonly onSlaMiss?: (e: SlaMissEvent) => void | Promise<void>;
 }
 
-
 // ---------------------------------------------------------------- built-in sensors
 
 /** FileSensor: a path or glob (`*`, `?`, `**`, `[…]`), templated; relative paths are relative to the workspace. */
@@ -176,7 +197,11 @@ export interface ObjectStoreConnection {
   readonly endpoint?: string;
   readonly region?: string;
   /** Default: the AWS SDK's chain (environment, profile…). Never logged. */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
   /** Path-style URLs (default: on when an endpoint is given). */
   readonly forcePathStyle?: boolean;
   /** Per request (default 10 s). */
@@ -206,7 +231,10 @@ export interface SftpSensorConnection {
   readonly privateKey?: string;
   readonly passphrase?: string;
   /** How to check the server's host key (required): a known_hosts file or a pinned `SHA256:…` fingerprint. */
-  readonly hostKey: { readonly knownHostsFile: string } | { readonly fingerprint: string } | { readonly insecureAcceptAnyHostKey: true };
+  readonly hostKey:
+    | { readonly knownHostsFile: string }
+    | { readonly fingerprint: string }
+    | { readonly insecureAcceptAnyHostKey: true };
   readonly timeouts?: { readonly connectMs?: number; readonly operationMs?: number };
 }
 
@@ -266,7 +294,8 @@ export const SENSOR_IMPLEMENTATION = Symbol.for('hangar.sensors.implementation')
 
 function impl(): SensorImplementation {
   const i = (globalThis as Record<symbol, SensorImplementation | undefined>)[SENSOR_IMPLEMENTATION];
-  if (!i) throw new Error('Hangar sensors are not loaded in this process (import src/runtime/sensors/index.ts)');
+  if (!i)
+    throw new Error('Hangar sensors are not loaded in this process (import src/runtime/sensors/index.ts)');
   return i;
 }
 
@@ -285,33 +314,66 @@ export interface SensorDag {
  * The poke returns `true`/`false`, or `{ done, value }` whose value becomes the
  * sensor's XCom (Airflow's PokeReturnValue).
  */
-export function sensor<T = undefined, I extends Record<string, unknown> = {}>(dag: SensorDag, id: string, poke: PokeFn<T, I>): TaskRef<T>;
-export function sensor<T = undefined, I extends Record<string, unknown> = {}>(dag: SensorDag, id: string, options: SensorOptions<I>, poke: PokeFn<T, I>): TaskRef<T>;
+export function sensor<T = undefined, I extends Record<string, unknown> = {}>(
+  dag: SensorDag,
+  id: string,
+  poke: PokeFn<T, I>,
+): TaskRef<T>;
+export function sensor<T = undefined, I extends Record<string, unknown> = {}>(
+  dag: SensorDag,
+  id: string,
+  options: SensorOptions<I>,
+  poke: PokeFn<T, I>,
+): TaskRef<T>;
 export function sensor(dag: SensorDag, id: string, a: unknown, b?: unknown): TaskRef<any> {
   return impl().sensor(dag, id, a, b);
 }
 
 /** Matched files: `{ path, size, mtime }[]` is the sensor's XCom. */
-export function fileSensor(dag: SensorDag, id: string, options: FileSensorOptions): TaskRef<{ path: string; size: number; mtime: string }[]> {
+export function fileSensor(
+  dag: SensorDag,
+  id: string,
+  options: FileSensorOptions,
+): TaskRef<{ path: string; size: number; mtime: string }[]> {
   return impl().fileSensor(dag, id, options);
 }
 /** The objects found: `{ url, key, size }[]` is the sensor's XCom. */
-export function s3KeySensor(dag: SensorDag, id: string, options: S3KeySensorOptions): TaskRef<{ url: string; key: string; size: number }[]> {
+export function s3KeySensor(
+  dag: SensorDag,
+  id: string,
+  options: S3KeySensorOptions,
+): TaskRef<{ url: string; key: string; size: number }[]> {
   return impl().s3KeySensor(dag, id, options);
 }
-export function sftpSensor(dag: SensorDag, id: string, options: SftpSensorOptions): TaskRef<{ path: string; size: number; mtime: string }[]> {
+export function sftpSensor(
+  dag: SensorDag,
+  id: string,
+  options: SftpSensorOptions,
+): TaskRef<{ path: string; size: number; mtime: string }[]> {
   return impl().sftpSensor(dag, id, options);
 }
-export function dateTimeSensor(dag: SensorDag, id: string, options: DateTimeSensorOptions): TaskRef<undefined> {
+export function dateTimeSensor(
+  dag: SensorDag,
+  id: string,
+  options: DateTimeSensorOptions,
+): TaskRef<undefined> {
   return impl().dateTimeSensor(dag, id, options);
 }
 export function timeSensor(dag: SensorDag, id: string, options: TimeSensorOptions): TaskRef<undefined> {
   return impl().timeSensor(dag, id, options);
 }
-export function timeDeltaSensor(dag: SensorDag, id: string, options: TimeDeltaSensorOptions): TaskRef<undefined> {
+export function timeDeltaSensor(
+  dag: SensorDag,
+  id: string,
+  options: TimeDeltaSensorOptions,
+): TaskRef<undefined> {
   return impl().timeDeltaSensor(dag, id, options);
 }
 /** The external task instance's (or run's) state is the sensor's XCom. */
-export function externalTaskSensor(dag: SensorDag, id: string, options: ExternalTaskSensorOptions): TaskRef<string> {
+export function externalTaskSensor(
+  dag: SensorDag,
+  id: string,
+  options: ExternalTaskSensorOptions,
+): TaskRef<string> {
   return impl().externalTaskSensor(dag, id, options);
 }

@@ -34,24 +34,41 @@ export interface BreakerRow {
   updated_at: string;
 }
 
-export type Gate = { readonly kind: 'closed' } | { readonly kind: 'probe' } | { readonly kind: 'open'; readonly untilMs: number; readonly lastError: string | null };
+export type Gate =
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'probe' }
+  | { readonly kind: 'open'; readonly untilMs: number; readonly lastError: string | null };
 
 export function getBreaker(store: Store, dagId: string, taskId: string): BreakerRow | undefined {
-  return store.stmt('SELECT * FROM sensor_breakers WHERE dag_id = ? AND task_id = ?').get(dagId, taskId) as BreakerRow | undefined;
+  return store.stmt('SELECT * FROM sensor_breakers WHERE dag_id = ? AND task_id = ?').get(dagId, taskId) as
+    BreakerRow | undefined;
 }
 
 /** May this poke go through? Moves open → half_open when the cool-down is over (this poke is the probe). */
-export function breakerGate(store: Store, dagId: string, taskId: string, nowMs: number, cfg: BreakerConfig): Gate {
+export function breakerGate(
+  store: Store,
+  dagId: string,
+  taskId: string,
+  nowMs: number,
+  cfg: BreakerConfig,
+): Gate {
   return store.tx(() => {
     const row = getBreaker(store, dagId, taskId);
     if (!row || row.state === 'closed') return { kind: 'closed' };
-    if (row.state === 'open' && nowMs < (row.open_until_ms ?? 0)) return { kind: 'open', untilMs: row.open_until_ms ?? nowMs, lastError: row.last_error };
-    if (row.state === 'half_open' && row.probe_started_ms !== null && nowMs - row.probe_started_ms < cfg.coolDownMs) {
+    if (row.state === 'open' && nowMs < (row.open_until_ms ?? 0))
+      return { kind: 'open', untilMs: row.open_until_ms ?? nowMs, lastError: row.last_error };
+    if (
+      row.state === 'half_open' &&
+      row.probe_started_ms !== null &&
+      nowMs - row.probe_started_ms < cfg.coolDownMs
+    ) {
       // Another poke is the probe; wait for its verdict.
       return { kind: 'open', untilMs: row.probe_started_ms + cfg.coolDownMs, lastError: row.last_error };
     }
     store
-      .stmt("UPDATE sensor_breakers SET state = 'half_open', probe_started_ms = ?, updated_at = ? WHERE dag_id = ? AND task_id = ?")
+      .stmt(
+        "UPDATE sensor_breakers SET state = 'half_open', probe_started_ms = ?, updated_at = ? WHERE dag_id = ? AND task_id = ?",
+      )
       .run(nowMs, nowIso(), dagId, taskId);
     return { kind: 'probe' };
   });
@@ -71,7 +88,9 @@ export function breakerRecord(
     if (error === null) {
       if (!row || (row.state === 'closed' && row.consecutive_errors === 0)) return undefined;
       store
-        .stmt("UPDATE sensor_breakers SET state = 'closed', consecutive_errors = 0, open_until_ms = NULL, probe_started_ms = NULL, updated_at = ? WHERE dag_id = ? AND task_id = ?")
+        .stmt(
+          "UPDATE sensor_breakers SET state = 'closed', consecutive_errors = 0, open_until_ms = NULL, probe_started_ms = NULL, updated_at = ? WHERE dag_id = ? AND task_id = ?",
+        )
         .run(nowIso(), dagId, taskId);
       return row.state === 'closed' ? undefined : 'closed';
     }

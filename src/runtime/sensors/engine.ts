@@ -28,12 +28,33 @@ import { breakerGate, breakerRecord } from './breaker.ts';
 import { describeStrategy, nextInterval, toStrategy } from './intervals.ts';
 import { getMemo, recentWaits, recordPoke, setMemo, startInstance } from './records.ts';
 import type { InstanceKey, InstanceOutcome } from './records.ts';
-import type { PokeContext, PokeEvent, PokeFn, PokeOutcome, PokeResultKind, SensorOptions, SensorSettings, SlaOptions } from './types.ts';
+import type {
+  PokeContext,
+  PokeEvent,
+  PokeFn,
+  PokeOutcome,
+  PokeResultKind,
+  SensorOptions,
+  SensorSettings,
+  SlaOptions,
+} from './types.ts';
 
 /** Airflow's default sensor timeout: 7 days. */
 export const DEFAULT_SENSOR_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
-const SENSOR_FIELDS = ['mode', 'pokeInterval', 'timeout', 'softFail', 'retryOnTimeout', 'pokeTimeout', 'circuitBreaker', 'sla', 'onPoke', 'onTimeout', 'onSlaMiss'] as const;
+const SENSOR_FIELDS = [
+  'mode',
+  'pokeInterval',
+  'timeout',
+  'softFail',
+  'retryOnTimeout',
+  'pokeTimeout',
+  'circuitBreaker',
+  'sla',
+  'onPoke',
+  'onTimeout',
+  'onSlaMiss',
+] as const;
 
 /** A sensor timed out (Airflow's AirflowSensorTimeout); its message names the DAG and sensor. */
 export class SensorTimeoutError extends Error {
@@ -53,8 +74,17 @@ export class SensorTimeoutError extends Error {
  * The poke returns `true`/`false`, or `{ done, value }` whose value becomes the
  * sensor's XCom (Airflow's PokeReturnValue).
  */
-export function sensor<T = undefined, I extends Record<string, unknown> = {}>(dag: Dag<any>, id: string, poke: PokeFn<T, I>): TaskRef<T>;
-export function sensor<T = undefined, I extends Record<string, unknown> = {}>(dag: Dag<any>, id: string, options: SensorOptions<I>, poke: PokeFn<T, I>): TaskRef<T>;
+export function sensor<T = undefined, I extends Record<string, unknown> = {}>(
+  dag: Dag<any>,
+  id: string,
+  poke: PokeFn<T, I>,
+): TaskRef<T>;
+export function sensor<T = undefined, I extends Record<string, unknown> = {}>(
+  dag: Dag<any>,
+  id: string,
+  options: SensorOptions<I>,
+  poke: PokeFn<T, I>,
+): TaskRef<T>;
 export function sensor(dag: Dag<any>, id: string, a: unknown, b?: unknown): TaskRef<any> {
   const position = callerPosition();
   const poke = (typeof a === 'function' ? a : b) as PokeFn<unknown, Record<string, unknown>>;
@@ -73,8 +103,10 @@ export function defineSensor(
   position: SourcePosition | undefined,
 ): TaskRef<any> {
   const what = `sensor "${String(id)}" of DAG "${dag?.id}"`;
-  if (!dag || typeof dag.addTask !== 'function') throw new DagDefinitionError(`${what}: the first argument must be a DAG`, position);
-  if (typeof poke !== 'function') throw new DagDefinitionError(`${what} needs a poke function`, position, dag.id);
+  if (!dag || typeof dag.addTask !== 'function')
+    throw new DagDefinitionError(`${what}: the first argument must be a DAG`, position);
+  if (typeof poke !== 'function')
+    throw new DagDefinitionError(`${what} needs a poke function`, position, dag.id);
   let settings: SensorSettings;
   try {
     settings = resolveSettings(options, { ...dag.defaultArgs }, what, sensorType, target);
@@ -83,32 +115,54 @@ export function defineSensor(
   }
   const taskOptions: Record<string, unknown> = { ...options };
   for (const f of SENSOR_FIELDS) delete taskOptions[f];
-  const fn = (ctx: TaskContext, inputs: Record<string, unknown>) => runSensor(ctx, inputs, settings, options, poke);
+  const fn = (ctx: TaskContext, inputs: Record<string, unknown>) =>
+    runSensor(ctx, inputs, settings, options, poke);
   return dag.addTask(id, 'sensor', fn, taskOptions, position, { sensor: settings });
 }
 
-function resolveSettings(o: SensorOptions<any>, defaults: Record<string, unknown>, what: string, sensorType: string, target: string | undefined): SensorSettings {
+function resolveSettings(
+  o: SensorOptions<any>,
+  defaults: Record<string, unknown>,
+  what: string,
+  sensorType: string,
+  target: string | undefined,
+): SensorSettings {
   const mode = o.mode ?? 'poke';
-  if (mode !== 'poke' && mode !== 'reschedule') throw new Error(`${what}: mode must be 'poke' or 'reschedule', not "${String(mode)}"`);
+  if (mode !== 'poke' && mode !== 'reschedule')
+    throw new Error(`${what}: mode must be 'poke' or 'reschedule', not "${String(mode)}"`);
   const strategy = toStrategy(o.pokeInterval, what);
-  const timeoutMs = o.timeout === undefined ? DEFAULT_SENSOR_TIMEOUT_MS : durationMs(o.timeout, `${what} timeout`);
-  const pokeTimeoutMs = o.pokeTimeout === undefined ? undefined : durationMs(o.pokeTimeout, `${what} pokeTimeout`);
+  const timeoutMs =
+    o.timeout === undefined ? DEFAULT_SENSOR_TIMEOUT_MS : durationMs(o.timeout, `${what} timeout`);
+  const pokeTimeoutMs =
+    o.pokeTimeout === undefined ? undefined : durationMs(o.pokeTimeout, `${what} pokeTimeout`);
   let breaker: SensorSettings['breaker'];
   if (o.circuitBreaker) {
     const cb = o.circuitBreaker;
-    if (!Number.isInteger(cb.threshold) || cb.threshold < 1) throw new Error(`${what}: circuitBreaker.threshold must be a whole number ≥ 1`);
+    if (!Number.isInteger(cb.threshold) || cb.threshold < 1)
+      throw new Error(`${what}: circuitBreaker.threshold must be a whole number ≥ 1`);
     const whenOpen = cb.whenOpen ?? 'fail';
-    if (whenOpen !== 'fail' && whenOpen !== 'reschedule') throw new Error(`${what}: circuitBreaker.whenOpen must be 'fail' or 'reschedule'`);
-    breaker = { threshold: cb.threshold, coolDownMs: durationMs(cb.coolDown, `${what} circuitBreaker.coolDown`), whenOpen };
+    if (whenOpen !== 'fail' && whenOpen !== 'reschedule')
+      throw new Error(`${what}: circuitBreaker.whenOpen must be 'fail' or 'reschedule'`);
+    breaker = {
+      threshold: cb.threshold,
+      coolDownMs: durationMs(cb.coolDown, `${what} circuitBreaker.coolDown`),
+      whenOpen,
+    };
   }
   let sla: SensorSettings['sla'];
   if (o.sla !== undefined) {
     const s: SlaOptions = typeof o.sla === 'object' ? o.sla : { levels: [{ after: o.sla }] };
     const relativeTo = s.relativeTo ?? 'run_start';
-    if (!['run_start', 'logical_date', 'data_interval_end'].includes(relativeTo)) throw new Error(`${what}: sla.relativeTo must be run_start, logical_date or data_interval_end`);
-    if (!Array.isArray(s.levels) || s.levels.length === 0) throw new Error(`${what}: sla needs at least one level ({ after: '30m', level: 'warn' })`);
-    const levels = s.levels.map((l, i) => ({ afterMs: durationMs(l.after, `${what} sla.levels[${i}].after`), level: l.level ?? (s.levels.length === 1 ? 'sla' : `level${i + 1}`) }));
-    if (new Set(levels.map((l) => l.level)).size !== levels.length) throw new Error(`${what}: sla level names must be distinct`);
+    if (!['run_start', 'logical_date', 'data_interval_end'].includes(relativeTo))
+      throw new Error(`${what}: sla.relativeTo must be run_start, logical_date or data_interval_end`);
+    if (!Array.isArray(s.levels) || s.levels.length === 0)
+      throw new Error(`${what}: sla needs at least one level ({ after: '30m', level: 'warn' })`);
+    const levels = s.levels.map((l, i) => ({
+      afterMs: durationMs(l.after, `${what} sla.levels[${i}].after`),
+      level: l.level ?? (s.levels.length === 1 ? 'sla' : `level${i + 1}`),
+    }));
+    if (new Set(levels.map((l) => l.level)).size !== levels.length)
+      throw new Error(`${what}: sla level names must be distinct`);
     sla = { relativeTo, levels };
   }
   void defaults;
@@ -131,17 +185,30 @@ function normalizeOutcome(value: unknown, what: string): { done: boolean; value:
   if (typeof value === 'boolean') return { done: value, value: undefined };
   if (value && typeof value === 'object' && typeof (value as { done?: unknown }).done === 'boolean') {
     const v = value as { done: boolean; value?: unknown; wakeAt?: unknown };
-    return { done: v.done, value: v.value, wakeAt: typeof v.wakeAt === 'number' && Number.isFinite(v.wakeAt) ? v.wakeAt : undefined };
+    return {
+      done: v.done,
+      value: v.value,
+      wakeAt: typeof v.wakeAt === 'number' && Number.isFinite(v.wakeAt) ? v.wakeAt : undefined,
+    };
   }
-  throw new Error(`${what}: the poke returned ${value === undefined ? 'nothing' : typeof value}; it must return true/false or { done, value }`);
+  throw new Error(
+    `${what}: the poke returned ${value === undefined ? 'nothing' : typeof value}; it must return true/false or { done, value }`,
+  );
 }
 
-async function callback<E>(ctx: TaskContext, name: string, fn: ((e: E) => void | Promise<void>) | undefined, event: E): Promise<void> {
+async function callback<E>(
+  ctx: TaskContext,
+  name: string,
+  fn: ((e: E) => void | Promise<void>) | undefined,
+  event: E,
+): Promise<void> {
   if (!fn) return;
   try {
     await fn(event);
   } catch (err) {
-    ctx.log.warn(`${name} callback of sensor "${ctx.taskId}" failed (ignored): ${(err as Error)?.message ?? String(err)}`);
+    ctx.log.warn(
+      `${name} callback of sensor "${ctx.taskId}" failed (ignored): ${(err as Error)?.message ?? String(err)}`,
+    );
   }
 }
 
@@ -155,12 +222,25 @@ function errorText(err: unknown): string {
 }
 
 /** Runs the poke with its own time limit (on the runtime's clock); the poke sees `pokeSignal` abort when it passes. */
-async function pokeWithLimit(ctx: TaskContext, clock: Clock, limitMs: number | undefined, pokeNumber: number, what: string, poke: PokeFn<unknown, any>, inputs: unknown, memo: PokeContext['memo']): Promise<PokeOutcome<unknown>> {
+async function pokeWithLimit(
+  ctx: TaskContext,
+  clock: Clock,
+  limitMs: number | undefined,
+  pokeNumber: number,
+  what: string,
+  poke: PokeFn<unknown, any>,
+  inputs: unknown,
+  memo: PokeContext['memo'],
+): Promise<PokeOutcome<unknown>> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(ctx.signal.reason);
   if (ctx.signal.aborted) ac.abort(ctx.signal.reason);
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const pctx = Object.create(ctx, { pokeNumber: { value: pokeNumber }, pokeSignal: { value: ac.signal }, memo: { value: memo } }) as PokeContext;
+  const pctx = Object.create(ctx, {
+    pokeNumber: { value: pokeNumber },
+    pokeSignal: { value: ac.signal },
+    memo: { value: memo },
+  }) as PokeContext;
   let handle: unknown;
   const work = Promise.resolve().then(() => poke(pctx, inputs));
   work.catch(() => undefined); // abandoned after a time limit: its late rejection is not ours to report
@@ -168,7 +248,9 @@ async function pokeWithLimit(ctx: TaskContext, clock: Clock, limitMs: number | u
     if (limitMs === undefined) return await work;
     const limit = new Promise<never>((_, reject) => {
       handle = clock.setTimeout(() => {
-        const e = new Error(`${what}: poke ${pokeNumber} did not finish within ${limitMs / 1000}s (pokeTimeout); abandoned`);
+        const e = new Error(
+          `${what}: poke ${pokeNumber} did not finish within ${limitMs / 1000}s (pokeTimeout); abandoned`,
+        );
         ac.abort(e);
         reject(e);
       }, limitMs);
@@ -181,7 +263,13 @@ async function pokeWithLimit(ctx: TaskContext, clock: Clock, limitMs: number | u
 }
 
 /** One try body of a sensor: pokes until done (poke mode) or once (reschedule mode). */
-export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown>, s: SensorSettings, hooks: Pick<SensorOptions, 'onPoke' | 'onTimeout'>, poke: PokeFn<unknown, any>): Promise<unknown> {
+export async function runSensor(
+  ctx: TaskContext,
+  inputs: Record<string, unknown>,
+  s: SensorSettings,
+  hooks: Pick<SensorOptions, 'onPoke' | 'onTimeout'>,
+  poke: PokeFn<unknown, any>,
+): Promise<unknown> {
   const { store, clock } = taskServices(ctx);
   const key: InstanceKey = { dagId: ctx.dagId, runId: ctx.runId, taskId: ctx.taskId, mapIndex: ctx.mapIndex };
   const what = `Sensor "${ctx.taskId}"${ctx.mapIndex >= 0 ? `[${ctx.mapIndex}]` : ''} of DAG "${ctx.dagId}"`;
@@ -191,17 +279,55 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
   const deadline = first + s.timeoutMs;
   let pokes = inst.pokes;
   let lastInterval = inst.last_interval_ms ?? undefined;
-  const memo: PokeContext['memo'] = { get: <M>() => getMemo(store, key) as M | undefined, set: (v: unknown) => setMemo(store, key, v) };
-  if (pokes > 0) ctx.log.info(`${what}: resuming after ${pokes} poke(s); ${Math.max(0, (deadline - clock.now()) / 1000).toFixed(1)}s of its ${s.timeoutMs / 1000}s timeout left`);
+  const memo: PokeContext['memo'] = {
+    get: <M>() => getMemo(store, key) as M | undefined,
+    set: (v: unknown) => setMemo(store, key, v),
+  };
+  if (pokes > 0)
+    ctx.log.info(
+      `${what}: resuming after ${pokes} poke(s); ${Math.max(0, (deadline - clock.now()) / 1000).toFixed(1)}s of its ${s.timeoutMs / 1000}s timeout left`,
+    );
 
-  const record = async (result: PokeResultKind, atMs: number, duration: number, error: string | null, next: number | null, end?: { outcome: InstanceOutcome; endedMs: number }) => {
+  const record = async (
+    result: PokeResultKind,
+    atMs: number,
+    duration: number,
+    error: string | null,
+    next: number | null,
+    end?: { outcome: InstanceOutcome; endedMs: number },
+  ) => {
     recordPoke(
       store,
       key,
-      { tryNumber: ctx.tryNumber, pokeNumber: pokes, mode: s.mode, atMs, durationMs: duration, result, error, nextIntervalMs: next, strategy: strategyLabel },
-      { pokes, lastIntervalMs: lastInterval ?? null, outcome: end?.outcome, endedMs: end?.endedMs, waitMs: end && end.outcome === 'success' ? end.endedMs - first : undefined },
+      {
+        tryNumber: ctx.tryNumber,
+        pokeNumber: pokes,
+        mode: s.mode,
+        atMs,
+        durationMs: duration,
+        result,
+        error,
+        nextIntervalMs: next,
+        strategy: strategyLabel,
+      },
+      {
+        pokes,
+        lastIntervalMs: lastInterval ?? null,
+        outcome: end?.outcome,
+        endedMs: end?.endedMs,
+        waitMs: end && end.outcome === 'success' ? end.endedMs - first : undefined,
+      },
     );
-    const event: PokeEvent = { ...key, tryNumber: ctx.tryNumber, pokeNumber: pokes, result, durationMs: duration, nextIntervalMs: next ?? undefined, error: error ?? undefined, mode: s.mode };
+    const event: PokeEvent = {
+      ...key,
+      tryNumber: ctx.tryNumber,
+      pokeNumber: pokes,
+      result,
+      durationMs: duration,
+      nextIntervalMs: next ?? undefined,
+      error: error ?? undefined,
+      mode: s.mode,
+    };
     await callback(ctx, 'onPoke', hooks.onPoke, event);
   };
 
@@ -215,9 +341,18 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
     const elapsed = now - first;
     const message = `${what} timed out after ${(elapsed / 1000).toFixed(1)}s (timeout ${s.timeoutMs / 1000}s, ${pokes} poke(s))`;
     ctx.log.error(message);
-    await callback(ctx, 'onTimeout', hooks.onTimeout, { ...key, elapsedMs: elapsed, timeoutMs: s.timeoutMs, pokes, softFail: s.softFail });
-    if (s.retryOnTimeout && ctx.tryNumber < ctx.maxTries) throw new SensorTimeoutError(`${message}; retrying (retryOnTimeout)`);
-    return s.softFail ? skipTask(`${message}; skipped (softFail)`) : failWithoutRetry(`SensorTimeoutError: ${message}`);
+    await callback(ctx, 'onTimeout', hooks.onTimeout, {
+      ...key,
+      elapsedMs: elapsed,
+      timeoutMs: s.timeoutMs,
+      pokes,
+      softFail: s.softFail,
+    });
+    if (s.retryOnTimeout && ctx.tryNumber < ctx.maxTries)
+      throw new SensorTimeoutError(`${message}; retrying (retryOnTimeout)`);
+    return s.softFail
+      ? skipTask(`${message}; skipped (softFail)`)
+      : failWithoutRetry(`SensorTimeoutError: ${message}`);
   };
 
   for (;;) {
@@ -231,7 +366,9 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
           const outcome: InstanceOutcome = s.softFail ? 'skipped' : 'failed';
           await record('breaker_open', now, 0, reason, null, { outcome, endedMs: now });
           ctx.log.error(reason);
-          return s.softFail ? skipTask(`${reason}; skipped (softFail)`) : failWithoutRetry(`CircuitOpenError: ${reason}`);
+          return s.softFail
+            ? skipTask(`${reason}; skipped (softFail)`)
+            : failWithoutRetry(`CircuitOpenError: ${reason}`);
         }
         if (now >= deadline) {
           await record('timeout', now, 0, reason, null, { outcome: 'timeout', endedMs: now });
@@ -253,7 +390,10 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
     let outcome: { done: boolean; value: unknown; wakeAt?: number } | undefined;
     let error: unknown;
     try {
-      outcome = normalizeOutcome(await pokeWithLimit(ctx, clock, s.pokeTimeoutMs, pokes, what, poke, inputs, memo), what);
+      outcome = normalizeOutcome(
+        await pokeWithLimit(ctx, clock, s.pokeTimeoutMs, pokes, what, poke, inputs, memo),
+        what,
+      );
     } catch (err) {
       error = err;
     }
@@ -268,9 +408,17 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
         if (t) ctx.log.warn(`${what}: circuit breaker ${t} (cool-down ${s.breaker.coolDownMs / 1000}s)`);
       }
       const last = ctx.tryNumber >= ctx.maxTries;
-      await record('error', now, duration, message, null, last ? { outcome: 'failed', endedMs: after } : undefined);
+      await record(
+        'error',
+        now,
+        duration,
+        message,
+        null,
+        last ? { outcome: 'failed', endedMs: after } : undefined,
+      );
       const wrapped = new Error(`${what}: poke ${pokes} failed: ${message}`, { cause: error });
-      if (error instanceof Error && error.stack) wrapped.stack = `${wrapped.name}: ${wrapped.message}\n${error.stack.split('\n').slice(1).join('\n')}`;
+      if (error instanceof Error && error.stack)
+        wrapped.stack = `${wrapped.name}: ${wrapped.message}\n${error.stack.split('\n').slice(1).join('\n')}`;
       throw wrapped;
     }
     if (s.breaker) {
@@ -290,13 +438,21 @@ export async function runSensor(ctx: TaskContext, inputs: Record<string, unknown
       pokes,
       elapsedMs: after - first,
       previousMs: lastInterval,
-      history: { recentWaitsMs: s.strategy.kind === 'adaptive' ? recentWaitsOf(store, ctx, s.strategy.window ?? 10) : [] },
+      history: {
+        recentWaitsMs:
+          s.strategy.kind === 'adaptive' ? recentWaitsOf(store, ctx, s.strategy.window ?? 10) : [],
+      },
     });
     lastInterval = interval;
     // The last poke happens at the deadline rather than after it; a poke may ask to be woken sooner (wakeAt).
-    const ms = Math.max(1, Math.min(interval, deadline - after, outcome.wakeAt === undefined ? Infinity : outcome.wakeAt - after));
+    const ms = Math.max(
+      1,
+      Math.min(interval, deadline - after, outcome.wakeAt === undefined ? Infinity : outcome.wakeAt - after),
+    );
     await record('not_yet', now, duration, null, ms);
-    ctx.log.info(`${what}: poke ${pokes}: not yet; next poke in ${(ms / 1000).toFixed(1)}s (${strategyLabel})`);
+    ctx.log.info(
+      `${what}: poke ${pokes}: not yet; next poke in ${(ms / 1000).toFixed(1)}s (${strategyLabel})`,
+    );
     const r = await wait(ms);
     if (r !== CONTINUE) return r;
   }

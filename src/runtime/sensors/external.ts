@@ -13,13 +13,19 @@ import { taskServices } from '../executor/services.ts';
 import { defineSensor } from './engine.ts';
 import type { ExternalTaskSensorOptions, PokeContext, PokeReturnValue } from './types.ts';
 
-export function externalTaskSensor(dag: Dag<any>, id: string, options: ExternalTaskSensorOptions): TaskRef<string> {
+export function externalTaskSensor(
+  dag: Dag<any>,
+  id: string,
+  options: ExternalTaskSensorOptions,
+): TaskRef<string> {
   const position = callerPosition();
   const what = `ExternalTaskSensor "${String(id)}" of DAG "${dag?.id}"`;
-  if (!options || typeof options.externalDagId !== 'string' || options.externalDagId === '') throw new DagDefinitionError(`${what} needs externalDagId`, position, dag?.id);
+  if (!options || typeof options.externalDagId !== 'string' || options.externalDagId === '')
+    throw new DagDefinitionError(`${what} needs externalDagId`, position, dag?.id);
   let delta = 0;
   try {
-    if (options.executionDelta !== undefined) delta = durationMs(options.executionDelta, `${what} executionDelta`);
+    if (options.executionDelta !== undefined)
+      delta = durationMs(options.executionDelta, `${what} executionDelta`);
   } catch (err) {
     throw new DagDefinitionError((err as Error).message, position, dag?.id);
   }
@@ -42,17 +48,35 @@ export function externalTaskSensor(dag: Dag<any>, id: string, options: ExternalT
       const tis = store.db
         .prepare('SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?')
         .all(options.externalDagId, run.run_id, options.externalTaskId) as { state: string | null }[];
-      if (tis.length === 0) throw new Error(`${what}: run "${run.run_id}" of DAG "${options.externalDagId}" has no task "${options.externalTaskId}"`);
+      if (tis.length === 0)
+        throw new Error(
+          `${what}: run "${run.run_id}" of DAG "${options.externalDagId}" has no task "${options.externalTaskId}"`,
+        );
       // Mapped: every instance must be allowed; any failed fails.
-      state = tis.find((t) => t.state !== null && failed.has(t.state))?.state ?? (tis.every((t) => t.state !== null && allowed.has(t.state)) ? tis[0]!.state : (tis.find((t) => t.state === null || !allowed.has(t.state))?.state ?? null));
+      state =
+        tis.find((t) => t.state !== null && failed.has(t.state))?.state ??
+        (tis.every((t) => t.state !== null && allowed.has(t.state))
+          ? tis[0]!.state
+          : (tis.find((t) => t.state === null || !allowed.has(t.state))?.state ?? null));
     } else state = run.state;
-    if (state !== null && failed.has(state)) throw new Error(`${what}: ${target} (run "${run.run_id}") is ${state}`);
+    if (state !== null && failed.has(state))
+      throw new Error(`${what}: ${target} (run "${run.run_id}") is ${state}`);
     if (state !== null && allowed.has(state)) {
       ctx.log.info(`${target} (run "${run.run_id}") is ${state}`);
       return { done: true, value: state };
     }
-    ctx.log.info(`${target} (run "${run.run_id}") is ${state ?? 'none'}; waiting for ${[...allowed].join('/')}`);
+    ctx.log.info(
+      `${target} (run "${run.run_id}") is ${state ?? 'none'}; waiting for ${[...allowed].join('/')}`,
+    );
     return { done: false };
   };
-  return defineSensor(dag, id, options, poke, 'external', `${options.externalDagId}${options.externalTaskId ? '.' + options.externalTaskId : ''}`, position);
+  return defineSensor(
+    dag,
+    id,
+    options,
+    poke,
+    'external',
+    `${options.externalDagId}${options.externalTaskId ? '.' + options.externalTaskId : ''}`,
+    position,
+  );
 }

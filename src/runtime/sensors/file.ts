@@ -34,7 +34,11 @@ export async function findFiles(pattern: string): Promise<FileMatch[]> {
       const s = await stat(p);
       if (s.isFile()) out.push({ path: p, size: s.size, mtime: s.mtime.toISOString() });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+      if (
+        (err as NodeJS.ErrnoException).code !== 'ENOENT' &&
+        (err as NodeJS.ErrnoException).code !== 'ENOTDIR'
+      )
+        throw err;
     }
   }
   return out;
@@ -46,7 +50,13 @@ type Seen = Record<string, { sig: string; since: number }>;
  * Applies minSize and the stability check to candidates; returns those taken.
  * `memo` keeps, per path, the size+mtime signature and when it was first seen.
  */
-export function stableMatches<M extends { size: number; mtime: string }>(ctx: PokeContext, candidates: M[], key: (m: M) => string, minSize: number, stableMs: number | undefined): { taken: M[]; wakeAt?: number } {
+export function stableMatches<M extends { size: number; mtime: string }>(
+  ctx: PokeContext,
+  candidates: M[],
+  key: (m: M) => string,
+  minSize: number,
+  stableMs: number | undefined,
+): { taken: M[]; wakeAt?: number } {
   const big = candidates.filter((m) => m.size >= minSize);
   if (stableMs === undefined || stableMs === 0) return { taken: big };
   const now = ctx.now();
@@ -69,12 +79,14 @@ export function stableMatches<M extends { size: number; mtime: string }>(ctx: Po
 export function fileSensor(dag: Dag<any>, id: string, options: FileSensorOptions): TaskRef<FileMatch[]> {
   const position = callerPosition();
   const what = `FileSensor "${String(id)}" of DAG "${dag?.id}"`;
-  if (!options || typeof options.path !== 'string' || options.path === '') throw new DagDefinitionError(`${what} needs a path`, position, dag?.id);
+  if (!options || typeof options.path !== 'string' || options.path === '')
+    throw new DagDefinitionError(`${what} needs a path`, position, dag?.id);
   const minSize = options.minSize ?? 0;
   if (!(minSize >= 0)) throw new DagDefinitionError(`${what}: minSize must be ≥ 0`, position, dag?.id);
   let stableMs: number | undefined;
   try {
-    stableMs = options.stableFor === undefined ? undefined : durationMs(options.stableFor, `${what} stableFor`);
+    stableMs =
+      options.stableFor === undefined ? undefined : durationMs(options.stableFor, `${what} stableFor`);
   } catch (err) {
     throw new DagDefinitionError((err as Error).message, position, dag?.id);
   }
@@ -83,10 +95,14 @@ export function fileSensor(dag: Dag<any>, id: string, options: FileSensorOptions
     const pattern = isAbsolute(rendered) ? rendered : join(ctx.workspace, rendered);
     const { taken, wakeAt } = stableMatches(ctx, await findFiles(pattern), (m) => m.path, minSize, stableMs);
     if (taken.length > 0) {
-      ctx.log.info(`Found ${taken.length} file(s) for ${pattern}: ${taken.map((m) => `${m.path} (${m.size} B)`).join(', ')}`);
+      ctx.log.info(
+        `Found ${taken.length} file(s) for ${pattern}: ${taken.map((m) => `${m.path} (${m.size} B)`).join(', ')}`,
+      );
       return { done: true, value: taken };
     }
-    ctx.log.info(`No file ready for ${pattern}${minSize ? ` (min size ${minSize} B)` : ''}${stableMs ? ` (stable for ${stableMs / 1000}s)` : ''}`);
+    ctx.log.info(
+      `No file ready for ${pattern}${minSize ? ` (min size ${minSize} B)` : ''}${stableMs ? ` (stable for ${stableMs / 1000}s)` : ''}`,
+    );
     return { done: false, wakeAt };
   };
   return defineSensor(dag, id, options, poke, 'file', options.path, position);

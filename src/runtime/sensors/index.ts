@@ -18,7 +18,8 @@ registerRunObserver(slaObserver);
 
 /** The authoring API's sensor functions (dag/sensors.ts) forward here. */
 const implementation: SensorImplementation = {
-  sensor: (dag, id, a, b) => (sensor as (...args: unknown[]) => ReturnType<SensorImplementation['sensor']>)(dag, id, a, b),
+  sensor: (dag, id, a, b) =>
+    (sensor as (...args: unknown[]) => ReturnType<SensorImplementation['sensor']>)(dag, id, a, b),
   fileSensor: (dag, id, o) => fileSensor(dag as never, id, o),
   s3KeySensor: (dag, id, o) => s3KeySensor(dag as never, id, o),
   sftpSensor: (dag, id, o) => sftpSensor(dag as never, id, o),

@@ -18,7 +18,10 @@ export function toStrategy(value: Duration | IntervalStrategy | undefined, what:
     durationMs(value, `${what} pokeInterval`);
     return { kind: 'fixed', interval: value };
   }
-  if (!value || typeof value !== 'object' || !('kind' in value)) throw new Error(`${what}: pokeInterval must be a duration or a strategy ({ kind: 'fixed' | 'linear' | 'exponential' | 'adaptive' | 'custom', … })`);
+  if (!value || typeof value !== 'object' || !('kind' in value))
+    throw new Error(
+      `${what}: pokeInterval must be a duration or a strategy ({ kind: 'fixed' | 'linear' | 'exponential' | 'adaptive' | 'custom', … })`,
+    );
   const ms = (d: Duration, field: string) => durationMs(d, `${what} pokeInterval.${field}`);
   switch (value.kind) {
     case 'fixed':
@@ -32,22 +35,35 @@ export function toStrategy(value: Duration | IntervalStrategy | undefined, what:
     case 'exponential':
       ms(value.initial, 'initial');
       ms(value.maxWait, 'maxWait');
-      if (value.multiplier !== undefined && !(value.multiplier >= 1)) throw new Error(`${what}: pokeInterval.multiplier must be ≥ 1`);
+      if (value.multiplier !== undefined && !(value.multiplier >= 1))
+        throw new Error(`${what}: pokeInterval.multiplier must be ≥ 1`);
       break;
     case 'adaptive':
-      if (ms(value.max, 'max') < ms(value.base, 'base')) throw new Error(`${what}: pokeInterval.max is below pokeInterval.base`);
-      if (value.window !== undefined && !(Number.isInteger(value.window) && value.window > 0)) throw new Error(`${what}: pokeInterval.window must be a whole number > 0`);
-      if (value.divisor !== undefined && !(value.divisor > 0)) throw new Error(`${what}: pokeInterval.divisor must be > 0`);
+      if (ms(value.max, 'max') < ms(value.base, 'base'))
+        throw new Error(`${what}: pokeInterval.max is below pokeInterval.base`);
+      if (value.window !== undefined && !(Number.isInteger(value.window) && value.window > 0))
+        throw new Error(`${what}: pokeInterval.window must be a whole number > 0`);
+      if (value.divisor !== undefined && !(value.divisor > 0))
+        throw new Error(`${what}: pokeInterval.divisor must be > 0`);
       break;
     case 'custom':
-      if (typeof value.next !== 'function') throw new Error(`${what}: a custom pokeInterval needs next(info) => duration`);
+      if (typeof value.next !== 'function')
+        throw new Error(`${what}: a custom pokeInterval needs next(info) => duration`);
       break;
     default:
       throw new Error(`${what}: unknown pokeInterval kind "${String((value as { kind: unknown }).kind)}"`);
   }
   const j = value.jitter;
-  if (j !== undefined && j !== 'full' && j !== 'equal' && j !== 'decorrelated' && !(typeof j === 'object' && j.ratio >= 0 && j.ratio <= 1)) {
-    throw new Error(`${what}: pokeInterval.jitter must be 'full', 'equal', 'decorrelated' or { ratio: 0..1 }`);
+  if (
+    j !== undefined &&
+    j !== 'full' &&
+    j !== 'equal' &&
+    j !== 'decorrelated' &&
+    !(typeof j === 'object' && j.ratio >= 0 && j.ratio <= 1)
+  ) {
+    throw new Error(
+      `${what}: pokeInterval.jitter must be 'full', 'equal', 'decorrelated' or { ratio: 0..1 }`,
+    );
   }
   return value;
 }
@@ -96,7 +112,13 @@ function bounds(s: IntervalStrategy, base: number): { min: number; max: number }
   }
 }
 
-export function applyJitter(jitter: Jitter | undefined, d: number, s: IntervalStrategy, previous: number | undefined, random: () => number): number {
+export function applyJitter(
+  jitter: Jitter | undefined,
+  d: number,
+  s: IntervalStrategy,
+  previous: number | undefined,
+  random: () => number,
+): number {
   if (jitter === undefined) return d;
   if (jitter === 'full') return random() * d;
   if (jitter === 'equal') return d / 2 + random() * (d / 2);
@@ -110,7 +132,11 @@ export function applyJitter(jitter: Jitter | undefined, d: number, s: IntervalSt
 }
 
 /** The interval to wait after a "not yet", in whole milliseconds (at least 1 ms). */
-export function nextInterval(s: IntervalStrategy, info: IntervalInfo, random: () => number = Math.random): number {
+export function nextInterval(
+  s: IntervalStrategy,
+  info: IntervalInfo,
+  random: () => number = Math.random,
+): number {
   const base = baseInterval(s, info);
   const v = applyJitter(s.jitter, base, s, info.previousMs, random);
   return Math.max(1, Math.round(v));
@@ -118,6 +144,11 @@ export function nextInterval(s: IntervalStrategy, info: IntervalInfo, random: ()
 
 /** A short label of the strategy, recorded with each poke. */
 export function describeStrategy(s: IntervalStrategy): string {
-  const j = s.jitter === undefined ? '' : typeof s.jitter === 'string' ? `+${s.jitter}-jitter` : `+±${s.jitter.ratio * 100}%`;
+  const j =
+    s.jitter === undefined
+      ? ''
+      : typeof s.jitter === 'string'
+        ? `+${s.jitter}-jitter`
+        : `+±${s.jitter.ratio * 100}%`;
   return `${s.kind}${j}`;
 }

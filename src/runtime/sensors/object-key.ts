@@ -72,7 +72,8 @@ export function parseTarget(bucket: string | undefined, key: string, what: strin
   const k = key.replace(/^\/+/, '');
   if (bucket.startsWith('s3://')) {
     const name = bucket.slice(5).replace(/\/+$/, '');
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new Error(`${what}: bucket "${bucket}" is not s3://<bucket name>`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name))
+      throw new Error(`${what}: bucket "${bucket}" is not s3://<bucket name>`);
     return { scheme: 's3', bucket: name, key: k };
   }
   if (bucket.startsWith('file://')) return { scheme: 'file', bucket: fileURLToPath(bucket), key: k };
@@ -84,7 +85,8 @@ async function* walk(dir: string): AsyncIterable<string> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return;
     throw err;
   }
   for (const e of entries) {
@@ -94,7 +96,11 @@ async function* walk(dir: string): AsyncIterable<string> {
   }
 }
 
-async function findInDir(t: Target, match: 'exact' | 'wildcard' | 'prefix', what: string): Promise<ObjectMatch[]> {
+async function findInDir(
+  t: Target,
+  match: 'exact' | 'wildcard' | 'prefix',
+  what: string,
+): Promise<ObjectMatch[]> {
   try {
     await stat(t.bucket);
   } catch {
@@ -130,7 +136,11 @@ function s3Client(c: ObjectStoreConnection | undefined): S3Client {
     credentials: c?.credentials,
     forcePathStyle: c?.forcePathStyle ?? c?.endpoint !== undefined,
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: Math.min(5000, c?.requestTimeoutMs ?? 10_000), requestTimeout: c?.requestTimeoutMs ?? 10_000, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: Math.min(5000, c?.requestTimeoutMs ?? 10_000),
+      requestTimeout: c?.requestTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
+    },
   });
 }
 
@@ -138,17 +148,27 @@ function s3Failure(err: unknown, t: Target, c: ObjectStoreConnection | undefined
   const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
   const net = e.code ?? (e.cause as { code?: string } | undefined)?.code;
   const where = `s3://${t.bucket}/${t.key}${c?.endpoint ? ` at ${c.endpoint}` : ''}`;
-  if (net || e.name === 'TimeoutError' || e.name === 'AbortError') return new Error(`${what}: S3 endpoint unreachable while checking ${where} (${net ?? e.name})`);
+  if (net || e.name === 'TimeoutError' || e.name === 'AbortError')
+    return new Error(`${what}: S3 endpoint unreachable while checking ${where} (${net ?? e.name})`);
   const status = e.$metadata?.httpStatusCode;
   return new Error(`${what}: S3 request for ${where} failed: ${e.name}${status ? ` (HTTP ${status})` : ''}`);
 }
 
-async function findInS3(client: S3Client, t: Target, match: 'exact' | 'wildcard' | 'prefix', c: ObjectStoreConnection | undefined, what: string, signal: AbortSignal): Promise<ObjectMatch[]> {
+async function findInS3(
+  client: S3Client,
+  t: Target,
+  match: 'exact' | 'wildcard' | 'prefix',
+  c: ObjectStoreConnection | undefined,
+  what: string,
+  signal: AbortSignal,
+): Promise<ObjectMatch[]> {
   const url = (k: string) => `s3://${t.bucket}/${k}`;
   try {
     if (match === 'exact') {
       try {
-        const h = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: signal });
+        const h = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), {
+          abortSignal: signal,
+        });
         return [{ url: url(t.key), key: t.key, size: h.ContentLength ?? 0 }];
       } catch (err) {
         const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -161,7 +181,10 @@ async function findInS3(client: S3Client, t: Target, match: 'exact' | 'wildcard'
     const out: ObjectMatch[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: t.bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: t.bucket, Prefix: prefix, ContinuationToken: token }),
+        { abortSignal: signal },
+      );
       for (const o of page.Contents ?? []) {
         if (!o.Key || (re && !re.test(o.Key))) continue;
         out.push({ url: url(o.Key), key: o.Key, size: o.Size ?? 0 });
@@ -178,10 +201,12 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
   const position = callerPosition();
   const what = `S3KeySensor "${String(id)}" of DAG "${dag?.id}"`;
   const keys = options ? (typeof options.keys === 'string' ? [options.keys] : options.keys) : undefined;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k === '')) throw new DagDefinitionError(`${what} needs keys (a key or a list of keys)`, position, dag?.id);
+  if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || k === ''))
+    throw new DagDefinitionError(`${what} needs keys (a key or a list of keys)`, position, dag?.id);
   try {
     // Checked at definition when nothing is templated (templates render at poke time).
-    for (const k of keys) if (!`${options.bucket ?? ''}${k}`.includes('{{')) parseTarget(options.bucket, k, what);
+    for (const k of keys)
+      if (!`${options.bucket ?? ''}${k}`.includes('{{')) parseTarget(options.bucket, k, what);
   } catch (err) {
     throw new DagDefinitionError((err as Error).message, position, dag?.id);
   }
@@ -201,17 +226,22 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
           matches = await findInS3(client, t, match, options.connection, what, ctx.pokeSignal);
         }
         const ok = matches.filter((m) => m.size >= minSize);
-        if (ok.length === 0) missing.push(`${t.scheme === 's3' ? `s3://${t.bucket}` : `file://${t.bucket}`}/${t.key}`);
+        if (ok.length === 0)
+          missing.push(`${t.scheme === 's3' ? `s3://${t.bucket}` : `file://${t.bucket}`}/${t.key}`);
         else found.push(...ok);
       }
     } finally {
       client?.destroy();
     }
     if (missing.length > 0) {
-      ctx.log.info(`Waiting for ${missing.length} of ${keys.length} key(s): ${missing.join(', ')}${minSize ? ` (min size ${minSize} B)` : ''}`);
+      ctx.log.info(
+        `Waiting for ${missing.length} of ${keys.length} key(s): ${missing.join(', ')}${minSize ? ` (min size ${minSize} B)` : ''}`,
+      );
       return { done: false };
     }
-    ctx.log.info(`All ${keys.length} key(s) present: ${found.map((m) => `${m.url} (${m.size} B)`).join(', ')}`);
+    ctx.log.info(
+      `All ${keys.length} key(s) present: ${found.map((m) => `${m.url} (${m.size} B)`).join(', ')}`,
+    );
     return { done: true, value: found };
   };
   return defineSensor(dag, id, options, poke, 's3', keys.join(', '), position);

@@ -42,7 +42,9 @@ const k = (key: InstanceKey) => [key.dagId, key.runId, key.taskId, key.mapIndex]
 
 export function getInstance(store: Store, key: InstanceKey): InstanceRow | undefined {
   return store
-    .stmt('SELECT first_poke_ms, pokes, last_interval_ms, outcome, ended_ms, wait_ms FROM sensor_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?')
+    .stmt(
+      'SELECT first_poke_ms, pokes, last_interval_ms, outcome, ended_ms, wait_ms FROM sensor_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?',
+    )
     .get(...k(key)) as InstanceRow | undefined;
 }
 
@@ -62,7 +64,14 @@ export function startInstance(store: Store, key: InstanceKey, nowMs: number): In
            last_interval_ms = NULL, outcome = NULL, ended_ms = NULL, wait_ms = NULL, memo = NULL`,
       )
       .run(...k(key), nowMs);
-    return { first_poke_ms: nowMs, pokes: 0, last_interval_ms: null, outcome: null, ended_ms: null, wait_ms: null };
+    return {
+      first_poke_ms: nowMs,
+      pokes: 0,
+      last_interval_ms: null,
+      outcome: null,
+      ended_ms: null,
+      wait_ms: null,
+    };
   });
 }
 
@@ -83,7 +92,13 @@ export function recordPoke(
   store: Store,
   key: InstanceKey,
   poke: PokeRecord,
-  instance: { pokes: number; lastIntervalMs: number | null; outcome?: InstanceOutcome; endedMs?: number; waitMs?: number },
+  instance: {
+    pokes: number;
+    lastIntervalMs: number | null;
+    outcome?: InstanceOutcome;
+    endedMs?: number;
+    waitMs?: number;
+  },
 ): void {
   store.tx(() => {
     store
@@ -109,7 +124,14 @@ export function recordPoke(
         `UPDATE sensor_instances SET pokes = ?, last_interval_ms = ?, outcome = ?, ended_ms = ?, wait_ms = ?
          WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`,
       )
-      .run(instance.pokes, instance.lastIntervalMs, instance.outcome ?? null, instance.endedMs ?? null, instance.waitMs ?? null, ...k(key));
+      .run(
+        instance.pokes,
+        instance.lastIntervalMs,
+        instance.outcome ?? null,
+        instance.endedMs ?? null,
+        instance.waitMs ?? null,
+        ...k(key),
+      );
   });
 }
 
@@ -125,15 +147,24 @@ export function recentWaits(store: Store, dagId: string, taskId: string, n: numb
 }
 
 /** Every poke of one sensor instance (or of a whole run), in order. */
-export function listPokes(store: Store, filter: { dagId: string; runId?: string; taskId?: string; mapIndex?: number }): PokeRow[] {
+export function listPokes(
+  store: Store,
+  filter: { dagId: string; runId?: string; taskId?: string; mapIndex?: number },
+): PokeRow[] {
   const where = ['dag_id = ?'];
   const args: (string | number)[] = [filter.dagId];
-  for (const [column, value] of [['run_id', filter.runId], ['task_id', filter.taskId], ['map_index', filter.mapIndex]] as const) {
+  for (const [column, value] of [
+    ['run_id', filter.runId],
+    ['task_id', filter.taskId],
+    ['map_index', filter.mapIndex],
+  ] as const) {
     if (value === undefined) continue;
     where.push(`${column} = ?`);
     args.push(value);
   }
-  return store.db.prepare(`SELECT * FROM sensor_pokes WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as unknown as PokeRow[];
+  return store.db
+    .prepare(`SELECT * FROM sensor_pokes WHERE ${where.join(' AND ')} ORDER BY id`)
+    .all(...args) as unknown as PokeRow[];
 }
 
 export interface SlaMissRow {
@@ -148,20 +179,31 @@ export interface SlaMissRow {
 }
 
 export function listSlaMisses(store: Store, filter: { dagId: string; runId?: string }): SlaMissRow[] {
-  return (
-    filter.runId === undefined
-      ? store.db.prepare('SELECT * FROM sensor_sla_misses WHERE dag_id = ? ORDER BY deadline_ms').all(filter.dagId)
-      : store.db.prepare('SELECT * FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? ORDER BY deadline_ms').all(filter.dagId, filter.runId)
-  ) as unknown as SlaMissRow[];
+  return (filter.runId === undefined
+    ? store.db
+        .prepare('SELECT * FROM sensor_sla_misses WHERE dag_id = ? ORDER BY deadline_ms')
+        .all(filter.dagId)
+    : store.db
+        .prepare('SELECT * FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? ORDER BY deadline_ms')
+        .all(filter.dagId, filter.runId)) as unknown as SlaMissRow[];
 }
 
 export function getMemo(store: Store, key: InstanceKey): unknown {
-  const row = store.stmt('SELECT memo FROM sensor_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?').get(...k(key)) as { memo: string | null } | undefined;
+  const row = store
+    .stmt(
+      'SELECT memo FROM sensor_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?',
+    )
+    .get(...k(key)) as { memo: string | null } | undefined;
   return row?.memo ? (JSON.parse(row.memo) as unknown) : undefined;
 }
 
 export function setMemo(store: Store, key: InstanceKey, value: unknown): void {
   const text = value === undefined ? null : JSON.stringify(value);
-  if (text !== null && text.length > 1_000_000) throw new Error(`Sensor "${key.taskId}" of DAG "${key.dagId}": memo is larger than 1 MB`);
-  store.stmt('UPDATE sensor_instances SET memo = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?').run(text, ...k(key));
+  if (text !== null && text.length > 1_000_000)
+    throw new Error(`Sensor "${key.taskId}" of DAG "${key.dagId}": memo is larger than 1 MB`);
+  store
+    .stmt(
+      'UPDATE sensor_instances SET memo = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?',
+    )
+    .run(text, ...k(key));
 }

@@ -30,9 +30,15 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
   const runStartAnchor = (): number => {
     if (anchor !== undefined) return anchor;
     store.tx(() => {
-      store.stmt('INSERT OR IGNORE INTO sensor_sla_anchors (dag_id, run_id, anchor_ms) VALUES (?, ?, ?)').run(run.dag_id, run.run_id, clock.now());
+      store
+        .stmt('INSERT OR IGNORE INTO sensor_sla_anchors (dag_id, run_id, anchor_ms) VALUES (?, ?, ?)')
+        .run(run.dag_id, run.run_id, clock.now());
     });
-    anchor = (store.stmt('SELECT anchor_ms FROM sensor_sla_anchors WHERE dag_id = ? AND run_id = ?').get(run.dag_id, run.run_id) as { anchor_ms: number }).anchor_ms;
+    anchor = (
+      store
+        .stmt('SELECT anchor_ms FROM sensor_sla_anchors WHERE dag_id = ? AND run_id = ?')
+        .get(run.dag_id, run.run_id) as { anchor_ms: number }
+    ).anchor_ms;
     return anchor;
   };
   const timers = new Set<unknown>();
@@ -41,12 +47,15 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
   const MAX_DELAY = 2_147_483_647;
   const arm = (fn: () => void, atMs: number) => {
     const delay = Math.max(0, atMs - clock.now());
-    const h = clock.setTimeout(() => {
-      timers.delete(h);
-      if (disposed) return;
-      if (atMs - clock.now() > 0 && delay >= MAX_DELAY) arm(fn, atMs);
-      else fn();
-    }, Math.min(delay, MAX_DELAY));
+    const h = clock.setTimeout(
+      () => {
+        timers.delete(h);
+        if (disposed) return;
+        if (atMs - clock.now() > 0 && delay >= MAX_DELAY) arm(fn, atMs);
+        else fn();
+      },
+      Math.min(delay, MAX_DELAY),
+    );
     timers.add(h);
   };
 
@@ -61,7 +70,9 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
     const inserted = store.tx(
       () =>
         store
-          .stmt('INSERT OR IGNORE INTO sensor_sla_misses (dag_id, run_id, task_id, level, deadline_ms, deadline, detected_ms, task_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .stmt(
+            'INSERT OR IGNORE INTO sensor_sla_misses (dag_id, run_id, task_id, level, deadline_ms, deadline, detected_ms, task_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
           .run(run.dag_id, run.run_id, task.id, level, deadlineMs, deadline, clock.now(), taskState).changes,
     );
     if (Number(inserted) !== 1) return;
@@ -72,11 +83,24 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
       message: `SLA miss (${level}): sensor "${task.id}" of DAG "${run.dag_id}" had not finished by ${deadline} (state ${taskState ?? 'none'})`,
     });
     if (settings.onSlaMiss) {
-      const event: SlaMissEvent = { dagId: run.dag_id, runId: run.run_id, taskId: task.id, mapIndex: -1, level, deadline, taskState };
+      const event: SlaMissEvent = {
+        dagId: run.dag_id,
+        runId: run.run_id,
+        taskId: task.id,
+        mapIndex: -1,
+        level,
+        deadline,
+        taskState,
+      };
       try {
         await settings.onSlaMiss(event);
       } catch (err) {
-        o.events.emit('warning', { dagId: run.dag_id, runId: run.run_id, taskId: task.id, message: `onSlaMiss callback of sensor "${task.id}" failed (ignored): ${(err as Error)?.message ?? String(err)}` });
+        o.events.emit('warning', {
+          dagId: run.dag_id,
+          runId: run.run_id,
+          taskId: task.id,
+          message: `onSlaMiss callback of sensor "${task.id}" failed (ignored): ${(err as Error)?.message ?? String(err)}`,
+        });
       }
     }
   };
@@ -85,9 +109,15 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
     const settings = sensorSettingsOf(task)!;
     const sla = settings.sla!;
     const base =
-      sla.relativeTo === 'logical_date' ? Date.parse(run.logical_date) : sla.relativeTo === 'data_interval_end' ? Date.parse(run.data_interval_end) : runStartAnchor();
+      sla.relativeTo === 'logical_date'
+        ? Date.parse(run.logical_date)
+        : sla.relativeTo === 'data_interval_end'
+          ? Date.parse(run.data_interval_end)
+          : runStartAnchor();
     for (const { afterMs, level } of sla.levels) {
-      const seen = store.stmt('SELECT 1 FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? AND task_id = ? AND level = ?').get(run.dag_id, run.run_id, task.id, level);
+      const seen = store
+        .stmt('SELECT 1 FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? AND task_id = ? AND level = ?')
+        .get(run.dag_id, run.run_id, task.id, level);
       if (seen) continue;
       const deadlineMs = base + afterMs;
       arm(() => void check(task, settings, level, deadlineMs), deadlineMs);

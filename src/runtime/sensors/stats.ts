@@ -42,10 +42,14 @@ export function sensorStats(store: Store, filter: { dagId?: string } = {}): Sens
   const args = filter.dagId === undefined ? [] : [filter.dagId];
   const where = filter.dagId === undefined ? '' : 'WHERE dag_id = ?';
   const instances = store.db
-    .prepare(`SELECT dag_id, task_id, outcome, wait_ms FROM sensor_instances ${where} ORDER BY dag_id, task_id`)
+    .prepare(
+      `SELECT dag_id, task_id, outcome, wait_ms FROM sensor_instances ${where} ORDER BY dag_id, task_id`,
+    )
     .all(...args) as { dag_id: string; task_id: string; outcome: string | null; wait_ms: number | null }[];
   const pokes = store.db
-    .prepare(`SELECT dag_id, task_id, COUNT(*) AS n, SUM(result = 'error') AS errors, AVG(duration_ms) AS avg_ms FROM sensor_pokes ${where} GROUP BY dag_id, task_id`)
+    .prepare(
+      `SELECT dag_id, task_id, COUNT(*) AS n, SUM(result = 'error') AS errors, AVG(duration_ms) AS avg_ms FROM sensor_pokes ${where} GROUP BY dag_id, task_id`,
+    )
     .all(...args) as { dag_id: string; task_id: string; n: number; errors: number; avg_ms: number | null }[];
   const misses = store.db
     .prepare(`SELECT dag_id, task_id, COUNT(*) AS n FROM sensor_sla_misses ${where} GROUP BY dag_id, task_id`)
@@ -71,7 +75,10 @@ export function sensorStats(store: Store, filter: { dagId?: string } = {}): Sens
     const failures = count('failed');
     const skipped = count('skipped');
     const finished = successes + timeouts + failures + skipped;
-    const waits = g.rows.filter((r) => r.outcome === 'success' && r.wait_ms !== null).map((r) => r.wait_ms!).sort((a, b) => a - b);
+    const waits = g.rows
+      .filter((r) => r.outcome === 'success' && r.wait_ms !== null)
+      .map((r) => r.wait_ms!)
+      .sort((a, b) => a - b);
     const p = pokesBy.get(k);
     const b = getBreaker(store, g.dagId, g.taskId);
     out.push({

@@ -11,8 +11,15 @@ export interface SensorSettings {
   readonly softFail: boolean;
   readonly retryOnTimeout: boolean;
   readonly pokeTimeoutMs: number | undefined;
-  readonly breaker: { readonly threshold: number; readonly coolDownMs: number; readonly whenOpen: 'fail' | 'reschedule' } | undefined;
-  readonly sla: { readonly relativeTo: 'run_start' | 'logical_date' | 'data_interval_end'; readonly levels: readonly { readonly afterMs: number; readonly level: string }[] } | undefined;
+  readonly breaker:
+    | { readonly threshold: number; readonly coolDownMs: number; readonly whenOpen: 'fail' | 'reschedule' }
+    | undefined;
+  readonly sla:
+    | {
+        readonly relativeTo: 'run_start' | 'logical_date' | 'data_interval_end';
+        readonly levels: readonly { readonly afterMs: number; readonly level: string }[];
+      }
+    | undefined;
   readonly onSlaMiss: SensorOptions['onSlaMiss'];
   /** What kind of built-in sensor (file, s3, sftp, time, external) or `custom`. */
   readonly sensorType: string;
