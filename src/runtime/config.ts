@@ -16,6 +16,8 @@ export interface HangarConfigFile {
   executor?: 'isolated' | 'in-process';
   /** V8 heap limit of each worker process in MiB (isolated executor); a task over it dies alone. */
   workerMaxOldSpaceMb?: number;
+  /** Connections by id → URI (secrets belong in HANGAR_CONN_<ID> environment variables instead). */
+  connections?: Record<string, string>;
   xcom?: XComConfig;
 }
 
@@ -32,6 +34,7 @@ export interface WorkspaceConfig {
   readonly pools: Readonly<Record<string, number>>;
   readonly executor: 'isolated' | 'in-process';
   readonly workerMaxOldSpaceMb: number;
+  readonly connections: Readonly<Record<string, string>>;
   readonly xcom: XComConfig;
 }
 
@@ -73,6 +76,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     pools: { default_pool: 128, ...(c.pools ?? {}) },
     executor: c.executor ?? 'isolated',
     workerMaxOldSpaceMb: c.workerMaxOldSpaceMb ?? 4096,
+    connections: c.connections ?? {},
     xcom: c.xcom ?? {},
   };
 }

@@ -74,7 +74,7 @@ export class Runtime {
       return new IsolatedExecutor({ maxWorkers: this.config.parallelism, maxOldSpaceMb: this.config.workerMaxOldSpaceMb, onLine });
     }
     return new InProcessExecutor({
-      env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir, clock: this.clock },
+      env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir, clock: this.clock, connections: this.config.connections },
       resolve: (req) => {
         const dag = this.getDag(req.dagId);
         const run = this.store.getRun(req.dagId, req.runId);

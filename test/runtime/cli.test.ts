@@ -107,3 +107,35 @@ test('cli: init scaffolds a workspace whose example runs and type-checks', () =>
     ws.remove();
   }
 });
+
+test('connections: from HANGAR_CONN_<ID> or hangar.json, parsed, and their passwords masked in logs', () => {
+  const ws = tempWorkspace(
+    {
+      'dags/conn.ts': `import { dag } from 'hangar';
+export const d = dag({ id: 'conn' });
+d.task('use', async (ctx) => {
+  const env = ctx.connection('warehouse');
+  const cfg = ctx.connection('files');
+  ctx.log.info('connecting with ' + env.uri);
+  return { type: env.type, host: env.host, port: env.port, login: env.login, path: env.path, extra: env.extra, cfgType: cfg.type, cfgHost: cfg.host };
+});
+d.task('missing', async (ctx) => ctx.connection('nowhere'));
+`,
+    },
+    { connections: { files: 'sftp://deploy@files.internal:2222/incoming' } },
+  );
+  try {
+    const r = hangar(['run', 'conn', '--date', '2024-01-01', '--workspace', ws.root], { env: { HANGAR_CONN_WAREHOUSE: 'postgres://etl:s3cr3t-pw@db.internal:5432/analytics?sslmode=require' } });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const x = hangar(['xcom', 'get', '--dag', 'conn', '--run', 'manual__2024-01-01T00:00:00+00:00', '--task', 'use', '--json', '--workspace', ws.root]);
+    assert.deepEqual((JSON.parse(x.stdout) as { value: unknown }).value, { type: 'postgres', host: 'db.internal', port: 5432, login: 'etl', path: 'analytics', extra: { sslmode: 'require' }, cfgType: 'sftp', cfgHost: 'files.internal' });
+    const log = hangar(['logs', 'manual__2024-01-01T00:00:00+00:00', 'use', '--workspace', ws.root]);
+    assert.match(log.stdout, /connecting with postgres:\/\/etl:\*\*\*@db\.internal/);
+    assert.doesNotMatch(log.stdout, /s3cr3t-pw/);
+    const missing = hangar(['tasks', 'manual__2024-01-01T00:00:00+00:00', '--json', '--workspace', ws.root]);
+    const err = (JSON.parse(missing.stdout) as { task_id: string; error: string }[]).find((t) => t.task_id === 'missing')!.error;
+    assert.match(err, /No connection "nowhere": set HANGAR_CONN_NOWHERE to its URI, or add it under "connections" in hangar.json/);
+  } finally {
+    ws.remove();
+  }
+});

@@ -12,6 +12,7 @@ export { dag, Dag, DagDefinitionError } from './dag.ts';
 export type { DagOptions, TaskDefinition } from './dag.ts';
 export { TRIGGER_RULES } from './types.ts';
 export type {
+  ConnectionInfo,
   DagCallback,
   DagCallbackContext,
   Input,

@@ -159,6 +159,11 @@ export interface TaskContext<P extends Params = Params> {
   readonly tmpDir: string;
   /** Renders a template with Airflow's macros (`{{ ds }}`, `{{ macros.ds_add(ds, 1) }}`…). */
   render(template: string): string;
+  /**
+   * A connection by id (HANGAR_CONN_<ID> in the environment, or `connections` in hangar.json).
+   * Its password is masked in logs from then on.
+   */
+  connection(id: string): ConnectionInfo;
   /** The runtime's time in milliseconds (a fake clock in tests): use it rather than Date.now() for waits. */
   now(): number;
   /** Waits on the runtime's clock; rejects when the task is aborted (timeout, cancelled run). */
@@ -168,6 +173,23 @@ export interface TaskContext<P extends Params = Params> {
 }
 
 export type Params = Record<string, unknown>;
+
+/** A named endpoint with credentials (Airflow's Connection). */
+export interface ConnectionInfo {
+  readonly id: string;
+  /** The URI scheme: sftp, s3, postgres, http… */
+  readonly type: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly login: string | undefined;
+  readonly password: string | undefined;
+  /** The URI path without its leading slash. */
+  readonly path: string;
+  /** Query parameters. */
+  readonly extra: Readonly<Record<string, string>>;
+  /** The URI as configured, password included. */
+  readonly uri: string;
+}
 
 export interface TaskCallbackContext {
   readonly dagId: string;

@@ -12,6 +12,7 @@ import type { ExecuteRequest, ExecuteResult } from './types.ts';
 import { createXComApi, pullXCom, pushXCom, RETURN_KEY } from './xcom-api.ts';
 import type { XComScope } from './xcom-api.ts';
 import type { Clock } from '../scheduler/clock.ts';
+import { getConnection } from '../connections.ts';
 import { isRescheduleRequest, isTaskOutcome, TASK_SERVICES } from './services.ts';
 import type { TaskServices } from './services.ts';
 // Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
@@ -22,6 +23,8 @@ export interface RunnerEnv {
   readonly backend: XComBackend;
   readonly tmpDir: string;
   readonly clock: Clock;
+  /** Connections configured in hangar.json (the environment is looked at first). */
+  readonly connections: Readonly<Record<string, string>>;
 }
 
 /** A wait on the runtime's clock that an abort signal ends early (with the signal's reason). */
@@ -193,6 +196,7 @@ export async function runTaskTry(
         },
         render: (t: string) => renderTemplate(t, templateContext),
         templateContext,
+        connection: (id: string) => getConnection(id, env.connections),
         now: () => env.clock.now(),
         sleep: (ms: number) => sleepOn(env.clock, ms, signal),
       };

@@ -80,7 +80,7 @@ async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
   if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
   const controller = new AbortController();
   return runTaskTry(
-    { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir, clock: systemClock },
+    { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir, clock: systemClock, connections: ws.config.connections },
     dag,
     run,
     req,

@@ -1,0 +1,64 @@
+/**
+ * Connections, as Airflow's: named endpoints with credentials that tasks look up
+ * by id. Sources, first match wins:
+ *   1. the environment: HANGAR_CONN_<ID> = a URI (Airflow's AIRFLOW_CONN_<ID> convention),
+ *      which is also how secrets from VS Code's SecretStorage reach worker processes;
+ *   2. `connections` in hangar.json: id → URI (keep passwords out of it: use the environment).
+ * A connection's password is registered with the log masker as soon as it is read.
+ */
+import { registerSecret } from './executor/logger.ts';
+
+export interface Connection {
+  readonly id: string;
+  /** The URI scheme: sftp, s3, postgres, http… */
+  readonly type: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly login: string | undefined;
+  readonly password: string | undefined;
+  /** The URI path without its leading slash (Airflow's `schema`). */
+  readonly path: string;
+  /** Query parameters (Airflow's `extra`). */
+  readonly extra: Readonly<Record<string, string>>;
+  /** The URI as given (with its password): hand it to code that parses URIs itself. */
+  readonly uri: string;
+}
+
+const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
+
+export function envName(id: string): string {
+  return `HANGAR_CONN_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function parseConnectionUri(id: string, uri: string): Connection {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new Error(`Connection "${id}" is not a valid URI (expected e.g. sftp://user:password@host:22/path)`);
+  }
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  registerSecret(password);
+  const extra: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) extra[k] = v;
+  return {
+    id,
+    type: url.protocol.replace(/:$/, ''),
+    host: decodeURIComponent(url.hostname),
+    port: url.port ? Number(url.port) : undefined,
+    login: url.username ? decodeURIComponent(url.username) : undefined,
+    password,
+    path: decodeURIComponent(url.pathname.replace(/^\//, '')),
+    extra,
+    uri,
+  };
+}
+
+export function getConnection(id: string, configured: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Connection {
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw new Error(`Invalid connection id ${JSON.stringify(id)}`);
+  const fromEnv = env[envName(id)];
+  if (fromEnv) return parseConnectionUri(id, fromEnv);
+  const fromConfig = configured[id];
+  if (fromConfig) return parseConnectionUri(id, fromConfig);
+  throw new Error(`No connection "${id}": set ${envName(id)} to its URI, or add it under "connections" in hangar.json`);
+}
