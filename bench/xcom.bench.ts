@@ -443,7 +443,8 @@ if (memoryChildKind && process.send) {
       process.exit(1);
     },
   );
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && /xcom\.bench\.ts$/.test(process.argv[1])) {
+  // Run directly (not when bundled into the CLI, where import.meta.url is the bundle's).
   main().catch((err) => {
     console.error(err);
     process.exitCode = 1;
