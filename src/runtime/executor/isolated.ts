@@ -58,7 +58,7 @@ export class IsolatedExecutor implements TaskExecutor {
   }
 
   private spawn(): Worker {
-    const execArgv = [`--max-old-space-size=${this.options.maxOldSpaceMb ?? 4096}`, '--enable-source-maps'];
+    const execArgv = [`--max-old-space-size=${this.options.maxOldSpaceMb ?? 4096}`, '--enable-source-maps', '--expose-gc'];
     const child = fork(this.entry, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
     let markReady!: () => void;
     const worker: Worker = { child, ready: new Promise((r) => (markReady = r)), tries: 0, dead: false };
