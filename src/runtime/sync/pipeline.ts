@@ -40,6 +40,20 @@ export interface SyncPipelineOptions {
   chunkSize?: number;
   /** Data points transferred at the same time (default 8). */
   concurrency?: number;
+  /**
+   * State writes are batched: data points the destination committed are
+   * recorded (manifest, results, cursor) in one SQLite transaction once this
+   * many are waiting (default 64) or {@link stateBatchMs} after the first one
+   * waited (default 50 ms), and at the end of the run. A crash between two
+   * batch commits re-sends at most the data points of the batch not yet
+   * recorded (they are already in place at the destination, and are
+   * overwritten with the same content); the cursor only ever moves over
+   * recorded data points, in order, so none is skipped. 1 records each data
+   * point in its own transaction.
+   */
+  stateBatchFiles?: number;
+  /** See {@link stateBatchFiles} (default 50 ms). */
+  stateBatchMs?: number;
   log?: SyncLogger;
   /** Skip the health checks (only when the caller ran them just before on the same connections). */
   skipHealthCheck?: boolean;
@@ -118,6 +132,14 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new SyncError(`sync pipeline "${pipelineId}": chunkSize must be a positive integer`);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new SyncError(`sync pipeline "${pipelineId}": concurrency must be a positive integer`);
+  const stateBatchFiles = options.stateBatchFiles ?? 64;
+  if (!Number.isInteger(stateBatchFiles) || stateBatchFiles < 1) {
+    throw new SyncError(`sync pipeline "${pipelineId}": stateBatchFiles must be a positive integer`);
+  }
+  const stateBatchMs = options.stateBatchMs ?? 50;
+  if (!Number.isFinite(stateBatchMs) || stateBatchMs < 0) {
+    throw new SyncError(`sync pipeline "${pipelineId}": stateBatchMs must be a number of milliseconds >= 0`);
+  }
   const transformers = options.transformers ?? [];
   const t0 = performance.now();
 
@@ -193,16 +215,91 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           `${work.length} to transfer from ${source.description} to ${destination.description}`,
       );
 
-      // listed[0..prefix) are all done; a failed data point is never done, so the cursor stops before it.
+      // listed[0..prefix) are all done (skipped, or committed and recorded in
+      // the state); a failed data point is never done, so the cursor stops before it.
       let prefix = 0;
       let persisted = cursorBefore;
-      const nextCursor = (): Cursor | null => {
-        while (prefix < listed.length && done[prefix]) prefix++;
-        if (prefix === 0) return null;
-        const p = listed[prefix - 1]!;
+      const cursorAt = (end: number): Cursor | null => {
+        if (end === 0) return null;
+        const p = listed[end - 1]!;
         const c = { mtimeMs: p.mtimeMs, id: p.id };
         if (persisted !== null && compareCursor(c, persisted) <= 0) return null;
         return c;
+      };
+      const donePrefix = (): number => {
+        let end = prefix;
+        while (end < listed.length && done[end]) end++;
+        return end;
+      };
+
+      // Committed at the destination, not yet recorded in the state (see stateBatchFiles).
+      interface Pending {
+        index: number;
+        result: FileResult;
+        w: DestinationWrite;
+      }
+      let pending: Pending[] = [];
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const background = new Set<Promise<void>>();
+      let fatal: unknown = null;
+
+      /** Records the pending batch (one transaction), then drops the backups of its files. */
+      const flush = async (): Promise<void> => {
+        if (timer !== null) {
+          clearTimeout(timer);
+          timer = null;
+        }
+        if (pending.length === 0) return;
+        const batch = pending;
+        pending = [];
+        for (const b of batch) done[b.index] = true;
+        const end = donePrefix();
+        const cursor = cursorAt(end);
+        try {
+          state.recordCommittedBatch(
+            runId,
+            pipelineId,
+            batch.map((b) => ({ point: listed[b.index]!, result: b.result })),
+            cursor,
+          );
+        } catch (err) {
+          // The state did not move: put the destination back as it was.
+          for (const b of batch) done[b.index] = false;
+          await Promise.all(batch.map((b) => b.w.revert().catch(() => undefined)));
+          const first = listed[batch[0]!.index]!.id;
+          throw new SyncError(
+            `sync pipeline "${pipelineId}": could not record ${batch.length} file(s) ("${first}"${batch.length > 1 ? ', …' : ''}) ` +
+              `in the state store: ${errorMessage(err)}`,
+            { cause: err },
+          );
+        }
+        prefix = end;
+        if (cursor !== null) {
+          persisted = cursor;
+          summary.cursorAfter = cursor;
+        }
+        for (const b of batch) {
+          summary.filesSynced++;
+          summary.bytesRead += b.result.bytesRead;
+          summary.bytesMoved += b.result.bytesWritten;
+        }
+        await Promise.all(
+          batch.map((b) =>
+            b.w.release().catch((e: unknown) => log.warn(`could not remove the backup of "${b.result.id}": ${errorMessage(e)}`)),
+          ),
+        );
+      };
+      const flushLater = (): void => {
+        if (timer !== null) return;
+        timer = setTimeout(() => {
+          timer = null;
+          const p = flush().catch((err: unknown) => {
+            fatal ??= err;
+          });
+          background.add(p);
+          void p.finally(() => background.delete(p));
+        }, stateBatchMs);
+        timer.unref();
       };
 
       const gc = (globalThis as { gc?: (o?: { type?: string }) => void }).gc;
@@ -255,7 +352,6 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           if (isConnectionError(err)) aborted ??= err;
           return;
         }
-        done[index] = true;
         const result: FileResult = {
           id: p.id,
           status: 'synced',
@@ -265,25 +361,11 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           bytesWritten: w.bytesWritten,
           durationMs: performance.now() - started,
         };
-        const cursor = nextCursor();
-        try {
-          state.recordCommitted(runId, pipelineId, p, result, cursor);
-        } catch (err) {
-          // The state did not move: put the destination back as it was.
-          await w.revert().catch(() => undefined);
-          throw new SyncError(`sync pipeline "${pipelineId}": could not record "${p.id}" in the state store: ${errorMessage(err)}`, { cause: err });
-        }
-        if (cursor !== null) {
-          persisted = cursor;
-          summary.cursorAfter = cursor;
-        }
-        summary.filesSynced++;
-        summary.bytesRead += bytesRead;
-        summary.bytesMoved += w.bytesWritten;
-        await w.release().catch((e: unknown) => log.warn(`could not remove the backup of "${p.id}": ${errorMessage(e)}`));
+        pending.push({ index, result, w });
+        if (pending.length >= stateBatchFiles) await flush();
+        else flushLater();
       };
 
-      let fatal: unknown = null;
       const worker = async (): Promise<void> => {
         while (nextWork < work.length && aborted === null && fatal === null) {
           const index = work[nextWork++]!;
@@ -295,10 +377,18 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, work.length)) }, worker));
+      // Whatever stopped the workers, what the destination committed is recorded.
+      try {
+        await flush();
+      } catch (err) {
+        fatal ??= err;
+      }
+      while (background.size > 0) await Promise.all(background);
       if (fatal !== null) throw fatal;
 
       // Skipped data points after the last transfer still move the cursor.
-      const tail = nextCursor();
+      prefix = donePrefix();
+      const tail = cursorAt(prefix);
       if (tail !== null) {
         state.advanceCursor(pipelineId, tail);
         persisted = tail;

@@ -114,7 +114,7 @@ export class SyncStateMachine {
     return runId;
   }
 
-  #insertResult(runId: string, pipelineId: string, r: FileResult): void {
+  #insertResult(runId: string, pipelineId: string, r: FileResult, now: string = new Date().toISOString()): void {
     this.#stmt(
       `INSERT OR REPLACE INTO sync_file_results
         (run_id, pipeline_id, point_id, status, size, mtime_ms, bytes_read, bytes_written, duration_ms, error, recorded_at)
@@ -130,7 +130,7 @@ export class SyncStateMachine {
       r.bytesWritten,
       Math.round(r.durationMs),
       r.error ?? null,
-      new Date().toISOString(),
+      now,
     );
   }
 
@@ -139,13 +139,34 @@ export class SyncStateMachine {
    * given) the new cursor in one transaction.
    */
   recordCommitted(runId: string, pipelineId: string, point: PointInfo, result: FileResult, cursor: Cursor | null = null): void {
+    this.recordCommittedBatch(runId, pipelineId, [{ point, result }], cursor);
+  }
+
+  /**
+   * Records a batch of data points the destination committed — manifest rows,
+   * results and (when given) the new cursor — in one transaction: all or none.
+   * The caller passes a cursor only over data points recorded by now or in
+   * this batch, in order, so a crash before this commit re-sends the batch
+   * and never skips a data point.
+   */
+  recordCommittedBatch(
+    runId: string,
+    pipelineId: string,
+    entries: readonly { point: PointInfo; result: FileResult }[],
+    cursor: Cursor | null = null,
+  ): void {
+    if (entries.length === 0 && cursor === null) return;
+    const now = new Date().toISOString();
     this.#tx(() => {
       if (cursor !== null) this.#advance(pipelineId, cursor);
-      this.#stmt(
+      const upsert = this.#stmt(
         `INSERT INTO sync_manifest (pipeline_id, point_id, size, mtime_ms, synced_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (pipeline_id, point_id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, synced_at = excluded.synced_at`,
-      ).run(pipelineId, point.id, point.size, point.mtimeMs, new Date().toISOString());
-      this.#insertResult(runId, pipelineId, result);
+      );
+      for (const { point, result } of entries) {
+        upsert.run(pipelineId, point.id, point.size, point.mtimeMs, now);
+        this.#insertResult(runId, pipelineId, result, now);
+      }
     });
   }
 
