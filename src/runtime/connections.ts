@@ -7,22 +7,10 @@
  * A connection's password is registered with the log masker as soon as it is read.
  */
 import { registerSecret } from './executor/logger.ts';
+import type { ConnectionInfo } from './dag/types.ts';
 
-export interface Connection {
-  readonly id: string;
-  /** The URI scheme: sftp, s3, postgres, http… */
-  readonly type: string;
-  readonly host: string;
-  readonly port: number | undefined;
-  readonly login: string | undefined;
-  readonly password: string | undefined;
-  /** The URI path without its leading slash (Airflow's `schema`). */
-  readonly path: string;
-  /** Query parameters (Airflow's `extra`). */
-  readonly extra: Readonly<Record<string, string>>;
-  /** The URI as given (with its password): hand it to code that parses URIs itself. */
-  readonly uri: string;
-}
+/** A connection as tasks see it (the public type lives with the authoring API). */
+export type Connection = ConnectionInfo;
 
 const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
 
