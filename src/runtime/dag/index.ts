@@ -33,3 +33,5 @@ export type {
 export type { Duration } from './duration.ts';
 export { sensor, fileSensor, s3KeySensor, sftpSensor, dateTimeSensor, timeSensor, timeDeltaSensor, externalTaskSensor } from './sensors.ts';
 export type * from './sensors.ts';
+export { sftpSyncTasks } from './sync.ts';
+export type { SftpSyncOptions, SftpSyncTasks, SyncCursor, SyncDag, SyncHealthReport, SyncSummary, SyncTransformerSpec } from './sync.ts';

@@ -17,6 +17,7 @@ import { isRescheduleRequest, isTaskOutcome, TASK_SERVICES } from './services.ts
 import type { TaskServices } from './services.ts';
 // Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
 import '../sensors/index.ts';
+import '../sync/index.ts';
 
 export interface RunnerEnv {
   readonly store: Store;

@@ -45,3 +45,9 @@ export { checkHealth, runSync } from './pipeline.ts';
 export type { HealthReport, SyncPipelineOptions } from './pipeline.ts';
 export { healthCheckTask, syncPipelineTasks, syncTask } from './dag.ts';
 export type { SyncDagSpec, SyncTaskContext } from './dag.ts';
+
+// The authoring API's sync functions (src/runtime/dag/sync.ts) forward here.
+import { SYNC_IMPLEMENTATION } from '../dag/sync.ts';
+import { syncImplementation } from './api.ts';
+(globalThis as Record<symbol, unknown>)[SYNC_IMPLEMENTATION] = syncImplementation;
+export { buildTransformers, sftpSyncTasks } from './api.ts';
