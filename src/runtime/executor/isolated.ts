@@ -134,7 +134,12 @@ export class IsolatedExecutor implements TaskExecutor {
     await worker.ready;
     if (worker.dead) return this.execute(req, signal, onStarted);
     const id = this.nextId++;
-    return new Promise<ExecuteResult>((resolve) => {
+    return new Promise<ExecuteResult>((resolveTry) => {
+      // The run's signal outlives this try: its listener must go when the try ends, or they pile up.
+      const resolve = (r: ExecuteResult) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolveTry(r);
+      };
       const busy: NonNullable<Worker['busy']> = { id, req, resolve, stderr: [] };
       worker.busy = busy;
       if (req.timeoutMs !== undefined) {
