@@ -14,6 +14,9 @@ export interface TestRuntime {
 export async function testRuntime(files: Record<string, string>, options: RuntimeOptions & { config?: RuntimeOptions['config'] } = {}): Promise<TestRuntime> {
   const ws = tempWorkspace(files);
   const rt = new Runtime(ws.root, { ...options, config: { executor: 'in-process', ...options.config } });
+  // For tests that drive a fake clock: how much the store has changed, to tell when the runtime has settled.
+  const changes = rt.store.db.prepare('SELECT total_changes() AS n');
+  (globalThis as Record<string, unknown>).__hangarStoreChanges = () => Number((changes.get() as { n: number }).n);
   const bag = await rt.loadDags();
   if (bag.errors.length) throw new Error(bag.errors.map((e) => e.message).join('\n'));
   return {

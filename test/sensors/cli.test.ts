@@ -75,7 +75,8 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     const last = neverPokes.at(-1)!;
     assert.equal(last.result, 'timeout');
     assert.ok(
-      last.poked_at_ms - firstNever >= 5000 && last.poked_at_ms - firstNever < 6500,
+      // Timers may fire a millisecond early against Date.now(): allow that much.
+      last.poked_at_ms - firstNever >= 4990 && last.poked_at_ms - firstNever < 6500,
       `timed out ${last.poked_at_ms - firstNever} ms after the first poke`,
     );
     const inst = getInstance(store!, { dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 })!;

@@ -36,10 +36,10 @@ test('cloud_data_pipeline (seed 002): files dropped at the seed delays on the mo
     );
     assert.equal(run.state, 'success', JSON.stringify(t.states(run.run_id)));
     assert.ok(Object.values(t.states(run.run_id)).every((s) => s === 'success'));
-    // Task 1: 45 s pokes → found at the second poke (t = 45 s).
+    // Task 1: 45 s pokes; the export lands at 50 s → not at 0 s nor 45 s, found at the third poke (t = 90 s).
     assert.deepEqual(
       pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_daily_export').map((p) => p.result),
-      ['not_yet', 'done'],
+      ['not_yet', 'not_yet', 'done'],
     );
     // Task 3: exponential backoff from 30 s (±10 % jitter).
     const backoff = pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_transactions_backoff');

@@ -9,6 +9,23 @@ export const g = globalThis as unknown as Record<string, any>;
 const tick = (ms = 3) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Waits until the test runtime's store has stopped changing for a few ms, so that
+ * a poke already under way (real file or network I/O) records its result before
+ * the fake clock moves on; on a loaded machine a fixed settle time is not enough.
+ */
+async function quiesce(done: () => boolean): Promise<void> {
+  const changes = g.__hangarStoreChanges as (() => number) | undefined;
+  if (!changes) return;
+  let last = changes();
+  for (let quiet = 0, i = 0; quiet < 3 && i < 500 && !done(); i++) {
+    await tick(4);
+    const now = changes();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
+/**
  * Runs `work` while moving the fake clock from timer to timer, letting real
  * I/O settle (a few ms of real time) between steps. Returns what `work` returns.
  */
@@ -26,6 +43,7 @@ export async function drive<T>(
   );
   for (let i = 0; i < (opts.maxSteps ?? 100_000) && !done; i++) {
     await tick(opts.settleMs);
+    await quiesce(() => done);
     if (done) break;
     const next = clock.nextTimerAt();
     if (next === undefined) continue;
