@@ -14,6 +14,7 @@
  * tasks, -1 otherwise); a try is one attempt of a task instance, with its log.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { XComFilter, XComFacets, XComLoc, XComPage, XComRawResult, XComReadResult, PathStep } from './webviews/xcom-values.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -257,6 +258,50 @@ export const TaskMark = new RequestType<TaskMarkParams, { marked: number }, void
 
 /** → XComs a task instance pushed, with previews. */
 export const XComList = new RequestType<TaskRef, XComInfo[], void>('xcom/list');
+
+// ------------------------------------------------------------------ the XCom browser
+
+export type { XComLoc, XComFilter, XComRow, XComPage, XComFacets, ValueNode, XComReadResult, XComRawResult, PathStep } from './webviews/xcom-values.ts';
+
+export interface XComQueryParams extends XComFilter {
+  /** First row (default 0). */
+  offset?: number;
+  /** Rows per page (default 100, at most 1000). */
+  limit?: number;
+}
+/** → One page of stored XComs matching a filter (metadata only, ordered by run, task, map index, key), with the total. */
+export const XComQuery = new RequestType<XComQueryParams, XComPage, void>('xcom/query');
+
+/** → Distinct DAGs with XComs, runs of `dagId`, tasks of `runId`: the XCom browser's filter choices. */
+export const XComFacetsRequest = new RequestType<{ dagId?: string; runId?: string }, XComFacets, void>('xcom/facets');
+
+export interface XComReadParams {
+  loc: XComLoc;
+  /** Node to return (default the root) and the first child / character / byte of its page. */
+  path?: PathStep[];
+  offset?: number;
+  /** Children (or 1/1000 of the characters) per page (default 200, at most 5000). */
+  limit?: number;
+  /** Send a sensitive value (default false: masked). */
+  reveal?: boolean;
+}
+/** → Decode one XCom in the runtime (decompress, decrypt with the keys from `secrets/set`) and answer one page of it. */
+export const XComRead = new RequestType<XComReadParams, XComReadResult, void>('xcom/read');
+
+/** → The whole decoded value as JSON text (typed values tagged as strings), for copying or a read-only document. */
+export const XComReadText = new RequestType<{ loc: XComLoc; reveal?: boolean }, { text: string; sensitive: boolean }, void>('xcom/readText');
+
+/** → The raw envelope of one XCom and its integrity (checksum, GCM tag, file present); nothing decrypted is returned. */
+export const XComReadRaw = new RequestType<{ loc: XComLoc }, XComRawResult, void>('xcom/readRaw');
+
+/** → Delete one XCom (its row, pulls and offloaded file/object). */
+export const XComDelete = new RequestType<{ loc: XComLoc }, { rows: number; objects: number }, void>('xcom/delete');
+
+/** → Delete every XCom of a run. */
+export const XComClearRun = new RequestType<RunRef, { rows: number; objects: number; bytesFreed: number }, void>('xcom/clearRun');
+
+/** → Remove offloaded files/objects no row refers to (older than 10 minutes). */
+export const XComSweep = new RequestType<{ dryRun?: boolean }, { scanned: number; orphans: number; removed: number; bytesFreed: number }, void>('xcom/sweep');
 
 // ------------------------------------------------------------------ secrets
 

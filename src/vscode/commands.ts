@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { DagBackfill, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComList, XComRotate, SecretsSet } from '../protocol/runtime.ts';
+import { DagBackfill, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
 import type { DagInfo, RunInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { checkKeyId, checkKeyMaterial, nextKeyId, parseConf, parseDateInput } from './dags-model.ts';
 import { stateText, taskInstanceRow } from './runs-model.ts';
@@ -13,6 +13,7 @@ import { logUri } from './logs.ts';
 import { debugDag } from './debug.ts';
 import type { HangarContext } from './context.ts';
 import type { DagNode, RunNode } from './views.ts';
+import { XComBrowserPanel } from './panels/xcom-browser.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -190,19 +191,13 @@ export const COMMANDS: Record<string, Handler> = {
 
   'hangar.showXComs': async (ctx, arg) => {
     const ti = await pickTaskInstance(ctx, arg, (t) => t.tryNumber > 0);
-    const xcoms = await ctx.client.request(XComList, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
-    if (xcoms.length === 0) {
-      void vscode.window.showInformationMessage(`Task ${ti.taskId} of run ${ti.runId} pushed no XComs.`);
-      return;
-    }
-    const pick = need(
-      await vscode.window.showQuickPick(
-        xcoms.map((x) => ({ label: x.key, description: `${x.chain.join(' → ')} · ${x.sizeStored} bytes stored${x.sensitive ? ' · sensitive' : ''}`, detail: x.preview.replace(/\s+/g, ' ').slice(0, 120), x })),
-        { placeHolder: `XComs of ${ti.taskId} (run ${ti.runId})`, matchOnDetail: true },
-      ),
-    );
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: pick.x.preview });
-    await vscode.window.showTextDocument(doc, { preview: false });
+    XComBrowserPanel.show(ctx, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, ...(ti.mapIndex >= 0 ? { mapIndex: ti.mapIndex } : {}) });
+  },
+
+  'hangar.openXComBrowser': async (ctx, arg) => {
+    const node = arg as RunNode | undefined;
+    if (node?.type === 'run') XComBrowserPanel.show(ctx, { dagId: node.entry.run.dagId, runId: node.entry.run.runId });
+    else XComBrowserPanel.show(ctx);
   },
 
   'hangar.cancelRun': async (ctx, arg) => {

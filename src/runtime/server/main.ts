@@ -26,6 +26,14 @@ const METHODS = [
   'xcom/list',
   'secrets/set',
   'xcom/rotate',
+  'xcom/query',
+  'xcom/facets',
+  'xcom/read',
+  'xcom/readText',
+  'xcom/readRaw',
+  'xcom/delete',
+  'xcom/clearRun',
+  'xcom/sweep',
 ] as const;
 
 const rpcOut = createWriteStream('', { fd: 1 });

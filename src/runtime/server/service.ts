@@ -13,6 +13,7 @@ import { HangarXComBackend, loadKeyring, parseKeyMaterial, rotateXComKeys } from
 import type * as P from '../../protocol/runtime.ts';
 import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, optStr, paramsOf, str, strArray } from './validate.ts';
 import type { Params } from './validate.ts';
+import { XComBrowserService } from './xcom-browser.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -34,6 +35,7 @@ export class RuntimeService {
   private readonly active = new Map<string, AbortController>();
   private readonly notify: Notify;
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
+  private readonly xcoms = new XComBrowserService(() => this.rt());
 
   constructor(notify: Notify) {
     this.notify = notify;
@@ -75,6 +77,22 @@ export class RuntimeService {
         return this.secretsSet(method, p);
       case 'xcom/rotate':
         return this.xcomRotate();
+      case 'xcom/query':
+        return this.xcoms.query(method, p);
+      case 'xcom/facets':
+        return this.xcoms.facets(method, p);
+      case 'xcom/read':
+        return this.xcoms.read(method, p);
+      case 'xcom/readText':
+        return this.xcoms.readText(method, p);
+      case 'xcom/readRaw':
+        return this.xcoms.readRaw(method, p);
+      case 'xcom/delete':
+        return this.xcoms.delete(method, p);
+      case 'xcom/clearRun':
+        return this.xcoms.clearRun(method, p);
+      case 'xcom/sweep':
+        return this.xcoms.sweep(method, p);
       default:
         throw new InvalidParamsError(`Unknown method "${method}"`);
     }
@@ -118,6 +136,7 @@ export class RuntimeService {
     rt.events.on('warning', (e) => this.notify('runtime/didWarn', e));
     this.runtime = rt;
     this.loaded = false;
+    this.xcoms.invalidate();
     return rt;
   }
 
