@@ -1,0 +1,136 @@
+/**
+ * Hangar's webviews in a real VS Code (code-server + Chromium), from the packaged
+ * .vsix, driven through the UI: set an XCom key from the palette, run a DAG that
+ * pushes compressed, encrypted and prefixed XComs, tamper with one in the store,
+ * then open the XCom browser, filter, decode, reveal, and see the tampered one fail.
+ *
+ *   npm run test:e2e   (screenshots: test-results/e2e/webviews-*.png)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import { REPO_ROOT, startWorkbench } from './harness.ts';
+
+const DAG = `import { dag } from 'hangar';
+
+export const demo = dag({ id: 'webview_demo', schedule: null, description: 'XComs for the XCom browser' });
+
+demo.task('produce', async (ctx) => {
+  const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i, city: 'Lisbon', note: 'the same words, over and over' }));
+  await ctx.xcom.push('report', { rows, at: new Date('2024-05-01T10:00:00Z') }, { backend: 'compressed' });
+  await ctx.xcom.push('api_token', { token: 'hunter2-e2e-secret' }, { backend: 'encrypted', sensitive: true });
+  await ctx.xcom.push('broken_token', { token: 'will-be-tampered' }, { backend: 'encrypted', sensitive: true });
+  for (const n of ['a', 'b', 'c']) await ctx.xcom.push('part_' + n, { n });
+  return 'done';
+});
+`;
+
+let scratch = '';
+let vsix = '';
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-webviews-'));
+  vsix = join(scratch, 'hangar.vsix');
+  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
+    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
+  }
+  assert.ok(existsSync(vsix));
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('Hangar webviews in a real VS Code (code-server)', { timeout: 900_000 }, () => {
+  test('XCom browser: filter, decode a compressed value, decrypt after setting a key, a tampered value says why', async () => {
+    const workspace = join(scratch, 'ws');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags', xcom: { backend: 'database' } }));
+    await writeFile(join(workspace, 'dags', 'webview_demo.ts'), DAG);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'webview_demo', { timeoutMs: 90_000 });
+
+      // The key, from the palette (as a user would paste one).
+      const key = randomBytes(32).toString('base64');
+      await vs.runCommand('Hangar: Set Encryption Key');
+      await vs.pickQuickItem('Enter an existing key');
+      await vs.submitInput('e2e');
+      await vs.submitInput(key);
+      await vs.waitForNotification(/XCom key "e2e" is now the primary key/);
+
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('webview_demo');
+      await vs.waitForNotification(/run .* of webview_demo succeeded/, { timeoutMs: 120_000 });
+
+      // Tamper with one encrypted value in the store: flip its last ciphertext byte.
+      const db = new DatabaseSync(join(workspace, '.hangar', 'hangar.db'));
+      const row = db.prepare("SELECT value FROM xcom WHERE key = 'broken_token'").get() as { value: Uint8Array };
+      const bytes = Buffer.from(row.value);
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+      db.prepare("UPDATE xcom SET value = ? WHERE key = 'broken_token'").run(bytes);
+      db.close();
+
+      await vs.runCommand('Hangar: Open XCom Browser');
+      const frame = vs.page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const rowOf = (k: string) => frame.locator(`#table tbody tr[data-key="${k}"]`);
+      await rowOf('report').waitFor({ timeout: 60_000 });
+      assert.equal(await frame.locator('#table tbody tr').count(), 7);
+      assert.match(await rowOf('report').innerText(), /gzip|zstd|brotli/);
+      assert.match(await rowOf('api_token').innerText(), /encrypted/);
+      await vs.screenshot('webviews-01-xcom-browser');
+
+      // Filter by key prefix.
+      await frame.locator('#f-keyPrefix input').fill('part_');
+      await frame.locator('#table tbody tr[data-key="report"]').waitFor({ state: 'detached', timeout: 10_000 });
+      assert.deepEqual(await frame.locator('#table tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key'))), ['part_a', 'part_b', 'part_c']);
+      assert.match(await frame.locator('#range').innerText(), /1–3 of 3/);
+      await vs.screenshot('webviews-02-filtered');
+      await frame.locator('#f-keyPrefix input').fill('');
+      await rowOf('report').waitFor({ timeout: 10_000 });
+
+      // A compressed value, decoded in the runtime, as a typed tree.
+      await rowOf('report').click();
+      await frame.locator('#tree').waitFor({ timeout: 30_000 });
+      const tree = await frame.locator('#tree').innerText();
+      assert.match(tree, /Array\(3000\)/);
+      assert.match(tree, /2024-05-01T10:00:00\.000Z/);
+      assert.match(tree, /Date/);
+      await vs.screenshot('webviews-03-decoded-compressed');
+
+      // The encrypted, sensitive value: masked, then revealed (decrypted with the key from secret storage).
+      await rowOf('api_token').click();
+      await frame.locator('#masked').waitFor({ timeout: 30_000 });
+      assert.doesNotMatch(await frame.locator('#detail').innerText(), /hunter2/);
+      await frame.locator('#reveal').click();
+      await frame.locator('#tree').waitFor({ timeout: 30_000 });
+      assert.match(await frame.locator('#tree').innerText(), /hunter2-e2e-secret/);
+      await vs.screenshot('webviews-04-decrypted');
+
+      // The tampered one says why, offers a key, and its raw envelope shows the failed integrity check.
+      await rowOf('broken_token').click();
+      const failure = frame.locator('#failure');
+      await failure.waitFor({ timeout: 30_000 });
+      assert.equal(await failure.getAttribute('data-reason'), 'wrong-key-or-tampered');
+      assert.match(await failure.innerText(), /wrong key or tampered/i);
+      await frame.locator('#set-key').waitFor();
+      await frame.locator('#raw-toggle').click();
+      await frame.locator('#integrity').waitFor({ timeout: 30_000 });
+      assert.equal(await frame.locator('#integrity').getAttribute('data-status'), 'authentication');
+      await vs.screenshot('webviews-05-tampered');
+    } catch (e) {
+      await vs.collectDiagnostics('webviews-failure').catch(() => undefined);
+      throw e;
+    } finally {
+      await vs.stop();
+    }
+  });
+});
