@@ -51,6 +51,9 @@ await esbuild.build({
       "import { existsSync as __hangarExists } from 'node:fs';",
       "import { fileURLToPath as __hangarPath } from 'node:url';",
       'const require = __hangarCreateRequire(import.meta.url);',
+      // Bundled CommonJS packages (ssh2 for sync pipelines and the SFTP sensor) read __dirname/__filename.
+      'const __filename = __hangarPath(import.meta.url);',
+      "const __dirname = __hangarPath(new URL('.', import.meta.url));",
       // Before any bundled module runs (esbuild's API reads it when it loads).
       "{ const p = __hangarPath(new URL('../bin/esbuild', import.meta.url)); if (!process.env.ESBUILD_BINARY_PATH && __hangarExists(p)) process.env.ESBUILD_BINARY_PATH = p; }",
     ].join(' '),
