@@ -14,6 +14,7 @@ import { debugDag } from './debug.ts';
 import type { HangarContext } from './context.ts';
 import type { DagNode, RunNode } from './views.ts';
 import { XComBrowserPanel } from './panels/xcom-browser.ts';
+import { DagGraphPanel } from './panels/dag-graph.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -198,6 +199,10 @@ export const COMMANDS: Record<string, Handler> = {
     const node = arg as RunNode | undefined;
     if (node?.type === 'run') XComBrowserPanel.show(ctx, { dagId: node.entry.run.dagId, runId: node.entry.run.runId });
     else XComBrowserPanel.show(ctx);
+  },
+
+  'hangar.showDagGraph': async (ctx, arg) => {
+    DagGraphPanel.show(ctx, (await pickDag(ctx, arg, 'Choose a DAG to show as a graph')).dagId);
   },
 
   'hangar.cancelRun': async (ctx, arg) => {

@@ -277,6 +277,7 @@ export class DagCodeLens implements vscode.CodeLensProvider {
       lenses.push(
         new vscode.CodeLens(range, { title: '$(play) Run', tooltip: `Run DAG ${dagId}`, command: 'hangar.runDag', arguments: [dagId] }),
         new vscode.CodeLens(range, { title: '$(debug-alt) Debug', tooltip: `Debug DAG ${dagId} (in-process, breakpoints in this file)`, command: 'hangar.debugDag', arguments: [dagId] }),
+        new vscode.CodeLens(range, { title: '$(type-hierarchy) Graph', tooltip: `Show DAG ${dagId} as a graph, coloured by its latest run`, command: 'hangar.showDagGraph', arguments: [dagId] }),
       );
     }
     return lenses;
