@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseHostMessage, parseWebviewMessage } from '../../src/protocol/webviews/dag-graph.ts';
 import type { GraphInstance, GraphTask } from '../../src/protocol/webviews/dag-graph.ts';
-import { buildGraph, edgePath, groupState, layoutGraph, statesText } from '../../webview/dag-graph/layout.ts';
+import { buildGraph, edgePath, groupState, layoutGraph, nodeLines, nodeSize, statesText } from '../../webview/dag-graph/layout.ts';
 
 /** extract → transform[mapped] → load, and extract → audit (a fan-out). */
 const TASKS: GraphTask[] = [
@@ -98,6 +98,10 @@ describe('DAG graph layout', () => {
     assert.deepEqual(transform.states, { success: 2, failed: 1 });
     assert.deepEqual(transform.indexes, [{ mapIndex: 0, state: 'success' }, { mapIndex: 1, state: 'success' }, { mapIndex: 2, state: 'failed' }]);
     assert.equal(statesText(transform.states), '1 failed · 2 success');
+    assert.deepEqual(nodeLines(transform), ['python · mapped ×3', '1 failed · 2 success']);
+    assert.deepEqual(nodeLines(nodes[3]!), ['python · none']);
+    const long = { ...nodes[2]!, state: 'upstream_failed' };
+    assert.ok(nodeSize(long).width >= 30 + 'bash · upstream failed'.length * 6.9, 'a node is wide enough for its lines');
     assert.deepEqual(new Set(edges.map((e) => `${e.from}->${e.to}`)), new Set(['extract->transform', 'extract->audit', 'transform->load', 'audit->load']));
   });
 

@@ -80,10 +80,17 @@ export function buildGraph(tasks: GraphTask[], instances: GraphInstance[]): { no
   return { nodes, edges };
 }
 
-/** Width of a node: room for its task id (an estimate, no DOM to measure with). */
+/** The second (and, for a mapped task, third) line of a node. */
+export function nodeLines(n: GraphNode): string[] {
+  const state = n.state.replace(/_/g, ' ');
+  if (!n.mapped) return [`${n.kind} · ${state}`];
+  return [`${n.kind} · mapped ×${n.count}`, n.count ? statesText(n.states) : `not expanded · ${state}`];
+}
+
+/** Size of a node: room for its task id (bold) and its lines (smaller); an estimate, there is no DOM to measure with. */
 export function nodeSize(n: GraphNode): { width: number; height: number } {
-  const chars = Math.max(n.id.length, n.kind.length + 2, n.mapped ? 14 : 0);
-  return { width: Math.min(280, Math.max(120, 24 + chars * 7.5)), height: n.mapped ? 58 : 44 };
+  const text = Math.max(n.id.length * 8.4, ...nodeLines(n).map((l) => l.length * 6.9));
+  return { width: Math.ceil(Math.min(360, Math.max(120, 30 + text))), height: n.mapped ? 58 : 44 };
 }
 
 /** Lays the graph out left to right. */

@@ -9,7 +9,7 @@
 import './style.css';
 import { parseHostMessage } from '../../src/protocol/webviews/dag-graph.ts';
 import type { GraphInstance, GraphRun, GraphTask, WebviewMessage } from '../../src/protocol/webviews/dag-graph.ts';
-import { buildGraph, edgePath, layoutGraph, statesText } from './layout.ts';
+import { buildGraph, edgePath, layoutGraph, nodeLines } from './layout.ts';
 import type { PlacedNode } from './layout.ts';
 
 interface VsCodeApi {
@@ -113,9 +113,8 @@ function nodeElement(n: PlacedNode): SVGElement {
     svg('rect', { class: 'box', x, y, width: n.width, height: n.height, rx: 6 }),
     svg('rect', { class: 'stripe', x, y, width: 6, height: n.height, rx: 3 }),
     svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, n.id),
-    svg('text', { class: 'meta', x: x + 14, y: y + 34 }, n.mapped ? `${n.kind} · mapped ×${n.count}` : `${n.kind} · ${label(n.state)}`),
+    ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
   );
-  if (n.mapped) children.push(svg('text', { class: 'meta counts', x: x + 14, y: y + 50 }, n.count ? statesText(n.states) : `not expanded · ${label(n.state)}`));
   children.push(svg('title', {}, `${n.id} (${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));
   const g = svg('g', {
     class: `node state-${n.state}${n.mapped ? ' mapped' : ''}${n.id === selected ? ' selected' : ''}`,

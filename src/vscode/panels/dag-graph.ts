@@ -165,7 +165,8 @@ export class DagGraphPanel implements vscode.Disposable {
     switch (m.type) {
       case 'ready': {
         const dagId = this.pendingDag ?? this.dagId ?? m.dagId;
-        const runId = this.pendingDag ? null : (this.runId ?? m.runId);
+        // Shown again (the webview was rebuilt): the same run, or the latest if it was following the latest.
+        const runId = this.pendingDag || (this.dagId && this.followLatest) ? null : (this.runId ?? m.runId);
         this.pendingDag = null;
         if (dagId) await this.load(dagId, runId);
         else this.post({ type: 'error', message: 'No DAG chosen: use "Hangar: Show DAG Graph"' });

@@ -1,0 +1,129 @@
+/**
+ * The DAG graph panel in a real VS Code (code-server + Chromium), from the
+ * packaged .vsix: run a small DAG with a fan-out and a mapped task (one of its
+ * map indexes fails), open "Hangar: Show DAG Graph", check the nodes and their
+ * state classes in the webview, then click a node and use "Go to source".
+ *
+ *   npm run test:e2e   (screenshots: test-results/e2e/dag-graph-*.png)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO_ROOT, startWorkbench } from './harness.ts';
+
+const DAG = `import { dag } from 'hangar';
+
+export const d = dag({ id: 'graph_demo', schedule: null, description: 'A fan-out with a mapped task' });
+
+const extract = d.task('extract', async () => ['a.csv', 'b.csv', 'c.csv']);
+const size = d.task('size', { expand: { file: extract } }, async (ctx, { file }) => {
+  if (ctx.mapIndex === 2) throw new Error('cannot size ' + file);
+  return file.length;
+});
+const audit = d.task('audit', { inputs: { files: extract } }, async (_ctx, { files }) => files.length);
+d.task('total', { inputs: { sizes: size, n: audit } }, async (_ctx, { sizes, n }) => sizes.length + n);
+`;
+const EXTRACT_LINE = DAG.split('\n').findIndex((l) => l.includes("d.task('extract'")) + 1;
+
+let scratch = '';
+let vsix = '';
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-dag-graph-'));
+  vsix = join(scratch, 'hangar.vsix');
+  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
+    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
+  }
+  assert.ok(existsSync(vsix));
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 }, () => {
+  test('DAG graph: nodes coloured by the run, the mapped task grouped, Go to source', async () => {
+    const workspace = join(scratch, 'ws');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
+    await writeFile(join(workspace, 'dags', 'graph_demo.ts'), DAG);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'graph_demo', { timeoutMs: 90_000 });
+
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('graph_demo');
+      await vs.waitForNotification(/run .* of graph_demo (succeeded|failed)/, { timeoutMs: 120_000 });
+      await vs.clearNotifications();
+
+      await vs.runCommand('Hangar: Show DAG Graph');
+      await vs.pickQuickItem('graph_demo');
+      const frame = vs.page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const node = (id: string) => frame.locator(`#graph .node[data-task-id="${id}"]`);
+      await node('total').waitFor({ timeout: 60_000 });
+      assert.equal(await frame.locator('#graph .node').count(), 4, 'one node per task, the mapped one grouped');
+      assert.equal(await frame.locator('#graph .edge').count(), 4, 'one edge per dependency');
+      const classes = async (id: string) => (await node(id).getAttribute('class')) ?? '';
+      assert.match(await classes('extract'), /\bstate-success\b/);
+      assert.match(await classes('audit'), /\bstate-success\b/);
+      assert.match(await classes('size'), /\bstate-failed\b/);
+      assert.match(await classes('size'), /\bmapped\b/);
+      assert.equal(await node('size').getAttribute('data-count'), '3');
+      assert.match(await node('size').innerHTML(), /1 failed · 2 success/);
+      assert.match(await classes('total'), /\bstate-upstream_failed\b/);
+      assert.match(await frame.locator('#run option:checked').innerText(), /failed/);
+      // Laid out left to right: extract before the fan-out, total last.
+      const x = async (id: string) => (await node(id).boundingBox())!.x;
+      assert.ok((await x('extract')) < (await x('size')) && (await x('size')) < (await x('total')));
+      await vs.screenshot('dag-graph-01-graph');
+
+      // A grouped node's menu lists its map indexes.
+      await node('size').click();
+      await frame.locator('#menu:not([hidden]) .chip[data-map-index="2"].state-failed').waitFor({ timeout: 10_000 });
+      await vs.screenshot('dag-graph-02-mapped-menu');
+      await vs.page.keyboard.press('Escape');
+      await frame.locator('#menu').waitFor({ state: 'hidden', timeout: 5_000 });
+
+      // Live: a new run of the DAG, triggered while the graph shows the latest run, replaces it.
+      const firstRun = await frame.locator('body').getAttribute('data-run-id');
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('graph_demo');
+      await frame.locator('#run option').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
+      await vs.waitForNotification(/run .* of graph_demo (succeeded|failed)/, { timeoutMs: 120_000 });
+      await frame.locator(`body:not([data-run-id="${firstRun}"])`).waitFor({ state: 'attached', timeout: 30_000 });
+      await frame.locator('#graph .node[data-task-id="total"].state-upstream_failed').waitFor({ timeout: 30_000 });
+      await frame.locator('#graph .node[data-task-id="size"].state-failed[data-count="3"]').waitFor({ timeout: 30_000 });
+      const secondRun = await frame.locator('body').getAttribute('data-run-id');
+      assert.notEqual(secondRun, firstRun, 'the graph follows the new run');
+      assert.equal(await frame.locator('#run').inputValue(), secondRun);
+      await vs.clearNotifications();
+
+      // Click a node, "Go to source": the DAG file opens at the task's line.
+      await node('extract').click();
+      await frame.locator('#menu-source').click();
+      await vs.page.locator('.tabs-container .tab.active', { hasText: 'graph_demo.ts' }).waitFor({ timeout: 15_000 });
+      const deadline = Date.now() + 10_000;
+      let cursor = '';
+      while (Date.now() < deadline) {
+        cursor = (await vs.statusBarItems()).find((t) => /Ln \d+/.test(t)) ?? '';
+        if (cursor.includes(`Ln ${EXTRACT_LINE},`)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.match(cursor, new RegExp(`Ln ${EXTRACT_LINE},`));
+      // The CodeLens above the DAG offers the graph too.
+      await vs.page.locator('.codelens-decoration', { hasText: 'Graph' }).first().waitFor({ timeout: 30_000 });
+      await vs.screenshot('dag-graph-03-go-to-source');
+    } catch (e) {
+      await vs.collectDiagnostics('dag-graph-failure').catch(() => undefined);
+      throw e;
+    } finally {
+      await vs.stop();
+    }
+  });
+});
