@@ -104,6 +104,15 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       assert.equal(await frame.locator('#run').inputValue(), secondRun);
       await vs.clearNotifications();
 
+      // A grouped node: choose map index 2, "Open log": its log opens beside the graph.
+      await node('size').click();
+      await frame.locator('#menu .chip[data-map-index="2"]').click();
+      await frame.locator('#menu .chip[data-map-index="2"].chosen').waitFor({ timeout: 5_000 });
+      await frame.locator('#menu-log').click();
+      await vs.page.locator('.tabs-container .tab', { hasText: 'size[2].log' }).first().waitFor({ timeout: 15_000 });
+      await vs.page.locator('.monaco-editor .view-lines', { hasText: 'cannot size c.csv' }).first().waitFor({ timeout: 15_000 });
+      await vs.screenshot('dag-graph-03-log');
+
       // Click a node, "Go to source": the DAG file opens at the task's line.
       await node('extract').click();
       await frame.locator('#menu-source').click();
@@ -118,7 +127,7 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       assert.match(cursor, new RegExp(`Ln ${EXTRACT_LINE},`));
       // The CodeLens above the DAG offers the graph too.
       await vs.page.locator('.codelens-decoration', { hasText: 'Graph' }).first().waitFor({ timeout: 30_000 });
-      await vs.screenshot('dag-graph-03-go-to-source');
+      await vs.screenshot('dag-graph-04-go-to-source');
     } catch (e) {
       await vs.collectDiagnostics('dag-graph-failure').catch(() => undefined);
       throw e;
