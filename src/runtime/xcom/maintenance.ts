@@ -15,21 +15,10 @@ import { extensionFor } from './backend.ts';
 import { XComError } from './errors.ts';
 import type { XComErrorCode } from './errors.ts';
 import { durationMs } from '../dag/duration.ts';
+import type { XComRecord } from '../store/records.ts';
 
-interface XComRow {
-  rowid: number;
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  map_index: number;
-  key: string;
-  value: Uint8Array;
-  chain: string;
-  size_original: number;
-  size_stored: number;
-  sensitive: number;
-  created_at: string;
-}
+/** An `xcom` row as the store defines it, with its rowid (maintenance pages by rowid). */
+type XComRow = XComRecord & { rowid: number };
 
 const locOf = (r: Pick<XComRow, 'dag_id' | 'run_id' | 'task_id' | 'map_index' | 'key'>): XComLocation => ({
   dagId: r.dag_id,
