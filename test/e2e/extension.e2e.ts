@@ -231,7 +231,7 @@ describe('Hangar extension in a real VS Code (code-server)', { timeout: 900_000 
       // A failing task: the end-of-run message offers its log, which shows the error.
       await vs.runCommand('Hangar: Run DAG...');
       await vs.pickQuickItem('flaky_pipeline');
-      const failed = await vs.waitForNotification(/run .* of flaky_pipeline failed: task load_rows failed: .*boom/, { timeoutMs: 90_000 });
+      const failed = await vs.waitForNotification(/run .* of flaky_pipeline failed( in [^:]+)?: task load_rows failed: .*boom/, { timeoutMs: 90_000 });
       assert.ok(failed.buttons.includes('Open Log'), JSON.stringify(failed));
       await waitFor('the Runs tree to show the failure', async () => {
         const r = await taskRows(vs);
