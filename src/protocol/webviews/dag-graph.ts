@@ -12,6 +12,10 @@
  * use them); a malformed one is rejected with a reason and logged.
  * No DOM, no Node, no vscode: the webview bundle and the host import this file.
  */
+import { int, Invalid, isObj, MAX_TEXT, need, text, wrap } from './validate.ts';
+import type { Parsed } from './validate.ts';
+
+export type { Parsed } from './validate.ts';
 
 /** A task as the graph needs it. */
 export interface GraphTask {
@@ -51,26 +55,8 @@ export type HostMessage =
   | { type: 'instances'; runId: string; instances: GraphInstance[] }
   | { type: 'error'; message: string };
 
-/** A parse result: the message, or why it was rejected. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-const MAX_TEXT = 1024;
 const MAX_ITEMS = 100_000;
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function text(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT;
-}
-function int(v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
-class Invalid extends Error {}
-function need(cond: boolean, what: string): asserts cond {
-  if (!cond) throw new Invalid(what);
-}
 function only(v: Record<string, unknown>, keys: string[], where: string): void {
   for (const k of Object.keys(v)) need(keys.includes(k), `${where}: unknown field "${k}"`);
 }
@@ -81,15 +67,6 @@ function textOrNull(v: unknown, what: string): string | null {
 function mapIndexOrNull(v: unknown, where: string): number | null {
   need(v === null || int(v, 0), `${where}: "mapIndex" must be a whole number ≥ 0 or null`);
   return v;
-}
-
-function wrap<T>(f: () => T): Parsed<T> {
-  try {
-    return { ok: true, value: f() };
-  } catch (err) {
-    if (err instanceof Invalid) return { ok: false, error: err.message };
-    throw err;
-  }
 }
 
 /** Host side: checks a message from the webview. */

@@ -10,6 +10,10 @@
  * No DOM, no Node, no vscode: the webview bundle and the host import this file.
  */
 import type { PathStep, XComFacets, XComFilter, XComLoc, XComPage, XComRawResult, XComReadResult } from './xcom-values.ts';
+import { int, Invalid, isObj, MAX_TEXT, need, text } from './validate.ts';
+import type { Parsed } from './validate.ts';
+
+export type { Parsed } from './validate.ts';
 
 export type { PathStep, XComFacets, XComFilter, XComLoc, XComPage, XComRawResult, XComReadResult, XComRow, ValueNode, ChildNode, ContainerNode, DecodeFailure } from './xcom-values.ts';
 
@@ -54,26 +58,6 @@ export type HostMessage =
   | { type: 'response'; id: number; ok: false; error: string }
   /** Stored XComs changed (a run finished, keys changed): re-query and re-read. */
   | { type: 'refresh'; reason: string };
-
-/** A parse result: the message, or why it was rejected. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-const MAX_TEXT = 1024;
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function text(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT;
-}
-function int(v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
-class Invalid extends Error {}
-function need(cond: boolean, what: string): asserts cond {
-  if (!cond) throw new Invalid(what);
-}
 
 /** Checks an XCom location; throws Invalid. */
 function loc(v: unknown, where: string): XComLoc {
