@@ -60,6 +60,7 @@ export class Runtime {
       workspaceRoot: this.config.root,
       xcomRoot: this.config.xcomDir,
       db: this.store.db,
+      connections: this.config.connections,
       log: logToCurrentTry,
     });
     this.pools = new Pools(this.config.pools);

@@ -81,11 +81,14 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
   const s3 = await startS3rver('hangar-xcom');
   const key = randomBytes(32);
   const objectStore = { url: 's3://hangar-xcom/xcom', endpoint: s3.endpoint, region: 'us-east-1' };
-  const ws = workspace({ dagsFolder: 'dags', parallelism: 4, xcom: { backend: 'database', objectStore } });
+  // The credentials come from a Hangar connection (endpoint from its host and port), not the AWS chain.
+  const ws = workspace({ dagsFolder: 'dags', parallelism: 4, xcom: { backend: 'database', objectStore: { url: objectStore.url, connection: 'local_s3' } } });
   const env = {
     HANGAR_XCOM_KEYS: `demo:${key.toString('base64')}`,
-    AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    HANGAR_CONN_LOCAL_S3: `aws://${S3_CREDENTIALS.accessKeyId}:${S3_CREDENTIALS.secretAccessKey}@${new URL(s3.endpoint).host}?region_name=us-east-1`,
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_PROFILE: '',
   };
   let backend: HangarXComBackend | undefined;
   const store = () => new Store(join(ws.root, '.hangar', 'hangar.db'));

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { clearXComs, decodeEnvelope, sweepOrphans, XComError, writeXComFile, openXComFile } from '../../src/runtime/xcom/index.ts';
+import { join } from 'node:path';
+import { clearXComs, createXComBackend, decodeEnvelope, sweepOrphans, XComError, writeXComFile, openXComFile } from '../../src/runtime/xcom/index.ts';
 import type { OffloadLayer } from '../../src/runtime/xcom/index.ts';
 import { workspace, loc, seedData, startS3rver, closedPort, keyring } from './helpers.ts';
 
@@ -103,6 +104,48 @@ test('s3 endpoint unreachable: a clear error within bounded time (refused connec
   } finally {
     for (const s of sockets) s.destroy();
     silent.close();
+    ws.close();
+  }
+});
+
+test('s3 credentials from a Hangar connection: the right secret works, a wrong one and a missing connection are clear errors', async () => {
+  const ws = workspace();
+  const host = new URL(s3.endpoint).host;
+  const backendWith = (env: NodeJS.ProcessEnv, connections: Record<string, string> = {}) =>
+    createXComBackend(
+      { backend: 's3', objectStore: { url: 's3://hangar-xcom/xcoms/conn', connection: 'local_s3', maxAttempts: 1 } },
+      { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom'), env, connections },
+    );
+  try {
+    // From the environment (as VS Code's SecretStorage hands it over); endpoint from host and port.
+    const good = backendWith({ HANGAR_CONN_LOCAL_S3: `aws://S3RVER:S3RVER@${host}?region_name=us-east-1` });
+    const s = await good.serialize(loc('conn_key'), 'v'.repeat(5000));
+    assert.equal(s.chain.at(-1), 's3');
+    assert.equal(await good.deserialize(loc('conn_key'), s.data), 'v'.repeat(5000));
+    good.close();
+    // From hangar.json's connections, with endpoint_url as an extra.
+    const viaConfig = backendWith({}, { local_s3: `aws://S3RVER:S3RVER@s3.invalid?endpoint_url=${encodeURIComponent(s3.endpoint)}` });
+    assert.equal(await viaConfig.deserialize(loc('conn_key'), s.data), 'v'.repeat(5000));
+    viaConfig.close();
+
+    // s3rver checks the access key id but not SigV4 signatures, so a wrong key id stands for wrong credentials.
+    const wrong = backendWith({ HANGAR_CONN_LOCAL_S3: `aws://NOT-A-KEY:not-the-secret@${host}` });
+    await assert.rejects(wrong.serialize(loc('k'), 'v'.repeat(5000)), (e: unknown) => {
+      assert.ok(e instanceof XComError, String(e));
+      assert.match(e.message, /XCom "k" of task "produce"/);
+      assert.match(e.message, /InvalidAccessKeyId|Access Key Id you provided does not exist/);
+      assert.doesNotMatch(e.message, /not-the-secret/);
+      return true;
+    });
+    wrong.close();
+
+    assert.throws(() => backendWith({}), (e: unknown) => {
+      assert.ok(e instanceof XComError);
+      assert.match(e.message, /XCom object store: No connection "local_s3": set HANGAR_CONN_LOCAL_S3/);
+      return true;
+    });
+    assert.throws(() => backendWith({ HANGAR_CONN_LOCAL_S3: `aws://${host}` }), /connection "local_s3" has no access key id and secret/);
+  } finally {
     ws.close();
   }
 });

@@ -78,7 +78,7 @@ function backendOf(rt: Runtime, ctx: Ctx): HangarXComBackend {
         ...(primary !== undefined ? { primaryKeyId: primary } : {}),
       },
     },
-    { workspaceRoot: rt.config.root, xcomRoot: rt.config.xcomDir, db: rt.store.db },
+    { workspaceRoot: rt.config.root, xcomRoot: rt.config.xcomDir, db: rt.store.db, connections: rt.config.connections },
   );
 }
 

@@ -37,7 +37,7 @@ function workspace(root: string): WorkspaceState {
     ws = {
       config,
       store,
-      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, db: store.db, log: logToCurrentTry }),
+      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, db: store.db, connections: config.connections, log: logToCurrentTry }),
       dags: new Map(),
     };
     workspaces.set(root, ws);

@@ -33,6 +33,7 @@ import { SensitivityDetector, StreamingJson, decodeValue, encodeChunks, encodePr
 import type { EncodedValue, PreparedValue } from './serializer.ts';
 import { StringDecoder } from 'node:string_decoder';
 import { XComError } from './errors.ts';
+import { getConnection } from '../connections.ts';
 
 export const BACKEND_NAMES = ['database', 'file', 'compressed', 'encrypted', 'hybrid', 's3'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -55,8 +56,14 @@ export interface XComOptions {
   };
   /** Keywords matched as words against XCom key names and object keys (default: the seed's). */
   readonly sensitiveKeywords?: readonly string[];
-  /** Where the s3 and hybrid backends offload: `s3://bucket/prefix` (with endpoint…) or `file:///abs/dir`. */
-  readonly objectStore?: Omit<S3StoreOptions, 'credentials'> & { readonly url: string };
+  /**
+   * Where the s3 and hybrid backends offload: `s3://bucket/prefix` (with endpoint…) or `file:///abs/dir`.
+   * `connection` names a Hangar connection (HANGAR_CONN_<ID> or hangar.json `connections`) whose login and
+   * password are the access key id and secret, whose host and port (or `endpoint_url` extra) give the
+   * endpoint (http on loopback, else https; `scheme` extra overrides) and whose `region_name` extra gives
+   * the region: `aws://KEY_ID:SECRET@127.0.0.1:9000?region_name=us-east-1` (URL-encode the secret).
+   */
+  readonly objectStore?: Omit<S3StoreOptions, 'credentials'> & { readonly url: string; readonly connection?: string };
   /** S3 backend: values whose stored size exceeds this go to the object store (default 1024 bytes). */
   readonly objectStoreThreshold?: number;
   readonly hybrid?: {
@@ -80,8 +87,10 @@ export interface XComBackendContext {
   readonly keyring?: Keyring;
   /** The metadata store's database, needed for passphrase keys (scrypt salts). */
   readonly db?: DatabaseSync;
-  /** Credentials of the object store (from a Hangar connection); default: the AWS SDK's provider chain. */
+  /** Credentials of the object store given programmatically; else from `objectStore.connection`; else the AWS SDK's provider chain. */
   readonly objectStoreCredentials?: S3StoreOptions['credentials'];
+  /** The workspace's configured connections (hangar.json `connections`: id → URI), for `objectStore.connection`. */
+  readonly connections?: Readonly<Record<string, string>>;
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: XComLogFn;
 }
@@ -117,6 +126,35 @@ export function extensionFor(chain: readonly string[]): string {
 
 function sha256(b: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(b).digest('hex');
+}
+
+/**
+ * The S3 client's options: the configured ones, with credentials (and endpoint and region unless set
+ * in the configuration) from the named connection. Without a connection or programmatic credentials the
+ * AWS SDK's own chain applies (environment, profiles).
+ */
+function s3OptionsFrom(os: NonNullable<XComOptions['objectStore']>, ctx: XComBackendContext): S3StoreOptions {
+  const { connection: id, ...rest } = os;
+  if (id === undefined) return { ...rest, credentials: ctx.objectStoreCredentials };
+  if (typeof id !== 'string') throw new XComError('config', undefined, 'XCom configuration: objectStore.connection must be a connection id');
+  let conn;
+  try {
+    conn = getConnection(id, ctx.connections ?? {}, ctx.env ?? process.env);
+  } catch (err) {
+    throw new XComError('config', undefined, `XCom object store: ${(err as Error).message}`);
+  }
+  if (!conn.login || !conn.password) {
+    throw new XComError('config', undefined, `XCom object store: connection "${id}" has no access key id and secret (expected aws://KEY_ID:SECRET@HOST:PORT?region_name=…)`);
+  }
+  const extra = conn.extra;
+  const loopback = conn.host === 'localhost' || conn.host === '::1' || conn.host.startsWith('127.');
+  const hostEndpoint = conn.host ? `${extra.scheme ?? (loopback ? 'http' : 'https')}://${conn.host.includes(':') ? `[${conn.host}]` : conn.host}${conn.port ? `:${conn.port}` : ''}` : undefined;
+  return {
+    ...rest,
+    endpoint: rest.endpoint ?? extra.endpoint_url ?? hostEndpoint,
+    region: rest.region ?? extra.region_name ?? extra.region,
+    credentials: ctx.objectStoreCredentials ?? { accessKeyId: conn.login, secretAccessKey: conn.password, ...(extra.session_token ? { sessionToken: extra.session_token } : {}) },
+  };
 }
 
 function positive(n: unknown, what: string, dflt: number): number {
@@ -155,7 +193,7 @@ export class HangarXComBackend implements XComBackend {
       if (typeof os.url !== 'string') throw new XComError('config', undefined, 'XCom configuration: objectStore.url must be s3://bucket/prefix or file:///dir');
       this.objectStore = os.url.startsWith('file://')
         ? LocalDirStore.fromUrl(os.url)
-        : new S3Store({ ...os, credentials: ctx.objectStoreCredentials });
+        : new S3Store(s3OptionsFrom(os, ctx));
     }
     const alg = options.compression?.algorithm ?? 'gzip';
     if (!isCompressionAlgorithm(alg)) throw new XComError('config', undefined, `XCom configuration: unknown compression algorithm "${String(alg)}" (gzip, zstd, brotli)`);
