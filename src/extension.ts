@@ -8,6 +8,7 @@ import { COMMANDS, runCommand } from './vscode/commands.ts';
 import { HangarContext } from './vscode/context.ts';
 import { LOG_SCHEME } from './vscode/dags-model.ts';
 import { watchDebugSessions } from './vscode/debug.ts';
+import { registerXComDocuments } from './vscode/panels/xcom-documents.ts';
 
 let current: HangarContext | undefined;
 
@@ -29,6 +30,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       vscode.window.registerTreeDataProvider('hangar.runs', ctx.runs),
       vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.{ts,mts,js,mjs}' }, ctx.codeLens),
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, ctx.logs),
+      registerXComDocuments(ctx.client),
       watchDebugSessions(ctx),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (!vscode.workspace.isTrusted || !ctx.isDagFile(doc.uri)) return;

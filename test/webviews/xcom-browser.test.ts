@@ -14,6 +14,7 @@ import { chainBadges, failureText, formatBytes, formatRatio, lastOffset, nextOff
 import { toJsonText, toNode, valueAt } from '../../src/runtime/server/xcom-view.ts';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
 import { KEY, KEY_ID, OTHER_KEY, loc, seed, workspace } from './seed.ts';
+import { maskedDocText, parseXComDocQuery, saveFileName, xcomDocParts } from '../../src/vscode/xcom-doc-model.ts';
 
 const L = { dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1, key: 'k' };
 
@@ -41,6 +42,9 @@ describe('XCom browser messages', () => {
       [{ type: 'request', id: 1, method: 'read', params: { loc: L, path: [], offset: 0, reveal: 'yes' } }, /reveal/],
       [{ type: 'request', id: 1, method: 'clearRun', params: { dagId: 'd' } }, /runId/],
       [{ type: 'request', id: 1, method: 'setKey', params: { key: 'secret' } }, /params must be \{\}/],
+      [{ type: 'request', id: 1, method: 'saveFile', params: { loc: L } }, /saveFile: "reveal"/],
+      [{ type: 'request', id: 1, method: 'saveFile', params: { loc: { ...L, taskId: '' }, reveal: false } }, /non-empty/],
+      [{ type: 'request', id: 1, method: 'openDocument', params: { loc: L, reveal: 1 } }, /openDocument: "reveal"/],
     ];
     for (const [m, re] of bad) {
       const r = parseWebviewMessage(m);
@@ -59,6 +63,43 @@ describe('XCom browser messages', () => {
     assert.match(checkResult('query', { total: 1, rows: 'x' }) ?? '', /not a page/);
     assert.match(checkResult('read', { ok: true, masked: false }) ?? '', /no value node/);
     assert.match(checkResult('readRaw', { chain: [] }) ?? '', /integrity/);
+    assert.equal(checkResult('saveFile', { bytes: 10, path: '/tmp/x.json' }), undefined);
+    assert.equal(checkResult('saveFile', { bytes: 0, path: null }), undefined);
+    assert.match(checkResult('saveFile', { bytes: 10 }) ?? '', /path or null/);
+    assert.match(checkResult('openDocument', { bytes: -1 }) ?? '', /byte count/);
+  });
+
+  test('the host accepts "Save to file…" and "Open as document" for a location', () => {
+    const r = parseWebviewMessage({ type: 'request', id: 7, method: 'saveFile', params: { loc: L, reveal: true } });
+    assert.deepEqual(r, { ok: true, value: { type: 'request', id: 7, method: 'saveFile', params: { loc: L, reveal: true } } });
+    // Extra fields of a location are dropped, not passed on.
+    const o = parseWebviewMessage({ type: 'request', id: 8, method: 'openDocument', params: { loc: { ...L, value: 'x' }, reveal: false } });
+    assert.deepEqual(o, { ok: true, value: { type: 'request', id: 8, method: 'openDocument', params: { loc: L, reveal: false } } });
+  });
+});
+
+describe('XCom documents (hangar-xcom: addresses)', () => {
+  test('the address carries the location, round-trips, and names the tab after the key', () => {
+    const at = { dagId: 'etl', runId: 'manual__2024-01-01T00:00:00+00:00', taskId: 'load', mapIndex: 3, key: 'a/b c?&=%' };
+    const parts = xcomDocParts(at);
+    assert.equal(parts.path, '/etl/manual__2024-01-01T00:00:00+00:00/load[3]/a_b c?&=%.json');
+    assert.deepEqual(parseXComDocQuery(parts.query), at);
+    assert.deepEqual(parseXComDocQuery(xcomDocParts(L).query), L);
+    assert.doesNotMatch(parts.query, /reveal|value|secret/);
+  });
+
+  test('malformed addresses are refused with a reason', () => {
+    assert.throws(() => parseXComDocQuery('dag=d&run=r&task=t'), /needs dag, run, task and key/);
+    assert.throws(() => parseXComDocQuery('dag=d&run=r&task=t&key=k&map=-2'), /map "-2"/);
+    assert.throws(() => parseXComDocQuery('dag=d&run=r&task=t&key=k&map=1.5'), /map "1.5"/);
+    assert.throws(() => parseXComDocQuery('dag=d&run=r&task=t&key=k&map=x'), /map "x"/);
+  });
+
+  test('a masked document says how to see the value and is JSON; file names are safe', () => {
+    const masked = maskedDocText(L);
+    assert.match(JSON.parse(masked).hidden, /sensitive/);
+    assert.equal(saveFileName({ ...L, taskId: 'load', mapIndex: 2, key: '../../etc/passwd' }), 'load_2..._.._etc_passwd.json');
+    assert.equal(saveFileName(L), 't.k.json');
   });
 });
 

@@ -39,13 +39,41 @@ interface State {
   offset: number;
   selected: XComLoc | null;
   showRaw: boolean;
+  /** Tree nodes of the selected value the user expanded (paths as JSON) and collapsed (the root is open by default). */
+  expanded: string[];
+  collapsed: string[];
+  /** Scroll positions: the table, the value tree, the page. */
+  tableScroll: number;
+  treeScroll: number;
+  pageScroll: number;
 }
 function loadState(): State {
   const s = vscode.getState() as Partial<State> | undefined;
-  return { filter: s?.filter ?? {}, offset: s?.offset ?? 0, selected: s?.selected ?? null, showRaw: s?.showRaw ?? false };
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+  return {
+    filter: s?.filter ?? {},
+    offset: s?.offset ?? 0,
+    selected: s?.selected ?? null,
+    showRaw: s?.showRaw ?? false,
+    expanded: strings(s?.expanded),
+    collapsed: strings(s?.collapsed),
+    tableScroll: num(s?.tableScroll),
+    treeScroll: num(s?.treeScroll),
+    pageScroll: num(s?.pageScroll),
+  };
 }
 const state = loadState();
 const save = () => vscode.setState(state);
+/** Scroll positions to put back once, after the first rows / the first tree are shown (the panel was hidden and rebuilt). */
+const restore = { table: state.tableScroll, tree: state.treeScroll, page: state.pageScroll };
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+/** Saves soon (scrolling fires often). */
+const saveSoon = () => {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(save, 100);
+};
+const pathId = (p: PathStep[]) => JSON.stringify(p);
 
 // ------------------------------------------------------------------ requests
 
@@ -72,6 +100,10 @@ window.addEventListener('message', (e: MessageEvent) => {
       state.filter = m.filter;
       state.offset = 0;
       state.selected = null;
+      state.expanded = [];
+      state.collapsed = [];
+      state.tableScroll = state.treeScroll = 0;
+      restore.table = restore.tree = 0;
     }
     save();
     void start();
@@ -226,12 +258,18 @@ function renderTable() {
     return tr;
   });
   byId('table').replaceChildren(el('thead', {}, head), el('tbody', {}, ...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '8', class: 'empty' }, 'No XComs match the filter.'))])));
+  if (restore.table) {
+    byId('table-wrap').scrollTop = restore.table;
+    restore.table = 0;
+  }
   const prev = prevOffset(p.offset, PAGE_SIZE);
   const next = nextOffset(p.offset, p.rows.length, p.total);
   const go = (o: number | undefined) => () => {
     if (o === undefined) return;
     state.offset = o;
+    state.tableScroll = 0;
     save();
+    byId('table-wrap').scrollTop = 0;
     void loadPage();
   };
   byId('pager').replaceChildren(
@@ -252,6 +290,12 @@ let revealed = false;
 let selectedRow: XComRow | undefined;
 
 function select(r: XComRow) {
+  if (!sameLoc(state.selected, locOf(r))) {
+    state.expanded = [];
+    state.collapsed = [];
+    state.treeScroll = 0;
+    restore.tree = 0;
+  }
   state.selected = locOf(r);
   selectedRow = r;
   revealed = false;
@@ -301,11 +345,21 @@ async function showDetail() {
     actions.replaceChildren(rawBtn, button('Delete XCom', () => void action('delete'), { secondary: '', id: 'delete' }));
   } else {
     const tree = el('div', { class: 'tree', id: 'tree', role: 'tree' });
-    tree.append(renderNode(loc, r.path, r.node, null, true));
+    tree.addEventListener('scroll', () => {
+      state.treeScroll = tree.scrollTop;
+      saveSoon();
+    });
+    tree.append(renderNode(loc, r.path, r.node, null, !state.collapsed.includes(pathId(r.path))));
     body.replaceChildren(el('p', { class: 'meta', id: 'decode-meta' }, `Decoded in ${r.ms} ms in the runtime (${Math.round(performance.now() - t0)} ms in all)${r.sensitive ? ' · sensitive: revealed' : ''}`), tree);
+    if (restore.tree) {
+      const top = restore.tree;
+      restore.tree = 0;
+      requestAnimationFrame(() => (tree.scrollTop = top));
+    }
     actions.replaceChildren(
       button('Copy value', () => void action('copy'), { id: 'copy' }),
-      button('Open as document', () => void action('openDocument'), { secondary: '', id: 'open-doc' }),
+      button('Open as document', () => void action('openDocument'), { secondary: '', id: 'open-doc', title: 'Open the whole value as a read-only JSON document' }),
+      button('Save to file…', () => void action('saveFile'), { secondary: '', id: 'save-file', title: 'Save the whole value as a JSON file' }),
       rawBtn,
       ...(r.sensitive ? [button('Hide', () => {
         revealed = false;
@@ -365,8 +419,9 @@ function renderNode(loc: XComLoc, path: PathStep[], node: ValueNode, child: Chil
     }
     return row;
   }
-  const details = el('details', { role: 'treeitem' });
-  details.open = open;
+  const details = el('details', { role: 'treeitem', 'data-path': pathId(path) });
+  const id = pathId(path);
+  details.open = child ? open || state.expanded.includes(id) : open;
   const summary = el('summary', {}, label, type);
   const kids = el('div', { class: 'children', role: 'group' });
   details.append(summary, kids);
@@ -390,13 +445,22 @@ function renderNode(loc: XComLoc, path: PathStep[], node: ValueNode, child: Chil
     }
   };
   if (node.children) append(node);
-  else details.addEventListener('toggle', () => details.open && loaded === 0 && void fetchChildren(0), { once: false });
+  else if (details.open) void fetchChildren(0);
+  details.addEventListener('toggle', () => {
+    if (!node.children && details.open && loaded === 0) void fetchChildren(0);
+    // Remember what the user opened and closed, for when the panel is shown again.
+    state.expanded = state.expanded.filter((x) => x !== id);
+    state.collapsed = state.collapsed.filter((x) => x !== id);
+    if (child && details.open) state.expanded.push(id);
+    if (!child && !details.open) state.collapsed.push(id);
+    save();
+  });
   return details;
 }
 
 // ------------------------------------------------------------------ actions
 
-async function action(kind: 'copy' | 'openDocument' | 'delete' | 'clearRun' | 'sweep') {
+async function action(kind: 'copy' | 'openDocument' | 'saveFile' | 'delete' | 'clearRun' | 'sweep') {
   try {
     if (kind === 'clearRun') {
       if (!state.filter.dagId || !state.filter.runId) return;
@@ -421,8 +485,12 @@ async function action(kind: 'copy' | 'openDocument' | 'delete' | 'clearRun' | 's
       }
       return;
     }
+    if (kind === 'saveFile') {
+      const r = await request('saveFile', { loc, reveal: revealed });
+      return status(r.path === null ? 'Not saved' : `Saved ${formatBytes(r.bytes)} of JSON to ${r.path}`);
+    }
     const r = await request(kind, { loc, reveal: revealed });
-    status(kind === 'copy' ? `Copied ${formatBytes(r.bytes)} of JSON` : `Opened ${formatBytes(r.bytes)} of JSON`);
+    status(kind === 'copy' ? `Copied ${formatBytes(r.bytes)} of JSON` : `Opened ${formatBytes(r.bytes)} of JSON, read-only`);
   } catch (e) {
     status(errText(e), true);
   }
@@ -454,16 +522,29 @@ async function start() {
     document.body.replaceChildren(
       buildFilters(),
       el('div', { class: 'status', id: 'status', role: 'status' }),
-      el('div', { class: 'table-wrap' }, el('table', { id: 'table', class: 'xcoms' })),
+      el('div', { class: 'table-wrap', id: 'table-wrap' }, el('table', { id: 'table', class: 'xcoms' })),
       el('div', { class: 'pager', id: 'pager' }),
       el('section', { class: 'detail', id: 'detail', 'aria-label': 'Selected XCom' }),
     );
+    byId('table-wrap').addEventListener('scroll', () => {
+      state.tableScroll = byId('table-wrap').scrollTop;
+      saveSoon();
+    });
+    window.addEventListener('scroll', () => {
+      state.pageScroll = window.scrollY;
+      saveSoon();
+    });
   } else {
     for (const name of ['mapIndex', 'key', 'keyPrefix'] as const) {
       (byId(`f-${name}`) as unknown as { value: string }).value = name === 'mapIndex' ? (state.filter.mapIndex === undefined ? '' : String(state.filter.mapIndex)) : (state.filter[name] ?? '');
     }
   }
   await refresh(true);
+  if (restore.page) {
+    const top = restore.page;
+    restore.page = 0;
+    requestAnimationFrame(() => window.scrollTo(0, top));
+  }
 }
 
 vscode.postMessage({ type: 'ready' });

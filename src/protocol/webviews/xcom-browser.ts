@@ -32,8 +32,10 @@ export interface XComBrowserMethods {
   readRaw: { params: { loc: XComLoc }; result: XComRawResult };
   /** Copy the whole value (as JSON) to the clipboard. */
   copy: { params: { loc: XComLoc; reveal: boolean }; result: { bytes: number } };
-  /** Open the whole value as a read-only JSON document. */
+  /** Open the whole value as a read-only JSON document (`hangar-xcom:`; a sensitive one only if `reveal`). */
   openDocument: { params: { loc: XComLoc; reveal: boolean }; result: { bytes: number } };
+  /** Save the whole value as JSON to a file the user picks; `path` is null when they cancel. */
+  saveFile: { params: { loc: XComLoc; reveal: boolean }; result: { bytes: number; path: string | null } };
   /** Delete one XCom (after the host asks the user). */
   delete: { params: { loc: XComLoc }; result: { rows: number } };
   /** Delete every XCom of a run (after the host asks the user). */
@@ -44,7 +46,7 @@ export interface XComBrowserMethods {
   setKey: { params: Record<string, never>; result: { keySet: boolean } };
 }
 export type XComBrowserMethod = keyof XComBrowserMethods;
-export const METHODS: readonly XComBrowserMethod[] = ['query', 'facets', 'read', 'readRaw', 'copy', 'openDocument', 'delete', 'clearRun', 'sweep', 'setKey'];
+export const METHODS: readonly XComBrowserMethod[] = ['query', 'facets', 'read', 'readRaw', 'copy', 'openDocument', 'saveFile', 'delete', 'clearRun', 'sweep', 'setKey'];
 
 export type RequestMessage = { [M in XComBrowserMethod]: { type: 'request'; id: number; method: M; params: XComBrowserMethods[M]['params'] } }[XComBrowserMethod];
 
@@ -111,6 +113,7 @@ function params(method: XComBrowserMethod, p: unknown): RequestMessage['params']
       return { loc: loc(p.loc, method), path: path(p.path), offset: p.offset, reveal: p.reveal };
     case 'copy':
     case 'openDocument':
+    case 'saveFile':
       need(typeof p.reveal === 'boolean', `${method}: "reveal" must be true or false`);
       return { loc: loc(p.loc, method), reveal: p.reveal };
     case 'readRaw':
@@ -181,6 +184,11 @@ export function checkResult(method: XComBrowserMethod, r: unknown): string | und
       return r.masked === true || (isObj(r.node) && typeof r.node.t === 'string' && Array.isArray(r.path)) ? undefined : 'read: the result has no value node';
     case 'readRaw':
       return isObj(r.integrity) && typeof r.integrity.status === 'string' && Array.isArray(r.chain) ? undefined : 'readRaw: the result has no integrity status';
+    case 'copy':
+    case 'openDocument':
+      return int(r.bytes, 0) ? undefined : `${method}: the result has no byte count`;
+    case 'saveFile':
+      return int(r.bytes, 0) && (r.path === null || typeof r.path === 'string') ? undefined : 'saveFile: the result needs a byte count and a path or null';
     default:
       return undefined;
   }

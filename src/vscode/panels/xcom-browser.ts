@@ -8,8 +8,10 @@
 import * as vscode from 'vscode';
 import { XComClearRun, XComDelete, XComFacetsRequest, XComQuery, XComRead, XComReadRaw, XComReadText, XComSweep } from '../../protocol/runtime.ts';
 import { parseWebviewMessage } from '../../protocol/webviews/xcom-browser.ts';
-import type { HostMessage, RequestMessage, XComFilter } from '../../protocol/webviews/xcom-browser.ts';
+import type { HostMessage, RequestMessage, XComFilter, XComLoc } from '../../protocol/webviews/xcom-browser.ts';
 import type { HangarContext } from '../context.ts';
+import { saveFileName } from '../xcom-doc-model.ts';
+import { refreshXComDocuments, xcomDocuments } from './xcom-documents.ts';
 import { webviewHtml, webviewOptions } from './webview-html.ts';
 
 const VIEW_TYPE = 'hangar.xcomBrowser';
@@ -60,7 +62,10 @@ export class XComBrowserPanel implements vscode.Disposable {
   private scheduleRefresh(reason: string): void {
     if (!this.panel.visible) return; // it re-reads everything when shown again
     clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => this.post({ type: 'refresh', reason }), 300);
+    this.refreshTimer = setTimeout(() => {
+      this.post({ type: 'refresh', reason });
+      refreshXComDocuments();
+    }, 300);
   }
 
   private async receive(raw: unknown): Promise<void> {
@@ -105,18 +110,18 @@ export class XComBrowserPanel implements vscode.Disposable {
         await vscode.env.clipboard.writeText(r.text);
         return { bytes: r.text.length };
       }
-      case 'openDocument': {
-        const r = await c.request(XComReadText, m.params);
-        const doc = await vscode.workspace.openTextDocument({ language: 'json', content: r.text });
-        await vscode.window.showTextDocument(doc, { preview: false, viewColumn: vscode.ViewColumn.Beside });
-        return { bytes: r.text.length };
-      }
+      case 'openDocument':
+        // Read-only: a `hangar-xcom:` document whose content comes from the runtime (xcom-documents.ts).
+        return xcomDocuments().open(m.params.loc, m.params.reveal);
+      case 'saveFile':
+        return this.saveFile(m.params.loc, m.params.reveal);
       case 'delete': {
         const { loc } = m.params;
         const where = `${loc.key} of task ${loc.taskId}${loc.mapIndex >= 0 ? `[${loc.mapIndex}]` : ''} (run ${loc.runId})`;
         if (!(await this.confirm(`Delete XCom ${where}? Tasks that pull it will find nothing.`, 'Delete'))) return { rows: 0 };
         const r = await c.request(XComDelete, m.params);
         this.ctx.log.info(`XCom browser: deleted XCom ${where}`);
+        refreshXComDocuments();
         return { rows: r.rows };
       }
       case 'clearRun': {
@@ -124,6 +129,7 @@ export class XComBrowserPanel implements vscode.Disposable {
         if (!(await this.confirm(`Delete every XCom of run ${runId} of ${dagId}?`, 'Delete All'))) return { rows: 0 };
         const r = await c.request(XComClearRun, m.params);
         this.ctx.log.info(`XCom browser: deleted ${r.rows} XCom(s) of run ${runId} of ${dagId}`);
+        refreshXComDocuments();
         return { rows: r.rows };
       }
       case 'sweep': {
@@ -139,6 +145,27 @@ export class XComBrowserPanel implements vscode.Disposable {
         return { keySet: (await this.ctx.secrets.xcomKeys()).length > 0 };
       }
     }
+  }
+
+  /**
+   * Writes the whole value as JSON to a file the user picks. The runtime has no paged text read, so
+   * the value's JSON is fetched in one response and written at once (a 10 MiB value: ~12 MB in memory).
+   */
+  private async saveFile(loc: XComLoc, reveal: boolean): Promise<{ bytes: number; path: string | null }> {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const target = await vscode.window.showSaveDialog({
+      title: `Save XCom ${loc.key} as JSON`,
+      saveLabel: 'Save XCom',
+      filters: { JSON: ['json'] },
+      ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, saveFileName(loc)) } : {}),
+    });
+    if (!target) return { bytes: 0, path: null };
+    const r = await this.ctx.client.request(XComReadText, { loc, reveal });
+    if (r.sensitive && !(await this.confirm(`XCom ${loc.key} is sensitive: save it unencrypted to ${target.fsPath}?`, 'Save'))) return { bytes: 0, path: null };
+    const bytes = Buffer.from(r.text.endsWith('\n') ? r.text : `${r.text}\n`, 'utf8');
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.ctx.log.info(`XCom browser: saved XCom ${loc.key} of ${loc.taskId} (run ${loc.runId}) to ${target.fsPath}, ${bytes.byteLength} bytes`);
+    return { bytes: bytes.byteLength, path: target.scheme === 'file' ? target.fsPath : target.toString() };
   }
 
   dispose(): void {
