@@ -2,7 +2,9 @@
  * The DAG graph panel in a real VS Code (code-server + Chromium), from the
  * packaged .vsix: run a small DAG with a fan-out and a mapped task (one of its
  * map indexes fails), open "Hangar: Show DAG Graph", check the nodes and their
- * state classes in the webview, then click a node and use "Go to source".
+ * state classes in the webview, follow a new run, pick the older run and a map
+ * index, hide the panel (another editor over it: the webview is torn down) and
+ * show it again with the same run, node and map index, then "Go to source".
  *
  *   npm run test:e2e   (screenshots: test-results/e2e/dag-graph-*.png)
  */
@@ -77,7 +79,11 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       assert.equal(await node('size').getAttribute('data-count'), '3');
       assert.match(await node('size').innerHTML(), /1 failed · 2 success/);
       assert.match(await classes('total'), /\bstate-upstream_failed\b/);
-      assert.match(await frame.locator('#run option:checked').innerText(), /failed/);
+      // The run picker is a vscode-single-select (@vscode-elements), set to the shown run.
+      const picked = () => frame.locator('#run').evaluate((e) => (e as unknown as { value: string }).value);
+      assert.equal(await picked(), await frame.locator('body').getAttribute('data-run-id'));
+      assert.equal(await frame.locator('#run vscode-option[selected]').getAttribute('data-state'), 'failed');
+      assert.equal(await frame.locator('body').evaluate((b) => (b as unknown as { ownerDocument: { querySelectorAll(s: string): { length: number } } }).ownerDocument.querySelectorAll('button, select, input').length), 0, 'no native controls');
       // Laid out left to right: extract before the fan-out, total last.
       const x = async (id: string) => (await node(id).boundingBox())!.x;
       assert.ok((await x('extract')) < (await x('size')) && (await x('size')) < (await x('total')));
@@ -94,24 +100,46 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       const firstRun = await frame.locator('body').getAttribute('data-run-id');
       await vs.runCommand('Hangar: Run DAG...');
       await vs.pickQuickItem('graph_demo');
-      await frame.locator('#run option').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
+      await frame.locator('#run vscode-option').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
       await vs.waitForNotification(/run .* of graph_demo (succeeded|failed)/, { timeoutMs: 120_000 });
       await frame.locator(`body:not([data-run-id="${firstRun}"])`).waitFor({ state: 'attached', timeout: 30_000 });
       await frame.locator('#graph .node[data-task-id="total"].state-upstream_failed').waitFor({ timeout: 30_000 });
       await frame.locator('#graph .node[data-task-id="size"].state-failed[data-count="3"]').waitFor({ timeout: 30_000 });
       const secondRun = await frame.locator('body').getAttribute('data-run-id');
       assert.notEqual(secondRun, firstRun, 'the graph follows the new run');
-      assert.equal(await frame.locator('#run').inputValue(), secondRun);
+      assert.equal(await picked(), secondRun);
       await vs.clearNotifications();
 
-      // A grouped node: choose map index 2, "Open log": its log opens beside the graph.
+      // Pick the older run in the picker (a click on the dropdown, then on its option).
+      await frame.locator('#run').click();
+      await frame.locator('#run li[role="option"]', { hasText: firstRun! }).click();
+      await frame.locator(`body[data-run-id="${firstRun}"]`).waitFor({ state: 'attached', timeout: 30_000 });
+      assert.equal(await picked(), firstRun);
+
+      // A grouped node: choose map index 2.
       await node('size').click();
       await frame.locator('#menu .chip[data-map-index="2"]').click();
       await frame.locator('#menu .chip[data-map-index="2"].chosen').waitFor({ timeout: 5_000 });
+
+      // Hide the panel: open another editor in its group (no retainContextWhenHidden, so the webview is torn
+      // down: the mark left in its window is gone afterwards), then show it again from its tab.
+      await frame.locator('body').evaluate(() => ((globalThis as unknown as { hangarMark: number }).hangarMark = 1));
+      await vs.openFile('hangar.json');
+      await vs.page.locator('.tabs-container .tab.active', { hasText: 'hangar.json' }).waitFor({ timeout: 15_000 });
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Graph: graph_demo' }).click();
+      await frame.locator('#menu:not([hidden]) .chip[data-map-index="2"].chosen').waitFor({ timeout: 30_000 });
+      assert.equal(await frame.locator('body').evaluate(() => (globalThis as unknown as { hangarMark?: number }).hangarMark), undefined, 'the webview was rebuilt');
+      assert.equal(await frame.locator('#menu').getAttribute('data-task-id'), 'size');
+      assert.match((await node('size').getAttribute('class')) ?? '', /\bselected\b/);
+      assert.equal(await frame.locator('body').getAttribute('data-run-id'), firstRun, 'the same run');
+      assert.equal(await picked(), firstRun);
+      await vs.screenshot('dag-graph-03-shown-again');
+
+      // "Open log" with the map index chosen before the panel was hidden: its log opens beside the graph.
       await frame.locator('#menu-log').click();
       await vs.page.locator('.tabs-container .tab', { hasText: 'size[2].log' }).first().waitFor({ timeout: 15_000 });
       await vs.page.locator('.monaco-editor .view-lines', { hasText: 'cannot size c.csv' }).first().waitFor({ timeout: 15_000 });
-      await vs.screenshot('dag-graph-03-log');
+      await vs.screenshot('dag-graph-04-log');
 
       // Click a node, "Go to source": the DAG file opens at the task's line.
       await node('extract').click();
@@ -127,7 +155,7 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       assert.match(cursor, new RegExp(`Ln ${EXTRACT_LINE},`));
       // The CodeLens above the DAG offers the graph too.
       await vs.page.locator('.codelens-decoration', { hasText: 'Graph' }).first().waitFor({ timeout: 30_000 });
-      await vs.screenshot('dag-graph-04-go-to-source');
+      await vs.screenshot('dag-graph-05-go-to-source');
     } catch (e) {
       await vs.collectDiagnostics('dag-graph-failure').catch(() => undefined);
       throw e;

@@ -4,8 +4,14 @@
  * grouped node with its map indexes counted by state. Clicking a node offers
  * its log, its XComs and its source line. Talks to the host only through
  * src/protocol/webviews/dag-graph.ts; every message received is checked.
- * The DAG and run shown are kept with setState.
+ * Controls are @vscode-elements/elements components. The DAG and run shown, the
+ * selected node (its menu and map index) and the scroll position are kept with
+ * setState, so hiding and showing the panel again loses nothing.
  */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-label/index.js';
 import './style.css';
 import { parseHostMessage } from '../../src/protocol/webviews/dag-graph.ts';
 import type { GraphInstance, GraphRun, GraphTask, WebviewMessage } from '../../src/protocol/webviews/dag-graph.ts';
@@ -23,20 +29,44 @@ const vscode = acquireVsCodeApi();
 interface State {
   dagId: string | null;
   runId: string | null;
+  /** The node whose menu is open, and the map index chosen in it. */
+  selected: string | null;
+  menuIndex: number | null;
+  scrollX: number;
+  scrollY: number;
 }
 const saved = vscode.getState() as Partial<State> | undefined;
-const state: State = { dagId: saved?.dagId ?? null, runId: saved?.runId ?? null };
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+const state: State = {
+  dagId: saved?.dagId ?? null,
+  runId: saved?.runId ?? null,
+  selected: typeof saved?.selected === 'string' ? saved.selected : null,
+  menuIndex: typeof saved?.menuIndex === 'number' && Number.isInteger(saved.menuIndex) ? saved.menuIndex : null,
+  scrollX: num(saved?.scrollX),
+  scrollY: num(saved?.scrollY),
+};
 const save = () => vscode.setState(state);
+/** Put back once, after the first graph is drawn (the panel was hidden and rebuilt). */
+let restorePending = state.selected !== null || state.scrollX > 0 || state.scrollY > 0;
+let scrollTimer: ReturnType<typeof setTimeout> | undefined;
+window.addEventListener('scroll', () => {
+  if (restorePending) return;
+  state.scrollX = window.scrollX;
+  state.scrollY = window.scrollY;
+  clearTimeout(scrollTimer);
+  scrollTimer = setTimeout(save, 100);
+});
 
 let tasks: GraphTask[] = [];
 let runs: GraphRun[] = [];
 let instances: GraphInstance[] = [];
-let selected: string | null = null;
 
 // ------------------------------------------------------------------ DOM helpers
 
 const SVG = 'http://www.w3.org/2000/svg';
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElementTagNameMap[K];
+function el(tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElement;
+function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   e.append(...children);
@@ -58,15 +88,18 @@ const label = (s: string) => s.replace(/_/g, ' ');
 document.body.replaceChildren(
   el('header', { class: 'bar' },
     el('h1', { id: 'title' }, 'DAG graph'),
-    el('label', { class: 'run-pick' }, el('span', {}, 'Run'), el('select', { id: 'run', 'aria-label': 'Run' })),
+    el('div', { class: 'run-pick' }, el('vscode-label', { for: 'run' }, 'Run'), el('vscode-single-select', { id: 'run', 'aria-label': 'Run', class: 'run-select' })),
     el('span', { id: 'status', class: 'status', role: 'status' }, 'Loading…'),
   ),
   el('div', { id: 'graph-wrap', class: 'graph-wrap' }),
   el('div', { id: 'menu', class: 'menu', role: 'menu', hidden: '' }),
 );
 
-byId<HTMLSelectElement>('run').addEventListener('change', (e) => {
-  const v = (e.target as HTMLSelectElement).value;
+/** The run picker (a vscode-single-select). */
+const runPicker = () => byId('run') as HTMLElement & { value: string; disabled: boolean };
+runPicker().addEventListener('change', () => {
+  const v = runPicker().value;
+  if ((v || null) === state.runId) return;
   state.runId = v || null;
   save();
   vscode.postMessage({ type: 'selectRun', runId: state.runId });
@@ -86,14 +119,11 @@ function status(text: string, isError = false): void {
 }
 
 function renderRuns(): void {
-  const select = byId<HTMLSelectElement>('run');
-  const options = runs.map((r) => {
-    const o = el('option', { value: r.runId }, `${r.runId} · ${label(r.state)}`);
-    o.selected = r.runId === state.runId;
-    return o;
-  });
-  if (runs.length === 0) options.push(el('option', { value: '' }, 'no runs yet'));
+  const select = runPicker();
+  const options = runs.map((r) => el('vscode-option', { value: r.runId, 'data-state': r.state, ...(r.runId === state.runId ? { selected: '' } : {}) }, `${r.runId} · ${label(r.state)}`));
+  if (runs.length === 0) options.push(el('vscode-option', { value: '', selected: '' }, 'no runs yet'));
   select.replaceChildren(...options);
+  select.value = state.runId ?? '';
   select.disabled = runs.length === 0;
 }
 
@@ -117,7 +147,7 @@ function nodeElement(n: PlacedNode): SVGElement {
   );
   children.push(svg('title', {}, `${n.id} (${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));
   const g = svg('g', {
-    class: `node state-${n.state}${n.mapped ? ' mapped' : ''}${n.id === selected ? ' selected' : ''}`,
+    class: `node state-${n.state}${n.mapped ? ' mapped' : ''}${n.id === state.selected ? ' selected' : ''}`,
     'data-task-id': n.id,
     'data-state': n.state,
     ...(n.mapped ? { 'data-count': n.count } : {}),
@@ -149,28 +179,35 @@ function render(): void {
   const root = svg('svg', { id: 'graph', width: Math.ceil(layout.width), height: Math.ceil(layout.height), viewBox: `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`, role: 'img', 'aria-label': `Graph of ${state.dagId ?? 'the DAG'}` }, defs, svg('g', { class: 'edges' }, ...edges), svg('g', { class: 'nodes' }, ...nodes));
   wrap.replaceChildren(root);
   const menu = byId('menu');
-  if (!menu.hidden && selected) {
-    const n = layout.nodes.find((x) => x.id === selected);
+  if (restorePending) {
+    // Shown again: the same scroll position, the same node selected with its menu open.
+    restorePending = false;
+    window.scrollTo(state.scrollX, state.scrollY);
+    const n = state.selected ? layout.nodes.find((x) => x.id === state.selected) : undefined;
+    const g = n ? root.querySelector(`.node[data-task-id="${CSS.escape(n.id)}"]`) : null;
+    if (n && g) openMenu(n, g as SVGElement, false);
+    else closeMenu();
+  } else if (!menu.hidden && state.selected) {
+    const n = layout.nodes.find((x) => x.id === state.selected);
     if (n) fillMenu(n);
   }
 }
 
 // ------------------------------------------------------------------ the node menu
 
-let menuIndex: number | null = null;
-
 function closeMenu(): void {
   byId('menu').hidden = true;
-  selected = null;
-  menuIndex = null;
+  state.selected = null;
+  state.menuIndex = null;
+  save();
   for (const g of document.querySelectorAll('.node.selected')) g.classList.remove('selected');
 }
 
-function action(id: string, text: string, run: () => void, disabled = false): HTMLButtonElement {
-  const b = el('button', { id, class: 'action', role: 'menuitem' }, text);
-  b.disabled = disabled;
+function action(id: string, text: string, run: () => void, disabled = false): HTMLElement {
+  const b = el('vscode-button', { id, class: 'action', role: 'menuitem', secondary: '', ...(disabled ? { disabled: '' } : {}) }, text);
   b.addEventListener('click', (e) => {
     e.stopPropagation();
+    if (b.hasAttribute('disabled')) return;
     run();
     closeMenu();
   });
@@ -184,28 +221,32 @@ function fillMenu(n: PlacedNode): void {
   const items: (Node | string)[] = [el('div', { class: 'menu-title' }, n.id, el('span', { class: 'meta' }, ` ${n.kind} · ${label(n.state)}`))];
   if (n.mapped && n.indexes.length > 0) {
     const chips = n.indexes.map((i) => {
-      const c = el('button', { class: `chip state-${i.state}${menuIndex === i.mapIndex ? ' chosen' : ''}`, 'data-map-index': String(i.mapIndex), title: `[${i.mapIndex}] ${label(i.state)}` }, String(i.mapIndex));
+      const chosen = state.menuIndex === i.mapIndex;
+      const c = el('vscode-button', { class: `chip state-${i.state}${chosen ? ' chosen' : ''}`, 'data-map-index': String(i.mapIndex), title: `[${i.mapIndex}] ${label(i.state)}`, 'aria-pressed': String(chosen), ...(chosen ? {} : { secondary: '' }) }, String(i.mapIndex));
       c.addEventListener('click', (e) => {
         e.stopPropagation();
-        menuIndex = menuIndex === i.mapIndex ? null : i.mapIndex;
+        state.menuIndex = state.menuIndex === i.mapIndex ? null : i.mapIndex;
+        save();
         fillMenu(n);
       });
       return c;
     });
-    items.push(el('div', { class: 'menu-hint' }, menuIndex === null ? 'Map index (log asks when none is chosen):' : `Map index ${menuIndex}:`), el('div', { class: 'chips' }, ...chips));
+    items.push(el('div', { class: 'menu-hint' }, state.menuIndex === null ? 'Map index (log asks when none is chosen):' : `Map index ${state.menuIndex}:`), el('div', { class: 'chips' }, ...chips));
   }
-  items.push(
-    action('menu-log', 'Open log', () => vscode.postMessage({ type: 'openLog', taskId: n.id, mapIndex: menuIndex }), !hasRun),
-    action('menu-xcoms', 'Show XComs', () => vscode.postMessage({ type: 'showXComs', taskId: n.id, mapIndex: menuIndex }), !hasRun),
+  items.push(el('div', { class: 'actions' },
+    action('menu-log', 'Open log', () => vscode.postMessage({ type: 'openLog', taskId: n.id, mapIndex: state.menuIndex }), !hasRun),
+    action('menu-xcoms', 'Show XComs', () => vscode.postMessage({ type: 'showXComs', taskId: n.id, mapIndex: state.menuIndex }), !hasRun),
     action('menu-source', n.line ? `Go to source (line ${n.line})` : 'Go to source', () => vscode.postMessage({ type: 'goToSource', taskId: n.id }), n.line === null),
-  );
+  ));
   menu.replaceChildren(...items);
 }
 
-function openMenu(n: PlacedNode, g: SVGElement): void {
-  if (selected !== n.id) menuIndex = null;
+function openMenu(n: PlacedNode, g: SVGElement, focus = true): void {
+  if (state.selected !== n.id) state.menuIndex = null;
+  if (state.menuIndex !== null && !n.indexes.some((i) => i.mapIndex === state.menuIndex)) state.menuIndex = null;
   for (const x of document.querySelectorAll('.node.selected')) x.classList.remove('selected');
-  selected = n.id;
+  state.selected = n.id;
+  save();
   g.classList.add('selected');
   fillMenu(n);
   const menu = byId('menu');
@@ -214,7 +255,7 @@ function openMenu(n: PlacedNode, g: SVGElement): void {
   const left = Math.min(box.left + window.scrollX, window.scrollX + window.innerWidth - menu.offsetWidth - 8);
   menu.style.left = `${Math.max(4, left)}px`;
   menu.style.top = `${box.bottom + window.scrollY + 6}px`;
-  (menu.querySelector('button:not([disabled])') as HTMLButtonElement | null)?.focus();
+  if (focus) (menu.querySelector('vscode-button.action:not([disabled])') as HTMLElement | null)?.focus();
 }
 
 // ------------------------------------------------------------------ messages
