@@ -11,7 +11,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { loadS3Sdk } from '../xcom/stores.ts';
 import { callerPosition } from '../dag/position.ts';
 import type { Dag } from '../dag/dag.ts';
 import { DagDefinitionError } from '../dag/dag.ts';
@@ -129,8 +130,15 @@ async function findInDir(
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-function s3Client(c: ObjectStoreConnection | undefined): S3Client {
-  return new S3Client({
+/** A client and the SDK's commands (the SDK is loaded on first use: it is heavy). */
+interface S3 {
+  readonly client: S3Client;
+  readonly S: Awaited<ReturnType<typeof loadS3Sdk>>;
+}
+
+async function s3Client(c: ObjectStoreConnection | undefined): Promise<S3> {
+  const S = await loadS3Sdk();
+  const client = new S.S3Client({
     endpoint: c?.endpoint,
     region: c?.region ?? 'us-east-1',
     credentials: c?.credentials,
@@ -142,6 +150,7 @@ function s3Client(c: ObjectStoreConnection | undefined): S3Client {
       throwOnRequestTimeout: true,
     },
   });
+  return { client, S };
 }
 
 function s3Failure(err: unknown, t: Target, c: ObjectStoreConnection | undefined, what: string): Error {
@@ -155,7 +164,7 @@ function s3Failure(err: unknown, t: Target, c: ObjectStoreConnection | undefined
 }
 
 async function findInS3(
-  client: S3Client,
+  { client, S }: S3,
   t: Target,
   match: 'exact' | 'wildcard' | 'prefix',
   c: ObjectStoreConnection | undefined,
@@ -166,7 +175,7 @@ async function findInS3(
   try {
     if (match === 'exact') {
       try {
-        const h = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), {
+        const h = await client.send(new S.HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), {
           abortSignal: signal,
         });
         return [{ url: url(t.key), key: t.key, size: h.ContentLength ?? 0 }];
@@ -182,7 +191,7 @@ async function findInS3(
     let token: string | undefined;
     do {
       const page = await client.send(
-        new ListObjectsV2Command({ Bucket: t.bucket, Prefix: prefix, ContinuationToken: token }),
+        new S.ListObjectsV2Command({ Bucket: t.bucket, Prefix: prefix, ContinuationToken: token }),
         { abortSignal: signal },
       );
       for (const o of page.Contents ?? []) {
@@ -214,7 +223,7 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
   const poke = async (ctx: PokeContext): Promise<PokeReturnValue<ObjectMatch[]>> => {
     const found: ObjectMatch[] = [];
     const missing: string[] = [];
-    let client: S3Client | undefined;
+    let client: S3 | undefined;
     try {
       for (const raw of keys) {
         const t = parseTarget(options.bucket ? ctx.render(options.bucket) : undefined, ctx.render(raw), what);
@@ -222,7 +231,7 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
         let matches: ObjectMatch[];
         if (t.scheme === 'file') matches = await findInDir(t, match, what);
         else {
-          client ??= s3Client(options.connection);
+          client ??= await s3Client(options.connection);
           matches = await findInS3(client, t, match, options.connection, what, ctx.pokeSignal);
         }
         const ok = matches.filter((m) => m.size >= minSize);
@@ -231,7 +240,7 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
         else found.push(...ok);
       }
     } finally {
-      client?.destroy();
+      client?.client.destroy();
     }
     if (missing.length > 0) {
       ctx.log.info(

@@ -14,7 +14,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client, SFTPWrapper } from 'ssh2';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
+
+/** ssh2-sftp-client (and ssh2), loaded on the first connection: ~19 MiB that processes without SFTP need not pay. */
+let sftpClientLoading: Promise<typeof SftpClient> | undefined;
+const loadSftpClient = () => (sftpClientLoading ??= import('ssh2-sftp-client').then((m) => m.default));
 import { HostKeyError, SftpError, SftpTimeoutError, SyncError, errorMessage, redact } from './errors.ts';
 import type { SyncLogger } from './types.ts';
 
@@ -353,7 +357,8 @@ export class SftpSession {
     const keepaliveIntervalMs = o.timeouts?.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs;
     const hk = hostKeyCheck(o, log);
     let lastRawError: (Error & { level?: string }) | null = null;
-    const client = new SftpClient(`hangar-${label}`, {
+    const Client = await loadSftpClient();
+    const client = new Client(`hangar-${label}`, {
       error: (err: unknown) => {
         lastRawError ??= err as Error;
       },

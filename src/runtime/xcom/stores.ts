@@ -15,17 +15,8 @@ import { mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:f
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type * as S3Module from '@aws-sdk/client-s3';
 import type { XComLocation } from './types.ts';
 import { XComError } from './errors.ts';
 
@@ -285,13 +276,27 @@ export interface S3StoreOptions {
   readonly maxAttempts?: number;
 }
 
+/** The AWS SDK, loaded on first use: it costs ~30 MiB and ~100 ms in every process that imports it. */
+type S3Sdk = typeof S3Module;
+let sdkLoading: Promise<S3Sdk> | undefined;
+export function loadS3Sdk(): Promise<S3Sdk> {
+  return (sdkLoading ??= import('@aws-sdk/client-s3'));
+}
+
+/** What one S3 call gets: the SDK's commands and the store's client. */
+interface S3Api {
+  readonly S: S3Sdk;
+  readonly client: S3Client;
+}
+
 /** An `s3://bucket/prefix` store. */
 export class S3Store implements BlobStore {
   readonly url: string;
   readonly codec = 's3' as const;
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: S3Client;
+  private apiLoading: Promise<S3Api> | undefined;
+  private client: S3Client | undefined;
   private readonly opts: S3StoreOptions;
 
   constructor(opts: S3StoreOptions) {
@@ -301,7 +306,13 @@ export class S3Store implements BlobStore {
     this.prefix = (m[2] ?? '').replace(/\/+$/, '');
     this.url = `s3://${this.bucket}${this.prefix ? '/' + this.prefix : ''}`;
     this.opts = opts;
-    this.client = new S3Client({
+  }
+
+  /** The SDK and a client, created on the first call. */
+  private api(): Promise<S3Api> {
+    const opts = this.opts;
+    return (this.apiLoading ??= loadS3Sdk().then((S) => {
+      this.client = new S.S3Client({
       endpoint: opts.endpoint,
       region: opts.region ?? 'us-east-1',
       credentials: opts.credentials,
@@ -310,11 +321,13 @@ export class S3Store implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000, throwOnRequestTimeout: true },
-    });
+      });
+      return { S, client: this.client };
+    }));
   }
 
   close(): void {
-    this.client.destroy();
+    this.client?.destroy();
   }
 
   private key(loc: XComLocation | undefined, p: string): string {
@@ -327,12 +340,12 @@ export class S3Store implements BlobStore {
   }
 
   /** Runs one S3 call with an overall deadline, turning network failures into clear errors. */
-  private async call<T>(loc: XComLocation | undefined, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async call<T>(loc: XComLocation | undefined, what: string, fn: (signal: AbortSignal, s3: S3Api) => Promise<T>): Promise<T> {
     const budget = (this.opts.timeoutMs ?? 30_000) * (this.opts.maxAttempts ?? 2) + 1000;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), budget);
     try {
-      return await fn(ac.signal);
+      return await fn(ac.signal, await this.api());
     } catch (err) {
       const e = err as Error & { code?: string; name: string; $metadata?: { httpStatusCode?: number }; Code?: string };
       if (e instanceof XComError) throw e;
@@ -359,8 +372,8 @@ export class S3Store implements BlobStore {
     const h = createHash('sha256');
     if (source instanceof Uint8Array && source.byteLength <= threshold) {
       h.update(source);
-      await this.call(loc, 'upload', (abortSignal) =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: source, ContentLength: source.byteLength }), { abortSignal }),
+      await this.call(loc, 'upload', (abortSignal, s3) =>
+        s3.client.send(new s3.S.PutObjectCommand({ Bucket: this.bucket, Key, Body: source, ContentLength: source.byteLength }), { abortSignal }),
       );
       return { size: source.byteLength, checksum: hashOf(h) };
     }
@@ -374,8 +387,8 @@ export class S3Store implements BlobStore {
     let nextPart = 1;
     let firstError: unknown;
     const send = async (body: Buffer, PartNumber: number): Promise<void> => {
-      const r = await this.call(loc, `upload of part ${PartNumber}`, (abortSignal) =>
-        this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber, Body: body, ContentLength: body.byteLength }), { abortSignal }),
+      const r = await this.call(loc, `upload of part ${PartNumber}`, (abortSignal, s3) =>
+        s3.client.send(new s3.S.UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber, Body: body, ContentLength: body.byteLength }), { abortSignal }),
       );
       parts.push({ ETag: r.ETag!, PartNumber });
     };
@@ -389,14 +402,14 @@ export class S3Store implements BlobStore {
         if (!uploadId) {
           if (final && parts.length === 0 && inflight.size === 0 && rest.byteLength === 0) {
             // Small streamed value: a single PUT.
-            await this.call(loc, 'upload', (abortSignal) =>
-              this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.byteLength }), { abortSignal }),
+            await this.call(loc, 'upload', (abortSignal, s3) =>
+              s3.client.send(new s3.S.PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.byteLength }), { abortSignal }),
             );
             uploadId = '';
             return;
           }
-          const c = await this.call(loc, 'multipart upload start', (abortSignal) =>
-            this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }), { abortSignal }),
+          const c = await this.call(loc, 'multipart upload start', (abortSignal, s3) =>
+            s3.client.send(new s3.S.CreateMultipartUploadCommand({ Bucket: this.bucket, Key }), { abortSignal }),
           );
           uploadId = c.UploadId!;
         }
@@ -419,7 +432,7 @@ export class S3Store implements BlobStore {
         await flush(false);
       }
       if (size === 0) {
-        await this.call(loc, 'upload', (abortSignal) => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: Buffer.alloc(0) }), { abortSignal }));
+        await this.call(loc, 'upload', (abortSignal, s3) => s3.client.send(new s3.S.PutObjectCommand({ Bucket: this.bucket, Key, Body: Buffer.alloc(0) }), { abortSignal }));
         return { size, checksum: hashOf(h) };
       }
       await flush(true);
@@ -427,13 +440,14 @@ export class S3Store implements BlobStore {
       if (firstError) throw firstError;
       if (uploadId) {
         parts.sort((a, b) => a.PartNumber - b.PartNumber);
-        await this.call(loc, 'multipart upload completion', (abortSignal) =>
-          this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal }),
+        await this.call(loc, 'multipart upload completion', (abortSignal, s3) =>
+          s3.client.send(new s3.S.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal }),
         );
       }
     } catch (err) {
       if (uploadId) {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
+        const s3 = await this.api();
+        await s3.client.send(new s3.S.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
       }
       throw err;
     }
@@ -442,8 +456,8 @@ export class S3Store implements BlobStore {
 
   async get(loc: XComLocation, path: string): Promise<Buffer> {
     const Key = this.key(loc, path);
-    return this.call(loc, 'download', async (abortSignal) => {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+    return this.call(loc, 'download', async (abortSignal, s3) => {
+      const r = await s3.client.send(new s3.S.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
       const bytes = await r.Body!.transformToByteArray();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
@@ -451,13 +465,13 @@ export class S3Store implements BlobStore {
 
   async stream(loc: XComLocation, path: string): Promise<AsyncIterable<Uint8Array>> {
     const Key = this.key(loc, path);
-    const r = await this.call(loc, 'download', (abortSignal) => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
+    const r = await this.call(loc, 'download', (abortSignal, s3) => s3.client.send(new s3.S.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
     return r.Body as unknown as AsyncIterable<Uint8Array>;
   }
 
   async delete(path: string): Promise<number> {
     const Key = this.key(undefined, path);
-    await this.call(undefined, `delete of ${path}`, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
+    await this.call(undefined, `delete of ${path}`, (abortSignal, s3) => s3.client.send(new s3.S.DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
     return 0;
   }
 
@@ -465,8 +479,8 @@ export class S3Store implements BlobStore {
     let token: string | undefined;
     const Prefix = this.prefix ? this.prefix + '/' : undefined;
     do {
-      const r = await this.call(undefined, 'listing', (abortSignal) =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token }), { abortSignal }),
+      const r = await this.call(undefined, 'listing', (abortSignal, s3) =>
+        s3.client.send(new s3.S.ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token }), { abortSignal }),
       );
       for (const o of r.Contents ?? []) {
         if (!o.Key) continue;
