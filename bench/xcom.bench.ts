@@ -38,6 +38,8 @@ export interface XComBenchOptions {
   readonly memoryCheck?: boolean;
   /** Compression algorithm of the compressed and hybrid backends (default gzip). */
   readonly algorithm?: 'gzip' | 'zstd' | 'brotli';
+  /** Stops the run between cells (checked before each backend × data type × size); the run rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface XComBenchRow {
@@ -191,6 +193,7 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
       const value = makeData(type, size);
       const reps = options.repeat ?? (quick ? 3 : size >= 4 * MiB ? 7 : 9);
       for (const name of names) {
+        options.signal?.throwIfAborted();
         const b = backends.get(name)!;
         const fk = FLOOR_OF[name] ?? 'json';
         const loc: XComLocation = { dagId: 'bench', runId: 'r', taskId: type, mapIndex: -1, key: `v${size}` };
@@ -249,6 +252,7 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
     { name: 'encrypted ≥ 0.8 of raw AES-GCM + serialization (≥ 1 MiB)', target: 0.8, worst: worst('encrypted') },
     { name: 'file write+read ≥ 0.5 of serialization + fs write/read (≥ 1 MiB)', target: 0.5, worst: worst('file') },
   ].map((t) => ({ ...t, ok: t.worst === null || t.worst >= t.target }));
+  options.signal?.throwIfAborted();
   const memory = (options.memoryCheck ?? !quick) ? [await memoryCheck('bytes'), await memoryCheck('string'), await memoryCheck('structured')] : undefined;
   return {
     meta: { node: process.version, cpus: cpus().length, quick, date: new Date().toISOString(), algorithm: alg },

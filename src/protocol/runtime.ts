@@ -15,6 +15,7 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { XComFilter, XComFacets, XComLoc, XComPage, XComRawResult, XComReadResult, PathStep } from './webviews/xcom-values.ts';
+import type { BenchRunParams, BenchResults, BenchProgress } from './webviews/xcom-bench.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -325,6 +326,17 @@ export interface XComRotateResult {
 }
 /** → Re-encrypt stored XComs with the primary key (after `secrets/set` made a new key primary). */
 export const XComRotate = new RequestType<Record<string, never>, XComRotateResult, void>('xcom/rotate');
+
+// ------------------------------------------------------------------ benchmarks
+
+export type { BenchRunParams, BenchResults, BenchRow, BenchTarget, BenchProgress } from './webviews/xcom-bench.ts';
+
+/** → Run the XCom backends benchmark (`hangar bench xcom`) in the runtime server, one at a time; cells reported as `bench/progress`; answers with the results. */
+export const BenchXCom = new RequestType<BenchRunParams, BenchResults, void>('bench/xcom');
+/** → Stop the benchmark under way (between cells); its `bench/xcom` request then fails ("cancelled"). */
+export const BenchCancel = new RequestType<Record<string, never>, { cancelled: boolean }, void>('bench/cancel');
+/** ← The benchmark under way measured a cell: cells done of total, and which. */
+export const BenchDidProgress = new NotificationType<BenchProgress>('bench/progress');
 
 // ------------------------------------------------------------------ notifications
 

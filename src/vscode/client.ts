@@ -41,6 +41,8 @@ export class RuntimeClient implements vscode.Disposable {
   readonly onLog = new vscode.EventEmitter<P.LogDidAppendParams>();
   readonly onDags = new vscode.EventEmitter<P.DagListResult>();
   readonly onExpand = new vscode.EventEmitter<{ dagId: string; runId: string; taskId: string; count: number }>();
+  /** Cells of the XCom benchmark under way (`bench/progress`). */
+  readonly onBenchProgress = new vscode.EventEmitter<P.BenchProgress>();
   /** Fired after each (re)start with the connection ready, and with undefined when it stops. */
   readonly onDidChangeState = new vscode.EventEmitter<P.InitializeResult | undefined>();
 
@@ -97,6 +99,7 @@ export class RuntimeClient implements vscode.Disposable {
       connection.onNotification(P.LogDidAppend, (e) => this.onLog.fire(e)),
       connection.onNotification(P.DagsDidLoad, (e) => this.onDags.fire(e)),
       connection.onNotification(P.TaskDidExpand, (e) => this.onExpand.fire(e)),
+      connection.onNotification(P.BenchDidProgress, (e) => this.onBenchProgress.fire(e)),
       connection.onNotification(P.RuntimeDidWarn, (e) => log.warn(`[runtime] ${e.message}`)),
       connection,
     );
@@ -194,6 +197,6 @@ export class RuntimeClient implements vscode.Disposable {
 
   dispose(): void {
     void this.stop(1000);
-    for (const e of [this.onRun, this.onTask, this.onLog, this.onDags, this.onExpand, this.onDidChangeState]) e.dispose();
+    for (const e of [this.onRun, this.onTask, this.onLog, this.onDags, this.onExpand, this.onDidChangeState, this.onBenchProgress]) e.dispose();
   }
 }

@@ -15,6 +15,7 @@ import type { HangarContext } from './context.ts';
 import type { DagNode, RunNode } from './views.ts';
 import { XComBrowserPanel } from './panels/xcom-browser.ts';
 import { DagGraphPanel } from './panels/dag-graph.ts';
+import { XComBenchPanel } from './panels/xcom-bench.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -199,6 +200,10 @@ export const COMMANDS: Record<string, Handler> = {
     const node = arg as RunNode | undefined;
     if (node?.type === 'run') XComBrowserPanel.show(ctx, { dagId: node.entry.run.dagId, runId: node.entry.run.runId });
     else XComBrowserPanel.show(ctx);
+  },
+
+  'hangar.openXComBenchmarks': async (ctx) => {
+    XComBenchPanel.show(ctx);
   },
 
   'hangar.showDagGraph': async (ctx, arg) => {

@@ -34,6 +34,8 @@ const METHODS = [
   'xcom/delete',
   'xcom/clearRun',
   'xcom/sweep',
+  'bench/xcom',
+  'bench/cancel',
 ] as const;
 
 const rpcOut = createWriteStream('', { fd: 1 });

@@ -14,6 +14,7 @@ import type * as P from '../../protocol/runtime.ts';
 import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, optStr, paramsOf, str, strArray } from './validate.ts';
 import type { Params } from './validate.ts';
 import { XComBrowserService } from './xcom-browser.ts';
+import { BenchService } from './bench.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -36,6 +37,7 @@ export class RuntimeService {
   private readonly notify: Notify;
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
   private readonly xcoms = new XComBrowserService(() => this.rt());
+  private readonly bench = new BenchService((method, params) => this.notify(method, params));
 
   constructor(notify: Notify) {
     this.notify = notify;
@@ -93,6 +95,10 @@ export class RuntimeService {
         return this.xcoms.clearRun(method, p);
       case 'xcom/sweep':
         return this.xcoms.sweep(method, p);
+      case 'bench/xcom':
+        return this.bench.xcom(method, p);
+      case 'bench/cancel':
+        return this.bench.cancel();
       default:
         throw new InvalidParamsError(`Unknown method "${method}"`);
     }
@@ -141,6 +147,7 @@ export class RuntimeService {
   }
 
   async shutdown(): Promise<void> {
+    this.bench.cancel();
     for (const c of this.active.values()) c.abort(new Error('The runtime is shutting down'));
     const rt = this.runtime;
     this.runtime = undefined;
