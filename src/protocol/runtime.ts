@@ -16,6 +16,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { XComFilter, XComFacets, XComLoc, XComPage, XComRawResult, XComReadResult, PathStep } from './webviews/xcom-values.ts';
 import type { BenchRunParams, BenchResults, BenchProgress } from './webviews/xcom-bench.ts';
+import type { SensorDetail, SensorInstancesResult } from './webviews/sensor-values.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -303,6 +304,25 @@ export const XComClearRun = new RequestType<RunRef, { rows: number; objects: num
 
 /** → Remove offloaded files/objects no row refers to (older than 10 minutes). */
 export const XComSweep = new RequestType<{ dryRun?: boolean }, { scanned: number; orphans: number; removed: number; bytesFreed: number }, void>('xcom/sweep');
+
+// ------------------------------------------------------------------ the sensor panel
+
+export type { SensorDetail, SensorInstancesResult, SensorInstanceSummary, SensorPoke, CurvePoint, PlannedPoke, SlaDeadline, BreakerInfo, SensorHistoryStats } from './webviews/sensor-values.ts';
+
+export interface SensorInstancesParams {
+  dagId?: string;
+  runId?: string;
+  taskId?: string;
+  /** Only instances that may still poke (default false). */
+  liveOnly?: boolean;
+  /** Most instances (default 200, at most 1000), newest run first. */
+  limit?: number;
+}
+/** → Sensor task instances, live and past: mode, outcome, pokes, breaker state. */
+export const SensorInstances = new RequestType<SensorInstancesParams, SensorInstancesResult, void>('sensor/instances');
+
+/** → One sensor instance: its pokes, the intervals against the strategy's curve, planned pokes, timeout and SLA deadlines, breaker, history statistics. */
+export const SensorDetailRequest = new RequestType<TaskRef, SensorDetail, void>('sensor/detail');
 
 // ------------------------------------------------------------------ secrets
 

@@ -15,6 +15,7 @@ import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, o
 import type { Params } from './validate.ts';
 import { XComBrowserService } from './xcom-browser.ts';
 import { BenchService } from './bench.ts';
+import { SensorService } from './sensors.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -38,6 +39,11 @@ export class RuntimeService {
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
   private readonly xcoms = new XComBrowserService(() => this.rt());
   private readonly bench = new BenchService((method, params) => this.notify(method, params));
+  private readonly sensors = new SensorService(
+    () => this.rt(),
+    async (dagId) => (await this.bag()).dags.get(dagId),
+    (message) => new NotFoundError(message),
+  );
 
   constructor(notify: Notify) {
     this.notify = notify;
@@ -95,6 +101,10 @@ export class RuntimeService {
         return this.xcoms.clearRun(method, p);
       case 'xcom/sweep':
         return this.xcoms.sweep(method, p);
+      case 'sensor/instances':
+        return this.sensors.instances(method, p);
+      case 'sensor/detail':
+        return this.sensors.detail(method, p);
       case 'bench/xcom':
         return this.bench.xcom(method, p);
       case 'bench/cancel':
