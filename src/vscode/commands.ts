@@ -16,6 +16,7 @@ import type { DagNode, RunNode } from './views.ts';
 import { XComBrowserPanel } from './panels/xcom-browser.ts';
 import { DagGraphPanel } from './panels/dag-graph.ts';
 import { XComBenchPanel } from './panels/xcom-bench.ts';
+import { SensorPanel } from './panels/sensors.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -204,6 +205,21 @@ export const COMMANDS: Record<string, Handler> = {
 
   'hangar.openXComBenchmarks': async (ctx) => {
     XComBenchPanel.show(ctx);
+  },
+
+  'hangar.openSensorPanel': async (ctx, arg) => {
+    // From the Runs view: a sensor task instance opens on it; another task or a run, on that run's sensors.
+    const node = arg as RunNode | DagNode | undefined;
+    if (node?.type === 'ti') {
+      const ti = node.ti;
+      if (ti.operator === 'sensor') return SensorPanel.show(ctx, { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex });
+      void vscode.window.showInformationMessage(`Hangar: ${ti.taskId} is not a sensor; showing the sensors of run ${ti.runId}.`);
+      return SensorPanel.show(ctx, { dagId: ti.dagId, runId: ti.runId });
+    }
+    if (node?.type === 'run') return SensorPanel.show(ctx, { dagId: node.entry.run.dagId, runId: node.entry.run.runId });
+    if (node?.type === 'dag' || node?.type === 'task') return SensorPanel.show(ctx, { dagId: (node as { dag: DagInfo }).dag.dagId });
+    if (typeof arg === 'string') return SensorPanel.show(ctx, { dagId: arg });
+    return SensorPanel.show(ctx);
   },
 
   'hangar.showDagGraph': async (ctx, arg) => {
