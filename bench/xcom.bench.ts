@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { createXComBackend, Keyring, BACKEND_NAMES } from '../src/runtime/xcom/index.ts';
 import type { HangarXComBackend, XComLocation } from '../src/runtime/xcom/index.ts';
+import { workerExecArgv } from '../src/runtime/executor/isolated.ts';
 
 export const DATA_TYPES = ['small', 'medium', 'large', 'repetitive', 'sensitive', 'random'] as const;
 export type DataType = (typeof DATA_TYPES)[number];
@@ -313,7 +314,8 @@ function memoryPhase(spec: string): Promise<PhaseResult> {
     // The child is chosen by an environment variable, so this works from the bundled CLI too (self is then the bundle).
     const child = fork(self, [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: ['--expose-gc'],
+      // As a worker process runs a task (the same V8 flags).
+      execArgv: workerExecArgv(),
       env: { ...process.env, HANGAR_XCOM_MEMORY_CHILD: spec },
     });
     let answered = false;

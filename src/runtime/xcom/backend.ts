@@ -116,6 +116,8 @@ export interface XComStats {
 
 /** Offloaded JSON values larger than this are parsed as they stream (see fetchDecoded). */
 const STREAM_PARSE = 16 << 20;
+/** Read size and parse batch (characters) of a streamed parse. */
+const STREAM_PIECE = 64 << 10;
 
 const EXT: Record<string, string> = { json: 'json', 'typed-json': 'json', bytes: 'bin', gzip: 'gz', zstd: 'zst', brotli: 'br', 'aes-256-gcm': 'enc' };
 
@@ -531,11 +533,14 @@ export class HangarXComBackend implements XComBackend {
   private async fetchDecoded(loc: XComLocation, off: OffloadLayer, format: 'json' | 'typed-json'): Promise<unknown> {
     const store = this.storeFor(loc, off.store);
     // Every chunk is hashed and decoded before the next is read, so a local file can be read into one reused buffer.
-    const src = store instanceof LocalDirStore ? store.readReusing(loc, off.filepath) : await store.stream(loc, off.filepath);
+    const streaming = off.size_bytes > STREAM_PARSE;
+    // Streaming, the text arrives in pieces below V8's large-object size (~128 KiB), which die young in the
+    // new space; 1 MiB pieces were large objects that lingered until a full GC (100 MiB of records: 3.3× → 2.6× peak RSS).
+    const src = store instanceof LocalDirStore ? store.readReusing(loc, off.filepath, streaming ? STREAM_PIECE : 1 << 20) : await store.stream(loc, off.filepath);
     const h = createHash('sha256');
     const dec = new StringDecoder('utf8');
     // Up to STREAM_PARSE bytes the text is gathered and parsed at once (faster); above, parsed as it streams.
-    const parser = new StreamingJson(loc, format, undefined, off.size_bytes <= STREAM_PARSE);
+    const parser = new StreamingJson(loc, format, STREAM_PIECE, !streaming);
     let size = 0;
     // A parse error is reported only once the bytes are known to be intact (else it is the file that is damaged).
     let parseError: unknown;
