@@ -199,3 +199,20 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     ws.remove();
   }
 });
+
+test('hangar bench xcom --quick: measured rows for every backend and data type, and the exit code says whether every target was met', () => {
+  const r = hangar(['bench', 'xcom', '--quick', '--json'], { timeoutMs: 300_000 });
+  const res = JSON.parse(r.stdout) as {
+    rows: { backend: string; dataType: string; size: number; serializeMs: number; deserializeMs: number; vsFloor: number }[];
+    targets: { name: string; ok: boolean; worst: number | null }[];
+  };
+  assert.deepEqual([...new Set(res.rows.map((x) => x.backend))].sort(), ['compressed', 'database', 'encrypted', 'file', 'hybrid', 's3']);
+  assert.deepEqual([...new Set(res.rows.map((x) => x.dataType))].sort(), ['large', 'medium', 'random', 'repetitive', 'sensitive', 'small']);
+  for (const row of res.rows) assert.ok(row.serializeMs > 0 && row.deserializeMs > 0 && row.vsFloor > 0, JSON.stringify(row));
+  assert.equal(res.targets.length, 3);
+  const missed = res.targets.filter((t) => !t.ok);
+  // Whether a target is met depends on the machine; what must hold is that the exit code and stderr say so.
+  assert.equal(r.code, missed.length ? 1 : 0, r.stderr);
+  for (const t of missed) assert.ok(r.stderr.includes(`target missed: ${t.name}: worst cell ${t.worst}`), r.stderr);
+  if (!missed.length) assert.doesNotMatch(r.stderr, /target missed/);
+});

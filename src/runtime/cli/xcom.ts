@@ -359,5 +359,11 @@ export async function benchCommand(ctx: Ctx): Promise<number> {
   if (interactive) process.stderr.write('\n');
   if (ctx.json) ctx.out(JSON.stringify(res, null, 2));
   else ctx.out(formatXComBenchTable(res));
-  return 0;
+  // Like a test: a missed target is a failure (exit 1), named on stderr; the results are printed all the same.
+  const missed = [
+    ...res.targets.filter((t) => !t.ok).map((t) => `${t.name}: worst cell ${t.worst}`),
+    ...(res.memory ?? []).filter((m) => !m.ok).map((m) => `100 MiB ${m.kind} value through the file backend: peak ${m.peakOverValue}× (target < 3×)`),
+  ];
+  for (const m of missed) process.stderr.write(`hangar bench xcom: target missed: ${m}\n`);
+  return missed.length ? 1 : 0;
 }
