@@ -415,6 +415,8 @@ export function encodeValue(loc: XComLocation, value: unknown, opts: EncodeOptio
 const CHUNK_DEPTH = 3;
 /** Strings longer than this are written in slices. */
 const LONG_STRING = 256 * 1024;
+/** Output size aimed at by one batch of array elements in encodeChunks. */
+const BATCH_CHARS = 32 * 1024;
 
 /**
  * The same bytes as encodeValue, as a sequence of chunks of about `chunkSize`
@@ -467,11 +469,30 @@ export function* encodeChunks(p: PreparedValue, chunkSize = 1 << 20): Generator<
     } else if (depth < CHUNK_DEPTH && Array.isArray(v)) {
       emit('[');
       const n = v.length;
-      for (let i = 0; i < n; i++) {
+      // Plain JSON: runs of elements that need no recursion go through one native JSON.stringify per
+      // batch (a slice), sized to about BATCH_CHARS of output from what the previous batch produced.
+      let batch = 16;
+      for (let i = 0; i < n; ) {
         if (i > 0) emit(',');
         const x = v[i];
-        if (Array.isArray(x) || (typeof x === 'string' && x.length > LONG_STRING)) yield* write(x, depth + 1);
-        else leaf(x);
+        if (Array.isArray(x) || (typeof x === 'string' && x.length > LONG_STRING)) {
+          yield* write(x, depth + 1);
+          i++;
+        } else if (typed) {
+          leaf(x);
+          i++;
+        } else {
+          let end = i + 1;
+          while (end < n && end - i < batch) {
+            const y = v[end];
+            if (Array.isArray(y) || (typeof y === 'string' && y.length > LONG_STRING)) break;
+            end++;
+          }
+          const text = end - i === 1 ? (JSON.stringify(x) ?? 'null') : JSON.stringify(v.slice(i, end)).slice(1, -1);
+          emit(text);
+          batch = Math.max(1, Math.min(4096, Math.floor((batch * BATCH_CHARS) / Math.max(1, text.length))));
+          i = end;
+        }
         if (ready.length) yield* drain();
       }
       emit(']');
