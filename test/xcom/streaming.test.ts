@@ -21,6 +21,7 @@ const VALUES: [string, unknown][] = [
   ['holes and undefined', [1, , 3, undefined, { a: undefined, b: [undefined] }]], // eslint-disable-line no-sparse-arrays
   ['deep nesting', { a: { b: { c: { d: { e: [long.slice(0, 10), { f: 1 }] } } } } }],
   ['__proto__ key', JSON.parse('{"__proto__": {"polluted": 1}, "ok": [1, 2]}')],
+  ['plain array whose runs of elements are broken by long strings and arrays', [{ a: 1 }, 'x', null, long, [1, [2, { b: long.slice(0, 99) }]], ...Array.from({ length: 2000 }, (_, i) => ({ i, s: 'é'.repeat(i % 50) })), long, 7]],
   ['scalars', 42],
   ['empty containers', { a: [], b: {}, c: '' }],
   ['NaN and -0 inside', { x: NaN, y: -0, z: [Infinity] }],
