@@ -29,6 +29,7 @@ import {
   formatBytes,
   formatChange,
   formatMs,
+  formatMsTick,
   linearScale,
   logDomain,
   logScale,
@@ -165,6 +166,10 @@ describe('XCom benchmarks chart data', () => {
     assert.equal(formatMs(1.234), '1.23 ms');
     assert.equal(formatMs(42.19), '42.2 ms');
     assert.equal(formatMs(2500), '2.50 s');
+    assert.equal(formatMsTick(0.01), '10 µs');
+    assert.equal(formatMsTick(1), '1 ms');
+    assert.equal(formatMsTick(100), '100 ms');
+    assert.equal(formatMsTick(2000), '2 s');
     assert.equal(formatChange(12, 10), '+20%');
     assert.equal(formatChange(7, 10), '−30%');
     assert.equal(formatChange(10.01, 10), '+0.1%');
@@ -301,8 +306,7 @@ describe('bench/xcom in the runtime service', () => {
 
   test('cancel stops a run between cells; one run at a time; params are checked', async () => {
     const events: BenchProgress[] = [];
-    let s!: RuntimeService;
-    s = new RuntimeService((method, params) => {
+    const s: RuntimeService = new RuntimeService((method, params) => {
       if (method !== 'bench/progress') return;
       events.push(params as BenchProgress);
       if (events.length === 2) void s.handle('bench/cancel', {});

@@ -28,6 +28,13 @@ export function formatMs(ms: number): string {
   return `${(ms * 1000).toFixed(0)} µs`;
 }
 
+/** An axis tick of milliseconds: "10 µs", "1 ms", "100 ms", "2 s". */
+export function formatMsTick(ms: number): string {
+  if (ms >= 1000) return `${+(ms / 1000).toPrecision(3)} s`;
+  if (ms >= 1) return `${+ms.toPrecision(3)} ms`;
+  return `${+(ms * 1000).toPrecision(3)} µs`;
+}
+
 /** A relative change as text: "+12%", "−30%", "±0%"; "—" when there is no earlier value. */
 export function formatChange(now: number, before: number | undefined): string {
   if (before === undefined || !Number.isFinite(before)) return '—';

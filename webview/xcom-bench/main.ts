@@ -34,6 +34,7 @@ import {
   formatBytes,
   formatChange,
   formatMs,
+  formatMsTick,
   linearScale,
   logDomain,
   logScale,
@@ -231,7 +232,7 @@ function build(): void {
     'div',
     { class: 'backends', role: 'group', 'aria-label': 'Backends' },
     ...BENCH_BACKENDS.map((b) => {
-      const c = el('vscode-checkbox', { id: `b-${b}`, label: b, 'data-backend': b }, b);
+      const c = el('vscode-checkbox', { id: `b-${b}`, label: b, 'data-backend': b });
       (c as unknown as { checked: boolean }).checked = state.options.backends.includes(b);
       c.addEventListener('change', () => {
         const on = BENCH_BACKENDS.filter((x) => (byId(`b-${x}`) as unknown as { checked: boolean }).checked);
@@ -452,7 +453,7 @@ function renderSummary(): void {
       el(
         'div',
         { class: 'actions' },
-        button('Save', () => void saveResult(false), { id: 'save' }),
+        button(state.savedAs ? 'Saved' : 'Save', () => void saveResult(false), { id: 'save', ...(state.savedAs ? { disabled: '' } : {}) }),
         button('Save As…', () => void saveResult(true), { id: 'save-as', secondary: '' }),
       ),
     ),
@@ -554,7 +555,7 @@ function timeChart(r: BenchResults, types: string[]): HTMLElement {
     const [y0, y1] = logDomain(Math.min(...all.map((p) => p.y)), Math.max(...all.map((p) => p.y)));
     const x = logScale(x0, x1, X0 + 8, X1 - 8);
     const y = logScale(y0, y1, Y0, Y1);
-    axes(g, x, y, byteTicks(x0, x1), logTicks(y0, y1), formatBytes, formatMs, 'value size (serialized, log)', `${kind} time, median (log)`);
+    axes(g, x, y, byteTicks(x0, x1), logTicks(y0, y1), formatBytes, formatMsTick, 'value size (serialized, log)', `${kind} time, median (log)`);
     const draw = (series: typeof now, earlier: boolean) => {
       for (const s of series) {
         const c = `c${backendIndex(s.backend)}`;
@@ -623,9 +624,9 @@ function storedChart(r: BenchResults, classes: SizeClass[], cls: SizeClass): HTM
   root.append(g);
   let y: Scale;
   if (metric === 'ratio') {
-    const ticks = niceTicks(0, Math.max(1, ...values));
+    const ticks = niceTicks(0, Math.max(1, ...values) * 1.1);
     y = linearScale(0, ticks[ticks.length - 1]!, Y0, Y1);
-    axes(g, null, y, [], ticks, () => '', (v) => v.toFixed(v < 1 && v > 0 ? 2 : 1).replace(/\.0+$/, ''), 'data type', 'stored ÷ serialized size');
+    axes(g, null, y, [], ticks, () => '', (v) => String(v), 'data type', 'stored ÷ serialized size');
     g.append(svg('line', { class: 'ref', x1: X0, x2: X1, y1: y(1), y2: y(1) }, tip('1 = stored as large as serialized')));
   } else {
     const [d0, d1] = byteDomain(Math.max(1, Math.min(...values)), Math.max(...values));
@@ -718,7 +719,7 @@ function throughputChart(r: BenchResults, types: string[], classes: SizeClass[],
       const ty = y(b.target);
       g.append(
         svg('line', { class: `target ${c}`, x1: cx - slot * 0.45, x2: cx + slot * 0.45, y1: ty, y2: ty, 'data-backend': b.backend, 'data-target': b.target }, tip(`${b.backend} target: ≥ ${b.target}× the floor (cells ≥ 1 MiB)`)),
-        svg('text', { class: 'target-label', x: cx + slot * 0.45, y: ty - 3, 'text-anchor': 'end' }, `≥ ${b.target}`),
+        svg('text', { class: 'target-label', x: cx + slot * 0.45, y: ty - 4, 'text-anchor': 'end' }, `≥ ${b.target}`),
       );
     }
     const earlier = before.find((x) => x.backend === b.backend);
