@@ -624,12 +624,12 @@ export class StreamingJson {
   private carry = '';
   private readonly parts: string[] = [];
   private readonly out: unknown[] = [];
-  // array scan state, over carry
-  private scanPos = 0;
+  // array scan state: the text since the last parsed batch, in pieces
+  private readonly pending: string[] = [];
+  private pendingChars = 0;
   private depth = 1;
   private inStr = false;
   private esc = false;
-  private lastBoundary = 0;
 
   private readonly batch: number;
 
@@ -681,16 +681,18 @@ export class StreamingJson {
     for (const x of parsed) this.out.push(this.typed && x !== null && typeof x === 'object' ? untag(this.loc, x) : x);
   }
 
+  /**
+   * Scans each piece once, keeping the text since the last parsed batch as a list of pieces (never
+   * re-concatenated per piece, so one huge element fed in small pieces stays linear).
+   */
   private writeArray(text: string): void {
-    const s = this.carry + text;
     let depth = this.depth;
     let inStr = this.inStr;
     let esc = this.esc;
-    let boundary = this.lastBoundary;
-    let start = 0;
-    const n = s.length;
-    for (let i = this.scanPos; i < n; i++) {
-      const c = s.charCodeAt(i);
+    let from = 0;
+    const n = text.length;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
       if (inStr) {
         if (esc) esc = false;
         else if (c === 0x5c) esc = true;
@@ -702,26 +704,33 @@ export class StreamingJson {
       else if (c === 0x5d || c === 0x7d) {
         depth--;
         if (depth === 0) {
-          this.parseBatch(s.slice(start, i));
+          this.parseBatch(this.takePending(text.slice(from, i)));
           this.mode = 'done';
-          if (!/^\s*$/.test(s.slice(i + 1))) corrupt(this.loc, 'not valid JSON (text after the end of the value)');
-          this.carry = '';
+          if (!/^\s*$/.test(text.slice(i + 1))) corrupt(this.loc, 'not valid JSON (text after the end of the value)');
           return;
         }
-      } else if (c === 0x2c && depth === 1) {
-        boundary = i;
-        if (boundary - start >= this.batch) {
-          this.parseBatch(s.slice(start, boundary));
-          start = boundary + 1;
-        }
+      } else if (c === 0x2c && depth === 1 && this.pendingChars + (i - from) >= this.batch) {
+        this.parseBatch(this.takePending(text.slice(from, i)));
+        from = i + 1;
       }
     }
-    this.carry = s.slice(start);
-    this.scanPos = n - start;
-    this.lastBoundary = boundary - start;
+    if (from < n) {
+      const rest = from === 0 ? text : text.slice(from);
+      this.pending.push(rest);
+      this.pendingChars += rest.length;
+    }
     this.depth = depth;
     this.inStr = inStr;
     this.esc = esc;
+  }
+
+  /** The text since the last batch, ending with `tail`; the list starts over. */
+  private takePending(tail: string): string {
+    this.pending.push(tail);
+    const s = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending.length = 0;
+    this.pendingChars = 0;
+    return s;
   }
 
   private writeString(text: string): void {
