@@ -3,15 +3,17 @@
  * a real store, with real sensor runs of examples/dags/sensor_demo.ts: on a fake
  * clock (the pokes, intervals, curve, plan and deadlines to the millisecond,
  * mid-run and after), and once through the runtime server's dispatch on the
- * real clock.
+ * real clock over JSON-RPC (the server process the extension starts).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import * as P from '../../src/protocol/runtime.ts';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { RuntimeService } from '../../src/runtime/server/service.ts';
 import { SensorService, formatMs, strategySentence } from '../../src/runtime/server/sensors.ts';
 import { InvalidParamsError } from '../../src/runtime/server/validate.ts';
 import type { SensorDetail, SensorInstancesResult } from '../../src/protocol/webviews/sensor-values.ts';
@@ -19,6 +21,7 @@ import type { Runtime } from '../../src/runtime/runtime.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { drive } from './helpers.ts';
 
+const SERVER = join(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'dags', 'sensor_demo.ts');
 const T0 = Date.UTC(2024, 0, 15, 6, 0, 0);
 
@@ -160,35 +163,45 @@ describe('sensor panel queries', () => {
 });
 
 describe('sensor panel requests through the runtime server', () => {
-  test('sensor/instances and sensor/detail answer for a real run of sensor_demo; bad params are rejected', { timeout: 60_000 }, async () => {
+  test('sensor/instances and sensor/detail over JSON-RPC (src/runtime/server/main.ts) for a real run of sensor_demo; bad params are rejected', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-sensor-panel-'));
     mkdirSync(join(dir, 'dags'));
     writeFileSync(join(dir, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
     cpSync(EXAMPLE, join(dir, 'dags', 'sensor_demo.ts'));
-    const notes: { method: string; params: { runId?: string; state?: string } }[] = [];
-    const s = new RuntimeService((method, params) => notes.push({ method, params: params as { runId?: string; state?: string } }));
+    const child = spawn(process.execPath, [SERVER], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
+    const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const ended = new Set<string>();
+    rpc.onNotification(P.RunDidChange, (e) => {
+      if (e.state === 'success' || e.state === 'failed') ended.add(e.runId);
+    });
+    rpc.listen();
     try {
-      await s.handle('runtime/initialize', { workspace: dir, config: { executor: 'isolated' } });
-      const run = (await s.handle('dag/run', { dagId: 'sensor_demo' })) as { runId: string };
+      await rpc.sendRequest(P.Initialize, { workspace: dir, config: { executor: 'isolated' } });
+      const run = await rpc.sendRequest(P.DagRun, { dagId: 'sensor_demo' });
       const deadline = Date.now() + 45_000;
       let sawLive = false;
-      while (!notes.some((n) => n.method === 'run/didChange' && n.params.runId === run.runId && (n.params.state === 'success' || n.params.state === 'failed'))) {
+      while (!ended.has(run.runId)) {
         assert.ok(Date.now() < deadline, 'the run did not end');
-        const live = (await s.handle('sensor/instances', { liveOnly: true })) as SensorInstancesResult;
+        const live = await rpc.sendRequest(P.SensorInstances, { liveOnly: true });
         sawLive ||= live.instances.some((i) => i.taskId === 'wait_for_flag' && i.pokes >= 1);
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.ok(sawLive, 'wait_for_flag was listed as live while it poked');
-      const list = (await s.handle('sensor/instances', { runId: run.runId })) as SensorInstancesResult;
+      assert.ok(sawLive, 'wait_for_flag was listed as live while it poked (in a worker process)');
+      const list = await rpc.sendRequest(P.SensorInstances, { runId: run.runId, dagId: 'sensor_demo' });
       assert.deepEqual(list.instances.map((i) => `${i.taskId}:${i.outcome}:${i.pokes}`).sort(), ['wait_for_flag:success:3', 'wait_for_partner_api:success:3']);
-      const d = (await s.handle('sensor/detail', { dagId: 'sensor_demo', runId: run.runId, taskId: 'wait_for_flag' })) as SensorDetail;
+      const d = await rpc.sendRequest(P.SensorDetailRequest, { dagId: 'sensor_demo', runId: run.runId, taskId: 'wait_for_flag' });
       assert.deepEqual(d.pokes.map((p) => p.result), ['not_yet', 'not_yet', 'done']);
       assert.ok(d.pokes[2]!.atMs - d.pokes[0]!.atMs >= 2900, 'pokes 1 s then 2 s apart on the real clock');
-      await assert.rejects(s.handle('sensor/detail', { dagId: 'sensor_demo', runId: run.runId, taskId: 'process' }), /not a sensor/);
-      await assert.rejects(s.handle('sensor/detail', { dagId: 'sensor_demo', runId: 'nope', taskId: 'wait_for_flag' }), (e: Error) => e.name === 'NotFoundError');
-      await assert.rejects(s.handle('sensor/instances', { dagId: 7 }), /"dagId" must be a non-empty string/);
+      await assert.rejects(rpc.sendRequest(P.SensorDetailRequest, { dagId: 'sensor_demo', runId: run.runId, taskId: 'process' }), (e: { code: number; message: string }) => e.code === P.INVALID_PARAMS && /not a sensor/.test(e.message));
+      await assert.rejects(rpc.sendRequest(P.SensorDetailRequest, { dagId: 'sensor_demo', runId: 'nope', taskId: 'wait_for_flag' }), (e: { code: number }) => e.code === P.NOT_FOUND);
+      await assert.rejects(rpc.sendRequest(P.SensorInstances, { dagId: 7 } as never), (e: { code: number; message: string }) => e.code === P.INVALID_PARAMS && /"dagId" must be a non-empty string/.test(e.message));
     } finally {
-      await s.shutdown();
+      // A server that does not stop when asked is killed: a failing test must end, not hang.
+      const exited = new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      const wait = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+      await Promise.race([rpc.sendRequest(P.Shutdown).catch(() => undefined), wait(10_000)]);
+      if (!(await Promise.race([exited.then(() => true), wait(10_000).then(() => false)]))) child.kill('SIGKILL');
+      rpc.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

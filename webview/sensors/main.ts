@@ -142,7 +142,7 @@ function buildToolbar(): HTMLElement {
     save();
     void loadList();
   });
-  const live = el('vscode-checkbox', { id: 'f-live', label: 'Live only' }, 'Live only');
+  const live = el('vscode-checkbox', { id: 'f-live', label: 'Live only' });
   (live as unknown as { checked: boolean }).checked = state.liveOnly;
   live.addEventListener('change', () => {
     state.liveOnly = (live as unknown as { checked: boolean }).checked;

@@ -34,6 +34,8 @@ const METHODS = [
   'xcom/delete',
   'xcom/clearRun',
   'xcom/sweep',
+  'sensor/instances',
+  'sensor/detail',
   'bench/xcom',
   'bench/cancel',
 ] as const;
