@@ -1,6 +1,7 @@
 /** SFTP connections against a real sshd: host keys, authentication, secrets, deadlines. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { KeyObject } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -206,6 +207,37 @@ describe('deadlines: a dead or silent server is an error, never a hang', () => {
     } finally {
       await server.signalSessions('SIGCONT');
       await server.killSessions();
+    }
+  });
+});
+
+describe('ssh2 without its native addon', () => {
+  it('AES-GCM packets use a KeyObject of the session key, also after a re-key, and data still flows both ways', async () => {
+    const s = await SftpSession.connect(keyConnection(server));
+    try {
+      type Cipher = { _encSSLName?: string; _encKey?: unknown; _decipherSSLName?: string; _decipherKey?: unknown };
+      const protocol = (s.sftp as unknown as { _client: { _protocol: { _cipher: Cipher; _decipher: Cipher; rekey(): void } } })._client._protocol;
+      const check = () => {
+        assert.match(String(protocol._cipher._encSSLName), /-gcm$/, 'an AES-GCM cipher was negotiated');
+        assert.ok(protocol._cipher._encKey instanceof KeyObject, 'cipher key is a KeyObject');
+        assert.ok(protocol._decipher._decipherKey instanceof KeyObject, 'decipher key is a KeyObject');
+      };
+      check();
+      const roundTrip = async (name: string) => {
+        const path = join(ws.dir, name);
+        await writeFile(path, 'x'.repeat(100_000));
+        const entries = await s.op('readdir', ws.dir, (cb) => s.sftp.readdir(ws.dir, cb));
+        assert.ok(entries.some((e) => e.filename === name));
+      };
+      await roundTrip('before.txt');
+      const cipherBefore = protocol._cipher;
+      protocol.rekey();
+      for (let i = 0; i < 100 && protocol._cipher === cipherBefore; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.notEqual(protocol._cipher, cipherBefore, 'the re-key installed a new cipher');
+      await roundTrip('after.txt');
+      check();
+    } finally {
+      await s.close();
     }
   });
 });
