@@ -140,7 +140,7 @@ describe('sensor panel messages', () => {
 
 describe('sensor panel formatting and chart geometry', () => {
   test('durations, rates, states', () => {
-    assert.deepEqual([formatMs(0), formatMs(999), formatMs(1500), formatMs(12_400), formatMs(90_000), formatMs(3_600_000), formatMs(7 * 86_400_000 + 3_600_000), formatMs(null), formatMs(-2000)], ['0ms', '999ms', '1.5s', '12s', '1m30s', '1h', '7d1h', '—', '−2s']);
+    assert.deepEqual([formatMs(0), formatMs(999), formatMs(1500), formatMs(1250), formatMs(12_400), formatMs(90_000), formatMs(3_600_000), formatMs(7 * 86_400_000 + 3_600_000), formatMs(null), formatMs(-2000)], ['0ms', '999ms', '1.5s', '1.25s', '12s', '1m30s', '1h', '7d1h', '—', '−2s']);
     assert.equal(formatPokeMs(0.42), '0.4ms');
     assert.deepEqual([formatRate(1), formatRate(0.953), formatRate(null)], ['100%', '95.3%', '—']);
     assert.equal(stateWord(instance()), 'success');

@@ -11,7 +11,7 @@ export function formatMs(ms: number | null | undefined): string {
   const neg = ms < 0 ? '−' : '';
   ms = Math.abs(ms);
   if (ms < 1000) return `${neg}${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${neg}${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))}s`;
+  if (ms < 60_000) return `${neg}${Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 0))}s`;
   const parts: string[] = [];
   let s = Math.round(ms / 1000);
   for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {

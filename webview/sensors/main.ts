@@ -165,8 +165,11 @@ async function loadDags(): Promise<void> {
     const r = await request('dags', {});
     const sel = byId('f-dag');
     const list = state.dagId && !r.dagIds.includes(state.dagId) ? [state.dagId, ...r.dagIds] : r.dagIds;
-    sel.replaceChildren(el('vscode-option', { value: '' }, '(every DAG)'), ...list.map((d) => el('vscode-option', { value: d }, d)));
+    const opt = (value: string, label: string) => el('vscode-option', { value, ...(value === (state.dagId ?? '') ? { selected: '' } : {}) }, label);
+    sel.replaceChildren(opt('', '(every DAG)'), ...list.map((d) => opt(d, d)));
+    // The select takes in its new options asynchronously: set the value once it has them, too.
     (sel as unknown as { value: string }).value = state.dagId ?? '';
+    requestAnimationFrame(() => ((sel as unknown as { value: string }).value = state.dagId ?? ''));
   } catch (e) {
     status(`DAG choices: ${errText(e)}`, true);
   }
@@ -219,6 +222,7 @@ async function loadList(): Promise<void> {
 
 function renderList(): void {
   if (!list) return;
+  const focused = document.activeElement instanceof HTMLTableRowElement && document.activeElement.closest('#instances') ? document.activeElement.rowIndex : -1;
   const head = el('tr', {}, ...['Sensor', 'Run', 'Mode', 'State', 'Pokes', 'Last poke', 'Wait', 'Breaker'].map((h) => el('th', { scope: 'col' }, h)));
   const rows = list.instances.map((i) => {
     const word = stateWord(i);
@@ -252,6 +256,7 @@ function renderList(): void {
     return tr;
   });
   byId('instances').replaceChildren(el('thead', {}, head), el('tbody', {}, ...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '8', class: 'empty' }, state.liveOnly ? 'No sensor is poking or waiting now.' : 'No sensor instances.'))])));
+  if (focused >= 0) (byId<HTMLTableElement>('instances').rows[focused] as HTMLElement | undefined)?.focus();
 }
 
 function select(i: SensorInstanceSummary): void {
@@ -290,6 +295,13 @@ async function loadDetail(): Promise<void> {
     const wasLive = detail?.instance.live;
     detail = d;
     renderDetail(d);
+    // The list's row of this instance moves with it (pokes, last poke, state) between list reads.
+    const row = list?.instances.findIndex((x) => sameKey(key, keyOf(x))) ?? -1;
+    if (list && row >= 0) {
+      list.instances[row] = d.instance;
+      list.nowMs = d.nowMs;
+      renderList();
+    }
     if (d.instance.live) scheduleDetail(LIVE_POLL_MS);
     else if (wasLive) scheduleList(0); // it just ended: the list's row too
   } catch (e) {
@@ -328,7 +340,7 @@ function renderDetail(d: SensorDetail): void {
   );
   const facts = el('p', { class: 'facts', id: 'facts' });
   const factBits: string[] = [];
-  if (d.strategyText) factBits.push(`Interval ${d.strategyText}.`);
+  if (d.strategyText) factBits.push(`Interval: ${d.strategyText}.`);
   if (d.timeoutMs !== null) factBits.push(`Timeout ${formatMs(d.timeoutMs)} from the first poke${d.timeoutDeadlineMs !== null ? ` (${formatClock(d.timeoutDeadlineMs)})` : ''}.`);
   if (d.sla.length) factBits.push(`SLA${d.slaRelativeTo ? ` from ${d.slaRelativeTo.replaceAll('_', ' ')}` : ''}: ${d.sla.map((l) => `${l.level} at ${formatClock(l.deadlineMs)}${l.missedMs !== null ? ' (missed)' : ''}`).join(', ')}.`);
   if (i.firstPokeMs !== null) factBits.push(`${d.totalPokes} poke${d.totalPokes === 1 ? '' : 's'} since ${formatClock(i.firstPokeMs)}${i.waitMs !== null ? `, done after ${formatMs(i.waitMs)}` : i.live ? `, waiting for ${formatMs(d.nowMs - i.firstPokeMs)}` : ''}.`);
@@ -468,8 +480,7 @@ function drawTimeline(d: SensorDetail, width: number): Node {
     else {
       const y = 12 + (row++ % 3) * 13;
       const after = m.offChart === 'after';
-      const ref = d.instance.live ? d.nowMs : (d.pokes.at(-1)?.atMs ?? first);
-      const when = after ? `in ${formatMs(m.atMs - ref)}` : `${formatMs(first - m.atMs)} before`;
+      const when = after ? `at +${formatMs(m.atMs - first)}` : `at −${formatMs(first - m.atMs)}`;
       lines.append(svg('g', { class: `${klass} off-chart` }, title(tip), svg('text', { x: after ? width - 2 : 2, y, 'text-anchor': after ? 'end' : 'start' }, after ? `${m.label} ${when} →` : `← ${m.label} ${when}`)));
     }
   }
