@@ -11,8 +11,8 @@
  * HANGAR_SYNC_BENCH_FILE_KIB (4), HANGAR_SYNC_BENCH_RUNS (3),
  * HANGAR_SYNC_BENCH_CHUNK_KIB (256), HANGAR_SYNC_BENCH_CONCURRENCY (8).
  * Each Hangar run happens in a child process (an esbuild bundle, as the
- * runtime ships, started with --expose-gc unless the row says otherwise) so
- * its peak RSS is its own. rclone runs with its defaults (which run md5sum on
+ * runtime ships, started with a task worker's V8 flags — 16 MiB semi-spaces,
+ * --expose-gc unless the row says otherwise) so its peak RSS is its own. rclone runs with its defaults (which run md5sum on
  * the server per file; skipped for trees over 2,000 files, it takes ~0.15 s per
  * file) and with --sftp-disable-hashcheck, the fastest floor we compare to.
  */
@@ -25,6 +25,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { workerExecArgv } from '../src/runtime/executor/isolated.ts';
 
 const execFileP = promisify(execFile);
 const here = fileURLToPath(import.meta.url);
@@ -130,7 +131,9 @@ async function bundleWorker(): Promise<string> {
 
 async function runChild(script: string, job: WorkerJob, exposeGc: boolean): Promise<WorkerResult> {
   return await new Promise((resolve, reject) => {
-    const args = [...(exposeGc ? ['--expose-gc'] : []), script, '--worker', JSON.stringify(job)];
+    // The flags a task's worker process runs with (src/runtime/executor/isolated.ts), less --expose-gc when asked.
+    const flags = workerExecArgv().filter((f) => exposeGc || f !== '--expose-gc');
+    const args = [...flags, script, '--worker', JSON.stringify(job)];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
