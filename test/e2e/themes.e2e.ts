@@ -1,0 +1,237 @@
+/**
+ * Hangar's webviews are readable in light, dark and high-contrast themes: in a
+ * real VS Code (code-server + Chromium), from the packaged .vsix, the XCom
+ * browser and the DAG graph are opened side by side, the colour theme is
+ * switched from the palette ("Preferences: Color Theme"), and in each theme the
+ * contrast ratio of text against what is behind it (computed styles in the
+ * webview frames, WCAG 2 formula) is measured for table cells, the selected
+ * row, badges, the sensitive marker, tree labels and values, node labels and
+ * the node menu. Every one must reach 4.5:1.
+ *
+ *   npm run test:e2e   (screenshots: test-results/e2e/themes-*.png, figures: themes-contrast.json)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Frame } from 'playwright-core';
+import { REPO_ROOT, startWorkbench } from './harness.ts';
+import type { Workbench } from './harness.ts';
+
+const DAG = `import { dag } from 'hangar';
+
+export const d = dag({ id: 'theme_demo', schedule: null, description: 'XComs and a mapped task, for the theme check' });
+
+const extract = d.task('extract', async (ctx) => {
+  const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, note: 'the same words, over and over' }));
+  await ctx.xcom.push('report', { rows, at: new Date('2024-05-01T10:00:00Z'), ok: true, count: 500 }, { backend: 'compressed' });
+  await ctx.xcom.push('token', { token: 'not-shown' }, { sensitive: true });
+  await ctx.xcom.push('blob', 'x'.repeat(5000), { backend: 'file' });
+  return ['a.csv', 'b.csv', 'c.csv'];
+});
+const size = d.task('size', { expand: { file: extract } }, async (ctx, { file }) => {
+  if (ctx.mapIndex === 2) throw new Error('cannot size ' + file);
+  return file.length;
+});
+d.task('total', { inputs: { sizes: size } }, async (_ctx, { sizes }) => sizes.length);
+`;
+
+/** What is measured: the text element, and (for SVG) the shape behind it; otherwise the first opaque background up the tree. */
+interface Spec {
+  name: string;
+  text: string;
+  bg?: string;
+}
+const XCOM_SPECS: Spec[] = [
+  { name: 'table header', text: '#table thead th' },
+  { name: 'table cell', text: '#table tbody tr:not(.selected) td.num' },
+  { name: 'key cell', text: '#table tbody tr:not(.selected) td.key' },
+  { name: 'selected row', text: '#table tbody tr.selected td.num' },
+  { name: 'sensitive marker', text: '#table tbody tr:not(.selected) .lock' },
+  { name: 'badge: format', text: '#table tbody tr:not(.selected) .badge-format' },
+  { name: 'badge: compression (selected row)', text: '#table tbody tr.selected .badge-compression' },
+  { name: 'badge: format (selected row)', text: '#table tbody tr.selected .badge-format' },
+  { name: 'badge: storage', text: '#table tbody tr:not(.selected) .badge-storage' },
+  { name: 'filter label', text: '.filter > span' },
+  { name: 'status line', text: '#status' },
+  { name: 'pager range', text: '#range' },
+  { name: 'value title', text: '#detail h2' },
+  { name: 'decode meta', text: '#decode-meta' },
+  { name: 'tree key', text: '#tree .label' },
+  { name: 'tree type', text: '#tree .type' },
+  { name: 'tree date', text: '#tree .scalar-date' },
+  { name: 'tree number', text: '#tree .scalar-number' },
+  { name: 'tree boolean', text: '#tree .scalar-boolean' },
+];
+const GRAPH_SPECS: Spec[] = [
+  { name: 'title', text: '#title' },
+  { name: 'status', text: '#status' },
+  { name: 'node label', text: '.node[data-task-id="extract"] .task-id', bg: '.node[data-task-id="extract"] .box' },
+  { name: 'node kind', text: '.node[data-task-id="extract"] .meta', bg: '.node[data-task-id="extract"] .box' },
+  { name: 'failed node label', text: '.node[data-task-id="size"] .task-id', bg: '.node[data-task-id="size"] .box' },
+  { name: 'mapped counts', text: '.node[data-task-id="size"] .counts', bg: '.node[data-task-id="size"] .box' },
+  { name: 'menu title', text: '#menu .menu-title' },
+  { name: 'menu hint', text: '#menu .menu-hint' },
+];
+
+/** Runs in the webview frame: the contrast ratio of each spec's text. A plain JS string: the tests' tsconfig has no DOM types. */
+const MEASURE = `(specs) => {
+  const parse = (c) => {
+    const m = /^rgba?\\(([^)]+)\\)$/.exec(c || '');
+    if (!m) return null;
+    const p = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const over = (t, b) => ({ r: t.r * t.a + b.r * (1 - t.a), g: t.g * t.a + b.g * (1 - t.a), b: t.b * t.a + b.b * (1 - t.a), a: 1 });
+  const backdrop = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    let acc = { r: 255, g: 255, b: 255, a: 1 };
+    for (const l of layers.reverse()) acc = over(l, acc);
+    return acc;
+  };
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const hex = (c) => '#' + [c.r, c.g, c.b].map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
+  return specs.map(({ name, text, bg }) => {
+    const el = document.querySelector(text);
+    if (!el) return { name, error: 'no element ' + text };
+    const cs = getComputedStyle(el);
+    const svg = el instanceof SVGElement;
+    const fgRaw = svg ? cs.fill : cs.color;
+    let back;
+    if (bg) {
+      const shape = document.querySelector(bg);
+      const fill = shape ? parse(getComputedStyle(shape).fill) : null;
+      if (!fill) return { name, error: 'no fill behind ' + text };
+      back = over(fill, backdrop(shape.closest('div, body')));
+    } else back = backdrop(el);
+    const fg0 = parse(fgRaw);
+    if (!fg0) return { name, error: 'unreadable colour ' + fgRaw };
+    const fg = over({ ...fg0, a: fg0.a * Number(cs.opacity || 1) }, back);
+    const [hi, lo] = [lum(fg), lum(back)].sort((a, b) => b - a);
+    return { name, fg: hex(fg), bg: hex(back), ratio: Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100 };
+  });
+}`;
+
+interface Measured {
+  name: string;
+  fg?: string;
+  bg?: string;
+  ratio?: number;
+  error?: string;
+}
+
+async function measure(frame: Frame, specs: Spec[]): Promise<Measured[]> {
+  return (await frame.evaluate(`(${MEASURE})(${JSON.stringify(specs)})`)) as Measured[];
+}
+
+/** The webview frame (the inner #active-frame) that has `selector`. */
+async function panelFrame(vs: Workbench, selector: string, timeoutMs = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const f of vs.page.frames()) {
+      if (f.name() !== 'active-frame' && !f.url().includes('fake.html')) continue;
+      if (await f.$(selector).catch(() => null)) return f;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no webview frame shows ${selector}`);
+}
+
+let scratch = '';
+let vsix = '';
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-themes-'));
+  vsix = join(scratch, 'hangar.vsix');
+  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
+    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
+  }
+  assert.ok(existsSync(vsix));
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+const THEMES = [
+  { label: 'Dark Modern', kind: 'vscode-dark', workbench: 'vs-dark', file: 'dark' },
+  { label: 'Light Modern', kind: 'vscode-light', workbench: 'vs', file: 'light' },
+  { label: 'Dark High Contrast', kind: 'vscode-high-contrast', workbench: 'hc-black', file: 'hc-dark' },
+  { label: 'Light High Contrast', kind: 'vscode-high-contrast-light', workbench: 'hc-light', file: 'hc-light' },
+];
+
+describe('Hangar webviews in light, dark and high-contrast themes (code-server)', { timeout: 900_000 }, () => {
+  test('XCom browser and DAG graph: text contrast ≥ 4.5:1 in every theme', async () => {
+    const workspace = join(scratch, 'ws');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags', xcom: { backend: 'database' } }));
+    await writeFile(join(workspace, 'dags', 'theme_demo.ts'), DAG);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'theme_demo', { timeoutMs: 90_000 });
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('theme_demo');
+      await vs.waitForNotification(/run .* of theme_demo (succeeded|failed)/, { timeoutMs: 120_000 });
+      await vs.clearNotifications();
+
+      // The XCom browser in a right-hand group, the graph on the left: both visible at once.
+      await vs.openFile('hangar.json');
+      await vs.runCommand('Hangar: Open XCom Browser');
+      await panelFrame(vs, '#table tbody tr[data-key="report"]');
+      await vs.runCommand('View: Move Editor into Right Group');
+      await vs.runCommand('View: Focus First Editor Group');
+      await vs.runCommand('Hangar: Show DAG Graph');
+      await vs.pickQuickItem('theme_demo');
+      const graph = await panelFrame(vs, '#graph .node[data-task-id="size"].state-failed');
+      await graph.locator('#graph .node[data-task-id="size"]').click();
+      await graph.locator('#menu:not([hidden]) .menu-hint').waitFor({ timeout: 10_000 });
+      const xcom = await panelFrame(vs, '#table tbody tr[data-key="report"]');
+      await xcom.locator('#table tbody tr[data-key="report"]').click();
+      await xcom.locator('#tree .scalar-date').waitFor({ timeout: 30_000 });
+
+      const results: Record<string, { xcom: Measured[]; graph: Measured[] }> = {};
+      for (const theme of THEMES) {
+        if (theme.label !== 'Dark Modern') {
+          await vs.runCommand('Preferences: Color Theme');
+          await vs.typeInQuickInput(theme.label, { replace: true });
+          await vs.pickQuickItem(theme.label);
+        }
+        await vs.page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(theme.workbench)})`, undefined, { timeout: 30_000 });
+        for (const f of [xcom, graph]) await f.waitForFunction(`document.body.getAttribute('data-vscode-theme-kind') === ${JSON.stringify(theme.kind)}`, undefined, { timeout: 30_000 });
+        await new Promise((r) => setTimeout(r, 300)); // let the new variables paint before the screenshot
+        await vs.screenshot(`themes-${theme.file}`);
+        results[theme.label] = { xcom: await measure(xcom, XCOM_SPECS), graph: await measure(graph, GRAPH_SPECS) };
+      }
+      await writeFile(join(vs.resultsDir, 'themes-contrast.json'), JSON.stringify(results, null, 2));
+
+      const failures: string[] = [];
+      for (const [theme, r] of Object.entries(results)) {
+        for (const [panel, list] of Object.entries(r)) {
+          for (const m of list) {
+            if (m.error || m.ratio === undefined) failures.push(`${theme} · ${panel} · ${m.name}: ${m.error}`);
+            else if (m.ratio < 4.5) failures.push(`${theme} · ${panel} · ${m.name}: ${m.ratio}:1 (${m.fg} on ${m.bg})`);
+          }
+        }
+      }
+      console.log(Object.entries(results).map(([t, r]) => `${t}: lowest ${Math.min(...[...r.xcom, ...r.graph].map((m) => m.ratio ?? 0))}:1`).join('\n'));
+      assert.deepEqual(failures, [], `text below 4.5:1 contrast:\n${failures.join('\n')}`);
+    } catch (e) {
+      await vs.collectDiagnostics('themes-failure').catch(() => undefined);
+      throw e;
+    } finally {
+      await vs.stop();
+    }
+  });
+});
