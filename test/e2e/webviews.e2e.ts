@@ -2,7 +2,9 @@
  * Hangar's webviews in a real VS Code (code-server + Chromium), from the packaged
  * .vsix, driven through the UI: set an XCom key from the palette, run a DAG that
  * pushes compressed, encrypted and prefixed XComs, tamper with one in the store,
- * then open the XCom browser, filter, decode, reveal, and see the tampered one fail.
+ * then open the XCom browser, filter, decode, keep filter / selection / expanded
+ * nodes across hiding the panel, open a value as a read-only document, save it
+ * to a file, reveal, and see the tampered one fail.
  *
  *   npm run test:e2e   (screenshots: test-results/e2e/webviews-*.png)
  */
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -115,6 +117,55 @@ describe('Hangar webviews in a real VS Code (code-server)', { timeout: 900_000 }
       assert.match(tree, /2024-05-01T10:00:00\.000Z/);
       assert.match(tree, /Date/);
       await vs.screenshot('webviews-03-decoded-compressed');
+
+      // State survives hiding the panel: filter, selection, expanded tree node.
+      await frame.locator('#f-keyPrefix input').fill('rep');
+      await frame.locator('#table tbody tr[data-key="part_a"]').waitFor({ state: 'detached', timeout: 10_000 });
+      await frame.locator('#tree details[data-path=\'["rows"]\'] > summary').click();
+      await frame.locator('#tree details[data-path=\'["rows"]\'][open] details[data-path=\'["rows",0]\']').waitFor({ timeout: 10_000 });
+      await frame.locator('body').evaluate(() => ((globalThis as unknown as { hangarMark: number }).hangarMark = 1));
+      await vs.openFile('hangar.json'); // over the panel, in its group: the webview is torn down (no retainContextWhenHidden)
+      await vs.page.locator('.tabs-container .tab.active', { hasText: 'hangar.json' }).waitFor({ timeout: 15_000 });
+      await vs.page.locator('.tabs-container .tab', { hasText: 'XCom Browser' }).click();
+      await frame.locator('#tree details[data-path=\'["rows"]\'][open] details[data-path=\'["rows",0]\']').waitFor({ timeout: 30_000 });
+      assert.equal(await frame.locator('body').evaluate(() => (globalThis as unknown as { hangarMark?: number }).hangarMark), undefined, 'the webview was rebuilt');
+      assert.equal(await frame.locator('#f-keyPrefix input').inputValue(), 'rep');
+      assert.deepEqual(await frame.locator('#table tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key'))), ['report']);
+      assert.match((await rowOf('report').getAttribute('class')) ?? '', /\bselected\b/);
+      await vs.screenshot('webviews-03b-shown-again');
+
+      // The whole value as a read-only document beside the browser.
+      await frame.locator('#open-doc').click();
+      const docTab = vs.page.locator('.tabs-container .tab', { hasText: 'report.json' });
+      await docTab.first().waitFor({ timeout: 30_000 });
+      const docEditor = vs.page.locator('.editor-group-container.active .monaco-editor').first();
+      await docEditor.locator('.view-lines', { hasText: '"rows"' }).waitFor({ timeout: 30_000 });
+      await docEditor.locator('.view-lines').click();
+      await vs.page.keyboard.type('tampered');
+      await vs.page.locator('.monaco-editor-overlaymessage', { hasText: /read-only/i }).first().waitFor({ timeout: 10_000 });
+      assert.doesNotMatch(await docEditor.locator('.view-lines').innerText(), /tampered/);
+      assert.equal(await vs.page.locator('.tabs-container .tab.dirty').count(), 0, 'nothing is dirty');
+      assert.match(await frame.locator('#status').innerText(), /Opened .* of JSON, read-only/);
+      await vs.screenshot('webviews-03c-read-only-document');
+
+      // Save to file…: the save dialog offers the workspace and a name from the task and key.
+      await frame.locator('#save-file').click();
+      await vs.quickInput.waitFor({ timeout: 15_000 });
+      // The dialog fills in the folder first, then the suggested name.
+      let offered = '';
+      for (const end = Date.now() + 15_000; Date.now() < end && !/produce\.report\.json$/.test(offered); await new Promise((r) => setTimeout(r, 200))) {
+        offered = await vs.quickInput.inputValue();
+      }
+      assert.equal(offered, join(workspace, 'produce.report.json'));
+      await vs.page.keyboard.press('Enter');
+      const saved = join(workspace, 'produce.report.json');
+      await frame.locator('#status', { hasText: /Saved .* to / }).waitFor({ timeout: 30_000 });
+      const json = JSON.parse(await readFile(saved, 'utf8')) as { rows: unknown[]; at: string };
+      assert.equal(json.rows.length, 3000);
+      assert.equal(json.at, '2024-05-01T10:00:00.000Z');
+
+      await frame.locator('#f-keyPrefix input').fill('');
+      await rowOf('api_token').waitFor({ timeout: 10_000 });
 
       // The encrypted, sensitive value: masked, then revealed (decrypted with the key from secret storage).
       await rowOf('api_token').click();
