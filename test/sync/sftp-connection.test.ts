@@ -5,6 +5,7 @@ import { KeyObject } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import type { FileEntryWithStats } from 'ssh2';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -226,7 +227,7 @@ describe('ssh2 without its native addon', () => {
       const roundTrip = async (name: string) => {
         const path = join(ws.dir, name);
         await writeFile(path, 'x'.repeat(100_000));
-        const entries = await s.op('readdir', ws.dir, (cb) => s.sftp.readdir(ws.dir, cb));
+        const entries = await s.op<FileEntryWithStats[]>('readdir', ws.dir, (cb) => s.sftp.readdir(ws.dir, cb));
         assert.ok(entries.some((e) => e.filename === name));
       };
       await roundTrip('before.txt');
