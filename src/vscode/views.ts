@@ -212,7 +212,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
     item.description = row.description;
     item.tooltip = row.tooltip;
     item.iconPath = icon(stateIcon(ti.state));
-    item.contextValue = ti.tryNumber > 0 ? 'taskInstance.tried' : 'taskInstance';
+    // `taskInstance[.tried][.sensor]`: menus match on the prefix, the log on `.tried`, the sensor panel on `.sensor`.
+    item.contextValue = `taskInstance${ti.tryNumber > 0 ? '.tried' : ''}${ti.operator === 'sensor' ? '.sensor' : ''}`;
     item.accessibilityInformation = { label: `${row.label}, ${row.description}` };
     if (ti.tryNumber > 0) item.command = { command: 'hangar.openLog', title: 'Open Log', arguments: [node] };
     return item;
