@@ -4,9 +4,11 @@
  * (`xcom/query`, `xcom/read`, `xcom/readRaw`, …) against a real store.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { join } from 'node:path';
 import { checkResult, parseHostMessage, parseWebviewMessage } from '../../src/protocol/webviews/xcom-browser.ts';
 import type { XComPage, XComRawResult, XComReadResult, ValueNode } from '../../src/protocol/webviews/xcom-browser.ts';
@@ -270,6 +272,42 @@ describe('XCom browser requests in the runtime', () => {
       assert.equal(((await s.handle('xcom/query', {})) as XComPage).total, 0);
     } finally {
       await s.shutdown();
+    }
+  });
+
+  test('the runtime server answers xcom/readText of a large value over its pipe and keeps running', async () => {
+    // "Copy value", "Open as document" and "Save to file…" read the whole value's JSON in one response; a
+    // few hundred KB once made the server's stdout writer fail (EAGAIN on the pipe) and the runtime exit.
+    const dir = workspace();
+    dirs.push(dir);
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({ id: i, city: 'Lisbon', note: 'the same words, over and over' }));
+    await seed(dir, [{ loc: loc('big'), value: rows, backend: 'compressed' }]);
+    const server = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    server.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
+    const rpc = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+    rpc.listen();
+    const died = exited.then((code) => {
+      throw new Error(`the runtime exited (code ${code}); stderr: ${stderr}`);
+    });
+    died.catch(() => {});
+    const request = <T>(method: string, params: unknown) => Promise.race([rpc.sendRequest(method, params) as Promise<T>, died]);
+    try {
+      await request('runtime/initialize', { workspace: dir, config: {} });
+      const at = { dagId: 'demo', runId: 'run_1', taskId: 'extract', mapIndex: -1, key: 'big' };
+      for (let i = 0; i < 3; i++) {
+        const r = await request<{ text: string }>('xcom/readText', { loc: at });
+        assert.ok(r.text.length > 2_000_000, `${r.text.length} characters`);
+        assert.equal((JSON.parse(r.text) as unknown[]).length, 40_000);
+      }
+      const page = await request<XComPage>('xcom/query', { limit: 10 });
+      assert.equal(page.total, 1, `the server still answers (stderr: ${stderr})`);
+      assert.equal(server.exitCode, null);
+    } finally {
+      rpc.dispose();
+      server.kill('SIGTERM');
+      await exited;
     }
   });
 });

@@ -4,7 +4,7 @@
  * stdout belongs to the protocol: anything else written to it goes to stderr
  * (the extension shows stderr in its "Hangar Runtime" log).
  */
-import { createWriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { INVALID_PARAMS, NOT_FOUND } from '../../protocol/runtime.ts';
 import { NotFoundError, RuntimeService } from './service.ts';
@@ -40,7 +40,15 @@ const METHODS = [
   'bench/cancel',
 ] as const;
 
-const rpcOut = createWriteStream('', { fd: 1 });
+// The protocol goes through Node's own stdout stream (a pipe from the extension: it waits when the pipe is
+// full). An fs.WriteStream on fd 1 failed on a large response (EAGAIN on the non-blocking pipe, e.g. xcom/readText
+// of a few hundred KB), closed fd 1, and the runtime exited.
+const stdoutWrite = process.stdout.write.bind(process.stdout) as (chunk: Uint8Array | string, done: (err?: Error | null) => void) => boolean;
+const rpcOut = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    stdoutWrite(chunk, done);
+  },
+});
 // Keep stray writes (libraries, console.log outside a task) off the protocol stream.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 console.log = console.error;
