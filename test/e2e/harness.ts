@@ -758,6 +758,15 @@ export class Workbench {
   /** Answer an input box (e.g. `showInputBox`) with `text` and Enter. */
   async submitInput(text: string): Promise<void> {
     await this.typeInQuickInput(text, { replace: true });
+    // When one input box follows another, the widget is reused and its value reset as the new one opens:
+    // keys typed in that moment are lost (seen: a 44-character key arriving as 43). Check what the box
+    // holds before submitting, and set it whole if it is not what was typed.
+    const input = this.quickInput;
+    for (let attempt = 0; (await input.inputValue()) !== text; attempt++) {
+      if (attempt >= 3) throw new Error(`the input box holds ${JSON.stringify((await input.inputValue()).length)} characters, not the ${text.length} typed`);
+      await this.page.waitForTimeout(200);
+      if ((await input.inputValue()) !== text) await input.fill(text);
+    }
     await this.page.keyboard.press('Enter');
   }
 
