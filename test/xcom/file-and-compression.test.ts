@@ -29,27 +29,32 @@ test('file backend: missing, truncated and corrupted files are clear errors nami
   const ws = workspace();
   try {
     const b = ws.backend({ backend: 'file' });
-    const v = seedData('medium', 10_000);
-    const s1 = await b.serialize(L, v);
-    const f1 = filePathOf(ws.xcomRoot, s1.data);
-    unlinkSync(f1);
-    await assert.rejects(b.deserialize(L, s1.data), xcomError('missing', /is missing from the XCom directory/));
+    // JSON (parsed as it is read) and bytes (read in pieces, hashed while the next piece is read).
+    for (const v of [seedData('medium', 10_000), randomBytes(2.5 * 1024 * 1024)]) {
+      const s1 = await b.serialize(L, v);
+      const f1 = filePathOf(ws.xcomRoot, s1.data);
+      unlinkSync(f1);
+      await assert.rejects(b.deserialize(L, s1.data), xcomError('missing', /is missing from the XCom directory/));
 
-    const s2 = await b.serialize(L, v);
-    const f2 = filePathOf(ws.xcomRoot, s2.data);
-    truncateSync(f2, 100);
-    await assert.rejects(b.deserialize(L, s2.data), xcomError('truncated', /truncated: 100 of \d+ bytes/));
+      const s2 = await b.serialize(L, v);
+      const f2 = filePathOf(ws.xcomRoot, s2.data);
+      truncateSync(f2, 100);
+      await assert.rejects(b.deserialize(L, s2.data), xcomError('truncated', /truncated: 100 of \d+ bytes/));
 
-    const s3 = await b.serialize(L, v);
-    const f3 = filePathOf(ws.xcomRoot, s3.data);
-    const bytes = readFileSync(f3);
-    bytes[50]! ^= 0x20;
-    writeFileSync(f3, bytes);
-    await assert.rejects(b.deserialize(L, s3.data), xcomError('checksum', /SHA-256 does not match/));
+      const s3 = await b.serialize(L, v);
+      const f3 = filePathOf(ws.xcomRoot, s3.data);
+      const bytes = readFileSync(f3);
+      bytes[50]! ^= 0x20;
+      writeFileSync(f3, bytes);
+      await assert.rejects(b.deserialize(L, s3.data), xcomError('checksum', /SHA-256 does not match/));
 
-    const s4 = await b.serialize(L, v);
-    writeFileSync(filePathOf(ws.xcomRoot, s4.data), Buffer.concat([readFileSync(filePathOf(ws.xcomRoot, s4.data)), Buffer.from('extra')]));
-    await assert.rejects(b.deserialize(L, s4.data), xcomError('corrupt', /the reference says/));
+      const s4 = await b.serialize(L, v);
+      writeFileSync(filePathOf(ws.xcomRoot, s4.data), Buffer.concat([readFileSync(filePathOf(ws.xcomRoot, s4.data)), Buffer.from('extra')]));
+      await assert.rejects(b.deserialize(L, s4.data), xcomError('corrupt', /the reference says/));
+      const s5 = await b.serialize(L, v);
+      assert.deepStrictEqual(await b.deserialize(L, s5.data), v);
+    }
+    const s4 = await b.serialize(L, seedData('medium', 10_000));
 
     // a corrupt envelope (header length beyond the data)
     const bad = Buffer.from(s4.data.subarray(0, 12));

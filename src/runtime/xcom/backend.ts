@@ -381,7 +381,7 @@ export class HangarXComBackend implements XComBackend {
     const createdAt = new Date().toISOString();
     if (off && data.byteLength > off.threshold) {
       const path = objectPath(loc, extensionFor(chain));
-      const put = await off.store.put(loc, path, data);
+      const put = await off.store.put(loc, path, data, { stableChunks: true });
       const layer: OffloadLayer = {
         codec: off.store.codec,
         _xcom_file_backend: true,
@@ -484,7 +484,7 @@ export class HangarXComBackend implements XComBackend {
           yield b;
         }
       })();
-      const put = await off.store.put(loc, path, source);
+      const put = await off.store.put(loc, path, source, { stableChunks: true });
       sizeOriginal = total;
       sizeStored = put.size;
       layers.push({
@@ -572,14 +572,15 @@ export class HangarXComBackend implements XComBackend {
   /** Fetches an offloaded object and checks its size and SHA-256. */
   async fetch(loc: XComLocation, off: OffloadLayer): Promise<Buffer> {
     const store = this.storeFor(loc, off.store);
-    const bytes = await store.get(loc, off.filepath);
+    const local = store instanceof LocalDirStore ? await store.getHashed(loc, off.filepath) : undefined;
+    const bytes = local ? local.bytes : await store.get(loc, off.filepath);
     if (bytes.byteLength < off.size_bytes) {
       throw new XComError('truncated', loc, `its file ${off.filepath} is truncated: ${bytes.byteLength} of ${off.size_bytes} bytes`);
     }
     if (bytes.byteLength > off.size_bytes) {
       throw new XComError('corrupt', loc, `its file ${off.filepath} has ${bytes.byteLength} bytes, the reference says ${off.size_bytes}`);
     }
-    if (sha256(bytes) !== off.checksum) {
+    if ((local ? local.checksum : sha256(bytes)) !== off.checksum) {
       throw new XComError('checksum', loc, `its file ${off.filepath} is corrupt: SHA-256 does not match the reference`);
     }
     return bytes;

@@ -20,6 +20,9 @@ import type * as S3Module from '@aws-sdk/client-s3';
 import type { XComLocation } from './types.ts';
 import { XComError } from './errors.ts';
 
+/** Piece size of overlapped local writes and reads. */
+const STABLE_PIECE = 1 << 20;
+
 /** Bytes to store: one buffer, or chunks (streamed, never held whole). */
 export type BlobSource = Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
@@ -35,12 +38,20 @@ export interface StoredObject {
   readonly mtimeMs: number;
 }
 
+export interface PutOptions {
+  /**
+   * The source never reuses a chunk's memory after yielding it (chunks from encodeChunks, slices of one
+   * buffer): a local store may then write one chunk while the next is hashed and produced.
+   */
+  readonly stableChunks?: boolean;
+}
+
 export interface BlobStore {
   /** `xcom-root`, `file:///abs/dir` or `s3://bucket/prefix`: recorded in envelopes. */
   readonly url: string;
   /** Codec name in chains: `file` or `s3`. */
   readonly codec: 'file' | 's3';
-  put(loc: XComLocation, path: string, source: BlobSource): Promise<PutResult>;
+  put(loc: XComLocation, path: string, source: BlobSource, opts?: PutOptions): Promise<PutResult>;
   get(loc: XComLocation, path: string): Promise<Buffer>;
   /** A stream of the object's bytes (not verified; see openXComFile for a verifying reader). */
   stream(loc: XComLocation, path: string): Promise<Readable | AsyncIterable<Uint8Array>>;
@@ -95,12 +106,17 @@ function hashOf(h: ReturnType<typeof createHash>): string {
   return 'sha256:' + h.digest('hex');
 }
 
-async function* chunksOf(source: BlobSource): AsyncIterable<Uint8Array> {
+/** The source's bytes as chunks; with `piece`, chunks larger than it are cut into pieces (views, no copy). */
+async function* chunksOf(source: BlobSource, piece?: number): AsyncIterable<Uint8Array> {
+  const cut = function* (c: Uint8Array): Generator<Uint8Array> {
+    if (piece === undefined || c.byteLength <= piece) yield c;
+    else for (let i = 0; i < c.byteLength; i += piece) yield c.subarray(i, Math.min(c.byteLength, i + piece));
+  };
   if (source instanceof Uint8Array) {
-    yield source;
+    yield* cut(source);
     return;
   }
-  for await (const c of source as AsyncIterable<Uint8Array | string>) yield typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
+  for await (const c of source as AsyncIterable<Uint8Array | string>) yield* cut(typeof c === 'string' ? Buffer.from(c, 'utf8') : c);
 }
 
 /** A directory of objects: the workspace's XCom root, or a `file://` bucket. */
@@ -126,7 +142,7 @@ export class LocalDirStore implements BlobStore {
     return full;
   }
 
-  async put(loc: XComLocation, path: string, source: BlobSource): Promise<PutResult> {
+  async put(loc: XComLocation, path: string, source: BlobSource, opts: PutOptions = {}): Promise<PutResult> {
     const full = this.abs(loc, path);
     const dir = full.slice(0, full.lastIndexOf(sep));
     await mkdir(dir, { recursive: true });
@@ -134,20 +150,35 @@ export class LocalDirStore implements BlobStore {
     const h = createHash('sha256');
     let size = 0;
     const fh = await open(tmp, 'wx', 0o600);
+    const writeAll = async (chunk: Uint8Array): Promise<void> => {
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+        off += bytesWritten;
+      }
+    };
+    let writing: Promise<void> | null = null;
     try {
-      for await (const chunk of chunksOf(source)) {
-        h.update(chunk);
-        size += chunk.byteLength;
-        let off = 0;
-        while (off < chunk.byteLength) {
-          const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
-          off += bytesWritten;
+      for await (const chunk of chunksOf(source, opts.stableChunks ? STABLE_PIECE : undefined)) {
+        if (opts.stableChunks) {
+          // One write in flight (thread pool) while this chunk is hashed and the next produced (main thread).
+          if (writing) await writing;
+          writing = writeAll(chunk);
+          writing.catch(() => undefined);
+          h.update(chunk);
+          size += chunk.byteLength;
+        } else {
+          h.update(chunk);
+          size += chunk.byteLength;
+          await writeAll(chunk);
         }
       }
+      if (writing) await writing;
       await fh.sync();
       await fh.close();
       await rename(tmp, full);
     } catch (err) {
+      if (writing) await writing.catch(() => {});
       await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw new XComError('unavailable', loc, `could not be written to ${this.url === 'xcom-root' ? 'the XCom directory' : this.url} (${(err as Error).message})`, { cause: err });
@@ -169,6 +200,54 @@ export class LocalDirStore implements BlobStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new XComError('missing', loc, `its file ${path} is missing from ${this.describe()}`);
       throw new XComError('unavailable', loc, `its file ${path} cannot be read (${(err as Error).message})`);
+    }
+  }
+
+  /**
+   * The whole file and its SHA-256, read in pieces into one buffer with the next piece's read (thread
+   * pool) in flight while the last one is hashed (main thread): about the cost of the slower of the two,
+   * not of both.
+   */
+  async getHashed(loc: XComLocation, path: string): Promise<{ bytes: Buffer; checksum: string }> {
+    const full = this.abs(loc, path);
+    let fh;
+    try {
+      fh = await open(full, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new XComError('missing', loc, `its file ${path} is missing from ${this.describe()}`);
+      throw new XComError('unavailable', loc, `its file ${path} cannot be read (${(err as Error).message})`);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const bytes = Buffer.allocUnsafe(size);
+      const h = createHash('sha256');
+      const readAt = async (pos: number): Promise<number> => {
+        const want = Math.min(STABLE_PIECE, size - pos);
+        let got = 0;
+        while (got < want) {
+          const { bytesRead } = await fh.read(bytes, pos + got, want - got, pos + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got;
+      };
+      let pos = 0;
+      let next = size > 0 ? readAt(0) : Promise.resolve(0);
+      while (pos < size) {
+        const n = await next;
+        if (n === 0) break; // the file shrank while read: the caller's size check says so
+        const start = pos;
+        pos += n;
+        next = pos < size ? readAt(pos) : Promise.resolve(0);
+        next.catch(() => undefined);
+        h.update(bytes.subarray(start, pos));
+      }
+      return { bytes: pos === size ? bytes : bytes.subarray(0, pos), checksum: hashOf(h) };
+    } catch (err) {
+      if (err instanceof XComError) throw err;
+      throw new XComError('unavailable', loc, `its file ${path} cannot be read (${(err as Error).message})`);
+    } finally {
+      await fh.close().catch(() => {});
     }
   }
 
