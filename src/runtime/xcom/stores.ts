@@ -20,8 +20,9 @@ import type * as S3Module from '@aws-sdk/client-s3';
 import type { XComLocation } from './types.ts';
 import { XComError } from './errors.ts';
 
-/** Piece size of overlapped local writes and reads. */
+/** Piece size of overlapped local writes, and of reads (smaller: a read has nothing else to overlap with the hash). */
 const STABLE_PIECE = 1 << 20;
+const READ_PIECE = 256 << 10;
 
 /** Bytes to store: one buffer, or chunks (streamed, never held whole). */
 export type BlobSource = Uint8Array | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
@@ -222,7 +223,7 @@ export class LocalDirStore implements BlobStore {
       const bytes = Buffer.allocUnsafe(size);
       const h = createHash('sha256');
       const readAt = async (pos: number): Promise<number> => {
-        const want = Math.min(STABLE_PIECE, size - pos);
+        const want = Math.min(READ_PIECE, size - pos);
         let got = 0;
         while (got < want) {
           const { bytesRead } = await fh.read(bytes, pos + got, want - got, pos + got);
