@@ -377,6 +377,7 @@ export class S3Store implements BlobStore {
   readonly prefix: string;
   private apiLoading: Promise<S3Api> | undefined;
   private client: S3Client | undefined;
+  private closed = false;
   private readonly opts: S3StoreOptions;
 
   constructor(opts: S3StoreOptions) {
@@ -392,21 +393,25 @@ export class S3Store implements BlobStore {
   private api(): Promise<S3Api> {
     const opts = this.opts;
     return (this.apiLoading ??= loadS3Sdk().then((S) => {
-      this.client = new S.S3Client({
-      endpoint: opts.endpoint,
-      region: opts.region ?? 'us-east-1',
-      credentials: opts.credentials,
-      forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
-      maxAttempts: opts.maxAttempts ?? 2,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000, throwOnRequestTimeout: true },
+      const client = new S.S3Client({
+        endpoint: opts.endpoint,
+        region: opts.region ?? 'us-east-1',
+        credentials: opts.credentials,
+        forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
+        maxAttempts: opts.maxAttempts ?? 2,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000, throwOnRequestTimeout: true },
       });
-      return { S, client: this.client };
+      // Closed while the SDK was loading: the client must not outlive the store.
+      if (this.closed) client.destroy();
+      else this.client = client;
+      return { S, client };
     }));
   }
 
   close(): void {
+    this.closed = true;
     this.client?.destroy();
   }
 
