@@ -73,6 +73,35 @@ describe('token replacement across chunk boundaries', () => {
     assert.equal((await run([maskToken('password')], [])).toString(), '');
   });
 
+  it('replaceBytes equals a whole-buffer replacement on random data with tokens, cut into random chunks', async () => {
+    const tok = Buffer.from('password');
+    const rep = Buffer.from('********');
+    // Deterministic pseudo-random generator, so a failure can be reproduced.
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 40; round++) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < 30; i++) {
+        pieces.push(randomBytes(rnd(200)));
+        const k = rnd(4);
+        // whole tokens, partial tokens and runs of them, to cross every seam
+        pieces.push(k === 0 ? tok : k === 1 ? tok.subarray(0, 1 + rnd(7)) : k === 2 ? Buffer.concat([tok, tok]) : Buffer.from('pass'));
+      }
+      const input = Buffer.concat(pieces);
+      const expected = Buffer.from(input.toString('latin1').split(tok.toString('latin1')).join(rep.toString('latin1')), 'latin1');
+      const parts: Buffer[] = [];
+      for (let at = 0; at < input.length; ) {
+        const n = rnd(4) === 0 ? rnd(8) : 1 + rnd(300);
+        parts.push(input.subarray(at, at + n));
+        at += n;
+      }
+      assert.deepEqual(await run([maskToken('password')], parts), expected, `round ${round}`);
+    }
+  });
+
   it('rejects an empty token with a clear error', () => {
     assert.throws(() => replaceBytes('', 'x'), /token must not be empty/);
     assert.throws(() => replaceText('', 'x'), /token must not be empty/);

@@ -313,7 +313,8 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           gc({ type: 'minor' });
         }
       };
-      const reuseBuffers = transformers.length === 0;
+      // Read buffers go back to the source's pool when the next chunk is asked for: safe when nothing keeps them.
+      const reuseBuffers = transformers.every((t) => t.dropsInput === true);
 
       let aborted: unknown = null;
       let nextWork = 0;

@@ -473,7 +473,13 @@ class SftpWrite implements DestinationWrite {
     if (this.#state !== 'open') throw new SyncError(`write to "${this.#final}" after ${this.#state}`);
     if (this.#error !== null) throw this.#error;
     if (chunk.byteLength === 0) return;
-    if (this.#pendingLen + chunk.byteLength >= this.#minWrite) {
+    if (chunk.byteLength >= this.#minWrite) {
+      // A large chunk goes out as it is (ssh2 copies the bytes into the request synchronously); small bytes
+      // waiting before it (e.g. a transformer's replacement) go first on their own, rather than joining
+      // them to it (a copy of the whole chunk).
+      this.#flushPending();
+      this.#issue(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } else if (this.#pendingLen + chunk.byteLength >= this.#minWrite) {
       this.#pendingBufs.push(chunk);
       this.#pendingLen += chunk.byteLength;
       this.#flushPending(); // ssh2 copies the bytes into the request synchronously

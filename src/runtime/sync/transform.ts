@@ -34,6 +34,7 @@ export function composeTransformers(
 export function passThrough(): Transformer {
   return {
     name: 'passThrough',
+    dropsInput: true,
     apply: (input) => input,
   };
 }
@@ -50,34 +51,65 @@ export function replaceBytes(token: string | Uint8Array, replacement: string | U
   const keep = tok.length - 1;
   return {
     name: `replaceBytes(${tok.length} bytes)`,
+    dropsInput: true,
     async *apply(input) {
+      // `carry`: the last `keep` bytes seen (copied), where a match may still start.
       let carry: Buffer = Buffer.alloc(0);
-      for await (const chunk of input) {
-        const buf = carry.length === 0 ? asBuffer(chunk) : Buffer.concat([carry, chunk]);
-        const parts: Buffer[] = [];
-        let from = 0;
-        for (;;) {
-          const at = buf.indexOf(tok, from);
-          if (at < 0) break;
-          parts.push(buf.subarray(from, at), rep);
-          from = at + tok.length;
+      for await (const chunk0 of input) {
+        const chunk = asBuffer(chunk0);
+        if (chunk.length === 0) continue;
+        let start = 0; // chunk[0..start) is accounted for
+        if (carry.length > 0) {
+          if (chunk.length < keep) {
+            // A tiny chunk: join it to the carry and treat the two as one small buffer.
+            const buf = Buffer.concat([carry, chunk]);
+            const { out, rest } = scan(buf);
+            carry = Buffer.from(rest);
+            for (const o of out) yield o;
+            continue;
+          }
+          // The seam: a match starting in the carry ends within the chunk's first `keep` bytes.
+          const seam = Buffer.concat([carry, chunk.subarray(0, keep)]);
+          let from = 0;
+          for (;;) {
+            const at = seam.indexOf(tok, from);
+            if (at < 0 || at >= carry.length) break;
+            if (at > from) yield seam.subarray(from, at);
+            yield rep;
+            from = at + tok.length;
+          }
+          if (from < carry.length) yield seam.subarray(from, carry.length);
+          start = Math.max(0, from - carry.length);
         }
-        // Everything before `safe` is final: no match can start there any more.
-        const safe = Math.max(from, buf.length - keep);
-        if (safe > from) parts.push(buf.subarray(from, safe));
-        carry = Buffer.from(buf.subarray(safe));
-        const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-        if (out.length > 0) yield out;
+        const { out, rest } = scan(chunk, start);
+        carry = Buffer.from(rest); // copied: the chunk's memory may be reused
+        // Pieces of the chunk go out as views, not joined: the destination copies what it keeps.
+        for (const o of out) yield o;
       }
       if (carry.length > 0) yield carry;
     },
   };
+
+  /** Replaces every match in buf[from..]; returns the final pieces and the tail where a match may still start. */
+  function scan(buf: Buffer, from = 0): { out: Buffer[]; rest: Buffer } {
+    const out: Buffer[] = [];
+    for (;;) {
+      const at = buf.indexOf(tok, from);
+      if (at < 0) break;
+      if (at > from) out.push(buf.subarray(from, at));
+      out.push(rep);
+      from = at + tok.length;
+    }
+    // Everything before `safe` is final: no match can start there any more.
+    const safe = Math.max(from, buf.length - keep);
+    if (safe > from) out.push(buf.subarray(from, safe));
+    return { out, rest: buf.subarray(safe) };
+  }
 }
 
-/** Masks a secret token with `*` of the same length (the seed's `password` → `********`). */
 export function maskToken(token: string): Transformer {
   const t = replaceBytes(token, '*'.repeat([...token].length));
-  return { name: `maskToken(${token.length} chars)`, apply: t.apply };
+  return { name: `maskToken(${token.length} chars)`, apply: t.apply, dropsInput: true };
 }
 
 export interface TextOptions {
@@ -123,6 +155,7 @@ async function* decodeUtf8(
 export function mapText(name: string, fn: (text: string) => string, options: TextOptions = {}): Transformer {
   return {
     name,
+    dropsInput: true, // each chunk is decoded (copied into a string) before the next is asked for
     async *apply(input, point) {
       for await (const s of decodeUtf8(input, point, options)) {
         const out = fn(s);
@@ -143,6 +176,7 @@ export function replaceText(token: string, replacement: string, options: TextOpt
   const keep = token.length - 1;
   return {
     name: `replaceText(${token.length} chars)`,
+    dropsInput: true, // decodes (copies) each chunk before asking for the next
     async *apply(input, point) {
       let carry = '';
       for await (const piece of decodeUtf8(input, point, options)) {
