@@ -33,7 +33,7 @@ export interface XComBenchOptions {
   readonly sizes?: readonly number[];
   readonly dataTypes?: readonly DataType[];
   readonly backends?: readonly string[];
-  /** Repetitions per cell, backend and floor alternating; medians are reported (default 9, 7 at ≥ 4 MiB, quick 3). */
+  /** Repetitions per cell, backend and floor alternating; medians are reported (default: at least 9, 7 at ≥ 4 MiB, more for fast cells up to 41 so each cell takes ~250 ms; quick 3). */
   readonly repeat?: number;
   /** Run the 100 MiB file-backend memory check in a child process (default true unless quick). */
   readonly memoryCheck?: boolean;
@@ -81,6 +81,9 @@ const KiB = 1024;
 const MiB = 1024 * 1024;
 const FULL_SIZES = [100, KiB, 10 * KiB, 100 * KiB, MiB, 4 * MiB, 16 * MiB];
 const QUICK_SIZES = [100, 10 * KiB, MiB];
+/** Time aimed at per cell (floor and backend together) when choosing its repetitions, and their cap. */
+const CELL_BUDGET_MS = 250;
+const MAX_REPS = 41;
 
 /** A value of the given type whose serialized JSON is about `size` bytes. */
 export function makeData(type: DataType, size: number): unknown {
@@ -192,7 +195,7 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
   try {
     for (const [type, size] of cells) {
       const value = makeData(type, size);
-      const reps = options.repeat ?? (quick ? 3 : size >= 4 * MiB ? 7 : 9);
+      const baseReps = options.repeat ?? (quick ? 3 : size >= 4 * MiB ? 7 : 9);
       for (const name of names) {
         options.signal?.throwIfAborted();
         const b = backends.get(name)!;
@@ -203,10 +206,14 @@ export async function runXComBench(options: XComBenchOptions = {}, onProgress?: 
         const d: number[] = [];
         const fsr: number[] = [];
         const fdr: number[] = [];
+        const warm = process.hrtime.bigint();
         await floorOnce(fk, value, root, key, alg); // warm-up
         let last = await b.serialize(loc, value, opts);
         await b.deserialize(loc, last.data);
         await b.purge(loc, last.data);
+        // Cells of a few milliseconds get more repetitions (up to MAX_REPS, about CELL_BUDGET_MS in all): with
+        // 9, one busy moment on a shared machine moved a 1 MiB cell's median by 20%.
+        const reps = options.repeat !== undefined || quick ? baseReps : Math.min(MAX_REPS, Math.max(baseReps, Math.ceil(CELL_BUDGET_MS / Math.max(0.01, ms(warm)))));
         // Backend and floor alternate, so both see the same machine state (other load, CPU frequency, GC).
         for (let r = 0; r < reps; r++) {
           const [fa, fb] = await floorOnce(fk, value, root, key, alg);
