@@ -107,6 +107,7 @@ export function replaceBytes(token: string | Uint8Array, replacement: string | U
   }
 }
 
+/** Masks a secret token with `*` of the same length (the seed's `password` → `********`). */
 export function maskToken(token: string): Transformer {
   const t = replaceBytes(token, '*'.repeat([...token].length));
   return { name: `maskToken(${token.length} chars)`, apply: t.apply, dropsInput: true };
