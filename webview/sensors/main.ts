@@ -12,13 +12,14 @@
  * the panel is visible. State (filter, selection) is kept with setState, so
  * hiding and reopening the panel loses nothing.
  */
+import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import './style.css';
 import { LIVE_POLL_MS, checkResult, parseHostMessage } from '../../src/protocol/webviews/sensors.ts';
-import type { SensorDetail, SensorInstanceSummary, SensorInstancesResult, SensorKey, SensorPanelMethod, SensorPanelMethods, SensorTarget, WebviewMessage } from '../../src/protocol/webviews/sensors.ts';
+import type { SensorDetail, SensorInstanceSummary, SensorInstancesResult, SensorKey, SensorPanelMethods, SensorTarget, WebviewMessage } from '../../src/protocol/webviews/sensors.ts';
 import { BREAKER_TEXT, RESULT_TEXT, formatClock, formatMs, formatPokeMs, formatRate, instanceLabel, intervalAxisMax, intervalPokeCount, niceStep, stateWord, ticks, timelineRange } from './format.ts';
 
 interface VsCodeApi {
@@ -44,16 +45,8 @@ const save = () => vscode.setState(state);
 
 // ------------------------------------------------------------------ requests
 
-let nextId = 1;
-const pending = new Map<number, { method: SensorPanelMethod; resolve: (r: unknown) => void; reject: (e: Error) => void }>();
-
-function request<M extends SensorPanelMethod>(method: M, params: SensorPanelMethods[M]['params']): Promise<SensorPanelMethods[M]['result']> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { method, resolve: resolve as (r: unknown) => void, reject });
-    vscode.postMessage({ type: 'request', id, method, params } as WebviewMessage);
-  });
-}
+const rpc = requester<SensorPanelMethods>('sensor panel', (m) => vscode.postMessage(m as WebviewMessage), byErrorText(checkResult));
+const request = rpc.request;
 
 window.addEventListener('message', (e: MessageEvent) => {
   const parsed = parseHostMessage(e.data);
@@ -71,16 +64,7 @@ window.addEventListener('message', (e: MessageEvent) => {
     const s = state.selected;
     if (s && (all || (s.dagId === m.dagId && s.runId === m.runId))) scheduleDetail(150);
   } else {
-    const p = pending.get(m.id);
-    if (!p) return console.error(`Hangar sensor panel: a response to unknown request ${m.id}`);
-    pending.delete(m.id);
-    if (!m.ok) return p.reject(new Error(m.error));
-    const bad = checkResult(p.method, m.result);
-    if (bad) {
-      console.error(`Hangar sensor panel: rejected a malformed response: ${bad}`);
-      return p.reject(new Error(bad));
-    }
-    p.resolve(m.result);
+    rpc.settle(m);
   }
 });
 

@@ -12,6 +12,7 @@
  * message received is checked. State (options, result, comparison, chart
  * choices) is kept with setState, so hiding and reopening the panel loses nothing.
  */
+import { requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
@@ -22,7 +23,7 @@ import '@vscode-elements/elements/dist/vscode-radio/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
 import './style.css';
 import { BENCH_ALGORITHMS, BENCH_BACKENDS, BENCH_DATA_TYPES, checkBenchResults, checkResult, parseHostMessage } from '../../src/protocol/webviews/xcom-bench.ts';
-import type { BenchAlgorithm, BenchProgress, BenchResults, BenchRow, SavedRun, WebviewMessage, XComBenchMethod, XComBenchMethods } from '../../src/protocol/webviews/xcom-bench.ts';
+import type { BenchAlgorithm, BenchProgress, BenchResults, BenchRow, SavedRun, WebviewMessage, XComBenchMethods } from '../../src/protocol/webviews/xcom-bench.ts';
 import {
   backendIndex,
   backendsOf,
@@ -116,16 +117,8 @@ let saved: SavedRun[] = [];
 
 // ------------------------------------------------------------------ requests
 
-let nextId = 1;
-const pending = new Map<number, { method: XComBenchMethod; resolve: (r: unknown) => void; reject: (e: Error) => void }>();
-
-function request<M extends XComBenchMethod>(method: M, params: XComBenchMethods[M]['params']): Promise<XComBenchMethods[M]['result']> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { method, resolve: resolve as (r: unknown) => void, reject });
-    vscode.postMessage({ type: 'request', id, method, params } as WebviewMessage);
-  });
-}
+const rpc = requester<XComBenchMethods>('XCom benchmarks', (m) => vscode.postMessage(m as WebviewMessage), checkResult);
+const request = rpc.request;
 
 window.addEventListener('message', (e: MessageEvent) => {
   const parsed = parseHostMessage(e.data);
@@ -159,18 +152,9 @@ window.addEventListener('message', (e: MessageEvent) => {
       renderRunBar();
       status(m.cancelled ? 'Cancelled.' : `The benchmark failed: ${m.error}`, !m.cancelled);
       break;
-    case 'response': {
-      const p = pending.get(m.id);
-      if (!p) return console.error(`Hangar XCom benchmarks: a response to unknown request ${m.id}`);
-      pending.delete(m.id);
-      if (!m.ok) return p.reject(new Error(m.error));
-      const r = checkResult(p.method, m.result);
-      if (!r.ok) {
-        console.error(`Hangar XCom benchmarks: rejected a malformed response: ${r.error}`);
-        return p.reject(new Error(r.error));
-      }
-      p.resolve(r.value);
-    }
+    case 'response':
+      rpc.settle(m);
+      break;
   }
 });
 

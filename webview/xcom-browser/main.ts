@@ -5,6 +5,7 @@
  * message received is checked. State (filter, page, selection) is kept with
  * setState, so hiding and reopening the panel loses nothing.
  */
+import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
@@ -17,7 +18,6 @@ import type {
   PathStep,
   ValueNode,
   WebviewMessage,
-  XComBrowserMethod,
   XComBrowserMethods,
   XComFilter,
   XComLoc,
@@ -77,16 +77,8 @@ const pathId = (p: PathStep[]) => JSON.stringify(p);
 
 // ------------------------------------------------------------------ requests
 
-let nextId = 1;
-const pending = new Map<number, { method: XComBrowserMethod; resolve: (r: unknown) => void; reject: (e: Error) => void }>();
-
-function request<M extends XComBrowserMethod>(method: M, params: XComBrowserMethods[M]['params']): Promise<XComBrowserMethods[M]['result']> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { method, resolve: resolve as (r: unknown) => void, reject });
-    vscode.postMessage({ type: 'request', id, method, params } as WebviewMessage);
-  });
-}
+const rpc = requester<XComBrowserMethods>('XCom browser', (m) => vscode.postMessage(m as WebviewMessage), byErrorText(checkResult));
+const request = rpc.request;
 
 window.addEventListener('message', (e: MessageEvent) => {
   const parsed = parseHostMessage(e.data);
@@ -110,16 +102,7 @@ window.addEventListener('message', (e: MessageEvent) => {
   } else if (m.type === 'refresh') {
     void refresh(true);
   } else {
-    const p = pending.get(m.id);
-    if (!p) return console.error(`Hangar XCom browser: a response to unknown request ${m.id}`);
-    pending.delete(m.id);
-    if (!m.ok) return p.reject(new Error(m.error));
-    const bad = checkResult(p.method, m.result);
-    if (bad) {
-      console.error(`Hangar XCom browser: rejected a malformed response: ${bad}`);
-      return p.reject(new Error(bad));
-    }
-    p.resolve(m.result);
+    rpc.settle(m);
   }
 });
 
