@@ -9,13 +9,11 @@
  *   npm run test:e2e   (screenshots: test-results/e2e/dag-graph-*.png)
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, startWorkbench } from './harness.ts';
+import { packageHangarVsix, startWorkbench } from './harness.ts';
 
 const DAG = `import { dag } from 'hangar';
 
@@ -37,11 +35,7 @@ let vsix = '';
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-dag-graph-'));
   vsix = join(scratch, 'hangar.vsix');
-  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
-    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
-  }
-  assert.ok(existsSync(vsix));
+  packageHangarVsix(vsix);
 });
 
 after(async () => {

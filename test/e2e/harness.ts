@@ -325,6 +325,19 @@ export function packageVsix(extensionDir: string, outFile: string): string {
   return outFile;
 }
 
+/**
+ * Hangar's own package, as `npm run package` builds it (production bundle, then scripts/package-vsix.ts),
+ * written to `outFile`. Throws with the tools' output if either step fails.
+ */
+export function packageHangarVsix(outFile: string): string {
+  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', outFile]]) {
+    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    if (res.status !== 0) throw new Error(`${args.join(' ')} failed (status ${res.status}):\n${res.stdout}${res.stderr}`);
+  }
+  if (!existsSync(outFile)) throw new Error(`packaging reported success but ${outFile} is missing`);
+  return outFile;
+}
+
 /** Start code-server + Chromium and wait for the workbench. Always call {@link Workbench.stop}. */
 export async function startWorkbench(options: WorkbenchOptions = {}): Promise<Workbench> {
   const wb = new Workbench(options);

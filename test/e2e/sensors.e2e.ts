@@ -9,13 +9,11 @@
  *   npm run test:e2e   (screenshots: test-results/e2e/sensors-*.png)
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, startWorkbench } from './harness.ts';
+import { REPO_ROOT, packageHangarVsix, startWorkbench } from './harness.ts';
 
 /** A sensor slow enough to watch: a poke every second, done at the eighth. */
 const SLOW_DAG = `import { dag, sensor } from 'hangar';
@@ -31,11 +29,7 @@ let vsix = '';
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-sensors-'));
   vsix = join(scratch, 'hangar.vsix');
-  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
-    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
-  }
-  assert.ok(existsSync(vsix));
+  packageHangarVsix(vsix);
 });
 
 after(async () => {

@@ -11,14 +11,12 @@
  *   npm run test:e2e   (screenshots: test-results/e2e/themes-*.png, figures: themes-contrast.json)
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { REPO_ROOT, startWorkbench } from './harness.ts';
+import { packageHangarVsix, startWorkbench } from './harness.ts';
 import type { Workbench } from './harness.ts';
 
 const DAG = `import { dag } from 'hangar';
@@ -153,11 +151,7 @@ let vsix = '';
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-themes-'));
   vsix = join(scratch, 'hangar.vsix');
-  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
-    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
-  }
-  assert.ok(existsSync(vsix));
+  packageHangarVsix(vsix);
 });
 
 after(async () => {

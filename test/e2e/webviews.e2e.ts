@@ -9,15 +9,13 @@
  *   npm run test:e2e   (screenshots: test-results/e2e/webviews-*.png)
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, startWorkbench } from './harness.ts';
+import { packageHangarVsix, startWorkbench } from './harness.ts';
 
 const DAG = `import { dag } from 'hangar';
 
@@ -39,11 +37,7 @@ let vsix = '';
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-webviews-'));
   vsix = join(scratch, 'hangar.vsix');
-  for (const args of [['esbuild.js', '--production'], ['scripts/package-vsix.ts', vsix]]) {
-    const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-    assert.equal(res.status, 0, `${args.join(' ')} failed:\n${res.stdout}${res.stderr}`);
-  }
-  assert.ok(existsSync(vsix));
+  packageHangarVsix(vsix);
 });
 
 after(async () => {
