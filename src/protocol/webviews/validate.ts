@@ -36,3 +36,28 @@ export function wrap<T>(f: () => T): Parsed<T> {
     throw err;
   }
 }
+
+/** The webview's side of a request/response panel: `ready`, or a request. */
+export type RequestEnvelope<M extends string> = { type: 'ready' } | { type: 'request'; id: number; method: M; params: unknown };
+
+/**
+ * Checks a webview→host message of a request/response panel: `ready`, or a request with a whole-number
+ * id naming one of `methods`, whose params `params` checks (throwing `Invalid`). Call inside `wrap`.
+ */
+export function requestEnvelope<M extends string>(m: unknown, methods: readonly M[], params: (method: M, p: unknown) => unknown): RequestEnvelope<M> {
+  need(isObj(m), 'a message must be an object');
+  if (m.type === 'ready') return { type: 'ready' };
+  need(m.type === 'request', `unknown message type ${JSON.stringify(m.type)}`);
+  need(int(m.id, 0), 'a request needs a whole-number id');
+  need(typeof m.method === 'string' && (methods as readonly string[]).includes(m.method), `unknown method ${JSON.stringify(m.method)}`);
+  const method = m.method as M;
+  return { type: 'request', id: m.id, method, params: params(method, m.params) };
+}
+
+/** Checks the host's answer to a request (a message whose `type` is `response`). Call inside `wrap`. */
+export function responseMessage(m: Record<string, unknown>): { type: 'response'; id: number; ok: true; result: unknown } | { type: 'response'; id: number; ok: false; error: string } {
+  need(int(m.id, 0), 'response: "id" must be a whole number');
+  if (m.ok === true) return { type: 'response', id: m.id, ok: true, result: m.result };
+  need(m.ok === false && typeof m.error === 'string', 'response: needs ok: true and a result, or ok: false and an error');
+  return { type: 'response', id: m.id, ok: false, error: m.error };
+}

@@ -13,7 +13,7 @@
  * a saved file go through `parseBenchResults` too.
  * No DOM, no Node, no vscode: the webview bundle, the host and the runtime import this file.
  */
-import { int, Invalid, isObj, MAX_TEXT, need, text, wrap } from './validate.ts';
+import { int, Invalid, isObj, MAX_TEXT, need, requestEnvelope, responseMessage, text, wrap } from './validate.ts';
 import type { Parsed } from './validate.ts';
 
 export type { Parsed } from './validate.ts';
@@ -243,15 +243,7 @@ function params(method: XComBenchMethod, p: unknown): RequestMessage['params'] {
 
 /** Host side: checks a message from the webview. */
 export function parseWebviewMessage(m: unknown): Parsed<WebviewMessage> {
-  return wrap(() => {
-    need(isObj(m), 'a message must be an object');
-    if (m.type === 'ready') return { type: 'ready' } as const;
-    need(m.type === 'request', `unknown message type ${JSON.stringify(m.type)}`);
-    need(int(m.id, 0), 'a request needs a whole-number id');
-    need(typeof m.method === 'string' && (METHODS as readonly string[]).includes(m.method), `unknown method ${JSON.stringify(m.method)}`);
-    const method = m.method as XComBenchMethod;
-    return { type: 'request', id: m.id, method, params: params(method, m.params) } as RequestMessage;
-  });
+  return wrap(() => requestEnvelope(m, METHODS, params) as WebviewMessage);
 }
 
 /** Webview side: checks a message from the host. */
@@ -278,10 +270,7 @@ export function parseHostMessage(m: unknown): Parsed<HostMessage> {
         need(typeof m.error === 'string' && typeof m.cancelled === 'boolean', 'runFailed: needs an error and whether it was cancelled');
         return { type: 'runFailed', error: m.error, cancelled: m.cancelled };
       case 'response':
-        need(int(m.id, 0), 'response: "id" must be a whole number');
-        if (m.ok === true) return { type: 'response', id: m.id, ok: true, result: m.result };
-        need(m.ok === false && typeof m.error === 'string', 'response: needs ok: true and a result, or ok: false and an error');
-        return { type: 'response', id: m.id, ok: false, error: m.error };
+        return responseMessage(m);
       default:
         throw new Invalid(`unknown message type ${JSON.stringify(m.type)}`);
     }

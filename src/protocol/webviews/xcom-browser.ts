@@ -10,7 +10,7 @@
  * No DOM, no Node, no vscode: the webview bundle and the host import this file.
  */
 import type { PathStep, XComFacets, XComFilter, XComLoc, XComPage, XComRawResult, XComReadResult } from './xcom-values.ts';
-import { int, Invalid, isObj, MAX_TEXT, need, text } from './validate.ts';
+import { int, Invalid, isObj, MAX_TEXT, need, requestEnvelope, responseMessage, text, wrap } from './validate.ts';
 import type { Parsed } from './validate.ts';
 
 export type { Parsed } from './validate.ts';
@@ -130,18 +130,7 @@ function params(method: XComBrowserMethod, p: unknown): RequestMessage['params']
 
 /** Host side: checks a message from the webview. */
 export function parseWebviewMessage(m: unknown): Parsed<WebviewMessage> {
-  try {
-    need(isObj(m), 'a message must be an object');
-    if (m.type === 'ready') return { ok: true, value: { type: 'ready' } };
-    need(m.type === 'request', `unknown message type ${JSON.stringify(m.type)}`);
-    need(int(m.id, 0), 'a request needs a whole-number id');
-    need(typeof m.method === 'string' && (METHODS as readonly string[]).includes(m.method), `unknown method ${JSON.stringify(m.method)}`);
-    const method = m.method as XComBrowserMethod;
-    return { ok: true, value: { type: 'request', id: m.id, method, params: params(method, m.params) } as RequestMessage };
-  } catch (err) {
-    if (err instanceof Invalid) return { ok: false, error: err.message };
-    throw err;
-  }
+  return wrap(() => requestEnvelope(m, METHODS, params) as WebviewMessage);
 }
 
 /** Webview side: checks a message from the host. */
@@ -155,10 +144,7 @@ export function parseHostMessage(m: unknown): Parsed<HostMessage> {
         need(typeof m.reason === 'string', 'refresh: "reason" must be a string');
         return { ok: true, value: { type: 'refresh', reason: m.reason } };
       case 'response':
-        need(int(m.id, 0), 'response: "id" must be a whole number');
-        if (m.ok === true) return { ok: true, value: { type: 'response', id: m.id, ok: true, result: m.result } };
-        need(m.ok === false && typeof m.error === 'string', 'response: needs ok: true and a result, or ok: false and an error');
-        return { ok: true, value: { type: 'response', id: m.id, ok: false, error: m.error } };
+        return { ok: true, value: responseMessage(m) };
       default:
         throw new Invalid(`unknown message type ${JSON.stringify(m.type)}`);
     }
