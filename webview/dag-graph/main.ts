@@ -8,6 +8,7 @@
  * selected node (its menu and map index) and the scroll position are kept with
  * setState, so hiding and showing the panel again loses nothing.
  */
+import { el, svg, byId, status } from '../shared/dom.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
@@ -63,24 +64,6 @@ let instances: GraphInstance[] = [];
 
 // ------------------------------------------------------------------ DOM helpers
 
-const SVG = 'http://www.w3.org/2000/svg';
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElementTagNameMap[K];
-function el(tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElement;
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  e.append(...children);
-  return e;
-}
-function byId<T extends HTMLElement>(id: string): T {
-  return document.getElementById(id) as T;
-}
 const label = (s: string) => s.replace(/_/g, ' ');
 
 // ------------------------------------------------------------------ page
@@ -112,11 +95,6 @@ document.addEventListener('click', (e) => {
   if (!menu.hidden && !menu.contains(e.target as Node) && !(e.target as Element).closest?.('.node')) closeMenu();
 });
 
-function status(text: string, isError = false): void {
-  const s = byId('status');
-  s.textContent = text;
-  s.classList.toggle('error', isError);
-}
 
 function renderRuns(): void {
   const select = runPicker();

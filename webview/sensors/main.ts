@@ -12,6 +12,7 @@
  * the panel is visible. State (filter, selection) is kept with setState, so
  * hiding and reopening the panel loses nothing.
  */
+import { SVG_NS, el, byId, button, status, errText } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -82,15 +83,6 @@ function applyTarget(t: SensorTarget | null): void {
 
 // ------------------------------------------------------------------ DOM helpers
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElementTagNameMap[K];
-function el(tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElement;
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-const SVG_NS = 'http://www.w3.org/2000/svg';
 function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
   const e = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, typeof v === 'number' ? String(Math.round(v * 10) / 10) : v);
@@ -98,20 +90,6 @@ function svg(tag: string, attrs: Record<string, string | number> = {}, ...childr
   return e;
 }
 const title = (text: string) => svg('title', {}, text);
-function byId<T extends HTMLElement>(id: string): T {
-  return document.getElementById(id) as T;
-}
-function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLElement {
-  const b = el('vscode-button', attrs, label);
-  b.addEventListener('click', onClick);
-  return b;
-}
-const status = (text: string, isError = false) => {
-  const s = byId('status');
-  s.textContent = text;
-  s.classList.toggle('error', isError);
-};
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const sameKey = (a: SensorKey | null, b: SensorKey) => !!a && a.dagId === b.dagId && a.runId === b.runId && a.taskId === b.taskId && a.mapIndex === b.mapIndex;
 const keyOf = (i: SensorInstanceSummary): SensorKey => ({ dagId: i.dagId, runId: i.runId, taskId: i.taskId, mapIndex: i.mapIndex });
 const cls = (s: string) => s.replace(/[^a-z_-]/gi, '_');

@@ -12,6 +12,7 @@
  * message received is checked. State (options, result, comparison, chart
  * choices) is kept with setState, so hiding and reopening the panel loses nothing.
  */
+import { el, svg, byId, button, status, errText } from '../shared/dom.ts';
 import { requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -171,41 +172,14 @@ const missedText = (r: BenchResults) => {
 
 // ------------------------------------------------------------------ DOM helpers
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElementTagNameMap[K];
-function el(tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElement;
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-const SVG = 'http://www.w3.org/2000/svg';
-function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  e.append(...children);
-  return e;
-}
 /** An SVG tooltip. */
 const tip = (text: string) => svg('title', {}, text);
-const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLElement {
-  const b = el('vscode-button', attrs, label);
-  b.addEventListener('click', onClick);
-  return b;
-}
 function select(id: string, label: string, options: [string, string][], value: string, onChange: (v: string) => void): HTMLElement {
   const s = el('vscode-single-select', { id, 'aria-label': label, class: 'chart-select' }, ...options.map(([v, t]) => el('vscode-option', { value: v }, t)));
   (s as unknown as { value: string }).value = value;
   s.addEventListener('change', () => onChange((s as unknown as { value: string }).value));
   return el('label', { class: 'field' }, el('span', {}, label), s);
 }
-function status(text: string, isError = false): void {
-  const s = byId('status');
-  s.textContent = text;
-  s.classList.toggle('error', isError);
-}
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const dateText = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const runText = (r: BenchResults) => `${dateText(r.meta.date)} · ${r.meta.quick ? 'quick' : 'full'} · ${r.meta.algorithm} · Node ${r.meta.node} · ${r.meta.cpus} CPUs`;
 

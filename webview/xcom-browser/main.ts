@@ -5,6 +5,7 @@
  * message received is checked. State (filter, page, selection) is kept with
  * setState, so hiding and reopening the panel loses nothing.
  */
+import { el, byId, button, status, errText } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
@@ -108,28 +109,6 @@ window.addEventListener('message', (e: MessageEvent) => {
 
 // ------------------------------------------------------------------ DOM helpers
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElementTagNameMap[K];
-function el(tag: string, attrs?: Record<string, string>, ...children: (Node | string)[]): HTMLElement;
-function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-function byId<T extends HTMLElement>(id: string): T {
-  return document.getElementById(id) as T;
-}
-function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLElement {
-  const b = el('vscode-button', attrs, label);
-  b.addEventListener('click', onClick);
-  return b;
-}
-const status = (text: string, isError = false) => {
-  const s = byId('status');
-  s.textContent = text;
-  s.classList.toggle('error', isError);
-};
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 // ------------------------------------------------------------------ filters
 
