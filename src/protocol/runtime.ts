@@ -41,7 +41,7 @@ export interface Position {
 
 export interface TaskInfo {
   taskId: string;
-  /** `python`, `bash`, `sensor`, … (an operator's kind). */
+  /** `typescript` (a TypeScript function; `python` in stores written before it was renamed), `bash`, `sensor`, … (an operator's kind). */
   kind: string;
   upstream: string[];
   downstream: string[];

@@ -8,7 +8,8 @@ import type { DagInfo, DagListResult, InitializeParams, LoadError, TaskInfo } fr
 export function taskKindIcon(task: Pick<TaskInfo, 'kind' | 'mapped'>): string {
   if (task.mapped) return 'layers';
   switch (task.kind) {
-    case 'python':
+    case 'typescript':
+    case 'python': // the name of TypeScript tasks in stores written before it was renamed
     case 'task':
       return 'symbol-method';
     case 'bash':

@@ -186,20 +186,20 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
 
       // Lineage: compare_backends pulled every value and the file reference.
       const lineage = JSON.parse((await hangarAsync(['xcom', 'lineage', '--dag', DAG, '--run', RUN_ID, '--workspace', ws.root, '--json'], env)).stdout) as {
-        loc: { taskId: string; key: string };
-        pulledBy: { taskId: string }[];
+        xcom: { task_id: string; key: string };
+        pulled_by: { task_id: string }[];
       }[];
-      const pulled = (task: string, k: string) => lineage.find((l) => l.loc.taskId === task && l.loc.key === k)!.pulledBy.map((p) => p.taskId);
+      const pulled = (task: string, k: string) => lineage.find((l) => l.xcom.task_id === task && l.xcom.key === k)!.pulled_by.map((p) => p.task_id);
       for (const b of BACKENDS) for (const k of KEYS) assert.deepEqual(pulled(`store_${b}`, k), ['compare_backends']);
       assert.deepEqual(pulled('push_file_reference', 'market_data_file'), ['compare_backends']);
 
       // Clearing the producer removes its XComs and the managed file with them.
       const cleared = await hangarAsync(['xcom', 'clear', '--dag', DAG, '--run', RUN_ID, '--task', 'push_file_reference', '--workspace', ws.root, '--json'], env);
       assert.equal(cleared.code, 0, cleared.stderr);
-      const c = JSON.parse(cleared.stdout) as { rows: number; objects: number; bytesFreed: number };
+      const c = JSON.parse(cleared.stdout) as { rows: number; objects: number; bytes_freed: number };
       assert.equal(c.rows, 3);
       assert.equal(c.objects, 2);
-      assert.ok(c.bytesFreed >= ref.size_bytes);
+      assert.ok(c.bytes_freed >= ref.size_bytes);
       assert.ok(!existsSync(join(ws.root, '.hangar', 'xcom', ...ref.filepath.split('/'))));
     } finally {
       st.close();

@@ -110,7 +110,7 @@ test('financial analytics pipeline: a failing calculation is handled and large e
   try {
     const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-15', '--json', '--conf', '{"external_feeds_size": "large", "fail_var_calculation": true}']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const out = JSON.parse(r.stdout) as { run: { state: string }; tasks: { taskId: string; state: string }[] };
+    const out = JSON.parse(r.stdout) as { run: { state: string }; task_instances: { task_id: string; state: string }[] };
     assert.equal(out.run.state, 'success');
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
     backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });

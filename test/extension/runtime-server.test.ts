@@ -102,9 +102,9 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     assert.deepEqual(
       etl.tasks.map((t) => [t.taskId, t.kind, t.upstream]),
       [
-        ['extract', 'python', []],
-        ['load', 'python', ['extract']],
-        ['slow', 'python', ['load']],
+        ['extract', 'typescript', []],
+        ['load', 'typescript', ['extract']],
+        ['slow', 'typescript', ['load']],
       ],
     );
     assert.equal(etl.tasks[1]!.position?.line, 4);

@@ -23,9 +23,10 @@ test('cli: list shows DAGs and load errors (exit 3), with --json', () => {
     assert.match(r.stdout, /flaky {2}\(@daily\)/);
     assert.match(r.stdout, /boom {2}← say/);
     assert.match(r.stdout, /Load error: .*broken\.ts:3:\d+/);
-    const j = JSON.parse(hangar(['list', '--json', '--workspace', ws.root]).stdout) as { dags: { dagId: string }[]; errors: { file: string; line: number }[] };
-    assert.deepEqual(j.dags.map((d) => d.dagId), ['flaky']);
-    assert.equal(j.errors[0]!.line, 3);
+    const j = JSON.parse(hangar(['list', '--json', '--workspace', ws.root]).stdout) as { dags: { dag_id: string; tasks: { kind: string }[] }[]; import_errors: { fileloc: string; line: number }[] };
+    assert.deepEqual(j.dags.map((d) => d.dag_id), ['flaky']);
+    assert.deepEqual(j.dags[0]!.tasks.map((t) => t.kind), ['typescript', 'typescript'], 'a TypeScript task is not reported as python');
+    assert.equal(j.import_errors[0]!.line, 3);
   } finally {
     ws.remove();
   }
@@ -52,8 +53,8 @@ test('cli: a failing run exits 1, points at the log, and logs keep every line', 
     assert.match(noTry.stderr, /has 1 tries; there is no try 5/);
     const tasks = JSON.parse(hangar(['tasks', 'manual__2024-03-01T00:00:00+00:00', '--json', '--workspace', ws.root]).stdout) as { task_id: string; state: string }[];
     assert.deepEqual(tasks.map((t) => [t.task_id, t.state]), [['say', 'success'], ['boom', 'failed']]);
-    const runs = JSON.parse(hangar(['runs', '--json', '--workspace', ws.root]).stdout) as { runId: string; state: string; dataIntervalStart: string }[];
-    assert.deepEqual(runs.map((x) => [x.runId, x.state, x.dataIntervalStart]), [['manual__2024-03-01T00:00:00+00:00', 'failed', '2024-02-29T00:00:00.000Z']]);
+    const runs = JSON.parse(hangar(['runs', '--json', '--workspace', ws.root]).stdout) as { run_id: string; state: string; data_interval_start: string }[];
+    assert.deepEqual(runs.map((x) => [x.run_id, x.state, x.data_interval_start]), [['manual__2024-03-01T00:00:00+00:00', 'failed', '2024-02-29T00:00:00.000Z']]);
   } finally {
     ws.remove();
   }

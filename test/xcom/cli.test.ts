@@ -109,7 +109,7 @@ test('xcom rotate-key: stops part way, resumes, loses nothing; old key no longer
     let r = x(ws, ['rotate-key', '--max-rows', '3', '--json'], both);
     assert.equal(r.code, 0, r.stderr);
     const p = JSON.parse(r.stdout);
-    assert.equal(p.targetKeyId, 'k2');
+    assert.equal(p.target_key_id, 'k2');
     assert.equal(p.total, 7); // six secrets + db_credentials
     assert.equal(p.rotated, 3);
     assert.equal(p.interrupted, true);
@@ -142,11 +142,11 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
   try {
     let r = x(ws, ['lineage', '--dag', 'cli_xcom', '--run', RUN, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const lineage = JSON.parse(r.stdout) as { loc: { taskId: string; key: string }; pulledBy: { taskId: string }[]; pushedBy: { taskId: string } }[];
-    const creds = lineage.find((l) => l.loc.key === 'db_credentials')!;
-    assert.equal(creds.pushedBy.taskId, 'produce');
-    assert.deepEqual(creds.pulledBy.map((p) => p.taskId), ['consume']);
-    assert.deepEqual(lineage.find((l) => l.loc.taskId === 'produce' && l.loc.key === 'return_value')!.pulledBy.map((p) => p.taskId), ['consume']);
+    const lineage = JSON.parse(r.stdout) as { xcom: { task_id: string; key: string }; pulled_by: { task_id: string }[]; pushed_by: { task_id: string } }[];
+    const creds = lineage.find((l) => l.xcom.key === 'db_credentials')!;
+    assert.equal(creds.pushed_by.task_id, 'produce');
+    assert.deepEqual(creds.pulled_by.map((p) => p.task_id), ['consume']);
+    assert.deepEqual(lineage.find((l) => l.xcom.task_id === 'produce' && l.xcom.key === 'return_value')!.pulled_by.map((p) => p.task_id), ['consume']);
     r = x(ws, ['lineage', '--dag', 'cli_xcom']);
     assert.match(r.stdout, /db_credentials\s+produce\s+consume\s+json>aes-256-gcm/);
 
@@ -161,7 +161,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.deepEqual(s.orphans.map((o: { path: string }) => o.path), ['cli_xcom/gone/produce/-1/lost.abc.json']);
-    assert.equal(s.orphanBytes, 5000);
+    assert.equal(s.orphan_bytes, 5000);
     assert.ok(existsSync(orphan), 'dry run removes nothing');
     r = x(ws, ['sweep']);
     assert.equal(r.code, 0, r.stderr);
@@ -170,7 +170,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
 
     // clear --older-than: nothing is a week old; then back-date and clear.
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--older-than', '7d', '--json']);
-    assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytesFreed: 0, errors: [] });
+    assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytes_freed: 0, errors: [] });
     const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'));
     db.prepare("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'").run();
     db.close();

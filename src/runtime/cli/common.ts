@@ -1,17 +1,35 @@
 /** What every CLI command shares: its context, errors and argument helpers. */
 import { Runtime } from '../runtime.ts';
+import { CliError, EXIT_CODES, UsageError } from './output.ts';
+import type { ErrorCode, ErrorIds, Format } from './output.ts';
+import { table } from './format.ts';
 
-/** Bad usage: exit code 2. */
-export class UsageError extends Error {}
-/** A DAG, run, task or XCom that does not exist: exit code 3. */
-export class NotFoundError extends Error {}
+export { CliError, NotFoundError, UsageError } from './output.ts';
 
 export interface Ctx {
   readonly args: string[];
   readonly values: Record<string, string | boolean | undefined>;
-  readonly json: boolean;
+  /** -o table|json|yaml|plain (--json = -o json). */
+  readonly format: Format;
+  /** json or yaml: print data only (no progress, no prose). */
+  readonly structured: boolean;
   readonly workspace: string;
   readonly out: (s: string) => void;
+  /** The ids the command is about, added to its error in JSON mode. */
+  readonly ids: ErrorIds;
+  /** Set when the work failed (exit code ≠ 0 without an exception): reported on stderr in JSON mode. */
+  failure?: CliError;
+}
+
+/** Records that the work failed (a run, an integrity check…) and returns its exit code. */
+export function fail(
+  ctx: Ctx,
+  code: Exclude<ErrorCode, 'usage' | 'not_found'>,
+  message: string,
+  ids: ErrorIds = {},
+): number {
+  ctx.failure = new CliError(code, message, { ...ctx.ids, ...ids });
+  return EXIT_CODES[code];
 }
 
 export function need(ctx: Ctx, index: number, what: string): string {
@@ -53,4 +71,13 @@ export async function withRuntime<T>(ctx: Ctx, fn: (rt: Runtime) => Promise<T>, 
   } finally {
     await rt.close();
   }
+}
+
+/** A table as -o table (aligned, a rule under the header, state colours) or -o plain (no rule, no colours). */
+export function printTable(
+  ctx: Ctx,
+  headers: string[],
+  rows: (string | number | null | undefined)[][],
+): void {
+  ctx.out(table(headers, rows, ctx.format === 'plain'));
 }

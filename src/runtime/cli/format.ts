@@ -25,15 +25,34 @@ export function visibleLength(s: string): number {
   return s.replace(/\u001b\[[0-9;]*m/g, '').length;
 }
 
-export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
+/**
+ * Aligned columns. `plain` follows Airflow's `-o plain` (tabulate's "plain" format,
+ * airflow/cli/simple_table.py): the header and the rows, no rule, no colours.
+ */
+export function table(
+  headers: string[],
+  rows: (string | number | null | undefined)[][],
+  plain = false,
+): string {
+  const cells = rows.map((r) =>
+    r.map((c) => {
+      const text = c === null || c === undefined ? '' : String(c);
+      return plain ? text.replace(/\u001b\[[0-9;]*m/g, '') : text;
+    }),
+  );
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? ''))));
   const line = (r: string[]) =>
     r
       .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c))))
       .join('  ')
       .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  // No header at all for a key/value listing (headers all empty).
+  const head = headers.every((h) => h === '')
+    ? []
+    : plain
+      ? [line(headers)]
+      : [line(headers), line(widths.map((w) => '-'.repeat(w)))];
+  return [...head, ...cells.map(line)].join('\n');
 }
 
 export function formatDuration(seconds: number | null | undefined): string {

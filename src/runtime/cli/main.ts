@@ -1,16 +1,41 @@
 /**
  * The `hangar` command line: a thin layer over the Runtime, the same code the
- * VS Code extension drives. Exit codes: 0 success; 1 a run or task failed;
- * 2 bad usage; 3 DAG files failed to load or the DAG/run/task does not exist.
+ * VS Code extension drives. Output formats, the shared objects and the exit
+ * codes are in output.ts; the JSON shapes in schemas.ts (README "Scripting Hangar").
  */
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Runtime } from '../runtime.ts';
 import { tryLogPath } from '../executor/logger.ts';
-import { colorState, formatDuration, table } from './format.ts';
+import { colorState, formatDuration } from './format.ts';
 import { initWorkspace } from './init.ts';
-import { intOption, need, NotFoundError, parseDate, UsageError, withRuntime } from './common.ts';
+import {
+  CliError,
+  fail,
+  intOption,
+  need,
+  NotFoundError,
+  parseDate,
+  printTable,
+  UsageError,
+  withRuntime,
+} from './common.ts';
 import type { Ctx } from './common.ts';
+import {
+  EXIT_CODES,
+  emit,
+  errorDocument,
+  isStructured,
+  kindName,
+  parseFormat,
+  runJson,
+  serialize,
+  taskInstanceJson,
+} from './output.ts';
+import type { ErrorCode, Format } from './output.ts';
+import { runFilters, RUNS_HELP } from './filters.ts';
+import { CONFIG_HELP, INFO_HELP, configCommand, infoCommand } from './inspect.ts';
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import type { TaskEvent } from '../events.ts';
@@ -30,21 +55,34 @@ Commands:
   clear RUN [TASK…] [--downstream] [--upstream] [--failed] [--no-run]
                                    Clear tasks of a run (their XComs too) and run it again
   mark RUN TASK success|failed     Mark a task by hand (then: hangar run DAG --resume RUN)
-  runs [--dag DAG]                 Recent runs
-  tasks RUN [--dag DAG]            Task instances of a run
-  logs RUN TASK [--try N]          The log of a task try
+${RUNS_HELP}
+  tasks RUN [--dag DAG] [--state S]  Task instances of a run
+  logs RUN TASK [--try N] [--map-index N]  The log of a task try
 ${XCOM_HELP}
 ${SENSORS_HELP}
+${INFO_HELP}
+${CONFIG_HELP}
 
 Options:
-  --workspace DIR   The workspace folder (default: the current directory)
-  --json            Print data as JSON
-  -h, --help        This help
+  --workspace DIR        The workspace folder (default: the current directory)
+  -o, --output FORMAT    table (default), json, yaml or plain (no colours or rules, for scripts)
+  --json                 The same as -o json
+  -h, --help             This help
+
+In JSON/YAML mode a command prints only data (schemas: docs/cli-schema/), and a
+command that exits non-zero prints {"error": {"code", "message", "exit_code", …ids}}
+on stderr. Exit codes: 0 ok, 1 the work failed, 2 usage, 3 not found or DAG files
+failed to load, 130 interrupted.
 `;
 
 const OPTIONS = {
   workspace: { type: 'string' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  state: { type: 'string' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  'run-type': { type: 'string' },
   date: { type: 'string' },
   conf: { type: 'string' },
   resume: { type: 'string' },
@@ -70,60 +108,87 @@ export async function main(
   argv: string[],
   out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
 ): Promise<number> {
-  let parsed;
+  // Until the options are parsed, --json/-o json still decide how an error is printed.
+  let format: Format =
+    argv.includes('--json') || /(^|\s)(-o|--output)(\s|=)json(\s|$)/.test(argv.join(' ')) ? 'json' : 'table';
+  const ids: Ctx['ids'] = {};
+  let ctx: Ctx | undefined;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    process.stderr.write(`hangar: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const [command, ...args] = parsed.positionals;
-  if (parsed.values.help || !command) {
-    out(HELP);
-    return command || parsed.values.help ? 0 : 2;
-  }
-  const ctx: Ctx = {
-    args,
-    values: parsed.values,
-    json: !!parsed.values.json,
-    workspace: parsed.values.workspace ?? process.cwd(),
-    out,
-  };
-  const handler = COMMANDS[command];
-  try {
-    if (!handler) throw new UsageError(`unknown command "${command}"`);
-    return await handler(ctx);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`hangar: ${err.message}\nRun "hangar --help" for usage.\n`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    format = parseFormat(parsed.values);
+    const [command, ...args] = parsed.positionals;
+    if (parsed.values.help) {
+      out(HELP);
+      return 0;
+    }
+    if (!command) {
+      if (isStructured(format)) throw new UsageError('missing a command');
+      process.stderr.write(HELP);
       return 2;
     }
-    process.stderr.write(`hangar: ${(err as Error).message}\n`);
-    return err instanceof NotFoundError ||
-      /No DAG|has no run|has no task|failed to load|does not exist/.test((err as Error).message)
-      ? 3
-      : 1;
+    ctx = {
+      args,
+      values: parsed.values,
+      format,
+      structured: isStructured(format),
+      workspace: parsed.values.workspace ?? process.cwd(),
+      out,
+      ids,
+    };
+    const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!handler) throw new UsageError(`unknown command "${command}"`);
+    const code = await handler(ctx);
+    if (code !== 0 && ctx.failure && isStructured(format)) {
+      process.stderr.write(
+        serialize(format, errorDocument(ctx.failure.code, ctx.failure.message, ctx.failure.ids)) + '\n',
+      );
+    }
+    return code;
+  } catch (err) {
+    const e = classify(err, ids);
+    if (isStructured(format))
+      process.stderr.write(serialize(format, errorDocument(e.code, e.message, e.ids)) + '\n');
+    else if (e.code === 'usage')
+      process.stderr.write(`hangar: ${e.message}\nRun "hangar --help" for usage.\n`);
+    else process.stderr.write(`hangar: ${e.message}\n`);
+    return EXIT_CODES[e.code];
   }
 }
 
-function reportLoadErrors(rt: Runtime, out: (s: string) => void): void {
+/** Any error as a CliError: the runtime's own errors are recognised by their message. */
+function classify(err: unknown, ids: Ctx['ids']): CliError {
+  if (err instanceof CliError) return new CliError(err.code, err.message, { ...ids, ...err.ids });
+  const message = (err as Error)?.message ?? String(err);
+  const code: ErrorCode =
+    /^No DAG|has no run|has no task|failed to load|does not exist|is not in the store/.test(message)
+      ? 'not_found'
+      : 'error';
+  return new CliError(code, message, ids);
+}
+
+function reportLoadErrors(rt: Runtime): void {
   for (const e of rt.dagBag?.errors ?? []) process.stderr.write(`hangar: failed to load ${e.message}\n`);
-  void out;
 }
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
   bench: benchCommand,
+  info: infoCommand,
+  config: configCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);
-    if (ctx.json) ctx.out(JSON.stringify({ workspace: dir, created }, null, 2));
-    else {
+    emit(ctx, 'init', { workspace: resolve(dir), created }, () => {
       ctx.out(`Initialised a Hangar workspace in ${dir}`);
       for (const f of created) ctx.out(`  created ${f}`);
       ctx.out(`\nNext: hangar run example_etl --workspace ${dir}`);
-    }
+    });
     return 0;
   },
 
@@ -131,60 +196,70 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(ctx, async (rt) => {
       const bag = rt.dagBag!;
       const dags = [...bag.dags.values()].map((d) => ({
-        dagId: d.id,
-        file: d.fileloc,
+        dag_id: d.id,
+        fileloc: d.fileloc,
         schedule: d.scheduleText,
         description: d.description ?? null,
-        tags: d.tags,
+        tags: [...d.tags],
         tasks: d.topologicalOrder().map((id) => {
           const t = d.tasks.get(id)!;
           return {
-            taskId: id,
-            kind: t.kind,
-            upstream: [...t.upstream],
-            triggerRule: t.triggerRule,
+            task_id: id,
+            kind: kindName(t.kind)!,
+            upstream_task_ids: [...t.upstream],
+            trigger_rule: t.triggerRule,
             mapped: !!t.expand,
             line: t.position?.line ?? null,
           };
         }),
       }));
-      if (ctx.json) {
-        ctx.out(JSON.stringify({ dags, errors: bag.errors }, null, 2));
-      } else {
+      const importErrors = bag.errors.map((e) => ({
+        fileloc: e.file,
+        line: e.line,
+        col: e.column,
+        message: e.message,
+      }));
+      emit(ctx, 'list', { dags, import_errors: importErrors }, () => {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
-          ctx.out(`${d.dagId}  (${d.schedule ?? 'manual'})${d.description ? ` — ${d.description}` : ''}`);
+          ctx.out(`${d.dag_id}  (${d.schedule ?? 'manual'})${d.description ? ` — ${d.description}` : ''}`);
           for (const t of d.tasks)
             ctx.out(
-              `  ${t.taskId}${t.mapped ? '[]' : ''}${t.upstream.length ? `  ← ${t.upstream.join(', ')}` : ''}`,
+              `  ${t.task_id}${t.mapped ? '[]' : ''}${t.upstream_task_ids.length ? `  ← ${t.upstream_task_ids.join(', ')}` : ''}`,
             );
         }
         for (const e of bag.errors) ctx.out(`\nLoad error: ${e.message}`);
-      }
-      return bag.errors.length ? 3 : 0;
+      });
+      if (bag.errors.length === 0) return 0;
+      return fail(ctx, 'load_error', `${bag.errors.length} DAG file(s) failed to load`, {
+        files: [...new Set(bag.errors.map((e) => e.file))],
+      });
     });
   },
 
   async run(ctx) {
     const dagId = need(ctx, 0, 'the DAG id: hangar run DAG');
+    ctx.ids.dag_id = dagId;
     const conf = parseConf(ctx);
     const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
     return withRuntime(ctx, async (rt) => {
-      reportLoadErrors(rt, ctx.out);
+      reportLoadErrors(rt);
       const dag = rt.getDag(dagId);
       const controller = new AbortController();
       const onSigint = () => controller.abort(new Error('Interrupted (Ctrl+C)'));
       process.once('SIGINT', onSigint);
-      const progress = ctx.json ? undefined : followProgress(rt, ctx.out);
+      const progress = ctx.structured ? undefined : followProgress(rt, ctx.out);
       try {
         let runId: string;
         if (typeof ctx.values.resume === 'string') {
           runId = ctx.values.resume;
+          ctx.ids.run_id = runId;
           if (!rt.store.getRun(dagId, runId)) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
-          if (!ctx.json) ctx.out(`Resuming ${dagId} run ${runId}`);
+          if (!ctx.structured) ctx.out(`Resuming ${dagId} run ${runId}`);
         } else {
           runId = rt.triggerRun(dagId, { logicalDate, conf }).run_id;
-          if (!ctx.json) ctx.out(`Running ${dagId} (${dag.tasks.size} tasks), run ${runId}`);
+          ctx.ids.run_id = runId;
+          if (!ctx.structured) ctx.out(`Running ${dagId} (${dag.tasks.size} tasks), run ${runId}`);
         }
         await rt.executeRun(dagId, runId, controller.signal);
         return summarize(rt, dagId, runId, ctx);
@@ -197,15 +272,16 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async trigger(ctx) {
     const dagId = need(ctx, 0, 'the DAG id: hangar trigger DAG');
+    ctx.ids.dag_id = dagId;
     const conf = parseConf(ctx);
     const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
     return withRuntime(ctx, async (rt) => {
       const run = rt.triggerRun(dagId, { logicalDate, conf });
-      if (ctx.json) ctx.out(JSON.stringify(runJson(run), null, 2));
-      else
+      emit(ctx, 'trigger', runJson(run), () =>
         ctx.out(
           `Created run ${run.run_id} of ${dagId} (queued); run it with: hangar run ${dagId} --resume '${run.run_id}'`,
-        );
+        ),
+      );
       return 0;
     });
   },
@@ -213,11 +289,13 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   async test(ctx) {
     const dagId = need(ctx, 0, 'the DAG id: hangar test DAG TASK');
     const taskId = need(ctx, 1, 'the task id: hangar test DAG TASK');
+    Object.assign(ctx.ids, { dag_id: dagId, task_id: taskId });
     const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
     return withRuntime(ctx, async (rt) => {
-      const stop = ctx.json ? undefined : followProgress(rt, ctx.out, true);
+      const stop = ctx.structured ? undefined : followProgress(rt, ctx.out, true);
       try {
         const run = await rt.testTask(dagId, taskId, logicalDate);
+        ctx.ids.run_id = run.run_id;
         return summarize(rt, dagId, run.run_id, ctx);
       } finally {
         stop?.();
@@ -227,28 +305,35 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async backfill(ctx) {
     const dagId = need(ctx, 0, 'the DAG id: hangar backfill DAG --from D1 --to D2');
+    ctx.ids.dag_id = dagId;
     const from = parseDate(ctx.values.from as string | undefined, '--from');
     const to = parseDate(ctx.values.to as string | undefined, '--to');
     if (!from || !to) throw new UsageError('backfill needs --from and --to');
     if (from > to) throw new UsageError('--from is after --to');
     return withRuntime(ctx, async (rt) => {
-      const stop = ctx.json ? undefined : followProgress(rt, ctx.out);
+      const stop = ctx.structured ? undefined : followProgress(rt, ctx.out);
       try {
         const runs = await rt.backfill(dagId, from, to);
-        if (ctx.json) ctx.out(JSON.stringify(runs.map(runJson), null, 2));
-        else
-          ctx.out(
-            '\n' +
-              table(
-                ['run', 'data interval', 'state'],
-                runs.map((r) => [
-                  r.run_id,
-                  `${r.data_interval_start} → ${r.data_interval_end}`,
-                  colorState(r.state),
-                ]),
-              ),
+        emit(ctx, 'backfill', runs.map(runJson), () => {
+          ctx.out('');
+          printTable(
+            ctx,
+            ['run', 'data interval', 'state'],
+            runs.map((r) => [
+              r.run_id,
+              `${r.data_interval_start} → ${r.data_interval_end}`,
+              colorState(r.state),
+            ]),
           );
-        return runs.every((r) => r.state === 'success') ? 0 : 1;
+        });
+        const failed = runs.filter((r) => r.state !== 'success');
+        return failed.length === 0
+          ? 0
+          : fail(
+              ctx,
+              'run_failed',
+              `${failed.length} of ${runs.length} backfill run(s) of ${dagId} did not succeed: ${failed.map((r) => r.run_id).join(', ')}`,
+            );
       } finally {
         stop?.();
       }
@@ -257,10 +342,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async clear(ctx) {
     const runId = need(ctx, 0, 'the run id: hangar clear RUN [TASK…]');
+    ctx.ids.run_id = runId;
     const taskIds = ctx.args.slice(1);
     return withRuntime(ctx, async (rt) => {
-      const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
-      if (!run) throw new NotFoundError(`No run "${runId}"`);
+      const run = findRun(rt, ctx, runId);
       if (taskIds.length === 0 && !ctx.values.failed)
         throw new UsageError('name the tasks to clear, or use --failed');
       const cleared = await rt.clear(run.dag_id, run.run_id, {
@@ -269,38 +354,50 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         upstream: !!ctx.values.upstream,
         onlyFailed: !!ctx.values.failed,
       });
-      if (!ctx.json)
+      if (!ctx.structured)
         ctx.out(
           `Cleared ${cleared.length} task instance(s) of ${run.run_id}: ${[...new Set(cleared.map((t) => t.task_id))].join(', ') || 'none'}`,
         );
-      if (ctx.values['no-run'] || cleared.length === 0) return 0;
-      const progress = ctx.json ? undefined : followProgress(rt, ctx.out);
-      try {
-        await rt.executeRun(run.dag_id, run.run_id);
-        return summarize(rt, run.dag_id, run.run_id, ctx);
-      } finally {
-        progress?.();
+      let code = 0;
+      if (!ctx.values['no-run'] && cleared.length > 0) {
+        const progress = ctx.structured ? undefined : followProgress(rt, ctx.out);
+        try {
+          await rt.executeRun(run.dag_id, run.run_id);
+          code = summarize(rt, run.dag_id, run.run_id, ctx, false);
+        } finally {
+          progress?.();
+        }
       }
+      if (ctx.structured) {
+        ctx.out(
+          serialize(ctx.format, {
+            cleared: cleared.map(taskInstanceJson),
+            run: runJson(rt.store.getRun(run.dag_id, run.run_id)!),
+            task_instances: rt.store.listTaskInstances(run.dag_id, run.run_id).map(taskInstanceJson),
+          }),
+        );
+      }
+      return code;
     });
   },
 
   async mark(ctx) {
     const runId = need(ctx, 0, 'the run id: hangar mark RUN TASK success|failed');
     const taskId = need(ctx, 1, 'the task id: hangar mark RUN TASK success|failed');
+    Object.assign(ctx.ids, { run_id: runId, task_id: taskId });
     const state = need(ctx, 2, 'the state: success or failed');
     if (state !== 'success' && state !== 'failed')
       throw new UsageError(`a task can be marked success or failed, not "${state}"`);
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
-        if (!run) throw new NotFoundError(`No run "${runId}"`);
+        const run = findRun(rt, ctx, runId);
         const tis = rt.mark(run.dag_id, run.run_id, taskId, state, intOption(ctx, 'map-index'));
-        if (ctx.json) ctx.out(JSON.stringify(tis, null, 2));
-        else
+        emit(ctx, 'mark', tis.map(taskInstanceJson), () =>
           ctx.out(
             `Marked ${taskId} ${state} in ${run.run_id}; continue the run with: hangar run ${run.dag_id} --resume '${run.run_id}'`,
-          );
+          ),
+        );
         return 0;
       },
       false,
@@ -308,15 +405,16 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   },
 
   async runs(ctx) {
+    const filters = runFilters(ctx);
     return withRuntime(
       ctx,
       async (rt) => {
-        const runs = rt.store.listRuns({ dagId: ctx.values.dag as string | undefined, limit: 50 });
-        if (ctx.json) ctx.out(JSON.stringify(runs.map(runJson), null, 2));
-        else if (runs.length === 0) ctx.out('No runs yet');
-        else
-          ctx.out(
-            table(
+        const runs = filters.apply(rt.store);
+        emit(ctx, 'runs', runs.map(runJson), () => {
+          if (runs.length === 0) ctx.out('No runs yet');
+          else
+            printTable(
+              ctx,
               ['dag', 'run', 'state', 'logical date', 'started', 'ended'],
               runs.map((r) => [
                 r.dag_id,
@@ -326,8 +424,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
                 r.start_date,
                 r.end_date,
               ]),
-            ),
-          );
+            );
+        });
         return 0;
       },
       false,
@@ -336,30 +434,29 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async tasks(ctx) {
     const runId = need(ctx, 0, 'the run id: hangar tasks RUN');
+    ctx.ids.run_id = runId;
+    const state = taskStateOption(ctx);
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
-        if (!run)
-          throw new NotFoundError(
-            `No run "${runId}"${ctx.values.dag ? ` of DAG "${String(ctx.values.dag)}"` : ''}`,
-          );
-        const tis = rt.store.listTaskInstances(run.dag_id, run.run_id);
-        if (ctx.json) ctx.out(JSON.stringify(tis, null, 2));
-        else
-          ctx.out(
-            table(
-              ['task', 'map', 'state', 'try', 'duration', 'error'],
-              tis.map((t) => [
-                t.task_id,
-                t.map_index >= 0 ? t.map_index : '',
-                colorState(t.state),
-                t.try_number,
-                formatDuration(t.duration),
-                firstLine(t.error),
-              ]),
-            ),
-          );
+        const run = findRun(rt, ctx, runId);
+        const tis = rt.store
+          .listTaskInstances(run.dag_id, run.run_id)
+          .filter((t) => state === undefined || (t.state ?? 'none') === state);
+        emit(ctx, 'tasks', tis.map(taskInstanceJson), () =>
+          printTable(
+            ctx,
+            ['task', 'map', 'state', 'try', 'duration', 'error'],
+            tis.map((t) => [
+              t.task_id,
+              t.map_index >= 0 ? t.map_index : '',
+              colorState(t.state),
+              t.try_number,
+              formatDuration(t.duration),
+              firstLine(t.error),
+            ]),
+          ),
+        );
         return 0;
       },
       false,
@@ -369,12 +466,13 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   async logs(ctx) {
     const runId = need(ctx, 0, 'the run id: hangar logs RUN TASK');
     const taskId = need(ctx, 1, 'the task id: hangar logs RUN TASK');
+    Object.assign(ctx.ids, { run_id: runId, task_id: taskId });
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = rt.store.findRun(runId, ctx.values.dag as string | undefined);
-        if (!run) throw new NotFoundError(`No run "${runId}"`);
+        const run = findRun(rt, ctx, runId);
         const mapIndex = intOption(ctx, 'map-index') ?? -1;
+        if (mapIndex >= 0) ctx.ids.map_index = mapIndex;
         const ti = rt.store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex);
         if (!ti)
           throw new NotFoundError(
@@ -399,14 +497,58 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         } else if (tryRecord?.state === 'running')
           text = `(try ${tryNumber} of ${taskId} is running and has written no log output yet)`;
         else throw new NotFoundError(`The log of try ${tryNumber} of "${taskId}" is missing (${path})`);
-        if (ctx.json) ctx.out(JSON.stringify({ path, tryNumber, text }));
-        else ctx.out(text.trimEnd());
+        emit(
+          ctx,
+          'logs',
+          {
+            dag_id: run.dag_id,
+            run_id: run.run_id,
+            task_id: taskId,
+            map_index: mapIndex,
+            try_number: tryNumber,
+            path,
+            text,
+          },
+          () => ctx.out(text.trimEnd()),
+        );
         return 0;
       },
       false,
     );
   },
 };
+
+/** The run a RUN argument names (with --dag when run ids repeat across DAGs). */
+function findRun(rt: Runtime, ctx: Ctx, runId: string) {
+  const dagId = ctx.values.dag as string | undefined;
+  if (dagId) ctx.ids.dag_id = dagId;
+  const run = rt.store.findRun(runId, dagId);
+  if (!run) throw new NotFoundError(`No run "${runId}"${dagId ? ` of DAG "${dagId}"` : ''}`);
+  ctx.ids.dag_id = run.dag_id;
+  return run;
+}
+
+const TASK_STATES = [
+  'none',
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'skipped',
+  'upstream_failed',
+  'removed',
+];
+
+function taskStateOption(ctx: Ctx): string | undefined {
+  const s = ctx.values.state;
+  if (s === undefined) return undefined;
+  if (typeof s !== 'string' || !TASK_STATES.includes(s))
+    throw new UsageError(`--state must be one of ${TASK_STATES.join(', ')}, not "${String(s)}"`);
+  return s;
+}
 
 function parseConf(ctx: Ctx): Record<string, unknown> | undefined {
   if (typeof ctx.values.conf !== 'string') return undefined;
@@ -426,33 +568,6 @@ function firstLine(s: string | null): string {
   const line = s.split('\n')[0]!;
   return line.length > 80 ? line.slice(0, 77) + '…' : line;
 }
-
-function runJson(r: {
-  dag_id: string;
-  run_id: string;
-  run_type: string;
-  state: string;
-  logical_date: string;
-  data_interval_start: string;
-  data_interval_end: string;
-  start_date: string | null;
-  end_date: string | null;
-  conf: string;
-}) {
-  return {
-    dagId: r.dag_id,
-    runId: r.run_id,
-    runType: r.run_type,
-    state: r.state,
-    logicalDate: r.logical_date,
-    dataIntervalStart: r.data_interval_start,
-    dataIntervalEnd: r.data_interval_end,
-    startDate: r.start_date,
-    endDate: r.end_date,
-    conf: JSON.parse(r.conf) as unknown,
-  };
-}
-
 /** Prints each task's state as it changes; returns a function that stops. */
 function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false): () => void {
   const width = Math.max(
@@ -482,44 +597,29 @@ function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false)
   };
 }
 
-function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx): number {
+/** Prints how a run ended (`print` false: the caller prints the JSON) and returns the exit code. */
+function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx, print = true): number {
   const run = rt.store.getRun(dagId, runId)!;
   const tis = rt.store.listTaskInstances(dagId, runId);
-  if (ctx.json) {
-    ctx.out(
-      JSON.stringify(
-        {
-          run: runJson(run),
-          tasks: tis.map((t) => ({
-            taskId: t.task_id,
-            mapIndex: t.map_index,
-            state: t.state,
-            tries: t.try_number,
-            duration: t.duration,
-            error: t.error,
-          })),
-        },
-        null,
-        2,
-      ),
-    );
+  if (ctx.structured) {
+    if (print)
+      ctx.out(serialize(ctx.format, { run: runJson(run), task_instances: tis.map(taskInstanceJson) }));
   } else {
     const seconds =
       run.start_date && run.end_date ? (Date.parse(run.end_date) - Date.parse(run.start_date)) / 1000 : null;
     ctx.out(
       `\nRun ${run.run_id} of ${dagId}: ${colorState(run.state)}${seconds !== null ? ` in ${formatDuration(seconds)}` : ''}`,
     );
-    ctx.out(
-      table(
-        ['task', 'map', 'state', 'tries', 'duration'],
-        tis.map((t) => [
-          t.task_id,
-          t.map_index >= 0 ? t.map_index : '',
-          colorState(t.state),
-          t.try_number,
-          formatDuration(t.duration),
-        ]),
-      ),
+    printTable(
+      ctx,
+      ['task', 'map', 'state', 'tries', 'duration'],
+      tis.map((t) => [
+        t.task_id,
+        t.map_index >= 0 ? t.map_index : '',
+        colorState(t.state),
+        t.try_number,
+        formatDuration(t.duration),
+      ]),
     );
     const failed = tis.filter((t) => t.state === 'failed');
     for (const t of failed)
@@ -527,5 +627,14 @@ function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx): number 
         `\n${t.task_id} failed: ${firstLine(t.error)}\n  log: hangar logs ${runId} ${t.task_id}${t.map_index >= 0 ? ` --map-index ${t.map_index}` : ''} --dag ${dagId}`,
       );
   }
-  return run.state === 'success' ? 0 : 1;
+  if (run.state === 'success') return 0;
+  const failed = tis
+    .filter((t) => t.state === 'failed' || t.state === 'upstream_failed')
+    .map((t) => t.task_id);
+  return fail(
+    ctx,
+    'run_failed',
+    `Run "${runId}" of DAG "${dagId}" ${run.state}${failed.length ? ` (failed: ${[...new Set(failed)].join(', ')})` : ''}`,
+    { dag_id: dagId, run_id: runId },
+  );
 }

@@ -5,6 +5,7 @@
 import { sensorStats } from '../sensors/index.ts';
 import type { SensorStats } from '../sensors/index.ts';
 import { NotFoundError, UsageError, need, withRuntime } from './common.ts';
+import { emit } from './output.ts';
 import type { Ctx } from './common.ts';
 import { table } from './format.ts';
 
@@ -20,7 +21,7 @@ function secs(ms: number | null): string {
   return s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`;
 }
 
-export function formatSensorStats(stats: readonly SensorStats[]): string {
+export function formatSensorStats(stats: readonly SensorStats[], plain = false): string {
   return table(
     [
       'dag',
@@ -48,6 +49,7 @@ export function formatSensorStats(stats: readonly SensorStats[]): string {
       s.breaker,
       s.slaMisses,
     ]),
+    plain,
   );
 }
 
@@ -55,6 +57,7 @@ export async function sensorsCommand(ctx: Ctx): Promise<number> {
   const sub = need(ctx, 0, 'a subcommand: hangar sensors stats [DAG]');
   if (sub !== 'stats') throw new UsageError(`unknown sensors subcommand "${sub}" (stats)`);
   const dagId = ctx.args[1] ?? (ctx.values.dag as string | undefined);
+  if (dagId !== undefined) ctx.ids.dag_id = dagId;
   return withRuntime(
     ctx,
     async (rt) => {
@@ -62,10 +65,31 @@ export async function sensorsCommand(ctx: Ctx): Promise<number> {
         throw new NotFoundError(`No DAG "${dagId}" in the store of ${rt.config.root}`);
       }
       const stats = sensorStats(rt.store, { dagId });
-      if (ctx.json) ctx.out(JSON.stringify(stats, null, 2));
-      else if (stats.length === 0)
-        ctx.out(`No sensor pokes recorded${dagId ? ` for DAG "${dagId}"` : ''} yet`);
-      else ctx.out(formatSensorStats(stats));
+      const sec = (ms: number | null) => (ms === null ? null : ms / 1000);
+      const doc = stats.map((s) => ({
+        dag_id: s.dagId,
+        task_id: s.taskId,
+        instances: s.instances,
+        waiting: s.waiting,
+        successes: s.successes,
+        timeouts: s.timeouts,
+        failures: s.failures,
+        skipped: s.skipped,
+        success_rate: s.successRate,
+        timeout_rate: s.timeoutRate,
+        avg_wait: sec(s.avgWaitMs),
+        p95_wait: sec(s.p95WaitMs),
+        pokes: s.pokes,
+        poke_errors: s.pokeErrors,
+        pokes_per_success: s.pokesPerSuccess,
+        avg_poke: sec(s.avgPokeMs),
+        breaker: s.breaker,
+        sla_misses: s.slaMisses,
+      }));
+      emit(ctx, 'sensors-stats', doc, () => {
+        if (stats.length === 0) ctx.out(`No sensor pokes recorded${dagId ? ` for DAG "${dagId}"` : ''} yet`);
+        else ctx.out(formatSensorStats(stats, ctx.format === 'plain'));
+      });
       return 0;
     },
     false,

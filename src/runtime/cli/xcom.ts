@@ -4,9 +4,10 @@
  */
 import { Buffer } from 'node:buffer';
 import { resolve } from 'node:path';
-import { intOption, NotFoundError, UsageError, need, withRuntime } from './common.ts';
+import { fail, intOption, NotFoundError, printTable, UsageError, need, withRuntime } from './common.ts';
+import { emit, xcomLocationJson } from './output.ts';
+import { limitOption } from './filters.ts';
 import type { Ctx } from './common.ts';
-import { table } from './format.ts';
 import type { Runtime } from '../runtime.ts';
 import {
   HangarXComBackend,
@@ -38,7 +39,7 @@ export const XCOM_OPTIONS = {
 } as const;
 
 /** Subcommand help, printed in `hangar --help`. */
-export const XCOM_HELP = `  xcom list --dag DAG [--run RUN] [--task TASK] [--prefix P]
+export const XCOM_HELP = `  xcom list --dag DAG [--run RUN] [--task TASK] [--prefix P] [--limit N]
   xcom get --dag DAG --run RUN --task TASK [--key K] [--map-index N] [--raw]
                                    Decode a stored XCom (decrypting with the configured keys);
                                    --raw prints its envelope and an integrity check instead
@@ -52,7 +53,7 @@ export const XCOM_HELP = `  xcom list --dag DAG [--run RUN] [--task TASK] [--pre
   xcom gen-key                     Print a new random XCom key (base64) for HANGAR_XCOM_KEYS
                                    Keys: HANGAR_XCOM_KEYS=id:base64[,old:base64], --key-file F
                                    (or xcom.encryption.keyFile), HANGAR_XCOM_PASSPHRASE
-  bench xcom [--quick] [--json] [--algorithm gzip|zstd|brotli]
+  bench xcom [--quick] [--algorithm gzip|zstd|brotli]
                                    The XCom backend benchmark`;
 
 const NO_KEY_HINT =
@@ -138,34 +139,36 @@ async function get(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
     const raw = await decodeXCom(db, backend, loc, { raw: true }).catch(explain);
     const payload = Buffer.from(raw.payload.buffer, raw.payload.byteOffset, raw.payload.byteLength);
     const out = {
-      loc,
+      xcom: xcomLocationJson(loc),
       chain: raw.chain,
       sensitive: raw.sensitive,
-      sizeOriginal: raw.sizeOriginal,
-      sizeStored: raw.sizeStored,
-      createdAt: raw.createdAt,
-      envelopeBytes: raw.envelope.byteLength,
+      size_original: raw.sizeOriginal,
+      size_stored: raw.sizeStored,
+      created_at: raw.createdAt,
+      envelope_bytes: raw.envelope.byteLength,
       header: raw.header ?? null,
-      payloadBytes: payload.byteLength,
+      payload_bytes: payload.byteLength,
       // The stored bytes as they are (ciphertext when encrypted); large payloads are only counted.
-      payloadBase64: payload.byteLength <= 1 << 20 ? payload.toString('base64') : undefined,
-      integrity: raw.integrity,
+      ...(payload.byteLength <= 1 << 20 ? { payload_base64: payload.toString('base64') } : {}),
+      integrity: raw.integrity.detail === undefined ? { status: raw.integrity.status } : { status: raw.integrity.status, detail: raw.integrity.detail },
     };
-    if (ctx.json) ctx.out(JSON.stringify(out, null, 2));
-    else {
+    emit(ctx, 'xcom-get-raw', out, () => {
       ctx.out(`${describeXCom(loc)}`);
       ctx.out(`  chain:      ${raw.chain.join(' > ')}`);
       ctx.out(`  sizes:      ${raw.sizeOriginal} B serialized, ${raw.sizeStored} B stored, envelope ${raw.envelope.byteLength} B (payload ${payload.byteLength} B inline)`);
       ctx.out(`  sensitive:  ${raw.sensitive}`);
       ctx.out(`  integrity:  ${raw.integrity.status}${raw.integrity.detail ? ` (${raw.integrity.detail})` : ''}`);
       ctx.out(`  header:\n${JSON.stringify(raw.header ?? null, null, 2).replace(/^/gm, '    ')}`);
-      if (out.payloadBase64 !== undefined && payload.byteLength > 0) ctx.out(`  payload (base64):\n    ${out.payloadBase64}`);
-    }
-    return raw.integrity.status === 'ok' || raw.integrity.status === 'unverified' ? 0 : 1;
+      if (out.payload_base64 !== undefined && payload.byteLength > 0) ctx.out(`  payload (base64):\n    ${out.payload_base64}`);
+    });
+    return raw.integrity.status === 'ok' || raw.integrity.status === 'unverified'
+      ? 0
+      : fail(ctx, 'integrity', `${describeXCom(loc)}: integrity check ${raw.integrity.status}${raw.integrity.detail ? `: ${raw.integrity.detail}` : ''}`);
   }
   const decoded = await decodeXCom(db, backend, loc).catch(explain);
-  if (ctx.json) ctx.out(JSON.stringify({ loc, chain: decoded.chain, sensitive: decoded.sensitive, value: JSON.parse(printable(decoded.value)) as unknown }, null, 2));
-  else ctx.out(printable(decoded.value));
+  emit(ctx, 'xcom-get', { xcom: xcomLocationJson(loc), chain: decoded.chain, sensitive: decoded.sensitive, value: JSON.parse(printable(decoded.value)) as unknown }, () =>
+    ctx.out(printable(decoded.value)),
+  );
   return 0;
 }
 
@@ -180,7 +183,7 @@ async function rotate(rt: Runtime, ctx: Ctx): Promise<number> {
   const maxRows = intOption(ctx, 'max-rows');
   let lastPrint = 0;
   const progress = (p: RotationProgress) => {
-    if (ctx.json) return;
+    if (ctx.structured) return;
     const now = Date.now();
     if (now - lastPrint < 250 && p.examined < total) return;
     lastPrint = now;
@@ -193,16 +196,24 @@ async function rotate(rt: Runtime, ctx: Ctx): Promise<number> {
     process.off('SIGINT', onSigint);
   }
   const interrupted = !result.complete && result.failed.length === 0;
-  if (ctx.json) {
-    ctx.out(JSON.stringify({ ...result, total, interrupted, failed: result.failed.map((f) => ({ ...f, xcom: describeXCom(f.loc) })) }, null, 2));
-  } else {
+  const doc = {
+    target_key_id: result.targetKeyId,
+    total,
+    examined: result.examined,
+    rotated: result.rotated,
+    already_current: result.alreadyCurrent,
+    complete: result.complete,
+    interrupted,
+    failed: result.failed.map((f) => ({ xcom: xcomLocationJson(f.loc), code: f.code, message: f.message })),
+  };
+  emit(ctx, 'xcom-rotate-key', doc, () => {
     ctx.out(`Key rotation to "${result.targetKeyId}": ${result.rotated} re-encrypted, ${result.alreadyCurrent} already under it, ${result.failed.length} failed (${total} encrypted XComs)`);
     for (const f of result.failed) ctx.out(`  failed: ${f.message}`);
     if (interrupted) ctx.out('Stopped before the end; nothing was lost. Run `hangar xcom rotate-key` again to resume.');
     else if (result.complete) ctx.out('Every encrypted XCom is under the primary key; old keys can be removed once no other copy of the database needs them.');
-  }
-  if (controller.signal.aborted) return 130;
-  return result.failed.length ? 1 : 0;
+  });
+  if (controller.signal.aborted) return fail(ctx, 'interrupted', 'Key rotation stopped by Ctrl+C; run `hangar xcom rotate-key` again to resume');
+  return result.failed.length ? fail(ctx, 'partial_failure', `${result.failed.length} XCom(s) could not be re-encrypted`) : 0;
 }
 
 async function clear(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
@@ -222,12 +233,11 @@ async function clear(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
     mapIndex: intOption(ctx, 'map-index'),
     olderThan,
   });
-  if (ctx.json) ctx.out(JSON.stringify(r, null, 2));
-  else {
+  emit(ctx, 'xcom-clear', { rows: r.rows, objects: r.objects, bytes_freed: r.bytesFreed, errors: [...r.errors] }, () => {
     ctx.out(`Removed ${r.rows} XCom(s) and ${r.objects} file(s)/object(s), ${fmtBytes(r.bytesFreed)} freed`);
     for (const e of r.errors) ctx.out(`  warning: ${e}`);
-  }
-  return r.errors.length ? 1 : 0;
+  });
+  return r.errors.length ? fail(ctx, 'partial_failure', `${r.errors.length} file(s)/object(s) could not be removed: ${r.errors[0]}`) : 0;
 }
 
 async function sweep(rt: Runtime, ctx: Ctx): Promise<number> {
@@ -243,25 +253,33 @@ async function sweep(rt: Runtime, ctx: Ctx): Promise<number> {
   const dryRun = !!ctx.values['dry-run'];
   const r = await sweepOrphans(rt.store.db, backendOf(rt, ctx), { dryRun, minAgeMs });
   const bytes = r.orphans.reduce((s, o) => s + o.size, 0);
-  if (ctx.json) ctx.out(JSON.stringify({ ...r, dryRun, orphanBytes: bytes }, null, 2));
-  else {
+  const doc = { dry_run: dryRun, scanned: r.scanned, referenced: r.referenced, orphans: r.orphans.map((o) => ({ store: o.store, path: o.path, size: o.size })), orphan_bytes: bytes, removed: r.removed, bytes_freed: r.bytesFreed };
+  emit(ctx, 'xcom-sweep', doc, () => {
     for (const o of r.orphans) ctx.out(`  ${dryRun ? 'would remove' : 'removed'} ${o.store === 'xcom-root' ? '' : o.store + ' '}${o.path} (${fmtBytes(o.size)})`);
     ctx.out(
       dryRun
         ? `${r.orphans.length} orphaned file(s)/object(s) of ${r.scanned} (${fmtBytes(bytes)}) would be removed; run without --dry-run to remove them`
         : `Removed ${r.removed} orphaned file(s)/object(s) of ${r.scanned}, ${fmtBytes(r.bytesFreed)} freed`,
     );
-  }
+  });
   return 0;
 }
 
 function lineage(rt: Runtime, ctx: Ctx, dagId: string): number {
   const rows = listXComLineage(rt.store.db, { dagId, runId: ctx.values.run as string | undefined });
-  if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
-  else if (rows.length === 0) ctx.out(`No XComs for DAG "${dagId}"${ctx.values.run ? ` run "${String(ctx.values.run)}"` : ''}`);
+  const doc = rows.map((r) => ({
+    xcom: xcomLocationJson(r.loc),
+    pushed_by: { task_id: r.pushedBy.taskId, map_index: r.pushedBy.mapIndex, at: r.pushedBy.at },
+    pulled_by: r.pulledBy.map((p) => ({ task_id: p.taskId, map_index: p.mapIndex, at: p.at })),
+    chain: r.chain,
+    size_original: r.sizeOriginal,
+    size_stored: r.sizeStored,
+  }));
+  emit(ctx, 'xcom-lineage', doc, () => {
+  if (rows.length === 0) ctx.out(`No XComs for DAG "${dagId}"${ctx.values.run ? ` run "${String(ctx.values.run)}"` : ''}`);
   else
-    ctx.out(
-      table(
+    printTable(
+      ctx,
         ['run', 'key', 'pushed by', 'pulled by', 'chain', 'size'],
         rows.map((r) => [
           r.loc.runId,
@@ -271,8 +289,8 @@ function lineage(rt: Runtime, ctx: Ctx, dagId: string): number {
           r.chain.join('>'),
           r.sizeOriginal,
         ]),
-      ),
     );
+  });
   return 0;
 }
 
@@ -284,26 +302,25 @@ function list(rt: Runtime, ctx: Ctx, dagId: string): number {
     keyPrefix: ctx.values.prefix as string | undefined,
     mapIndex: intOption(ctx, 'map-index'),
   });
-  const items = rows.map((r) => ({
-    dagId: r.dag_id,
-    runId: r.run_id,
-    taskId: r.task_id,
-    mapIndex: r.map_index,
+  const items = rows.slice(0, limitOption(ctx) ?? rows.length).map((r) => ({
+    dag_id: r.dag_id,
+    run_id: r.run_id,
+    task_id: r.task_id,
+    map_index: r.map_index,
     key: r.key,
     chain: JSON.parse(r.chain) as string[],
-    sizeOriginal: r.size_original,
-    sizeStored: r.size_stored,
+    size_original: r.size_original,
+    size_stored: r.size_stored,
     sensitive: !!r.sensitive,
-    createdAt: r.created_at,
+    created_at: r.created_at,
   }));
-  if (ctx.json) ctx.out(JSON.stringify(items, null, 2));
-  else
-    ctx.out(
-      table(
-        ['run', 'task', 'map', 'key', 'chain', 'size', 'stored'],
-        items.map((x) => [x.runId, x.taskId, x.mapIndex >= 0 ? x.mapIndex : '', x.key, x.chain.join('>'), x.sizeOriginal, x.sizeStored]),
-      ),
-    );
+  emit(ctx, 'xcom-list', items, () =>
+    printTable(
+      ctx,
+      ['run', 'task', 'map', 'key', 'chain', 'size', 'stored'],
+      items.map((x) => [x.run_id, x.task_id, x.map_index >= 0 ? x.map_index : '', x.key, x.chain.join('>'), x.size_original, x.size_stored]),
+    ),
+  );
   return 0;
 }
 
@@ -316,12 +333,15 @@ export async function xcomCommand(ctx: Ctx): Promise<number> {
   if (sub === 'gen-key') {
     const key = generateXComKey();
     // Asked for explicitly: the one command that prints key material.
-    if (ctx.json) ctx.out(JSON.stringify({ key }));
-    else ctx.out(key);
+    emit(ctx, 'xcom-gen-key', { key }, () => ctx.out(key));
     return 0;
   }
   const dagId = ctx.values.dag as string | undefined;
   if (NEEDS_DAG.has(sub) && !dagId) throw new UsageError(`xcom ${sub} needs --dag DAG`);
+  for (const [name, id] of [['dag', 'dag_id'], ['run', 'run_id'], ['task', 'task_id'], ['key', 'key']] as const) {
+    const v = ctx.values[name];
+    if (typeof v === 'string') ctx.ids[id] = v;
+  }
   return withRuntime(
     ctx,
     async (rt) => {
@@ -357,13 +377,12 @@ export async function benchCommand(ctx: Ctx): Promise<number> {
     if (interactive) process.stderr.write(`\r[${d}/${t}] ${label}`.padEnd(60));
   });
   if (interactive) process.stderr.write('\n');
-  if (ctx.json) ctx.out(JSON.stringify(res, null, 2));
-  else ctx.out(formatXComBenchTable(res));
+  emit(ctx, 'bench-xcom', res, () => ctx.out(formatXComBenchTable(res)));
   // Like a test: a missed target is a failure (exit 1), named on stderr; the results are printed all the same.
   const missed = [
     ...res.targets.filter((t) => !t.ok).map((t) => `${t.name}: worst cell ${t.worst}`),
     ...(res.memory ?? []).filter((m) => !m.ok).map((m) => `100 MiB ${m.kind} value through the file backend: peak ${m.peakOverValue}× (target < 3×)`),
   ];
-  for (const m of missed) process.stderr.write(`hangar bench xcom: target missed: ${m}\n`);
-  return missed.length ? 1 : 0;
+  if (!ctx.structured) for (const m of missed) process.stderr.write(`hangar bench xcom: target missed: ${m}\n`);
+  return missed.length ? fail(ctx, 'target_missed', missed.map((m) => `target missed: ${m}`).join('; ')) : 0;
 }

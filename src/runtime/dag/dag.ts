@@ -67,7 +67,7 @@ export interface DagOptions<P extends Params = Params> {
 /** The resolved definition of one task, as the scheduler sees it. */
 export interface TaskDefinition {
   readonly id: string;
-  readonly kind: 'python' | 'bash' | 'sensor' | string;
+  readonly kind: 'typescript' | 'bash' | 'sensor' | string;
   readonly fn: (ctx: TaskContext, inputs: any) => unknown;
   readonly inputs: Inputs;
   readonly expand: Inputs | undefined;
@@ -173,7 +173,7 @@ export class Dag<P extends Params = Params> {
     if (typeof fn !== 'function') {
       throw new DagDefinitionError(`task "${String(id)}" of DAG "${this.id}" needs a function`, position, this.id);
     }
-    return this.addTask(id, 'python', fn, options, position);
+    return this.addTask(id, 'typescript', fn, options, position);
   }
 
   /**

@@ -137,7 +137,7 @@ export function sftpSyncTasks(dag: Dag<any>, o: SftpSyncOptions): SftpSyncTasks 
 
   const healthCheck = dag.addTask(
     o.healthCheckTaskId ?? 'health_check',
-    'python',
+    'typescript',
     async (ctx: TaskContext): Promise<HealthReport | TaskOutcome> => {
       const e = ends(ctx, pipelineId, o);
       if (!('source' in e)) return e;
@@ -149,7 +149,7 @@ export function sftpSyncTasks(dag: Dag<any>, o: SftpSyncOptions): SftpSyncTasks 
 
   const sync = dag.addTask(
     o.syncTaskId ?? 'sync',
-    'python',
+    'typescript',
     async (ctx: TaskContext): Promise<SyncSummary | TaskOutcome> => {
       const e = ends(ctx, pipelineId, o);
       if (!('source' in e)) return e;

@@ -1,0 +1,405 @@
+/**
+ * The `hangar … --json` contract: one JSON Schema per output, declared here and
+ * only here. `npm run cli-schema` writes them to docs/cli-schema/<name>.json; a
+ * test checks the files match and validates every verb's real output against them.
+ *
+ * To add a verb's output: add an entry to OUTPUTS (reuse $defs for objects that
+ * appear elsewhere: a run is always `dag_run`, a task instance `task_instance`),
+ * print it with `emit(ctx, '<name>', data, …)`, run `npm run cli-schema`, and add
+ * the verb to test/cli/schema.test.ts (which fails while an output has no test).
+ *
+ * Conventions (README "Scripting Hangar"): snake_case keys, ISO 8601 UTC times
+ * ending in `Z`, durations in seconds, sizes in bytes. User data (a run's conf,
+ * an XCom value, an envelope header) is printed as it is.
+ */
+
+/** Bumped when an output changes incompatibly (a key renamed or removed, a type changed). */
+export const SCHEMA_VERSION = 1;
+
+type Schema = Record<string, unknown>;
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const num = { type: 'number' } as const;
+const bool = { type: 'boolean' } as const;
+const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
+const ref = (name: keyof typeof DEFS): Schema => ({ $ref: `#/$defs/${name}` });
+const arrayOf = (s: Schema): Schema => ({ type: 'array', items: s });
+/** An object whose every listed property is required and nothing else is allowed. */
+function obj(properties: Record<string, Schema>, optional: string[] = []): Schema {
+  return {
+    type: 'object',
+    properties,
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    additionalProperties: false,
+  };
+}
+
+/** ISO 8601 UTC with milliseconds and `Z`, as `Date.prototype.toISOString` writes it. */
+const time: Schema = { type: 'string', pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z$' };
+const seconds: Schema = { type: 'number', minimum: 0, description: 'seconds' };
+const bytes: Schema = { type: 'integer', minimum: 0, description: 'bytes' };
+const TASK_STATES = [
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'skipped',
+  'upstream_failed',
+  'removed',
+];
+
+/** Objects that appear in more than one output: the same object wherever it appears. */
+const DEFS = {
+  time,
+  dag_run: obj({
+    dag_id: str,
+    run_id: str,
+    run_type: { enum: ['manual', 'scheduled', 'backfill', 'test'] },
+    state: { enum: ['queued', 'running', 'success', 'failed'] },
+    logical_date: time,
+    data_interval_start: time,
+    data_interval_end: time,
+    queued_at: nullable(time),
+    start_date: nullable(time),
+    end_date: nullable(time),
+    duration: nullable(seconds),
+    conf: { type: 'object', description: 'the run configuration, as given' },
+  }),
+  task_instance: obj({
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: { type: 'integer', minimum: -1, description: '-1 for a task that is not mapped' },
+    state: nullable({ enum: TASK_STATES }),
+    try_number: int,
+    max_tries: int,
+    operator: nullable(str),
+    pool: str,
+    start_date: nullable(time),
+    end_date: nullable(time),
+    duration: nullable(seconds),
+    pid: nullable(int),
+    hostname: nullable(str),
+    next_try_at: nullable(time),
+    error: nullable(str),
+  }),
+  run_result: obj({
+    run: { $ref: '#/$defs/dag_run' },
+    task_instances: arrayOf({ $ref: '#/$defs/task_instance' }),
+  }),
+  xcom_location: obj({ dag_id: str, run_id: str, task_id: str, map_index: int, key: str }),
+  setting: obj({
+    key: { type: 'string', description: 'the hangar.json key, dotted (xcom.backend, connections.ID)' },
+    value: { description: 'the effective value; secrets are ***' },
+    source: {
+      type: 'string',
+      description: 'default, hangar.json, env:NAME, cli:--flag, or unset',
+      pattern: '^(default|hangar\\.json|unset|env:[A-Z0-9_]+|cli:--[a-z-]+)$',
+    },
+  }),
+  codec_chain: {
+    type: 'array',
+    items: str,
+    description: 'codecs applied when the value was stored, in order',
+  },
+} satisfies Record<string, Schema>;
+
+export interface OutputSpec {
+  /** One line: what the output is and which verbs print it. */
+  readonly description: string;
+  readonly schema: Schema;
+}
+
+/** Every output of `hangar … --json`, by name (the file name under docs/cli-schema/). */
+export const OUTPUTS = {
+  error: {
+    description:
+      'What a command that exits non-zero prints on stderr in JSON mode (-o json): one error object.',
+    schema: obj({
+      error: {
+        type: 'object',
+        properties: {
+          code: {
+            enum: [
+              'usage',
+              'not_found',
+              'load_error',
+              'run_failed',
+              'integrity',
+              'partial_failure',
+              'target_missed',
+              'interrupted',
+              'error',
+            ],
+          },
+          message: str,
+          exit_code: int,
+          dag_id: str,
+          run_id: str,
+          task_id: str,
+          map_index: int,
+          key: str,
+          files: arrayOf(str),
+        },
+        required: ['code', 'message', 'exit_code'],
+        additionalProperties: false,
+      },
+    }),
+  },
+  init: {
+    description: '`hangar init`: the workspace folder and the files created in it.',
+    schema: obj({ workspace: str, created: arrayOf(str) }),
+  },
+  list: {
+    description: '`hangar list`: the DAGs with their tasks, and the DAG files that failed to load.',
+    schema: obj({
+      dags: arrayOf(
+        obj({
+          dag_id: str,
+          fileloc: str,
+          schedule: nullable(str),
+          description: nullable(str),
+          tags: arrayOf(str),
+          tasks: arrayOf(
+            obj({
+              task_id: str,
+              kind: { type: 'string', description: 'typescript, bash, sensor, …' },
+              upstream_task_ids: arrayOf(str),
+              trigger_rule: str,
+              mapped: bool,
+              line: nullable(int),
+            }),
+          ),
+        }),
+      ),
+      import_errors: arrayOf(obj({ fileloc: str, line: nullable(int), col: nullable(int), message: str })),
+    }),
+  },
+  run: {
+    description:
+      '`hangar run`, `hangar test` (a run of type test): the run and its task instances once it ended.',
+    schema: ref('run_result'),
+  },
+  trigger: {
+    description: '`hangar trigger`: the queued run.',
+    schema: ref('dag_run'),
+  },
+  backfill: {
+    description: '`hangar backfill`: the runs, oldest first.',
+    schema: arrayOf(ref('dag_run')),
+  },
+  clear: {
+    description:
+      '`hangar clear`: the cleared task instances, then the run and its task instances (after running it again unless --no-run).',
+    schema: obj({
+      cleared: arrayOf(ref('task_instance')),
+      run: ref('dag_run'),
+      task_instances: arrayOf(ref('task_instance')),
+    }),
+  },
+  mark: {
+    description: '`hangar mark`: the task instances marked.',
+    schema: arrayOf(ref('task_instance')),
+  },
+  runs: {
+    description: '`hangar runs`: runs, newest first.',
+    schema: arrayOf(ref('dag_run')),
+  },
+  tasks: {
+    description: '`hangar tasks RUN`: the task instances of a run.',
+    schema: arrayOf(ref('task_instance')),
+  },
+  logs: {
+    description: '`hangar logs RUN TASK`: the log of one try.',
+    schema: obj({
+      dag_id: str,
+      run_id: str,
+      task_id: str,
+      map_index: int,
+      try_number: int,
+      path: str,
+      text: str,
+    }),
+  },
+  'xcom-list': {
+    description: '`hangar xcom list`: stored XComs (not their values).',
+    schema: arrayOf(
+      obj({
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        map_index: int,
+        key: str,
+        chain: ref('codec_chain'),
+        size_original: bytes,
+        size_stored: bytes,
+        sensitive: bool,
+        created_at: time,
+      }),
+    ),
+  },
+  'xcom-get': {
+    description:
+      '`hangar xcom get`: a decoded value (types JSON cannot carry are shown as {"$bytes"…}, {"$map"…}, …).',
+    schema: obj({ xcom: ref('xcom_location'), chain: ref('codec_chain'), sensitive: bool, value: {} }),
+  },
+  'xcom-get-raw': {
+    description: '`hangar xcom get --raw`: the stored envelope and an integrity check, nothing decrypted.',
+    schema: obj(
+      {
+        xcom: ref('xcom_location'),
+        chain: ref('codec_chain'),
+        sensitive: bool,
+        size_original: bytes,
+        size_stored: bytes,
+        created_at: time,
+        envelope_bytes: bytes,
+        header: { description: 'the envelope header as stored, or null for a legacy row' },
+        payload_bytes: bytes,
+        payload_base64: { type: 'string', description: 'absent when the payload is over 1 MiB' },
+        integrity: obj({ status: str, detail: str }, ['detail']),
+      },
+      ['payload_base64'],
+    ),
+  },
+  'xcom-lineage': {
+    description: '`hangar xcom lineage`: who pushed each XCom and which tasks pulled it.',
+    schema: arrayOf(
+      obj({
+        xcom: ref('xcom_location'),
+        pushed_by: obj({ task_id: str, map_index: int, at: time }),
+        pulled_by: arrayOf(obj({ task_id: str, map_index: int, at: time })),
+        chain: ref('codec_chain'),
+        size_original: bytes,
+        size_stored: bytes,
+      }),
+    ),
+  },
+  'xcom-clear': {
+    description: '`hangar xcom clear`: what was removed.',
+    schema: obj({ rows: int, objects: int, bytes_freed: bytes, errors: arrayOf(str) }),
+  },
+  'xcom-sweep': {
+    description: '`hangar xcom sweep`: files/objects no XCom refers to, and what was removed.',
+    schema: obj({
+      dry_run: bool,
+      scanned: int,
+      referenced: int,
+      orphans: arrayOf(obj({ store: str, path: str, size: bytes })),
+      orphan_bytes: bytes,
+      removed: int,
+      bytes_freed: bytes,
+    }),
+  },
+  'xcom-rotate-key': {
+    description: '`hangar xcom rotate-key`: the outcome of a (possibly partial) key rotation.',
+    schema: obj({
+      target_key_id: str,
+      total: int,
+      examined: int,
+      rotated: int,
+      already_current: int,
+      complete: bool,
+      interrupted: bool,
+      failed: arrayOf(obj({ xcom: ref('xcom_location'), code: str, message: str })),
+    }),
+  },
+  'xcom-gen-key': {
+    description: '`hangar xcom gen-key`: a new random key (base64), the one output that holds key material.',
+    schema: obj({ key: str }),
+  },
+  'sensors-stats': {
+    description: '`hangar sensors stats`: per sensor, from the recorded pokes (waits in seconds).',
+    schema: arrayOf(
+      obj({
+        dag_id: str,
+        task_id: str,
+        instances: int,
+        waiting: int,
+        successes: int,
+        timeouts: int,
+        failures: int,
+        skipped: int,
+        success_rate: nullable(num),
+        timeout_rate: nullable(num),
+        avg_wait: nullable(seconds),
+        p95_wait: nullable(seconds),
+        pokes: int,
+        poke_errors: int,
+        pokes_per_success: nullable(num),
+        avg_poke: nullable(seconds),
+        breaker: str,
+        sla_misses: int,
+      }),
+    ),
+  },
+  info: {
+    description:
+      '`hangar info`: versions, paths, executor, connections (id and type, never secrets) and XCom key ids (never key material).',
+    schema: obj({
+      versions: obj({ hangar: str, node: str, typescript: nullable(str), esbuild: str, sqlite: str }),
+      paths: obj({
+        workspace: str,
+        config_file: nullable(str),
+        dags_folder: str,
+        store: str,
+        xcom_root: str,
+        logs: str,
+      }),
+      executor: { enum: ['isolated', 'in-process'] },
+      parallelism: int,
+      xcom: obj({ backend: str, keys: arrayOf(obj({ key_id: str, primary: bool })) }),
+      connections: arrayOf(obj({ conn_id: str, conn_type: str, source: str })),
+    }),
+  },
+  'config-list': {
+    description: '`hangar config list`: every effective setting with its source (secrets masked as ***).',
+    schema: arrayOf(ref('setting')),
+  },
+  'config-get': {
+    description: '`hangar config get KEY`: one setting with its source.',
+    schema: ref('setting'),
+  },
+  'bench-xcom': {
+    description:
+      '`hangar bench xcom`: the benchmark result file format, shared with the XCom Benchmarks panel and the files saved in .hangar/bench/ (camelCase, times in ms: the one output that keeps its own format).',
+    schema: {
+      type: 'object',
+      properties: { meta: { type: 'object' }, rows: { type: 'array' }, targets: { type: 'array' } },
+      required: ['meta', 'rows', 'targets'],
+    },
+  },
+} satisfies Record<string, OutputSpec>;
+
+export type OutputName = keyof typeof OUTPUTS;
+
+/** The JSON Schema document of one output, as published under docs/cli-schema/. */
+export function schemaDocument(name: OutputName): Record<string, unknown> {
+  const spec: OutputSpec = OUTPUTS[name];
+  const text = JSON.stringify(spec.schema);
+  // Only the definitions the output uses (and the ones they use).
+  const used = new Set<string>();
+  const visit = (s: string) => {
+    for (const m of s.matchAll(/#\/\$defs\/([a-z_]+)/g)) {
+      if (used.has(m[1]!)) continue;
+      used.add(m[1]!);
+      visit(JSON.stringify(DEFS[m[1] as keyof typeof DEFS]));
+    }
+  };
+  visit(text);
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: `https://hangar.dev/cli-schema/v${SCHEMA_VERSION}/${name}.json`,
+    title: `hangar ${name.replace(/-/g, ' ')} --json`,
+    description: spec.description,
+    schemaVersion: SCHEMA_VERSION,
+    ...spec.schema,
+    ...(used.size
+      ? { $defs: Object.fromEntries([...used].sort().map((k) => [k, DEFS[k as keyof typeof DEFS]])) }
+      : {}),
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The CLI's JSON contract: every verb run with --json on a copy of the example
+ * workspace, its output validated against docs/cli-schema/<name>.json, and the
+ * published schemas checked against their declaration (src/runtime/cli/schemas.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { OUTPUTS, SCHEMA_VERSION } from '../../src/runtime/cli/schemas.ts';
+import type { OutputName } from '../../src/runtime/cli/schemas.ts';
+import { SCHEMA_DIR, schemaFiles } from '../../scripts/cli-schema.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+import { hangar } from '../helpers/cli.ts';
+
+const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
+const DAG = 'financial_analytics_pipeline';
+const RUN = 'manual__2024-01-15T00:00:00+00:00';
+const KEYS = { HANGAR_XCOM_KEYS: 'k2:' + Buffer.alloc(32, 7).toString('base64') };
+
+function validator() {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  ajv.addKeyword({ keyword: 'schemaVersion', schemaType: 'number' });
+  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+  return (name: OutputName, data: unknown, what: string) => {
+    if (!compiled.has(name)) {
+      const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.json`), 'utf8')) as Record<string, unknown>;
+      assert.equal(schema.schemaVersion, SCHEMA_VERSION, `${name}.json carries the schema version`);
+      compiled.set(name, ajv.compile(schema));
+    }
+    const validate = compiled.get(name)!;
+    assert.ok(validate(data), `${what} does not match docs/cli-schema/${name}.json: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(data, null, 2).slice(0, 2000)}`);
+  };
+}
+
+test('cli schema: docs/cli-schema/ is what src/runtime/cli/schemas.ts declares (npm run cli-schema)', () => {
+  for (const [file, text] of schemaFiles()) {
+    assert.equal(readFileSync(join(SCHEMA_DIR, file), 'utf8'), text, `docs/cli-schema/${file} is stale: run npm run cli-schema`);
+  }
+});
+
+test('cli schema: every verb with --json on the example workspace matches its schema', { timeout: 600_000 }, () => {
+  const ws = tempWorkspace();
+  const fresh = tempWorkspace();
+  const validate = validator();
+  const seen = new Set<OutputName>();
+  /** Runs a verb in JSON mode: stdout is one document, nothing but it. */
+  const json = (name: OutputName, args: string[], opts: { code?: number | 'work may fail'; env?: NodeJS.ProcessEnv } = {}) => {
+    const r = hangar([...args, '--json', '--workspace', ws.root], { env: opts.env });
+    if (opts.code === 'work may fail' && r.code === 1) validate('error', JSON.parse(r.stderr), `hangar ${args.join(' ')} --json (stderr)`);
+    else assert.equal(r.code, opts.code ?? 0, `hangar ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    const data = JSON.parse(r.stdout) as unknown;
+    validate(name, data, `hangar ${args.join(' ')} --json`);
+    seen.add(name);
+    return { data, stderr: r.stderr };
+  };
+  const error = (args: string[], code: number, errCode: string) => {
+    const r = hangar([...args, '--json', '--workspace', ws.root]);
+    assert.equal(r.code, code, r.stderr);
+    const doc = JSON.parse(r.stderr) as { error: { code: string; exit_code: number } };
+    validate('error', doc, `hangar ${args.join(' ')} --json (stderr)`);
+    assert.equal(doc.error.code, errCode);
+    assert.equal(doc.error.exit_code, code);
+    seen.add('error');
+    return doc.error as Record<string, unknown>;
+  };
+  try {
+    cpSync(EXAMPLES, ws.root, { recursive: true, filter: (src) => !src.includes('.hangar') });
+    const init = hangar(['init', fresh.root, '--json']);
+    assert.equal(init.code, 0, init.stderr);
+    validate('init', JSON.parse(init.stdout), 'hangar init --json');
+    seen.add('init');
+
+    const list = json('list', ['list']).data as { dags: { dag_id: string; tasks: { kind: string }[] }[] };
+    assert.ok(list.dags.some((d) => d.dag_id === DAG));
+    const kinds = new Set(list.dags.flatMap((d) => d.tasks.map((t) => t.kind)));
+    assert.ok(kinds.has('typescript') && kinds.has('sensor') && !kinds.has('python'), [...kinds].join());
+
+    const run = json('run', ['run', DAG, '--date', '2024-01-15']).data as { run: { run_id: string; state: string } };
+    assert.deepEqual([run.run.run_id, run.run.state], [RUN, 'success']);
+    json('run', ['run', 'sensor_demo', '--date', '2024-01-10']);
+    json('run', ['test', DAG, 'ingest_data', '--date', '2024-01-16']);
+    const trig = json('trigger', ['trigger', DAG, '--date', '2024-01-20', '--conf', '{"external_feeds_size":"small"}']).data as { conf: unknown; run_id: string };
+    assert.deepEqual(trig.conf, { external_feeds_size: 'small' }, 'user data keeps its own keys');
+    json('backfill', ['backfill', DAG, '--from', '2024-02-01', '--to', '2024-02-02']);
+    json('clear', ['clear', RUN, 'cleanup_resources']);
+    json('clear', ['clear', RUN, 'cleanup_resources', '--no-run']);
+    json('mark', ['mark', RUN, 'cleanup_resources', 'success']);
+    const runs = json('runs', ['runs']).data as { run_id: string }[];
+    assert.ok(runs.length >= 5);
+    json('tasks', ['tasks', RUN]);
+    json('logs', ['logs', RUN, 'ingest_data']);
+    const xcoms = json('xcom-list', ['xcom', 'list', '--dag', DAG, '--run', RUN]).data as { task_id: string; key: string }[];
+    const ret = xcoms.find((x) => x.key === 'return_value')!;
+    json('xcom-get', ['xcom', 'get', '--dag', DAG, '--run', RUN, '--task', ret.task_id]);
+    json('xcom-get-raw', ['xcom', 'get', '--dag', DAG, '--run', RUN, '--task', ret.task_id, '--raw']);
+    json('xcom-lineage', ['xcom', 'lineage', '--dag', DAG, '--run', RUN]);
+    json('xcom-rotate-key', ['xcom', 'rotate-key'], { env: KEYS });
+    json('xcom-clear', ['xcom', 'clear', '--dag', DAG, '--run', 'backfill__2024-02-01T00:00:00+00:00']);
+    json('xcom-sweep', ['xcom', 'sweep', '--dry-run', '--min-age', '0s']);
+    json('xcom-gen-key', ['xcom', 'gen-key']);
+    const stats = json('sensors-stats', ['sensors', 'stats']).data as unknown[];
+    assert.ok(stats.length >= 2, 'the sensor demo recorded pokes');
+    // A missed speed target (a busy machine) is exit 1 with the results printed all the same.
+    json('bench-xcom', ['bench', 'xcom', '--quick'], { code: 'work may fail' });
+    const info = json('info', ['info'], { env: { ...KEYS, HANGAR_CONN_WAREHOUSE: 'postgres://etl:pw@db/x' } }).data as { connections: unknown[]; xcom: { keys: unknown[] } };
+    assert.deepEqual(info.connections, [{ conn_id: 'warehouse', conn_type: 'postgres', source: 'env:HANGAR_CONN_WAREHOUSE' }]);
+    assert.deepEqual(info.xcom.keys, [{ key_id: 'k2', primary: true }]);
+    json('config-list', ['config', 'list']);
+    json('config-get', ['config', 'get', 'parallelism']);
+
+    assert.deepEqual(error(['run', 'nope'], 3, 'not_found').dag_id, 'nope');
+    assert.deepEqual(error(['tasks', 'no_such_run'], 3, 'not_found').run_id, 'no_such_run');
+    error(['runs', '--limit', '0'], 2, 'usage');
+    error(['frobnicate'], 2, 'usage');
+
+    const missing = (Object.keys(OUTPUTS) as OutputName[]).filter((n) => !seen.has(n));
+    assert.deepEqual(missing, [], 'every output declared in schemas.ts is exercised here');
+  } finally {
+    ws.remove();
+    fresh.remove();
+    rmSync(join(ws.root), { recursive: true, force: true });
+  }
+});
