@@ -19,6 +19,17 @@ export interface HangarConfigFile {
   /** Connections by id → URI (secrets belong in HANGAR_CONN_<ID> environment variables instead). */
   connections?: Record<string, string>;
   xcom?: XComConfig;
+  /** The scheduler service (`hangar scheduler`, or the extension's toggle). */
+  scheduler?: SchedulerConfig;
+}
+
+export interface SchedulerConfig {
+  /** New DAGs start paused (Airflow's dags_are_paused_at_creation). Default false. */
+  dagsArePausedAtCreation?: boolean;
+  /** On SIGINT/SIGTERM, how long running tries may take to finish before they are stopped (default 30). */
+  gracePeriodSeconds?: number;
+  /** Longest sleep between two scheduler loop turns, to notice pauses and runs made elsewhere (default 5). */
+  pollSeconds?: number;
 }
 
 export interface WorkspaceConfig {
@@ -36,6 +47,7 @@ export interface WorkspaceConfig {
   readonly workerMaxOldSpaceMb: number;
   readonly connections: Readonly<Record<string, string>>;
   readonly xcom: XComConfig;
+  readonly scheduler: Required<SchedulerConfig>;
 }
 
 export const CONFIG_FILE = 'hangar.json';
@@ -78,5 +90,15 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     workerMaxOldSpaceMb: c.workerMaxOldSpaceMb ?? 4096,
     connections: c.connections ?? {},
     xcom: c.xcom ?? {},
+    scheduler: schedulerConfig(c.scheduler, file),
   };
+}
+
+function schedulerConfig(c: SchedulerConfig | undefined, file: string): Required<SchedulerConfig> {
+  if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new Error(`${file}: scheduler must be an object`);
+  const out = { dagsArePausedAtCreation: c?.dagsArePausedAtCreation ?? false, gracePeriodSeconds: c?.gracePeriodSeconds ?? 30, pollSeconds: c?.pollSeconds ?? 5 };
+  if (typeof out.dagsArePausedAtCreation !== 'boolean') throw new Error(`${file}: scheduler.dagsArePausedAtCreation must be true or false`);
+  if (typeof out.gracePeriodSeconds !== 'number' || !(out.gracePeriodSeconds >= 0)) throw new Error(`${file}: scheduler.gracePeriodSeconds must be a number ≥ 0`);
+  if (typeof out.pollSeconds !== 'number' || !(out.pollSeconds > 0)) throw new Error(`${file}: scheduler.pollSeconds must be a number > 0`);
+  return out;
 }

@@ -55,6 +55,7 @@ export class Runtime {
   constructor(workspace: string, options: RuntimeOptions = {}) {
     this.config = loadConfig(workspace, options.config);
     this.store = new Store(this.config.storePath);
+    this.store.pausedAtCreation = this.config.scheduler.dagsArePausedAtCreation;
     this.clock = options.clock ?? systemClock;
     this.backend = createXComBackend(this.config.xcom, {
       workspaceRoot: this.config.root,
@@ -127,8 +128,12 @@ export class Runtime {
   triggerRun(dagId: string, options: TriggerOptions = {}): DagRunRecord {
     const dag = this.getDag(dagId);
     const runType = options.runType ?? 'manual';
-    const logicalDate = options.logicalDate ?? new Date(Math.floor(this.clock.now() / 1000) * 1000);
+    let logicalDate = options.logicalDate ?? new Date(this.clock.now());
     if (Number.isNaN(logicalDate.getTime())) throw new Error('The logical date is not a valid date');
+    if (options.logicalDate === undefined && options.runId === undefined) {
+      // Airflow puts microseconds in manual run ids; two runs in the same millisecond get the next one.
+      while (this.store.getRun(dagId, `${runType}__${isoformat(logicalDate)}`)) logicalDate = new Date(logicalDate.getTime() + 1);
+    }
     const interval = runType === 'manual' ? manualDataInterval(dag.schedule, logicalDate) : scheduledDataInterval(dag.schedule, logicalDate);
     const runId = options.runId ?? `${runType}__${isoformat(logicalDate)}`;
     const conf = options.conf ?? {};
@@ -186,6 +191,9 @@ export class Runtime {
     const dag = this.getDag(dagId);
     if (!this.store.getRun(dagId, runId)) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
     this.recover({ dagId, runId });
+    if (this.store.getRun(dagId, runId)!.state === 'queued' && !(await this.waitForRunSlot(dag, runId, signal))) {
+      return this.followRun(dagId, runId, signal);
+    }
     const run = this.store.getRun(dagId, runId)!;
     const loop = new RunLoop(
       {
@@ -209,6 +217,65 @@ export class Runtime {
     } finally {
       this.activeRuns.delete(k);
     }
+  }
+
+  /**
+   * Claims a queued run for this process if the DAG is under its maxActiveRuns (counted
+   * over scheduled, manual and backfill runs, in every process sharing the store).
+   */
+  claimRun(dagId: string, runId: string): boolean {
+    const dag = this.getDag(dagId);
+    if (!this.store.claimRun(dagId, runId, dag.maxActiveRuns, process.pid, nowIso())) return false;
+    this.events.emit('run', { dagId, runId, state: 'running' });
+    return true;
+  }
+
+  /**
+   * Waits until the DAG has a free run slot and claims the run (a queued run only).
+   * False when another runtime took the run meanwhile.
+   */
+  private async waitForRunSlot(dag: Dag<any>, runId: string, signal?: AbortSignal): Promise<boolean> {
+    let told = false;
+    while (!this.claimRun(dag.id, runId)) {
+      const run = this.store.getRun(dag.id, runId);
+      if (!run || run.state !== 'queued') return false;
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('The run was cancelled');
+      if (!told) {
+        this.events.emit('warning', { dagId: dag.id, runId, message: `Run "${runId}" waits: DAG "${dag.id}" already has ${dag.maxActiveRuns} running run(s) (maxActiveRuns)` });
+        told = true;
+      }
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 1000));
+    }
+    return true;
+  }
+
+  /** Waits for a run another runtime is executing to end; returns its state. */
+  private async followRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
+    for (;;) {
+      const run = this.store.getRun(dagId, runId);
+      if (!run || run.state === 'success' || run.state === 'failed' || signal?.aborted) return run?.state ?? 'failed';
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 1000));
+    }
+  }
+
+  /** Stops starting new tries in every run of this runtime; running tries go on (the scheduler's shutdown). */
+  drainRuns(): void {
+    for (const loop of this.activeRuns.values()) loop.drain();
+  }
+
+  /** Stops the running tries of every run of this runtime, after a drain's grace period. */
+  stopRunningTries(reason: string): void {
+    for (const loop of this.activeRuns.values()) loop.stopTries(reason);
+  }
+
+  /** How many runs this runtime is executing now. */
+  get executingRuns(): number {
+    return this.activeRuns.size;
+  }
+
+  /** Whether this runtime is executing the run now. */
+  isExecuting(dagId: string, runId: string): boolean {
+    return this.activeRuns.has(`${dagId}\u0000${runId}`);
   }
 
   /** Triggers a run and runs it to the end. */

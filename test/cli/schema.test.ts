@@ -77,6 +77,10 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     const kinds = new Set(list.dags.flatMap((d) => d.tasks.map((t) => t.kind)));
     assert.ok(kinds.has('typescript') && kinds.has('sensor') && !kinds.has('python'), [...kinds].join());
 
+    const paused = json('dags-pause', ['dags', 'pause', DAG]).data as { is_paused: boolean };
+    assert.equal(paused.is_paused, true);
+    assert.equal((json('dags-pause', ['dags', 'unpause', DAG]).data as { is_paused: boolean }).is_paused, false);
+
     const run = json('run', ['run', DAG, '--date', '2024-01-15']).data as { run: { run_id: string; state: string } };
     assert.deepEqual([run.run.run_id, run.run.state], [RUN, 'success']);
     json('run', ['run', 'sensor_demo', '--date', '2024-01-10']);

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { dag, DagDefinitionError } from '../../src/runtime/dag/index.ts';
 import { durationMs } from '../../src/runtime/dag/duration.ts';
-import { parseCron } from '../../src/runtime/dag/schedule.ts';
+import { manualDataInterval, parseSchedule, scheduledDataInterval } from '../../src/runtime/dag/schedule.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
 test('authoring: TaskFlow inputs create dependencies; chain fans out and in', () => {
@@ -47,7 +47,7 @@ test('authoring: bad arguments are rejected with the DAG and task named', () => 
   assert.throws(() => d.task('r', { retries: -1 }, async () => 1), /retries must be a whole number/);
   assert.throws(() => d.task('x', {} as never), DagDefinitionError);
   assert.throws(() => d.task('y', { retryDelay: 'soon' }, async () => 1), /"soon" is not a duration/);
-  assert.throws(() => dag({ id: 'c', schedule: '61 * * * *' }), /minute field "61" has 61, outside 0-59/);
+  assert.throws(() => dag({ id: 'c', schedule: '61 * * * *' }), /DAG "c": cron expression "61 \* \* \* \*" is not valid: Constraint error, got value 61 expected range 0-59/);
 });
 
 test('durations: seconds or unit strings', () => {
@@ -58,15 +58,16 @@ test('durations: seconds or unit strings', () => {
 });
 
 test('cron: next and previous ticks', () => {
-  const c = parseCron('*/15 9-17 * * mon-fri');
-  assert.equal(c.next(new Date('2024-01-12T17:50:00Z')).toISOString(), '2024-01-15T09:00:00.000Z', 'Friday evening → Monday 9:00');
-  assert.equal(c.prev(new Date('2024-01-15T09:00:00Z')).toISOString(), '2024-01-12T17:45:00.000Z');
-  const monthly = parseCron('0 0 1 * *');
-  assert.equal(monthly.next(new Date('2024-01-31T12:00:00Z')).toISOString(), '2024-02-01T00:00:00.000Z');
-  assert.equal(monthly.prev(new Date('2024-03-01T00:00:00Z')).toISOString(), '2024-02-01T00:00:00.000Z');
-  // Both day fields restricted: either may match (POSIX cron).
-  const either = parseCron('0 0 13 * 5');
-  assert.equal(either.next(new Date('2024-09-01T00:00:00Z')).toISOString(), '2024-09-06T00:00:00.000Z');
+  const at = (iso: string) => new Date(iso);
+  const c = parseSchedule('*/15 9-17 * * mon-fri');
+  assert.equal(scheduledDataInterval(c, at('2024-01-12T17:45:00Z')).end.toISOString(), '2024-01-15T09:00:00.000Z', 'Friday evening → Monday 9:00');
+  assert.equal(manualDataInterval(c, at('2024-01-15T09:00:00Z')).start.toISOString(), '2024-01-12T17:45:00.000Z');
+  const monthly = parseSchedule('0 0 1 * *');
+  assert.equal(manualDataInterval(monthly, at('2024-01-31T12:00:00Z')).end.toISOString(), '2024-01-01T00:00:00.000Z');
+  assert.equal(manualDataInterval(monthly, at('2024-03-01T00:00:00Z')).start.toISOString(), '2024-02-01T00:00:00.000Z');
+  // Both day fields restricted: either may match (POSIX cron, croniter's day_or default).
+  const either = parseSchedule('0 0 13 * 5');
+  assert.equal(scheduledDataInterval(either, at('2024-09-01T00:00:00Z')).start.toISOString(), '2024-09-06T00:00:00.000Z');
 });
 
 test('TypeScript checks the type of the data passed between tasks', () => {

@@ -39,6 +39,8 @@ import { CONFIG_HELP, INFO_HELP, configCommand, infoCommand } from './inspect.ts
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import type { TaskEvent } from '../events.ts';
+import { formatInZone } from '../dag/schedule.ts';
+import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
 
@@ -46,7 +48,9 @@ Usage: hangar <command> [options]
 
 Commands:
   init [DIR]                       Scaffold a workspace (dags/, hangar.json, tsconfig.json, an example DAG)
-  list                             DAGs, their tasks, and DAG files that failed to load
+  list                             DAGs, their tasks, schedules and next runs, and DAG files that failed to load
+  scheduler                        Run the scheduler: create runs on their schedules and run them (Ctrl+C stops)
+  dags pause|unpause DAG           Stop or resume creating scheduled runs of a DAG (kept in the store)
   run DAG [--date D] [--conf JSON] Trigger a run and follow it to the end
   run DAG --resume RUN_ID          Finish a run that was interrupted (or created by trigger)
   trigger DAG [--date D] [--conf JSON]  Create a queued run without running it
@@ -195,10 +199,17 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   async list(ctx) {
     return withRuntime(ctx, async (rt) => {
       const bag = rt.dagBag!;
+      const paused = rt.store.pausedDags();
+      const now = rt.clock.now();
       const dags = [...bag.dags.values()].map((d) => ({
         dag_id: d.id,
         fileloc: d.fileloc,
         schedule: d.scheduleText,
+        schedule_spec: d.scheduleSpec,
+        timezone: d.timezone,
+        catchup: d.catchup,
+        is_paused: paused.get(d.id) ?? false,
+        ...nextRunFields(nextRunOf(d, rt.store, now)),
         description: d.description ?? null,
         tags: [...d.tags],
         tasks: d.topologicalOrder().map((id) => {
@@ -222,7 +233,12 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       emit(ctx, 'list', { dags, import_errors: importErrors }, () => {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
-          ctx.out(`${d.dag_id}  (${d.schedule ?? 'manual'})${d.description ? ` — ${d.description}` : ''}`);
+          const zone = d.timezone === 'UTC' ? '' : `, ${d.timezone}`;
+          ctx.out(`${d.dag_id}  (${d.schedule ?? 'manual'}${zone})${d.is_paused ? '  [paused]' : ''}${d.description ? ` — ${d.description}` : ''}`);
+          if (d.next_dagrun) {
+            const at = (iso: string) => (d.timezone === 'UTC' ? iso : `${formatInZone(new Date(iso), d.timezone)} (${iso})`);
+            ctx.out(`  next run: ${at(d.next_dagrun)}, data interval ${d.next_dagrun_data_interval_start} → ${d.next_dagrun_data_interval_end}, created after ${at(d.next_dagrun_create_after!)}`);
+          }
           for (const t of d.tasks)
             ctx.out(
               `  ${t.task_id}${t.mapped ? '[]' : ''}${t.upstream_task_ids.length ? `  ← ${t.upstream_task_ids.join(', ')}` : ''}`,
@@ -234,6 +250,45 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       return fail(ctx, 'load_error', `${bag.errors.length} DAG file(s) failed to load`, {
         files: [...new Set(bag.errors.map((e) => e.file))],
       });
+    });
+  },
+
+  async scheduler(ctx) {
+    return withRuntime(ctx, async (rt) => {
+      const stamp = () => new Date().toISOString().slice(0, 19) + 'Z';
+      const log = (line: string) => ctx.out(`${stamp()} ${line}`);
+      const svc = new SchedulerService(rt, { log });
+      rt.events.on('warning', (w) => log(w.message));
+      let stopping: Promise<void> | undefined;
+      const done = new Promise<void>((resolve) => {
+        const onSignal = (sig: string) => {
+          if (stopping) return;
+          log(`${sig}: stopping (no new runs or tries)`);
+          stopping = svc.stop().then(resolve);
+        };
+        process.on('SIGINT', () => onSignal('SIGINT'));
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+      });
+      log(`scheduler started on ${rt.config.root} (pid ${process.pid}), DAGs in ${rt.config.dagsFolder}`);
+      await svc.start();
+      await done;
+      return 0;
+    }, false);
+  },
+
+  async dags(ctx) {
+    const verb = need(ctx, 0, 'pause or unpause: hangar dags pause|unpause DAG');
+    if (verb !== 'pause' && verb !== 'unpause') throw new UsageError(`unknown "dags" command "${verb}" (use pause or unpause)`);
+    const dagId = need(ctx, 1, `the DAG id: hangar dags ${verb} DAG`);
+    return withRuntime(ctx, async (rt) => {
+      if (!rt.store.setPaused(dagId, verb === 'pause')) {
+        rt.getDag(dagId); // names the DAGs there are, or the DAG's load error
+        throw new NotFoundError(`DAG "${dagId}" is not in the store`);
+      }
+      emit(ctx, 'dags-pause', { dag_id: dagId, is_paused: verb === 'pause' }, () =>
+        ctx.out(`DAG ${dagId} ${verb === 'pause' ? 'paused: the scheduler creates no new runs of it' : 'unpaused'}`),
+      );
+      return 0;
     });
   },
 
@@ -568,6 +623,17 @@ function firstLine(s: string | null): string {
   const line = s.split('\n')[0]!;
   return line.length > 80 ? line.slice(0, 77) + '…' : line;
 }
+
+/** Airflow's DagModel next_dagrun fields. */
+function nextRunFields(n: ReturnType<typeof nextRunOf>) {
+  return {
+    next_dagrun: n ? n.logicalDate.toISOString() : null,
+    next_dagrun_data_interval_start: n ? n.dataInterval.start.toISOString() : null,
+    next_dagrun_data_interval_end: n ? n.dataInterval.end.toISOString() : null,
+    next_dagrun_create_after: n ? n.runAfter.toISOString() : null,
+  };
+}
+
 /** Prints each task's state as it changes; returns a function that stops. */
 function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false): () => void {
   const width = Math.max(

@@ -162,6 +162,19 @@ export const OUTPUTS = {
           dag_id: str,
           fileloc: str,
           schedule: nullable(str),
+          schedule_spec: {
+            type: 'object',
+            properties: { kind: { enum: ['none', 'once', 'continuous', 'cron', 'cron-trigger', 'delta'] } },
+            required: ['kind'],
+            description: 'the schedule as plain data (src/runtime/dag/schedule.ts ScheduleSpec)',
+          },
+          timezone: { type: 'string', description: 'the IANA zone (or UTC±HH:MM) the schedule ticks in' },
+          catchup: bool,
+          is_paused: bool,
+          next_dagrun: { ...nullable(time), description: "the next scheduled run's logical date (Airflow's DagModel.next_dagrun)" },
+          next_dagrun_data_interval_start: nullable(time),
+          next_dagrun_data_interval_end: nullable(time),
+          next_dagrun_create_after: { ...nullable(time), description: 'when the scheduler may create it' },
           description: nullable(str),
           tags: arrayOf(str),
           tasks: arrayOf(
@@ -178,6 +191,10 @@ export const OUTPUTS = {
       ),
       import_errors: arrayOf(obj({ fileloc: str, line: nullable(int), col: nullable(int), message: str })),
     }),
+  },
+  'dags-pause': {
+    description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
+    schema: obj({ dag_id: str, is_paused: bool }),
   },
   run: {
     description:

@@ -3,8 +3,8 @@ import { runBash } from './bash.ts';
 import type { SourcePosition } from './position.ts';
 import { durationMs } from './duration.ts';
 import type { Duration } from './duration.ts';
-import { parseSchedule } from './schedule.ts';
-import type { Schedule } from './schedule.ts';
+import { checkTimezone, offsetZoneOf, parseDateIn, parseSchedule, scheduleSpecFrom } from './schedule.ts';
+import type { Schedule, ScheduleInput, ScheduleSpec, TimeRestriction } from './schedule.ts';
 import { TRIGGER_RULES } from './types.ts';
 import type {
   DagCallback,
@@ -47,9 +47,19 @@ export function validateId(kind: 'DAG' | 'task', id: unknown, position?: SourceP
 export interface DagOptions<P extends Params = Params> {
   readonly id: string;
   readonly description?: string;
-  /** A cron expression, a preset (`@daily`, `@hourly`, `@once`…), or null for manual runs only. */
-  readonly schedule?: string | null;
-  /** The first logical date; a string is read as UTC. */
+  /**
+   * When runs are created: a cron expression or preset (`@daily`, `@hourly`…) ticking in the
+   * DAG's time zone, a duration (`'1h30m'` or `{ every: '1h30m' }`), `{ cron, trigger: true }`
+   * (Airflow's CronTriggerTimetable: a run at each tick, no data interval), `@once`,
+   * `@continuous`, or null for manual runs only.
+   */
+  readonly schedule?: ScheduleInput;
+  /**
+   * The IANA time zone the schedule ticks in (`'Europe/Amsterdam'`); also read from
+   * `defaultArgs.timezone`. Default: the zone of a `startDate` written with an offset, else UTC.
+   */
+  readonly timezone?: string;
+  /** The first logical date; a string without an offset is read in the DAG's time zone. */
   readonly startDate?: string | Date;
   readonly endDate?: string | Date;
   readonly catchup?: boolean;
@@ -111,7 +121,12 @@ export class Dag<P extends Params = Params> {
   readonly id: string;
   readonly description: string | undefined;
   readonly schedule: Schedule;
+  /** The schedule as plain data (what crosses process boundaries); `parseSchedule(spec)` rebuilds it. */
+  readonly scheduleSpec: ScheduleSpec;
+  /** A short description of the schedule for lists (null: manual only). */
   readonly scheduleText: string | null;
+  /** The IANA zone (or `UTC±HH:MM`) the schedule ticks in. */
+  readonly timezone: string;
   readonly startDate: Date | undefined;
   readonly endDate: Date | undefined;
   readonly catchup: boolean;
@@ -135,14 +150,17 @@ export class Dag<P extends Params = Params> {
     if (!options || typeof options !== 'object') throw new DagDefinitionError('dag() needs an options object', this.position);
     this.id = validateId('DAG', options.id, this.position);
     this.description = options.description;
-    this.scheduleText = options.schedule === undefined ? null : options.schedule;
     try {
-      this.schedule = parseSchedule(this.scheduleText);
+      const zone = options.timezone ?? options.defaultArgs?.timezone;
+      this.timezone = zone !== undefined ? checkTimezone(zone) : (offsetZoneOf(options.startDate) ?? 'UTC');
+      this.scheduleSpec = scheduleSpecFrom(options.schedule, this.timezone);
+      this.schedule = parseSchedule(this.scheduleSpec);
     } catch (err) {
       throw new DagDefinitionError(`DAG "${this.id}": ${(err as Error).message}`, this.position, this.id);
     }
-    this.startDate = options.startDate === undefined ? undefined : toDate(options.startDate, `DAG "${this.id}" startDate`);
-    this.endDate = options.endDate === undefined ? undefined : toDate(options.endDate, `DAG "${this.id}" endDate`);
+    this.scheduleText = this.schedule.summary;
+    this.startDate = options.startDate === undefined ? undefined : toDate(options.startDate, this.timezone, `DAG "${this.id}" startDate`, this.position);
+    this.endDate = options.endDate === undefined ? undefined : toDate(options.endDate, this.timezone, `DAG "${this.id}" endDate`, this.position);
     this.catchup = options.catchup ?? false;
     this.defaultArgs = options.defaultArgs ?? {};
     this.params = (options.params ?? {}) as P;
@@ -292,6 +310,11 @@ export class Dag<P extends Params = Params> {
     }
   }
 
+  /** Airflow's TimeRestriction for this DAG's scheduled runs. */
+  get timeRestriction(): TimeRestriction {
+    return { earliest: this.startDate, latest: this.endDate, catchup: this.catchup };
+  }
+
   /** Task ids in a topological order (ties by definition order). */
   topologicalOrder(): string[] {
     const indeg = new Map<string, number>();
@@ -358,9 +381,9 @@ export function isTaskRef(value: unknown): value is TaskRef<unknown> {
   return !!value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'task';
 }
 
-function toDate(value: string | Date, what: string): Date {
-  const d = typeof value === 'string' ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) || !value.includes('T') ? value : value + 'Z') : value;
-  if (Number.isNaN(d.getTime())) throw new Error(`${what}: "${String(value)}" is not a date`);
+function toDate(value: string | Date, zone: string, what: string, position: SourcePosition | undefined): Date {
+  const d = typeof value === 'string' || value instanceof Date ? parseDateIn(value, zone) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new DagDefinitionError(`${what}: "${String(value)}" is not a date`, position);
   return d;
 }
 

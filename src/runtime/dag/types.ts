@@ -212,6 +212,8 @@ export type DagCallback = (ctx: DagCallbackContext) => void | Promise<void>;
 /** Arguments every task may set; a DAG's `defaultArgs` sets them for all its tasks. */
 export interface TaskDefaults {
   readonly owner?: string;
+  /** The DAG's time zone, when set in `defaultArgs` (the DAG's own `timezone` wins). */
+  readonly timezone?: string;
   readonly retries?: number;
   readonly retryDelay?: Duration;
   readonly retryExponentialBackoff?: boolean;

@@ -113,6 +113,8 @@ export class RunLoop {
   private wake: (() => void) | undefined;
   private pending = 0;
   private failedReason: string | undefined;
+  /** Set by drain(): no new tries start; the loop ends once running ones have. */
+  private draining = false;
   private activeInDag = 0;
   private unfinished = 0;
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
@@ -168,6 +170,7 @@ export class RunLoop {
         await this.schedulePass();
         this.dispatch();
         if (this.unfinished === 0 && this.running.size === 0 && this.completed.length === 0) break;
+        if (this.draining && this.running.size === 0 && this.completed.length === 0) return this.suspend();
         if (this.running.size === 0 && this.completed.length === 0 && this.ready.size === 0 && this.candidates.size === 0 && this.timers.size === 0) {
           if (this.failedReason) {
             this.finishUnfinished('skipped');
@@ -202,6 +205,28 @@ export class RunLoop {
       for (const t of this.timers) clock.clearTimeout(t);
       this.timers.clear();
     }
+  }
+
+  /**
+   * Stops starting tries (a scheduler shutting down): the tries already running go on, and
+   * once they have ended the run is left for another runtime to resume (`running`, no owner).
+   */
+  drain(): void {
+    this.draining = true;
+    this.poke();
+  }
+
+  /** Aborts the running tries without ending the run (a drain's grace period is over). */
+  stopTries(reason: string): void {
+    this.draining = true;
+    this.abort.abort(new Error(reason));
+    this.poke();
+  }
+
+  private suspend(): RunState {
+    this.deps.store.updateRun(this.run.dag_id, this.run.run_id, { owner_pid: null });
+    this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}" left for the next scheduler: no running tries, the rest will resume` });
+    return 'running';
   }
 
   /** Stops the run: running tries are aborted and what has not finished is skipped. */
@@ -431,6 +456,7 @@ export class RunLoop {
 
   private dispatchReady(launches: (() => void)[]): void {
     const { pools, parallelism } = this.deps;
+    if (this.draining) return;
     for (const ti of this.ready) {
       if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) return;
       let acquired: boolean;

@@ -117,4 +117,10 @@ CREATE INDEX xcom_pulls_by_xcom ON xcom_pulls (dag_id, run_id, task_id, key);
   { version: 2, name: 'xcom keys and rotation', sql: XCOM_SCHEMA_SQL },
   { version: 3, name: 'sync cursors and file results', sql: SYNC_SCHEMA_SQL },
   { version: 4, name: 'sensor pokes, instances, breakers and SLA misses', sql: SENSORS_SCHEMA_SQL },
+  {
+    version: 5,
+    name: 'scheduler: runs by DAG and logical date',
+    sql: `CREATE INDEX IF NOT EXISTS dag_runs_by_dag_logical ON dag_runs (dag_id, logical_date);
+CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
+  },
 ];

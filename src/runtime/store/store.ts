@@ -110,10 +110,13 @@ export class Store {
 
   // ---- DAGs and import errors -------------------------------------------------
 
+  /** Whether a DAG seen for the first time starts paused (Airflow's dags_are_paused_at_creation). */
+  pausedAtCreation = false;
+
   upsertDag(d: Omit<DagRecord, 'is_paused'>): void {
     this.stmt(
-      `INSERT INTO dags (dag_id, fileloc, description, schedule, tags, task_ids, last_parsed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO dags (dag_id, fileloc, description, schedule, tags, task_ids, last_parsed_at, is_paused)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ${this.pausedAtCreation ? 1 : 0})
        ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, description = excluded.description,
          schedule = excluded.schedule, tags = excluded.tags, task_ids = excluded.task_ids,
          last_parsed_at = excluded.last_parsed_at`,
@@ -122,6 +125,64 @@ export class Store {
 
   listDags(): DagRecord[] {
     return this.stmt('SELECT * FROM dags ORDER BY dag_id').all() as unknown as DagRecord[];
+  }
+
+  /** Pauses or unpauses a DAG; false when the store has no such DAG. */
+  setPaused(dagId: string, paused: boolean): boolean {
+    return Number(this.stmt('UPDATE dags SET is_paused = ? WHERE dag_id = ?').run(paused ? 1 : 0, dagId).changes) > 0;
+  }
+
+  /** DAG id → paused, for every DAG in the store. */
+  pausedDags(): Map<string, boolean> {
+    const rows = this.stmt('SELECT dag_id, is_paused FROM dags').all() as unknown as { dag_id: string; is_paused: number }[];
+    return new Map(rows.map((r) => [r.dag_id, r.is_paused !== 0]));
+  }
+
+  /** DAG id → how many of its runs are queued or running (what maxActiveRuns limits). */
+  activeRunCounts(): Map<string, number> {
+    const rows = this.stmt("SELECT dag_id, COUNT(*) AS n FROM dag_runs WHERE state IN ('queued', 'running') GROUP BY dag_id").all() as unknown as { dag_id: string; n: number }[];
+    return new Map(rows.map((r) => [r.dag_id, Number(r.n)]));
+  }
+
+  /**
+   * Claims a queued run for this process: it becomes `running` only if the DAG has fewer
+   * than `maxActiveRuns` running runs. One guarded statement, so runtimes sharing the
+   * store cannot both pass the limit or both take the run.
+   */
+  claimRun(dagId: string, runId: string, maxActiveRuns: number, pid: number, at: string): boolean {
+    const r = this.stmt(
+      `UPDATE dag_runs SET state = 'running', owner_pid = ?, heartbeat_at = ?, start_date = COALESCE(start_date, ?), end_date = NULL
+       WHERE dag_id = ? AND run_id = ? AND state = 'queued'
+         AND (SELECT COUNT(*) FROM dag_runs WHERE dag_id = ? AND state = 'running') < ?`,
+    ).run(pid, at, at, dagId, runId, dagId, maxActiveRuns);
+    return Number(r.changes) > 0;
+  }
+
+  /** Takes over a run a stopped runtime left (`running`, no owner); false if another runtime did first. */
+  adoptRun(dagId: string, runId: string, pid: number, at: string): boolean {
+    const r = this.stmt("UPDATE dag_runs SET owner_pid = ?, heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND state = 'running' AND owner_pid IS NULL").run(pid, at, dagId, runId);
+    return Number(r.changes) > 0;
+  }
+
+  /**
+   * Inserts a run unless the DAG already has one with that run id or logical date (the
+   * claim of run creation when several schedulers share a store); false when it exists.
+   */
+  insertRunIfAbsent(r: Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'heartbeat_at'>): boolean {
+    const res = this.stmt(
+      `INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, queued_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM dag_runs WHERE dag_id = ? AND logical_date = ? AND run_type IN ('scheduled', 'backfill'))
+       ON CONFLICT (dag_id, run_id) DO NOTHING`,
+    ).run(r.dag_id, r.run_id, r.run_type, r.logical_date, r.data_interval_start, r.data_interval_end, r.state, r.conf, r.queued_at, r.dag_id, r.logical_date);
+    return Number(res.changes) > 0;
+  }
+
+  /** The data interval of a DAG's latest scheduled or backfill run (Airflow's last automated run). */
+  lastAutomatedRun(dagId: string): DagRunRecord | undefined {
+    return this.stmt(
+      "SELECT * FROM dag_runs WHERE dag_id = ? AND run_type IN ('scheduled', 'backfill') ORDER BY logical_date DESC, id DESC LIMIT 1",
+    ).get(dagId) as DagRunRecord | undefined;
   }
 
   /** Replaces the recorded import errors with the ones of the latest parse. */

@@ -1,0 +1,341 @@
+/**
+ * The scheduler service (`hangar scheduler`, and the extension's runtime server when its
+ * scheduler is on): creates runs when their data interval closes, starts queued runs,
+ * resumes runs a stopped runtime left, re-reads the DAG files when they change, and on
+ * shutdown lets running tries finish before it exits.
+ *
+ * Run creation follows Airflow 2's scheduler (airflow/jobs/scheduler_job_runner.py,
+ * `_create_dag_runs` / `_start_queued_dagruns`) and DagModel's next_dagrun fields: a DAG's
+ * next run is its timetable's next_dagrun_info after its last scheduled (or backfill) run;
+ * it is created once `run_after` has passed, unless the DAG is paused or already has
+ * maxActiveRuns queued or running runs. The creation is a guarded insert on the run id and
+ * logical date, so schedulers sharing a store create each run once.
+ */
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import type { Dag } from '../dag/dag.ts';
+import { formatInZone } from '../dag/schedule.ts';
+import type { DagRunInfo, DataInterval } from '../dag/schedule.ts';
+import type { Runtime } from '../runtime.ts';
+import { nowIso } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import type { DagRunRecord } from '../store/records.ts';
+import { isoformat } from '../templating/index.ts';
+
+export interface SchedulerServiceOptions {
+  /** Where the scheduler says what it does (one line each). */
+  readonly log?: (line: string) => void;
+  /** Longest sleep between loop turns (default: the workspace's scheduler.pollSeconds). */
+  readonly pollMs?: number;
+  /** How long running tries may take to end on stop() (default: scheduler.gracePeriodSeconds). */
+  readonly graceMs?: number;
+  /** Re-read the DAG files when they change (default true). */
+  readonly watch?: boolean;
+}
+
+/** The next run of a DAG as the scheduler sees it (Airflow's DagModel.next_dagrun*). */
+export interface NextRun {
+  readonly logicalDate: Date;
+  readonly dataInterval: DataInterval;
+  /** When it may be created (next_dagrun_create_after). */
+  readonly runAfter: Date;
+}
+
+/** The next scheduled run of a DAG after its last scheduled/backfill run, at `now`. */
+export function nextRunOf(dag: Dag<any>, store: Store, now: number): NextRun | undefined {
+  const last = store.lastAutomatedRun(dag.id);
+  const lastInterval = last ? { start: new Date(last.data_interval_start), end: new Date(last.data_interval_end) } : undefined;
+  return dag.schedule.nextDagRunInfo(lastInterval, dag.timeRestriction, now);
+}
+
+/** What the scheduler created in one loop turn (for tests and the log). */
+export interface CreatedRun {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly info: DagRunInfo;
+}
+
+interface Entry {
+  info: DagRunInfo | undefined;
+  /** The reason the DAG's next run waits, last logged (so it is said once). */
+  waiting?: string;
+}
+
+export class SchedulerService {
+  readonly runtime: Runtime;
+  private readonly log: (line: string) => void;
+  private readonly pollMs: number;
+  private readonly graceMs: number;
+  private readonly watchFiles: boolean;
+  private readonly next = new Map<string, Entry>();
+  private readonly executing = new Map<string, Promise<void>>();
+  private readonly paused = new Map<string, boolean>();
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadWanted = false;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  private lastErrors = '';
+
+  constructor(runtime: Runtime, options: SchedulerServiceOptions = {}) {
+    this.runtime = runtime;
+    this.log = options.log ?? (() => {});
+    this.pollMs = options.pollMs ?? runtime.config.scheduler.pollSeconds * 1000;
+    this.graceMs = options.graceMs ?? runtime.config.scheduler.gracePeriodSeconds * 1000;
+    this.watchFiles = options.watch ?? true;
+  }
+
+  private get clock() {
+    return this.runtime.clock;
+  }
+
+  /** Loads the DAGs, settles what a stopped runtime left, and starts the loop. */
+  async start(): Promise<void> {
+    await this.reload();
+    const recovered = this.runtime.recover();
+    for (const r of recovered) this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a stopped runtime: now ${r.state ?? 'none'}`);
+    if (this.watchFiles) this.startWatching();
+    this.loopDone = this.loop();
+  }
+
+  /** Re-reads the DAG folder (the loader recompiles changed files) and recomputes next runs. */
+  async reload(): Promise<void> {
+    this.reloadWanted = false;
+    const bag = await this.runtime.loadDags();
+    const errors = bag.errors.map((e) => e.message).join('\n');
+    if (errors !== this.lastErrors) {
+      for (const e of bag.errors) this.log(`DAG file failed to load: ${e.message}`);
+      this.lastErrors = errors;
+    }
+    const now = this.clock.now();
+    const seen = new Set<string>();
+    for (const dag of bag.dags.values()) {
+      seen.add(dag.id);
+      const before = this.next.get(dag.id);
+      const info = nextRunOf(dag, this.runtime.store, now);
+      this.next.set(dag.id, { info, waiting: before?.waiting });
+      if (!before) this.log(`DAG "${dag.id}" (${dag.fileloc}): ${describeSchedule(dag, info)}`);
+    }
+    for (const id of [...this.next.keys()]) if (!seen.has(id)) this.next.delete(id);
+  }
+
+  /** The next run of each scheduled DAG, as last computed. */
+  nextRuns(): Map<string, DagRunInfo | undefined> {
+    return new Map([...this.next].map(([id, e]) => [id, e.info]));
+  }
+
+  /**
+   * One turn of the loop: creates the runs that are due and starts queued ones.
+   * Returns the runs it created and when the next turn is needed.
+   */
+  tick(): { created: CreatedRun[]; nextAt: number } {
+    const { store } = this.runtime;
+    const bag = this.runtime.dagBag;
+    const now = this.clock.now();
+    let nextAt = now + this.pollMs;
+    const created: CreatedRun[] = [];
+    if (!bag || this.stopping) return { created, nextAt };
+    const paused = store.pausedDags();
+    const active = store.activeRunCounts();
+    for (const dag of bag.dags.values()) {
+      const entry = this.next.get(dag.id);
+      if (!entry) continue;
+      const isPaused = paused.get(dag.id) ?? false;
+      const was = this.paused.get(dag.id);
+      this.paused.set(dag.id, isPaused);
+      if (was !== undefined && was !== isPaused) {
+        this.log(`DAG "${dag.id}" ${isPaused ? 'paused: no new runs' : 'unpaused'}`);
+        if (!isPaused) entry.info = nextRunOf(dag, store, now);
+      }
+      if (isPaused) continue;
+      while (entry.info && entry.info.runAfter.getTime() <= now) {
+        const n = active.get(dag.id) ?? 0;
+        if (n >= dag.maxActiveRuns) {
+          this.say(entry, `DAG "${dag.id}": next run (logical date ${isoformat(entry.info.logicalDate)}) waits, ${n} active run(s) of maxActiveRuns ${dag.maxActiveRuns}`);
+          break;
+        }
+        // Catchup off: as Airflow re-computes next_dagrun on every parse, skip to the latest interval now.
+        if (!dag.catchup) entry.info = nextRunOf(dag, store, now);
+        if (!entry.info || entry.info.runAfter.getTime() > now) break;
+        const info = entry.info;
+        const runId = `scheduled__${isoformat(info.logicalDate)}`;
+        const made = this.createRun(dag, runId, info);
+        if (made) {
+          created.push({ dagId: dag.id, runId, info });
+          active.set(dag.id, n + 1);
+          this.log(`created ${runId} of DAG "${dag.id}": ${reason(dag, info)}`);
+        }
+        entry.waiting = undefined;
+        entry.info = dag.schedule.nextDagRunInfo(info.dataInterval, dag.timeRestriction, now);
+      }
+      if (entry.info && entry.info.runAfter.getTime() > now) nextAt = Math.min(nextAt, entry.info.runAfter.getTime());
+    }
+    this.startRuns(paused);
+    return { created, nextAt };
+  }
+
+  private say(entry: Entry, line: string): void {
+    if (entry.waiting === line) return;
+    entry.waiting = line;
+    this.log(line);
+  }
+
+  private createRun(dag: Dag<any>, runId: string, info: DagRunInfo): boolean {
+    const { store } = this.runtime;
+    return store.tx(() => {
+      const ok = store.insertRunIfAbsent({
+        dag_id: dag.id,
+        run_id: runId,
+        run_type: 'scheduled',
+        logical_date: info.logicalDate.toISOString(),
+        data_interval_start: info.dataInterval.start.toISOString(),
+        data_interval_end: info.dataInterval.end.toISOString(),
+        state: 'queued',
+        conf: '{}',
+        queued_at: nowIso(),
+      });
+      if (!ok) return false;
+      for (const t of dag.tasks.values()) {
+        store.insertTaskInstance({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
+      }
+      return true;
+    });
+  }
+
+  /** Starts queued runs (oldest logical date first, within maxActiveRuns) and resumes orphaned ones. */
+  private startRuns(paused: Map<string, boolean>): void {
+    const { store } = this.runtime;
+    const rows = store.db
+      .prepare(
+        `SELECT * FROM dag_runs WHERE run_type != 'test' AND (state = 'queued' OR (state = 'running' AND owner_pid IS NULL))
+         ORDER BY logical_date, id`,
+      )
+      .all() as unknown as DagRunRecord[];
+    for (const run of rows) {
+      const k = `${run.dag_id}\u0000${run.run_id}`;
+      if (this.executing.has(k) || this.stopping) continue;
+      const dag = this.runtime.dagBag?.dags.get(run.dag_id);
+      if (!dag) continue;
+      if (run.state === 'queued') {
+        if (paused.get(run.dag_id)) continue; // Airflow starts no queued run of a paused DAG
+        if (!this.runtime.claimRun(run.dag_id, run.run_id)) continue;
+        this.log(`started ${run.run_id} of DAG "${run.dag_id}"`);
+      } else {
+        if (!store.adoptRun(run.dag_id, run.run_id, process.pid, nowIso())) continue;
+        this.log(`resuming ${run.run_id} of DAG "${run.dag_id}", left by a runtime that stopped`);
+      }
+      this.execute(k, run);
+    }
+  }
+
+  private execute(k: string, run: DagRunRecord): void {
+    const p = this.runtime
+      .executeRun(run.dag_id, run.run_id)
+      .then((state) => {
+        if (state === 'running' || state === 'queued') return;
+        this.log(`run ${run.run_id} of DAG "${run.dag_id}" ended: ${state}`);
+      })
+      .catch((err: unknown) => this.log(`run ${run.run_id} of DAG "${run.dag_id}" could not run: ${(err as Error).message}`))
+      .finally(() => {
+        this.executing.delete(k);
+        this.wake?.();
+      });
+    this.executing.set(k, p);
+  }
+
+  /** Resolves when no run this scheduler started is executing. */
+  async idle(): Promise<void> {
+    while (this.executing.size > 0) await Promise.all([...this.executing.values()]);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      if (this.reloadWanted) {
+        try {
+          await this.reload();
+        } catch (err) {
+          this.log(`reading the DAG files failed: ${(err as Error).message}`);
+        }
+      }
+      let nextAt: number;
+      try {
+        nextAt = this.tick().nextAt;
+      } catch (err) {
+        this.log(`scheduler loop turn failed (retrying): ${(err as Error).message}`);
+        nextAt = this.clock.now() + this.pollMs;
+      }
+      if (this.stopping) break;
+      await new Promise<void>((resolve) => {
+        const handle = this.clock.setTimeout(() => done(), Math.max(0, Math.min(nextAt - this.clock.now(), this.pollMs)));
+        const done = () => {
+          this.clock.clearTimeout(handle);
+          this.wake = undefined;
+          resolve();
+        };
+        this.wake = done;
+      });
+    }
+  }
+
+  private startWatching(): void {
+    try {
+      this.watcher = watch(this.runtime.config.dagsFolder, { recursive: true }, (_event, name) => {
+        if (name && !/\.(ts|mts|js|mjs|json)$/.test(String(name))) return;
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadWanted = true;
+          this.log(`DAG files changed${name ? ` (${String(name)})` : ''}: reloading`);
+          this.wake?.();
+        }, 200);
+      });
+      this.watcher.on('error', (err) => this.log(`watching ${this.runtime.config.dagsFolder} failed: ${err.message}`));
+    } catch (err) {
+      this.log(`not watching ${this.runtime.config.dagsFolder} for changes: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Stops: no new runs or tries; running tries get the grace period to end, then are
+   * stopped (recorded as failed tries, retried by the next scheduler if they have tries
+   * left). Runs not finished are left for the next scheduler to resume.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.loopDone;
+    this.stopping = true;
+    this.watcher?.close();
+    clearTimeout(this.reloadTimer);
+    this.wake?.();
+    await this.loopDone;
+    if (this.executing.size > 0) {
+      this.log(`stopping: waiting up to ${this.graceMs / 1000}s for ${this.executing.size} run(s)' running tries to end`);
+      this.runtime.drainRuns();
+      let timer: unknown;
+      const grace = new Promise<'grace'>((resolve) => (timer = this.clock.setTimeout(() => resolve('grace'), this.graceMs)));
+      const outcome = await Promise.race([this.idle().then(() => 'idle' as const), grace]);
+      this.clock.clearTimeout(timer);
+      if (outcome === 'grace') {
+        this.log('stopping: the grace period is over, stopping the running tries');
+        this.runtime.stopRunningTries(`The scheduler stopped and its grace period of ${this.graceMs / 1000}s is over`);
+        await this.idle();
+      }
+    }
+    this.log('scheduler stopped');
+  }
+}
+
+function describeSchedule(dag: Dag<any>, info: DagRunInfo | undefined): string {
+  if (dag.schedule.kind === 'none') return 'no schedule (manual runs only)';
+  const zone = dag.timezone === 'UTC' ? '' : ` in ${dag.timezone}`;
+  if (!info) return `schedule ${dag.scheduleText}${zone}: no further runs${dag.endDate ? ` (endDate ${dag.endDate.toISOString()})` : ''}`;
+  return `schedule ${dag.scheduleText}${zone}, catchup ${dag.catchup ? 'on' : 'off'}: next run ${isoformat(info.logicalDate)}, created after ${formatInZone(info.runAfter, dag.timezone)}`;
+}
+
+function reason(dag: Dag<any>, info: DagRunInfo): string {
+  const z = dag.timezone;
+  const span =
+    info.dataInterval.start.getTime() === info.dataInterval.end.getTime()
+      ? `due at ${formatInZone(info.runAfter, z)}`
+      : `data interval ${formatInZone(info.dataInterval.start, z)} → ${formatInZone(info.dataInterval.end, z)} closed`;
+  return `${span} (schedule ${dag.scheduleText}${z === 'UTC' ? '' : ` in ${z}`}, catchup ${dag.catchup ? 'on' : 'off'})`;
+}
