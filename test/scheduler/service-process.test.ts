@@ -1,0 +1,140 @@
+/**
+ * `hangar scheduler` as a real process on a temporary workspace: runs of a 1-second
+ * duration schedule are created and finished; a DAG file edited meanwhile is picked
+ * up; SIGTERM in the middle of a task lets it finish and leaves nothing running; a
+ * second scheduler resumes the run the first one left.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { HANGAR_BIN } from '../helpers/cli.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function startScheduler(root: string): Proc {
+  const child = spawn(process.execPath, [HANGAR_BIN, 'scheduler', '--workspace', root], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let buf = '';
+  const onData = (chunk: Buffer) => {
+    buf += chunk.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      lines.push(line);
+      for (const w of [...waiters]) if (w.re.test(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(line));
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(re, timeoutMs = 60_000) {
+      const seen = lines.find((l) => re.test(l));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      });
+    },
+  };
+}
+
+const dagFile = (id: string, workMs: number) => `import { dag } from 'hangar';
+export const d = dag({ id: '${id}', schedule: '1s', startDate: new Date(Date.now() - 2000), catchup: false, maxActiveRuns: 1 });
+const work = d.task('work', async (ctx) => { await ctx.sleep(${workMs}); return ctx.runId; });
+d.task('after', { inputs: { w: work } }, async (_ctx, { w }) => w);
+`;
+
+test('hangar scheduler: creates and finishes runs, picks up an edited DAG file, drains on SIGTERM and a restart resumes', { timeout: 180_000 }, async () => {
+  const ws = tempWorkspace({ 'dags/tick.ts': dagFile('tick', 200) }, { executor: 'in-process', scheduler: { gracePeriodSeconds: 20 } });
+  const procs: Proc[] = [];
+  try {
+    const first = startScheduler(ws.root);
+    procs.push(first);
+    await first.waitFor(/created scheduled__\S+ of DAG "tick": data interval .* closed \(schedule every 1s, catchup off\)/);
+    await first.waitFor(/run scheduled__\S+ of DAG "tick" ended: success/);
+
+    // A DAG file added while it runs is picked up (the loader recompiles; the scheduler reloads).
+    ws.write('dags/slow.ts', dagFile('slow', 2500));
+    await first.waitFor(/DAG files changed/);
+    const created = await first.waitFor(/created (scheduled__\S+) of DAG "slow"/);
+    const slowRun = /created (scheduled__\S+) of DAG "slow"/.exec(created)![1]!;
+    await first.waitFor(new RegExp(`started ${slowRun.replace(/[.+]/g, '\\$&')} of DAG "slow"`));
+    await new Promise((r) => setTimeout(r, 800)); // "work" of the slow run is in the middle of its 2.5 s
+
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.lines.join('\n'));
+    assert.ok(first.lines.some((l) => /SIGTERM: stopping/.test(l)));
+
+    const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'));
+    try {
+      const running = db.prepare("SELECT dag_id, run_id, task_id FROM task_instances WHERE state IN ('running', 'queued')").all();
+      assert.deepEqual(running, [], 'no task instance is left running');
+      const states = Object.fromEntries(
+        (db.prepare('SELECT task_id, state FROM task_instances WHERE dag_id = ? AND run_id = ?').all('slow', slowRun) as { task_id: string; state: string | null }[]).map((r) => [r.task_id, r.state]),
+      );
+      assert.equal(states.work, 'success', 'the running try finished within the grace period');
+      assert.notEqual(states.after, 'success', 'no new try was started after SIGTERM');
+      const run = db.prepare('SELECT state, owner_pid FROM dag_runs WHERE dag_id = ? AND run_id = ?').get('slow', slowRun) as { state: string; owner_pid: number | null };
+      assert.deepEqual({ ...run }, { state: 'running', owner_pid: null }, 'left for the next scheduler, owned by nobody');
+    } finally {
+      db.close();
+    }
+
+    const second = startScheduler(ws.root);
+    procs.push(second);
+    await second.waitFor(new RegExp(`resuming ${slowRun.replace(/[.+]/g, '\\$&')} of DAG "slow"`));
+    await second.waitFor(new RegExp(`run ${slowRun.replace(/[.+]/g, '\\$&')} of DAG "slow" ended: success`));
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.lines.join('\n'));
+    const db2 = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'));
+    try {
+      assert.deepEqual(db2.prepare("SELECT task_id FROM task_instances WHERE state = 'running'").all(), []);
+      const after = db2.prepare("SELECT state FROM task_instances WHERE dag_id = 'slow' AND run_id = ? AND task_id = 'after'").get(slowRun) as { state: string };
+      assert.equal(after.state, 'success');
+    } finally {
+      db2.close();
+    }
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    ws.remove();
+  }
+});
+
+test('hangar scheduler: a try still running when the grace period ends is stopped, not left running', { timeout: 120_000 }, async () => {
+  const ws = tempWorkspace({ 'dags/long.ts': dagFile('long', 60_000) }, { executor: 'in-process', scheduler: { gracePeriodSeconds: 0.5 } });
+  const p = startScheduler(ws.root);
+  try {
+    await p.waitFor(/started scheduled__\S+ of DAG "long"/);
+    await new Promise((r) => setTimeout(r, 500));
+    p.child.kill('SIGTERM');
+    assert.equal(await p.exited, 0, p.lines.join('\n'));
+    assert.ok(p.lines.some((l) => /grace period is over, stopping the running tries/.test(l)), p.lines.join('\n'));
+    const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'));
+    try {
+      assert.deepEqual(db.prepare("SELECT task_id FROM task_instances WHERE state IN ('running', 'queued')").all(), []);
+      const work = db.prepare("SELECT state, error FROM task_instances WHERE dag_id = 'long' AND task_id = 'work'").get() as { state: string; error: string };
+      assert.equal(work.state, 'failed');
+      assert.match(work.error, /grace period of 0.5s is over/);
+    } finally {
+      db.close();
+    }
+  } finally {
+    if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    ws.remove();
+  }
+});
