@@ -90,6 +90,9 @@ export interface TaskDefinition {
   readonly retryJitter: number;
   readonly executionTimeoutMs: number | undefined;
   readonly triggerRule: TriggerRule;
+  /** Airflow's depends_on_past (also set by waitForDownstream). */
+  readonly dependsOnPast: boolean;
+  readonly waitForDownstream: boolean;
   readonly pool: string;
   readonly poolSlots: number;
   readonly options: TaskOptions<any, any>;
@@ -254,6 +257,8 @@ export class Dag<P extends Params = Params> {
       executionTimeoutMs:
         merged.executionTimeout === undefined ? undefined : durationMs(merged.executionTimeout, `${what} executionTimeout`),
       triggerRule,
+      dependsOnPast: !!(merged.dependsOnPast || merged.waitForDownstream),
+      waitForDownstream: !!merged.waitForDownstream,
       pool: merged.pool ?? 'default_pool',
       poolSlots: merged.poolSlots ?? 1,
       options: merged,

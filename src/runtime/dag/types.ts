@@ -221,6 +221,13 @@ export interface TaskDefaults {
   /** Randomise each retry delay by up to this fraction (0..1), to spread retries out. */
   readonly retryJitter?: number;
   readonly executionTimeout?: Duration;
+  /**
+   * Airflow's depends_on_past: the task runs only once the same task of the previous run
+   * succeeded or was skipped (the first run has no previous one and is not held).
+   */
+  readonly dependsOnPast?: boolean;
+  /** Airflow's wait_for_downstream (implies dependsOnPast): the previous run's direct downstream tasks of this task must be done too. */
+  readonly waitForDownstream?: boolean;
   readonly triggerRule?: TriggerRule;
   readonly pool?: string;
   readonly poolSlots?: number;

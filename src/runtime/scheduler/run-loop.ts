@@ -90,6 +90,9 @@ function bump(c: MutableCounts, state: TaskState | null, by: number): void {
 
 const key = (taskId: string, mapIndex: number) => `${taskId}\u0000${mapIndex}`;
 
+/** How often a task held by dependsOnPast looks at the previous run again. */
+const PAST_RECHECK_MS = 2000;
+
 /**
  * Drives one DAG run to its end. The scheduling is incremental: each task keeps
  * the counts of its upstream states, updated when an upstream task instance
@@ -113,6 +116,8 @@ export class RunLoop {
   private wake: (() => void) | undefined;
   private pending = 0;
   private failedReason: string | undefined;
+  /** Why a task instance is held by dependsOnPast, last reported (said once per reason). */
+  private readonly heldBy = new Map<string, string>();
   /** Set by drain(): no new tries start; the loop ends once running ones have. */
   private draining = false;
   private activeInDag = 0;
@@ -371,6 +376,7 @@ export class RunLoop {
           this.setState(ti, decision, { end_date: nowIso() });
           continue;
         }
+        if (ti.task.dependsOnPast && this.run.run_type !== 'test' && !this.pastAllows(ti)) continue;
         if (ti.task.expand && ti.mapIndex === -1) {
           await this.expand(ti);
           continue;
@@ -378,6 +384,50 @@ export class RunLoop {
         this.queue(ti);
       }
     }
+  }
+
+  /**
+   * Airflow's PrevDagrunDep (depends_on_past / wait_for_downstream): the same task instance
+   * of the previous run (the previous non-manual run when the DAG catches up) must have
+   * succeeded or been skipped, and with wait_for_downstream its direct downstream task
+   * instances too. The first run passes. A held task instance is looked at again later.
+   */
+  private pastAllows(ti: TI): boolean {
+    const { store } = this.deps;
+    const prev = store.db
+      .prepare(
+        `SELECT run_id FROM dag_runs WHERE dag_id = ? AND logical_date < ? AND run_type != 'test' ${this.dag.catchup ? "AND run_type != 'manual'" : ''}
+         ORDER BY logical_date DESC, id DESC LIMIT 1`,
+      )
+      .get(this.run.dag_id, this.run.logical_date) as { run_id: string } | undefined;
+    if (!prev) return true;
+    const rowsOf = (taskId: string, mapIndex?: number) => {
+      const all = store.db.prepare('SELECT map_index, state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?').all(this.run.dag_id, prev.run_id, taskId) as { map_index: number; state: TaskState | null }[];
+      const same = mapIndex === undefined ? all : all.filter((r) => r.map_index === mapIndex);
+      return same.length || mapIndex !== -1 ? same : all;
+    };
+    const done = (s: TaskState | null) => s === 'success' || s === 'skipped';
+    let why: string | undefined;
+    const mine = rowsOf(ti.task.id, ti.mapIndex);
+    if (mine.length === 0) why = `the previous run "${prev.run_id}" has no task instance of it yet`;
+    else if (!mine.every((r) => done(r.state))) why = `in the previous run "${prev.run_id}" it is ${mine.map((r) => r.state ?? 'none').join(', ')}, not success or skipped`;
+    else if (ti.task.waitForDownstream) {
+      for (const d of ti.task.downstream) {
+        const rows = rowsOf(d);
+        if (!rows.every((r) => done(r.state))) {
+          why = `waitForDownstream: in the previous run "${prev.run_id}" its downstream task "${d}" is ${rows.map((r) => r.state ?? 'none').join(', ')}`;
+          break;
+        }
+      }
+    }
+    if (why === undefined) return true;
+    const k = key(ti.task.id, ti.mapIndex);
+    if (this.heldBy.get(k) !== why) {
+      this.heldBy.set(k, why);
+      this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `Task "${ti.task.id}" of run "${this.run.run_id}" waits (dependsOnPast): ${why}` });
+    }
+    this.addTimer(() => this.candidates.add(k), PAST_RECHECK_MS);
+    return false;
   }
 
   /** Replaces a mapped task's placeholder with one task instance per element (none: skipped). */
