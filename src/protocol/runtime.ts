@@ -17,6 +17,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { XComFilter, XComFacets, XComLoc, XComPage, XComRawResult, XComReadResult, PathStep } from './webviews/xcom-values.ts';
 import type { BenchRunParams, BenchResults, BenchProgress } from './webviews/xcom-bench.ts';
 import type { SensorDetail, SensorInstancesResult } from './webviews/sensor-values.ts';
+import type { GridParams, GridResult } from './webviews/grid-values.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -323,6 +324,12 @@ export const SensorInstances = new RequestType<SensorInstancesParams, SensorInst
 
 /** → One sensor instance: its pokes, the intervals against the strategy's curve, planned pokes, timeout and SLA deadlines, breaker, history statistics. */
 export const SensorDetailRequest = new RequestType<TaskRef, SensorDetail, void>('sensor/detail');
+
+// ------------------------------------------------------------------ the grid view
+
+export type { GridParams, GridResult, GridRun, GridRow, GridCounts } from './webviews/grid-values.ts';
+/** → One page of a DAG's runs (newest first, shown oldest → newest) by its tasks, compact: the grid view's data, read with one query. */
+export const GridData = new RequestType<GridParams, GridResult, void>('grid/data');
 
 // ------------------------------------------------------------------ secrets
 

@@ -17,6 +17,7 @@ import { XComBrowserPanel } from './panels/xcom-browser.ts';
 import { DagGraphPanel } from './panels/dag-graph.ts';
 import { XComBenchPanel } from './panels/xcom-bench.ts';
 import { SensorPanel } from './panels/sensors.ts';
+import { GridPanel } from './panels/grid.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -224,6 +225,17 @@ export const COMMANDS: Record<string, Handler> = {
 
   'hangar.showDagGraph': async (ctx, arg) => {
     DagGraphPanel.show(ctx, (await pickDag(ctx, arg, 'Choose a DAG to show as a graph')).dagId);
+  },
+
+  'hangar.showGrid': async (ctx, arg) => {
+    // From the Runs view: a task instance opens on its cell, a run on its DAG; else a DAG (tree item or picked).
+    const node = arg as RunNode | undefined;
+    if (node?.type === 'ti') {
+      const ti = node.ti;
+      return GridPanel.show(ctx, { dagId: ti.dagId, cell: { dagId: ti.dagId, runId: ti.runId, taskId: ti.taskId, mapIndex: ti.mapIndex } });
+    }
+    if (node?.type === 'run') return GridPanel.show(ctx, { dagId: node.entry.run.dagId });
+    return GridPanel.show(ctx, { dagId: (await pickDag(ctx, arg, 'Choose a DAG to show as a grid')).dagId });
   },
 
   'hangar.cancelRun': async (ctx, arg) => {

@@ -38,6 +38,7 @@ const METHODS = [
   'sensor/detail',
   'bench/xcom',
   'bench/cancel',
+  'grid/data',
 ] as const;
 
 // The protocol goes through Node's own stdout stream (a pipe from the extension: it waits when the pipe is

@@ -16,6 +16,7 @@ import type { Params } from './validate.ts';
 import { XComBrowserService } from './xcom-browser.ts';
 import { BenchService } from './bench.ts';
 import { SensorService } from './sensors.ts';
+import { gridParams, queryGrid, shapeGrid } from './grid.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -105,6 +106,8 @@ export class RuntimeService {
         return this.sensors.instances(method, p);
       case 'sensor/detail':
         return this.sensors.detail(method, p);
+      case 'grid/data':
+        return this.gridData(method, p);
       case 'bench/xcom':
         return this.bench.xcom(method, p);
       case 'bench/cancel':
@@ -361,6 +364,20 @@ export class RuntimeService {
     const marked = this.rt().mark(run.dag_id, run.run_id, taskId, state, mapIndex);
     for (const ti of marked) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
     return { marked: marked.length };
+  }
+
+  /** One page of a DAG's runs by its tasks (the grid view); tasks from the DAG list, states with one query. */
+  private async gridData(method: string, p: Params): Promise<P.GridResult> {
+    const { dagId, limit, offset, expand } = gridParams(method, p);
+    const list = await this.dagList(false);
+    const dag = list.dags.find((d) => d.dagId === dagId);
+    const rows = queryGrid(this.rt().store.db, dagId, limit, offset);
+    if (!dag && rows.length === 0) {
+      const err = list.errors.find((e) => e.dagId === dagId);
+      if (err) throw new Error(`DAG "${dagId}" failed to load: ${err.message}`);
+      throw new NotFoundError(`No DAG "${dagId}" (found: ${list.dags.map((d) => d.dagId).join(', ') || 'none'})`);
+    }
+    return shapeGrid(dagId, dag ? dag.tasks : null, rows, { limit, offset, expand, nowMs: Date.now() });
   }
 
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {

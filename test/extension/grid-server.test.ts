@@ -1,0 +1,144 @@
+/**
+ * `grid/data` (the grid view's one request) over real JSON-RPC: the runtime
+ * server as a child process, a fresh workspace per test, real runs.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import type { MessageConnection } from 'vscode-jsonrpc/node.js';
+import * as P from '../../src/protocol/runtime.ts';
+import { GRID_STATES, NO_TI } from '../../src/protocol/webviews/grid-values.ts';
+
+const SERVER = resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
+
+const DAG = `import { dag } from 'hangar';
+export const d = dag({ id: 'fan', schedule: null });
+const list = d.task('list', async () => ['a', 'b', 'c']);
+const each = d.task('each', { expand: { item: list } }, async (ctx, { item }) => {
+  if (ctx.mapIndex === 1 && ctx.params.fail) throw new Error('no ' + item);
+  return item;
+});
+d.task('after', { inputs: { all: each } }, async (_ctx, { all }) => all.length);
+`;
+
+interface Server {
+  child: ChildProcess;
+  rpc: MessageConnection;
+  workspace: string;
+  notes: { method: string; params: any }[];
+}
+const live: Server[] = [];
+
+async function startServer(): Promise<Server> {
+  const workspace = await mkdtemp(join(tmpdir(), 'hangar-grid-test-'));
+  await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ executor: 'in-process' }));
+  await mkdir(join(workspace, 'dags'), { recursive: true });
+  await writeFile(join(workspace, 'dags', 'fan.ts'), DAG);
+  const child = spawn(process.execPath, [SERVER], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'] });
+  const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const notes: Server['notes'] = [];
+  rpc.onNotification((method, params) => notes.push({ method, params }));
+  rpc.listen();
+  const s = { child, rpc, workspace, notes };
+  live.push(s);
+  await rpc.sendRequest(P.Initialize, { workspace, config: {} });
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of live.splice(0)) {
+    const exited = new Promise((r) => s.child.once('exit', r));
+    await s.rpc.sendRequest(P.Shutdown).catch(() => undefined);
+    await exited;
+    s.rpc.dispose();
+    await rm(s.workspace, { recursive: true, force: true });
+  }
+});
+
+async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function runToEnd(s: Server, conf: Record<string, unknown>, logicalDate: string): Promise<string> {
+  const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'fan', conf, logicalDate });
+  await until(`run ${run.runId}`, () => s.notes.find((n) => n.method === 'run/didChange' && n.params.runId === run.runId && (n.params.state === 'success' || n.params.state === 'failed')));
+  return run.runId;
+}
+
+const code = (s: string) => GRID_STATES.indexOf(s as never);
+
+describe('grid/data over JSON-RPC', { timeout: 120_000 }, () => {
+  test('runs oldest → newest by the DAG\'s tasks; a mapped task summarised with counts, expanded per map index; pages', async () => {
+    const s = await startServer();
+    const ok = await runToEnd(s, {}, '2024-01-01T00:00:00Z');
+    const bad = await runToEnd(s, { fail: true }, '2024-01-02T00:00:00Z');
+    const g = await s.rpc.sendRequest(P.GridData, { dagId: 'fan' });
+    assert.equal(g.totalRuns, 2);
+    assert.deepEqual(g.runs.map((r) => [r.runId, r.state, r.runType]), [
+      [ok, 'success', 'manual'],
+      [bad, 'failed', 'manual'],
+    ]);
+    assert.deepEqual(g.rows.map((r) => [r.taskId, r.mapIndex, r.mapped]), [
+      ['list', null, false],
+      ['each', null, true],
+      ['after', null, false],
+    ]);
+    const cell = (row: number, col: number) => row * g.runs.length + col;
+    assert.deepEqual(g.states.map((c) => (c === NO_TI ? '-' : GRID_STATES[c])), ['success', 'success', 'success', 'failed', 'success', 'upstream_failed']);
+    assert.deepEqual(g.tries, [1, 1, 1, 1, 1, 0], 'upstream_failed was never tried');
+    assert.ok(g.durations.slice(0, 5).every((d) => typeof d === 'number' && d >= 0), 'every tried cell has a duration');
+    assert.deepEqual(g.mapCounts, { each: 3 });
+    const failedCounts = g.counts.find((c) => c.cell === cell(1, 1))!.counts;
+    assert.equal(failedCounts[code('success')], 2);
+    assert.equal(failedCounts[code('failed')], 1);
+    assert.equal(g.counts.find((c) => c.cell === cell(1, 0))!.counts[code('success')], 3);
+
+    const x = await s.rpc.sendRequest(P.GridData, { dagId: 'fan', expand: ['each'] });
+    assert.deepEqual(x.rows.map((r) => `${r.taskId}${r.mapIndex === null ? '' : `[${r.mapIndex}]`}`), ['list', 'each', 'each[0]', 'each[1]', 'each[2]', 'after']);
+    // each[1] of the second run failed; the others succeeded.
+    assert.deepEqual(x.states.slice(2 * 2, 5 * 2).map((c) => GRID_STATES[c]), ['success', 'success', 'success', 'failed', 'success', 'success']);
+
+    const older = await s.rpc.sendRequest(P.GridData, { dagId: 'fan', limit: 1, offset: 1 });
+    assert.deepEqual(older.runs.map((r) => r.runId), [ok]);
+    assert.equal(older.totalRuns, 2);
+    const newest = await s.rpc.sendRequest(P.GridData, { dagId: 'fan', limit: 1 });
+    assert.deepEqual(newest.runs.map((r) => r.runId), [bad]);
+    const none = await s.rpc.sendRequest(P.GridData, { dagId: 'fan', offset: 5 });
+    assert.deepEqual([none.runs.length, none.states.length, none.rows.length], [0, 0, 3]);
+  });
+
+  test('a task removed from the DAG keeps its row (kind "removed"); bad params and unknown DAGs are refused by name', async () => {
+    const s = await startServer();
+    await runToEnd(s, {}, '2024-01-01T00:00:00Z');
+    await writeFile(join(s.workspace, 'dags', 'fan.ts'), DAG.replace(/d\.task\('after'[^\n]*\n/, ''));
+    await s.rpc.sendRequest(P.DagList, { reload: true });
+    const g = await s.rpc.sendRequest(P.GridData, { dagId: 'fan' });
+    assert.deepEqual(g.rows.map((r) => [r.taskId, r.kind]), [
+      ['list', 'python'],
+      ['each', 'python'],
+      ['after', 'removed'],
+    ]);
+    assert.equal(GRID_STATES[g.states[2]!], 'success');
+
+    const err = async (p: Promise<unknown>) => p.then(() => assert.fail('expected an error'), (e: { code: number; message: string }) => e);
+    const limit = await err(s.rpc.sendRequest(P.GridData, { dagId: 'fan', limit: 0 }));
+    assert.equal(limit.code, P.INVALID_PARAMS);
+    assert.equal(limit.message, 'grid/data: "limit" must be a whole number from 1 to 1000, not number 0');
+    const expand = await err(s.rpc.sendRequest(P.GridData, { dagId: 'fan', expand: 'each' as never }));
+    assert.equal(expand.message, 'grid/data: "expand" must be an array of task ids');
+    const unknown = await err(s.rpc.sendRequest(P.GridData, { dagId: 'nope' }));
+    assert.equal(unknown.code, P.NOT_FOUND);
+    assert.equal(unknown.message, 'No DAG "nope" (found: fan)');
+  });
+});
