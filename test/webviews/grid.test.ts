@@ -11,7 +11,7 @@ import { checkResult, parseHostMessage, parseWebviewMessage } from '../../src/pr
 import { GRID_STATES, MAPPED_PRIORITY, NO_TI, gridProblem, stateCode, summaryState } from '../../src/protocol/webviews/grid-values.ts';
 import type { GridRun } from '../../src/protocol/webviews/grid-values.ts';
 import { roundDuration, shapeGrid } from '../../src/runtime/server/grid.ts';
-import type { GridSqlRow } from '../../src/runtime/server/grid.ts';
+import type { GridCellRow } from '../../src/runtime/server/grid.ts';
 import { cellTitle, countsText, formatDuration, moveFocus, runBars, runDuration, visibleRange } from '../../webview/grid/format.ts';
 
 const KEY = { dagId: 'd', runId: 'r1', taskId: 't', mapIndex: -1 };
@@ -73,7 +73,7 @@ describe('grid protocol', () => {
   });
 
   test('checks results before they are drawn', () => {
-    const g = shapeGrid('d', [{ taskId: 't', kind: 'task', mapped: false }], [row('r1', '2024-01-01', 't', -1, 'success')], { limit: 25, offset: 0, expand: [], nowMs: 0 });
+    const g = shapeGrid('d', [{ taskId: 't', kind: 'task', mapped: false }], page(row('r1', '2024-01-01', 't', -1, 'success')), { limit: 25, offset: 0, expand: [], nowMs: 0 });
     assert.equal(checkResult('grid', g), undefined);
     assert.equal(gridProblem({ ...g, states: [] }), "the grid's states do not have one entry per cell (1)");
     assert.equal(gridProblem({ ...g, states: [99] }), 'a cell has an unknown state code');
@@ -85,8 +85,35 @@ describe('grid protocol', () => {
   });
 });
 
-function row(runId: string, day: string, taskId: string | null, mapIndex: number, state: string | null, o: { tries?: number; duration?: number | null; start?: string | null; end?: string | null; total?: number; runState?: string } = {}): GridSqlRow {
-  return [runId, 'manual', o.runState ?? 'success', `${day}T00:00:00.000Z`, `${day}T00:00:00.000Z`, `${day}T00:00:01.000Z`, `${day}T00:01:00.000Z`, taskId, taskId === null ? null : mapIndex, state, o.tries ?? 1, o.duration === undefined ? 1.5 : o.duration, o.start ?? null, o.end ?? null, o.total ?? 2];
+interface Ti {
+  runId: string;
+  day: string;
+  taskId: string | null;
+  mapIndex: number;
+  state: string | null;
+  tries: number;
+  duration: number | null;
+  start: string | null;
+  end: string | null;
+}
+function row(runId: string, day: string, taskId: string | null, mapIndex: number, state: string | null, o: { tries?: number; duration?: number | null; start?: string | null; end?: string | null } = {}): Ti {
+  return { runId, day, taskId, mapIndex, state, tries: o.tries ?? 1, duration: o.duration === undefined ? 1.5 : o.duration, start: o.start ?? null, end: o.end ?? null };
+}
+/** What queryGrid answers for these task instances (runs in order of appearance = oldest first). */
+function page(...tis: Ti[]): { runs: GridRun[]; totalRuns: number; cells: GridCellRow[] } {
+  const runs: GridRun[] = [];
+  const cells: GridCellRow[] = [];
+  for (const t of tis) {
+    let col = runs.findIndex((r) => r.runId === t.runId);
+    if (col < 0) {
+      col = runs.length;
+      runs.push({ runId: t.runId, runType: 'manual', state: 'success', logicalDate: `${t.day}T00:00:00.000Z`, queuedAt: `${t.day}T00:00:00.000Z`, startDate: `${t.day}T00:00:01.000Z`, endDate: `${t.day}T00:01:00.000Z` });
+    }
+    if (t.taskId === null) continue;
+    const ms = (x: string | null) => (x === null ? null : Date.parse(x));
+    cells.push([col, t.taskId, t.mapIndex, stateCode(t.state as never), t.tries, t.duration, t.mapIndex >= 0 || t.state === 'running' ? ms(t.start) : null, t.mapIndex >= 0 ? ms(t.end) : null]);
+  }
+  return { runs, totalRuns: runs.length, cells };
 }
 
 describe('grid shaping (server side)', () => {
@@ -97,7 +124,7 @@ describe('grid shaping (server side)', () => {
   ];
 
   test('rows in the DAG\'s order, runs as given (oldest first), a cell per task and run, NO_TI where a run has no instance', () => {
-    const g = shapeGrid('d', tasks, [row('r1', '2024-01-01', 'a', -1, 'success'), row('r2', '2024-01-02', 'a', -1, 'failed', { tries: 2 }), row('r2', '2024-01-02', 'z', -1, null, { tries: 0, duration: null })], { limit: 25, offset: 0, expand: [], nowMs: 0 });
+    const g = shapeGrid('d', tasks, page(row('r1', '2024-01-01', 'a', -1, 'success'), row('r2', '2024-01-02', 'a', -1, 'failed', { tries: 2 }), row('r2', '2024-01-02', 'z', -1, null, { tries: 0, duration: null })), { limit: 25, offset: 0, expand: [], nowMs: 0 });
     assert.deepEqual(g.runs.map((r) => r.runId), ['r1', 'r2']);
     assert.deepEqual(g.rows.map((r) => r.taskId), ['a', 'm', 'z']);
     assert.deepEqual(g.states, [c('success'), c('failed'), NO_TI, NO_TI, NO_TI, c('none')]);
@@ -113,23 +140,23 @@ describe('grid shaping (server side)', () => {
       row('r1', '2024-01-01', 'm', 2, 'running', { start: '2024-01-01T00:00:01.000Z', end: null, duration: null }),
     ];
     const now = Date.parse('2024-01-01T00:00:11.000Z');
-    const g = shapeGrid('d', tasks, rows, { limit: 25, offset: 0, expand: [], nowMs: now });
+    const g = shapeGrid('d', tasks, page(...rows), { limit: 25, offset: 0, expand: [], nowMs: now });
     assert.equal(g.states[1], c('failed'), 'failed outranks running and success');
     assert.equal(g.tries[1], 3);
     assert.equal(g.durations[1], 11, 'still running: first start → now');
     assert.deepEqual(g.counts, [{ cell: 1, counts: GRID_STATES.map((s) => (s === 'success' || s === 'failed' || s === 'running' ? 1 : 0)) }]);
     assert.deepEqual(g.mapCounts, { m: 3 });
-    const x = shapeGrid('d', tasks, rows, { limit: 25, offset: 0, expand: ['m'], nowMs: now });
+    const x = shapeGrid('d', tasks, page(...rows), { limit: 25, offset: 0, expand: ['m'], nowMs: now });
     assert.deepEqual(x.rows.map((r) => [r.taskId, r.mapIndex]), [['a', null], ['m', null], ['m', 0], ['m', 1], ['m', 2], ['z', null]]);
     assert.deepEqual(x.states.slice(2, 5), [c('success'), c('failed'), c('running')]);
     assert.deepEqual(x.durations.slice(2, 5), [1.5, 1.5, 10], 'a running map index: its try so far');
   });
 
   test('a run with no task instances yet is a column of NO_TI; tasks not in the DAG come last as "removed"', () => {
-    const g = shapeGrid('d', tasks, [row('r1', '2024-01-01', 'gone', -1, 'success'), row('r2', '2024-01-02', null, -1, null)], { limit: 25, offset: 0, expand: [], nowMs: 0 });
+    const g = shapeGrid('d', tasks, page(row('r1', '2024-01-01', 'gone', -1, 'success'), row('r2', '2024-01-02', null, -1, null)), { limit: 25, offset: 0, expand: [], nowMs: 0 });
     assert.deepEqual(g.rows.map((r) => [r.taskId, r.kind]), [['a', 'task'], ['m', 'task'], ['z', 'bash'], ['gone', 'removed']]);
     assert.deepEqual(g.states.slice(6), [c('success'), NO_TI]);
-    const unloaded = shapeGrid('d', null, [row('r1', '2024-01-01', 'x', 0, 'success')], { limit: 25, offset: 0, expand: [], nowMs: 0 });
+    const unloaded = shapeGrid('d', null, page(row('r1', '2024-01-01', 'x', 0, 'success')), { limit: 25, offset: 0, expand: [], nowMs: 0 });
     assert.deepEqual(unloaded.rows, [{ taskId: 'x', mapIndex: null, kind: 'task', mapped: true }], 'the DAG not loaded: rows from its runs');
   });
 
@@ -145,9 +172,9 @@ describe('grid shaping (server side)', () => {
 
   test('365 runs × 200 tasks shape in one pass into flat arrays', () => {
     const many = Array.from({ length: 200 }, (_, i) => ({ taskId: `t${i}`, kind: 'task', mapped: false }));
-    const rows: GridSqlRow[] = [];
-    for (let r = 0; r < 365; r++) for (const t of many) rows.push(row(`r${r}`, new Date(Date.UTC(2024, 0, 1 + r)).toISOString().slice(0, 10), t.taskId, -1, 'success', { total: 365 }));
-    const g = shapeGrid('d', many, rows, { limit: 365, offset: 0, expand: [], nowMs: 0 });
+    const rows: Ti[] = [];
+    for (let r = 0; r < 365; r++) for (const t of many) rows.push(row(`r${r}`, new Date(Date.UTC(2024, 0, 1 + r)).toISOString().slice(0, 10), t.taskId, -1, 'success'));
+    const g = shapeGrid('d', many, page(...rows), { limit: 365, offset: 0, expand: [], nowMs: 0 });
     assert.equal(g.states.length, 73_000);
     assert.equal(checkResult('grid', g), undefined);
     assert.ok(g.states.every((s) => s === c('success')));
@@ -190,7 +217,7 @@ describe('grid helpers (webview side)', () => {
   });
 
   test('hover texts name the task, run, state, duration, try and map index counts', () => {
-    const g = shapeGrid('d', [{ taskId: 'm', kind: 'task', mapped: true }], [row('r1', '2024-01-01', 'm', 0, 'success', { tries: 2 }), row('r1', '2024-01-01', 'm', 1, 'failed')], { limit: 25, offset: 0, expand: [], nowMs: 0 });
+    const g = shapeGrid('d', [{ taskId: 'm', kind: 'task', mapped: true }], page(row('r1', '2024-01-01', 'm', 0, 'success', { tries: 2 }), row('r1', '2024-01-01', 'm', 1, 'failed')), { limit: 25, offset: 0, expand: [], nowMs: 0 });
     const counts = g.counts[0]!.counts;
     assert.equal(countsText(counts), '1 success · 1 failed');
     assert.equal(cellTitle(g, 0, 0, counts), 'm · r1\nstate: failed\nduration: —\ntry: 2\nmap indexes: 1 success · 1 failed');

@@ -371,13 +371,13 @@ export class RuntimeService {
     const { dagId, limit, offset, expand } = gridParams(method, p);
     const list = await this.dagList(false);
     const dag = list.dags.find((d) => d.dagId === dagId);
-    const rows = queryGrid(this.rt().store.db, dagId, limit, offset);
-    if (!dag && rows.length === 0) {
+    const page = queryGrid(this.rt().store.db, dagId, limit, offset);
+    if (!dag && page.totalRuns === 0) {
       const err = list.errors.find((e) => e.dagId === dagId);
       if (err) throw new Error(`DAG "${dagId}" failed to load: ${err.message}`);
       throw new NotFoundError(`No DAG "${dagId}" (found: ${list.dags.map((d) => d.dagId).join(', ') || 'none'})`);
     }
-    return shapeGrid(dagId, dag ? dag.tasks : null, rows, { limit, offset, expand, nowMs: Date.now() });
+    return shapeGrid(dagId, dag ? dag.tasks : null, page, { limit, offset, expand, nowMs: Date.now() });
   }
 
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {
