@@ -11,7 +11,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { TaskInfo } from '../../protocol/runtime.ts';
 import { GRID_STATES, NO_TI, summaryState } from '../../protocol/webviews/grid-values.ts';
-import type { GridCounts, GridResult, GridRow, GridRun } from '../../protocol/webviews/grid-values.ts';
+import type { GridResult, GridRow, GridRun } from '../../protocol/webviews/grid-values.ts';
 import { InvalidParamsError, optInt, str } from './validate.ts';
 import type { Params } from './validate.ts';
 
