@@ -125,8 +125,8 @@ describe('grid/data over JSON-RPC', { timeout: 120_000 }, () => {
     await s.rpc.sendRequest(P.DagList, { reload: true });
     const g = await s.rpc.sendRequest(P.GridData, { dagId: 'fan' });
     assert.deepEqual(g.rows.map((r) => [r.taskId, r.kind]), [
-      ['list', 'python'],
-      ['each', 'python'],
+      ['list', 'typescript'],
+      ['each', 'typescript'],
       ['after', 'removed'],
     ]);
     assert.equal(GRID_STATES[g.states[2]!], 'success');
