@@ -15,7 +15,12 @@ if (major < 22 || (major === 22 && minor < 13)) {
     });
     process.exit(r.status ?? 1);
   }
-  console.error(`hangar: Node ${process.versions.node} is too old; Hangar needs Node >= 22.13 (for node:sqlite).`);
+  // package.json declares no engines.node: npm (which may run on an older Node) installs Hangar all the same,
+  // and this is where the version matters.
+  console.error(
+    `hangar: Node ${process.versions.node} is too old; Hangar needs Node >= 22.13 (for node:sqlite). ` +
+      'Install a newer Node, or run `npm install` in the Hangar package to get the Node it pins.',
+  );
   process.exit(2);
 }
 

@@ -50,6 +50,8 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     const r = hangar([...args, '--json', '--workspace', ws.root], { env: opts.env });
     if (opts.code === 'work may fail' && r.code === 1) validate('error', JSON.parse(r.stderr), `hangar ${args.join(' ')} --json (stderr)`);
     else assert.equal(r.code, opts.code ?? 0, `hangar ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    // Nothing else: no progress, no Node warnings (ExperimentalWarning…) on stderr.
+    if (r.code === 0) assert.equal(r.stderr, '', `hangar ${args.join(' ')} --json wrote to stderr`);
     const data = JSON.parse(r.stdout) as unknown;
     validate(name, data, `hangar ${args.join(' ')} --json`);
     seen.add(name);
