@@ -43,15 +43,23 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
         ctx.runs.refresh();
         ctx.codeLens.refresh();
         ctx.watcher.updateStatus();
+        ctx.updateSchedulerItem();
+        if (ctx.schedulerEnabled) void ctx.applyScheduler();
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('hangar') && !e.affectsConfiguration('hangar.runs') && ctx.client.isRunning) {
+        if (e.affectsConfiguration('hangar.scheduler')) {
+          ctx.applyScheduler().catch((err: unknown) => log.error(`Turning the scheduler ${ctx.schedulerEnabled ? 'on' : 'off'} failed: ${(err as Error).message}`));
+        } else if (e.affectsConfiguration('hangar') && !e.affectsConfiguration('hangar.runs') && ctx.client.isRunning) {
           void ctx.client.restart('the hangar.* settings changed');
         } else if (e.affectsConfiguration('hangar.runs')) ctx.runs.refresh();
       }),
     );
     for (const [id, handler] of Object.entries(COMMANDS)) {
       extension.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx, id, handler, args)));
+    }
+    // The scheduler was left on for this workspace: start the runtime now, so scheduled DAGs run.
+    if (ctx.schedulerEnabled && ctx.isHangarWorkspace) {
+      ctx.client.ensure().catch((err: unknown) => log.error(`Starting the runtime for the scheduler failed: ${(err as Error).message}`));
     }
     log.info(`Hangar activated in ${(performance.now() - t0).toFixed(1)} ms (${vscode.workspace.isTrusted ? 'trusted' : 'Restricted Mode: nothing is compiled or run'}; the runtime starts on first use)`);
     return { context: ctx };

@@ -52,12 +52,27 @@ export interface TaskInfo {
   position: Position | null;
 }
 
+/** The next scheduled run of a DAG (Airflow's DagModel.next_dagrun fields). */
+export interface NextRunInfo {
+  logicalDate: string;
+  dataIntervalStart: string;
+  dataIntervalEnd: string;
+  /** When the scheduler may create it. */
+  runAfter: string;
+}
+
 export interface DagInfo {
   dagId: string;
   /** Absolute path of the DAG file. */
   file: string;
   description: string | null;
   schedule: string | null;
+  /** The IANA zone (or `UTC±HH:MM`) the schedule ticks in. */
+  timezone: string;
+  /** Paused DAGs get no scheduled runs (kept in the store). */
+  isPaused: boolean;
+  /** The next scheduled run; null without a schedule or after the end date. */
+  nextRun: NextRunInfo | null;
   tags: string[];
   position: Position | null;
   /** Tasks in topological order. */
@@ -190,6 +205,27 @@ export interface DagBackfillParams {
 }
 /** → Create and run one run per schedule interval in the range (in the background); answers with the number of intervals. */
 export const DagBackfill = new RequestType<DagBackfillParams, { runs: number }, void>('dag/backfill');
+
+export interface DagPauseParams {
+  dagId: string;
+  paused: boolean;
+}
+/** → Pause or unpause a DAG (kept in the store); answers with the DAG as listed now. */
+export const DagPause = new RequestType<DagPauseParams, DagInfo, void>('dag/pause');
+
+// ------------------------------------------------------------------ the scheduler
+
+export interface SchedulerSetParams {
+  /** Run the scheduler loop in this runtime server (creates and runs scheduled runs). */
+  enabled: boolean;
+}
+export interface SchedulerState {
+  enabled: boolean;
+}
+/** → Turn the scheduler loop of the runtime server on or off; off lets running tries finish (a few seconds' grace). */
+export const SchedulerSet = new RequestType<SchedulerSetParams, SchedulerState, void>('scheduler/set');
+/** ← A line of the scheduler's log (what it created and why). */
+export const SchedulerDidLog = new NotificationType<{ line: string }>('scheduler/didLog');
 
 // ------------------------------------------------------------------ runs and tasks
 

@@ -21,6 +21,8 @@ export interface ClientOptions {
   config: () => P.InitializeParams['config'];
   /** Secrets to hand over after each start. */
   secrets: () => Promise<P.SecretsSetParams | undefined>;
+  /** Whether the runtime server runs the scheduler loop (asked after each start). */
+  scheduler: () => boolean;
 }
 
 type State = 'stopped' | 'starting' | 'running' | 'stopping';
@@ -101,6 +103,7 @@ export class RuntimeClient implements vscode.Disposable {
       connection.onNotification(P.TaskDidExpand, (e) => this.onExpand.fire(e)),
       connection.onNotification(P.BenchDidProgress, (e) => this.onBenchProgress.fire(e)),
       connection.onNotification(P.RuntimeDidWarn, (e) => log.warn(`[runtime] ${e.message}`)),
+      connection.onNotification(P.SchedulerDidLog, (e) => log.info(`[scheduler] ${e.line}`)),
       connection,
     );
     child.once('exit', (code, signal) => this.onExit(child, code, signal, stderrTail));
@@ -111,6 +114,10 @@ export class RuntimeClient implements vscode.Disposable {
       if (secrets) {
         const r = await connection.sendRequest(P.SecretsSet, secrets);
         log.info(`Secrets handed to the runtime: XCom keys ${r.xcomKeyIds.join(', ') || 'none'}; S3 credentials ${r.s3 ? 'yes' : 'no'}`);
+      }
+      if (this.o.scheduler()) {
+        await connection.sendRequest(P.SchedulerSet, { enabled: true });
+        log.info('Scheduler on: scheduled DAGs run while this window is open');
       }
     } catch (err) {
       this.killChild(child);

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { DagBackfill, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
+import { DagBackfill, DagPause, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
 import type { DagInfo, RunInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { checkKeyId, checkKeyMaterial, nextKeyId, parseConf, parseDateInput } from './dags-model.ts';
 import { stateText, taskInstanceRow } from './runs-model.ts';
@@ -307,6 +307,17 @@ export const COMMANDS: Record<string, Handler> = {
   },
 
   'hangar.showLog': async (ctx) => ctx.log.show(),
+  'hangar.toggleScheduler': async (ctx) => {
+    if (!ctx.workspace) throw new Error('Open a folder with DAG files first');
+    // Remembered for this workspace; the configuration change turns the runtime's scheduler on or off.
+    await vscode.workspace.getConfiguration('hangar').update('scheduler.enabled', !ctx.schedulerEnabled, vscode.ConfigurationTarget.Workspace);
+  },
+  'hangar.togglePause': async (ctx, arg) => {
+    const dag = await pickDag(ctx, arg, 'Choose a DAG to pause or unpause');
+    const info = await ctx.client.request(DagPause, { dagId: dag.dagId, paused: !dag.isPaused });
+    await ctx.reload();
+    void vscode.window.showInformationMessage(info.isPaused ? `Hangar: DAG ${dag.dagId} paused: no new scheduled runs.` : `Hangar: DAG ${dag.dagId} unpaused.`);
+  },
 };
 
 async function mark(ctx: HangarContext, arg: unknown, state: 'success' | 'failed'): Promise<void> {

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
-import { DagList } from '../protocol/runtime.ts';
+import { DagList, SchedulerSet } from '../protocol/runtime.ts';
 import type { DagListResult, RunInfo } from '../protocol/runtime.ts';
 import { RuntimeClient } from './client.ts';
-import { configFromSettings } from './dags-model.ts';
+import { configFromSettings, schedulerStatus } from './dags-model.ts';
 import { LogDocuments } from './logs.ts';
 import { RunWatcher } from './run-watcher.ts';
 import { Secrets } from './secrets.ts';
@@ -28,6 +28,7 @@ export class HangarContext implements vscode.Disposable {
   readonly codeLens: DagCodeLens;
   readonly logs: LogDocuments;
   readonly watcher: RunWatcher;
+  readonly schedulerItem: vscode.StatusBarItem;
   private list: Promise<DagListResult> | undefined;
   lastList: DagListResult | undefined;
 
@@ -46,14 +47,20 @@ export class HangarContext implements vscode.Disposable {
         return configFromSettings((k) => c.get(k));
       },
       secrets: () => this.secrets.forRuntime(),
+      scheduler: () => this.schedulerEnabled,
     });
+    this.schedulerItem = vscode.window.createStatusBarItem('hangar.scheduler', vscode.StatusBarAlignment.Left, 0);
+    this.schedulerItem.name = 'Hangar Scheduler';
+    this.schedulerItem.command = 'hangar.toggleScheduler';
     this.dags = new DagsTree(this);
     this.runs = new RunsTree(this);
     this.diagnostics = new LoadDiagnostics();
     this.codeLens = new DagCodeLens(this);
     this.logs = new LogDocuments(this.client);
     this.watcher = new RunWatcher(this);
+    this.updateSchedulerItem();
     this.subscriptions.push(
+      this.schedulerItem,
       this.client,
       this.diagnostics,
       this.logs,
@@ -76,6 +83,34 @@ export class HangarContext implements vscode.Disposable {
         }
       }),
     );
+  }
+
+  /** The `hangar.scheduler.enabled` setting (off by default; the toggle sets it for the workspace). */
+  get schedulerEnabled(): boolean {
+    return vscode.workspace.isTrusted && !!this.workspace && vscode.workspace.getConfiguration('hangar').get<boolean>('scheduler.enabled', false);
+  }
+
+  updateSchedulerItem(): void {
+    if (!vscode.workspace.isTrusted || !this.workspace) {
+      this.schedulerItem.hide();
+      return;
+    }
+    const s = schedulerStatus(this.schedulerEnabled);
+    this.schedulerItem.text = s.text;
+    this.schedulerItem.tooltip = s.tooltip;
+    this.schedulerItem.show();
+  }
+
+  /** Applies the setting: tells a running runtime, or starts the runtime when the scheduler was turned on. */
+  async applyScheduler(): Promise<void> {
+    this.updateSchedulerItem();
+    const enabled = this.schedulerEnabled;
+    if (this.client.isRunning) {
+      const r = await this.client.request(SchedulerSet, { enabled });
+      this.log.info(`Scheduler ${r.enabled ? 'on: scheduled DAGs run while this window is open' : 'off'}`);
+    } else if (enabled && this.isHangarWorkspace) {
+      await this.client.ensure(); // the start turns it on
+    }
   }
 
   get subscriptions(): vscode.Disposable[] {

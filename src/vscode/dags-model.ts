@@ -35,7 +35,46 @@ export function taskDescription(t: TaskInfo): string {
 }
 
 export function dagDescription(d: DagInfo): string {
-  return [`${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`, d.schedule ?? 'manual only', ...d.tags.map((t) => `#${t}`)].join(' · ');
+  const parts = [`${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`, d.schedule ?? 'manual only'];
+  if (d.isPaused) parts.push('paused');
+  else if (d.nextRun) parts.push(`next ${formatLocal(d.nextRun.runAfter, d.timezone)}`);
+  return [...parts, ...d.tags.map((t) => `#${t}`)].join(' · ');
+}
+
+/** The DAG's tooltip (Markdown): schedule, zone, paused, and the next run in local time and UTC. */
+export function dagTooltip(d: DagInfo): string {
+  const lines = [`**${d.dagId}**`];
+  if (d.description) lines.push(d.description);
+  const zone = d.timezone === 'UTC' ? 'UTC' : d.timezone;
+  lines.push(d.schedule ? `Schedule: \`${d.schedule}\` in ${zone}${d.isPaused ? ' — **paused**' : ''}` : 'Manual runs only');
+  if (d.nextRun) {
+    const both = (iso: string) => (d.timezone === 'UTC' ? formatLocal(iso, 'UTC') : `${formatLocal(iso, d.timezone)} (${formatLocal(iso, 'UTC')})`);
+    lines.push(
+      `Next run: logical date ${both(d.nextRun.logicalDate)}, data interval ${both(d.nextRun.dataIntervalStart)} → ${both(d.nextRun.dataIntervalEnd)}; created after ${both(d.nextRun.runAfter)}${d.isPaused ? ' once unpaused' : ''}`,
+    );
+  }
+  lines.push(d.file);
+  return lines.join('\n\n');
+}
+
+/** `YYYY-MM-DD HH:MM` in a zone (IANA or `UTC±HH:MM`), with the zone's abbreviation or offset; the ISO text if the zone is unknown. */
+export function formatLocal(iso: string, zone: string): string {
+  const d = new Date(iso);
+  const fixed = /^UTC([+-]\d\d:\d\d)$/.exec(zone);
+  try {
+    const f = new Intl.DateTimeFormat('en-CA', { timeZone: fixed ? fixed[1] : zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+    const p = Object.fromEntries(f.formatToParts(d).map((x) => [x.type, x.value]));
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
+  } catch {
+    return iso;
+  }
+}
+
+/** The status bar text of the scheduler toggle. */
+export function schedulerStatus(enabled: boolean): { text: string; tooltip: string } {
+  return enabled
+    ? { text: '$(watch) Scheduler on', tooltip: 'Hangar creates and runs scheduled runs while this window is open. Click to turn it off.' }
+    : { text: '$(debug-pause) Scheduler off', tooltip: 'Scheduled DAGs do not run from this window. Click to run the scheduler here (remembered for this workspace).' };
 }
 
 /** One diagnostic of a DAG file: 0-based range for VS Code. */

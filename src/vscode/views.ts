@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { DagInfo, DagListResult, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
-import { dagDescription, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
+import { dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
 import type { RunEntry } from './runs-model.ts';
 import type { HangarContext } from './context.ts';
@@ -57,8 +57,8 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         const item = new vscode.TreeItem(node.dag.dagId, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `dag:${node.dag.dagId}`;
         item.description = dagDescription(node.dag);
-        item.tooltip = new vscode.MarkdownString(`**${node.dag.dagId}**\n\n${node.dag.description ?? ''}\n\n${node.dag.file}`);
-        item.iconPath = new vscode.ThemeIcon('type-hierarchy');
+        item.tooltip = new vscode.MarkdownString(dagTooltip(node.dag));
+        item.iconPath = new vscode.ThemeIcon(node.dag.isPaused ? 'debug-pause' : 'type-hierarchy');
         item.contextValue = 'dag';
         item.resourceUri = undefined;
         item.command = openAt(node.dag.position?.file ?? node.dag.file, node.dag.position?.line ?? 1, node.dag.position?.column ?? 1);

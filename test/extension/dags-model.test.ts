@@ -4,7 +4,10 @@ import {
   checkKeyId,
   checkKeyMaterial,
   configFromSettings,
+  dagDescription,
+  dagTooltip,
   diagnosticsByFile,
+  formatLocal,
   lensesForFile,
   logRefMatches,
   logUriParts,
@@ -12,11 +15,26 @@ import {
   parseConf,
   parseDateInput,
   parseLogQuery,
+  schedulerStatus,
   taskKindIcon,
 } from '../../src/vscode/dags-model.ts';
 import type { DagListResult } from '../../src/protocol/runtime.ts';
 
 describe('DAGs tree, diagnostics and CodeLens', () => {
+  test('a DAG shows paused, or its next run in its own zone; the tooltip gives local and UTC', () => {
+    const d = {
+      dagId: 'zoned', file: '/w/dags/z.ts', description: null, schedule: '@daily', timezone: 'Europe/Amsterdam', isPaused: false, tags: ['etl'], position: null, tasks: [],
+      nextRun: { logicalDate: '2024-03-30T23:00:00.000Z', dataIntervalStart: '2024-03-30T23:00:00.000Z', dataIntervalEnd: '2024-03-31T22:00:00.000Z', runAfter: '2024-03-31T22:00:00.000Z' },
+    };
+    assert.equal(dagDescription(d), '0 tasks · @daily · next 2024-04-01 00:00 GMT+2 · #etl');
+    assert.equal(dagDescription({ ...d, isPaused: true }), '0 tasks · @daily · paused · #etl');
+    assert.match(dagTooltip(d), /Next run: logical date 2024-03-31 00:00 GMT\+1 \(2024-03-30 23:00 UTC\), data interval .* → 2024-04-01 00:00 GMT\+2 \(2024-03-31 22:00 UTC\)/);
+    assert.equal(formatLocal('2024-01-01T00:00:00Z', 'UTC+05:30'), '2024-01-01 05:30 GMT+5:30');
+    assert.equal(formatLocal('2024-01-01T00:00:00Z', 'Not/AZone'), '2024-01-01T00:00:00Z');
+    assert.match(schedulerStatus(true).text, /Scheduler on/);
+    assert.match(schedulerStatus(false).text, /Scheduler off/);
+  });
+
   test('load errors become diagnostics per file at 0-based positions, without the position prefix', () => {
     const d = diagnosticsByFile([
       { file: '/w/dags/a.ts', line: 5, column: 14, message: '/w/dags/a.ts:5:14: Unexpected ";"', dagId: null },
@@ -33,9 +51,9 @@ describe('DAGs tree, diagnostics and CodeLens', () => {
   test('CodeLenses go above each DAG defined in the file', () => {
     const list: DagListResult = {
       dags: [
-        { dagId: 'b', file: '/w/dags/x.ts', description: null, schedule: null, tags: [], position: { file: '/w/dags/x.ts', line: 30, column: 1 }, tasks: [] },
-        { dagId: 'a', file: '/w/dags/x.ts', description: null, schedule: null, tags: [], position: { file: '/w/dags/x.ts', line: 3, column: 1 }, tasks: [] },
-        { dagId: 'c', file: '/w/dags/y.ts', description: null, schedule: null, tags: [], position: null, tasks: [] },
+        { dagId: 'b', file: '/w/dags/x.ts', description: null, schedule: null, timezone: 'UTC', isPaused: false, nextRun: null, tags: [], position: { file: '/w/dags/x.ts', line: 30, column: 1 }, tasks: [] },
+        { dagId: 'a', file: '/w/dags/x.ts', description: null, schedule: null, timezone: 'UTC', isPaused: false, nextRun: null, tags: [], position: { file: '/w/dags/x.ts', line: 3, column: 1 }, tasks: [] },
+        { dagId: 'c', file: '/w/dags/y.ts', description: null, schedule: null, timezone: 'UTC', isPaused: false, nextRun: null, tags: [], position: null, tasks: [] },
       ],
       errors: [],
       files: [],

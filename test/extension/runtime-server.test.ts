@@ -248,4 +248,31 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const out = s.stderr.join('') + JSON.stringify(s.notes);
     for (const secret of [key, 'very-secret-value']) assert.ok(!out.includes(secret), 'a secret reached the output');
   });
+
+  test('scheduler/set runs the scheduler loop in the server; dag/pause and the DAG list show paused and the next run', async () => {
+    const TICK = `import { dag } from 'hangar';
+export const t = dag({ id: 'tick', schedule: '1s', startDate: new Date(Date.now() - 1500), catchup: false, maxActiveRuns: 1 });
+t.task('work', async () => 1);
+`;
+    const s = await startServer({ 'dags/tick.ts': TICK, 'dags/zoned.ts': `import { dag } from 'hangar';
+export const z = dag({ id: 'zoned', schedule: '@daily', timezone: 'Europe/Amsterdam', startDate: '2024-03-30', catchup: true });
+z.task('t', async () => 1);
+` });
+    const list = await s.rpc.sendRequest(P.DagList, {});
+    const zoned = list.dags.find((d) => d.dagId === 'zoned')!;
+    assert.equal(zoned.timezone, 'Europe/Amsterdam');
+    assert.equal(zoned.isPaused, false);
+    // The first interval: local midnight 30 March to local midnight 31 March (Amsterdam, +01:00).
+    assert.deepEqual(zoned.nextRun, { logicalDate: '2024-03-29T23:00:00.000Z', dataIntervalStart: '2024-03-29T23:00:00.000Z', dataIntervalEnd: '2024-03-30T23:00:00.000Z', runAfter: '2024-03-30T23:00:00.000Z' });
+    const paused = await s.rpc.sendRequest(P.DagPause, { dagId: 'zoned', paused: true });
+    assert.equal(paused.isPaused, true);
+    assert.equal((await s.rpc.sendRequest(P.SchedulerSet, { enabled: true })).enabled, true);
+    const created = await until('a scheduled run of tick', () => s.notes.find((n) => n.method === 'run/didChange' && n.params.dagId === 'tick' && n.params.state === 'queued')?.params);
+    assert.match(created.runId, /^scheduled__/);
+    await runEnded(s, created.runId);
+    assert.ok(s.notes.some((n) => n.method === 'scheduler/didLog' && /created scheduled__\S+ of DAG "tick"/.test(n.params.line)));
+    assert.ok(!s.notes.some((n) => n.method === 'run/didChange' && n.params.dagId === 'zoned'), 'a paused DAG gets no runs');
+    assert.equal((await s.rpc.sendRequest(P.SchedulerSet, { enabled: false })).enabled, false);
+    assert.ok(s.notes.some((n) => n.method === 'scheduler/didLog' && n.params.line === 'scheduler stopped'));
+  });
 });

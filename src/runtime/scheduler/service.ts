@@ -31,6 +31,10 @@ export interface SchedulerServiceOptions {
   readonly graceMs?: number;
   /** Re-read the DAG files when they change (default true). */
   readonly watch?: boolean;
+  /** Load the DAGs on start (default true); false when the host has loaded them and calls recompute() after each load. */
+  readonly loadDags?: boolean;
+  /** Called after a run was created (the runtime server notifies the extension). */
+  readonly onCreated?: (dagId: string, runId: string) => void;
 }
 
 /** The next run of a DAG as the scheduler sees it (Airflow's DagModel.next_dagrun*). */
@@ -67,6 +71,8 @@ export class SchedulerService {
   private readonly pollMs: number;
   private readonly graceMs: number;
   private readonly watchFiles: boolean;
+  private readonly loadOnStart: boolean;
+  private readonly onCreated: (dagId: string, runId: string) => void;
   private readonly next = new Map<string, Entry>();
   private readonly executing = new Map<string, Promise<void>>();
   private readonly paused = new Map<string, boolean>();
@@ -84,6 +90,8 @@ export class SchedulerService {
     this.pollMs = options.pollMs ?? runtime.config.scheduler.pollSeconds * 1000;
     this.graceMs = options.graceMs ?? runtime.config.scheduler.gracePeriodSeconds * 1000;
     this.watchFiles = options.watch ?? true;
+    this.loadOnStart = options.loadDags ?? true;
+    this.onCreated = options.onCreated ?? (() => {});
   }
 
   private get clock() {
@@ -92,7 +100,8 @@ export class SchedulerService {
 
   /** Loads the DAGs, settles what a stopped runtime left, and starts the loop. */
   async start(): Promise<void> {
-    await this.reload();
+    if (this.loadOnStart || !this.runtime.dagBag) await this.reload();
+    else this.recompute();
     const recovered = this.runtime.recover();
     for (const r of recovered) this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a stopped runtime: now ${r.state ?? 'none'}`);
     if (this.watchFiles) this.startWatching();
@@ -102,7 +111,14 @@ export class SchedulerService {
   /** Re-reads the DAG folder (the loader recompiles changed files) and recomputes next runs. */
   async reload(): Promise<void> {
     this.reloadWanted = false;
-    const bag = await this.runtime.loadDags();
+    await this.runtime.loadDags();
+    this.recompute();
+  }
+
+  /** Recomputes each DAG's next run from the DAGs the runtime has loaded (after a load). */
+  recompute(): void {
+    const bag = this.runtime.dagBag;
+    if (!bag) return;
     const errors = bag.errors.map((e) => e.message).join('\n');
     if (errors !== this.lastErrors) {
       for (const e of bag.errors) this.log(`DAG file failed to load: ${e.message}`);
@@ -165,6 +181,7 @@ export class SchedulerService {
           created.push({ dagId: dag.id, runId, info });
           active.set(dag.id, n + 1);
           this.log(`created ${runId} of DAG "${dag.id}": ${reason(dag, info)}`);
+          this.onCreated(dag.id, runId);
         }
         entry.waiting = undefined;
         entry.info = dag.schedule.nextDagRunInfo(info.dataInterval, dag.timeRestriction, now);

@@ -15,6 +15,8 @@ const METHODS = [
   'dag/list',
   'dag/run',
   'dag/backfill',
+  'dag/pause',
+  'scheduler/set',
   'run/list',
   'run/cancel',
   'task/list',

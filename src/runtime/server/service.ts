@@ -17,6 +17,7 @@ import { XComBrowserService } from './xcom-browser.ts';
 import { BenchService } from './bench.ts';
 import { SensorService } from './sensors.ts';
 import { gridParams, queryGrid, shapeGrid } from './grid.ts';
+import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -38,6 +39,7 @@ export class RuntimeService {
   private readonly active = new Map<string, AbortController>();
   private readonly notify: Notify;
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
+  private scheduler: SchedulerService | undefined;
   private readonly xcoms = new XComBrowserService(() => this.rt());
   private readonly bench = new BenchService((method, params) => this.notify(method, params));
   private readonly sensors = new SensorService(
@@ -64,6 +66,10 @@ export class RuntimeService {
         return this.dagRun(method, p);
       case 'dag/backfill':
         return this.dagBackfill(method, p);
+      case 'dag/pause':
+        return this.dagPause(method, p);
+      case 'scheduler/set':
+        return this.schedulerSet(method, p);
       case 'run/list':
         return this.runList(method, p);
       case 'run/cancel':
@@ -161,6 +167,7 @@ export class RuntimeService {
 
   async shutdown(): Promise<void> {
     this.bench.cancel();
+    await this.stopScheduler();
     for (const c of this.active.values()) c.abort(new Error('The runtime is shutting down'));
     const rt = this.runtime;
     this.runtime = undefined;
@@ -189,11 +196,54 @@ export class RuntimeService {
     if (reload) {
       await rt.loadDags();
       this.loaded = true;
-      const result = dagListResult(rt.dagBag!);
+      this.scheduler?.recompute();
+      const result = dagListResult(rt.dagBag!, rt);
       this.notify('dag/didLoad', result);
       return result;
     }
-    return dagListResult(await this.bag());
+    return dagListResult(await this.bag(), rt);
+  }
+
+  private async dagPause(method: string, p: Params): Promise<P.DagInfo> {
+    const dagId = str(method, p, 'dagId');
+    const paused = optBool(method, p, 'paused');
+    if (paused === undefined) throw new InvalidParamsError(`${method}: "paused" must be true or false`);
+    await this.dag(dagId);
+    const rt = this.rt();
+    rt.store.setPaused(dagId, paused);
+    const info = dagListResult(rt.dagBag!, rt).dags.find((d) => d.dagId === dagId)!;
+    return info;
+  }
+
+  // ---------------------------------------------------------------- the scheduler
+
+  private async schedulerSet(method: string, p: Params): Promise<P.SchedulerState> {
+    const enabled = optBool(method, p, 'enabled');
+    if (enabled === undefined) throw new InvalidParamsError(`${method}: "enabled" must be true or false`);
+    if (enabled && !this.scheduler) {
+      await this.bag();
+      const rt = this.rt();
+      const svc = new SchedulerService(rt, {
+        // The extension reloads the DAGs when a file is saved (dag/list with reload).
+        watch: false,
+        // VS Code closing or the toggle turned off: a short grace, then tries stop (the next scheduler retries them).
+        graceMs: Math.min(rt.config.scheduler.gracePeriodSeconds * 1000, 5000),
+        log: (line) => this.notify('scheduler/didLog', { line }),
+        onCreated: (dagId, runId) => this.notify('run/didChange', { dagId, runId, state: 'queued' }),
+        loadDags: false,
+      });
+      this.scheduler = svc;
+      await svc.start();
+    } else if (!enabled) {
+      await this.stopScheduler();
+    }
+    return { enabled: !!this.scheduler };
+  }
+
+  private async stopScheduler(): Promise<void> {
+    const svc = this.scheduler;
+    this.scheduler = undefined;
+    if (svc) await svc.stop();
   }
 
   private async dag(dagId: string): Promise<Dag<any>> {
@@ -481,13 +531,18 @@ function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
 }
 
-export function dagListResult(bag: DagBag): P.DagListResult {
+export function dagListResult(bag: DagBag, rt: Runtime): P.DagListResult {
+  const paused = rt.store.pausedDags();
+  const now = rt.clock.now();
   const dags: P.DagInfo[] = [...bag.dags.values()]
     .map((d) => ({
       dagId: d.id,
       file: d.fileloc,
       description: d.description ?? null,
       schedule: d.scheduleText,
+      timezone: d.timezone,
+      isPaused: paused.get(d.id) ?? false,
+      nextRun: nextRunInfo(nextRunOf(d, rt.store, now)),
       tags: [...d.tags],
       position: pos(d.position),
       tasks: (d.topologicalOrder() as string[]).map((id) => {
@@ -510,6 +565,11 @@ export function dagListResult(bag: DagBag): P.DagListResult {
     files: [...bag.files],
     ms: Math.round(bag.stats.ms),
   };
+}
+
+function nextRunInfo(n: ReturnType<typeof nextRunOf>): P.NextRunInfo | null {
+  if (!n) return null;
+  return { logicalDate: n.logicalDate.toISOString(), dataIntervalStart: n.dataInterval.start.toISOString(), dataIntervalEnd: n.dataInterval.end.toISOString(), runAfter: n.runAfter.toISOString() };
 }
 
 function pos(p: { file: string; line: number; column: number } | undefined): P.Position | null {
