@@ -176,7 +176,8 @@ const DEFAULTS: Record<string, unknown> = {
   'xcom.encryption.passphraseEnv': 'HANGAR_XCOM_PASSPHRASE',
   'xcom.encryption.encryptAll': false,
 };
-const DOCUMENTED = [
+/** Every documented key of hangar.json (flattened), for `config get` and completion. */
+export const CONFIG_KEYS = [
   ...Object.keys(DEFAULTS),
   'xcom.compression.algorithm',
   'xcom.compression.level',
@@ -292,8 +293,8 @@ export async function configCommand(ctx: Ctx): Promise<number> {
   const key = need(ctx, 1, 'the key: hangar config get KEY');
   let setting = settings.find((s) => s.key === key);
   if (!setting) {
-    if (!DOCUMENTED.includes(key)) {
-      const near = nearestKeys(key, [...new Set([...DOCUMENTED, ...settings.map((s) => s.key)])]);
+    if (!CONFIG_KEYS.includes(key)) {
+      const near = nearestKeys(key, [...new Set([...CONFIG_KEYS, ...settings.map((s) => s.key)])]);
       throw new UsageError(
         `no configuration key "${key}"${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see hangar config list`,
       );

@@ -36,6 +36,7 @@ import {
 import type { ErrorCode, Format } from './output.ts';
 import { runFilters, RUNS_HELP } from './filters.ts';
 import { CONFIG_HELP, INFO_HELP, configCommand, infoCommand } from './inspect.ts';
+import { COMPLETION_HELP, complete, completionCommand } from './completion.ts';
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import type { TaskEvent } from '../events.ts';
@@ -66,6 +67,7 @@ ${XCOM_HELP}
 ${SENSORS_HELP}
 ${INFO_HELP}
 ${CONFIG_HELP}
+${COMPLETION_HELP}
 
 Options:
   --workspace DIR        The workspace folder (default: the current directory)
@@ -115,6 +117,16 @@ export async function main(
   // Until the options are parsed, --json/-o json still decide how an error is printed.
   let format: Format =
     argv.includes('--json') || /(^|\s)(-o|--output)(\s|=)json(\s|$)/.test(argv.join(' ')) ? 'json' : 'table';
+  if (argv[0] === '__complete') {
+    // The completion scripts' callback: `hangar __complete -- WORD…`; candidates one per line, never an error.
+    const words = argv.slice(argv[1] === '--' ? 2 : 1);
+    const candidates = await complete(words.length ? words : [''], {
+      verbs: Object.keys(COMMANDS),
+      options: OPTIONS,
+    }).catch(() => []);
+    if (candidates.length) out(candidates.join('\n'));
+    return 0;
+  }
   const ids: Ctx['ids'] = {};
   let ctx: Ctx | undefined;
   try {
@@ -185,6 +197,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   bench: benchCommand,
   info: infoCommand,
   config: configCommand,
+  completion: completionCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);
@@ -234,10 +247,15 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
           const zone = d.timezone === 'UTC' ? '' : `, ${d.timezone}`;
-          ctx.out(`${d.dag_id}  (${d.schedule ?? 'manual'}${zone})${d.is_paused ? '  [paused]' : ''}${d.description ? ` — ${d.description}` : ''}`);
+          ctx.out(
+            `${d.dag_id}  (${d.schedule ?? 'manual'}${zone})${d.is_paused ? '  [paused]' : ''}${d.description ? ` — ${d.description}` : ''}`,
+          );
           if (d.next_dagrun) {
-            const at = (iso: string) => (d.timezone === 'UTC' ? iso : `${formatInZone(new Date(iso), d.timezone)} (${iso})`);
-            ctx.out(`  next run: ${at(d.next_dagrun)}, data interval ${d.next_dagrun_data_interval_start} → ${d.next_dagrun_data_interval_end}, created after ${at(d.next_dagrun_create_after!)}`);
+            const at = (iso: string) =>
+              d.timezone === 'UTC' ? iso : `${formatInZone(new Date(iso), d.timezone)} (${iso})`;
+            ctx.out(
+              `  next run: ${at(d.next_dagrun)}, data interval ${d.next_dagrun_data_interval_start} → ${d.next_dagrun_data_interval_end}, created after ${at(d.next_dagrun_create_after!)}`,
+            );
           }
           for (const t of d.tasks)
             ctx.out(
@@ -254,31 +272,36 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   },
 
   async scheduler(ctx) {
-    return withRuntime(ctx, async (rt) => {
-      const stamp = () => new Date().toISOString().slice(0, 19) + 'Z';
-      const log = (line: string) => ctx.out(`${stamp()} ${line}`);
-      const svc = new SchedulerService(rt, { log });
-      rt.events.on('warning', (w) => log(w.message));
-      let stopping: Promise<void> | undefined;
-      const done = new Promise<void>((resolve) => {
-        const onSignal = (sig: string) => {
-          if (stopping) return;
-          log(`${sig}: stopping (no new runs or tries)`);
-          stopping = svc.stop().then(resolve);
-        };
-        process.on('SIGINT', () => onSignal('SIGINT'));
-        process.on('SIGTERM', () => onSignal('SIGTERM'));
-      });
-      log(`scheduler started on ${rt.config.root} (pid ${process.pid}), DAGs in ${rt.config.dagsFolder}`);
-      await svc.start();
-      await done;
-      return 0;
-    }, false);
+    return withRuntime(
+      ctx,
+      async (rt) => {
+        const stamp = () => new Date().toISOString().slice(0, 19) + 'Z';
+        const log = (line: string) => ctx.out(`${stamp()} ${line}`);
+        const svc = new SchedulerService(rt, { log });
+        rt.events.on('warning', (w) => log(w.message));
+        let stopping: Promise<void> | undefined;
+        const done = new Promise<void>((resolve) => {
+          const onSignal = (sig: string) => {
+            if (stopping) return;
+            log(`${sig}: stopping (no new runs or tries)`);
+            stopping = svc.stop().then(resolve);
+          };
+          process.on('SIGINT', () => onSignal('SIGINT'));
+          process.on('SIGTERM', () => onSignal('SIGTERM'));
+        });
+        log(`scheduler started on ${rt.config.root} (pid ${process.pid}), DAGs in ${rt.config.dagsFolder}`);
+        await svc.start();
+        await done;
+        return 0;
+      },
+      false,
+    );
   },
 
   async dags(ctx) {
     const verb = need(ctx, 0, 'pause or unpause: hangar dags pause|unpause DAG');
-    if (verb !== 'pause' && verb !== 'unpause') throw new UsageError(`unknown "dags" command "${verb}" (use pause or unpause)`);
+    if (verb !== 'pause' && verb !== 'unpause')
+      throw new UsageError(`unknown "dags" command "${verb}" (use pause or unpause)`);
     const dagId = need(ctx, 1, `the DAG id: hangar dags ${verb} DAG`);
     return withRuntime(ctx, async (rt) => {
       if (!rt.store.setPaused(dagId, verb === 'pause')) {
@@ -286,7 +309,9 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         throw new NotFoundError(`DAG "${dagId}" is not in the store`);
       }
       emit(ctx, 'dags-pause', { dag_id: dagId, is_paused: verb === 'pause' }, () =>
-        ctx.out(`DAG ${dagId} ${verb === 'pause' ? 'paused: the scheduler creates no new runs of it' : 'unpaused'}`),
+        ctx.out(
+          `DAG ${dagId} ${verb === 'pause' ? 'paused: the scheduler creates no new runs of it' : 'unpaused'}`,
+        ),
       );
       return 0;
     });
