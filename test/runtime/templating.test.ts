@@ -103,3 +103,26 @@ test('renderDeep renders strings inside arrays and plain objects only', () => {
   assert.deepEqual(out, { path: '/data/20240115.csv', list: ['2024-01-15', 3], date });
   assert.equal(out.date, date);
 });
+
+/**
+ * A zoned DAG: Airflow's docs (docs/apache-airflow/authoring-and-scheduling/timezone.rst,
+ * "Templates") say template dates are time zone aware but stay in UTC; pendulum's
+ * in_timezone() reads them in the DAG's zone.
+ */
+test('a DAG in Europe/Amsterdam: ds, ts and data_interval_* stay UTC as in Airflow; in_timezone reads them locally', async () => {
+  const { scheduleSpecFrom } = await import('../../src/runtime/dag/schedule.ts');
+  const schedule = parseSchedule(scheduleSpecFrom('@daily', 'Europe/Amsterdam'));
+  const logical = new Date('2024-03-30T23:00:00Z'); // local midnight of 31 March, the DST day
+  const interval = scheduledDataInterval(schedule, logical);
+  const ctx = buildTemplateContext({ dagId: 'z', taskId: 't', runId: 'scheduled__2024-03-30T23:00:00+00:00', mapIndex: -1, tryNumber: 1, logicalDate: logical, dataIntervalStart: interval.start, dataIntervalEnd: interval.end, params: {}, conf: {} });
+  const r = (t: string) => renderTemplate(t, ctx);
+  assert.equal(r('{{ ds }}'), '2024-03-30');
+  assert.equal(r('{{ ts }}'), '2024-03-30T23:00:00+00:00');
+  assert.equal(r('{{ data_interval_end }}'), '2024-03-31T22:00:00+00:00');
+  assert.equal(r("{{ data_interval_start.in_timezone('Europe/Amsterdam') }}"), '2024-03-31T00:00:00+01:00');
+  assert.equal(r("{{ data_interval_end.in_timezone('Europe/Amsterdam').isoformat() }}"), '2024-04-01T00:00:00+02:00');
+  assert.equal(r("{{ logical_date.in_tz('Europe/Amsterdam').strftime('%Y-%m-%d %H:%M %z %Z') }}"), '2024-03-31 00:00 +0100 Europe/Amsterdam');
+  assert.equal(r("{{ logical_date.in_timezone('Europe/Amsterdam').day }}"), '31');
+  assert.throws(() => r("{{ ds_start.in_timezone('Mars/Base') }}"));
+  assert.throws(() => r("{{ logical_date.in_timezone('Mars/Base') }}"), /unknown time zone "Mars\/Base"/);
+});

@@ -158,3 +158,27 @@ test('bad schedules and zones are refused naming the DAG', () => {
   assert.throws(() => dag({ id: 'six', schedule: '0 0 0 * * *' }), /DAG "six": cron expression "0 0 0 \* \* \*" must have 5 fields/);
   assert.throws(() => dag({ id: 'preset', schedule: '@fortnightly' }), /DAG "preset": unknown schedule preset "@fortnightly"/);
 });
+
+test('a DAG file with a bad zone, a cron that never fires or a zero duration: load errors naming the DAG, file and line', async () => {
+  const { tempWorkspace } = await import('../helpers/workspace.ts');
+  const { Runtime } = await import('../../src/runtime/runtime.ts');
+  const ws = tempWorkspace({
+    'dags/zone.ts': `import { dag } from 'hangar';\n\nexport const d = dag({ id: 'zone', schedule: '@daily', timezone: 'Europe/Amsterdm' });\n`,
+    'dags/never.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'never', schedule: '0 0 31 2 *' });\n`,
+    'dags/zero.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'zero', schedule: { every: '0s' } });\n`,
+    'dags/ok.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'ok', schedule: '@hourly' });\nd.task('t', async () => 1);\n`,
+  });
+  const rt = new Runtime(ws.root, { config: { executor: 'in-process' } });
+  try {
+    const bag = await rt.loadDags();
+    assert.deepEqual([...bag.dags.keys()], ['ok']);
+    const byFile = Object.fromEntries(bag.errors.map((e) => [e.file.slice(ws.root.length + 1), { line: e.line, message: e.message }]));
+    assert.equal(byFile['dags/zone.ts']!.line, 3);
+    assert.match(byFile['dags/zone.ts']!.message, /dags\/zone\.ts:3:\d+: DAG "zone": unknown time zone "Europe\/Amsterdm"/);
+    assert.match(byFile['dags/never.ts']!.message, /dags\/never\.ts:2:\d+: DAG "never": cron expression "0 0 31 2 \*" never fires/);
+    assert.match(byFile['dags/zero.ts']!.message, /dags\/zero\.ts:2:\d+: DAG "zero": schedule interval must be positive/);
+  } finally {
+    await rt.close();
+    ws.remove();
+  }
+});

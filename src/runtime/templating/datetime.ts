@@ -2,6 +2,8 @@
  * Dates as templates see them: a UTC datetime that renders like Airflow's
  * pendulum DateTime (`2024-01-15T00:00:00+00:00`) and offers the same common methods.
  */
+import { checkTimezone, toWallClock } from '../dag/schedule.ts';
+
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
@@ -9,43 +11,68 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 export class TemplateDateTime {
   readonly date: Date;
-  constructor(date: Date) {
+  /** The zone its fields are read in: UTC, as Airflow's template dates, unless in_timezone() was called. */
+  readonly zone: string;
+  /** The local wall clock as a UTC-based Date (the same instant when the zone is UTC). */
+  private readonly wall: Date;
+  constructor(date: Date, zone = 'UTC') {
     this.date = date;
+    this.zone = zone;
+    this.wall = zone === 'UTC' ? date : new Date(toWallClock(date.getTime(), zone));
   }
   get year(): number {
-    return this.date.getUTCFullYear();
+    return this.wall.getUTCFullYear();
   }
   get month(): number {
-    return this.date.getUTCMonth() + 1;
+    return this.wall.getUTCMonth() + 1;
   }
   get day(): number {
-    return this.date.getUTCDate();
+    return this.wall.getUTCDate();
   }
   get hour(): number {
-    return this.date.getUTCHours();
+    return this.wall.getUTCHours();
   }
   get minute(): number {
-    return this.date.getUTCMinutes();
+    return this.wall.getUTCMinutes();
   }
   get second(): number {
-    return this.date.getUTCSeconds();
+    return this.wall.getUTCSeconds();
   }
   get microsecond(): number {
-    return this.date.getUTCMilliseconds() * 1000;
+    return this.wall.getUTCMilliseconds() * 1000;
   }
-  /** ISO 8601 with a +00:00 offset; microseconds only when non-zero (as Python's isoformat). */
+  /** The offset from UTC in minutes. */
+  private get offsetMinutes(): number {
+    return Math.round((this.wall.getTime() - this.date.getTime()) / 60_000);
+  }
+  /** ISO 8601 with the offset (+00:00 in UTC); microseconds only when non-zero (as Python's isoformat). */
   isoformat(): string {
-    return isoformat(this.date);
+    return isoformat(this.wall).slice(0, -6) + formatOffset(this.offsetMinutes, ':');
   }
   strftime(format: string): string {
-    return strftime(this.date, format);
+    const off = this.offsetMinutes;
+    return strftime(this.wall, format.replace(/%%|%z|%Z/g, (m) => (m === '%z' ? formatOffset(off, '') : m === '%Z' ? (this.zone === 'UTC' ? 'UTC' : this.zone) : m)));
   }
   timestamp(): number {
     return this.date.getTime() / 1000;
   }
+  /** pendulum's in_timezone: the same instant read in another zone (`{{ ds_start.in_timezone('Europe/Amsterdam') }}`). */
+  in_timezone(zone: string): TemplateDateTime {
+    if (typeof zone !== 'string') throw new Error(`in_timezone needs a zone name, got ${typeof zone}`);
+    return new TemplateDateTime(this.date, checkTimezone(zone));
+  }
+  /** pendulum's short name for in_timezone. */
+  in_tz(zone: string): TemplateDateTime {
+    return this.in_timezone(zone);
+  }
   toString(): string {
     return this.isoformat();
   }
+}
+
+function formatOffset(minutes: number, sep: string): string {
+  const a = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}${sep}${pad(a % 60)}`;
 }
 
 export function isoformat(d: Date): string {

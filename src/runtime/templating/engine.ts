@@ -164,7 +164,7 @@ const STRING_METHODS: Record<string, (s: string, ...a: any[]) => unknown> = {
   endswith: (s, x: string) => s.endsWith(String(x)),
 };
 
-const DATETIME_METHODS = new Set(['isoformat', 'strftime', 'timestamp']);
+const DATETIME_METHODS = new Set(['isoformat', 'strftime', 'timestamp', 'in_timezone', 'in_tz']);
 
 function toText(v: unknown): string {
   if (v === undefined) return '';
