@@ -27,4 +27,10 @@ export interface RuntimeEventMap {
 export type TaskEvent = RuntimeEventMap['task'][0];
 export type RunEvent = RuntimeEventMap['run'][0];
 
-export class RuntimeEvents extends EventEmitter<RuntimeEventMap> {}
+export class RuntimeEvents extends EventEmitter<RuntimeEventMap> {
+  constructor() {
+    super();
+    // Every active run listens (for freed slots); a scheduler may run hundreds at once.
+    this.setMaxListeners(0);
+  }
+}

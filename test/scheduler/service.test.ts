@@ -188,3 +188,26 @@ test('manual run ids are unique below the second: two runs triggered at the same
     await t.close();
   }
 });
+
+test('runs waiting for a parallelism slot start when another run frees one (many runs, parallelism 1)', { timeout: 30_000 }, async () => {
+  const clock = new FakeClock(Date.parse('2024-01-01T00:00:00Z'));
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 5; i++) {
+    files[`dags/d${i}.ts`] = `import { dag } from 'hangar';
+export const d = dag({ id: 'd${i}', schedule: '@hourly', startDate: '2024-01-01T00:00:00Z', catchup: true });
+d.task('t', async () => ${i});
+`;
+  }
+  const t = await testRuntime(files, { clock, config: { parallelism: 1 } });
+  try {
+    const svc = new SchedulerService(t.rt, { watch: false });
+    await svc.reload();
+    clock.advance(HOUR);
+    assert.equal(svc.tick().created.length, 5);
+    await svc.idle();
+    assert.deepEqual(t.rt.store.listRuns().map((r) => r.state), ['success', 'success', 'success', 'success', 'success']);
+    await svc.stop();
+  } finally {
+    await t.close();
+  }
+});

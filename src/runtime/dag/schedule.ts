@@ -253,9 +253,18 @@ class ZonedCron {
     this.everyHour = this.fields.hour.values.length === 24;
   }
 
+  /** Recent answers: the timetable asks the same next/prev several times per run (aligning, skipping). */
+  private readonly memo = new Map<number, number>();
+
   private naiveStep(wall: number, back: boolean): number {
+    const k = back ? -wall - 1 : wall;
+    const hit = this.memo.get(k);
+    if (hit !== undefined) return hit;
     const it = new CronExpression(this.fields, { currentDate: new Date(wall), tz: 'UTC' });
-    return (back ? it.prev() : it.next()).getTime();
+    const out = (back ? it.prev() : it.next()).getTime();
+    if (this.memo.size >= 64) this.memo.clear();
+    this.memo.set(k, out);
+    return out;
   }
 
   /** `_get_next`: the first tick strictly after `current`. */

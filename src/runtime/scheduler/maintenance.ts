@@ -43,9 +43,12 @@ export function recoverOrphans(
   only?: { dagId: string; runId: string },
 ): RecoveredTask[] {
   const recovered: RecoveredTask[] = [];
-  const runs = (store.db.prepare("SELECT * FROM dag_runs WHERE state IN ('running', 'queued')").all() as unknown as DagRunRecord[]).filter(
-    (r) => !only || (r.dag_id === only.dagId && r.run_id === only.runId),
-  );
+  // One run: a keyed lookup, so starting many runs does not scan every active run each time.
+  const runs = (
+    only
+      ? store.db.prepare("SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ? AND state IN ('running', 'queued')").all(only.dagId, only.runId)
+      : store.db.prepare("SELECT * FROM dag_runs WHERE state IN ('running', 'queued')").all()
+  ) as unknown as DagRunRecord[];
   for (const run of runs) {
     if (run.owner_pid !== null) {
       const fresh = run.heartbeat_at !== null && now - Date.parse(run.heartbeat_at) < HEARTBEAT_STALE_MS;

@@ -137,6 +137,11 @@ export class RunLoop {
     const onCancel = () => this.cancel(signal?.reason instanceof Error ? signal.reason.message : 'The run was cancelled');
     if (signal?.aborted) onCancel();
     signal?.addEventListener('abort', onCancel, { once: true });
+    // Parallelism is shared by the runs of a runtime: a slot another run frees may be ours.
+    const onSlotFreed = () => {
+      if (this.ready.size > 0) this.poke();
+    };
+    this.deps.events.on('slot-freed', onSlotFreed);
     let heartbeat: NodeJS.Timeout | undefined;
     const observers: RunObserver[] = [];
     try {
@@ -207,6 +212,7 @@ export class RunLoop {
         }
       }
       signal?.removeEventListener('abort', onCancel);
+      this.deps.events.off('slot-freed', onSlotFreed);
       for (const t of this.timers) clock.clearTimeout(t);
       this.timers.clear();
     }

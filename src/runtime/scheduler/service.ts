@@ -145,13 +145,14 @@ export class SchedulerService {
    * One turn of the loop: creates the runs that are due and starts queued ones.
    * Returns the runs it created and when the next turn is needed.
    */
-  tick(): { created: CreatedRun[]; nextAt: number } {
+  tick(): { created: CreatedRun[]; nextAt: number; createMs: number; startMs: number } {
+    const t0 = performance.now();
     const { store } = this.runtime;
     const bag = this.runtime.dagBag;
     const now = this.clock.now();
     let nextAt = now + this.pollMs;
     const created: CreatedRun[] = [];
-    if (!bag || this.stopping) return { created, nextAt };
+    if (!bag || this.stopping) return { created, nextAt, createMs: 0, startMs: 0 };
     const paused = store.pausedDags();
     const active = store.activeRunCounts();
     for (const dag of bag.dags.values()) {
@@ -171,10 +172,14 @@ export class SchedulerService {
           this.say(entry, `DAG "${dag.id}": next run (logical date ${isoformat(entry.info.logicalDate)}) waits, ${n} active run(s) of maxActiveRuns ${dag.maxActiveRuns}`);
           break;
         }
-        // Catchup off: as Airflow re-computes next_dagrun on every parse, skip to the latest interval now.
-        if (!dag.catchup) entry.info = nextRunOf(dag, store, now);
-        if (!entry.info || entry.info.runAfter.getTime() > now) break;
         const info = entry.info;
+        const following = dag.schedule.nextDagRunInfo(info.dataInterval, dag.timeRestriction, now);
+        if (!dag.catchup && following && following.runAfter.getTime() <= now) {
+          // Catchup off and more than one interval due (the scheduler was away): skip to the
+          // latest, as Airflow does when it re-computes next_dagrun at the next parse.
+          entry.info = following;
+          continue;
+        }
         const runId = `scheduled__${isoformat(info.logicalDate)}`;
         const made = this.createRun(dag, runId, info);
         if (made) {
@@ -184,12 +189,13 @@ export class SchedulerService {
           this.onCreated(dag.id, runId);
         }
         entry.waiting = undefined;
-        entry.info = dag.schedule.nextDagRunInfo(info.dataInterval, dag.timeRestriction, now);
+        entry.info = following;
       }
       if (entry.info && entry.info.runAfter.getTime() > now) nextAt = Math.min(nextAt, entry.info.runAfter.getTime());
     }
+    const t1 = performance.now();
     this.startRuns(paused);
-    return { created, nextAt };
+    return { created, nextAt, createMs: t1 - t0, startMs: performance.now() - t1 };
   }
 
   private say(entry: Entry, line: string): void {
