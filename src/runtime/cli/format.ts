@@ -1,6 +1,11 @@
 import type { TaskState, RunState } from '../store/records.ts';
 
-const useColor = () => process.stdout.isTTY && !process.env.NO_COLOR;
+let colorOff = false;
+/** -o plain: no colours anywhere (tables, progress lines). */
+export function disableColor(): void {
+  colorOff = true;
+}
+const useColor = () => !colorOff && process.stdout.isTTY && !process.env.NO_COLOR;
 
 const COLORS: Record<string, number> = {
   success: 32,

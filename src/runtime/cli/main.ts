@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Runtime } from '../runtime.ts';
 import { tryLogPath } from '../executor/logger.ts';
-import { colorState, formatDuration } from './format.ts';
+import { colorState, disableColor, formatDuration } from './format.ts';
 import { initWorkspace } from './init.ts';
 import {
   CliError,
@@ -137,6 +137,7 @@ export async function main(
       throw new UsageError((err as Error).message);
     }
     format = parseFormat(parsed.values);
+    if (format === 'plain') disableColor();
     const [command, ...args] = parsed.positionals;
     if (parsed.values.help) {
       out(HELP);
@@ -183,7 +184,9 @@ function classify(err: unknown, ids: Ctx['ids']): CliError {
   const code: ErrorCode =
     /^No DAG|has no run|has no task|failed to load|does not exist|is not in the store/.test(message)
       ? 'not_found'
-      : 'error';
+      : /^Interrupted \(Ctrl\+C\)/.test(message)
+        ? 'interrupted'
+        : 'error';
   return new CliError(code, message, ids);
 }
 
@@ -342,7 +345,13 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           if (!ctx.structured) ctx.out(`Running ${dagId} (${dag.tasks.size} tasks), run ${runId}`);
         }
         await rt.executeRun(dagId, runId, controller.signal);
-        return summarize(rt, dagId, runId, ctx);
+        const code = summarize(rt, dagId, runId, ctx);
+        if (!controller.signal.aborted) return code;
+        return fail(
+          ctx,
+          'interrupted',
+          `Run "${runId}" of DAG "${dagId}" stopped by Ctrl+C; finish it with: hangar run ${dagId} --resume '${runId}'`,
+        );
       } finally {
         process.off('SIGINT', onSigint);
         progress?.();
