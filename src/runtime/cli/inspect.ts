@@ -175,6 +175,9 @@ const DEFAULTS: Record<string, unknown> = {
   'xcom.encryption.keyEnv': 'HANGAR_XCOM_KEYS',
   'xcom.encryption.passphraseEnv': 'HANGAR_XCOM_PASSPHRASE',
   'xcom.encryption.encryptAll': false,
+  'scheduler.dagsArePausedAtCreation': false,
+  'scheduler.gracePeriodSeconds': 30,
+  'scheduler.pollSeconds': 5,
 };
 /** Every documented key of hangar.json (flattened), for `config get` and completion. */
 export const CONFIG_KEYS = [
