@@ -15,6 +15,8 @@ export const RUNS = 365;
 export const TASKS = 200;
 export const MAPPED = 10;
 export const MAP_WIDTH = 8;
+/** gantt_big: one run of 500 tasks (10 chains of 50), each tried twice: 1,000 tries. */
+export const GANTT_TASKS = 500;
 
 export function gridWorkspace(prefix = 'hangar-grid-bench-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -32,6 +34,18 @@ for (let i = 1; i < ${TASKS}; i++) {
     : d.task('t' + i, async () => i);
   if (i % 4 === 0) prev.before(t);
   if (i % 4 === 3) prev = t;
+}
+`,
+  );
+  writeFileSync(
+    join(dir, 'dags', 'gantt_big.ts'),
+    `import { dag } from 'hangar';
+export const d = dag({ id: 'gantt_big', schedule: null });
+const chains = [];
+for (let i = 0; i < ${GANTT_TASKS}; i++) {
+  const t = d.task('g' + i, async () => i);
+  if (i >= 10) chains[i % 10].before(t);
+  chains[i % 10] = t;
 }
 `,
   );
@@ -81,6 +95,20 @@ export async function seedGrid(dir: string): Promise<number> {
   const tiny = `manual__${new Date(day0).toISOString()}`;
   run.run('tiny_grid', tiny, 'manual', new Date(day0).toISOString(), new Date(day0).toISOString(), new Date(day0).toISOString(), 'success', new Date(day0).toISOString(), new Date(day0).toISOString(), new Date(day0 + 1000).toISOString());
   ti.run('tiny_grid', tiny, 'only', -1, 1, 'success', new Date(day0).toISOString(), new Date(day0 + 1000).toISOString(), 1, new Date(day0 + 1000).toISOString());
+  // gantt_big: every task fails once, waits, and succeeds on its second try; queued 50 ms before each run.
+  const gRun = `manual__${new Date(day0).toISOString()}`;
+  run.run('gantt_big', gRun, 'manual', new Date(day0).toISOString(), new Date(day0).toISOString(), new Date(day0).toISOString(), 'success', new Date(day0).toISOString(), new Date(day0).toISOString(), new Date(day0 + 3_600_000).toISOString());
+  const trR = db.prepare(
+    `INSERT INTO task_tries (dag_id, run_id, task_id, map_index, try_number, state, start_date, end_date, duration, running_at)
+     VALUES ('gantt_big', ?, ?, -1, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (let i = 0; i < GANTT_TASKS; i++) {
+    const s0 = day0 + Math.floor(i / 10) * 6_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    ti.run('gantt_big', gRun, `g${i}`, -1, 2, 'success', iso(s0), iso(s0 + 5_000), 2, iso(s0 + 5_000));
+    trR.run(gRun, `g${i}`, 1, 'failed', iso(s0), iso(s0 + 1_000), 1, iso(s0 + 50));
+    trR.run(gRun, `g${i}`, 2, 'success', iso(s0 + 3_000), iso(s0 + 5_000), 2, iso(s0 + 3_050));
+  }
   db.exec('COMMIT');
   await rt.close();
   return n;

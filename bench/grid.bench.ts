@@ -12,8 +12,8 @@
 import { rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { RuntimeService } from '../src/runtime/server/service.ts';
-import type { GridResult, InitializeResult, RunInfo } from '../src/protocol/runtime.ts';
-import { RUNS, TASKS, gridWorkspace, seedGrid } from './grid-seed.ts';
+import type { GanttResult, GridResult, InitializeResult, RunInfo } from '../src/protocol/runtime.ts';
+import { GANTT_TASKS, RUNS, TASKS, gridWorkspace, seedGrid } from './grid-seed.ts';
 
 const REPS = 5;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -28,7 +28,9 @@ const init = (await svc.handle('runtime/initialize', { workspace: dir, config: {
 await svc.handle('dag/list', {});
 const db = new DatabaseSync(init.storePath, { readOnly: true });
 
-const times: Record<string, number[]> = { floor: [], grid: [], stringify: [], parse: [], nPlusOne: [] };
+const times: Record<string, number[]> = { floor: [], grid: [], stringify: [], parse: [], nPlusOne: [], ganttFloor: [], gantt: [] };
+const ganttRun = `manual__${new Date(Date.UTC(2024, 0, 1)).toISOString()}`;
+let segments = 0;
 let bytes = 0;
 let cells = 0;
 for (let i = 0; i <= REPS; i++) {
@@ -55,7 +57,20 @@ for (let i = 0; i <= REPS; i++) {
   for (const r of runs) await svc.handle('task/list', { dagId: 'big_grid', runId: r.runId });
   const nPlusOne = performance.now() - s;
 
+  s = performance.now();
+  const triesRaw = db.prepare('SELECT * FROM task_tries WHERE dag_id = ? AND run_id = ?').all('gantt_big', ganttRun);
+  const ganttFloor = performance.now() - s;
+  if (triesRaw.length !== GANTT_TASKS * 2) throw new Error(`the Gantt floor read ${triesRaw.length} tries`);
+  s = performance.now();
+  const gantt = (await svc.handle('gantt/data', { dagId: 'gantt_big', runId: ganttRun })) as GanttResult;
+  JSON.stringify(gantt);
+  const ganttMs = performance.now() - s;
+  segments = gantt.segments.length;
+  if (gantt.criticalPath.length !== GANTT_TASKS / 10) throw new Error(`critical path of ${gantt.criticalPath.length} tasks`);
+
   if (i === 0) continue; // warm-up
+  times.ganttFloor!.push(ganttFloor);
+  times.gantt!.push(ganttMs);
   bytes = text.length;
   cells = g.states.length;
   times.floor!.push(floor);
@@ -78,3 +93,9 @@ row('JSON.stringify of the result', times.stringify!);
 row('JSON.parse of the result', times.parse!);
 row('grid/data + JSON both ways', times.grid!.map((g, i) => g + times.stringify![i]! + times.parse![i]!));
 row('for scale: run/list + task/list per run (N+1)', times.nPlusOne!);
+
+const gFloor = median(times.ganttFloor!);
+console.log(`\ngantt/data: one run of ${GANTT_TASKS} tasks, ${GANTT_TASKS * 2} tries → ${segments} segments; median of ${REPS}\n`);
+console.log('| measurement | median ms | × floor |\n| --- | ---: | ---: |');
+console.log(`| floor: bare SQL read of the run's tries | ${round(gFloor)} | 1 |`);
+console.log(`| gantt/data (three queries + segments + critical path) + JSON.stringify | ${round(median(times.gantt!))} | ${round(median(times.gantt!) / gFloor)} |`);

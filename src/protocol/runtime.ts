@@ -18,6 +18,7 @@ import type { XComFilter, XComFacets, XComLoc, XComPage, XComRawResult, XComRead
 import type { BenchRunParams, BenchResults, BenchProgress } from './webviews/xcom-bench.ts';
 import type { SensorDetail, SensorInstancesResult } from './webviews/sensor-values.ts';
 import type { GridParams, GridResult } from './webviews/grid-values.ts';
+import type { GanttResult } from './webviews/gantt-values.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -366,6 +367,10 @@ export const SensorDetailRequest = new RequestType<TaskRef, SensorDetail, void>(
 export type { GridParams, GridResult, GridRun, GridRow, GridCounts } from './webviews/grid-values.ts';
 /** → One page of a DAG's runs (newest first, shown oldest → newest) by its tasks, compact: the grid view's data, read with one query. */
 export const GridData = new RequestType<GridParams, GridResult, void>('grid/data');
+
+export type { GanttResult, GanttRow, GanttSegment, SegmentKind } from './webviews/gantt-values.ts';
+/** → One run's tries as segments (queued, running, retry and reschedule waits) with its critical path: the Gantt view's data. */
+export const GanttData = new RequestType<RunRef, GanttResult, void>('gantt/data');
 
 // ------------------------------------------------------------------ secrets
 

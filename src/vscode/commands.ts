@@ -18,6 +18,7 @@ import { DagGraphPanel } from './panels/dag-graph.ts';
 import { XComBenchPanel } from './panels/xcom-bench.ts';
 import { SensorPanel } from './panels/sensors.ts';
 import { GridPanel } from './panels/grid.ts';
+import { GanttPanel } from './panels/gantt.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -236,6 +237,20 @@ export const COMMANDS: Record<string, Handler> = {
     }
     if (node?.type === 'run') return GridPanel.show(ctx, { dagId: node.entry.run.dagId });
     return GridPanel.show(ctx, { dagId: (await pickDag(ctx, arg, 'Choose a DAG to show as a grid')).dagId });
+  },
+
+  'hangar.showGantt': async (ctx, arg) => {
+    // A run (or a task instance's run) from the Runs view; a DAG from the DAGs view (its newest run); else pick a run.
+    const node = arg as RunNode | DagNode | undefined;
+    if (node?.type === 'dag') return GanttPanel.show(ctx, { dagId: (node as { dag: DagInfo }).dag.dagId, view: 'gantt' });
+    const run = await pickRun(ctx, arg);
+    return GanttPanel.show(ctx, { dagId: run.dagId, runId: run.runId, view: 'gantt' });
+  },
+
+  'hangar.showTaskDuration': async (ctx, arg) => {
+    const node = arg as RunNode | undefined;
+    const dagId = node?.type === 'run' ? node.entry.run.dagId : node?.type === 'ti' ? node.ti.dagId : (await pickDag(ctx, arg, 'Choose a DAG to show its task durations')).dagId;
+    return GanttPanel.show(ctx, { dagId, view: 'duration' });
   },
 
   'hangar.cancelRun': async (ctx, arg) => {

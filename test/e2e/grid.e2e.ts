@@ -5,8 +5,9 @@
  * go live (a running cell, its log streamed in the detail pane), move with the
  * keyboard, expand the mapped row, clear the failed map index from the grid
  * (it runs again and succeeds, and the task after it too), open the XCom
- * browser from a cell, hide and show the panel (same selection), and take
- * screenshots in the dark, light and high-contrast themes.
+ * browser from a cell, hide and show the panel (same selection), open the
+ * Gantt of the run from a cell (a bar per try, the critical path) and the task
+ * durations, and take screenshots in the dark, light and high-contrast themes.
  *
  *   npm run test:e2e   (screenshots: test-results/e2e/grid-*.png)
  */
@@ -161,6 +162,29 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       await frame.locator('#grid .cell.selected').waitFor({ timeout: 10_000 });
       assert.equal(await frame.locator('#grid .name.map-index').count(), 3, 'still expanded');
 
+      // The Gantt of the newest run, from a cell's detail: a bar per try, size[2]'s two tries with the wait
+      // between them, the critical path marked; then the task durations over both runs.
+      await frame.locator('#open-gantt').click();
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Gantt: grid_demo' }).waitFor({ timeout: 15_000 });
+      await frame.locator('svg.gantt rect.seg[data-kind="running"]').first().waitFor({ timeout: 30_000 });
+      const labels = await frame.locator('svg.gantt .row-label').evaluateAll((ls) => ls.map((l) => `${l.getAttribute('data-critical') === 'true' ? '◆ ' : ''}${l.getAttribute('data-label')}`));
+      assert.deepEqual(labels.map((l) => l.replace(/^◆ /, '')), ['extract', 'size[0]', 'size[1]', 'size[2]', 'slow', 'total']);
+      assert.ok(labels[0]!.startsWith('◆ ') && labels[5]!.startsWith('◆ '), `the critical path runs from extract to total: ${labels.join(', ')}`);
+      const size2 = labels.findIndex((l) => l.endsWith('size[2]'));
+      assert.equal(await frame.locator(`svg.gantt rect.seg[data-kind="running"][data-row="${size2}"]`).count(), 2, 'one bar per try');
+      assert.equal(await frame.locator(`svg.gantt rect.seg[data-row="${size2}"][data-try="1"]`).last().getAttribute('class').then((c) => /\bs-failed\b/.test(c ?? '')), true);
+      assert.match(await frame.locator('#summary').innerText(), /critical path: extract → .*/);
+      await vs.screenshot('grid-06-gantt-dark');
+      await frame.locator('#view-duration').click();
+      await frame.locator('svg.durations path.median').waitFor({ timeout: 30_000 });
+      assert.equal(await frame.locator('svg.durations path.line').count(), 4, 'a line per task');
+      assert.equal(await frame.locator('svg.durations polygon.band').count(), 1);
+      await vs.screenshot('grid-07-task-duration-dark');
+      await frame.locator('#view-gantt').click();
+      await frame.locator('svg.gantt').waitFor({ timeout: 30_000 });
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: grid_demo' }).click();
+      await frame.locator('#grid .cell.selected').waitFor({ timeout: 30_000 });
+
       // Light and high-contrast themes.
       for (const theme of [
         { label: 'Light Modern', kind: 'vscode-light', workbench: 'vs', file: 'light' },
@@ -177,6 +201,13 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
         const colours = [await bg(extract, 0), await bg(idx2, 0), await bg(totalRow, 0)];
         assert.equal(new Set([...colours, page, 'rgba(0, 0, 0, 0)']).size, 5, `${theme.label}: success, failed, upstream_failed are filled, differ from each other and from the background (${colours.join(', ')}, ${page})`);
         await vs.screenshot(`grid-05-${theme.file}`);
+        if (theme.file === 'light') {
+          await vs.page.locator('.tabs-container .tab', { hasText: 'Gantt: grid_demo' }).click();
+          await frame.locator('svg.gantt rect.seg').first().waitFor({ timeout: 30_000 });
+          await vs.screenshot('grid-06-gantt-light');
+          await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: grid_demo' }).click();
+          await frame.locator('#grid .cell.selected').waitFor({ timeout: 30_000 });
+        }
       }
     } catch (e) {
       await vs.collectDiagnostics('grid-failure').catch(() => undefined);

@@ -34,11 +34,26 @@ interface Server {
 }
 const live: Server[] = [];
 
-async function startServer(): Promise<Server> {
+const FLAKY = `import { dag } from 'hangar';
+export const d = dag({ id: 'flaky', schedule: null });
+const a = d.task('a', async () => 1);
+const b = d.task('b', { retries: 1, retryDelay: 0.3 }, async (ctx) => {
+  if (ctx.tryNumber === 1) throw new Error('first try fails');
+  await new Promise((r) => setTimeout(r, 100));
+  return 2;
+});
+const c = d.task('c', async () => 3);
+d.task('side', async () => 4);
+a.before(b);
+b.before(c);
+`;
+
+async function startServer(executor: 'in-process' | 'isolated' = 'in-process'): Promise<Server> {
   const workspace = await mkdtemp(join(tmpdir(), 'hangar-grid-test-'));
-  await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ executor: 'in-process' }));
+  await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ executor }));
   await mkdir(join(workspace, 'dags'), { recursive: true });
   await writeFile(join(workspace, 'dags', 'fan.ts'), DAG);
+  await writeFile(join(workspace, 'dags', 'flaky.ts'), FLAKY);
   const child = spawn(process.execPath, [SERVER], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'] });
   const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   const notes: Server['notes'] = [];
@@ -70,8 +85,8 @@ async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Pro
   }
 }
 
-async function runToEnd(s: Server, conf: Record<string, unknown>, logicalDate: string): Promise<string> {
-  const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'fan', conf, logicalDate });
+async function runToEnd(s: Server, conf: Record<string, unknown>, logicalDate: string, dagId = 'fan'): Promise<string> {
+  const run = await s.rpc.sendRequest(P.DagRun, { dagId, conf, logicalDate });
   await until(`run ${run.runId}`, () => s.notes.find((n) => n.method === 'run/didChange' && n.params.runId === run.runId && (n.params.state === 'success' || n.params.state === 'failed')));
   return run.runId;
 }
@@ -139,6 +154,51 @@ describe('grid/data over JSON-RPC', { timeout: 120_000 }, () => {
     assert.equal(expand.message, 'grid/data: "expand" must be an array of task ids');
     const unknown = await err(s.rpc.sendRequest(P.GridData, { dagId: 'nope' }));
     assert.equal(unknown.code, P.NOT_FOUND);
-    assert.equal(unknown.message, 'No DAG "nope" (found: fan)');
+    assert.equal(unknown.message, 'No DAG "nope" (found: fan, flaky)');
+  });
+});
+
+describe('gantt/data over JSON-RPC', { timeout: 120_000 }, () => {
+  test('tries as queued and running segments (worker processes), a retry\'s wait between them, the critical path', async () => {
+    const s = await startServer('isolated');
+    const runId = await runToEnd(s, {}, '2024-01-01T00:00:00Z', 'flaky');
+    const g = await s.rpc.sendRequest(P.GanttData, { dagId: 'flaky', runId });
+    assert.equal(g.runState, 'success');
+    const rows = Object.fromEntries(g.rows.map((r, i) => [r.taskId, { ...r, i }]));
+    assert.deepEqual(Object.values(rows).map((r) => [r.taskId, r.state, r.tries]).sort(), [
+      ['a', 'success', 1],
+      ['b', 'success', 2],
+      ['c', 'success', 1],
+      ['side', 'success', 1],
+    ]);
+    assert.ok(rows.a!.i < rows.b!.i && rows.b!.i < rows.c!.i, 'rows in the DAG\'s order');
+    const b = g.segments.filter((x) => x.row === rows.b!.i);
+    assert.deepEqual(b.filter((x) => x.kind !== 'queued').map((x) => [x.kind, x.tryNumber, x.state]), [
+      ['running', 1, 'failed'],
+      ['retry', 2, 'failed'],
+      ['running', 2, 'success'],
+    ]);
+    const retry = b.find((x) => x.kind === 'retry')!;
+    assert.ok(retry.endMs! - retry.startMs >= 250, `the retry waited its delay (${retry.endMs! - retry.startMs} ms)`);
+    // Handed to a worker process: a try is queued until the worker starts it (running_at), then running.
+    const queued = g.segments.filter((x) => x.kind === 'queued');
+    assert.ok(queued.length >= 1, 'the first try waited for a worker process to start');
+    for (const q of queued) {
+      const run = g.segments.find((x) => x.row === q.row && x.tryNumber === q.tryNumber && x.kind === 'running')!;
+      assert.equal(run.startMs, q.endMs, 'running starts when queued ends');
+    }
+    assert.ok(g.segments.every((x) => x.endMs !== null && x.endMs >= x.startMs));
+    assert.deepEqual(g.criticalPath, [
+      { taskId: 'a', mapIndex: -1 },
+      { taskId: 'b', mapIndex: -1 },
+      { taskId: 'c', mapIndex: -1 },
+    ]);
+    assert.deepEqual(['a', 'b', 'c', 'side'].map((id) => rows[id]!.critical), [true, true, true, false], 'side ended before c, so it did not decide the end');
+    const missing = await s.rpc.sendRequest(P.GanttData, { dagId: 'flaky', runId: 'nope' }).then(
+      () => assert.fail('expected an error'),
+      (e: { code: number; message: string }) => e,
+    );
+    assert.equal(missing.code, P.NOT_FOUND);
+    assert.equal(missing.message, 'DAG "flaky" has no run "nope"');
   });
 });

@@ -50,6 +50,8 @@ interface State {
   /** The try whose log the detail shows (null: the latest). */
   logTry: number | null;
 }
+/** Whether the panel starts afresh (no state saved by an earlier webview of it). */
+const fresh = vscode.getState() === undefined;
 function loadState(): State {
   const s = vscode.getState() as Partial<State> | undefined;
   return { dagId: s?.dagId ?? null, limit: s?.limit ?? 25, offset: s?.offset ?? 0, expand: s?.expand ?? [], focus: s?.focus ?? null, selected: s?.selected ?? null, logTry: s?.logTry ?? null };
@@ -95,6 +97,7 @@ window.addEventListener('message', (e: MessageEvent) => {
 
 function applyTarget(t: GridTarget | null): void {
   if (!t) return;
+  if (t.limit && (fresh || t.dagId !== state.dagId)) state.limit = t.limit;
   if (t.dagId !== state.dagId) {
     state.dagId = t.dagId;
     state.offset = 0;
@@ -113,10 +116,11 @@ function applyTarget(t: GridTarget | null): void {
 // ------------------------------------------------------------------ layout
 
 function buildPage(): void {
-  const limit = el('vscode-single-select', { id: 'f-limit', 'aria-label': 'Runs shown', class: 'limit-select' }, ...LIMITS.map((n) => el('vscode-option', { value: String(n), ...(n === state.limit ? { selected: '' } : {}) }, `${n} runs`)));
+  const limits = LIMITS.includes(state.limit) ? LIMITS : [...LIMITS, state.limit].sort((a, b) => a - b);
+  const limit = el('vscode-single-select', { id: 'f-limit', 'aria-label': 'Runs shown', class: 'limit-select' }, ...limits.map((n) => el('vscode-option', { value: String(n), ...(n === state.limit ? { selected: '' } : {}) }, `${n} runs`)));
   limit.addEventListener('change', () => {
     const n = Number((limit as unknown as { value: string }).value);
-    if (!LIMITS.includes(n) || n === state.limit) return;
+    if (!limits.includes(n) || n === state.limit) return;
     state.limit = n;
     state.offset = 0;
     save();
@@ -221,20 +225,19 @@ async function loadGrid(): Promise<void> {
   const t0 = performance.now();
   loading = (async () => {
     try {
+      const key = `${dagId}\u0000${state.limit}\u0000${state.offset}\u0000${state.expand.join(',')}`;
+      // A new page wider than the screen: first the runs that fit (the newest of the page), painted at once,
+      // then the whole page. Live updates of a page already shown read it whole.
+      const screenCols = Math.max(10, Math.ceil((byId('grid').clientWidth - NAME_W) / COL_W) + 4);
+      if (key !== shownKey && state.limit > screenCols) {
+        const part = await request('grid', { dagId, limit: screenCols, offset: state.offset, expand: state.expand });
+        if (dagId !== state.dagId) return;
+        showGrid(part, t0, true);
+      }
       const g = await request('grid', { dagId, limit: state.limit, offset: state.offset, expand: state.expand });
       if (dagId !== state.dagId) return;
-      const fetched = performance.now();
-      const previous = grid;
-      setGrid(g);
-      status(g.runs.length === 0 ? (g.totalRuns === 0 ? `${dagId} has not run yet: run it and its runs appear here as they go.` : 'No runs on this page.') : '');
-      if (firstPaint && g.runs.length > 0) {
-        firstPaint = false;
-        requestAnimationFrame(() => {
-          document.body.dataset.firstPaintMs = String(Math.round(performance.now() - scriptStart));
-          document.body.dataset.fetchMs = String(Math.round(fetched - t0));
-        });
-      }
-      refreshDetailIfChanged(previous, g);
+      shownKey = key;
+      showGrid(g, t0, false);
     } catch (e) {
       status(`Grid of ${dagId}: ${errText(e)}`, true);
     } finally {
@@ -248,6 +251,30 @@ async function loadGrid(): Promise<void> {
   return loading;
 }
 
+/** The page the grid shows whole (DAG, runs per page, offset, expanded tasks). */
+let shownKey = '';
+
+function showGrid(g: GridResult, t0: number, partial: boolean): void {
+  const fetched = performance.now();
+  const previous = grid;
+  setGrid(g);
+  if (partial) byId('page-info').textContent += ' · reading older runs…';
+  status(g.runs.length === 0 ? (g.totalRuns === 0 ? `${g.dagId} has not run yet: run it and its runs appear here as they go.` : 'No runs on this page.') : '');
+  if (g.runs.length > 0 && (firstPaint || !partial) && !document.body.dataset.fullPaintMs) {
+    const first = firstPaint;
+    firstPaint = false;
+    requestAnimationFrame(() => {
+      const now = String(Math.round(performance.now() - scriptStart));
+      if (first) {
+        document.body.dataset.firstPaintMs = now;
+        document.body.dataset.fetchMs = String(Math.round(fetched - t0));
+      }
+      if (!partial) document.body.dataset.fullPaintMs = now;
+    });
+  }
+  if (!partial) refreshDetailIfChanged(previous, g);
+}
+
 function setGrid(g: GridResult): void {
   grid = g;
   countsByCell = new Map(g.counts.map((c) => [c.cell, c.counts]));
@@ -257,7 +284,11 @@ function setGrid(g: GridResult): void {
   byId('older').toggleAttribute('disabled', g.offset + g.runs.length >= g.totalRuns);
   byId('newer').toggleAttribute('disabled', g.offset === 0);
   const inner = byId('grid-inner');
+  const gEl0 = byId('grid');
+  // At the newest end (the right), stay there when runs are added (live, or the rest of a page arriving).
+  const atRight = gEl0.dataset.loaded === 'true' && gEl0.scrollLeft + gEl0.clientWidth >= gEl0.scrollWidth - COL_W;
   inner.style.width = `${NAME_W + g.runs.length * COL_W + 8}px`;
+  if (atRight) gEl0.scrollLeft = gEl0.scrollWidth;
   inner.style.height = `${HEADER_H + g.rows.length * ROW_H + 4}px`;
   // Keep the focus on the same task and run when rows or runs moved; else the newest run of the first row.
   const f = state.focus;

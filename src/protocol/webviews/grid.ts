@@ -35,6 +35,8 @@ export interface GridTarget {
   dagId: string;
   /** A cell to select (its detail opens). */
   cell?: TaskKey;
+  /** Runs per page for a new panel (the `hangar.grid.runs` setting). */
+  limit?: number;
 }
 
 export const MAX_RUNS = 1000;
@@ -102,11 +104,16 @@ export function parseKey(v: unknown, where: string, extra: readonly string[] = [
 export function parseTarget(v: unknown, where = 'target'): GridTarget {
   need(isObj(v), `${where} must be an object`);
   need(text(v.dagId), `${where}.dagId must be a non-empty string of at most ${MAX_TEXT} characters`);
-  onlyFields(v, ['dagId', 'cell'], where);
-  if (v.cell === undefined) return { dagId: v.dagId };
+  onlyFields(v, ['dagId', 'cell', 'limit'], where);
+  const t: GridTarget = { dagId: v.dagId };
+  if (v.limit !== undefined) {
+    need(int(v.limit, 1, MAX_RUNS), `${where}.limit must be a whole number from 1 to ${MAX_RUNS}`);
+    t.limit = v.limit;
+  }
+  if (v.cell === undefined) return t;
   const cell = parseKey(v.cell, `${where}.cell`);
   need(cell.dagId === v.dagId, `${where}.cell is of another DAG`);
-  return { dagId: v.dagId, cell };
+  return { ...t, cell };
 }
 
 function params(method: GridPanelMethod, p: unknown): RequestMessage['params'] {

@@ -591,8 +591,8 @@ export class RunLoop {
           store.tx(() => {
             store.updateTaskInstance(tiKey, { state: 'running', pid });
             store.db
-              .prepare("UPDATE task_tries SET state = 'running', pid = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
-              .run(pid, tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
+              .prepare("UPDATE task_tries SET state = 'running', pid = ?, running_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
+              .run(pid, nowIso(), tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
           });
           this.applyState(ti, ti.state, 'running');
           this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });

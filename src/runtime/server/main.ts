@@ -41,6 +41,7 @@ const METHODS = [
   'bench/xcom',
   'bench/cancel',
   'grid/data',
+  'gantt/data',
 ] as const;
 
 // The protocol goes through Node's own stdout stream (a pipe from the extension: it waits when the pipe is

@@ -18,6 +18,7 @@ import { BenchService } from './bench.ts';
 import { SensorService } from './sensors.ts';
 import { gridParams, queryGrid, shapeGrid } from './grid.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
+import { queryGantt, shapeGantt } from './gantt.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -114,6 +115,8 @@ export class RuntimeService {
         return this.sensors.detail(method, p);
       case 'grid/data':
         return this.gridData(method, p);
+      case 'gantt/data':
+        return this.ganttData(method, p);
       case 'bench/xcom':
         return this.bench.xcom(method, p);
       case 'bench/cancel':
@@ -428,6 +431,13 @@ export class RuntimeService {
       throw new NotFoundError(`No DAG "${dagId}" (found: ${list.dags.map((d) => d.dagId).join(', ') || 'none'})`);
     }
     return shapeGrid(dagId, dag ? dag.tasks : null, page, { limit, offset, expand, nowMs: Date.now() });
+  }
+
+  /** One run's tries as Gantt segments, with the critical path; tasks (order, upstream) from the DAG list. */
+  private async ganttData(method: string, p: Params): Promise<P.GanttResult> {
+    const run = this.runRef(method, p);
+    const dag = (await this.dagList(false)).dags.find((d) => d.dagId === run.dag_id);
+    return shapeGantt(run, dag ? dag.tasks : null, queryGantt(this.rt().store.db, run.dag_id, run.run_id), Date.now());
   }
 
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {

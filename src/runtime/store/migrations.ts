@@ -123,4 +123,10 @@ CREATE INDEX xcom_pulls_by_xcom ON xcom_pulls (dag_id, run_id, task_id, key);
     sql: `CREATE INDEX IF NOT EXISTS dag_runs_by_dag_logical ON dag_runs (dag_id, logical_date);
 CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
   },
+  {
+    version: 6,
+    name: 'when a try started running (after its queued time): the Gantt view',
+    // NULL: no queued phase recorded (in-process tries run at once; tries from before this column).
+    sql: 'ALTER TABLE task_tries ADD COLUMN running_at TEXT;',
+  },
 ];

@@ -37,6 +37,8 @@ export class GridPanel implements vscode.Disposable {
 
   /** Opens the grid of a DAG (or reveals the panel and switches it), optionally on one cell. */
   static show(ctx: HangarContext, target: GridTarget): GridPanel {
+    const runs = vscode.workspace.getConfiguration('hangar').get<number>('grid.runs', 25);
+    if (Number.isInteger(runs) && runs >= 1 && runs <= 1000) target = { ...target, limit: runs };
     const existing = GridPanel.current;
     if (existing) {
       existing.panel.reveal();
