@@ -17,6 +17,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageHangarVsix, startWorkbench } from './harness.ts';
+import { contrastFailures, measure, panelFrame } from './contrast.ts';
+import type { Measured, Spec } from './contrast.ts';
+
+const GRID_SPECS: Spec[] = [
+  { name: 'task name', text: '#grid .name:not(.focused):not(.map-index) .label' },
+  { name: 'focused task name', text: '#grid .name.focused .label' },
+  { name: 'map index name', text: '#grid .name.map-index:not(.focused) .label' },
+  { name: 'mapped count', text: '#grid .name .count' },
+  { name: 'run type', text: '#grid .run-type' },
+  { name: 'corner', text: '#grid .corner span' },
+  { name: 'page info', text: '#page-info' },
+  { name: 'focused cell info', text: '#focus-info' },
+  { name: 'legend', text: '.legend-item' },
+  { name: 'detail title', text: '#detail-title' },
+  { name: 'detail state', text: '#detail-state' },
+  { name: 'detail run', text: '.detail-run' },
+  { name: 'tries header', text: '#tries th' },
+  { name: 'shown try state', text: '#tries tbody tr.shown td span' },
+  { name: 'log', text: '#log' },
+];
+const GANTT_SPECS: Spec[] = [
+  { name: 'row label', text: 'svg.gantt .row-label:not(.critical)' },
+  { name: 'time axis', text: 'svg.gantt .tick-label' },
+  { name: 'summary', text: '#summary' },
+  { name: 'legend', text: '.legend-item' },
+];
 
 const DAG = `import { dag } from 'hangar';
 
@@ -92,6 +118,7 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       assert.equal(new Set([ok, failed, upstream, body, 'rgba(0, 0, 0, 0)']).size, 5, `filled and distinct: success ${ok}, failed ${failed}, upstream_failed ${upstream}, background ${body}`);
       assert.equal(await frame.locator('body').evaluate((b) => (b as unknown as { ownerDocument: { querySelectorAll(s: string): { length: number } } }).ownerDocument.querySelectorAll('button, select, input').length), 0, 'no native controls');
       await vs.screenshot('grid-01-dark');
+      const contrast: Record<string, Measured[]> = {};
 
       // A second run, with a slow task that logs as it goes: its column appears, the slow cell runs, and its
       // log streams into the detail pane.
@@ -175,6 +202,7 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       assert.equal(await frame.locator(`svg.gantt rect.seg[data-row="${size2}"][data-try="1"]`).last().getAttribute('class').then((c) => /\bs-failed\b/.test(c ?? '')), true);
       assert.match(await frame.locator('#summary').innerText(), /critical path: extract → .*/);
       await vs.screenshot('grid-06-gantt-dark');
+      contrast['Dark Modern · Gantt'] = await measure(await panelFrame(vs, 'svg.gantt'), GANTT_SPECS);
       await frame.locator('#view-duration').click();
       await frame.locator('svg.durations path.median').waitFor({ timeout: 30_000 });
       assert.equal(await frame.locator('svg.durations path.line').count(), 4, 'a line per task');
@@ -184,6 +212,8 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       await frame.locator('svg.gantt').waitFor({ timeout: 30_000 });
       await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: grid_demo' }).click();
       await frame.locator('#grid .cell.selected').waitFor({ timeout: 30_000 });
+      await frame.locator('#log').waitFor({ timeout: 30_000 });
+      contrast['Dark Modern · grid'] = await measure(await panelFrame(vs, '#grid .cell.selected'), GRID_SPECS);
 
       // Light and high-contrast themes.
       for (const theme of [
@@ -201,14 +231,21 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
         const colours = [await bg(extract, 0), await bg(idx2, 0), await bg(totalRow, 0)];
         assert.equal(new Set([...colours, page, 'rgba(0, 0, 0, 0)']).size, 5, `${theme.label}: success, failed, upstream_failed are filled, differ from each other and from the background (${colours.join(', ')}, ${page})`);
         await vs.screenshot(`grid-05-${theme.file}`);
+        await frame.locator('#log').waitFor({ timeout: 30_000 });
+        contrast[`${theme.label} · grid`] = await measure(await panelFrame(vs, '#grid .cell.selected'), GRID_SPECS);
         if (theme.file === 'light') {
           await vs.page.locator('.tabs-container .tab', { hasText: 'Gantt: grid_demo' }).click();
           await frame.locator('svg.gantt rect.seg').first().waitFor({ timeout: 30_000 });
           await vs.screenshot('grid-06-gantt-light');
+          contrast['Light Modern · Gantt'] = await measure(await panelFrame(vs, 'svg.gantt'), GANTT_SPECS);
           await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: grid_demo' }).click();
           await frame.locator('#grid .cell.selected').waitFor({ timeout: 30_000 });
         }
       }
+      // Text reads at 4.5:1 or more in every theme (the measure of test/e2e/themes.e2e.ts).
+      await writeFile(join(vs.resultsDir, 'grid-contrast.json'), JSON.stringify(contrast, null, 2));
+      const failures = Object.entries(contrast).flatMap(([where, list]) => contrastFailures(where, list));
+      assert.deepEqual(failures, [], `text below 4.5:1 contrast:\n${failures.join('\n')}`);
     } catch (e) {
       await vs.collectDiagnostics('grid-failure').catch(() => undefined);
       throw e;

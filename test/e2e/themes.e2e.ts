@@ -15,9 +15,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame } from 'playwright-core';
 import { packageHangarVsix, startWorkbench } from './harness.ts';
-import type { Workbench } from './harness.ts';
+import { measure, panelFrame } from './contrast.ts';
+import type { Measured, Spec } from './contrast.ts';
 
 const DAG = `import { dag } from 'hangar';
 
@@ -37,12 +37,6 @@ const size = d.task('size', { expand: { file: extract } }, async (ctx, { file })
 d.task('total', { inputs: { sizes: size } }, async (_ctx, { sizes }) => sizes.length);
 `;
 
-/** What is measured: the text element, and (for SVG) the shape behind it; otherwise the first opaque background up the tree. */
-interface Spec {
-  name: string;
-  text: string;
-  bg?: string;
-}
 const XCOM_SPECS: Spec[] = [
   { name: 'table header', text: '#table thead th' },
   { name: 'table cell', text: '#table tbody tr:not(.selected) td.num' },
@@ -74,76 +68,6 @@ const GRAPH_SPECS: Spec[] = [
   { name: 'menu title', text: '#menu .menu-title' },
   { name: 'menu hint', text: '#menu .menu-hint' },
 ];
-
-/** Runs in the webview frame: the contrast ratio of each spec's text. A plain JS string: the tests' tsconfig has no DOM types. */
-const MEASURE = `(specs) => {
-  const parse = (c) => {
-    const m = /^rgba?\\(([^)]+)\\)$/.exec(c || '');
-    if (!m) return null;
-    const p = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
-  };
-  const over = (t, b) => ({ r: t.r * t.a + b.r * (1 - t.a), g: t.g * t.a + b.g * (1 - t.a), b: t.b * t.a + b.b * (1 - t.a), a: 1 });
-  const backdrop = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
-    }
-    let acc = { r: 255, g: 255, b: 255, a: 1 };
-    for (const l of layers.reverse()) acc = over(l, acc);
-    return acc;
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
-  };
-  const hex = (c) => '#' + [c.r, c.g, c.b].map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
-  return specs.map(({ name, text, bg }) => {
-    const el = document.querySelector(text);
-    if (!el) return { name, error: 'no element ' + text };
-    const cs = getComputedStyle(el);
-    const svg = el instanceof SVGElement;
-    const fgRaw = svg ? cs.fill : cs.color;
-    let back;
-    if (bg) {
-      const shape = document.querySelector(bg);
-      const fill = shape ? parse(getComputedStyle(shape).fill) : null;
-      if (!fill) return { name, error: 'no fill behind ' + text };
-      back = over(fill, backdrop(shape.closest('div, body')));
-    } else back = backdrop(el);
-    const fg0 = parse(fgRaw);
-    if (!fg0) return { name, error: 'unreadable colour ' + fgRaw };
-    const fg = over({ ...fg0, a: fg0.a * Number(cs.opacity || 1) }, back);
-    const [hi, lo] = [lum(fg), lum(back)].sort((a, b) => b - a);
-    return { name, fg: hex(fg), bg: hex(back), ratio: Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100 };
-  });
-}`;
-
-interface Measured {
-  name: string;
-  fg?: string;
-  bg?: string;
-  ratio?: number;
-  error?: string;
-}
-
-async function measure(frame: Frame, specs: Spec[]): Promise<Measured[]> {
-  return (await frame.evaluate(`(${MEASURE})(${JSON.stringify(specs)})`)) as Measured[];
-}
-
-/** The webview frame (the inner #active-frame) that has `selector`. */
-async function panelFrame(vs: Workbench, selector: string, timeoutMs = 60_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const f of vs.page.frames()) {
-      if (f.name() !== 'active-frame' && !f.url().includes('fake.html')) continue;
-      if (await f.$(selector).catch(() => null)) return f;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no webview frame shows ${selector}`);
-}
 
 let scratch = '';
 let vsix = '';
