@@ -2,6 +2,7 @@ import { loadConfig } from './config.ts';
 import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
 import type { Dag } from './dag/dag.ts';
 import { manualDataInterval, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
+import { validateRunParams } from './dag/params.ts';
 import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
 import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
@@ -138,6 +139,8 @@ export class Runtime {
     const runId = options.runId ?? `${runType}__${isoformat(logicalDate)}`;
     const conf = options.conf ?? {};
     if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new Error('The run configuration (--conf) must be a JSON object');
+    // Airflow's Param: checked before the run exists, so a bad --conf runs nothing.
+    validateRunParams(dagId, dag.paramSpecs, dag.params, conf);
     return this.store.tx(() => {
       const run = this.store.insertRun({
         dag_id: dagId,

@@ -6,6 +6,8 @@ import type { Duration } from './duration.ts';
 import { checkTimezone, offsetZoneOf, parseDateIn, parseSchedule, scheduleSpecFrom } from './schedule.ts';
 import type { Schedule, ScheduleInput, ScheduleSpec, TimeRestriction } from './schedule.ts';
 import { TRIGGER_RULES } from './types.ts';
+import { isParam, paramProblem, schemaProblem } from './params.ts';
+import type { ParamSpec } from './params.ts';
 import type {
   DagCallback,
   ExpandedInputs,
@@ -134,7 +136,10 @@ export class Dag<P extends Params = Params> {
   readonly endDate: Date | undefined;
   readonly catchup: boolean;
   readonly defaultArgs: TaskDefaults;
+  /** The params' default values (what tasks see unless the run's conf overrides them). */
   readonly params: P;
+  /** Rules of the params declared with `param()` (Airflow's Param), as plain data. */
+  readonly paramSpecs: Readonly<Record<string, ParamSpec>>;
   readonly tags: readonly string[];
   readonly maxActiveTasks: number;
   readonly maxActiveRuns: number;
@@ -166,7 +171,20 @@ export class Dag<P extends Params = Params> {
     this.endDate = options.endDate === undefined ? undefined : toDate(options.endDate, this.timezone, `DAG "${this.id}" endDate`, this.position);
     this.catchup = options.catchup ?? false;
     this.defaultArgs = options.defaultArgs ?? {};
-    this.params = (options.params ?? {}) as P;
+    const values: Record<string, unknown> = {};
+    const specs: Record<string, ParamSpec> = {};
+    for (const [name, v] of Object.entries(options.params ?? {})) {
+      if (!isParam(v)) {
+        values[name] = v;
+        continue;
+      }
+      const bad = schemaProblem(v.schema) ?? (v.hasDefault ? paramProblem(v.value, v.schema) : undefined);
+      if (bad) throw new DagDefinitionError(`DAG "${this.id}": param "${name}"${v.hasDefault && !schemaProblem(v.schema) ? ' default' : ''}: ${bad}`, this.position, this.id);
+      if (v.hasDefault) values[name] = v.value;
+      specs[name] = { hasDefault: v.hasDefault, schema: v.schema };
+    }
+    this.params = values as P;
+    this.paramSpecs = specs;
     this.tags = options.tags ?? [];
     this.maxActiveTasks = options.maxActiveTasks ?? 16;
     this.maxActiveRuns = options.maxActiveRuns ?? 16;

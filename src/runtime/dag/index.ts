@@ -11,6 +11,8 @@
 export { dag, Dag, DagDefinitionError } from './dag.ts';
 export type { DagOptions, TaskDefinition } from './dag.ts';
 export { TRIGGER_RULES } from './types.ts';
+export { param } from './params.ts';
+export type { ParamSchema, ParamType } from './params.ts';
 export type {
   ConnectionInfo,
   DagCallback,

@@ -15,6 +15,7 @@ import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import type { Dag } from '../dag/dag.ts';
 import { formatInZone } from '../dag/schedule.ts';
+import { validateRunParams } from '../dag/params.ts';
 import type { DagRunInfo, DataInterval } from '../dag/schedule.ts';
 import type { Runtime } from '../runtime.ts';
 import { nowIso } from '../store/store.ts';
@@ -206,6 +207,12 @@ export class SchedulerService {
 
   private createRun(dag: Dag<any>, runId: string, info: DagRunInfo): boolean {
     const { store } = this.runtime;
+    try {
+      validateRunParams(dag.id, dag.paramSpecs, dag.params, {});
+    } catch (err) {
+      this.say(this.next.get(dag.id)!, `cannot create ${runId}: ${(err as Error).message}`);
+      return false;
+    }
     return store.tx(() => {
       const ok = store.insertRunIfAbsent({
         dag_id: dag.id,
