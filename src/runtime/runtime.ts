@@ -1,7 +1,7 @@
 import { loadConfig } from './config.ts';
 import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
 import type { Dag } from './dag/dag.ts';
-import { manualDataInterval, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
+import { manualDataInterval, scheduleOf, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { validateRunParams } from './dag/params.ts';
 import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
@@ -135,7 +135,7 @@ export class Runtime {
       // Airflow puts microseconds in manual run ids; two runs in the same millisecond get the next one.
       while (this.store.getRun(dagId, `${runType}__${isoformat(logicalDate)}`)) logicalDate = new Date(logicalDate.getTime() + 1);
     }
-    const interval = runType === 'manual' ? manualDataInterval(dag.schedule, logicalDate) : scheduledDataInterval(dag.schedule, logicalDate);
+    const interval = runType === 'manual' ? manualDataInterval(scheduleOf(dag), logicalDate) : scheduledDataInterval(scheduleOf(dag), logicalDate);
     const runId = options.runId ?? `${runType}__${isoformat(logicalDate)}`;
     const conf = options.conf ?? {};
     if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new Error('The run configuration (--conf) must be a JSON object');
@@ -298,7 +298,7 @@ export class Runtime {
     const task = dag.tasks.get(taskId);
     if (!task) throw new Error(`DAG "${dagId}" has no task "${taskId}" (tasks: ${[...dag.tasks.keys()].join(', ')})`);
     const date = logicalDate ?? new Date(Math.floor(this.clock.now() / 1000) * 1000);
-    const interval = manualDataInterval(dag.schedule, date);
+    const interval = manualDataInterval(scheduleOf(dag), date);
     const runId = `test__${isoformat(date)}__${taskId}__${Date.now().toString(36)}`;
     this.store.tx(() => {
       this.store.insertRun({
@@ -322,7 +322,7 @@ export class Runtime {
   async backfill(dagId: string, from: Date, to: Date, signal?: AbortSignal): Promise<DagRunRecord[]> {
     const dag = this.getDag(dagId);
     const out: DagRunRecord[] = [];
-    for (const tick of ticksBetween(dag.schedule, from, to)) {
+    for (const tick of ticksBetween(scheduleOf(dag), from, to)) {
       if (signal?.aborted) break;
       const runId = `backfill__${isoformat(tick)}`;
       const existing = this.store.getRun(dagId, runId);

@@ -476,6 +476,34 @@ function isSpec(x: unknown): x is ScheduleSpec {
 
 // ---- helpers the runtime uses ------------------------------------------------------
 
+/** What scheduling needs of a DAG: plain data, so a live Dag and a serialized one both do. */
+export interface ScheduledDagData {
+  readonly scheduleSpec: ScheduleSpec;
+  readonly startDate?: Date | string | null;
+  readonly endDate?: Date | string | null;
+  readonly catchup: boolean;
+}
+
+const rebuilt = new Map<string, Schedule>();
+
+/** The working schedule of a DAG, rebuilt from its spec (cached by the spec's JSON). */
+export function scheduleOf(dag: { readonly scheduleSpec: ScheduleSpec }): Schedule {
+  const key = JSON.stringify(dag.scheduleSpec);
+  let s = rebuilt.get(key);
+  if (!s) {
+    s = parseSchedule(dag.scheduleSpec);
+    if (rebuilt.size >= 10_000) rebuilt.clear();
+    rebuilt.set(key, s);
+  }
+  return s;
+}
+
+/** Airflow's TimeRestriction of a DAG's scheduled runs (start and end dates may be Dates or ISO strings). */
+export function timeRestrictionOf(dag: ScheduledDagData): TimeRestriction {
+  const date = (v: Date | string | null | undefined) => (v === undefined || v === null ? undefined : new Date(v));
+  return { earliest: date(dag.startDate), latest: date(dag.endDate), catchup: dag.catchup };
+}
+
 /** The data interval of a manual run at a logical date (Airflow's infer_manual_data_interval). */
 export function manualDataInterval(schedule: Schedule, logicalDate: Date): DataInterval {
   return schedule.inferManualDataInterval(logicalDate);

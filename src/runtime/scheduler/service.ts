@@ -14,9 +14,9 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import type { Dag } from '../dag/dag.ts';
-import { formatInZone } from '../dag/schedule.ts';
+import { formatInZone, scheduleOf, timeRestrictionOf } from '../dag/schedule.ts';
 import { validateRunParams } from '../dag/params.ts';
-import type { DagRunInfo, DataInterval } from '../dag/schedule.ts';
+import type { DagRunInfo, DataInterval, ScheduledDagData } from '../dag/schedule.ts';
 import type { Runtime } from '../runtime.ts';
 import { nowIso } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
@@ -46,11 +46,11 @@ export interface NextRun {
   readonly runAfter: Date;
 }
 
-/** The next scheduled run of a DAG after its last scheduled/backfill run, at `now`. */
-export function nextRunOf(dag: Dag<any>, store: Store, now: number): NextRun | undefined {
+/** The next scheduled run of a DAG after its last scheduled/backfill run, at `now` (plain DAG data only). */
+export function nextRunOf(dag: ScheduledDagData & { readonly id: string }, store: Store, now: number): NextRun | undefined {
   const last = store.lastAutomatedRun(dag.id);
   const lastInterval = last ? { start: new Date(last.data_interval_start), end: new Date(last.data_interval_end) } : undefined;
-  return dag.schedule.nextDagRunInfo(lastInterval, dag.timeRestriction, now);
+  return scheduleOf(dag).nextDagRunInfo(lastInterval, timeRestrictionOf(dag), now);
 }
 
 /** What the scheduler created in one loop turn (for tests and the log). */
@@ -174,7 +174,7 @@ export class SchedulerService {
           break;
         }
         const info = entry.info;
-        const following = dag.schedule.nextDagRunInfo(info.dataInterval, dag.timeRestriction, now);
+        const following = scheduleOf(dag).nextDagRunInfo(info.dataInterval, timeRestrictionOf(dag), now);
         if (!dag.catchup && following && following.runAfter.getTime() <= now) {
           // Catchup off and more than one interval due (the scheduler was away): skip to the
           // latest, as Airflow does when it re-computes next_dagrun at the next parse.
@@ -355,9 +355,9 @@ export class SchedulerService {
 }
 
 function describeSchedule(dag: Dag<any>, info: DagRunInfo | undefined): string {
-  if (dag.schedule.kind === 'none') return 'no schedule (manual runs only)';
+  if (dag.scheduleSpec.kind === 'none') return 'no schedule (manual runs only)';
   const zone = dag.timezone === 'UTC' ? '' : ` in ${dag.timezone}`;
-  if (!info) return `schedule ${dag.scheduleText}${zone}: no further runs${dag.endDate ? ` (endDate ${dag.endDate.toISOString()})` : ''}`;
+  if (!info) return `schedule ${dag.scheduleText}${zone}: no further runs${dag.endDate ? ` (endDate ${new Date(dag.endDate).toISOString()})` : ''}`;
   return `schedule ${dag.scheduleText}${zone}, catchup ${dag.catchup ? 'on' : 'off'}: next run ${isoformat(info.logicalDate)}, created after ${formatInZone(info.runAfter, dag.timezone)}`;
 }
 

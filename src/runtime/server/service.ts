@@ -290,8 +290,8 @@ export class RuntimeService {
     const to = date(method, p, 'to');
     if (from > to) throw new InvalidParamsError(`${method}: "from" (${from.toISOString()}) is after "to" (${to.toISOString()})`);
     const dag = await this.dag(dagId);
-    const { ticksBetween } = await import('../dag/schedule.ts');
-    const runs = [...ticksBetween(dag.schedule, from, to)].length;
+    const { scheduleOf, ticksBetween } = await import('../dag/schedule.ts');
+    const runs = [...ticksBetween(scheduleOf(dag), from, to)].length;
     if (runs === 0) throw new InvalidParamsError(`${method}: DAG "${dagId}" has no schedule interval between ${from.toISOString()} and ${to.toISOString()}`);
     const rt = this.rt();
     this.execute(dagId, `backfill__${from.toISOString()}__${to.toISOString()}`, (signal) => rt.backfill(dagId, from, to, signal));
