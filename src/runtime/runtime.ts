@@ -3,6 +3,7 @@ import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
 import type { Dag } from './dag/dag.ts';
 import { manualDataInterval, scheduleOf, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { validateRunParams } from './dag/params.ts';
+import { Variables } from './variables.ts';
 import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
 import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
@@ -108,6 +109,11 @@ export class Runtime {
     });
     this.bag = bag;
     return bag;
+  }
+
+  /** Airflow's Variables: stored in the store, overridden by HANGAR_VAR_<KEY>. */
+  get variables(): Variables {
+    return new Variables(this.store);
   }
 
   get dagBag(): DagBag | undefined {

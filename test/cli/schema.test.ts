@@ -79,6 +79,16 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     const kinds = new Set(list.dags.flatMap((d) => d.tasks.map((t) => t.kind)));
     assert.ok(kinds.has('typescript') && kinds.has('sensor') && !kinds.has('python'), [...kinds].join());
 
+    json('variables-set', ['variables', 'set', 'api_token', 's3cr3t']);
+    json('variables-set', ['variables', 'set', 'region', 'eu']);
+    const vars = json('variables-list', ['variables', 'list']).data as { key: string; value: string }[];
+    assert.deepEqual(vars.map((v) => `${v.key}=${v.value}`), ['api_token=***', 'region=eu']);
+    assert.deepEqual(json('variables-get', ['variables', 'get', 'region']).data, { key: 'region', value: 'eu' });
+    const exported = join(ws.root, 'vars.json');
+    assert.equal((json('variables-export', ['variables', 'export', exported]).data as { exported: number }).exported, 2);
+    json('variables-delete', ['variables', 'delete', 'region']);
+    assert.equal((json('variables-import', ['variables', 'import', exported]).data as { imported: number }).imported, 2);
+
     const paused = json('dags-pause', ['dags', 'pause', DAG]).data as { is_paused: boolean };
     assert.equal(paused.is_paused, true);
     assert.equal((json('dags-pause', ['dags', 'unpause', DAG]).data as { is_paused: boolean }).is_paused, false);

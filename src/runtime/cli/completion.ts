@@ -26,6 +26,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   bench: ['xcom'],
   config: ['list', 'get'],
   dags: ['pause', 'unpause'],
+  variables: ['list', 'get', 'set', 'delete', 'import', 'export'],
   completion: ['bash', 'zsh', 'fish'],
 };
 

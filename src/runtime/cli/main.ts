@@ -39,6 +39,7 @@ import { CONFIG_HELP, INFO_HELP, configCommand, infoCommand } from './inspect.ts
 import { COMPLETION_HELP, complete, completionCommand } from './completion.ts';
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
+import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
@@ -65,6 +66,7 @@ ${RUNS_HELP}
   logs RUN TASK [--try N] [--map-index N]  The log of a task try
 ${XCOM_HELP}
 ${SENSORS_HELP}
+${VARIABLES_HELP}
 ${INFO_HELP}
 ${CONFIG_HELP}
 ${COMPLETION_HELP}
@@ -108,6 +110,7 @@ const OPTIONS = {
   'no-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
+  ...VARIABLES_OPTIONS,
 } as const;
 
 export async function main(
@@ -197,6 +200,7 @@ function reportLoadErrors(rt: Runtime): void {
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
+  variables: variablesCommand,
   bench: benchCommand,
   info: infoCommand,
   config: configCommand,

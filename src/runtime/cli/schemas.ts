@@ -192,6 +192,26 @@ export const OUTPUTS = {
       import_errors: arrayOf(obj({ fileloc: str, line: nullable(int), col: nullable(int), message: str })),
     }),
   },
+  'variables-list': {
+    description: '`hangar variables list`: stored variables and HANGAR_VAR_* overrides; secret-looking values are *** unless --reveal.',
+    schema: arrayOf(
+      obj({
+        key: str,
+        value: str,
+        description: nullable(str),
+        source: { type: 'string', pattern: '^(store|env:HANGAR_VAR_.+)$' },
+        sensitive: bool,
+      }),
+    ),
+  },
+  'variables-get': {
+    description: '`hangar variables get KEY`: the effective value.',
+    schema: obj({ key: str, value: str }),
+  },
+  'variables-set': { description: '`hangar variables set`: the key stored.', schema: obj({ key: str }) },
+  'variables-delete': { description: '`hangar variables delete`: the key removed.', schema: obj({ key: str }) },
+  'variables-import': { description: '`hangar variables import FILE`: how many were stored.', schema: obj({ file: str, imported: int }) },
+  'variables-export': { description: '`hangar variables export FILE`: how many were written.', schema: obj({ file: str, exported: int }) },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
     schema: obj({ dag_id: str, is_paused: bool }),

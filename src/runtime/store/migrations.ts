@@ -1,6 +1,7 @@
 import { XCOM_SCHEMA_SQL } from '../xcom/schema.ts';
 import { SYNC_SCHEMA_SQL } from '../sync/schema.ts';
 import { SENSORS_SCHEMA_SQL } from '../sensors/schema.ts';
+import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
 
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
@@ -129,4 +130,5 @@ CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
     // NULL: no queued phase recorded (in-process tries run at once; tries from before this column).
     sql: 'ALTER TABLE task_tries ADD COLUMN running_at TEXT;',
   },
+  { version: 7, name: 'variables', sql: VARIABLES_SCHEMA_SQL },
 ];

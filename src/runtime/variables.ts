@@ -1,0 +1,151 @@
+/**
+ * Variables (Airflow's Variable): key → text values kept in the store, each overridable by
+ * the environment (`HANGAR_VAR_<KEY>`, as `AIRFLOW_VAR_<KEY>`: the key upper-cased), with
+ * values of secret-looking keys masked wherever they are listed (Airflow's sensitive field
+ * names, airflow/utils/log/secrets_masker.py DEFAULT_SENSITIVE_FIELDS).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Store } from './store/store.ts';
+import { nowIso } from './store/store.ts';
+
+/** Airflow's DEFAULT_SENSITIVE_FIELDS: a key containing one of these has its value masked. */
+const SENSITIVE = ['access_token', 'api_key', 'apikey', 'authorization', 'passphrase', 'passwd', 'password', 'private_key', 'secret', 'token', 'keyfile_dict', 'service_account'];
+
+export function isSensitiveKey(key: string): boolean {
+  const k = key.toLowerCase();
+  return SENSITIVE.some((s) => k.includes(s));
+}
+
+const KEY_RE = /^[A-Za-z0-9_.-]{1,250}$/;
+
+export function checkVariableKey(key: unknown): string {
+  if (typeof key !== 'string' || !KEY_RE.test(key)) {
+    throw new Error(`invalid variable key ${JSON.stringify(key)}: use letters, digits, '_', '.', '-' (at most 250 characters)`);
+  }
+  return key;
+}
+
+export const envName = (key: string) => `HANGAR_VAR_${key.toUpperCase()}`;
+
+export interface VariableEntry {
+  readonly key: string;
+  /** The effective value (masked as *** when listed, for a sensitive key, unless asked). */
+  readonly value: string;
+  readonly description: string | null;
+  /** `store`, or `env:HANGAR_VAR_KEY` when the environment overrides it. */
+  readonly source: string;
+  readonly sensitive: boolean;
+}
+
+export class Variables {
+  private readonly store: Store;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(store: Store, env: NodeJS.ProcessEnv = process.env) {
+    this.store = store;
+    this.env = env;
+  }
+
+  /** The value: the environment's `HANGAR_VAR_<KEY>` first, then the store; `fallback` (or an error) when neither has it. */
+  get(key: string, fallback?: string): string {
+    const v = this.lookup(checkVariableKey(key));
+    if (v !== undefined) return v.value;
+    if (fallback !== undefined) return fallback;
+    throw new Error(`variable "${key}" does not exist (set it with: hangar variables set ${key} VALUE, or ${envName(key)})`);
+  }
+
+  /** The value parsed as JSON (Airflow's Variable.get(key, deserialize_json=True)). */
+  getJson(key: string, fallback?: unknown): unknown {
+    const v = this.lookup(checkVariableKey(key));
+    if (v === undefined) {
+      if (fallback !== undefined) return fallback;
+      throw new Error(`variable "${key}" does not exist`);
+    }
+    try {
+      return JSON.parse(v.value) as unknown;
+    } catch (err) {
+      throw new Error(`variable "${key}" (from ${v.source}) is not JSON: ${(err as Error).message}`);
+    }
+  }
+
+  set(key: string, value: string, description?: string): void {
+    checkVariableKey(key);
+    if (typeof value !== 'string') throw new Error(`variable "${key}": the value must be text (JSON values are stored as their JSON text)`);
+    this.store
+      .stmt(
+        `INSERT INTO variables (key, val, description, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET val = excluded.val, description = COALESCE(excluded.description, variables.description), updated_at = excluded.updated_at`,
+      )
+      .run(key, value, description ?? null, nowIso());
+  }
+
+  /** Removes a stored variable; false when there was none. */
+  delete(key: string): boolean {
+    return Number(this.store.stmt('DELETE FROM variables WHERE key = ?').run(checkVariableKey(key)).changes) > 0;
+  }
+
+  /** Every variable (stored, and set in the environment), by key; sensitive values masked unless `reveal`. */
+  list(reveal = false): VariableEntry[] {
+    const rows = this.store.stmt('SELECT key, val, description FROM variables ORDER BY key').all() as unknown as { key: string; val: string; description: string | null }[];
+    const out = new Map<string, VariableEntry>();
+    for (const r of rows) out.set(r.key, this.entry(r.key, r.val, r.description, 'store', reveal));
+    for (const [name, value] of Object.entries(this.env)) {
+      if (!name.startsWith('HANGAR_VAR_') || value === undefined) continue;
+      const stored = [...out.values()].find((e) => envName(e.key) === name);
+      const key = stored?.key ?? name.slice('HANGAR_VAR_'.length).toLowerCase();
+      out.set(key, this.entry(key, value, stored?.description ?? null, `env:${name}`, reveal));
+    }
+    return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /**
+   * Imports a JSON object file of key → value (a non-string value is stored as its JSON
+   * text, as Airflow's `variables import`). All or nothing: a bad file stores nothing.
+   */
+  importFile(path: string): { imported: number } {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${path} is not JSON: ${(err as Error).message}`);
+    }
+    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new Error(`${path} must hold a JSON object of variable key → value`);
+    const entries = Object.entries(data as Record<string, unknown>);
+    for (const [k] of entries) {
+      try {
+        checkVariableKey(k);
+      } catch (err) {
+        throw new Error(`${path}: ${(err as Error).message}`);
+      }
+    }
+    this.store.tx(() => {
+      for (const [k, v] of entries) this.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    });
+    return { imported: entries.length };
+  }
+
+  /** Writes the stored variables to a JSON object file (values as stored, unmasked: the file is for re-import). */
+  exportFile(path: string): { exported: number } {
+    const rows = this.store.stmt('SELECT key, val FROM variables ORDER BY key').all() as unknown as { key: string; val: string }[];
+    writeFileSync(path, JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, r.val])), null, 2) + '\n', { mode: 0o600 });
+    return { exported: rows.length };
+  }
+
+  private lookup(key: string): { value: string; source: string } | undefined {
+    const fromEnv = this.env[envName(key)];
+    if (fromEnv !== undefined) return { value: fromEnv, source: `env:${envName(key)}` };
+    const row = this.store.stmt('SELECT val FROM variables WHERE key = ?').get(key) as { val: string } | undefined;
+    return row ? { value: row.val, source: 'store' } : undefined;
+  }
+
+  private entry(key: string, value: string, description: string | null, source: string, reveal: boolean): VariableEntry {
+    const sensitive = isSensitiveKey(key);
+    return { key, value: sensitive && !reveal ? '***' : value, description, source, sensitive };
+  }
+}

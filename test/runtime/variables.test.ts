@@ -1,0 +1,90 @@
+/**
+ * Variables as Airflow's (airflow/models/variable.py): a stored key → text value,
+ * overridden by the environment (AIRFLOW_VAR_<KEY> there, HANGAR_VAR_<KEY> here), JSON
+ * on request; values of keys named like secrets masked when listed
+ * (airflow/utils/log/secrets_masker.py, DEFAULT_SENSITIVE_FIELDS).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../../src/runtime/store/store.ts';
+import { Variables } from '../../src/runtime/variables.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+import { hangar } from '../helpers/cli.ts';
+
+test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', () => {
+  const ws = tempWorkspace();
+  const store = new Store(join(ws.root, 'db.sqlite'));
+  try {
+    const v = new Variables(store, { HANGAR_VAR_REGION: 'us', HANGAR_VAR_EXTRA_KEY: 'x' });
+    v.set('region', 'eu', 'where we run');
+    v.set('limits', '{"rows": 10, "tables": ["a"]}');
+    v.set('db_password', 'hunter2');
+    assert.equal(v.get('region'), 'us', 'the environment wins, as AIRFLOW_VAR_*');
+    assert.deepEqual(v.getJson('limits'), { rows: 10, tables: ['a'] });
+    assert.equal(v.get('missing', 'fallback'), 'fallback');
+    assert.throws(() => v.get('missing'), /variable "missing" does not exist \(set it with: hangar variables set missing VALUE, or HANGAR_VAR_MISSING\)/);
+    assert.throws(() => v.getJson('region'), /variable "region" \(from env:HANGAR_VAR_REGION\) is not JSON/);
+    assert.throws(() => v.set('bad key', 'x'), /invalid variable key "bad key"/);
+    assert.deepEqual(
+      v.list().map((e) => `${e.key}=${e.value} (${e.source})`),
+      ['db_password=*** (store)', 'extra_key=x (env:HANGAR_VAR_EXTRA_KEY)', 'limits={"rows": 10, "tables": ["a"]} (store)', 'region=us (env:HANGAR_VAR_REGION)'],
+    );
+    assert.equal(v.list(true).find((e) => e.key === 'db_password')!.value, 'hunter2');
+    assert.equal(v.delete('limits'), true);
+    assert.equal(v.delete('limits'), false);
+  } finally {
+    store.close();
+    ws.remove();
+  }
+});
+
+test('variables import is all or nothing: a file that is not JSON, or holds a bad key, stores nothing and says which file', () => {
+  const ws = tempWorkspace();
+  const store = new Store(join(ws.root, 'db.sqlite'));
+  try {
+    const v = new Variables(store, {});
+    v.set('kept', 'old');
+    const notJson = ws.write('vars.json', '{"a": 1,');
+    assert.throws(() => v.importFile(notJson), new RegExp(`${notJson.replace(/[.]/g, '\\.')} is not JSON`));
+    const badKey = ws.write('keys.json', JSON.stringify({ good: 1, 'no spaces': 2 }));
+    assert.throws(() => v.importFile(badKey), /keys\.json: invalid variable key "no spaces"/);
+    assert.throws(() => v.importFile(ws.write('arr.json', '[1]')), /must hold a JSON object/);
+    assert.deepEqual(v.list().map((e) => e.key), ['kept'], 'nothing stored by the failed imports');
+    const good = ws.write('good.json', JSON.stringify({ kept: 'new', n: 3, obj: { a: [1] } }));
+    assert.deepEqual(v.importFile(good), { imported: 3 });
+    assert.equal(v.get('kept'), 'new');
+    assert.equal(v.get('n'), '3');
+    assert.deepEqual(v.getJson('obj'), { a: [1] });
+    const out = join(ws.root, 'out.json');
+    assert.deepEqual(v.exportFile(out), { exported: 3 });
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { kept: 'new', n: '3', obj: '{"a":[1]}' });
+  } finally {
+    store.close();
+    ws.remove();
+  }
+});
+
+test('hangar variables: set, get, list (masked), delete; a bad import file is an error naming it', () => {
+  const ws = tempWorkspace({}, { executor: 'in-process' });
+  try {
+    const run = (...args: string[]) => hangar(['variables', ...args, '--workspace', ws.root], { env: { HANGAR_VAR_FROM_ENV: 'e' } });
+    assert.equal(run('set', 'api_key', 'k-123').code, 0);
+    assert.equal(run('set', 'region', 'eu', '--description', 'where').code, 0);
+    assert.equal(run('get', 'region').stdout.trim(), 'eu');
+    const list = run('list');
+    assert.match(list.stdout, /api_key\s+\*\*\*\s+store/);
+    assert.match(list.stdout, /from_env\s+e\s+env:HANGAR_VAR_FROM_ENV/);
+    assert.doesNotMatch(list.stdout, /k-123/);
+    const missing = run('get', 'nope');
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /variable "nope" does not exist/);
+    assert.equal(run('delete', 'region').code, 0);
+    const bad = run('import', ws.write('bad.json', 'not json'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /bad\.json is not JSON/);
+  } finally {
+    ws.remove();
+  }
+});
