@@ -28,6 +28,7 @@ targets.push({
     cli: 'src/runtime/cli/main.ts',
     ...(existsSync('src/runtime/server/main.ts') ? { server: 'src/runtime/server/main.ts' } : {}),
     ...(existsSync('src/runtime/executor/worker.ts') ? { worker: 'src/runtime/executor/worker.ts' } : {}),
+    processor: 'src/runtime/processor/child.ts',
   },
   outdir: 'dist/runtime',
   outExtension: { '.js': '.mjs' },

@@ -97,6 +97,22 @@ export interface DagListResult {
   files: string[];
   /** Milliseconds the load took. */
   ms: number;
+  /** How long each file took the DAG processor (in `files` order). */
+  timings: FileTiming[];
+}
+
+/** The DAG processor's timings of one file. */
+export interface FileTiming {
+  file: string;
+  /** Compiling with esbuild; null when the compile cache had it. */
+  compileMs: number | null;
+  /** Importing in a parse child; null when it was not imported. */
+  importMs: number | null;
+  totalMs: number;
+  /** Parsed in this load (false: its stored result was still valid). */
+  parsed: boolean;
+  /** When its stored result was made (ISO 8601). */
+  parsedAt: string;
 }
 
 export interface RunInfo {

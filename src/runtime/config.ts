@@ -21,6 +21,10 @@ export interface HangarConfigFile {
   xcom?: XComConfig;
   /** The scheduler service (`hangar scheduler`, or the extension's toggle). */
   scheduler?: SchedulerConfig;
+  /** Seconds one DAG file may take to be imported by the DAG processor (default 30, as Airflow's dagbag_import_timeout). */
+  dagFileTimeout?: number;
+  /** MiB of memory one DAG file's import may use (default 512). */
+  dagFileMemoryMb?: number;
 }
 
 export interface SchedulerConfig {
@@ -48,6 +52,9 @@ export interface WorkspaceConfig {
   readonly connections: Readonly<Record<string, string>>;
   readonly xcom: XComConfig;
   readonly scheduler: Required<SchedulerConfig>;
+  /** The DAG processor's budgets per file. */
+  readonly dagFileTimeoutMs: number;
+  readonly dagFileMemoryMb: number;
 }
 
 export const CONFIG_FILE = 'hangar.json';
@@ -75,6 +82,14 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
   if (c.executor !== undefined && c.executor !== 'isolated' && c.executor !== 'in-process') {
     throw new Error(`${file}: executor must be "isolated" or "in-process", not ${JSON.stringify(c.executor)}`);
   }
+  const dagFileTimeout = c.dagFileTimeout ?? 30;
+  if (typeof dagFileTimeout !== 'number' || !(dagFileTimeout > 0) || dagFileTimeout > 3600) {
+    throw new Error(`${file}: dagFileTimeout must be a number of seconds between 0 and 3600, not ${JSON.stringify(dagFileTimeout)}`);
+  }
+  const dagFileMemoryMb = c.dagFileMemoryMb ?? 512;
+  if (!Number.isInteger(dagFileMemoryMb) || dagFileMemoryMb < 64) {
+    throw new Error(`${file}: dagFileMemoryMb must be a whole number of MiB ≥ 64, not ${JSON.stringify(dagFileMemoryMb)}`);
+  }
   return {
     root,
     dagsFolder: at(c.dagsFolder ?? 'dags'),
@@ -91,6 +106,8 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     connections: c.connections ?? {},
     xcom: c.xcom ?? {},
     scheduler: schedulerConfig(c.scheduler, file),
+    dagFileTimeoutMs: Math.round(dagFileTimeout * 1000),
+    dagFileMemoryMb,
   };
 }
 

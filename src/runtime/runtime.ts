@@ -1,6 +1,5 @@
 import { loadConfig } from './config.ts';
 import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
-import type { Dag } from './dag/dag.ts';
 import { manualDataInterval, scheduleOf, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { validateRunParams } from './dag/params.ts';
 import { Variables } from './variables.ts';
@@ -9,8 +8,10 @@ import { InProcessExecutor } from './executor/in-process.ts';
 import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
 import { IsolatedExecutor } from './executor/isolated.ts';
 import { logToCurrentTry } from './executor/task-runner.ts';
-import { loadDagBag } from './loader/index.ts';
-import type { DagBag } from './loader/index.ts';
+import { importBundle } from './loader/index.ts';
+import { DagProcessor } from './processor/index.ts';
+import type { DagBag, ProcessOptions } from './processor/index.ts';
+import type { DagSpec } from './processor/serialized.ts';
 import { systemClock } from './scheduler/clock.ts';
 import type { Clock } from './scheduler/clock.ts';
 import { Pools } from './scheduler/pools.ts';
@@ -52,6 +53,7 @@ export class Runtime {
   readonly executor: TaskExecutor;
   private readonly parallelism: { running: number; limit: number };
   private bag: DagBag | undefined;
+  readonly processor: DagProcessor;
   private readonly activeRuns = new Map<string, RunLoop>();
 
   constructor(workspace: string, options: RuntimeOptions = {}) {
@@ -67,6 +69,10 @@ export class Runtime {
       log: logToCurrentTry,
     });
     this.pools = new Pools(this.config.pools);
+    this.processor = new DagProcessor(this.config.dagsFolder, this.config.cacheDir, this.store, {
+      timeoutMs: this.config.dagFileTimeoutMs,
+      memoryMb: this.config.dagFileMemoryMb,
+    });
     this.parallelism = { running: 0, limit: this.config.parallelism };
     this.executor = options.executor ? options.executor(this) : this.defaultExecutor();
   }
@@ -79,19 +85,23 @@ export class Runtime {
     }
     return new InProcessExecutor({
       env: { store: this.store, backend: this.backend, tmpDir: this.config.tmpDir, clock: this.clock, connections: this.config.connections },
-      resolve: (req) => {
-        const dag = this.getDag(req.dagId);
-        const run = this.store.getRun(req.dagId, req.runId);
-        if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
-        return { dag, run };
+      // The trade-off of this executor: the DAG's code (the bundle the processor parsed) is imported here.
+      resolve: async (req) => {
+        const loaded = await importBundle(req.dagFile, req.bundle);
+        const dag = loaded.dags.find((d) => d.id === req.dagId);
+        if (!dag) throw new Error(`DAG "${req.dagId}" is not defined in ${req.dagFile}${loaded.errors[0] ? `: ${loaded.errors[0].message}` : ''}`);
+        return { dag, run: req.runId === undefined ? undefined : this.store.getRun(req.dagId, req.runId) };
       },
       onLine,
     });
   }
 
-  /** Parses the DAG folder and records DAGs and import errors in the store. */
-  async loadDags(): Promise<DagBag> {
-    const bag = await loadDagBag(this.config.dagsFolder, this.config.cacheDir);
+  /**
+   * Brings the DAGs up to date through the DAG processor (files that changed are parsed in child
+   * processes; the others come from the store) and records DAGs and import errors in the store.
+   */
+  async loadDags(options: ProcessOptions = {}): Promise<DagBag> {
+    const bag = await this.processor.process(options);
     const now = nowIso();
     this.store.tx(() => {
       for (const d of bag.dags.values()) {
@@ -105,7 +115,7 @@ export class Runtime {
           last_parsed_at: now,
         });
       }
-      this.store.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, message: e.message, line: e.line, col: e.column, seen_at: now })));
+      this.store.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, dag_id: e.dagId ?? null, message: e.message, line: e.line, col: e.column, seen_at: now })));
     });
     this.bag = bag;
     return bag;
@@ -120,7 +130,7 @@ export class Runtime {
     return this.bag;
   }
 
-  getDag(dagId: string): Dag<any> {
+  getDag(dagId: string): DagSpec {
     const dag = this.bag?.dags.get(dagId);
     if (!dag) {
       const error = this.bag?.errors.find((e) => e.dagId === dagId);
@@ -243,7 +253,7 @@ export class Runtime {
    * Waits until the DAG has a free run slot and claims the run (a queued run only).
    * False when another runtime took the run meanwhile.
    */
-  private async waitForRunSlot(dag: Dag<any>, runId: string, signal?: AbortSignal): Promise<boolean> {
+  private async waitForRunSlot(dag: DagSpec, runId: string, signal?: AbortSignal): Promise<boolean> {
     let told = false;
     while (!this.claimRun(dag.id, runId)) {
       const run = this.store.getRun(dag.id, runId);
@@ -341,6 +351,7 @@ export class Runtime {
 
   async close(): Promise<void> {
     for (const loop of this.activeRuns.values()) loop.cancel('The runtime is shutting down');
+    await this.processor.close();
     await this.executor.close();
     this.store.close();
   }

@@ -58,6 +58,7 @@ describe('DAGs tree, diagnostics and CodeLens', () => {
       errors: [],
       files: [],
       ms: 1,
+      timings: [],
     };
     assert.deepEqual(lensesForFile(list, '/w/dags/x.ts'), [
       { dagId: 'a', line: 2 },

@@ -90,6 +90,38 @@ async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: s
 }
 
 describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
+  test('a DAG file that spins at import never reaches the server: it keeps answering, reports the file, and runs the other DAGs', async () => {
+    const s = await startServer({
+      'hangar.json': JSON.stringify({ executor: 'in-process', dagFileTimeout: 3 }),
+      'dags/etl.ts': DAG,
+      'dags/spin.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'spin' });\nwhile (true) {}\n`,
+    });
+    let listed = false;
+    const listing = s.rpc.sendRequest(P.DagList, {}).finally(() => (listed = true));
+    // While the spinning file is being parsed (and then stopped), other requests are answered.
+    let answered = 0;
+    while (!listed) {
+      const started = Date.now();
+      await s.rpc.sendRequest(P.RunList, {});
+      assert.ok(Date.now() - started < 2000, 'run/list answered while a DAG file spins');
+      answered++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(answered >= 5, `the server answered ${answered} requests while parsing`);
+    const list = await listing;
+    assert.deepEqual(list.dags.map((d) => d.dagId), ['etl']);
+    assert.equal(list.errors.length, 1);
+    assert.equal(list.errors[0]!.file, join(s.workspace, 'dags', 'spin.ts'));
+    assert.match(list.errors[0]!.message, /its import ran for more than 3 s \(dagFileTimeout\) without giving the event loop a turn/);
+    assert.equal(list.timings.length, 2);
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
+    assert.equal((await runEnded(s, run.runId)).state, 'success');
+    // A reload with nothing changed does not parse the spinning file again.
+    const again = await s.rpc.sendRequest(P.DagList, { reload: true });
+    assert.deepEqual(again.timings.map((t) => t.parsed), [false, false]);
+    assert.equal(again.errors.length, 1);
+  });
+
   test('lists DAGs with tasks in order, kinds and positions', async () => {
     const s = await startServer();
     const list = await s.rpc.sendRequest(P.DagList, {});

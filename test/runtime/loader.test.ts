@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadDagBag } from '../../src/runtime/loader/index.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
@@ -12,14 +11,19 @@ const a = good.task('a', async () => 1);
 good.task('b', { inputs: { x: a } }, async (_ctx, { x }) => x + 1);
 `;
 
+/** Loads a folder as the CLI does: through the DAG processor (parse children), into a fresh store. */
+async function loadFolder(ws: { root: string }) {
+  const rt = new Runtime(ws.root);
+  try {
+    return await rt.loadDags();
+  } finally {
+    await rt.close();
+  }
+}
+
 async function errorsOf(files: Record<string, string>) {
   const ws = tempWorkspace({ 'dags/good.ts': GOOD, ...files });
-  try {
-    const bag = await loadDagBag(ws.dags, join(ws.root, '.hangar', 'cache'));
-    return { bag, ws };
-  } finally {
-    // keep files for assertions on paths; removed by the caller
-  }
+  return { bag: await loadFolder(ws), ws };
 }
 
 function lineOf(text: string, needle: string): number {
@@ -128,7 +132,8 @@ test('validation: the same DAG id in two files names both', async () => {
   try {
     assert.equal(bag.dags.get('good')!.fileloc, join(ws.dags, 'good.ts'));
     assert.equal(bag.errors.length, 1);
-    assert.match(bag.errors[0]!.message, /zz_copy\.ts:2:\d+: duplicate DAG id "good" \(already defined in .*good\.ts\)/);
+    assert.match(bag.errors[0]!.message, /zz_copy\.ts:2:\d+: duplicate DAG id "good": also defined in .*good\.ts:2:\d+ \(that one is used\)/);
+    assert.equal(bag.errors[0]!.file, join(ws.dags, 'zz_copy.ts'));
   } finally {
     ws.remove();
   }
@@ -163,22 +168,23 @@ d.task('fails', async () => {
   }
 });
 
-test('loader: compiled output is cached by content, including imported workspace modules', async () => {
+test('loader: a file is parsed again only when it or a workspace module it imports changed', async () => {
   const ws = tempWorkspace({
     'dags/cached.ts': `import { dag } from 'hangar';\nimport { ID } from './lib/id.ts';\nexport const d = dag({ id: ID });\nd.task('t', async () => 1);\n`,
     'dags/lib/id.ts': `export const ID = 'first';\n`,
   });
-  const cache = join(ws.root, '.hangar', 'cache');
   try {
-    const cold = await loadDagBag(ws.dags, cache);
-    assert.deepEqual(cold.stats.compiled, 1);
+    const cold = await loadFolder(ws);
+    assert.deepEqual([cold.stats.parsed, cold.stats.reused], [1, 0]);
     assert.deepEqual([...cold.dags.keys()], ['first']);
-    const warm = await loadDagBag(ws.dags, cache);
-    assert.equal(warm.stats.cached, 1);
-    assert.equal(warm.stats.compiled, 0);
+    assert.ok(cold.timings[0]!.parsed && cold.timings[0]!.compileMs! > 0 && cold.timings[0]!.importMs! > 0, JSON.stringify(cold.timings));
+    const warm = await loadFolder(ws);
+    assert.deepEqual([warm.stats.parsed, warm.stats.reused], [0, 1], 'nothing changed: the stored result is used');
+    assert.deepEqual([...warm.dags.keys()], ['first']);
+    assert.equal(warm.timings[0]!.parsed, false);
     ws.write('dags/lib/id.ts', `export const ID = 'second';\n`);
-    const changed = await loadDagBag(ws.dags, cache);
-    assert.equal(changed.stats.compiled, 1, 'a change in an imported module is a cache miss');
+    const changed = await loadFolder(ws);
+    assert.equal(changed.stats.parsed, 1, 'a change in an imported module parses the file again');
     assert.deepEqual([...changed.dags.keys()], ['second']);
   } finally {
     ws.remove();
@@ -193,7 +199,7 @@ test("loader: DAG files import npm packages from the workspace's node_modules", 
   writeFileSync(join(ws.root, 'node_modules', 'shouty', 'package.json'), JSON.stringify({ name: 'shouty', type: 'module', exports: './index.js' }));
   writeFileSync(join(ws.root, 'node_modules', 'shouty', 'index.js'), `export const shout = (s) => s.toUpperCase() + '_ok';\n`);
   try {
-    const bag = await loadDagBag(ws.dags, join(ws.root, '.hangar', 'cache'));
+    const bag = await loadFolder(ws);
     assert.deepEqual(bag.errors, []);
     assert.deepEqual([...bag.dags.keys()], ['PKG_ok']);
   } finally {
@@ -204,7 +210,7 @@ test("loader: DAG files import npm packages from the workspace's node_modules", 
 test('loader: files that do not mention hangar are not DAG files', async () => {
   const ws = tempWorkspace({ 'dags/util.ts': `export const x = 1;\nthrow new Error('never imported');\n`, 'dags/good.ts': GOOD });
   try {
-    const bag = await loadDagBag(ws.dags, join(ws.root, '.hangar', 'cache'));
+    const bag = await loadFolder(ws);
     assert.deepEqual(bag.files, [join(ws.dags, 'good.ts')]);
     assert.deepEqual(bag.errors, []);
   } finally {

@@ -140,6 +140,7 @@ sensor(d, 'by_date', { mode: 'reschedule', pokeInterval: '10m', onSlaMiss, sla: 
       store: t.rt.store,
       clock,
       events: t.rt.events,
+      runCallback: async () => assert.fail('a resumed run must not call onSlaMiss again'),
     });
     clock.advance(24 * 3_600_000);
     await new Promise((r) => setTimeout(r, 10));

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import type { DagLoadError } from '../loader/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { colorState, disableColor, formatDuration } from './format.ts';
@@ -50,9 +51,12 @@ Usage: hangar <command> [options]
 
 Commands:
   init [DIR]                       Scaffold a workspace (dags/, hangar.json, tsconfig.json, an example DAG)
-  list                             DAGs, their tasks, schedules and next runs, and DAG files that failed to load
+  list [--timings] [--reparse]     DAGs, their tasks, schedules and next runs, and DAG files that failed to load
+                                   (--timings: how long each file took to parse; --reparse: parse all again)
   scheduler                        Run the scheduler: create runs on their schedules and run them (Ctrl+C stops)
   dags pause|unpause DAG           Stop or resume creating scheduled runs of a DAG (kept in the store)
+  dags errors                      DAG files that failed to load, with the reason and line
+  dags reparse                     Parse every DAG file again (also those a time or memory budget stopped)
   run DAG [--date D] [--conf JSON] Trigger a run and follow it to the end
   run DAG --resume RUN_ID          Finish a run that was interrupted (or created by trigger)
   trigger DAG [--date D] [--conf JSON]  Create a queued run without running it
@@ -108,6 +112,8 @@ const OPTIONS = {
   upstream: { type: 'boolean' },
   failed: { type: 'boolean' },
   'no-run': { type: 'boolean' },
+  timings: { type: 'boolean' },
+  reparse: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
   ...VARIABLES_OPTIONS,
@@ -197,6 +203,24 @@ function reportLoadErrors(rt: Runtime): void {
   for (const e of rt.dagBag?.errors ?? []) process.stderr.write(`hangar: failed to load ${e.message}\n`);
 }
 
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+}
+
+function importErrorJson(e: DagLoadError) {
+  return { fileloc: e.file, line: e.line, col: e.column, message: e.message };
+}
+
+/** Exit 3 (load_error) when DAG files failed to load, naming them. */
+function loadErrorsExit(ctx: Ctx, errors: readonly DagLoadError[]): number {
+  if (errors.length === 0) return 0;
+  return fail(ctx, 'load_error', `${errors.length} DAG file(s) failed to load`, { files: [...new Set(errors.map((e) => e.file))] });
+}
+
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
@@ -218,7 +242,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 
   async list(ctx) {
     return withRuntime(ctx, async (rt) => {
-      const bag = rt.dagBag!;
+      const bag = await rt.loadDags({ force: !!ctx.values.reparse });
       const paused = rt.store.pausedDags();
       const now = rt.clock.now();
       const dags = [...bag.dags.values()].map((d) => ({
@@ -244,13 +268,16 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           };
         }),
       }));
-      const importErrors = bag.errors.map((e) => ({
-        fileloc: e.file,
-        line: e.line,
-        col: e.column,
-        message: e.message,
+      const importErrors = bag.errors.map(importErrorJson);
+      const timings = bag.timings.map((t) => ({
+        fileloc: t.file,
+        compile_seconds: t.compileMs === null ? null : round3(t.compileMs / 1000),
+        import_seconds: t.importMs === null ? null : round3(t.importMs / 1000),
+        total_seconds: round3(t.totalMs / 1000),
+        parsed_now: t.parsed,
+        parsed_at: t.parsedAt,
       }));
-      emit(ctx, 'list', { dags, import_errors: importErrors }, () => {
+      emit(ctx, 'list', { dags, import_errors: importErrors, ...(ctx.values.timings ? { timings } : {}) }, () => {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
           const zone = d.timezone === 'UTC' ? '' : `, ${d.timezone}`;
@@ -270,12 +297,24 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             );
         }
         for (const e of bag.errors) ctx.out(`\nLoad error: ${e.message}`);
+        if (ctx.values.timings) {
+          ctx.out('');
+          printTable(
+            ctx,
+            ['file', 'compile', 'import', 'total', 'result'],
+            bag.timings.map((t) => [
+              relative(rt.config.dagsFolder, t.file),
+              t.compileMs === null ? 'cached' : formatMs(t.compileMs),
+              t.importMs === null ? '—' : formatMs(t.importMs),
+              formatMs(t.totalMs),
+              t.parsed ? 'parsed now' : `unchanged since ${t.parsedAt}`,
+            ]),
+          );
+          ctx.out(`${bag.stats.parsed} parsed, ${bag.stats.reused} unchanged, ${formatMs(bag.stats.ms)} in all`);
+        }
       });
-      if (bag.errors.length === 0) return 0;
-      return fail(ctx, 'load_error', `${bag.errors.length} DAG file(s) failed to load`, {
-        files: [...new Set(bag.errors.map((e) => e.file))],
-      });
-    });
+      return loadErrorsExit(ctx, bag.errors);
+    }, false);
   },
 
   async scheduler(ctx) {
@@ -306,9 +345,32 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   },
 
   async dags(ctx) {
-    const verb = need(ctx, 0, 'pause or unpause: hangar dags pause|unpause DAG');
+    const verb = need(ctx, 0, 'what to do: hangar dags pause|unpause DAG, dags errors, dags reparse');
+    if (verb === 'errors' || verb === 'reparse') {
+      return withRuntime(
+        ctx,
+        async (rt) => {
+          const bag = await rt.loadDags({ force: verb === 'reparse' });
+          const importErrors = bag.errors.map(importErrorJson);
+          if (verb === 'errors') {
+            emit(ctx, 'dags-errors', { import_errors: importErrors }, () => {
+              if (bag.errors.length === 0) ctx.out(`No import errors in ${rt.config.dagsFolder}`);
+              for (const e of bag.errors) ctx.out(e.message);
+            });
+          } else {
+            const doc = { files: bag.files.length, parsed: bag.stats.parsed, dags: bag.dags.size, seconds: round3(bag.stats.ms / 1000), import_errors: importErrors };
+            emit(ctx, 'dags-reparse', doc, () => {
+              ctx.out(`Parsed ${doc.parsed} DAG file${doc.parsed === 1 ? '' : 's'} in ${formatMs(bag.stats.ms)}: ${doc.dags} DAG${doc.dags === 1 ? '' : 's'}, ${bag.errors.length} import error${bag.errors.length === 1 ? '' : 's'}`);
+              for (const e of bag.errors) ctx.out(`\n${e.message}`);
+            });
+          }
+          return loadErrorsExit(ctx, bag.errors);
+        },
+        false,
+      );
+    }
     if (verb !== 'pause' && verb !== 'unpause')
-      throw new UsageError(`unknown "dags" command "${verb}" (use pause or unpause)`);
+      throw new UsageError(`unknown "dags" command "${verb}" (known: pause, unpause, errors, reparse)`);
     const dagId = need(ctx, 1, `the DAG id: hangar dags ${verb} DAG`);
     return withRuntime(ctx, async (rt) => {
       if (!rt.store.setPaused(dagId, verb === 'pause')) {

@@ -53,6 +53,9 @@ const TASK_STATES = [
 ];
 
 /** Objects that appear in more than one output: the same object wherever it appears. */
+/** A DAG file that failed to load (the DAG processor's import error). */
+const importErrors: Schema = arrayOf(obj({ fileloc: str, line: nullable(int), col: nullable(int), message: str }));
+
 const DEFS = {
   time,
   dag_run: obj({
@@ -189,8 +192,29 @@ export const OUTPUTS = {
           ),
         }),
       ),
-      import_errors: arrayOf(obj({ fileloc: str, line: nullable(int), col: nullable(int), message: str })),
-    }),
+      import_errors: importErrors,
+      timings: {
+        ...arrayOf(
+          obj({
+            fileloc: str,
+            compile_seconds: { ...nullable(seconds), description: 'compiling with esbuild; null when the compile cache had it' },
+            import_seconds: { ...nullable(seconds), description: 'importing in a DAG processor child; null when not imported' },
+            total_seconds: seconds,
+            parsed_now: { type: 'boolean', description: 'false: the stored result was still valid (nothing it bundles changed)' },
+            parsed_at: time,
+          }),
+        ),
+        description: 'with --timings: how long the DAG processor took per file',
+      },
+    }, ['timings']),
+  },
+  'dags-errors': {
+    description: '`hangar dags errors`: the DAG files that failed to load.',
+    schema: obj({ import_errors: importErrors }),
+  },
+  'dags-reparse': {
+    description: '`hangar dags reparse`: every DAG file parsed again.',
+    schema: obj({ files: int, parsed: int, dags: int, seconds, import_errors: importErrors }),
   },
   'variables-list': {
     description: '`hangar variables list`: stored variables and HANGAR_VAR_* overrides; secret-looking values are *** unless --reveal.',

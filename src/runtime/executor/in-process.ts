@@ -2,19 +2,23 @@ import type { Dag } from '../dag/dag.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { runTaskTry } from './task-runner.ts';
 import type { RunnerEnv } from './task-runner.ts';
-import type { ExecuteRequest, ExecuteResult, TaskExecutor } from './types.ts';
+import { invokeCallback } from './callbacks.ts';
+import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, TaskExecutor } from './types.ts';
 
 export interface InProcessContext {
   readonly env: RunnerEnv;
-  resolve(req: ExecuteRequest): { dag: Dag<any>; run: DagRunRecord };
+  /** The live DAG (its bundle imported into this process) and the run. */
+  resolve(req: { dagFile: string; bundle: string; dagId: string; runId?: string }): Promise<{ dag: Dag<any>; run: DagRunRecord | undefined }>;
   onLine?: (req: ExecuteRequest, line: string) => void;
 }
 
 /**
  * Runs tasks in the runtime's own process: the fastest, and what the debugger
- * attaches to (breakpoints in DAG files are hit). A task past its timeout is
- * abandoned and failed; code that never yields cannot be stopped here — use the
- * isolated executor for untrusted or unstable tasks.
+ * attaches to (breakpoints in DAG files are hit). The trade-off: the DAG's code is
+ * imported into this process (the DAG processor parsed it elsewhere first, so a
+ * file that hangs at import never gets here, but its tasks run here). A task past
+ * its timeout is abandoned and failed; code that never yields cannot be stopped
+ * here — use the isolated executor for untrusted or unstable tasks.
  */
 export class InProcessExecutor implements TaskExecutor {
   readonly name = 'in-process';
@@ -30,7 +34,8 @@ export class InProcessExecutor implements TaskExecutor {
     signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
-      const { dag, run } = this.ctx.resolve(req);
+      const { dag, run } = await this.ctx.resolve(req);
+      if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
       onStarted?.(process.pid);
       const onLine = this.ctx.onLine ? (line: string) => this.ctx.onLine!(req, line) : undefined;
       const work = runTaskTry(this.ctx.env, dag, run, req, controller.signal, onLine);
@@ -64,6 +69,15 @@ export class InProcessExecutor implements TaskExecutor {
     } finally {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async callback(req: CallbackRequest): Promise<CallbackResult> {
+    try {
+      const { dag } = await this.ctx.resolve(req);
+      return await invokeCallback(dag, req);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
     }
   }
 

@@ -4,7 +4,7 @@ import { existsSync, appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromWorker, ToWorker } from './protocol.ts';
-import type { ExecuteRequest, ExecuteResult, TaskExecutor } from './types.ts';
+import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, TaskExecutor } from './types.ts';
 
 export interface IsolatedOptions {
   /** Most worker processes alive at once (they are started on demand). */
@@ -30,6 +30,8 @@ interface Worker {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   busy?: { id: number; req: ExecuteRequest; resolve: (r: ExecuteResult) => void; stderr: string[]; timer?: NodeJS.Timeout; timedOut?: boolean; cancelled?: string };
+  /** A callback it is running. */
+  call?: { id: number; resolve: (r: CallbackResult) => void; timer: NodeJS.Timeout; timedOut?: boolean };
   tries: number;
   dead: boolean;
 }
@@ -83,7 +85,13 @@ export class IsolatedExecutor implements TaskExecutor {
     child.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') markReady();
       else if (msg.type === 'log' && worker.busy?.id === msg.id) this.options.onLine?.(worker.busy.req, msg.line);
-      else if (msg.type === 'result' && worker.busy?.id === msg.id) {
+      else if (msg.type === 'callback-result' && worker.call?.id === msg.id) {
+        const call = worker.call;
+        worker.call = undefined;
+        clearTimeout(call.timer);
+        call.resolve(msg.result);
+        this.release(worker);
+      } else if (msg.type === 'result' && worker.busy?.id === msg.id) {
         const busy = worker.busy;
         worker.busy = undefined;
         if (busy.timer) clearTimeout(busy.timer);
@@ -97,6 +105,12 @@ export class IsolatedExecutor implements TaskExecutor {
       const i = this.idle.indexOf(worker);
       if (i >= 0) this.idle.splice(i, 1);
       markReady();
+      const call = worker.call;
+      if (call) {
+        worker.call = undefined;
+        clearTimeout(call.timer);
+        call.resolve({ ok: false, error: call.timedOut ? 'it did not finish in time; its process was killed' : `its process (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` });
+      }
       const busy = worker.busy;
       if (busy) {
         worker.busy = undefined;
@@ -170,10 +184,28 @@ export class IsolatedExecutor implements TaskExecutor {
     });
   }
 
+  async callback(req: CallbackRequest): Promise<CallbackResult> {
+    if (this.closed) return { ok: false, error: 'The runtime is shutting down' };
+    const worker = await this.acquire();
+    await worker.ready;
+    if (worker.dead) return this.callback(req);
+    const id = this.nextId++;
+    return new Promise<CallbackResult>((resolve) => {
+      // The worker enforces the budget itself; this is the backstop for code that never yields.
+      const timer = setTimeout(() => {
+        if (worker.call?.id !== id) return;
+        worker.call.timedOut = true;
+        worker.child.kill('SIGKILL');
+      }, req.timeoutMs + 2000);
+      worker.call = { id, resolve, timer };
+      worker.child.send({ type: 'callback', id, req } satisfies ToWorker);
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const exits = [...this.all].map((w) => new Promise<void>((r) => (w.dead ? r() : w.child.once('exit', () => r()))));
-    for (const w of this.all) w.child.kill(w.busy ? 'SIGKILL' : 'SIGTERM');
+    for (const w of this.all) w.child.kill(w.busy || w.call ? 'SIGKILL' : 'SIGTERM');
     await Promise.all(exits);
   }
 }

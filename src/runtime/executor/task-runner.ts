@@ -99,7 +99,7 @@ export function expandCombination(lists: Record<string, readonly unknown[]>, ind
 
 export async function resolveExpandLists(
   scope: XComScope,
-  task: TaskDefinition,
+  task: Pick<TaskDefinition, 'id' | 'expand'>,
   templateScope: Record<string, unknown>,
 ): Promise<Record<string, unknown[]>> {
   const lists: Record<string, unknown[]> = {};

@@ -3,6 +3,8 @@
 export interface ExecuteRequest {
   readonly workspace: string;
   readonly dagFile: string;
+  /** The compiled module the DAG was parsed from: the try imports exactly this. */
+  readonly bundle: string;
   readonly dagId: string;
   readonly runId: string;
   readonly taskId: string;
@@ -38,8 +40,29 @@ export type ExecuteResult =
       readonly pid: number;
     };
 
+/**
+ * A callback of user code that the scheduler wants run (a task's onSuccess/onFailure/onRetry, a DAG's
+ * onSuccess/onFailure, a sensor's onSlaMiss): it runs where tasks run, never in the scheduler.
+ */
+export interface CallbackRequest {
+  readonly workspace: string;
+  readonly dagFile: string;
+  readonly bundle: string;
+  readonly dagId: string;
+  /** The task whose callback it is; absent for a DAG's own callbacks. */
+  readonly taskId?: string;
+  readonly name: 'onSuccess' | 'onFailure' | 'onRetry' | 'onSlaMiss';
+  /** What the callback receives (TaskCallbackContext, DagCallbackContext or SlaMissEvent). */
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly timeoutMs: number;
+}
+
+export type CallbackResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
+
 export interface TaskExecutor {
   readonly name: string;
+  /** Runs a callback of the DAG's code; resolves when it has ended. Never rejects. */
+  callback(req: CallbackRequest): Promise<CallbackResult>;
   /**
    * Runs one try; resolves when it has ended, however it ended. Never rejects.
    * `onStarted` tells the pid of the process that runs it, once it runs.

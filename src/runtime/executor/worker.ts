@@ -1,26 +1,27 @@
 /**
- * A worker process: runs task tries sent by the runtime, one at a time. It
- * opens its own connection to the store (WAL allows it), loads DAG files from
- * the compile cache, and reports each try's end. If it dies, only the try it
+ * A worker process: runs task tries (and callbacks) sent by the runtime, one at a
+ * time. It opens its own connection to the store (WAL allows it), imports the
+ * compiled bundle the DAG processor parsed (never a newer compile of the file),
+ * and reports each try's end. If it dies, only the try it
  * was running fails; the runtime starts another worker.
  */
 import { loadConfig } from '../config.ts';
 import type { WorkspaceConfig } from '../config.ts';
 import type { Dag } from '../dag/dag.ts';
-import { loadDagFile } from '../loader/index.ts';
+import { importBundle } from '../loader/index.ts';
+import { invokeCallback } from './callbacks.ts';
 import { Store } from '../store/store.ts';
 import { createXComBackend } from '../xcom/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { logToCurrentTry, runTaskTry } from './task-runner.ts';
 import { systemClock } from '../scheduler/clock.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
-import type { ExecuteRequest, ExecuteResult } from './types.ts';
+import type { CallbackResult, ExecuteRequest, ExecuteResult } from './types.ts';
 
 interface WorkspaceState {
   readonly config: WorkspaceConfig;
   readonly store: Store;
   readonly backend: XComBackend;
-  readonly dags: Map<string, { mtimeKey: string; dags: Map<string, Dag<any>>; error?: string }>;
 }
 
 const workspaces = new Map<string, WorkspaceState>();
@@ -38,15 +39,14 @@ function workspace(root: string): WorkspaceState {
       config,
       store,
       backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, db: store.db, connections: config.connections, log: logToCurrentTry }),
-      dags: new Map(),
     };
     workspaces.set(root, ws);
   }
   return ws;
 }
 
-async function dagFor(ws: WorkspaceState, req: ExecuteRequest): Promise<Dag<any>> {
-  const loaded = await loadDagFile(req.dagFile, ws.config.cacheDir);
+async function dagFor(req: { dagFile: string; bundle: string; dagId: string }): Promise<Dag<any>> {
+  const loaded = await importBundle(req.dagFile, req.bundle);
   if (loaded.errors.length) throw new Error(`DAG file ${req.dagFile} failed to load in the worker: ${loaded.errors[0]!.message}`);
   const dag = loaded.dags.find((d) => d.id === req.dagId);
   if (!dag) throw new Error(`DAG "${req.dagId}" is no longer defined in ${req.dagFile}`);
@@ -75,7 +75,7 @@ for (const [stream, level] of [
 
 async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
   const ws = workspace(req.workspace);
-  const dag = await dagFor(ws, req);
+  const dag = await dagFor(req);
   const run = ws.store.getRun(req.dagId, req.runId);
   if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
   const controller = new AbortController();
@@ -93,6 +93,14 @@ async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
 }
 
 process.on('message', (msg: ToWorker) => {
+  if (msg.type === 'callback') {
+    dagFor(msg.req)
+      .then((dag) => invokeCallback(dag, msg.req))
+      .catch((err: unknown): CallbackResult => ({ ok: false, error: err instanceof Error ? err.message : String(err) }))
+      .then((result) => send({ type: 'callback-result', id: msg.id, result }))
+      .catch(() => process.exit(70));
+    return;
+  }
   if (msg.type !== 'run') return;
   run(msg.id, msg.req)
     .catch((err: unknown): ExecuteResult => ({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), pid: process.pid }))

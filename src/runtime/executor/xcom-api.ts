@@ -1,4 +1,3 @@
-import type { Dag } from '../dag/dag.ts';
 import type { TaskRef, XComApi, XComFileRef, XComPullOptions, XComPushOptions } from '../dag/types.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
@@ -11,7 +10,8 @@ export const RETURN_KEY = 'return_value';
 export interface XComScope {
   readonly store: Store;
   readonly backend: XComBackend;
-  readonly dag: Dag<any>;
+  /** The DAG's structure: the live DAG in a task's process, its serialized form in the scheduler. */
+  readonly dag: { readonly id: string; readonly tasks: ReadonlyMap<string, { readonly expand: unknown }> };
   readonly runId: string;
   /** The task instance using the API (pusher, or puller for lineage). */
   readonly taskId: string;

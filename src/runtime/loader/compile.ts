@@ -11,6 +11,10 @@ export interface CompiledDagFile {
   readonly output: string;
   /** Absolute paths of every workspace file bundled into it. */
   readonly inputs: readonly string[];
+  /** sha256 of each of those files' content, as compiled (the entry file's included). */
+  readonly inputHashes: Readonly<Record<string, string>>;
+  /** sha256 of the compiled module. */
+  readonly outputHash: string;
   readonly fromCache: boolean;
 }
 
@@ -31,6 +35,7 @@ interface Manifest {
   readonly key: string;
   readonly inputs: Record<string, string>;
   readonly output: string;
+  readonly outputHash: string;
 }
 
 const COMPILER_VERSION = `esbuild-${esbuild.version}-hangar-1`;
@@ -68,8 +73,8 @@ export async function compileDagFile(
   if (existsSync(manifestPath)) {
     try {
       const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-      if (m.key === key && existsSync(m.output) && inputsUnchanged(m.inputs, abs)) {
-        return { file: abs, output: m.output, inputs: Object.keys(m.inputs), fromCache: true };
+      if (m.key === key && m.outputHash && existsSync(m.output) && inputsUnchanged(m.inputs, abs)) {
+        return { file: abs, output: m.output, inputs: Object.keys(m.inputs), inputHashes: m.inputs, outputHash: m.outputHash, fromCache: true };
       }
     } catch {
       // A corrupt manifest is a cache miss.
@@ -120,10 +125,11 @@ export async function compileDagFile(
     const p = resolve(dir, input);
     inputs[p] = p === abs ? sha(source) : sha(readFileSync(p));
   }
-  const outputPath = join(dir, `${basename(abs).replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(64, 80)}-${sha(out.contents).slice(0, 12)}.mjs`);
+  const outputHash = sha(out.contents);
+  const outputPath = join(dir, `${basename(abs).replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(64, 80)}-${outputHash.slice(0, 12)}.mjs`);
   writeAtomic(outputPath, out.contents);
-  writeAtomic(manifestPath, JSON.stringify({ key, inputs, output: outputPath } satisfies Manifest));
-  return { file: abs, output: outputPath, inputs: Object.keys(inputs), fromCache: false };
+  writeAtomic(manifestPath, JSON.stringify({ key, inputs, output: outputPath, outputHash } satisfies Manifest));
+  return { file: abs, output: outputPath, inputs: Object.keys(inputs), inputHashes: inputs, outputHash, fromCache: false };
 }
 
 function inputsUnchanged(inputs: Record<string, string>, entry: string): boolean {

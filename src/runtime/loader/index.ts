@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as api from '../dag/index.ts';
@@ -20,19 +20,44 @@ export interface DagLoadError {
   readonly dagId?: string;
 }
 
-export interface DagBag {
-  readonly dags: Map<string, Dag<any>>;
-  readonly errors: DagLoadError[];
-  readonly files: string[];
-  readonly stats: { compiled: number; cached: number; ms: number };
-}
-
 const API_EXPORTS = Object.keys(api).sort();
 /**
  * Modules already imported, by compiled output path, with their validated DAGs: ESM can't re-run a
  * module, and a worker asks for the same file on every try, so import and validation happen once.
  */
-const imported = new Map<string, { dags: Dag<any>[]; errors: DagLoadError[] } | { error: unknown }>();
+const imported = new Map<string, Promise<{ dags: Dag<any>[]; errors: DagLoadError[] } | { error: unknown }>>();
+
+let evaluating: Promise<unknown> = Promise.resolve();
+
+async function evaluate(abs: string, bundlePath: string, inputSet: Set<string>): Promise<{ dags: Dag<any>[]; errors: DagLoadError[] } | { error: unknown }> {
+  const outputUrl = pathToFileURL(bundlePath).href;
+  setUserFileFilter((f) => f === outputUrl || f === bundlePath);
+  beginCollecting();
+  let defined: Dag<any>[] | undefined;
+  let failure: unknown;
+  try {
+    await import(outputUrl);
+    defined = endCollecting();
+  } catch (err) {
+    endCollecting();
+    failure = err;
+  } finally {
+    setUserFileFilter(undefined);
+  }
+  if (!defined) return { error: failure };
+  const dags: Dag<any>[] = [];
+  const errors: DagLoadError[] = [];
+  for (const d of defined) {
+    d.fileloc = abs;
+    try {
+      d.validate();
+      dags.push(d);
+    } catch (err) {
+      errors.push(errorWithPosition(err, abs, inputSet, d.id));
+    }
+  }
+  return { dags, errors };
+}
 
 /** Makes the authoring API reachable from compiled DAG files and turns on source-mapped stack traces. */
 export function installRuntimeApi(): void {
@@ -58,105 +83,60 @@ export function discoverDagFiles(folder: string): string[] {
   return out;
 }
 
-/** Loads one DAG file: compile (cached), import, collect its DAGs, validate them. */
-export async function loadDagFile(
+/**
+ * Imports a compiled DAG file (a bundle) into this process, collects the DAGs it
+ * defines and validates them. Only processes that are meant to run user code call
+ * this: the DAG processor's children, task workers, and the in-process executor.
+ */
+export async function importBundle(
   file: string,
-  cacheDir: string,
-  precompiled?: Promise<CompiledDagFile>,
-): Promise<{ dags: Dag<any>[]; errors: DagLoadError[]; fromCache: boolean }> {
+  bundlePath: string,
+  inputs: readonly string[] = [file],
+): Promise<{ dags: Dag<any>[]; errors: DagLoadError[] }> {
   installRuntimeApi();
   const abs = resolve(file);
-  let compiled;
-  try {
-    compiled = await (precompiled ?? compileDagFile(abs, cacheDir, API_EXPORTS));
-  } catch (err) {
-    if (err instanceof DagCompileError) {
-      return { dags: [], errors: [{ file: err.file, line: err.line ?? null, column: err.column ?? null, message: err.message }], fromCache: false };
-    }
-    return { dags: [], errors: [{ file: abs, line: null, column: null, message: `${abs}: ${(err as Error).message}` }], fromCache: false };
+  const inputSet = new Set(inputs);
+  // One import per bundle, even when several tries ask at once: ESM evaluates a module once, so a second
+  // concurrent import would see no DAGs being defined.
+  // Evaluations run one after another: the DAGs a module defines are collected in one global list.
+  let pending = imported.get(bundlePath);
+  if (!pending) {
+    pending = evaluating.then(() => evaluate(abs, bundlePath, inputSet));
+    evaluating = pending.then(
+      () => undefined,
+      () => undefined,
+    );
+    imported.set(bundlePath, pending);
   }
-  const inputs = new Set(compiled.inputs);
-  let entry = imported.get(compiled.output);
-  if (!entry) {
-    const outputUrl = pathToFileURL(compiled.output).href;
-    setUserFileFilter((f) => f === outputUrl || f === compiled.output);
-    beginCollecting();
-    let defined: Dag<any>[] | undefined;
-    let failure: unknown;
-    try {
-      await import(outputUrl);
-      defined = endCollecting();
-    } catch (err) {
-      endCollecting();
-      failure = err;
-    } finally {
-      setUserFileFilter(undefined);
-    }
-    if (defined) {
-      const dags: Dag<any>[] = [];
-      const errors: DagLoadError[] = [];
-      for (const d of defined) {
-        d.fileloc = abs;
-        try {
-          d.validate();
-          dags.push(d);
-        } catch (err) {
-          errors.push(errorWithPosition(err, abs, inputs, d.id));
-        }
-      }
-      entry = { dags, errors };
-    } else entry = { error: failure };
-    imported.set(compiled.output, entry);
-  }
-  if ('error' in entry) {
-    return { dags: [], errors: [errorWithPosition(entry.error, abs, inputs)], fromCache: compiled.fromCache };
-  }
-  return { dags: entry.dags, errors: entry.errors, fromCache: compiled.fromCache };
+  const entry = await pending;
+  if ('error' in entry) return { dags: [], errors: [errorWithPosition(entry.error, abs, inputSet)] };
+  return { dags: entry.dags, errors: entry.errors };
 }
 
-/** Loads every DAG file of a folder. One bad file never stops the others. */
-export async function loadDagBag(dagsFolder: string, cacheDir: string): Promise<DagBag> {
-  const started = performance.now();
-  const files = discoverDagFiles(dagsFolder);
-  const dags = new Map<string, Dag<any>>();
-  const errors: DagLoadError[] = [];
-  let compiled = 0;
-  let cached = 0;
-  // Compile up to 8 files at once (esbuild works in parallel), then import them one by one, in order.
-  const compiling = new Map<string, Promise<CompiledDagFile>>();
-  let next = 0;
-  const startNext = () => {
-    const f = files[next++];
-    if (f === undefined) return;
-    const p = compileDagFile(f, cacheDir, API_EXPORTS);
-    p.catch(() => undefined);
-    compiling.set(f, p);
-    void p.finally(startNext).catch(() => undefined);
-  };
-  for (let i = 0; i < 8; i++) startNext();
-  for (const file of files) {
-    while (!compiling.has(file)) await new Promise((r) => setImmediate(r));
-    const r = await loadDagFile(file, cacheDir, compiling.get(file));
-    compiling.delete(file);
-    if (r.fromCache) cached++;
-    else compiled++;
-    errors.push(...r.errors);
-    for (const d of r.dags) {
-      const existing = dags.get(d.id);
-      if (existing) {
-        errors.push({
-          file: d.fileloc,
-          line: d.position?.line ?? null,
-          column: d.position?.column ?? null,
-          dagId: d.id,
-          message: `${d.fileloc}${d.position ? `:${d.position.line}:${d.position.column}` : ''}: duplicate DAG id "${d.id}" (already defined in ${existing.fileloc})`,
-        });
-        continue;
-      }
-      dags.set(d.id, d);
-    }
+/** Turns a compile failure into the import error of its file. */
+export function compileErrorOf(file: string, err: unknown): DagLoadError {
+  if (err instanceof DagCompileError) return { file: err.file, line: err.line ?? null, column: err.column ?? null, message: err.message };
+  return { file, line: null, column: null, message: `${file}: ${(err as Error)?.message ?? String(err)}` };
+}
+
+/**
+ * Compiles (cached) and imports one DAG file into this process. For processes that
+ * run user code only (see importBundle); everyone else asks the DAG processor.
+ */
+export async function loadDagFile(file: string, cacheDir: string): Promise<{ dags: Dag<any>[]; errors: DagLoadError[]; compiled?: CompiledDagFile }> {
+  const abs = resolve(file);
+  let compiled: CompiledDagFile;
+  try {
+    compiled = await compileDagFile(abs, cacheDir, API_EXPORTS);
+  } catch (err) {
+    return { dags: [], errors: [compileErrorOf(abs, err)] };
   }
-  return { dags, errors, files, stats: { compiled, cached, ms: performance.now() - started } };
+  return { ...(await importBundle(abs, compiled.output, compiled.inputs)), compiled };
+}
+
+/** The names the `hangar` module exports to DAG files (part of the compile cache key). */
+export function apiExports(): readonly string[] {
+  return API_EXPORTS;
 }
 
 function errorWithPosition(err: unknown, file: string, inputs: Set<string>, dagId?: string): DagLoadError {
@@ -165,6 +145,30 @@ function errorWithPosition(err: unknown, file: string, inputs: Set<string>, dagI
     return { file: p?.file ?? file, line: p?.line ?? null, column: p?.column ?? null, message: err.message, dagId };
   }
   const e = err instanceof Error ? err : new Error(`threw a non-Error value: ${safeString(err)}`);
+  const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find (?:package|module) '([^']+)'/.exec(e.message) : null;
+  if (missing) {
+    // Say which import, in the user's file, rather than the compiled module's path.
+    const pkg = missing[1]!.startsWith('/') ? missing[1]! : missing[1]!.split('/').slice(0, missing[1]!.startsWith('@') ? 2 : 1).join('/');
+    let line: number | null = null;
+    let column: number | null = null;
+    try {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      const i = lines.findIndex((l) => l.includes(`'${pkg}`) || l.includes(`"${pkg}`));
+      if (i >= 0) {
+        line = i + 1;
+        column = lines[i]!.indexOf(pkg);
+      }
+    } catch {
+      // unreadable: no position
+    }
+    return {
+      file,
+      line,
+      column,
+      dagId,
+      message: `${file}${line ? `:${line}:${column}` : ''}: imports the package "${pkg}", which is not installed (npm install ${pkg} in the workspace, or a folder above it)`,
+    };
+  }
   const stack = e.stack ?? '';
   for (const line of stack.split('\n').slice(1)) {
     const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
@@ -186,6 +190,3 @@ function safeString(v: unknown): string {
   }
 }
 
-export function fileMtime(file: string): number {
-  return statSync(file).mtimeMs;
-}

@@ -2,7 +2,7 @@
  * Operations on stored runs that are not the run loop itself: crash recovery
  * (runs whose runtime died), clearing tasks for a re-run, and marking tasks.
  */
-import type { Dag } from '../dag/dag.ts';
+import type { DagSpec } from '../processor/serialized.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskState } from '../store/records.ts';
@@ -37,7 +37,7 @@ export interface RecoveredTask {
  */
 export function recoverOrphans(
   store: Store,
-  dags: (dagId: string) => Dag<any> | undefined,
+  dags: (dagId: string) => DagSpec | undefined,
   now: number,
   isAlive: (pid: number) => boolean = processAlive,
   only?: { dagId: string; runId: string },
@@ -78,7 +78,7 @@ export function recoverOrphans(
  * Ends a `running` try whose process is gone: failed, or up for retry when it
  * has tries left. Guarded on state and try number, so it settles a try once.
  */
-export function failOrphanTry(store: Store, dag: Dag<any> | undefined, ti: TaskInstanceRecord, now: number, error: string): TaskState | undefined {
+export function failOrphanTry(store: Store, dag: DagSpec | undefined, ti: TaskInstanceRecord, now: number, error: string): TaskState | undefined {
   const task = dag?.tasks.get(ti.task_id);
   const retry = ti.try_number < ti.max_tries;
   const state: TaskState = retry ? 'up_for_retry' : 'failed';
@@ -108,7 +108,7 @@ export interface ClearOptions {
 }
 
 /** Which task ids a clear touches. */
-export function tasksToClear(dag: Dag<any>, tis: readonly TaskInstanceRecord[], o: ClearOptions): Set<string> {
+export function tasksToClear(dag: DagSpec, tis: readonly TaskInstanceRecord[], o: ClearOptions): Set<string> {
   const chosen = new Set<string>(o.taskIds ?? (o.onlyFailed ? [] : [...dag.tasks.keys()]));
   if (o.onlyFailed) for (const ti of tis) if (ti.state === 'failed' || ti.state === 'upstream_failed') chosen.add(ti.task_id);
   for (const id of chosen) if (!dag.tasks.has(id)) throw new Error(`DAG "${dag.id}" has no task "${id}"`);
@@ -140,7 +140,7 @@ export function tasksToClear(dag: Dag<any>, tis: readonly TaskInstanceRecord[], 
  * XComs go, each gets its retries again, every earlier try keeps its log, and
  * the run goes back to `queued`.
  */
-export async function clearTasks(store: Store, backend: XComBackend, dag: Dag<any>, run: DagRunRecord, options: ClearOptions): Promise<TaskInstanceRecord[]> {
+export async function clearTasks(store: Store, backend: XComBackend, dag: DagSpec, run: DagRunRecord, options: ClearOptions): Promise<TaskInstanceRecord[]> {
   const tis = store.listTaskInstances(run.dag_id, run.run_id);
   if (tis.some((t) => t.state === 'running')) {
     const running = tis.filter((t) => t.state === 'running').map((t) => t.task_id);

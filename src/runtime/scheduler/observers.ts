@@ -3,15 +3,18 @@
  * clock, without being part of the run loop (SLA and deadline checks, metrics).
  * A module registers a factory once; every run loop creates one observer per run.
  */
-import type { Dag } from '../dag/dag.ts';
+import type { CallbackRequest, CallbackResult } from '../executor/types.ts';
+import type { DagSpec } from '../processor/serialized.ts';
 import type { RuntimeEvents } from '../events.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 
 export interface RunObserverContext {
-  readonly dag: Dag<any>;
+  readonly dag: DagSpec;
   readonly run: DagRunRecord;
+  /** Runs a callback of the DAG's code where tasks run (never in this process). */
+  runCallback(req: Pick<CallbackRequest, 'taskId' | 'name' | 'context'>): Promise<CallbackResult>;
   readonly store: Store;
   readonly clock: Clock;
   /** The runtime's events; an observer filters them by `dagId`/`runId` itself. */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import type { Dag, TaskDefinition } from '../dag/dag.ts';
-import type { ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
+import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
+import type { DagSpec, TaskSpec } from '../processor/serialized.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { describeError, resolveExpandLists } from '../executor/task-runner.ts';
 import type { XComBackend } from '../xcom/index.ts';
@@ -33,10 +33,12 @@ export interface RunLoopDeps {
   readonly externalPollMs?: number;
   /** Watchers of the run (SLA checks…); default: the registered ones. */
   readonly observers?: readonly RunObserverFactory[];
+  /** How long a callback of the DAG's code may run (default 60 s). */
+  readonly callbackTimeoutMs?: number;
 }
 
 interface TI {
-  readonly task: TaskDefinition;
+  readonly task: TaskSpec;
   readonly mapIndex: number;
   state: TaskState | null;
   tryNumber: number;
@@ -100,7 +102,7 @@ const PAST_RECHECK_MS = 2000;
  */
 export class RunLoop {
   private readonly deps: RunLoopDeps;
-  private readonly dag: Dag<any>;
+  private readonly dag: DagSpec;
   private run: DagRunRecord;
   private readonly tis = new Map<string, TI>();
   private readonly byTask = new Map<string, TI[]>();
@@ -125,7 +127,7 @@ export class RunLoop {
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
   private readonly completed: Completion[] = [];
 
-  constructor(deps: RunLoopDeps, dag: Dag<any>, run: DagRunRecord) {
+  constructor(deps: RunLoopDeps, dag: DagSpec, run: DagRunRecord) {
     this.deps = deps;
     this.dag = dag;
     this.run = run;
@@ -164,7 +166,7 @@ export class RunLoop {
       heartbeat.unref();
       for (const factory of this.deps.observers ?? runObserverFactories()) {
         try {
-          const o = factory({ dag: this.dag, run: this.run, store, clock, events: this.deps.events });
+          const o = factory({ dag: this.dag, run: this.run, store, clock, events: this.deps.events, runCallback: (r) => this.runCallback(r) });
           if (o) observers.push(o);
         } catch (err) {
           this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `A run observer failed to start (ignored): ${describeError(err)}` });
@@ -300,7 +302,7 @@ export class RunLoop {
     }
   }
 
-  private addTI(task: TaskDefinition, mapIndex: number, state: TaskState | null, tryNumber: number, maxTries: number): TI {
+  private addTI(task: TaskSpec, mapIndex: number, state: TaskState | null, tryNumber: number, maxTries: number): TI {
     const ti: TI = { task, mapIndex, state, tryNumber, maxTries };
     this.tis.set(key(task.id, mapIndex), ti);
     if (isUnfinished(state)) this.unfinished++;
@@ -575,6 +577,7 @@ export class RunLoop {
       const req: ExecuteRequest = {
         workspace: this.deps.workspace,
         dagFile: this.dag.fileloc,
+        bundle: this.dag.bundle.path,
         dagId: this.dag.id,
         runId: this.run.run_id,
         taskId: ti.task.id,
@@ -674,7 +677,7 @@ export class RunLoop {
       const follow = new Set(result.follow);
       toSkip = [...task.downstream].filter((d) => !follow.has(d));
     } else if (result.proceed === false) {
-      if (task.options.ignoreDownstreamTriggerRules === false) toSkip = [...task.downstream];
+      if (task.ignoreDownstreamTriggerRules === false) toSkip = [...task.downstream];
       else {
         const seen = new Set<string>();
         const stack = [...task.downstream];
@@ -698,15 +701,24 @@ export class RunLoop {
     }
   }
 
+  /** Runs a callback of the DAG's code through the executor (a task worker, or this process for in-process). */
+  private runCallback(r: Pick<CallbackRequest, 'taskId' | 'name' | 'context'>): Promise<CallbackResult> {
+    return this.deps.executor.callback({
+      workspace: this.deps.workspace,
+      dagFile: this.dag.fileloc,
+      bundle: this.dag.bundle.path,
+      dagId: this.dag.id,
+      timeoutMs: this.deps.callbackTimeoutMs ?? 60_000,
+      ...r,
+    });
+  }
+
   private async runTaskCallback(ti: TI, state: TaskState, error: string | null): Promise<void> {
-    const cb = state === 'success' ? ti.task.options.onSuccess : state === 'failed' ? ti.task.options.onFailure : state === 'up_for_retry' ? ti.task.options.onRetry : undefined;
-    if (!cb) return;
-    const name = state === 'success' ? 'onSuccess' : state === 'failed' ? 'onFailure' : 'onRetry';
-    try {
-      await cb({ dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber, error: error ?? undefined });
-    } catch (err) {
-      this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `${name} callback of task "${ti.task.id}" failed (ignored): ${describeError(err)}` });
-    }
+    const name = state === 'success' ? 'onSuccess' : state === 'failed' ? 'onFailure' : state === 'up_for_retry' ? 'onRetry' : undefined;
+    if (!name || !ti.task.callbacks[name]) return;
+    const context = { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber, ...(error === null ? {} : { error }) };
+    const r = await this.runCallback({ taskId: ti.task.id, name, context });
+    if (!r.ok) this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `${name} callback of task "${ti.task.id}" failed (ignored): ${r.error}` });
   }
 
   /** Watches a task instance that another runtime owns, until it finishes. */
@@ -761,13 +773,10 @@ export class RunLoop {
     const failedTasks = [...this.tis.values()].filter((ti) => ti.state === 'failed').map((ti) => ti.task.id);
     this.deps.store.updateRun(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null });
     this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state, reason: this.failedReason });
-    const cb = state === 'success' ? this.dag.onSuccess : this.dag.onFailure;
-    if (cb) {
-      try {
-        await cb({ dagId: this.dag.id, runId: this.run.run_id, state, failedTasks });
-      } catch (err) {
-        this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `DAG ${state === 'success' ? 'onSuccess' : 'onFailure'} callback failed (ignored): ${describeError(err)}` });
-      }
+    const name = state === 'success' ? 'onSuccess' : 'onFailure';
+    if (this.dag.callbacks[name]) {
+      const r = await this.runCallback({ name, context: { dagId: this.dag.id, runId: this.run.run_id, state, failedTasks } });
+      if (!r.ok) this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `DAG ${name} callback failed (ignored): ${r.error}` });
     }
     return state;
   }

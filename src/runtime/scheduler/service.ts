@@ -13,7 +13,7 @@
  */
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import type { Dag } from '../dag/dag.ts';
+import type { DagSpec } from '../processor/serialized.ts';
 import { formatInZone, scheduleOf, timeRestrictionOf } from '../dag/schedule.ts';
 import { validateRunParams } from '../dag/params.ts';
 import type { DagRunInfo, DataInterval, ScheduledDagData } from '../dag/schedule.ts';
@@ -205,7 +205,7 @@ export class SchedulerService {
     this.log(line);
   }
 
-  private createRun(dag: Dag<any>, runId: string, info: DagRunInfo): boolean {
+  private createRun(dag: DagSpec, runId: string, info: DagRunInfo): boolean {
     const { store } = this.runtime;
     try {
       validateRunParams(dag.id, dag.paramSpecs, dag.params, {});
@@ -354,14 +354,14 @@ export class SchedulerService {
   }
 }
 
-function describeSchedule(dag: Dag<any>, info: DagRunInfo | undefined): string {
+function describeSchedule(dag: DagSpec, info: DagRunInfo | undefined): string {
   if (dag.scheduleSpec.kind === 'none') return 'no schedule (manual runs only)';
   const zone = dag.timezone === 'UTC' ? '' : ` in ${dag.timezone}`;
   if (!info) return `schedule ${dag.scheduleText}${zone}: no further runs${dag.endDate ? ` (endDate ${new Date(dag.endDate).toISOString()})` : ''}`;
   return `schedule ${dag.scheduleText}${zone}, catchup ${dag.catchup ? 'on' : 'off'}: next run ${isoformat(info.logicalDate)}, created after ${formatInZone(info.runAfter, dag.timezone)}`;
 }
 
-function reason(dag: Dag<any>, info: DagRunInfo): string {
+function reason(dag: DagSpec, info: DagRunInfo): string {
   const z = dag.timezone;
   const span =
     info.dataInterval.start.getTime() === info.dataInterval.end.getTime()

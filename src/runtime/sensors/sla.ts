@@ -12,13 +12,13 @@
  * DAG, run, task, level) and only the insert that created the row calls
  * `onSlaMiss` — once, even across restarts or two runtimes on one store.
  */
-import type { TaskDefinition } from '../dag/dag.ts';
+import type { TaskSpec } from '../processor/serialized.ts';
 import type { RunObserverContext, RunObserver } from '../scheduler/observers.ts';
 import { FINISHED_STATES } from '../store/records.ts';
 import type { TaskState } from '../store/records.ts';
 import type { SensorSettings, SlaMissEvent } from './types.ts';
 
-export function sensorSettingsOf(task: TaskDefinition): SensorSettings | undefined {
+export function sensorSettingsOf(task: Pick<TaskSpec, 'kind' | 'extra'>): SensorSettings | undefined {
   return task.kind === 'sensor' ? (task.extra['sensor'] as SensorSettings | undefined) : undefined;
 }
 
@@ -59,7 +59,7 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
     timers.add(h);
   };
 
-  const check = async (task: TaskDefinition, settings: SensorSettings, level: string, deadlineMs: number) => {
+  const check = async (task: TaskSpec, settings: SensorSettings, level: string, deadlineMs: number) => {
     if (disposed) return;
     const states = store
       .stmt('SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?')
@@ -92,14 +92,13 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
         deadline,
         taskState,
       };
-      try {
-        await settings.onSlaMiss(event);
-      } catch (err) {
+      const r = await o.runCallback({ taskId: task.id, name: 'onSlaMiss', context: { ...event } });
+      if (!r.ok) {
         o.events.emit('warning', {
           dagId: run.dag_id,
           runId: run.run_id,
           taskId: task.id,
-          message: `onSlaMiss callback of sensor "${task.id}" failed (ignored): ${(err as Error)?.message ?? String(err)}`,
+          message: `onSlaMiss callback of sensor "${task.id}" failed (ignored): ${r.error}`,
         });
       }
     }

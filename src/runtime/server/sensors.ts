@@ -8,7 +8,7 @@
  * Params are validated like every other request.
  */
 import type { SQLInputValue } from 'node:sqlite';
-import type { Dag } from '../dag/dag.ts';
+import type { DagSpec } from '../processor/serialized.ts';
 import type { Duration } from '../dag/duration.ts';
 import type { Runtime } from '../runtime.ts';
 import { applyJitter, baseInterval, describeStrategy } from '../sensors/intervals.ts';
@@ -119,14 +119,14 @@ function live(row: InstanceJoinRow): boolean {
 
 export class SensorService {
   private readonly rt: () => Runtime;
-  private readonly dag: (dagId: string) => Promise<Dag<any> | undefined>;
+  private readonly dag: (dagId: string) => Promise<DagSpec | undefined>;
   private readonly notFound: (message: string) => Error;
 
   /**
    * `dag` answers the loaded DAG (loading DAG files first if needed), or undefined if it is not loaded;
    * `notFound` makes the error for a sensor instance that does not exist (the server's NotFoundError).
    */
-  constructor(rt: () => Runtime, dag: (dagId: string) => Promise<Dag<any> | undefined>, notFound: (message: string) => Error) {
+  constructor(rt: () => Runtime, dag: (dagId: string) => Promise<DagSpec | undefined>, notFound: (message: string) => Error) {
     this.rt = rt;
     this.dag = dag;
     this.notFound = notFound;

@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
-import type { DagBag } from '../loader/index.ts';
-import type { Dag } from '../dag/dag.ts';
+import type { DagBag } from '../processor/index.ts';
+import type { DagSpec } from '../processor/serialized.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskTryRecord } from '../store/records.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { HangarXComBackend, loadKeyring, parseKeyMaterial, rotateXComKeys } from '../xcom/index.ts';
@@ -249,7 +249,7 @@ export class RuntimeService {
     if (svc) await svc.stop();
   }
 
-  private async dag(dagId: string): Promise<Dag<any>> {
+  private async dag(dagId: string): Promise<DagSpec> {
     const bag = await this.bag();
     const dag = bag.dags.get(dagId);
     if (dag) return dag;
@@ -574,6 +574,14 @@ export function dagListResult(bag: DagBag, rt: Runtime): P.DagListResult {
     errors: bag.errors.map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, dagId: e.dagId ?? null })),
     files: [...bag.files],
     ms: Math.round(bag.stats.ms),
+    timings: bag.timings.map((t) => ({
+      file: t.file,
+      compileMs: t.compileMs === null ? null : Math.round(t.compileMs * 10) / 10,
+      importMs: t.importMs === null ? null : Math.round(t.importMs * 10) / 10,
+      totalMs: Math.round(t.totalMs * 10) / 10,
+      parsed: t.parsed,
+      parsedAt: t.parsedAt,
+    })),
   };
 }
 

@@ -131,4 +131,38 @@ CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
     sql: 'ALTER TABLE task_tries ADD COLUMN running_at TEXT;',
   },
   { version: 7, name: 'variables', sql: VARIABLES_SCHEMA_SQL },
+  },
+  {
+  {
+    version: 10,
+    name: 'DAG processor: serialized DAGs per file, several import errors per file',
+    sql: `
+CREATE TABLE dag_files (
+  fileloc TEXT PRIMARY KEY,
+  content_hash TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  parser_version TEXT NOT NULL,
+  bundle_path TEXT,
+  bundle_hash TEXT,
+  dags TEXT NOT NULL,
+  errors TEXT NOT NULL,
+  budget_failure INTEGER NOT NULL DEFAULT 0,
+  compile_ms REAL,
+  import_ms REAL,
+  total_ms REAL NOT NULL,
+  parsed_at TEXT NOT NULL
+);
+DROP TABLE import_errors;
+CREATE TABLE import_errors (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  fileloc TEXT NOT NULL,
+  dag_id TEXT,
+  message TEXT NOT NULL,
+  line INTEGER,
+  col INTEGER,
+  seen_at TEXT NOT NULL
+);
+CREATE INDEX import_errors_by_file ON import_errors (fileloc);
+`,
+  },
 ];

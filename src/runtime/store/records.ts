@@ -33,10 +33,34 @@ export interface DagRecord {
 
 export interface ImportErrorRecord {
   fileloc: string;
+  dag_id: string | null;
   message: string;
   line: number | null;
   col: number | null;
   seen_at: string;
+}
+
+/** What the DAG processor last made of one DAG file. */
+export interface DagFileRecord {
+  fileloc: string;
+  /** sha256 of the file's content when it was parsed. */
+  content_hash: string;
+  /** JSON: every workspace file bundled into it → sha256. */
+  inputs: string;
+  /** The parser (Hangar build) that produced it; another version parses again. */
+  parser_version: string;
+  bundle_path: string | null;
+  bundle_hash: string | null;
+  /** JSON array of serialized DAGs. */
+  dags: string;
+  /** JSON array of import errors. */
+  errors: string;
+  /** 1 when the file was stopped by its time or memory budget (not parsed again until it changes). */
+  budget_failure: number;
+  compile_ms: number | null;
+  import_ms: number | null;
+  total_ms: number;
+  parsed_at: string;
 }
 
 export interface DagRunRecord {

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
 import type { Migration } from './migrations.ts';
 import type {
+  DagFileRecord,
   DagRecord,
   DagRunRecord,
   ImportErrorRecord,
@@ -190,8 +191,9 @@ export class Store {
     this.tx(() => {
       this.stmt('DELETE FROM import_errors').run();
       for (const e of errors) {
-        this.stmt('INSERT INTO import_errors (fileloc, message, line, col, seen_at) VALUES (?, ?, ?, ?, ?)').run(
+        this.stmt('INSERT INTO import_errors (fileloc, dag_id, message, line, col, seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(
           e.fileloc,
+          e.dag_id,
           e.message,
           e.line,
           e.col,
@@ -202,7 +204,33 @@ export class Store {
   }
 
   listImportErrors(): ImportErrorRecord[] {
-    return this.stmt('SELECT * FROM import_errors ORDER BY fileloc').all() as unknown as ImportErrorRecord[];
+    return this.stmt('SELECT fileloc, dag_id, message, line, col, seen_at FROM import_errors ORDER BY fileloc, id').all() as unknown as ImportErrorRecord[];
+  }
+
+  // ---- DAG files (the DAG processor's results) ----------------------------------
+
+  listDagFiles(): DagFileRecord[] {
+    return this.stmt('SELECT * FROM dag_files ORDER BY fileloc').all() as unknown as DagFileRecord[];
+  }
+
+  /** Records the processor's results for the given files and forgets files that are gone. */
+  saveDagFiles(files: readonly DagFileRecord[], present: readonly string[]): void {
+    this.tx(() => {
+      const keep = new Set(present);
+      for (const row of this.stmt('SELECT fileloc FROM dag_files').all() as { fileloc: string }[]) {
+        if (!keep.has(row.fileloc)) this.stmt('DELETE FROM dag_files WHERE fileloc = ?').run(row.fileloc);
+      }
+      for (const f of files) {
+        this.stmt(
+          `INSERT INTO dag_files (fileloc, content_hash, inputs, parser_version, bundle_path, bundle_hash, dags, errors, budget_failure, compile_ms, import_ms, total_ms, parsed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (fileloc) DO UPDATE SET content_hash = excluded.content_hash, inputs = excluded.inputs,
+             parser_version = excluded.parser_version, bundle_path = excluded.bundle_path, bundle_hash = excluded.bundle_hash,
+             dags = excluded.dags, errors = excluded.errors, budget_failure = excluded.budget_failure,
+             compile_ms = excluded.compile_ms, import_ms = excluded.import_ms, total_ms = excluded.total_ms, parsed_at = excluded.parsed_at`,
+        ).run(f.fileloc, f.content_hash, f.inputs, f.parser_version, f.bundle_path, f.bundle_hash, f.dags, f.errors, f.budget_failure, f.compile_ms, f.import_ms, f.total_ms, f.parsed_at);
+      }
+    });
   }
 
   // ---- runs -----------------------------------------------------------------
