@@ -88,6 +88,11 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     assert.equal((json('variables-export', ['variables', 'export', exported]).data as { exported: number }).exported, 2);
     json('variables-delete', ['variables', 'delete', 'region']);
     assert.equal((json('variables-import', ['variables', 'import', exported]).data as { imported: number }).imported, 2);
+    const timed = json('list', ['list', '--timings']).data as { timings: { fileloc: string; parsed_now: boolean }[] };
+    assert.ok(timed.timings.length > 0 && timed.timings.every((t) => !t.parsed_now), 'nothing changed since the first list');
+    assert.deepEqual((json('dags-errors', ['dags', 'errors']).data as { import_errors: unknown[] }).import_errors, []);
+    const reparsed = json('dags-reparse', ['dags', 'reparse']).data as { files: number; parsed: number };
+    assert.equal(reparsed.parsed, reparsed.files);
 
     const paused = json('dags-pause', ['dags', 'pause', DAG]).data as { is_paused: boolean };
     assert.equal(paused.is_paused, true);

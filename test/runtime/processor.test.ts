@@ -92,34 +92,42 @@ test('hangar list: every kind of bad DAG file is one clear error naming it; the 
     const r = hangar(['list', '--json', '--timings', '--workspace', ws.root], { env: { HANGAR_TEST_MARK: mark }, timeoutMs: 90_000 });
     assert.equal(r.signal, null, `hangar list returned (stderr: ${r.stderr})`);
     assert.equal(r.code, 3, 'import errors: exit code 3');
-    assert.equal(r.stderr, '');
-    const out = JSON.parse(r.stdout) as { dags: { dagId: string; tasks: { taskId: string }[] }[]; errors: { file: string; line: number | null; message: string }[]; timings: { file: string; parsed: boolean }[] };
-    assert.deepEqual(out.dags.map((d) => d.dagId), ['good']);
-    assert.deepEqual(out.dags[0]!.tasks.map((t) => t.taskId), ['a', 'b']);
+    const err = JSON.parse(r.stderr) as { error: { code: string; files: string[] } };
+    assert.equal(err.error.code, 'load_error');
+    assert.equal(err.error.files.length, Object.keys(BAD).length, 'the error names every bad file');
+    const out = JSON.parse(r.stdout) as {
+      dags: { dag_id: string; tasks: { task_id: string }[] }[];
+      import_errors: { fileloc: string; line: number | null; message: string }[];
+      timings: { fileloc: string; parsed_now: boolean; total_seconds: number }[];
+    };
+    assert.deepEqual(out.dags.map((d) => d.dag_id), ['good']);
+    assert.deepEqual(out.dags[0]!.tasks.map((t) => t.task_id), ['a', 'b']);
     for (const [name, c] of Object.entries(BAD)) {
-      const errors = out.errors.filter((e) => e.file === join(ws.dags, name));
-      assert.equal(errors.length, 1, `${name}: one error (${JSON.stringify(out.errors.map((e) => e.message))})`);
+      const errors = out.import_errors.filter((e) => e.fileloc === join(ws.dags, name));
+      assert.equal(errors.length, 1, `${name}: one error (${JSON.stringify(out.import_errors.map((e) => e.message))})`);
       assert.match(errors[0]!.message, c.message, name);
       if (c.line !== undefined) assert.equal(errors[0]!.line, c.line, `${name}: the line`);
     }
-    assert.equal(out.errors.length, Object.keys(BAD).length);
+    assert.equal(out.import_errors.length, Object.keys(BAD).length);
+    assert.equal(out.timings.length, Object.keys(BAD).length + 1);
+    assert.ok(out.timings.every((t) => t.parsed_now), 'a cold list parses every file');
     assert.deepEqual(processesMarked(mark), [], 'no parse process outlives hangar list');
 
     // Nothing changed: files stopped by a budget are not imported again (one endless loop must not cost every
     // `hangar list` its budget); other failures (a package that may be installed since) are.
     const again = hangar(['list', '--json', '--timings', '--workspace', ws.root], { env: { HANGAR_TEST_MARK: mark }, timeoutMs: 90_000 });
     const t2 = JSON.parse(again.stdout) as typeof out;
-    const parsed = new Set(t2.timings.filter((t) => t.parsed).map((t) => t.file));
-    for (const name of ['spin.ts', 'never.ts', 'alloc.ts', 'heap.ts', 'good.ts']) assert.ok(!parsed.has(name), `${name} is not parsed again`);
-    for (const name of ['missing_pkg.ts', 'exits.ts']) assert.ok(parsed.has(name), `${name} is parsed again`);
-    assert.equal(t2.errors.length, out.errors.length, 'the stored errors are reported again');
+    const parsed = new Set(t2.timings.filter((t) => t.parsed_now).map((t) => t.fileloc));
+    for (const name of ['spin.ts', 'never.ts', 'alloc.ts', 'heap.ts', 'good.ts']) assert.ok(!parsed.has(join(ws.dags, name)), `${name} is not parsed again`);
+    for (const name of ['missing_pkg.ts', 'exits.ts']) assert.ok(parsed.has(join(ws.dags, name)), `${name} is parsed again`);
+    assert.equal(t2.import_errors.length, out.import_errors.length, 'the stored errors are reported again');
 
     // Fixed files load, and their errors are gone.
     ws.write('dags/spin.ts', `import { dag } from 'hangar';\nexport const d = dag({ id: 'spin' });\nd.task('t', async () => 1);\n`);
     rmSync(join(ws.dags, 'never.ts'));
     const fixed = JSON.parse(hangar(['list', '--json', '--workspace', ws.root], { timeoutMs: 90_000 }).stdout) as typeof out;
-    assert.deepEqual(fixed.dags.map((d) => d.dagId), ['good', 'spin']);
-    assert.ok(!fixed.errors.some((e) => /spin\.ts|never\.ts/.test(e.file)));
+    assert.deepEqual(fixed.dags.map((d) => d.dag_id), ['good', 'spin']);
+    assert.ok(!fixed.import_errors.some((e) => /spin\.ts|never\.ts/.test(e.fileloc)));
     const db = new Runtime(ws.root);
     try {
       const stored = db.store.listImportErrors().map((e) => e.fileloc);
@@ -149,11 +157,11 @@ test('hangar dags errors and dags reparse', () => {
       none.remove();
     }
     const reparse = hangar(['dags', 'reparse', '--json', '--workspace', ws.root], { timeoutMs: 60_000 });
-    const j = JSON.parse(reparse.stdout) as { files: number; parsed: number; dags: number; errors: unknown[] };
-    assert.deepEqual([j.files, j.parsed, j.dags, j.errors.length], [2, 2, 1, 1], 'every file parsed again, the spinning one too');
+    const j = JSON.parse(reparse.stdout) as { files: number; parsed: number; dags: number; import_errors: unknown[] };
+    assert.deepEqual([j.files, j.parsed, j.dags, j.import_errors.length], [2, 2, 1, 1], 'every file parsed again, the spinning one too');
     const bad = hangar(['dags', 'sideways', '--workspace', ws.root]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /unknown "dags" command "sideways" \(known: errors, reparse\)/);
+    assert.match(bad.stderr, /unknown "dags" command "sideways" \(known: pause, unpause, errors, reparse\)/);
   } finally {
     ws.remove();
   }

@@ -131,8 +131,6 @@ CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
     sql: 'ALTER TABLE task_tries ADD COLUMN running_at TEXT;',
   },
   { version: 7, name: 'variables', sql: VARIABLES_SCHEMA_SQL },
-  },
-  {
   {
     version: 10,
     name: 'DAG processor: serialized DAGs per file, several import errors per file',
