@@ -2,7 +2,7 @@
  * vscode-free logic for the DAGs tree, diagnostics, CodeLens, settings, log
  * document addresses and command input: plain functions tested with node:test.
  */
-import type { DagInfo, DagListResult, InitializeParams, LoadError, TaskInfo } from '../protocol/runtime.ts';
+import type { DagInfo, DagListResult, FileTiming, InitializeParams, LoadError, TaskInfo } from '../protocol/runtime.ts';
 
 /** Codicon for a task kind. */
 export function taskKindIcon(task: Pick<TaskInfo, 'kind' | 'mapped'>): string {
@@ -41,8 +41,8 @@ export function dagDescription(d: DagInfo): string {
   return [...parts, ...d.tags.map((t) => `#${t}`)].join(' · ');
 }
 
-/** The DAG's tooltip (Markdown): schedule, zone, paused, and the next run in local time and UTC. */
-export function dagTooltip(d: DagInfo): string {
+/** The DAG's tooltip (Markdown): schedule, zone, paused, the next run in local time and UTC, and how long its file took to parse. */
+export function dagTooltip(d: DagInfo, timing?: FileTiming): string {
   const lines = [`**${d.dagId}**`];
   if (d.description) lines.push(d.description);
   const zone = d.timezone === 'UTC' ? 'UTC' : d.timezone;
@@ -54,6 +54,11 @@ export function dagTooltip(d: DagInfo): string {
     );
   }
   lines.push(d.file);
+  if (timing) {
+    const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${Math.round(n)} ms`);
+    const parts = [timing.compileMs === null ? 'compile cached' : `compile ${ms(timing.compileMs)}`, timing.importMs === null ? null : `import ${ms(timing.importMs)}`].filter(Boolean);
+    lines.push(`Last parsed at ${formatLocal(timing.parsedAt, d.timezone)}, in ${ms(timing.totalMs)} (${parts.join(', ')})`);
+  }
   return lines.join('\n\n');
 }
 

@@ -3,7 +3,7 @@
  * Their logic lives in dags-model.ts / runs-model.ts; this file only maps it to vscode.
  */
 import * as vscode from 'vscode';
-import type { DagInfo, DagListResult, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
+import type { DagInfo, DagListResult, FileTiming, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
 import { dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
@@ -17,7 +17,7 @@ function icon(i: { id: string; color?: string }): vscode.ThemeIcon {
 // ------------------------------------------------------------------ DAGs
 
 export type DagNode =
-  | { type: 'dag'; dag: DagInfo }
+  | { type: 'dag'; dag: DagInfo; timing?: FileTiming }
   | { type: 'task'; dag: DagInfo; task: TaskInfo }
   | { type: 'error'; error: LoadError }
   | { type: 'message'; text: string; tooltip?: string };
@@ -45,7 +45,8 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
     } catch (err) {
       return [{ type: 'message', text: `Runtime error: ${(err as Error).message}`, tooltip: 'See the "Hangar" output channel' }];
     }
-    const nodes: DagNode[] = list.dags.map((dag) => ({ type: 'dag', dag }));
+    const timing = new Map(list.timings.map((t) => [t.file, t]));
+    const nodes: DagNode[] = list.dags.map((dag) => ({ type: 'dag', dag, timing: timing.get(dag.file) }));
     for (const error of list.errors) nodes.push({ type: 'error', error });
     if (nodes.length === 0) nodes.push({ type: 'message', text: `No DAG files in ${this.ctx.client.info?.dagsFolder ?? 'the DAG folder'}` });
     return nodes;
@@ -57,7 +58,7 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         const item = new vscode.TreeItem(node.dag.dagId, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `dag:${node.dag.dagId}`;
         item.description = dagDescription(node.dag);
-        item.tooltip = new vscode.MarkdownString(dagTooltip(node.dag));
+        item.tooltip = new vscode.MarkdownString(dagTooltip(node.dag, node.timing));
         item.iconPath = new vscode.ThemeIcon(node.dag.isPaused ? 'debug-pause' : 'type-hierarchy');
         item.contextValue = 'dag';
         item.resourceUri = undefined;

@@ -29,6 +29,9 @@ describe('DAGs tree, diagnostics and CodeLens', () => {
     assert.equal(dagDescription(d), '0 tasks · @daily · next 2024-04-01 00:00 GMT+2 · #etl');
     assert.equal(dagDescription({ ...d, isPaused: true }), '0 tasks · @daily · paused · #etl');
     assert.match(dagTooltip(d), /Next run: logical date 2024-03-31 00:00 GMT\+1 \(2024-03-30 23:00 UTC\), data interval .* → 2024-04-01 00:00 GMT\+2 \(2024-03-31 22:00 UTC\)/);
+    const parsed = dagTooltip(d, { file: d.file, compileMs: 118.2, importMs: 1234.5, totalMs: 1352.7, parsed: false, parsedAt: '2024-03-30T12:00:00.000Z' });
+    assert.match(parsed, /Last parsed at 2024-03-30 13:00 GMT\+1, in 1\.35 s \(compile 118 ms, import 1\.23 s\)/);
+    assert.match(dagTooltip(d, { file: d.file, compileMs: null, importMs: 9, totalMs: 9, parsed: true, parsedAt: '2024-03-30T12:00:00.000Z' }), /in 9 ms \(compile cached, import 9 ms\)/);
     assert.equal(formatLocal('2024-01-01T00:00:00Z', 'UTC+05:30'), '2024-01-01 05:30 GMT+5:30');
     assert.equal(formatLocal('2024-01-01T00:00:00Z', 'Not/AZone'), '2024-01-01T00:00:00Z');
     assert.match(schedulerStatus(true).text, /Scheduler on/);
