@@ -4,7 +4,7 @@
  * The normal build (esbuild.js) keeps npm packages external to the runtime, which
  * is right in the repository but not in an installed extension (a .vsix built with
  * --no-dependencies carries no node_modules). So this rebuilds the runtime server,
- * its worker, the CLI and the Debug DAG entry with every package bundled in,
+ * its worker, the DAG processor's parse child, the CLI and the Debug DAG entry with every package bundled in,
  * copies esbuild's native binary (DAG files are compiled with it at run time) to
  * dist/bin/, and points esbuild's JS API at it through ESBUILD_BINARY_PATH from a
  * banner. The binary makes the .vsix platform-specific: it is packaged with
@@ -31,6 +31,7 @@ await esbuild.build({
   entryPoints: {
     server: 'src/runtime/server/main.ts',
     worker: 'src/runtime/executor/worker.ts',
+    processor: 'src/runtime/processor/child.ts',
     cli: 'src/runtime/cli/main.ts',
     debug: 'src/runtime/server/debug-run.ts',
   },
