@@ -15,6 +15,7 @@ import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import type { SourcePosition } from '../dag/position.ts';
 import { parseSchedule } from '../dag/schedule.ts';
 import type { Schedule, ScheduleSpec, TimeRestriction } from '../dag/schedule.ts';
+import type { ParamSpec } from '../dag/params.ts';
 import type { Inputs, Params, TriggerRule } from '../dag/types.ts';
 
 export const SERIALIZED_DAG_VERSION = 1;
@@ -71,6 +72,8 @@ export interface SerializedDag {
   readonly endDate: string | null;
   readonly catchup: boolean;
   readonly params: Plain;
+  /** The rules of params declared with param() (Airflow's Param). */
+  readonly paramSpecs: Plain;
   readonly tags: string[];
   readonly maxActiveTasks: number;
   readonly maxActiveRuns: number;
@@ -225,6 +228,7 @@ export function serializeDag(d: Dag<any>): SerializedDag {
     endDate: d.endDate?.toISOString() ?? null,
     catchup: d.catchup,
     params: toPlain(d.params),
+    paramSpecs: toPlain(d.paramSpecs),
     tags: [...d.tags],
     maxActiveTasks: d.maxActiveTasks,
     maxActiveRuns: d.maxActiveRuns,
@@ -282,6 +286,7 @@ export interface DagSpec {
   /** Airflow's TimeRestriction for scheduled runs. */
   readonly timeRestriction: TimeRestriction;
   readonly params: Params;
+  readonly paramSpecs: Readonly<Record<string, ParamSpec>>;
   readonly tags: readonly string[];
   readonly maxActiveTasks: number;
   readonly maxActiveRuns: number;
@@ -353,6 +358,7 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
     catchup: s.catchup,
     timeRestriction: { earliest: startDate, latest: endDate, catchup: s.catchup },
     params: (fromPlain(s.params, `DAG "${s.dagId}"`) ?? {}) as Params,
+    paramSpecs: (fromPlain(s.paramSpecs, `DAG "${s.dagId}"`) ?? {}) as Record<string, ParamSpec>,
     tags: s.tags,
     maxActiveTasks: s.maxActiveTasks,
     maxActiveRuns: s.maxActiveRuns,
