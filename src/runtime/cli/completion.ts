@@ -25,7 +25,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   sensors: ['stats'],
   bench: ['xcom'],
   config: ['list', 'get'],
-  dags: ['pause', 'unpause'],
+  dags: ['pause', 'unpause', 'errors', 'reparse'],
   variables: ['list', 'get', 'set', 'delete', 'import', 'export'],
   completion: ['bash', 'zsh', 'fish'],
 };
