@@ -211,3 +211,26 @@ d.task('t', async () => ${i});
     await t.close();
   }
 });
+
+test('dagrunTimeout fails a scheduled run that takes too long', { timeout: 30_000 }, async () => {
+  const clock = new FakeClock(Date.parse('2024-01-01T00:00:00Z'));
+  const file = `import { dag } from 'hangar';
+export const d = dag({ id: 'slow', schedule: '@hourly', startDate: '2024-01-01T00:00:00Z', catchup: true, dagrunTimeout: '30m' });
+d.task('t', async (ctx) => { await ctx.sleep(2 * 3600_000); return 1; });
+`;
+  await withScheduler(file, clock, async (t, svc, made) => {
+    clock.advance(HOUR);
+    assert.equal(svc.tick().created.length, 1);
+    let done = false;
+    void svc.idle().then(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) {
+      await new Promise((r) => setImmediate(r));
+      clock.advance(60_000);
+    }
+    assert.equal(done, true);
+    const run = t.rt.store.listRuns({ dagId: 'slow' })[0]!;
+    assert.equal(run.state, 'failed');
+    assert.match(t.rt.store.listTaskInstances('slow', run.run_id)[0]!.error ?? '', /dagrunTimeout/);
+    void made;
+  });
+});

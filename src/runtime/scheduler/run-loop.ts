@@ -173,8 +173,10 @@ export class RunLoop {
         }
       }
       if (this.dag.dagrunTimeoutMs !== undefined) {
-        const startedAt = Date.parse(this.run.start_date ?? nowIso());
-        const remaining = Math.max(0, startedAt + this.dag.dagrunTimeoutMs - clock.now());
+        // Stored times are wall-clock times; the timer runs on the runtime's clock (a fake one in tests):
+        // what is left is the timeout less the time the run has already been going.
+        const elapsed = Math.max(0, Date.now() - Date.parse(this.run.start_date ?? nowIso()));
+        const remaining = Math.max(0, this.dag.dagrunTimeoutMs - elapsed);
         this.addTimer(() => this.cancel(`The run exceeded its dagrunTimeout of ${this.dag.dagrunTimeoutMs! / 1000}s`), remaining);
       }
       for (;;) {
