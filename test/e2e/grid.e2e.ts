@@ -105,8 +105,12 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       assert.equal(await cell(extract, 0).getAttribute('data-state'), 'success');
       assert.equal(await cell(size, 0).getAttribute('data-state'), 'failed', 'the mapped row shows its worst map index');
       assert.match((await cell(size, 0).getAttribute('class')) ?? '', /\bmapped\b/);
-      assert.match((await cell(size, 0).getAttribute('title')) ?? '', /map indexes: 2 success · 1 failed/);
-      assert.match((await cell(extract, 0).getAttribute('title')) ?? '', /duration: \d/);
+      const hoverText = async (row: number, col: number) => {
+        await cell(row, col).hover();
+        return (await cell(row, col).getAttribute('title')) ?? '';
+      };
+      assert.match(await hoverText(size, 0), /map indexes: 2 success · 1 failed/);
+      assert.match(await hoverText(extract, 0), /duration: \d/);
       assert.equal(await cell(total, 0).getAttribute('data-state'), 'upstream_failed');
       assert.match(await frame.locator('#grid .name', { hasText: 'size' }).first().innerText(), /×3/);
       assert.equal(await frame.locator('#grid .run-head').count(), 1);
@@ -146,6 +150,7 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       await frame.locator(`#grid .cell.focused[data-row="1"][data-col="1"]`).waitFor({ timeout: 5_000 });
       assert.match(await frame.locator('#focus-info').innerText(), /size · .*manual/);
       assert.equal(await frame.locator('#grid').getAttribute('aria-activedescendant'), 'c-1-1');
+      assert.match((await cell(1, 1).getAttribute('aria-label')) ?? '', /^size, run .*: (success|failed)$/, 'the focused cell has a spoken name');
       await vs.page.keyboard.press('End');
       await vs.page.keyboard.press('ArrowDown');
       await vs.page.keyboard.press('Enter');
