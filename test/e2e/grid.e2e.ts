@@ -171,6 +171,7 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       await cell(idx2, 1).click();
       await frame.locator('#detail-title', { hasText: 'size[2]' }).waitFor({ timeout: 10_000 });
       await frame.locator('#tries tbody tr').first().waitFor({ timeout: 10_000 });
+      assert.match((await frame.locator('#run-again').getAttribute('title')) ?? '', /^Clear only size and run it again$/);
       await frame.locator('#clear').click();
       const totalRow = await rowOf('total');
       await cell(idx2, 1).and(frame.locator('[data-state="success"]')).waitFor({ timeout: 60_000 });
