@@ -256,3 +256,40 @@ d.task('b', { inputs: { x: a } }, async (_c, { x }) => ({ x, code: ${n} }));
     ws.remove();
   }
 });
+
+test('callbacks run in a task worker, not in the scheduler: a task callback prints into its try’s log; a DAG callback runs with its run', async () => {
+  const ws = tempWorkspace({
+    'dags/cb.ts': `import { dag } from 'hangar';
+import { appendFileSync } from 'node:fs';
+export const d = dag({
+  id: 'cbw',
+  onFailure: (c) => { appendFileSync(${JSON.stringify('MARKER')}, 'dag:' + c.state + ':' + process.pid + '\\n'); },
+});
+d.task('bad', {
+  onFailure: (c) => { console.log('cleanup notice for ' + c.taskId + ' in pid ' + process.pid); throw new Error('callback bug'); },
+}, async () => { throw new Error('nope'); });
+`.replace('MARKER', '__MARKER__'),
+  });
+  const marker = join(ws.root, 'dag-callback.txt');
+  ws.write('dags/cb.ts', readFileSync(join(ws.dags, 'cb.ts'), 'utf8').replace('__MARKER__', marker));
+  const rt = new Runtime(ws.root, { config: { executor: 'isolated' } });
+  const warnings: string[] = [];
+  rt.events.on('warning', (w) => warnings.push(w.message));
+  try {
+    await rt.loadDags();
+    const run = await rt.runDag('cbw');
+    assert.equal(run.state, 'failed');
+    const log = readFileSync(rt.store.listTries('cbw', run.run_id, 'bad', -1)[0]!.log_path!, 'utf8');
+    const m = /cleanup notice for bad in pid (\d+)/.exec(log);
+    assert.ok(m, log);
+    assert.notEqual(Number(m[1]), process.pid, 'the callback ran in a worker process');
+    assert.match(log, /onFailure callback failed \(ignored\): Error: callback bug/);
+    assert.ok(warnings.some((w) => /onFailure callback of task "bad" failed \(ignored\): Error: callback bug/.test(w)), warnings.join('\n'));
+    const dagCallback = readFileSync(marker, 'utf8');
+    assert.match(dagCallback, /^dag:failed:\d+\n$/);
+    assert.notEqual(Number(/:(\d+)\n/.exec(dagCallback)![1]), process.pid);
+  } finally {
+    await rt.close();
+    ws.remove();
+  }
+});

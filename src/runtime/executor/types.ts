@@ -55,6 +55,8 @@ export interface CallbackRequest {
   /** What the callback receives (TaskCallbackContext, DagCallbackContext or SlaMissEvent). */
   readonly context: Readonly<Record<string, unknown>>;
   readonly timeoutMs: number;
+  /** The log of the try the callback is about: what the callback prints (and its failure) goes there. */
+  readonly logPath?: string;
 }
 
 export type CallbackResult = { readonly ok: true } | { readonly ok: false; readonly error: string };

@@ -14,6 +14,7 @@ import { Store } from '../store/store.ts';
 import { createXComBackend } from '../xcom/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { logToCurrentTry, runTaskTry } from './task-runner.ts';
+import { TryLog } from './logger.ts';
 import { systemClock } from '../scheduler/clock.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import type { CallbackResult, ExecuteRequest, ExecuteResult } from './types.ts';
@@ -94,10 +95,18 @@ async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
 
 process.on('message', (msg: ToWorker) => {
   if (msg.type === 'callback') {
+    // What the callback prints goes to the log of the try it is about, as a task's own output does.
+    const log = msg.req.logPath ? new TryLog(msg.req.logPath) : undefined;
+    if (log) current = { id: msg.id, write: (level, text) => log.write(level, text) };
     dagFor(msg.req)
       .then((dag) => invokeCallback(dag, msg.req))
       .catch((err: unknown): CallbackResult => ({ ok: false, error: err instanceof Error ? err.message : String(err) }))
-      .then((result) => send({ type: 'callback-result', id: msg.id, result }))
+      .then((result) => {
+        if (log && !result.ok) log.write('WARNING', `${msg.req.name} callback failed (ignored): ${result.error}`);
+        current = undefined;
+        log?.close();
+        send({ type: 'callback-result', id: msg.id, result });
+      })
       .catch(() => process.exit(70));
     return;
   }

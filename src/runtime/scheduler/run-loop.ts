@@ -704,7 +704,7 @@ export class RunLoop {
   }
 
   /** Runs a callback of the DAG's code through the executor (a task worker, or this process for in-process). */
-  private runCallback(r: Pick<CallbackRequest, 'taskId' | 'name' | 'context'>): Promise<CallbackResult> {
+  private runCallback(r: Pick<CallbackRequest, 'taskId' | 'name' | 'context' | 'logPath'>): Promise<CallbackResult> {
     return this.deps.executor.callback({
       workspace: this.deps.workspace,
       dagFile: this.dag.fileloc,
@@ -719,7 +719,8 @@ export class RunLoop {
     const name = state === 'success' ? 'onSuccess' : state === 'failed' ? 'onFailure' : state === 'up_for_retry' ? 'onRetry' : undefined;
     if (!name || !ti.task.callbacks[name]) return;
     const context = { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex, tryNumber: ti.tryNumber, ...(error === null ? {} : { error }) };
-    const r = await this.runCallback({ taskId: ti.task.id, name, context });
+    const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, ti.tryNumber);
+    const r = await this.runCallback({ taskId: ti.task.id, name, context, logPath });
     if (!r.ok) this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `${name} callback of task "${ti.task.id}" failed (ignored): ${r.error}` });
   }
 
