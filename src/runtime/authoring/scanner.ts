@@ -1,0 +1,503 @@
+/**
+ * Finds the id strings of a DAG file and what each one names, without the
+ * TypeScript compiler: a small tokenizer (strings, templates, comments,
+ * regular expressions, identifiers, punctuation) and one pass that keeps a
+ * stack of open brackets, each knowing the call it belongs to (`ctx.xcom.pull`,
+ * `.after`, `dag`) and, inside an object literal, the property being written.
+ *
+ * It tolerates what a buffer looks like while typing (an unclosed string or
+ * call) and reads a 50-task file in well under a millisecond; the compiler API
+ * would add ~9 MB to the extension bundle and a full parse per keystroke for
+ * the same answer. What it cannot know (an id built at run time: `'t' + i`,
+ * `` `t${i}` ``) is marked dynamic and never checked.
+ */
+
+export type SiteKind =
+  /** A task id expected to exist in the DAG of this part of the file. */
+  | 'task'
+  /** A task id of another DAG (an external-task sensor's `externalTaskId`). */
+  | 'externalTask'
+  /** A DAG id (`externalDagId`). */
+  | 'dag'
+  | 'connection'
+  | 'pool'
+  /** Where a task id is defined (`dag.task('x', …)`, `sensor(dag, 'x', …)`). */
+  | 'taskDef'
+  /** Where a DAG id is defined (`dag({ id: 'x' })`). */
+  | 'dagDef';
+
+export interface Site {
+  readonly kind: SiteKind;
+  /** The string's value (its text without quotes; escapes resolved). */
+  readonly value: string;
+  /** Offsets of the literal, quotes included. */
+  readonly start: number;
+  readonly end: number;
+  /** Offsets of the value inside the quotes (what completion and rename replace). */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  /** Part of an id built at run time (`'t' + i`, a template with `${…}`): never checked nor renamed. */
+  readonly dynamic: boolean;
+  /** For `externalTask`: the sibling `externalDagId` (undefined when it is not a plain string). */
+  readonly dagId?: string;
+  /** Why this string names what it names, for details: `.after()`, `ctx.xcom.pull()`, `pool:`. */
+  readonly via: string;
+}
+
+type TokKind = 'ident' | 'string' | 'template' | 'punct' | 'number' | 'regex';
+
+interface Tok {
+  kind: TokKind;
+  text: string;
+  start: number;
+  end: number;
+  /** string: the decoded value; template: set only when it has no `${`. */
+  value?: string;
+  /** template with substitutions (its head, middles and tail are all one dynamic token each). */
+  dynamic?: boolean;
+  /** string: closed by its quote. */
+  closed?: boolean;
+}
+
+const SENSOR_FNS = new Set([
+  'sensor',
+  'fileSensor',
+  's3KeySensor',
+  'sftpSensor',
+  'dateTimeSensor',
+  'timeSensor',
+  'timeDeltaSensor',
+  'externalTaskSensor',
+]);
+const XCOM_TASK_FNS = new Set(['pull', 'keys', 'pullPrefix', 'readRecords', 'openFile', 'clear']);
+const EXPR_KEYWORDS = new Set([
+  'return',
+  'typeof',
+  'instanceof',
+  'in',
+  'of',
+  'new',
+  'delete',
+  'void',
+  'throw',
+  'case',
+  'do',
+  'else',
+  'yield',
+  'await',
+]);
+
+function isIdStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127;
+}
+function isIdPart(c: number): boolean {
+  return isIdStart(c) || (c >= 48 && c <= 57);
+}
+
+/** Tokens of a TypeScript (or JSON) text; never throws, whatever the text. */
+export function tokenize(text: string): Tok[] {
+  const toks: Tok[] = [];
+  const n = text.length;
+  /** Brace depths at which a template's `${` was opened. */
+  const templates: number[] = [];
+  let braces = 0;
+  let i = 0;
+  const regexAllowed = (): boolean => {
+    const p = toks[toks.length - 1];
+    if (!p) return true;
+    if (p.kind === 'punct') return !(p.text === ')' || p.text === ']' || p.text === '}');
+    if (p.kind === 'ident') return EXPR_KEYWORDS.has(p.text);
+    return false;
+  };
+  const readTemplate = (from: number, head: boolean): void => {
+    // from: just after ` (head) or after the } closing a substitution.
+    let j = from;
+    let value = '';
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 96 /* ` */) {
+        toks.push({
+          kind: 'template',
+          text: text.slice(from - 1, j + 1),
+          start: from - 1,
+          end: j + 1,
+          value: head ? value : undefined,
+          dynamic: !head,
+          closed: true,
+        });
+        i = j + 1;
+        return;
+      }
+      if (c === 36 /* $ */ && text.charCodeAt(j + 1) === 123 /* { */) {
+        toks.push({
+          kind: 'template',
+          text: text.slice(from - 1, j + 2),
+          start: from - 1,
+          end: j + 2,
+          value: head ? value : undefined,
+          dynamic: true,
+        });
+        templates.push(braces);
+        braces++;
+        i = j + 2;
+        return;
+      }
+      if (c === 92 /* \ */) {
+        value += text[j + 1] ?? '';
+        j += 2;
+        continue;
+      }
+      value += text[j];
+      j++;
+    }
+    toks.push({
+      kind: 'template',
+      text: text.slice(from - 1),
+      start: from - 1,
+      end: n,
+      value: head ? value : undefined,
+      dynamic: !head,
+      closed: false,
+    });
+    i = n;
+  };
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xfeff || c === 0xa0 || c === 11 || c === 12) {
+      i++;
+      continue;
+    }
+    if (c === 47 /* / */) {
+      const d = text.charCodeAt(i + 1);
+      if (d === 47) {
+        const e = text.indexOf('\n', i);
+        i = e < 0 ? n : e;
+        continue;
+      }
+      if (d === 42) {
+        const e = text.indexOf('*/', i + 2);
+        i = e < 0 ? n : e + 2;
+        continue;
+      }
+      if (regexAllowed()) {
+        let j = i + 1;
+        let cls = false;
+        while (j < n) {
+          const r = text.charCodeAt(j);
+          if (r === 10) break;
+          if (r === 92) j++;
+          else if (r === 91) cls = true;
+          else if (r === 93) cls = false;
+          else if (r === 47 && !cls) break;
+          j++;
+        }
+        j++;
+        while (j < n && isIdPart(text.charCodeAt(j))) j++;
+        toks.push({ kind: 'regex', text: text.slice(i, j), start: i, end: j });
+        i = j;
+        continue;
+      }
+    }
+    if (c === 39 || c === 34 /* ' " */) {
+      let j = i + 1;
+      let value = '';
+      let closed = false;
+      while (j < n) {
+        const r = text.charCodeAt(j);
+        if (r === c) {
+          closed = true;
+          j++;
+          break;
+        }
+        if (r === 10 || r === 13) break; // unterminated: ends at the line's end (typing)
+        if (r === 92) {
+          const e = text[j + 1] ?? '';
+          value += e === 'n' ? '\n' : e === 't' ? '\t' : e;
+          j += 2;
+          continue;
+        }
+        value += text[j];
+        j++;
+      }
+      toks.push({ kind: 'string', text: text.slice(i, j), start: i, end: j, value, closed });
+      i = j;
+      continue;
+    }
+    if (c === 96) {
+      readTemplate(i + 1, true);
+      continue;
+    }
+    if (isIdStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdPart(text.charCodeAt(j))) j++;
+      toks.push({ kind: 'ident', text: text.slice(i, j), start: i, end: j });
+      i = j;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      let j = i + 1;
+      while (j < n && (isIdPart(text.charCodeAt(j)) || text.charCodeAt(j) === 46)) j++;
+      toks.push({ kind: 'number', text: text.slice(i, j), start: i, end: j });
+      i = j;
+      continue;
+    }
+    // Punctuation; the few multi-character ones that matter here.
+    const two = text.slice(i, i + 2);
+    if (two === '?.' && !(text.charCodeAt(i + 2) >= 48 && text.charCodeAt(i + 2) <= 57)) {
+      toks.push({ kind: 'punct', text: '.', start: i, end: i + 2 });
+      i += 2;
+      continue;
+    }
+    if (two === '=>' || two === '++' || two === '+=') {
+      toks.push({ kind: 'punct', text: two, start: i, end: i + 2 });
+      i += 2;
+      continue;
+    }
+    if (text.slice(i, i + 3) === '...') {
+      toks.push({ kind: 'punct', text: '...', start: i, end: i + 3 });
+      i += 3;
+      continue;
+    }
+    const ch = text[i]!;
+    if (ch === '{') braces++;
+    if (ch === '}') {
+      if (templates.length && templates[templates.length - 1] === braces - 1) {
+        templates.pop();
+        braces--;
+        readTemplate(i + 1, false);
+        continue;
+      }
+      braces = Math.max(0, braces - 1);
+    }
+    toks.push({ kind: 'punct', text: ch, start: i, end: i + 1 });
+    i++;
+  }
+  return toks;
+}
+
+interface Frame {
+  open: '(' | '[' | '{';
+  /** For `(`: the member chain of the callee (`['ctx', 'xcom', 'pull']`; `?` for a part that is not a name). */
+  callee: string[];
+  arg: number;
+  /** For `{`: the property whose value is being read. */
+  key?: string;
+  /** For `{`: its plain-string properties (filled as the pass goes; read after it). */
+  props?: Map<string, Tok>;
+}
+
+/** The callee's member chain, reading back from the token before `(` (skips `<…>` type arguments). */
+function calleeOf(toks: Tok[], open: number): string[] {
+  let j = open - 1;
+  if (toks[j]?.text === '>' && toks[j]?.kind === 'punct') {
+    let depth = 0;
+    for (; j >= 0; j--) {
+      const t = toks[j]!;
+      if (t.kind !== 'punct') continue;
+      if (t.text === '>') depth++;
+      else if (t.text === '<' && --depth === 0) break;
+      else if (t.text === ';') return [];
+    }
+    j--;
+  }
+  const chain: string[] = [];
+  while (j >= 0) {
+    const t = toks[j]!;
+    if (t.kind === 'ident') chain.unshift(t.text);
+    else if (t.kind === 'punct' && (t.text === ')' || t.text === ']')) {
+      chain.unshift('?');
+      break;
+    } else break;
+    if (toks[j - 1]?.kind === 'punct' && toks[j - 1]!.text === '.') j -= 2;
+    else break;
+  }
+  return chain;
+}
+
+const last = <T>(a: readonly T[]): T | undefined => a[a.length - 1];
+
+/** The id strings of a DAG file and what each names. */
+export function scan(text: string): Site[] {
+  const toks = tokenize(text);
+  const sites: Site[] = [];
+  /** Each candidate string with its frame, the frame's argument index and key then, and its parent's. */
+  const pending: {
+    k: number;
+    frame: Frame;
+    arg: number;
+    key?: string;
+    parentArg: number;
+    parentKey?: string;
+  }[] = [];
+  const note = (k: number, f: Frame) => {
+    const p = parentOf.get(f);
+    pending.push({ k, frame: f, arg: f.arg, key: f.key, parentArg: p?.arg ?? 0, parentKey: p?.key });
+  };
+  const stack: Frame[] = [];
+  for (let k = 0; k < toks.length; k++) {
+    const t = toks[k]!;
+    if (t.kind === 'punct') {
+      if (t.text === '(' || t.text === '[' || t.text === '{') {
+        const prev = toks[k - 1];
+        const isCall =
+          t.text === '(' &&
+          prev !== undefined &&
+          (prev.kind === 'ident' || (prev.kind === 'punct' && prev.text === '>')) &&
+          !EXPR_KEYWORDS.has(prev.text) &&
+          prev.text !== 'if' &&
+          prev.text !== 'for' &&
+          prev.text !== 'while' &&
+          prev.text !== 'switch';
+        const frame: Frame = {
+          open: t.text,
+          callee: isCall ? calleeOf(toks, k) : [],
+          arg: 0,
+          props: t.text === '{' ? new Map() : undefined,
+        };
+        parentOf.set(frame, last(stack));
+        stack.push(frame);
+      } else if (t.text === ')' || t.text === ']' || t.text === '}') {
+        // Pop to the matching bracket (a missing one while typing does not derail the rest).
+        const want = t.text === ')' ? '(' : t.text === ']' ? '[' : '{';
+        const at = stack.map((f) => f.open).lastIndexOf(want);
+        if (at >= 0) stack.length = at;
+      } else if (t.text === ',') {
+        const f = last(stack);
+        if (f) {
+          f.arg++;
+          f.key = undefined;
+        }
+      } else if (t.text === ';') {
+        // A statement ends: only braces (blocks) can still be open.
+        while (stack.length && last(stack)!.open !== '{') stack.pop();
+      }
+      continue;
+    }
+    const f = last(stack);
+    // A property name: `key:` right after `{` or `,` in an object literal.
+    if (
+      f?.open === '{' &&
+      (t.kind === 'ident' || t.kind === 'string') &&
+      toks[k + 1]?.text === ':' &&
+      toks[k + 1]?.kind === 'punct'
+    ) {
+      const p = toks[k - 1];
+      if (p && p.kind === 'punct' && (p.text === '{' || p.text === ',')) {
+        f.key = t.kind === 'ident' ? t.text : t.value;
+        k++;
+        continue;
+      }
+    }
+    if ((t.kind === 'string' || (t.kind === 'template' && !t.dynamic)) && f) {
+      if (f.open === '{' && f.key) f.props!.set(f.key, t);
+      note(k, f);
+    } else if (t.kind === 'template' && f && t.text.startsWith('`')) {
+      // A template with substitutions, noted once (at its head): dynamic.
+      if (f.open === '{' && f.key) f.props!.set(f.key, t);
+      note(k, f);
+    }
+  }
+  // Classify (after the pass: an object's sibling properties are all known now).
+  for (const { k, frame, arg, key, parentArg, parentKey } of pending) {
+    const parent = parentOf.get(frame);
+    const what = classify({ ...frame, arg, key }, parent && { ...parent, arg: parentArg, key: parentKey });
+    if (!what) continue;
+    const tok = toks[k]!;
+    // Part of a concatenation: an id built at run time.
+    const plus = (x: Tok | undefined) => x?.kind === 'punct' && (x.text === '+' || x.text === '+=');
+    const dynamic = tok.dynamic === true || plus(toks[k - 1]) || plus(toks[k + 1]);
+    sites.push(makeSite(tok, what, dynamic));
+  }
+  return sites;
+}
+
+/** Each frame's enclosing frame (set as frames are opened). */
+const parentOf = new WeakMap<Frame, Frame | undefined>();
+
+interface What {
+  kind: SiteKind;
+  via: string;
+  dagId?: string;
+  dagIdDynamic?: boolean;
+}
+
+function classify(f: Frame, parent: Frame | undefined): What | undefined {
+  if (f.open === '(') return classifyCall(f.callee, f.arg, false);
+  if (f.open === '[' && parent?.open === '(') {
+    const name = last(parent.callee);
+    if (name === 'pullMany' && parent.arg === 0) return { kind: 'task', via: 'ctx.xcom.pullMany()' };
+    const w = classifyCall(parent.callee, parent.arg, true);
+    return w?.kind === 'task' ? w : undefined;
+  }
+  if (f.open === '[' && parent?.open === '{' && (parent.key === 'taskIds' || parent.key === 'taskId'))
+    return { kind: 'task', via: `${parent.key}:` };
+  if (f.open !== '{' || !f.key) return undefined;
+  const call = parent?.open === '(' ? parent.callee : [];
+  const fn = last(call);
+  switch (f.key) {
+    case 'taskIds':
+    case 'taskId':
+      return fn && XCOM_TASK_FNS.has(fn) ? { kind: 'task', via: `${f.key}:` } : undefined;
+    case 'externalDagId':
+      return { kind: 'dag', via: 'externalDagId:' };
+    case 'externalTaskId': {
+      const d = f.props?.get('externalDagId');
+      if (!d) return { kind: 'externalTask', via: 'externalTaskId:', dagIdDynamic: true };
+      return {
+        kind: 'externalTask',
+        via: 'externalTaskId:',
+        dagId: d.value,
+        dagIdDynamic: d.kind === 'template' && d.dynamic === true,
+      };
+    }
+    case 'pool':
+      return { kind: 'pool', via: 'pool:' };
+    case 'id':
+      return fn === 'dag' ? { kind: 'dagDef', via: 'dag({ id })' } : undefined;
+    case 'source':
+    case 'destination':
+      return fn === 'sftpSyncTasks' ? { kind: 'connection', via: `sftpSyncTasks({ ${f.key} })` } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function classifyCall(callee: string[], arg: number, inArray: boolean): What | undefined {
+  const fn = last(callee);
+  if (!fn) return undefined;
+  if (fn === 'before' || fn === 'after')
+    return callee.length > 1 ? { kind: 'task', via: `.${fn}()` } : undefined;
+  if (fn === 'chain') return { kind: 'task', via: 'chain()' };
+  if (inArray) return undefined;
+  if (XCOM_TASK_FNS.has(fn) && arg === 0 && callee.includes('xcom'))
+    return { kind: 'task', via: `ctx.xcom.${fn}()` };
+  if (fn === 'connection' && arg === 0 && callee.length > 1)
+    return { kind: 'connection', via: 'ctx.connection()' };
+  if (fn === 'task' && arg === 0 && callee.length > 1) return { kind: 'taskDef', via: '.task()' };
+  if (SENSOR_FNS.has(fn) && arg === 1) return { kind: 'taskDef', via: `${fn}()` };
+  return undefined;
+}
+
+function makeSite(tok: Tok, what: What, dynamic: boolean): Site {
+  const quoted = tok.kind === 'string' || tok.kind === 'template';
+  const valueStart = quoted ? tok.start + 1 : tok.start;
+  let valueEnd = tok.closed === false ? tok.end : tok.end - 1;
+  let value = tok.value ?? '';
+  if (tok.closed === false) {
+    // Still being typed: the id is what looks like one, not the rest of the line.
+    const m = /^[\w.-]*/.exec(value)![0];
+    valueEnd = valueStart + m.length;
+    value = m;
+  }
+  return {
+    kind: what.kind,
+    value,
+    start: tok.start,
+    end: tok.end,
+    valueStart,
+    valueEnd: Math.max(valueStart, valueEnd),
+    dynamic,
+    dagId: what.dagIdDynamic ? undefined : what.dagId,
+    via: what.via,
+  };
+}
