@@ -129,6 +129,9 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     assert.deepEqual(info.connections, [{ conn_id: 'warehouse', conn_type: 'postgres', source: 'env:HANGAR_CONN_WAREHOUSE' }]);
     assert.deepEqual(info.xcom.keys, [{ key_id: 'k2', primary: true }]);
     json('config-list', ['config', 'list']);
+    const backedUp = json('db-backup', ['db', 'backup', join(ws.root, 'backup')]).data as { runs: number };
+    assert.ok(backedUp.runs >= 5);
+    json('db-backup', ['db', 'verify', join(ws.root, 'backup')]);
     json('config-get', ['config', 'get', 'parallelism']);
 
     assert.deepEqual(error(['run', 'nope'], 3, 'not_found').dag_id, 'nope');

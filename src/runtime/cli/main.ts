@@ -40,6 +40,7 @@ import { CONFIG_HELP, INFO_HELP, configCommand, infoCommand } from './inspect.ts
 import { COMPLETION_HELP, complete, completionCommand } from './completion.ts';
 import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
+import { DB_HELP, DB_OPTIONS, dbCommand } from './db.ts';
 import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
@@ -70,6 +71,7 @@ ${RUNS_HELP}
   logs RUN TASK [--try N] [--map-index N]  The log of a task try
 ${XCOM_HELP}
 ${SENSORS_HELP}
+${DB_HELP}
 ${VARIABLES_HELP}
 ${INFO_HELP}
 ${CONFIG_HELP}
@@ -117,6 +119,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
   ...VARIABLES_OPTIONS,
+  ...DB_OPTIONS,
 } as const;
 
 export async function main(
@@ -225,6 +228,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
   variables: variablesCommand,
+  db: dbCommand,
   bench: benchCommand,
   info: infoCommand,
   config: configCommand,

@@ -236,6 +236,21 @@ export const OUTPUTS = {
   'variables-delete': { description: '`hangar variables delete`: the key removed.', schema: obj({ key: str }) },
   'variables-import': { description: '`hangar variables import FILE`: how many were stored.', schema: obj({ file: str, imported: int }) },
   'variables-export': { description: '`hangar variables export FILE`: how many were written.', schema: obj({ file: str, exported: int }) },
+  'db-backup': {
+    description: '`hangar db backup|verify|restore DIR`: what the backup holds (the store snapshot, its XCom files, objects left where they are).',
+    schema: obj({
+      dir: str,
+      created_at: time,
+      schema_version: int,
+      db_bytes: bytes,
+      runs: int,
+      task_instances: int,
+      xcoms: int,
+      xcom_files: int,
+      xcom_file_bytes: bytes,
+      not_copied: { ...arrayOf(obj({ store: str, path: str })), description: 'objects in S3 or another folder: not in the backup' },
+    }),
+  },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
     schema: obj({ dag_id: str, is_paused: bool }),
