@@ -28,14 +28,22 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       ctx,
       vscode.window.registerTreeDataProvider('hangar.dags', ctx.dags),
       vscode.window.registerTreeDataProvider('hangar.runs', ctx.runs),
-      vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.{ts,mts,js,mjs}' }, ctx.codeLens),
+      vscode.languages.registerCodeLensProvider(
+        { scheme: 'file', pattern: '**/*.{ts,mts,js,mjs}' },
+        ctx.codeLens,
+      ),
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, ctx.logs),
       registerXComDocuments(ctx.client),
+      ...ctx.authoring.register(),
       watchDebugSessions(ctx),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (!vscode.workspace.isTrusted || !ctx.isDagFile(doc.uri)) return;
         if (!ctx.client.isRunning && !ctx.isHangarWorkspace) return;
-        ctx.reload().catch((err: unknown) => log.error(`Reloading DAG files after saving ${doc.uri.fsPath} failed: ${(err as Error).message}`));
+        ctx
+          .reload()
+          .catch((err: unknown) =>
+            log.error(`Reloading DAG files after saving ${doc.uri.fsPath} failed: ${(err as Error).message}`),
+          );
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         log.info('Workspace trusted: DAG files may now be compiled and run');
@@ -48,25 +56,45 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('hangar.scheduler')) {
-          ctx.applyScheduler().catch((err: unknown) => log.error(`Turning the scheduler ${ctx.schedulerEnabled ? 'on' : 'off'} failed: ${(err as Error).message}`));
-        } else if (e.affectsConfiguration('hangar') && !e.affectsConfiguration('hangar.runs') && ctx.client.isRunning) {
+          ctx
+            .applyScheduler()
+            .catch((err: unknown) =>
+              log.error(
+                `Turning the scheduler ${ctx.schedulerEnabled ? 'on' : 'off'} failed: ${(err as Error).message}`,
+              ),
+            );
+        } else if (
+          e.affectsConfiguration('hangar') &&
+          !e.affectsConfiguration('hangar.runs') &&
+          ctx.client.isRunning
+        ) {
           void ctx.client.restart('the hangar.* settings changed');
         } else if (e.affectsConfiguration('hangar.runs')) ctx.runs.refresh();
       }),
     );
     for (const [id, handler] of Object.entries(COMMANDS)) {
-      extension.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx, id, handler, args)));
+      extension.subscriptions.push(
+        vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(ctx, id, handler, args)),
+      );
     }
     // The scheduler was left on for this workspace: start the runtime now, so scheduled DAGs run.
     if (ctx.schedulerEnabled && ctx.isHangarWorkspace) {
-      ctx.client.ensure().catch((err: unknown) => log.error(`Starting the runtime for the scheduler failed: ${(err as Error).message}`));
+      ctx.client
+        .ensure()
+        .catch((err: unknown) =>
+          log.error(`Starting the runtime for the scheduler failed: ${(err as Error).message}`),
+        );
     }
-    log.info(`Hangar activated in ${(performance.now() - t0).toFixed(1)} ms (${vscode.workspace.isTrusted ? 'trusted' : 'Restricted Mode: nothing is compiled or run'}; the runtime starts on first use)`);
+    log.info(
+      `Hangar activated in ${(performance.now() - t0).toFixed(1)} ms (${vscode.workspace.isTrusted ? 'trusted' : 'Restricted Mode: nothing is compiled or run'}; the runtime starts on first use)`,
+    );
     return { context: ctx };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error(`Activation failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
-    void vscode.window.showErrorMessage(`Hangar failed to start: ${message}`, 'Show Log').then((p) => p && log.show());
+    void vscode.window
+      .showErrorMessage(`Hangar failed to start: ${message}`, 'Show Log')
+      .then((p) => p && log.show());
     throw err;
   }
 }

@@ -8,6 +8,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
 import { DagList, SchedulerSet } from '../protocol/runtime.ts';
 import type { DagListResult, RunInfo } from '../protocol/runtime.ts';
+import { DagAuthoring } from './authoring.ts';
 import { RuntimeClient } from './client.ts';
 import { configFromSettings, schedulerStatus } from './dags-model.ts';
 import { LogDocuments } from './logs.ts';
@@ -29,6 +30,8 @@ export class HangarContext implements vscode.Disposable {
   readonly logs: LogDocuments;
   readonly watcher: RunWatcher;
   readonly schedulerItem: vscode.StatusBarItem;
+  /** Completion, definition, references, rename and Problems at the id strings of DAG files. */
+  readonly authoring: DagAuthoring;
   private list: Promise<DagListResult> | undefined;
   lastList: DagListResult | undefined;
 
@@ -41,7 +44,9 @@ export class HangarContext implements vscode.Disposable {
       serverPath: extension.asAbsolutePath(join('dist', 'runtime', 'server.mjs')),
       workspace: this.workspace ?? '',
       log,
-      nodePath: () => vscode.workspace.getConfiguration('hangar').get<string>('runtime.nodePath')?.trim() || process.execPath,
+      nodePath: () =>
+        vscode.workspace.getConfiguration('hangar').get<string>('runtime.nodePath')?.trim() ||
+        process.execPath,
       config: () => {
         const c = vscode.workspace.getConfiguration('hangar');
         return configFromSettings((k) => c.get(k));
@@ -49,7 +54,11 @@ export class HangarContext implements vscode.Disposable {
       secrets: () => this.secrets.forRuntime(),
       scheduler: () => this.schedulerEnabled,
     });
-    this.schedulerItem = vscode.window.createStatusBarItem('hangar.scheduler', vscode.StatusBarAlignment.Left, 0);
+    this.schedulerItem = vscode.window.createStatusBarItem(
+      'hangar.scheduler',
+      vscode.StatusBarAlignment.Left,
+      0,
+    );
     this.schedulerItem.name = 'Hangar Scheduler';
     this.schedulerItem.command = 'hangar.toggleScheduler';
     this.dags = new DagsTree(this);
@@ -58,6 +67,7 @@ export class HangarContext implements vscode.Disposable {
     this.codeLens = new DagCodeLens(this);
     this.logs = new LogDocuments(this.client);
     this.watcher = new RunWatcher(this);
+    this.authoring = new DagAuthoring(this);
     this.updateSchedulerItem();
     this.subscriptions.push(
       this.schedulerItem,
@@ -87,7 +97,11 @@ export class HangarContext implements vscode.Disposable {
 
   /** The `hangar.scheduler.enabled` setting (off by default; the toggle sets it for the workspace). */
   get schedulerEnabled(): boolean {
-    return vscode.workspace.isTrusted && !!this.workspace && vscode.workspace.getConfiguration('hangar').get<boolean>('scheduler.enabled', false);
+    return (
+      vscode.workspace.isTrusted &&
+      !!this.workspace &&
+      vscode.workspace.getConfiguration('hangar').get<boolean>('scheduler.enabled', false)
+    );
   }
 
   updateSchedulerItem(): void {
@@ -119,7 +133,10 @@ export class HangarContext implements vscode.Disposable {
 
   /** The DAG list, loading the DAG files (and starting the runtime) on first use. */
   dagList(): Promise<DagListResult> {
-    if (!vscode.workspace.isTrusted) return Promise.reject(new Error('Hangar does not load DAG files in Restricted Mode; trust the workspace first'));
+    if (!vscode.workspace.isTrusted)
+      return Promise.reject(
+        new Error('Hangar does not load DAG files in Restricted Mode; trust the workspace first'),
+      );
     if (!this.workspace) return Promise.reject(new Error('Open a folder with DAG files first'));
     this.list ??= this.client.request(DagList, {}).then(
       (l) => {
@@ -145,6 +162,7 @@ export class HangarContext implements vscode.Disposable {
     this.list = Promise.resolve(l);
     this.lastList = l;
     this.diagnostics.update(l);
+    this.authoring.setList(l);
     if (refreshTrees) {
       this.dags.refresh();
       this.codeLens.refresh();
@@ -155,14 +173,19 @@ export class HangarContext implements vscode.Disposable {
   /** Whether a file is under the DAG folder (or, before the runtime said where that is, under `dags/`). */
   isDagFile(uri: vscode.Uri): boolean {
     if (uri.scheme !== 'file' || !this.workspace || !/\.(ts|mts|js|mjs)$/.test(uri.fsPath)) return false;
-    const folder = this.client.info?.dagsFolder ?? join(this.workspace, vscode.workspace.getConfiguration('hangar').get<string>('dagsFolder') || 'dags');
+    const folder =
+      this.client.info?.dagsFolder ??
+      join(this.workspace, vscode.workspace.getConfiguration('hangar').get<string>('dagsFolder') || 'dags');
     const rel = relative(folder, uri.fsPath);
     return !!rel && !rel.startsWith('..') && !isAbsolute(rel);
   }
 
   /** Whether this folder looks like a Hangar workspace (so saving a DAG file may start the runtime). */
   get isHangarWorkspace(): boolean {
-    return !!this.workspace && (existsSync(join(this.workspace, 'hangar.json')) || existsSync(join(this.workspace, 'dags')));
+    return (
+      !!this.workspace &&
+      (existsSync(join(this.workspace, 'hangar.json')) || existsSync(join(this.workspace, 'dags')))
+    );
   }
 
   /** Called when a run was started from this window: show it expanded, follow it with progress. */

@@ -316,3 +316,30 @@ b.task('y', async () => 1).after('x');
     ['y'],
   );
 });
+
+test('a file that fails to load keeps its last good structure: the typo that broke it gets its Problem and fix', () => {
+  const m = model();
+  const broken = ETL.replace("extract.before('transform');", "extract.before('lod');");
+  m.update({
+    list: {
+      ...list,
+      dags: list.dags.filter((d) => d.dagId !== 'etl'),
+      errors: [
+        {
+          file: files.etl,
+          line: 7,
+          column: 9,
+          message: 'DAG "etl": dependency extract >> lod names a task "lod" that does not exist',
+          dagId: 'etl',
+        },
+      ],
+    },
+  });
+  assert.deepEqual(
+    m.diagnostics(files.etl, broken).map((d) => [d.message, d.suggestion]),
+    [['DAG "etl" has no task "lod" (.before())', 'load']],
+  );
+  // Once the file loads again, its new structure replaces the kept one.
+  m.update({ list });
+  assert.deepEqual(m.diagnostics(files.etl, ETL), []);
+});

@@ -104,11 +104,22 @@ export class AuthoringModel {
   }
 
   update(facts: AuthoringFacts): void {
-    this.facts = facts;
+    // A file that fails to load now keeps its last good structure: while a typo breaks the
+    // import (`.after('lod')`), its ids are still known and the typo gets its Problem and fix.
+    let list = facts.list;
+    if (list && this.facts.list) {
+      const failed = new Set(list.errors.map((e) => e.file));
+      const present = new Set(list.dags.map((d) => d.file));
+      const kept = this.facts.list.dags.filter(
+        (d) => failed.has(d.file) && !present.has(d.file) && !list!.dags.some((x) => x.dagId === d.dagId),
+      );
+      if (kept.length) list = { ...list, dags: [...list.dags, ...kept] };
+    }
+    this.facts = { ...facts, list };
     this.owners.clear();
     this.dagsById = new Map();
     this.dagsByFile = new Map();
-    for (const d of facts.list?.dags ?? []) {
+    for (const d of list?.dags ?? []) {
       this.dagsById.set(d.dagId, d);
       const l = this.dagsByFile.get(d.file) ?? [];
       l.push(d);
@@ -478,9 +489,7 @@ function describeUri(uri: string): { type: string; host: string } {
 }
 
 /** hangar.json's connections and pools, with the offsets of each key's string. Undefined when it is not valid JSON. */
-function parseConfig(
-  text: string,
-):
+function parseConfig(text: string):
   | {
       connections: Record<string, string>;
       pools: Record<string, number>;
