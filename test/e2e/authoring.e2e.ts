@@ -121,10 +121,13 @@ test(
       assert.match(problem.message, /Did you mean "load"\?/);
       await vs.screenshot('authoring-02-problem');
       // Back in the editor (the Problems panel has the focus), inside 'lod': the quick fix.
-    await vs.page.locator('.part.editor .monaco-editor .view-line', { hasText: "before('lod')" }).first().click();
-    await vs.page.keyboard.press('End');
-    for (let i = 0; i < 3; i++) await vs.page.keyboard.press('ArrowLeft');
-    await vs.page.keyboard.press('Control+.');
+      await vs.page
+        .locator('.part.editor .monaco-editor .view-line', { hasText: "before('lod')" })
+        .first()
+        .click();
+      await vs.page.keyboard.press('End');
+      for (let i = 0; i < 3; i++) await vs.page.keyboard.press('ArrowLeft');
+      await vs.page.keyboard.press('Control+.');
       const fix = vs.page.locator('.action-widget .monaco-list-row', { hasText: 'Change to "load"' });
       await fix.first().waitFor({ state: 'visible', timeout: 15_000 });
       await vs.screenshot('authoring-03-quick-fix');
