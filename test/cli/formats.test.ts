@@ -141,9 +141,9 @@ test('cli info: versions, paths, executor, connections by id and type, XCom key 
       { conn_id: 'files', conn_type: 'sftp', source: 'hangar.json' },
       { conn_id: 'warehouse', conn_type: 'postgres', source: 'env:HANGAR_CONN_WAREHOUSE' },
     ]);
-    assert.deepEqual(info.xcom.keys, [{ key_id: 'new', primary: true }, { key_id: 'old', primary: false }]);
+    assert.deepEqual(info.xcom.keys, [{ key_id: 'new', primary: true, encryptions: 0 }, { key_id: 'old', primary: false, encryptions: 0 }]);
     const text = h(['info'], env);
-    assert.match(text.stdout, /xcom keys\s+new \(primary\), old/);
+    assert.match(text.stdout, /xcom keys\s+new \(primary\): 0 encryptions, old: 0 encryptions/);
     assert.match(text.stdout, /warehouse\s+postgres\s+env:HANGAR_CONN_WAREHOUSE/);
     for (const out of [r.stdout, text.stdout]) {
       assert.doesNotMatch(out, /s3cr3t-pw|filepw/, 'no connection password');

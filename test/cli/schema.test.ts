@@ -127,7 +127,7 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     json('bench-xcom', ['bench', 'xcom', '--quick'], { code: 'work may fail' });
     const info = json('info', ['info'], { env: { ...KEYS, HANGAR_CONN_WAREHOUSE: 'postgres://etl:pw@db/x' } }).data as { connections: unknown[]; xcom: { keys: unknown[] } };
     assert.deepEqual(info.connections, [{ conn_id: 'warehouse', conn_type: 'postgres', source: 'env:HANGAR_CONN_WAREHOUSE' }]);
-    assert.deepEqual(info.xcom.keys, [{ key_id: 'k2', primary: true }]);
+    assert.deepEqual(info.xcom.keys, [{ key_id: 'k2', primary: true, encryptions: 0 }]);
     json('config-list', ['config', 'list']);
     const backedUp = json('db-backup', ['db', 'backup', join(ws.root, 'backup')]).data as { runs: number };
     assert.ok(backedUp.runs >= 5);

@@ -3,6 +3,7 @@
  * (Airflow's `airflow config list --include-sources`): what this workspace runs
  * with, and where each setting came from. Secrets and key material never appear.
  */
+import { keyUsage, nonceWarning, NONCE_WARN_AT } from '../xcom/crypto.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -90,6 +91,7 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
       const sqlite = (rt.store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
       const file = readConfigFile(rt.config.root);
       const keyring = rt.backend instanceof HangarXComBackend ? rt.backend.keyring : undefined;
+      const usage = keyUsage(rt.store.db);
       const doc = {
         versions: {
           hangar: pkg.version,
@@ -110,7 +112,7 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
         parallelism: rt.config.parallelism,
         xcom: {
           backend: rt.config.xcom.backend ?? 'database',
-          keys: (keyring?.ids ?? []).map((id) => ({ key_id: id, primary: id === keyring!.primaryId })),
+          keys: (keyring?.ids ?? []).map((id) => ({ key_id: id, primary: id === keyring!.primaryId, encryptions: usage.get(id) ?? 0 })),
         },
         connections: connections(file.data, process.env).map(({ conn_id, conn_type, source }) => ({
           conn_id,
@@ -136,10 +138,11 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
           ['xcom backend', doc.xcom.backend],
           [
             'xcom keys',
-            doc.xcom.keys.map((k) => `${k.key_id}${k.primary ? ' (primary)' : ''}`).join(', ') || '(none)',
+            doc.xcom.keys.map((k) => `${k.key_id}${k.primary ? ' (primary)' : ''}: ${k.encryptions.toLocaleString('en-US')} encryptions`).join(', ') || '(none)',
           ],
         ];
         printTable(ctx, ['', ''], rows);
+        for (const k of doc.xcom.keys) if (k.encryptions >= NONCE_WARN_AT) process.stderr.write(`hangar: ${nonceWarning(k.key_id, k.encryptions)}\n`);
         ctx.out('');
         if (doc.connections.length === 0) ctx.out('No connections');
         else

@@ -428,7 +428,7 @@ export const OUTPUTS = {
       }),
       executor: { enum: ['isolated', 'in-process'] },
       parallelism: int,
-      xcom: obj({ backend: str, keys: arrayOf(obj({ key_id: str, primary: bool })) }),
+      xcom: obj({ backend: str, keys: arrayOf(obj({ key_id: str, primary: bool, encryptions: { type: 'integer', minimum: 0, description: 'values encrypted under the key, counted in the store (warned from 2^30; random nonces are safe to 2^32)' } })) }),
       connections: arrayOf(obj({ conn_id: str, conn_type: str, source: str })),
     }),
   },

@@ -163,4 +163,9 @@ CREATE TABLE import_errors (
 CREATE INDEX import_errors_by_file ON import_errors (fileloc);
 `,
   },
+  {
+    version: 11,
+    name: 'encryptions per XCom key (random 96-bit nonces are safe up to 2^32 per key)',
+    sql: 'CREATE TABLE xcom_key_usage (key_id TEXT PRIMARY KEY, encryptions INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL);',
+  },
 ];

@@ -26,7 +26,7 @@ import { decodeEnvelope, encodeEnvelope, offloadOf } from './envelope.ts';
 import type { CompressionLimits } from './compression.ts';
 import { assertAlgorithmAvailable, compress, decompress, defaultLevel, estimateRatio, isCompressionAlgorithm } from './compression.ts';
 import type { KeySources, Keyring } from './crypto.ts';
-import { decrypt, encrypt, loadKeyring } from './crypto.ts';
+import { decrypt, encrypt, loadKeyring, recordEncryptions } from './crypto.ts';
 import type { BlobStore, S3StoreOptions } from './stores.ts';
 import { LocalDirStore, S3Store, objectPath } from './stores.ts';
 import { SensitivityDetector, StreamingJson, decodeValue, encodeChunks, encodePrepared, prepareValue } from './serializer.ts';
@@ -177,6 +177,8 @@ export class HangarXComBackend implements XComBackend {
   private readonly options: XComOptions;
   private readonly policies = new Map<string, Policy>();
   private readonly log: XComLogFn;
+  /** The store, where encryptions per key are counted. */
+  private readonly db: DatabaseSync | undefined;
   private warnedNoKey = false;
 
   constructor(options: XComOptions, ctx: XComBackendContext) {
@@ -201,6 +203,7 @@ export class HangarXComBackend implements XComBackend {
     if (!isCompressionAlgorithm(alg)) throw new XComError('config', undefined, `XCom configuration: unknown compression algorithm "${String(alg)}" (gzip, zstd, brotli)`);
     assertAlgorithmAvailable(alg);
     const k = options.encryption ?? {};
+    this.db = ctx.db;
     const loaded = loadKeyring(k, { workspaceRoot: ctx.workspaceRoot, db: ctx.db, env: ctx.env });
     this.keyringValue = mergeKeyrings(ctx.keyring, loaded, k.primaryKeyId);
     this.policy(this.name); // validate the default now
@@ -366,6 +369,8 @@ export class HangarXComBackend implements XComBackend {
         }
       } else {
         const r = encrypt(keyring, loc, chain, data);
+        const warning = recordEncryptions(this.db, keyring.primaryId);
+        if (warning) this.log('warn', warning);
         layers.push(r.layer);
         chain.push('aes-256-gcm');
         data = r.ciphertext;

@@ -260,6 +260,53 @@ export function associatedData(loc: XComLocation, keyId: string, innerChain: rea
   return Buffer.concat(parts);
 }
 
+/**
+ * AES-GCM with random 96-bit nonces is safe for up to 2^32 messages under one key (NIST SP 800-38D,
+ * 8.3): past that, a repeated nonce becomes likely enough to matter, and one repeat reveals the
+ * authentication key. Hangar counts encryptions per key in the store and warns from a quarter of it.
+ */
+export const NONCE_LIMIT = 2 ** 32;
+export const NONCE_WARN_AT = 2 ** 30;
+
+/** Adds encryptions under a key to the store's count; returns the warning to give, if any. */
+export function recordEncryptions(db: DatabaseSync | undefined, keyId: string, n = 1): string | undefined {
+  if (!db) return undefined;
+  const now = new Date().toISOString();
+  let row: { encryptions: number } | undefined;
+  try {
+    row = db
+      .prepare(
+        `INSERT INTO xcom_key_usage (key_id, encryptions, first_at, last_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (key_id) DO UPDATE SET encryptions = encryptions + excluded.encryptions, last_at = excluded.last_at
+         RETURNING encryptions`,
+      )
+      .get(keyId, n, now, now) as { encryptions: number } | undefined;
+  } catch (err) {
+    // A database with the XCom tables alone (no Hangar store around it) has nowhere to count.
+    if (/no such table: xcom_key_usage/.test((err as Error).message)) return undefined;
+    throw err;
+  }
+  const count = Number(row?.encryptions ?? 0);
+  // Once when the threshold is crossed, then every 2^20 encryptions after it.
+  if (count >= NONCE_WARN_AT && (count - n < NONCE_WARN_AT || Math.floor(count / 2 ** 20) !== Math.floor((count - n) / 2 ** 20))) {
+    return nonceWarning(keyId, count);
+  }
+  return undefined;
+}
+
+export function nonceWarning(keyId: string, count: number): string {
+  return `XCom key "${keyId}" has encrypted ${count.toLocaleString('en-US')} values; random 96-bit nonces are safe for up to 2^32 (${NONCE_LIMIT.toLocaleString('en-US')}) per key (NIST SP 800-38D): add a new primary key and run hangar xcom rotate-key`;
+}
+
+/** Encryptions recorded per key. */
+export function keyUsage(db: DatabaseSync): Map<string, number> {
+  try {
+    return new Map((db.prepare('SELECT key_id, encryptions FROM xcom_key_usage').all() as { key_id: string; encryptions: number }[]).map((r) => [r.key_id, Number(r.encryptions)]));
+  } catch {
+    return new Map(); // a store from before the table
+  }
+}
+
 export function encrypt(
   keyring: Keyring,
   loc: XComLocation,

@@ -9,7 +9,7 @@ import type { XComLocation } from './types.ts';
 import type { HangarXComBackend } from './backend.ts';
 import type { EncryptionLayer, EnvelopeHeader, Layer, OffloadLayer } from './envelope.ts';
 import { decodeEnvelope, encodeEnvelope, offloadOf } from './envelope.ts';
-import { decrypt, encrypt } from './crypto.ts';
+import { decrypt, encrypt, recordEncryptions } from './crypto.ts';
 import { objectPath } from './stores.ts';
 import { extensionFor } from './backend.ts';
 import { XComError } from './errors.ts';
@@ -120,7 +120,6 @@ async function reencryptRow(
   target: string,
   update: ReturnType<DatabaseSync['prepare']>,
 ): Promise<'current' | 'rotated' | 'changed'> {
-  void db;
   const env = decodeEnvelope(loc, row.value);
   if (!env) return 'current';
   const h = env.header;
@@ -133,6 +132,7 @@ async function reencryptRow(
   const inner = [h.format, ...h.layers.slice(0, i).map((l) => l.codec)];
   const plain = decrypt(backend.keyring, loc, layer, inner, payload);
   const re = encrypt(backend.keyring!, loc, inner, plain);
+  recordEncryptions(db, backend.keyring!.primaryId);
   const layers: Layer[] = [...h.layers];
   layers[i] = re.layer;
   let newPayload: Buffer = re.ciphertext;
