@@ -3,7 +3,8 @@
  * src/runtime/authoring/), in a real VS Code workbench from the packaged
  * .vsix: typing `.before('` in a DAG file offers the DAG's task ids, an
  * unknown id is a Problem at its string with a quick fix to the nearest id,
- * and go to definition jumps from a reference to the task's definition.
+ * go to definition jumps from a reference to the task's definition, and F2
+ * renames a task id across two files (refusing an existing id is a unit test of the core).
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/authoring.e2e.ts
@@ -27,6 +28,13 @@ const extract = etl.task('extract', async () => [1, 2, 3]);
 etl.task('transform', async (ctx) => ctx.xcom.pull('extract'));
 etl.task('load', { pool: 'warehouse_pool' }, async (ctx) => ctx.connection('warehouse').host).after('transform');
 extract.before('transform');
+`;
+
+/** Another DAG whose sensor waits for etl's `load`: a rename of `load` reaches it. */
+const REPORT = `import { dag, externalTaskSensor } from 'hangar';
+
+export const report = dag({ id: 'report', schedule: null });
+externalTaskSensor(report, 'wait_for_load', { externalDagId: 'etl', externalTaskId: 'load', mode: 'reschedule' });
 `;
 
 let scratch = '';
@@ -57,6 +65,14 @@ async function cursor(vs: Workbench): Promise<{ line: number; column: number } |
   return m ? { line: Number(m[1]), column: Number(m[2]) } : undefined;
 }
 
+async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(200);
+  }
+}
+
 async function goToLine(vs: Workbench, line: number): Promise<void> {
   await vs.page.keyboard.press('Control+G');
   await vs.quickInput.waitFor({ state: 'visible' });
@@ -65,7 +81,7 @@ async function goToLine(vs: Workbench, line: number): Promise<void> {
 }
 
 test(
-  'typing in a DAG file: task ids offered, an unknown id is a Problem with a quick fix, go to definition jumps',
+  'typing in a DAG file: task ids offered, an unknown id is a Problem with a quick fix, go to definition jumps, F2 renames across files',
   { timeout: 300_000 },
   async () => {
     const workspace = join(scratch, 'ws');
@@ -82,6 +98,7 @@ test(
       ),
     );
     await writeFile(join(workspace, 'dags', 'etl.ts'), ETL);
+    await writeFile(join(workspace, 'dags', 'report.ts'), REPORT);
     const vs = await startWorkbench({ workspace, extensions: [vsix] });
     try {
       // The DAG processor parsed the file (the tree shows the DAG).
@@ -149,6 +166,45 @@ test(
       }
       assert.deepEqual(at, { line: 5, column: 11 });
       await vs.screenshot('authoring-04-definition');
+
+      // F2 on `load` (line 6): its definition, `.before('load')` and the other file's sensor are renamed.
+      await goToLine(vs, 6);
+      await vs.page.keyboard.press('Home');
+      for (let i = 0; i < 11; i++) await vs.page.keyboard.press('ArrowRight'); // etl.task('l|oad'
+      // The rename box, focused (typed into only through its own element: a box that closed never edits the file).
+      const box = vs.page.locator('.rename-box input.rename-input, .rename-box input').first();
+      for (let attempt = 0; ; attempt++) {
+        await vs.page.keyboard.press('F2');
+        const open = await box.waitFor({ state: 'visible', timeout: 5_000 }).then(
+          () => true,
+          () => false,
+        );
+        if (
+          open &&
+          (await box.evaluate(
+            (e: unknown) =>
+              (e as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement === e,
+          ))
+        )
+          break;
+        if (attempt === 3) throw new Error('F2 did not open a focused rename box');
+        await vs.page.keyboard.press('Escape');
+        await delay(500);
+      }
+      await box.fill('load_dw');
+      await vs.screenshot('authoring-05-rename');
+      await box.press('Enter');
+      await waitUntil(
+        'the rename in etl.ts',
+        async () =>
+          /etl\.task\('load_dw'/.test(await editorText(vs)) &&
+          /extract\.before\('load_dw'\)/.test(await editorText(vs)),
+      );
+      await vs.openFile('dags/report.ts');
+      await waitUntil('the rename in report.ts', async () =>
+        /externalTaskId: 'load_dw'/.test(await editorText(vs)),
+      );
+      await vs.screenshot('authoring-06-renamed-other-file');
     } catch (e) {
       await vs.collectDiagnostics('authoring-failure');
       throw e;
