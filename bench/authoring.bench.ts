@@ -119,6 +119,39 @@ const hangar = measure('hangar', (i) => {
   if (!r || r.items.length !== TASKS) throw new Error(`expected ${TASKS} items, got ${r?.items.length}`);
   return r;
 });
+const diagnostics = measure('diagnostics', (i) => model.diagnostics(target, keystroke(i + ++version * 41)));
+// One 500-task DAG file (the issue's large DAG): Problems recomputed after a keystroke.
+const big = (() => {
+  const file = `${ROOT}/dags/big.ts`;
+  const lines = [`import { dag } from 'hangar';`, `export const d = dag({ id: 'big', schedule: null });`];
+  const tasks: DagInfo['tasks'] = [];
+  for (let t = 0; t < 500; t++) {
+    lines.push(
+      `d.task('task_${t}', { pool: 'default_pool' }, async (ctx) => ctx.xcom.pull('task_${Math.max(0, t - 1)}'))${t > 0 ? `.after('task_${t - 1}')` : ''};`,
+    );
+    tasks.push({
+      taskId: `task_${t}`,
+      kind: 'typescript',
+      upstream: [],
+      downstream: [],
+      mapped: false,
+      retries: 0,
+      position: { file, line: t + 3, column: 1 },
+    });
+  }
+  return { file, text: lines.join('\n') + '\n', dag: { ...dags[0]!, dagId: 'big', file, tasks } };
+})();
+const bigModel = new AuthoringModel((f) => (f === big.file ? big.text : files.get(f)));
+bigModel.update({
+  list: { ...list, dags: [...dags, big.dag], files: [...list.files, big.file] },
+  config: null,
+  env: {},
+});
+const bigDiagnostics = measure('diagnostics (500 tasks)', (i) => {
+  const d = bigModel.diagnostics(big.file, `${big.text}// ${'x'.repeat(i % 40)}${++version}\n`);
+  if (d.length) throw new Error(`unexpected Problems: ${d[0]!.message}`);
+  return d;
+});
 const scanOnly = measure('scan', (i) => tokenize(keystroke(i + ++version * 41)));
 
 // TypeScript's own completion at the same position, over the whole workspace.
@@ -168,6 +201,8 @@ console.log(
   `  floor, TypeScript        ${fmt(typescript)} (first request, program built: ${tsFirst.toFixed(0)} ms)`,
 );
 console.log(`  Hangar (core)            ${fmt(hangar)}`);
+console.log(`  Hangar Problems, same file      ${fmt(diagnostics)}`);
+console.log(`  Hangar Problems, 500-task file ${fmt(bigDiagnostics)}`);
 console.log(
   `  Hangar adds at p95: ${hangar.p95.toFixed(3)} ms (goal < 20 ms): ${hangar.p95 < 20 ? 'met' : 'NOT met'}; ${(hangar.p95 / typescript.p95).toFixed(3)} × TypeScript's p95`,
 );

@@ -171,12 +171,15 @@ export class AuthoringModel {
   /** The DAG a position of a file belongs to: the one whose definition (or a task's) comes last before it. */
   dagAt(file: string, text: string, offset: number): string | undefined {
     const marks = this.ownerMarks(file, text);
-    let found: string | undefined;
-    for (const m of marks.list) {
-      if (m.at > offset) break;
-      found = m.dagId;
+    // The last mark at or before the offset (marks are in text order): binary search.
+    let lo = 0;
+    let hi = marks.list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (marks.list[mid]!.at <= offset) lo = mid + 1;
+      else hi = mid;
     }
-    return found ?? marks.fallback;
+    return lo > 0 ? marks.list[lo - 1]!.dagId : marks.fallback;
   }
 
   /** Per file text: the offsets where a DAG's part of the file starts (cached with the scan; cleared by update). */
@@ -414,6 +417,13 @@ export class AuthoringModel {
   diagnostics(file: string, text: string): Diagnostic[] {
     const out: Diagnostic[] = [];
     const errors = this.facts.list?.errors ?? [];
+    const known = new Map<string, Map<string, TaskInfo | null>>();
+    const taskIdsOf = (dagId: string, inFile: boolean) => {
+      const key = `${inFile ? 'f' : 'x'}:${dagId}`;
+      let ids = known.get(key);
+      if (!ids) known.set(key, (ids = inFile ? this.taskIds(dagId, file, text) : this.taskIds(dagId)));
+      return ids;
+    };
     for (const s of this.sites(file, text)) {
       if (s.dynamic || s.kind === 'taskDef' || s.kind === 'dagDef') continue;
       if (s.value === '' && s.valueEnd === s.valueStart) continue; // being typed
@@ -431,7 +441,7 @@ export class AuthoringModel {
         const dagId = this.dagAt(file, text, s.start);
         // Only against a DAG the processor parsed: before its first parse or when its file fails to load, nothing is known for sure.
         if (!dagId || !this.dagsById.has(dagId)) continue;
-        const ids = this.taskIds(dagId, file, text);
+        const ids = taskIdsOf(dagId, true);
         if (!ids.has(s.value))
           report(
             `DAG "${dagId}" has no task "${s.value}" (${s.via})`,
@@ -444,7 +454,7 @@ export class AuthoringModel {
         const dagId = s.kind === 'dag' ? s.value : s.dagId!;
         if (!this.facts.list || this.dagsById.has(dagId)) {
           if (s.kind === 'externalTask' && this.facts.list) {
-            const ids = this.taskIds(dagId);
+            const ids = taskIdsOf(dagId, false);
             if (!ids.has(s.value)) report(`DAG "${dagId}" has no task "${s.value}" (${s.via})`, ids.keys());
           }
           continue;

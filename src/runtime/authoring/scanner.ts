@@ -284,6 +284,8 @@ interface Frame {
   key?: string;
   /** For `{`: its plain-string properties (filled as the pass goes; read after it). */
   props?: Map<string, Tok>;
+  /** The enclosing frame. */
+  parent?: Frame;
 }
 
 /** The callee's member chain, reading back from the token before `(` (skips `<…>` type arguments). */
@@ -330,7 +332,7 @@ export function scan(text: string): Site[] {
     parentKey?: string;
   }[] = [];
   const note = (k: number, f: Frame) => {
-    const p = parentOf.get(f);
+    const p = f.parent;
     pending.push({ k, frame: f, arg: f.arg, key: f.key, parentArg: p?.arg ?? 0, parentKey: p?.key });
   };
   const stack: Frame[] = [];
@@ -353,8 +355,8 @@ export function scan(text: string): Site[] {
           callee: isCall ? calleeOf(toks, k) : [],
           arg: 0,
           props: t.text === '{' ? new Map() : undefined,
+          parent: last(stack),
         };
-        parentOf.set(frame, last(stack));
         stack.push(frame);
       } else if (t.text === ')' || t.text === ']' || t.text === '}') {
         // Pop to the matching bracket (a missing one while typing does not derail the rest).
@@ -399,7 +401,7 @@ export function scan(text: string): Site[] {
   }
   // Classify (after the pass: an object's sibling properties are all known now).
   for (const { k, frame, arg, key, parentArg, parentKey } of pending) {
-    const parent = parentOf.get(frame);
+    const parent = frame.parent;
     const what = classify({ ...frame, arg, key }, parent && { ...parent, arg: parentArg, key: parentKey });
     if (!what) continue;
     const tok = toks[k]!;
@@ -410,9 +412,6 @@ export function scan(text: string): Site[] {
   }
   return sites;
 }
-
-/** Each frame's enclosing frame (set as frames are opened). */
-const parentOf = new WeakMap<Frame, Frame | undefined>();
 
 interface What {
   kind: SiteKind;
