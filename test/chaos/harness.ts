@@ -116,7 +116,11 @@ export async function chaos(options: { seed: number; kills: number; maxDelayMs?:
     const runIds = [trigger()];
     let runId = runIds[0]!;
     let killedMidRun = 0;
-    for (let k = 0; k < options.kills; k++) {
+    // A SIGKILL counts only when it lands while the run is going: a run that ends before its
+    // delay is a run that ended by itself, and the next run is killed instead. On a fast machine
+    // more runs end by themselves; the number of kills stays what was asked (attempts are capped).
+    const maxAttempts = options.kills * 8;
+    for (let attempt = 0, k = 0; k < options.kills && attempt < maxAttempts; attempt++) {
       const delay = Math.floor(random() * (options.maxDelayMs ?? 2500));
       const child = spawn(process.execPath, [HANGAR_BIN, 'run', DAG_ID, '--resume', runId, '--workspace', ws.root, '-o', 'plain'], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: 'ignore' });
       const ended = await new Promise<boolean>((resolve) => {
@@ -131,9 +135,10 @@ export async function chaos(options: { seed: number; kills: number; maxDelayMs?:
       });
       if (!ended) {
         killedMidRun++;
+        k++;
         await new Promise((r) => child.once('exit', r));
       }
-      options.log?.(`kill ${k + 1}/${options.kills} after ${delay} ms${ended ? ` (run ${runIds.length} ended by itself: the next run starts)` : ''}`);
+      options.log?.(ended ? `run ${runIds.length} ended by itself before ${delay} ms: the next run starts` : `kill ${k}/${options.kills} after ${delay} ms`);
       if (ended) {
         runId = trigger();
         runIds.push(runId);
