@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
 import type { Migration } from './migrations.ts';
+import { SqliteDriver } from './sql.ts';
 import type {
   DagFileRecord,
   DagRecord,
@@ -36,6 +37,8 @@ export function nowIso(): string {
 export class Store {
   readonly db: DatabaseSync;
   readonly path: string;
+  /** The asynchronous statement layer the repositories use (src/runtime/store/sql.ts). */
+  readonly sql: SqliteDriver;
   private readonly statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: StoreOptions = {}) {
@@ -44,6 +47,7 @@ export class Store {
     this.db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
     this.migrate([...MIGRATIONS, ...(options.extraMigrations ?? [])]);
+    this.sql = new SqliteDriver(this.db, path);
   }
 
   close(): void {
