@@ -171,3 +171,9 @@ export class SqliteDriver implements SqlDriver {
     if (this.db.isOpen) this.db.close();
   }
 }
+
+/**
+ * The column that orders a table's rows by insertion: SQLite's implicit rowid; PostgreSQL
+ * tables that are ordered or paged by insertion carry a `row_seq BIGSERIAL` for it.
+ */
+export const ROW_ORDER: Readonly<Record<Dialect, string>> = { sqlite: 'rowid', postgres: 'row_seq' };
