@@ -2,16 +2,28 @@ import { XCOM_SCHEMA_SQL } from '../xcom/schema.ts';
 import { SYNC_SCHEMA_SQL } from '../sync/schema.ts';
 import { SENSORS_SCHEMA_SQL } from '../sensors/schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
+import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
 
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
  * shipped is never edited; a change is a new number.
+ *
+ * Each migration has its SQLite text (`sql`) and its PostgreSQL text (`postgres`); a
+ * PostgreSQL store refuses a migration without one (write both: the schema-agreement
+ * test, test/runtime/postgres-migrations.test.ts, compares the two schemas). Versions
+ * 1–11 are one PostgreSQL baseline (postgres-baseline.ts), carried by version 1.
  */
 export interface Migration {
   readonly version: number;
   readonly name: string;
+  /** SQLite. */
   readonly sql: string;
+  /** PostgreSQL. */
+  readonly postgres?: string;
 }
+
+/** The PostgreSQL text of versions 2–11: their tables are in the baseline, which version 1 creates. */
+const IN_BASELINE = '-- in the PostgreSQL baseline (version 1)';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -114,23 +126,26 @@ CREATE TABLE xcom_pulls (
 );
 CREATE INDEX xcom_pulls_by_xcom ON xcom_pulls (dag_id, run_id, task_id, key);
 `,
+    postgres: POSTGRES_BASELINE_SQL,
   },
-  { version: 2, name: 'xcom keys and rotation', sql: XCOM_SCHEMA_SQL },
-  { version: 3, name: 'sync cursors and file results', sql: SYNC_SCHEMA_SQL },
-  { version: 4, name: 'sensor pokes, instances, breakers and SLA misses', sql: SENSORS_SCHEMA_SQL },
+  { version: 2, name: 'xcom keys and rotation', sql: XCOM_SCHEMA_SQL, postgres: IN_BASELINE },
+  { version: 3, name: 'sync cursors and file results', sql: SYNC_SCHEMA_SQL, postgres: IN_BASELINE },
+  { version: 4, name: 'sensor pokes, instances, breakers and SLA misses', sql: SENSORS_SCHEMA_SQL, postgres: IN_BASELINE },
   {
     version: 5,
     name: 'scheduler: runs by DAG and logical date',
     sql: `CREATE INDEX IF NOT EXISTS dag_runs_by_dag_logical ON dag_runs (dag_id, logical_date);
 CREATE INDEX IF NOT EXISTS dag_runs_by_dag_state ON dag_runs (dag_id, state);`,
+    postgres: IN_BASELINE,
   },
   {
     version: 6,
     name: 'when a try started running (after its queued time): the Gantt view',
     // NULL: no queued phase recorded (in-process tries run at once; tries from before this column).
     sql: 'ALTER TABLE task_tries ADD COLUMN running_at TEXT;',
+    postgres: IN_BASELINE,
   },
-  { version: 7, name: 'variables', sql: VARIABLES_SCHEMA_SQL },
+  { version: 7, name: 'variables', sql: VARIABLES_SCHEMA_SQL, postgres: IN_BASELINE },
   {
     version: 10,
     name: 'DAG processor: serialized DAGs per file, several import errors per file',
@@ -162,10 +177,12 @@ CREATE TABLE import_errors (
 );
 CREATE INDEX import_errors_by_file ON import_errors (fileloc);
 `,
+    postgres: IN_BASELINE,
   },
   {
     version: 11,
     name: 'encryptions per XCom key (random 96-bit nonces are safe up to 2^32 per key)',
     sql: 'CREATE TABLE xcom_key_usage (key_id TEXT PRIMARY KEY, encryptions INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL);',
+    postgres: IN_BASELINE,
   },
 ];

@@ -261,6 +261,18 @@ export class PostgresDriver implements SqlDriver {
     const state: Bound = outer ?? { client, tx: false, ended: false };
     let broken: Error | undefined;
     try {
+      // A server keeps running a dead client's statement (and holds its lock) until the statement ends;
+      // from PostgreSQL 14 it can notice the closed socket while it runs. A killed migration then
+      // stops within a second and the next process gets the lock.
+      if (!outer) {
+        await client
+          .query(
+            "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000",
+          )
+          .catch((err: unknown) => {
+            throw (broken = this.error(err));
+          });
+      }
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]).catch((err: unknown) => {
         throw (broken = this.error(err));
       });
