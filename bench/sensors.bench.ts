@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Runtime } from '../src/runtime/runtime.ts';
-import { listPokes } from '../src/runtime/sensors/index.ts';
 
 const SIZES = (process.env.HANGAR_BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const CHAIN = 20;
@@ -121,7 +120,7 @@ async function runOne(n: number): Promise<Result> {
     const runMs = performance.now() - t0;
     rt.events.off('task', onTask);
     // Lateness of rescheduled pokes.
-    const pokes = listPokes(rt.store, { dagId, runId: run.run_id });
+    const pokes = await rt.store.sensors.listPokes({ dagId, runId: run.run_id });
     const byTask = new Map<string, typeof pokes>();
     for (const p of pokes) (byTask.get(p.task_id) ?? byTask.set(p.task_id, []).get(p.task_id)!).push(p);
     const late: number[] = [];

@@ -21,7 +21,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -53,14 +52,12 @@ interface WorkerResult {
 
 async function worker(job: WorkerJob): Promise<void> {
   const { readFileSync } = await import('node:fs');
-  const { SYNC_SCHEMA_SQL } = await import('../src/runtime/sync/schema.ts');
+  const { Store } = await import('../src/runtime/store/store.ts');
   const { SyncStateMachine } = await import('../src/runtime/sync/state.ts');
   const { SftpDestination, SftpSource } = await import('../src/runtime/sync/sftp.ts');
   const { runSync } = await import('../src/runtime/sync/pipeline.ts');
   const { maskToken } = await import('../src/runtime/sync/transform.ts');
-  const db = new DatabaseSync(job.dbFile);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-  db.exec(SYNC_SCHEMA_SQL);
+  const store = new Store(job.dbFile);
   const connection = {
     host: job.host,
     port: job.port,
@@ -73,7 +70,7 @@ async function worker(job: WorkerJob): Promise<void> {
     pipelineId: 'bench',
     source: new SftpSource({ connection, root: job.srcRoot }),
     destination: new SftpDestination({ connection, root: job.dstRoot }),
-    state: new SyncStateMachine(db),
+    state: new SyncStateMachine(store.sync),
     chunkSize: job.chunkSize,
     concurrency: job.concurrency,
     transformers: job.transform === 'mask' ? [maskToken('password')] : [],
@@ -87,7 +84,7 @@ async function worker(job: WorkerJob): Promise<void> {
     bytesMoved: summary.bytesMoved,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
-  db.close();
+  store.close();
 }
 
 const HANGAR = 'hangar sync (sftp→sftp)';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { getBreaker, listSlaMisses, slaObserver } from '../../src/runtime/sensors/index.ts';
+import { slaObserver } from '../../src/runtime/sensors/index.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { drive, g, pokes } from './helpers.ts';
 
@@ -29,11 +29,11 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '1m', timeout: '2h', retri
     const done = t.rt.runDag('cb');
     // Open after the second error (at 10 s), until 310 s.
     await drive(clock, done, { until: T0 + 100_000 });
-    assert.equal(getBreaker(t.rt.store, 'cb', 'wait')!.state, 'open');
-    assert.equal(getBreaker(t.rt.store, 'cb', 'wait')!.open_until_ms, T0 + 310_000);
+    assert.equal((await t.rt.store.sensors.getBreaker('cb', 'wait'))!.state, 'open');
+    assert.equal((await t.rt.store.sensors.getBreaker('cb', 'wait'))!.open_until_ms, T0 + 310_000);
     const run = await drive(clock, done);
     assert.equal(run.state, 'success');
-    const rows = pokes(t.rt, 'cb', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'cb', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => [r.poked_at_ms / 1000 - T0 / 1000, r.try_number, r.result]),
       [
@@ -47,7 +47,7 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '1m', timeout: '2h', retri
       ],
     );
     assert.equal(g.__calls, 5, 'no poke while open');
-    const b = getBreaker(t.rt.store, 'cb', 'wait')!;
+    const b = (await t.rt.store.sensors.getBreaker('cb', 'wait'))!;
     assert.equal(b.state, 'closed');
     assert.equal(b.opened_count, 2);
   } finally {
@@ -85,7 +85,7 @@ sensor(d, 'wait', { pokeInterval: '1m', timeout: '1h', retries: 3, retryDelay: '
       /CircuitOpenError: Sensor "wait" of DAG "cf": circuit breaker open until .* after 1 consecutive poke errors \(last: HTTP 503 from partner API\)/,
     );
     assert.deepEqual(
-      pokes(t.rt, 'cf', r2.run_id).map((r) => r.result),
+      (await pokes(t.rt, 'cf', r2.run_id)).map((r) => r.result),
       ['breaker_open'],
     );
   } finally {
@@ -127,7 +127,7 @@ sensor(d, 'by_date', { mode: 'reschedule', pokeInterval: '10m', onSlaMiss, sla: 
         ['slow', 'warn', 'up_for_reschedule', new Date(T0 + 30 * 60_000).toISOString()],
       ].sort(),
     );
-    const rows = listSlaMisses(t.rt.store, { dagId: 'sla', runId: run.run_id });
+    const rows = await t.rt.store.sensors.listSlaMisses({ dagId: 'sla', runId: run.run_id });
     assert.deepEqual(rows.map((r) => [r.task_id, r.level]).sort(), [
       ['by_date', 'sla'],
       ['slow', 'page'],

@@ -53,7 +53,7 @@ const s = fileSensor(d, 'wait', { path: 'landing/export_{{ ds_nodash }}_*.json',
     };
     const run = await drive(clock, t.rt.runDag('f', { logicalDate: DATE }));
     assert.equal(run.state, 'success');
-    const rows = pokes(t.rt, 'f', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'f', run.run_id, 'wait');
     // Written after pokes 1, 2 and 3 (onPoke): poke 4 (30 s) first sees the final size; taken 30 s later (60 s).
     assert.deepEqual(
       rows.map((r) => [(r.poked_at_ms - T0) / 1000, r.result]),
@@ -113,7 +113,7 @@ s3KeySensor(d, 'prefix', { bucket: 's3://sensor-bucket', keys: 'raw/', match: 'p
     const run = await drive(clock, t.rt.runDag('s', { logicalDate: DATE }), { settleMs: 30 });
     assert.equal(run.state, 'success');
     assert.deepEqual(
-      pokes(t.rt, 's', run.run_id, 'all_three').map((r) => r.result),
+      (await pokes(t.rt, 's', run.run_id, 'all_three')).map((r) => r.result),
       ['not_yet', 'not_yet', 'not_yet', 'done'],
     );
     const value = (await xcom(t.rt, 's', run.run_id, 'all_three')) as { url: string; size: number }[];
@@ -125,7 +125,7 @@ s3KeySensor(d, 'prefix', { bucket: 's3://sensor-bucket', keys: 'raw/', match: 'p
         's3://sensor-bucket/logs/part-0001.log',
       ],
     );
-    assert.ok(pokes(t.rt, 's', run.run_id, 'prefix').length >= 2);
+    assert.ok((await pokes(t.rt, 's', run.run_id, 'prefix')).length >= 2);
   } finally {
     client.destroy();
     await t.close();
@@ -155,7 +155,7 @@ s3KeySensor(d, 'down', { bucket: 's3://sensor-bucket', keys: 'raw/x.csv', pokeIn
     const run = await drive(clock, done, { settleMs: 20 });
     assert.equal(t.states(run.run_id).mock, 'success');
     assert.equal(t.states(run.run_id).down, 'failed');
-    const downPokes = pokes(t.rt, 'm', run.run_id, 'down');
+    const downPokes = await pokes(t.rt, 'm', run.run_id, 'down');
     assert.deepEqual(
       downPokes.map((p) => [p.try_number, p.result]),
       [
@@ -214,11 +214,11 @@ sftpSensor(d, 'wrong_key', { connection: { host: '${sshd.host}', port: ${sshd.po
       [join(dir, 'report_new.csv')],
     );
     assert.deepEqual(
-      pokes(t.rt, 'sf', run.run_id, 'wait').map((p) => p.result),
+      (await pokes(t.rt, 'sf', run.run_id, 'wait')).map((p) => p.result),
       ['not_yet', 'not_yet', 'done'],
     );
     assert.equal(t.states(run.run_id).wrong_key, 'failed');
-    assert.match(pokes(t.rt, 'sf', run.run_id, 'wrong_key')[0]!.error!, /host key verification failed/);
+    assert.match((await pokes(t.rt, 'sf', run.run_id, 'wrong_key'))[0]!.error!, /host key verification failed/);
   } finally {
     await t.close();
   }
@@ -249,12 +249,12 @@ externalTaskSensor(d, 'ext', { externalDagId: 'upstream_dag', externalTaskId: 'p
     await drive(clock, done, { until: Date.UTC(2024, 0, 15, 7, 20), settleMs: 10 });
     await t.rt.runDag('upstream_dag', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
     await drive(clock, done, { settleMs: 10 });
-    const at = (task: string) =>
-      pokes(t.rt, 'tm', run.run_id, task).map((p) => new Date(p.poked_at_ms).toISOString().slice(11, 16));
-    assert.deepEqual(at('at_0830'), ['07:00', '08:00', '08:30']);
-    assert.deepEqual(at('delta'), ['07:00']);
-    assert.deepEqual(at('until').slice(-2), ['07:40', '07:45']);
-    const ext = pokes(t.rt, 'tm', run.run_id, 'ext');
+    const at = async (task: string) =>
+      (await pokes(t.rt, 'tm', run.run_id, task)).map((p) => new Date(p.poked_at_ms).toISOString().slice(11, 16));
+    assert.deepEqual(await at('at_0830'), ['07:00', '08:00', '08:30']);
+    assert.deepEqual(await at('delta'), ['07:00']);
+    assert.deepEqual((await at('until')).slice(-2), ['07:40', '07:45']);
+    const ext = await pokes(t.rt, 'tm', run.run_id, 'ext');
     assert.equal(ext.at(-1)!.result, 'done');
     assert.ok(
       ext.length >= 5 && ext.slice(0, -1).every((p) => p.result === 'not_yet'),

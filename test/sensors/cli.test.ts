@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/runtime/store/store.ts';
-import { getInstance, listPokes } from '../../src/runtime/sensors/index.ts';
 import { hangar, HANGAR_BIN } from '../helpers/cli.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
@@ -43,18 +42,18 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       if (!run) continue;
       runId = run.run_id;
       const tis = store.listTaskInstances('resumable', runId);
-      const n = listPokes(store, { dagId: 'resumable', runId }).length;
+      const n = (await store.sensors.listPokes({ dagId: 'resumable', runId })).length;
       if (n >= 4 && tis.filter((t) => t.state === 'up_for_reschedule').length === 2) break;
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    const before = listPokes(store!, { dagId: 'resumable', runId });
-    const firstNever = getInstance(store!, {
+    const before = await store!.sensors.listPokes({ dagId: 'resumable', runId });
+    const firstNever = (await store!.sensors.getInstance({
       dagId: 'resumable',
       runId,
       taskId: 'never',
       mapIndex: -1,
-    })!.first_poke_ms;
+    }))!.first_poke_ms;
     // The file arrives while no runtime runs.
     writeFileSync(join(ws.root, 'inbox', 'arrives.txt'), 'data');
     await sleep(1000);
@@ -63,7 +62,7 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     const summary = JSON.parse(r.stdout) as { task_instances: { task_id: string; state: string; try_number: number }[] };
     const states = Object.fromEntries(summary.task_instances.map((t) => [t.task_id, [t.state, t.try_number]]));
     assert.deepEqual(states, { found: ['success', 1], never: ['skipped', 1], after: ['success', 1] });
-    const after = listPokes(store!, { dagId: 'resumable', runId });
+    const after = await store!.sensors.listPokes({ dagId: 'resumable', runId });
     const neverPokes = after.filter((p) => p.task_id === 'never');
     // The poke count continued, and the timeout ran from the very first poke (before the kill).
     const neverBefore = before.filter((p) => p.task_id === 'never').length;
@@ -79,7 +78,7 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       last.poked_at_ms - firstNever >= 4990 && last.poked_at_ms - firstNever < 6500,
       `timed out ${last.poked_at_ms - firstNever} ms after the first poke`,
     );
-    const inst = getInstance(store!, { dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 })!;
+    const inst = (await store!.sensors.getInstance({ dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 }))!;
     assert.equal(inst.outcome, 'success');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { listSlaMisses, sensorStats } from '../../src/runtime/sensors/index.ts';
+import { sensorStats } from '../../src/runtime/sensors/index.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { drive, pokes } from './helpers.ts';
 
@@ -38,14 +38,14 @@ test('cloud_data_pipeline (seed 002): files dropped at the seed delays on the mo
     assert.ok(Object.values(t.states(run.run_id)).every((s) => s === 'success'));
     // Task 1: 45 s pokes; the export lands at 50 s → not at 0 s nor 45 s, found at the third poke (t = 90 s).
     assert.deepEqual(
-      pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_daily_export').map((p) => p.result),
+      (await pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_daily_export')).map((p) => p.result),
       ['not_yet', 'not_yet', 'done'],
     );
     // Task 3: exponential backoff from 30 s (±10 % jitter).
-    const backoff = pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_transactions_backoff');
+    const backoff = await pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_transactions_backoff');
     assert.equal(backoff.at(-1)!.result, 'done');
     assert.ok(backoff[0]!.next_interval_ms! >= 27_000 && backoff[0]!.next_interval_ms! <= 33_000);
-    assert.equal(listSlaMisses(t.rt.store, { dagId: 'cloud_data_pipeline' }).length, 0);
+    assert.equal((await t.rt.store.sensors.listSlaMisses({ dagId: 'cloud_data_pipeline' })).length, 0);
   } finally {
     await t.close();
   }
@@ -87,16 +87,16 @@ test('sensor_reliability (seed 003): financial in 1 min, customer in 12 min, par
       load_partner: 'skipped',
       daily_report: 'success',
     });
-    const fin = pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_financial_data');
+    const fin = await pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_financial_data');
     assert.deepEqual(
       fin.map((p) => p.next_interval_ms),
       [30_000, 45_000, null],
       'linear 30 s + 15 s',
     );
-    const cust = pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_customer_data');
+    const cust = await pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_customer_data');
     assert.equal(cust.at(-1)!.result, 'done');
     assert.ok(cust.every((p) => p.mode === 'reschedule'));
-    const partner = pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_partner_data');
+    const partner = await pokes(t.rt, 'sensor_reliability', run.run_id, 'wait_for_partner_data');
     assert.equal(partner.at(-1)!.result, 'timeout');
     assert.equal(partner.at(-1)!.poked_at_ms - partner[0]!.poked_at_ms, 4 * 3_600_000);
     // Each wait is adaptive (5–30 min, jittered), except one cut short so the last poke lands on the 4 h deadline.
@@ -105,13 +105,13 @@ test('sensor_reliability (seed 003): financial in 1 min, customer in 12 min, par
       partner.slice(0, -1).every((p) => (p.next_interval_ms! >= 300_000 && p.next_interval_ms! <= 1_800_000) || p.poked_at_ms + p.next_interval_ms! === deadline),
       `adaptive 5–30 min with decorrelated jitter: ${partner.map((p) => p.next_interval_ms).join(', ')}`,
     );
-    const misses = listSlaMisses(t.rt.store, { dagId: 'sensor_reliability', runId: run.run_id });
+    const misses = await t.rt.store.sensors.listSlaMisses({ dagId: 'sensor_reliability', runId: run.run_id });
     assert.deepEqual(
       misses.map((m) => [m.task_id, m.level]),
       [['wait_for_partner_data', 'warn']],
     );
     const stats = Object.fromEntries(
-      sensorStats(t.rt.store, { dagId: 'sensor_reliability' }).map((s) => [s.taskId, s]),
+      (await sensorStats(t.rt.store, { dagId: 'sensor_reliability' })).map((s) => [s.taskId, s]),
     );
     assert.equal(stats.wait_for_partner_data!.timeouts, 1);
     assert.equal(stats.wait_for_customer_data!.successRate, 1);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { getInstance } from '../../src/runtime/sensors/index.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { drive, g, gaps, pokes } from './helpers.ts';
 
@@ -31,7 +30,7 @@ d.task('after', async () => 'never').after('wait');
       ti.error!,
       /SensorTimeoutError: Sensor "wait" of DAG "to" timed out after 600\.0s \(timeout 600s, 4 poke\(s\)\)/,
     );
-    const rows = pokes(t.rt, 'to', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'to', run.run_id, 'wait');
     assert.deepEqual(gaps(rows), [240_000, 240_000, 120_000], 'the last wait is cut to the deadline');
     assert.deepEqual(
       rows.map((r) => r.result),
@@ -40,7 +39,7 @@ d.task('after', async () => 'never').after('wait');
     assert.equal((g.__timeouts as unknown[]).length, 1);
     assert.equal((g.__timeouts as { elapsedMs: number }[])[0]!.elapsedMs, 600_000);
     assert.equal(
-      getInstance(t.rt.store, { dagId: 'to', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome,
+      (await t.rt.store.sensors.getInstance({ dagId: 'to', runId: run.run_id, taskId: 'wait', mapIndex: -1 }))!.outcome,
       'timeout',
     );
   } finally {
@@ -68,7 +67,7 @@ d.task('after', async () => 'never').after(s);
       t.rt.store.getTaskInstance('sf', run.run_id, 'wait')!.error!,
       /timed out after 120\.0s .*skipped \(softFail\)/,
     );
-    assert.equal(pokes(t.rt, 'sf', run.run_id).length, 5);
+    assert.equal((await pokes(t.rt, 'sf', run.run_id)).length, 5);
   } finally {
     await t.close();
   }
@@ -88,7 +87,7 @@ sensor(d, 'wait', { pokeInterval: '1m', timeout: '2m', retries: 1, retryDelay: '
   try {
     const run = await drive(clock, t.rt.runDag('rt'));
     assert.equal(run.state, 'success');
-    const rows = pokes(t.rt, 'rt', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'rt', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => [r.try_number, r.poke_number, r.result]),
       [
@@ -133,14 +132,14 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '10s', timeout: '1h', retr
       [4, 'error', 'bucket listing denied'],
     ]);
     assert.equal((g.__failures as string[]).length, 1);
-    const rows = pokes(t.rt, 'th', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'th', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => r.try_number),
       [1, 1, 2, 3],
     );
     assert.deepEqual(gaps(rows), [10_000, 60_000, 60_000], 'retryDelay between failed tries');
     assert.equal(
-      getInstance(t.rt.store, { dagId: 'th', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!.outcome,
+      (await t.rt.store.sensors.getInstance({ dagId: 'th', runId: run.run_id, taskId: 'wait', mapIndex: -1 }))!.outcome,
       'failed',
     );
   } finally {
@@ -166,7 +165,7 @@ sensor(d, 'wait', { pokeInterval: '10s', pokeTimeout: '30s', timeout: '1h', retr
   try {
     const run = await drive(clock, t.rt.runDag('hang'));
     assert.equal(run.state, 'success');
-    const rows = pokes(t.rt, 'hang', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'hang', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => [r.try_number, r.result]),
       [

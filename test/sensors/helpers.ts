@@ -1,7 +1,6 @@
 import type { TaskEvent } from '../../src/runtime/events.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import type { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { listPokes } from '../../src/runtime/sensors/index.ts';
 import type { PokeRow } from '../../src/runtime/sensors/index.ts';
 
 export const g = globalThis as unknown as Record<string, any>;
@@ -85,8 +84,8 @@ export async function xcom(
   return row ? rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value) : undefined;
 }
 
-export function pokes(rt: Runtime, dagId: string, runId?: string, taskId?: string): PokeRow[] {
-  return listPokes(rt.store, { dagId, runId, taskId });
+export function pokes(rt: Runtime, dagId: string, runId?: string, taskId?: string): Promise<PokeRow[]> {
+  return rt.store.sensors.listPokes({ dagId, runId, taskId });
 }
 
 /** The waits between successive pokes, from the recorded poke times (ms). */

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
-import { getInstance } from '../../src/runtime/sensors/index.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { drive, g, gaps, pokes, waitForTask, xcom } from './helpers.ts';
 
@@ -45,7 +44,7 @@ d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
       'one try',
     );
     assert.deepEqual(await xcom(t.rt, 'p', run.run_id, 'after'), { found: 4 });
-    const rows = pokes(t.rt, 'p', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'p', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => [r.poke_number, r.result, r.next_interval_ms, r.mode, r.try_number]),
       [
@@ -57,7 +56,7 @@ d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
     );
     assert.deepEqual(gaps(rows), [45_000, 45_000, 45_000]);
     assert.ok(rows.every((r) => r.duration_ms >= 0 && r.strategy === 'fixed'));
-    const inst = getInstance(t.rt.store, { dagId: 'p', runId: run.run_id, taskId: 'wait', mapIndex: -1 })!;
+    const inst = (await t.rt.store.sensors.getInstance({ dagId: 'p', runId: run.run_id, taskId: 'wait', mapIndex: -1 }))!;
     assert.equal(inst.outcome, 'success');
     assert.equal(inst.wait_ms, 135_000);
     assert.equal(t.rt.store.getTaskInstance('p', run.run_id, 'wait')!.operator, 'sensor');
@@ -105,7 +104,7 @@ sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now
       calls.filter((c) => c[0] === 'poke').every((c) => c[2] === 1),
       'every poke under try 1',
     );
-    const rows = pokes(t.rt, 'r', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'r', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => [r.poke_number, r.result, r.mode, r.next_interval_ms]),
       [

@@ -98,7 +98,7 @@ sensor(d, 'wait', { mode: 'reschedule', timeout: '1h', pokeInterval: { kind: 'ex
   try {
     const run = await drive(clock, t.rt.runDag('ex'));
     assert.equal(run.state, 'success');
-    const rows = pokes(t.rt, 'ex', run.run_id, 'wait');
+    const rows = await pokes(t.rt, 'ex', run.run_id, 'wait');
     assert.deepEqual(
       rows.map((r) => r.next_interval_ms),
       [30_000, 60_000, 120_000, 240_000, 300_000, 300_000, null],
@@ -136,12 +136,12 @@ sensor(d, 'wait', { mode: 'reschedule', timeout: '4h', pokeInterval: { kind: 'ad
       t.rt.runDag('ad', { conf: { waitMin: 1 }, logicalDate: new Date(T0 + 2000) }),
     );
     assert.deepEqual([r1.state, r2.state, r3.state], ['success', 'success', 'success']);
-    assert.equal(pokes(t.rt, 'ad', r1.run_id)[0]!.next_interval_ms, 300_000, 'no history: base');
-    assert.equal(pokes(t.rt, 'ad', r2.run_id)[0]!.next_interval_ms, 600_000, '40 min / 4');
-    assert.deepEqual(gaps(pokes(t.rt, 'ad', r2.run_id)), [600_000, 600_000]);
+    assert.equal((await pokes(t.rt, 'ad', r1.run_id))[0]!.next_interval_ms, 300_000, 'no history: base');
+    assert.equal((await pokes(t.rt, 'ad', r2.run_id))[0]!.next_interval_ms, 600_000, '40 min / 4');
+    assert.deepEqual(gaps((await pokes(t.rt, 'ad', r2.run_id))), [600_000, 600_000]);
     // history: 40 and 20 min → 30 min / 4 = 7.5 min
     assert.deepEqual(
-      pokes(t.rt, 'ad', r3.run_id).map((r) => [r.result, r.next_interval_ms]),
+      (await pokes(t.rt, 'ad', r3.run_id)).map((r) => [r.result, r.next_interval_ms]),
       [
         ['not_yet', 450_000],
         ['done', null],

@@ -4,7 +4,7 @@
  * right after the destination commits its N-th data point.
  */
 import { readFileSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
+import { Store } from '../../src/runtime/store/store.ts';
 import { runSync } from '../../src/runtime/sync/pipeline.ts';
 import { SftpDestination, SftpSource } from '../../src/runtime/sync/sftp.ts';
 import { SyncStateMachine } from '../../src/runtime/sync/state.ts';
@@ -33,8 +33,7 @@ const connection = {
   privateKey: readFileSync(job.privateKeyFile),
   hostKey: { knownHostsFile: job.knownHostsFile },
 };
-const db = new DatabaseSync(job.dbFile);
-db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+const store = new Store(job.dbFile);
 
 const inner = new SftpDestination({ connection, root: job.dst });
 let commits = 0;
@@ -65,7 +64,7 @@ await runSync({
   pipelineId: 'crash',
   source: new SftpSource({ connection, root: job.src }),
   destination,
-  state: new SyncStateMachine(db),
+  state: new SyncStateMachine(store.sync),
   concurrency: job.concurrency,
   stateBatchFiles: job.stateBatchFiles,
   // Only full batches are written before the crash: the test knows which.

@@ -56,10 +56,10 @@ async function readSummary(runId: string): Promise<SyncSummary> {
   }
 }
 
-function cursorInStore(): unknown {
+async function cursorInStore(): Promise<unknown> {
   const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
   try {
-    return new SyncStateMachine(store.db).getCursor(DAG);
+    return await new SyncStateMachine(store.sync).getCursor(DAG);
   } finally {
     store.close();
   }
@@ -114,7 +114,7 @@ describe('example DAG sftp_sync', () => {
     const last = { mtimeMs: T0 + 2000, id: 'z.txt' };
     assert.deepEqual(s1.cursorAfter, last);
     assert.equal(s1.source, `sftp://${server.username}@${server.host}:${server.port}${src}`, 'described without secrets');
-    assert.deepEqual(cursorInStore(), last, 'the cursor is in the workspace store');
+    assert.deepEqual(await cursorInStore(), last, 'the cursor is in the workspace store');
 
     // Nothing new at the source: nothing moves.
     const r2 = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-16'], { env });
@@ -124,7 +124,7 @@ describe('example DAG sftp_sync', () => {
     assert.equal(s2.bytesMoved, 0);
     assert.deepEqual(s2.cursorBefore, last);
     assert.deepEqual(s2.cursorAfter, last);
-    assert.deepEqual(cursorInStore(), last);
+    assert.deepEqual(await cursorInStore(), last);
 
     // A new file: only it moves.
     await writeFile(join(src, 'new file.txt'), 'fresh content');
@@ -134,6 +134,6 @@ describe('example DAG sftp_sync', () => {
     const s3 = await readSummary('manual__2024-01-17T00:00:00+00:00');
     assert.equal(s3.filesSynced, 1);
     assert.equal(await readFile(join(dst, 'new file.txt'), 'utf8'), 'fresh_content');
-    assert.deepEqual(cursorInStore(), { mtimeMs: T0 + 3000, id: 'new file.txt' });
+    assert.deepEqual(await cursorInStore(), { mtimeMs: T0 + 3000, id: 'new file.txt' });
   });
 });

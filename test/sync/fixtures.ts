@@ -1,9 +1,8 @@
-/** Shared set-up for the sync tests: a real sshd, temp directories, a fresh SQLite store. */
+/** Shared set-up for the sync tests: a real sshd, temp directories, a fresh store. */
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { SYNC_SCHEMA_SQL } from '../../src/runtime/sync/schema.ts';
+import { Store } from '../../src/runtime/store/store.ts';
 import { SyncStateMachine } from '../../src/runtime/sync/state.ts';
 import type { SftpConnectionOptions } from '../../src/runtime/sync/sftp-connection.ts';
 import { SftpDestination, SftpSource } from '../../src/runtime/sync/sftp.ts';
@@ -14,7 +13,7 @@ export interface Workspace {
   dir: string;
   src: string;
   dst: string;
-  db: DatabaseSync;
+  store: Store;
   state: SyncStateMachine;
   cleanup(): Promise<void>;
 }
@@ -25,17 +24,15 @@ export async function workspace(): Promise<Workspace> {
   const dst = join(dir, 'dst');
   await mkdir(src);
   await mkdir(dst);
-  const db = new DatabaseSync(join(dir, 'hangar.sqlite'));
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-  db.exec(SYNC_SCHEMA_SQL);
+  const store = new Store(join(dir, 'hangar.db'));
   return {
     dir,
     src,
     dst,
-    db,
-    state: new SyncStateMachine(db),
+    store,
+    state: new SyncStateMachine(store.sync),
     async cleanup() {
-      db.close();
+      store.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

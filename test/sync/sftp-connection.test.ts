@@ -147,14 +147,16 @@ describe('authentication and secrets', () => {
       return null;
     })();
     assert.ok(badUri !== null, 'a URI without a host key policy is refused');
+    const runs = await ws.store.sync.listRuns('secrets');
+    assert.deepEqual(runs.map((r) => r.runId), [summary.runId], 'the run that synced is in the store (the failing one stopped at its health check)');
     const everything = [
       ...log.lines,
       JSON.stringify(summary),
       failing.message,
       String(failing.stack),
       badUri.message,
-      JSON.stringify(ws.db.prepare('SELECT * FROM sync_runs').all()),
-      JSON.stringify(ws.db.prepare('SELECT * FROM sync_file_results').all()),
+      JSON.stringify(runs),
+      JSON.stringify(await Promise.all(runs.map((r) => ws.store.sync.fileResults(r.runId)))),
     ].join('\n');
     assert.ok(everything.includes(user), 'the test looks at real output');
     assert.ok(!everything.includes(PASSWORD), 'password leaked');

@@ -67,10 +67,14 @@ describe('SFTP to SFTP sync', () => {
     assert.deepEqual(await readFile(join(ws.dst, 'sub/deeper/c.bin')), await readFile(join(ws.src, 'sub/deeper/c.bin')));
     assert.equal((await stat(join(ws.dst, 'sub/b.txt'))).mtimeMs, at(2).getTime());
     assert.deepEqual(Object.keys(await tree(ws.dst)).sort(), ['a.txt', 'sub/b.txt', 'sub/deeper/c.bin']);
-    const results = ws.state.fileResults(s.runId);
+    const results = await ws.state.fileResults(s.runId);
     assert.deepEqual(results.map((r) => [r.id, r.status]), [['a.txt', 'synced'], ['sub/b.txt', 'synced'], ['sub/deeper/c.bin', 'synced']]);
     assert.equal(results[2]!.bytesWritten, 300_000);
-    assert.deepEqual(ws.state.getCursor('p1'), s.cursorAfter);
+    assert.deepEqual(await ws.state.getCursor('p1'), s.cursorAfter);
+    assert.deepEqual(
+      (await ws.store.sync.listRuns('p1')).map((r) => [r.runId, r.status, r.mode, r.filesSynced, r.bytesMoved]),
+      [[s.runId, 'success', 'cursor', 3, 5 + 5 + 300_000]],
+    );
   });
 
   it('incremental sync transfers only new and modified files', async () => {
@@ -83,7 +87,7 @@ describe('SFTP to SFTP sync', () => {
     await put('a.txt', 'alpha v2', at(4));
     const s = await sync();
     assert.equal(s.filesSynced, 2);
-    assert.deepEqual(ws.state.fileResults(s.runId).map((r) => r.id), ['c.txt', 'a.txt']);
+    assert.deepEqual((await ws.state.fileResults(s.runId)).map((r) => r.id), ['c.txt', 'a.txt']);
     assert.deepEqual(await tree(ws.dst), { 'a.txt': 'alpha v2', 'b.txt': 'bravo', 'c.txt': 'charlie' });
     assert.deepEqual(s.cursorAfter, { mtimeMs: at(4).getTime(), id: 'a.txt' });
   });
@@ -91,7 +95,7 @@ describe('SFTP to SFTP sync', () => {
   it('ties in mtime are ordered by id, and a late file with the cursor mtime is not skipped', async () => {
     for (const name of ['m.txt', 'b.txt', 'z.txt']) await put(name, name, at(10));
     const s = await sync({ concurrency: 1 });
-    assert.deepEqual(ws.state.fileResults(s.runId).map((r) => r.id), ['b.txt', 'm.txt', 'z.txt']);
+    assert.deepEqual((await ws.state.fileResults(s.runId)).map((r) => r.id), ['b.txt', 'm.txt', 'z.txt']);
     assert.deepEqual(s.cursorAfter, { mtimeMs: at(10).getTime(), id: 'z.txt' });
     // Arrives later with the same mtime second and an id before the cursor's.
     await put('c.txt', 'late', at(10));
@@ -99,7 +103,7 @@ describe('SFTP to SFTP sync', () => {
     assert.equal(s2.filesSynced, 1);
     assert.equal(s2.filesSkipped, 3);
     assert.equal(await readFile(join(ws.dst, 'c.txt'), 'utf8'), 'late');
-    assert.deepEqual(ws.state.getCursor('p1'), { mtimeMs: at(10).getTime(), id: 'z.txt' });
+    assert.deepEqual(await ws.state.getCursor('p1'), { mtimeMs: at(10).getTime(), id: 'z.txt' });
   });
 
   it('a file copied in with an old mtime: missed by cursor mode, synced by manifest mode', async () => {
@@ -130,7 +134,7 @@ describe('SFTP to SFTP sync', () => {
     const s = await sync({ propagateDeletes: true });
     assert.equal(s.filesDeleted, 1);
     assert.deepEqual(await tree(ws.dst), { 'keep.txt': 'k', 'foreign.txt': 'not ours' });
-    assert.deepEqual(ws.state.fileResults(s.runId).map((r) => [r.id, r.status]), [['gone.txt', 'deleted']]);
+    assert.deepEqual((await ws.state.fileResults(s.runId)).map((r) => [r.id, r.status]), [['gone.txt', 'deleted']]);
   });
 
   it("applies the seed's whitespace transform and masks a token split across tiny chunks", async () => {
@@ -144,7 +148,7 @@ describe('SFTP to SFTP sync', () => {
     const text = 'xx password yy';
     await put('t.txt', text, at(1));
     for (let chunkSize = 1; chunkSize <= text.length; chunkSize++) {
-      ws.state.reset('p1');
+      await ws.state.reset('p1');
       await sync({ transformers: [maskToken('password')], chunkSize });
       assert.equal(await readFile(join(ws.dst, 't.txt'), 'utf8'), 'xx ******** yy', `chunkSize ${chunkSize}`);
     }
@@ -154,7 +158,7 @@ describe('SFTP to SFTP sync', () => {
     const text = 'é 中😀\u3000x';
     await put('u.txt', text, at(1));
     for (let chunkSize = 1; chunkSize <= Buffer.byteLength(text); chunkSize++) {
-      ws.state.reset('p1');
+      await ws.state.reset('p1');
       await sync({ transformers: [whitespaceToUnderscore()], chunkSize });
       assert.equal(await readFile(join(ws.dst, 'u.txt'), 'utf8'), 'é_中😀_x', `chunkSize ${chunkSize}`);
     }
@@ -230,7 +234,7 @@ describe('SFTP to SFTP sync', () => {
   it('the connection killed mid-transfer: destination and cursor unchanged, the next run completes', async () => {
     await put('small.txt', 'small', at(1));
     await runSync({ pipelineId: 'p1', ...sftpEnds(server, ws), state: ws.state });
-    const cursor = ws.state.getCursor('p1');
+    const cursor = await ws.state.getCursor('p1');
     const big = randomBytes(48 * 1024 * 1024);
     await put('big.bin', big, at(2));
     const oldContent = Buffer.from('previous version of big.bin');
@@ -258,13 +262,13 @@ describe('SFTP to SFTP sync', () => {
     assert.ok(killed);
     assert.ok(Date.now() - t < 20_000, 'a dropped connection is an error, not a hang');
     assert.deepEqual(await readFile(join(ws.dst, 'big.bin')), oldContent, 'destination unchanged under the final name');
-    assert.deepEqual(ws.state.getCursor('p1'), cursor, 'cursor unchanged');
+    assert.deepEqual(await ws.state.getCursor('p1'), cursor, 'cursor unchanged');
     const s = await runSync({ pipelineId: 'p1', ...sftpEnds(server, ws), state: ws.state });
     assert.equal(s.filesSynced, 1);
     const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     assert.equal(digest(await readFile(join(ws.dst, 'big.bin'))), digest(big));
     assert.deepEqual((await readdir(ws.dst)).sort(), ['big.bin', 'small.txt'], 'no temp or backup files left');
-    assert.deepEqual(ws.state.getCursor('p1'), { mtimeMs: at(2).getTime(), id: 'big.bin' });
+    assert.deepEqual(await ws.state.getCursor('p1'), { mtimeMs: at(2).getTime(), id: 'big.bin' });
   });
 
   it('a source that cannot be listed stops before anything moves', async () => {
@@ -288,7 +292,7 @@ describe('SFTP to SFTP sync', () => {
       },
     );
     assert.deepEqual(await readdir(ws.dst), []);
-    assert.equal(ws.state.getCursor('p1'), null);
+    assert.equal(await ws.state.getCursor('p1'), null);
     assert.ok(log.lines.some((l) => l.startsWith('ERROR') && l.includes('no-such-dir')));
   });
 
@@ -304,8 +308,8 @@ describe('SFTP to SFTP sync', () => {
       }),
       (err: unknown) => err instanceof HealthCheckError && err.side === 'destination' && /destination health check failed/.test(err.message),
     );
-    assert.equal(ws.state.getCursor('p1'), null);
-    assert.equal((ws.db.prepare('SELECT count(*) AS n FROM sync_runs').get() as { n: number }).n, 0);
+    assert.equal(await ws.state.getCursor('p1'), null);
+    assert.deepEqual(await ws.store.sync.listRuns('p1'), [], 'no run recorded');
   });
 
   it('DAG task bodies: health check, then sync returning the summary as XCom value', async () => {
@@ -315,7 +319,7 @@ describe('SFTP to SFTP sync', () => {
       pipelineId: 'sftp_sync',
       source: () => new SftpSource({ connection: keyConnection(server), root: ws.src }),
       destination: () => new SftpDestination({ connection: keyConnection(server), root: ws.dst }),
-      database: ws.db,
+      store: ws.store,
       transformers: [whitespaceToUnderscore()],
     };
     const report = await healthCheckTask(spec)({ log });

@@ -70,7 +70,7 @@ describe('batched state writes', () => {
       knownHostsFile: server.knownHostsFile,
       src: ws.src,
       dst: ws.dst,
-      dbFile: join(ws.dir, 'hangar.sqlite'),
+      dbFile: ws.store.path,
       stateBatchFiles: B,
       concurrency,
       killAfterCommits: K,
@@ -82,9 +82,9 @@ describe('batched state writes', () => {
     assert.equal(child.signal, 'SIGKILL', `the worker should have crashed: ${child.stdout}${child.stderr}`);
 
     // What survived the crash: only whole batches.
-    const manifest = ws.state.getManifest('crash');
+    const manifest = await ws.state.getManifest('crash');
     assert.equal(manifest.size, 3 * B, 'three batches were recorded, the fourth was lost with the process');
-    const cursor = ws.state.getCursor('crash');
+    const cursor = await ws.state.getCursor('crash');
     assert.ok(cursor !== null, 'the cursor moved with the recorded batches');
 
     // Never skipped: everything up to the cursor is recorded and in place, byte for byte.
@@ -102,10 +102,10 @@ describe('batched state writes', () => {
     assert.ok(unrecorded.length <= B + concurrency - 1, `at most one batch plus the files in flight: ${unrecorded.length}`);
 
     // The next run completes: it sends everything not recorded (re-sending the unrecorded batch) and nothing else.
-    const s = await runSync({ pipelineId: 'crash', ...sftpEnds(server, ws), state: new SyncStateMachine(ws.db), stateBatchFiles: B });
+    const s = await runSync({ pipelineId: 'crash', ...sftpEnds(server, ws), state: new SyncStateMachine(ws.store.sync), stateBatchFiles: B });
     assert.equal(s.filesFailed, 0, JSON.stringify(s.failures));
     assert.equal(s.filesSynced, N - 3 * B, 'recorded files are not sent again');
-    const resent = ws.state.fileResults(s.runId).filter((r) => r.status === 'synced' && before.includes(r.id));
+    const resent = (await ws.state.fileResults(s.runId)).filter((r) => r.status === 'synced' && before.includes(r.id));
     assert.deepEqual(resent.map((r) => r.id).sort(), unrecorded, 're-sent exactly the committed but unrecorded files');
     assert.deepEqual(await finalNames(ws.dst), [...files.keys()].sort());
     for (const [id, content] of files) assert.deepEqual(await readFile(join(ws.dst, id)), content, id);
@@ -114,7 +114,7 @@ describe('batched state writes', () => {
       [],
       'no temporary or backup files left',
     );
-    assert.deepEqual(ws.state.getCursor('crash'), { mtimeMs: T0 + (N - 1) * 1000, id: `f${N - 1}.dat` });
+    assert.deepEqual(await ws.state.getCursor('crash'), { mtimeMs: T0 + (N - 1) * 1000, id: `f${N - 1}.dat` });
   });
 
   it('a batch the state store refuses is reverted at the destination as a whole; earlier batches stay', async () => {
@@ -126,24 +126,24 @@ describe('batched state writes', () => {
     await writeFile(join(ws.dst, 'f010.dat'), previous);
     class FailingSecondBatch extends SyncStateMachine {
       calls = 0;
-      override recordCommittedBatch(
+      override async recordCommittedBatch(
         runId: string,
         pipelineId: string,
         entries: readonly { point: PointInfo; result: FileResult }[],
         cursor: Cursor | null = null,
-      ): void {
+      ): Promise<void> {
         if (entries.length > 0 && ++this.calls === 2) throw new Error('disk I/O error (injected)');
-        super.recordCommittedBatch(runId, pipelineId, entries, cursor);
+        await super.recordCommittedBatch(runId, pipelineId, entries, cursor);
       }
     }
-    const state = new FailingSecondBatch(ws.db);
+    const state = new FailingSecondBatch(ws.store.sync);
     await assert.rejects(
       runSync({ pipelineId: 'refused', ...sftpEnds(server, ws), state, stateBatchFiles: B, stateBatchMs: 600_000, concurrency: 1 }),
       /sync pipeline "refused": could not record 8 file\(s\) \("f008\.dat", …\) in the state store: disk I\/O error \(injected\)/,
     );
-    const manifest = ws.state.getManifest('refused');
+    const manifest = await ws.state.getManifest('refused');
     assert.deepEqual([...manifest.keys()].sort(), [...files.keys()].slice(0, B), 'the first batch is recorded');
-    assert.deepEqual(ws.state.getCursor('refused'), { mtimeMs: T0 + (B - 1) * 1000, id: `f00${B - 1}.dat` });
+    assert.deepEqual(await ws.state.getCursor('refused'), { mtimeMs: T0 + (B - 1) * 1000, id: `f00${B - 1}.dat` });
     assert.deepEqual(await finalNames(ws.dst), [...files.keys()].slice(0, B).concat('f010.dat').sort(), 'the refused batch is gone');
     assert.deepEqual(await readFile(join(ws.dst, 'f010.dat')), previous, 'and the file it replaced is restored');
   });

@@ -1,9 +1,9 @@
-/** The SQLite state machine and the local-directory source/destination. */
+/** The sync state (store.sync) and the local-directory source/destination. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { Store } from '../../src/runtime/store/store.ts';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LocalDestination, LocalSource } from '../../src/runtime/sync/local.ts';
 import { runSync } from '../../src/runtime/sync/pipeline.ts';
@@ -22,36 +22,57 @@ afterEach(async () => {
 });
 
 describe('SyncStateMachine', () => {
-  it('persists the cursor per pipeline across connections and refuses to move it backwards', () => {
-    ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'x' });
-    ws.state.advanceCursor('b', { mtimeMs: 1000, id: 'y' });
-    const again = new SyncStateMachine(new DatabaseSync(join(ws.dir, 'hangar.sqlite')));
-    assert.deepEqual(again.getCursor('a'), { mtimeMs: 2000, id: 'x' });
-    assert.deepEqual(again.getCursor('b'), { mtimeMs: 1000, id: 'y' });
-    assert.throws(() => ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'w' }), /refusing to move the cursor of pipeline "a" backwards/);
-    ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'z' });
-    assert.deepEqual(ws.state.getCursor('a'), { mtimeMs: 2000, id: 'z' });
-    again.db.close();
+  it('persists the cursor per pipeline across connections and refuses to move it backwards', async () => {
+    await ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'x' });
+    await ws.state.advanceCursor('b', { mtimeMs: 1000, id: 'y' });
+    const other = new Store(ws.store.path);
+    try {
+      const again = new SyncStateMachine(other.sync);
+      assert.deepEqual(await again.getCursor('a'), { mtimeMs: 2000, id: 'x' });
+      assert.deepEqual(await again.getCursor('b'), { mtimeMs: 1000, id: 'y' });
+      await assert.rejects(ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'w' }), /refusing to move the cursor of pipeline "a" backwards/);
+      await ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'z' });
+      assert.deepEqual(await again.getCursor('a'), { mtimeMs: 2000, id: 'z' });
+    } finally {
+      other.close();
+    }
   });
 
-  it('names the problem: missing schema, bad pipeline id', () => {
-    assert.throws(() => new SyncStateMachine(new DatabaseSync(':memory:')), /sync tables are missing.*SYNC_SCHEMA_SQL/);
-    assert.throws(() => ws.state.getCursor(''), /invalid sync pipeline id ""/);
-    assert.throws(() => ws.state.getCursor('has space'), /invalid sync pipeline id "has space"/);
+  it('names the problem: bad pipeline id', async () => {
+    await assert.rejects(ws.state.getCursor(''), /invalid sync pipeline id ""/);
+    await assert.rejects(ws.state.getCursor('has space'), /invalid sync pipeline id "has space"/);
+    await assert.rejects(ws.state.reset('has space'), /invalid sync pipeline id "has space"/);
   });
 
-  it('a commit records manifest, result and cursor atomically', () => {
-    const runId = ws.state.beginRun('p', 'cursor');
+  it('a commit records manifest, result and cursor atomically', async () => {
+    const runId = await ws.state.beginRun('p', 'cursor');
     const point = { id: 'f', size: 3, mtimeMs: 5000 };
     const result = { id: 'f', status: 'synced' as const, size: 3, mtimeMs: 5000, bytesRead: 3, bytesWritten: 3, durationMs: 1 };
     // A cursor that would move backwards makes the whole transaction fail: nothing is recorded.
-    ws.state.advanceCursor('p', { mtimeMs: 9000, id: 'z' });
-    assert.throws(() => ws.state.recordCommitted(runId, 'p', point, result, { mtimeMs: 5000, id: 'f' }));
-    assert.equal(ws.state.getManifest('p').size, 0);
-    assert.deepEqual(ws.state.fileResults(runId), []);
-    ws.state.recordCommitted(runId, 'p', point, result, { mtimeMs: 9000, id: 'zz' });
-    assert.deepEqual(ws.state.getManifest('p').get('f'), { size: 3, mtimeMs: 5000 });
-    assert.equal(ws.state.fileResults(runId).length, 1);
+    await ws.state.advanceCursor('p', { mtimeMs: 9000, id: 'z' });
+    await assert.rejects(ws.state.recordCommitted(runId, 'p', point, result, { mtimeMs: 5000, id: 'f' }), /backwards/);
+    assert.equal((await ws.state.getManifest('p')).size, 0);
+    assert.deepEqual(await ws.state.fileResults(runId), []);
+    await ws.state.recordCommitted(runId, 'p', point, result, { mtimeMs: 9000, id: 'zz' });
+    assert.deepEqual((await ws.state.getManifest('p')).get('f'), { size: 3, mtimeMs: 5000 });
+    assert.equal((await ws.state.fileResults(runId)).length, 1);
+    assert.deepEqual(await ws.state.getCursor('p'), { mtimeMs: 9000, id: 'zz' });
+  });
+
+  it('a result recorded twice in a run keeps the last one; a deletion leaves the manifest', async () => {
+    const runId = await ws.state.beginRun('p', 'manifest');
+    const base = { id: 'f', size: 3, mtimeMs: 5000, bytesRead: 3, bytesWritten: 0, durationMs: 1 };
+    await ws.state.recordFailure(runId, 'p', { ...base, status: 'failed', error: 'first' });
+    await ws.state.recordCommitted(runId, 'p', { id: 'f', size: 3, mtimeMs: 5000 }, { ...base, status: 'synced', bytesWritten: 3 });
+    assert.deepEqual(await ws.state.fileResults(runId), [{ ...base, status: 'synced', bytesWritten: 3 }]);
+    await ws.state.recordDeleted(runId, 'p', { ...base, status: 'deleted', bytesRead: 0 });
+    assert.equal((await ws.state.getManifest('p')).size, 0);
+    assert.deepEqual((await ws.state.fileResults(runId)).map((r) => r.status), ['deleted']);
+    await ws.state.finishRun(runId, null, 'stopped');
+    const [run] = await ws.store.sync.listRuns('p');
+    assert.equal(run!.status, 'failed');
+    assert.equal(run!.error, 'stopped');
+    assert.ok(run!.finishedAt !== null);
   });
 });
 

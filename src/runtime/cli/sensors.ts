@@ -64,7 +64,7 @@ export async function sensorsCommand(ctx: Ctx): Promise<number> {
       if (dagId !== undefined && !rt.store.listDags().some((d) => d.dag_id === dagId)) {
         throw new NotFoundError(`No DAG "${dagId}" in the store of ${rt.config.root}`);
       }
-      const stats = sensorStats(rt.store, { dagId });
+      const stats = await sensorStats(rt.store, { dagId });
       const sec = (ms: number | null) => (ms === null ? null : ms / 1000);
       const doc = stats.map((s) => ({
         dag_id: s.dagId,

@@ -13,36 +13,19 @@
  * more cool-down and another is let through.
  */
 import type { Store } from '../store/store.ts';
-import { nowIso } from '../store/store.ts';
+import type { BreakerRow, BreakerState } from '../store/repos/sensors.ts';
 
-export type BreakerState = 'closed' | 'open' | 'half_open';
+export type { BreakerRow, BreakerState } from '../store/repos/sensors.ts';
 
 export interface BreakerConfig {
   readonly threshold: number;
   readonly coolDownMs: number;
 }
 
-export interface BreakerRow {
-  dag_id: string;
-  task_id: string;
-  state: BreakerState;
-  consecutive_errors: number;
-  open_until_ms: number | null;
-  probe_started_ms: number | null;
-  last_error: string | null;
-  opened_count: number;
-  updated_at: string;
-}
-
 export type Gate =
   | { readonly kind: 'closed' }
   | { readonly kind: 'probe' }
   | { readonly kind: 'open'; readonly untilMs: number; readonly lastError: string | null };
-
-export function getBreaker(store: Store, dagId: string, taskId: string): BreakerRow | undefined {
-  return store.stmt('SELECT * FROM sensor_breakers WHERE dag_id = ? AND task_id = ?').get(dagId, taskId) as
-    BreakerRow | undefined;
-}
 
 /** May this poke go through? Moves open → half_open when the cool-down is over (this poke is the probe). */
 export function breakerGate(
@@ -51,26 +34,20 @@ export function breakerGate(
   taskId: string,
   nowMs: number,
   cfg: BreakerConfig,
-): Gate {
-  return store.tx(() => {
-    const row = getBreaker(store, dagId, taskId);
-    if (!row || row.state === 'closed') return { kind: 'closed' };
+): Promise<Gate> {
+  return store.sensors.breakerTransition<Gate>(dagId, taskId, (row) => {
+    if (!row || row.state === 'closed') return { result: { kind: 'closed' } };
     if (row.state === 'open' && nowMs < (row.open_until_ms ?? 0))
-      return { kind: 'open', untilMs: row.open_until_ms ?? nowMs, lastError: row.last_error };
+      return { result: { kind: 'open', untilMs: row.open_until_ms ?? nowMs, lastError: row.last_error } };
     if (
       row.state === 'half_open' &&
       row.probe_started_ms !== null &&
       nowMs - row.probe_started_ms < cfg.coolDownMs
     ) {
       // Another poke is the probe; wait for its verdict.
-      return { kind: 'open', untilMs: row.probe_started_ms + cfg.coolDownMs, lastError: row.last_error };
+      return { result: { kind: 'open', untilMs: row.probe_started_ms + cfg.coolDownMs, lastError: row.last_error } };
     }
-    store
-      .stmt(
-        "UPDATE sensor_breakers SET state = 'half_open', probe_started_ms = ?, updated_at = ? WHERE dag_id = ? AND task_id = ?",
-      )
-      .run(nowMs, nowIso(), dagId, taskId);
-    return { kind: 'probe' };
+    return { result: { kind: 'probe' }, write: { ...fields(row), state: 'half_open', probe_started_ms: nowMs } };
   });
 }
 
@@ -82,40 +59,39 @@ export function breakerRecord(
   nowMs: number,
   cfg: BreakerConfig,
   error: string | null,
-): 'opened' | 'reopened' | 'closed' | undefined {
-  return store.tx(() => {
-    const row = getBreaker(store, dagId, taskId);
-    if (error === null) {
-      if (!row || (row.state === 'closed' && row.consecutive_errors === 0)) return undefined;
-      store
-        .stmt(
-          "UPDATE sensor_breakers SET state = 'closed', consecutive_errors = 0, open_until_ms = NULL, probe_started_ms = NULL, updated_at = ? WHERE dag_id = ? AND task_id = ?",
-        )
-        .run(nowIso(), dagId, taskId);
-      return row.state === 'closed' ? undefined : 'closed';
-    }
-    const errors = (row?.consecutive_errors ?? 0) + 1;
-    const wasProbe = row?.state === 'half_open';
-    const opens = wasProbe || (row?.state !== 'open' && errors >= cfg.threshold);
-    const state: BreakerState = opens ? 'open' : (row?.state ?? 'closed');
-    store
-      .stmt(
-        `INSERT INTO sensor_breakers (dag_id, task_id, state, consecutive_errors, open_until_ms, probe_started_ms, last_error, opened_count, updated_at)
-         VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)
-         ON CONFLICT (dag_id, task_id) DO UPDATE SET state = excluded.state, consecutive_errors = excluded.consecutive_errors,
-           open_until_ms = excluded.open_until_ms, probe_started_ms = NULL, last_error = excluded.last_error,
-           opened_count = excluded.opened_count, updated_at = excluded.updated_at`,
-      )
-      .run(
-        dagId,
-        taskId,
-        state,
-        errors,
-        opens ? nowMs + cfg.coolDownMs : (row?.open_until_ms ?? null),
-        error.slice(0, 2000),
-        (row?.opened_count ?? 0) + (opens ? 1 : 0),
-        nowIso(),
-      );
-    return opens ? (wasProbe ? 'reopened' : 'opened') : undefined;
-  });
+): Promise<'opened' | 'reopened' | 'closed' | undefined> {
+  return store.sensors.breakerTransition<'opened' | 'reopened' | 'closed' | undefined>(
+    dagId,
+    taskId,
+    (row) => {
+      if (error === null) {
+        if (!row || (row.state === 'closed' && row.consecutive_errors === 0)) return { result: undefined };
+        return {
+          result: row.state === 'closed' ? undefined : 'closed',
+          write: { ...fields(row), state: 'closed', consecutive_errors: 0, open_until_ms: null, probe_started_ms: null },
+        };
+      }
+      const errors = (row?.consecutive_errors ?? 0) + 1;
+      const wasProbe = row?.state === 'half_open';
+      const opens = wasProbe || (row?.state !== 'open' && errors >= cfg.threshold);
+      const state: BreakerState = opens ? 'open' : (row?.state ?? 'closed');
+      return {
+        result: opens ? (wasProbe ? 'reopened' : 'opened') : undefined,
+        write: {
+          state,
+          consecutive_errors: errors,
+          open_until_ms: opens ? nowMs + cfg.coolDownMs : (row?.open_until_ms ?? null),
+          probe_started_ms: null,
+          last_error: error.slice(0, 2000),
+          opened_count: (row?.opened_count ?? 0) + (opens ? 1 : 0),
+        },
+      };
+    },
+    error !== null,
+  );
+}
+
+function fields(row: BreakerRow) {
+  const { dag_id: _d, task_id: _t, updated_at: _u, ...rest } = row;
+  return rest;
 }

@@ -26,8 +26,7 @@ import type { Clock } from '../scheduler/clock.ts';
 import type { Store } from '../store/store.ts';
 import { breakerGate, breakerRecord } from './breaker.ts';
 import { describeStrategy, nextInterval, toStrategy } from './intervals.ts';
-import { getMemo, recentWaits, recordPoke, setMemo, startInstance } from './records.ts';
-import type { InstanceKey, InstanceOutcome } from './records.ts';
+import type { InstanceKey, InstanceOutcome } from '../store/repos/sensors.ts';
 import type {
   PokeContext,
   PokeEvent,
@@ -274,14 +273,28 @@ export async function runSensor(
   const key: InstanceKey = { dagId: ctx.dagId, runId: ctx.runId, taskId: ctx.taskId, mapIndex: ctx.mapIndex };
   const what = `Sensor "${ctx.taskId}"${ctx.mapIndex >= 0 ? `[${ctx.mapIndex}]` : ''} of DAG "${ctx.dagId}"`;
   const strategyLabel = describeStrategy(s.strategy);
-  const inst = startInstance(store, key, clock.now());
+  const inst = await store.sensors.startInstance(key, clock.now());
   const first = inst.first_poke_ms;
   const deadline = first + s.timeoutMs;
   let pokes = inst.pokes;
   let lastInterval = inst.last_interval_ms ?? undefined;
+  // The memo is read once per try (only this instance writes it) and written after each poke that set it.
+  let memoText = inst.fresh ? undefined : ((await store.sensors.getMemo(key)) ?? undefined);
+  let memoDirty = false;
   const memo: PokeContext['memo'] = {
-    get: <M>() => getMemo(store, key) as M | undefined,
-    set: (v: unknown) => setMemo(store, key, v),
+    get: <M>() => (memoText === undefined ? undefined : (JSON.parse(memoText) as M)),
+    set: (v: unknown) => {
+      const text = v === undefined ? undefined : JSON.stringify(v);
+      if (text !== undefined && text.length > 1_000_000)
+        throw new Error(`Sensor "${key.taskId}" of DAG "${key.dagId}": memo is larger than 1 MB`);
+      memoText = text;
+      memoDirty = true;
+    },
+  };
+  const saveMemo = async (): Promise<void> => {
+    if (!memoDirty) return;
+    memoDirty = false;
+    await store.sensors.setMemo(key, memoText ?? null);
   };
   if (pokes > 0)
     ctx.log.info(
@@ -296,8 +309,7 @@ export async function runSensor(
     next: number | null,
     end?: { outcome: InstanceOutcome; endedMs: number },
   ) => {
-    recordPoke(
-      store,
+    await store.sensors.recordPoke(
       key,
       {
         tryNumber: ctx.tryNumber,
@@ -358,7 +370,7 @@ export async function runSensor(
   for (;;) {
     const now = clock.now();
     if (s.breaker) {
-      const gate = breakerGate(store, ctx.dagId, ctx.taskId, now, s.breaker);
+      const gate = await breakerGate(store, ctx.dagId, ctx.taskId, now, s.breaker);
       if (gate.kind === 'open') {
         pokes += 1;
         const reason = `${what}: circuit breaker open until ${new Date(gate.untilMs).toISOString()} after ${s.breaker.threshold} consecutive poke errors (last: ${gate.lastError ?? 'unknown'})`;
@@ -398,13 +410,14 @@ export async function runSensor(
       error = err;
     }
     const duration = performance.now() - started;
+    await saveMemo();
     const after = clock.now();
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('aborted');
 
     if (error !== undefined || !outcome) {
       const message = errorText(error);
       if (s.breaker) {
-        const t = breakerRecord(store, ctx.dagId, ctx.taskId, after, s.breaker, message);
+        const t = await breakerRecord(store, ctx.dagId, ctx.taskId, after, s.breaker, message);
         if (t) ctx.log.warn(`${what}: circuit breaker ${t} (cool-down ${s.breaker.coolDownMs / 1000}s)`);
       }
       const last = ctx.tryNumber >= ctx.maxTries;
@@ -422,7 +435,7 @@ export async function runSensor(
       throw wrapped;
     }
     if (s.breaker) {
-      const t = breakerRecord(store, ctx.dagId, ctx.taskId, after, s.breaker, null);
+      const t = await breakerRecord(store, ctx.dagId, ctx.taskId, after, s.breaker, null);
       if (t) ctx.log.info(`${what}: circuit breaker ${t}`);
     }
     if (outcome.done) {
@@ -440,7 +453,7 @@ export async function runSensor(
       previousMs: lastInterval,
       history: {
         recentWaitsMs:
-          s.strategy.kind === 'adaptive' ? recentWaitsOf(store, ctx, s.strategy.window ?? 10) : [],
+          s.strategy.kind === 'adaptive' ? await recentWaitsOf(store, ctx, s.strategy.window ?? 10) : [],
       },
     });
     lastInterval = interval;
@@ -460,8 +473,8 @@ export async function runSensor(
 
 const CONTINUE = Symbol('continue');
 
-function recentWaitsOf(store: Store, ctx: TaskContext, n: number): number[] {
-  return recentWaits(store, ctx.dagId, ctx.taskId, n);
+function recentWaitsOf(store: Store, ctx: TaskContext, n: number): Promise<number[]> {
+  return store.sensors.recentWaits(ctx.dagId, ctx.taskId, n);
 }
 
 /** Re-exported for built-ins that take durations. */

@@ -31,12 +31,10 @@ export function externalTaskSensor(
   }
   const allowed = new Set(options.allowedStates ?? ['success']);
   const failed = new Set(options.failedStates ?? ['failed', 'upstream_failed']);
-  const poke = (ctx: PokeContext): PokeReturnValue<string> => {
+  const poke = async (ctx: PokeContext): Promise<PokeReturnValue<string>> => {
     const { store } = taskServices(ctx);
     const logical = new Date(ctx.logicalDate.getTime() - delta).toISOString();
-    const runs = store.db
-      .prepare('SELECT run_id, state FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id DESC')
-      .all(options.externalDagId, logical) as { run_id: string; state: string }[];
+    const runs = await store.sensors.runsAtLogicalDate(options.externalDagId, logical);
     const target = `DAG "${options.externalDagId}"${options.externalTaskId ? ` task "${options.externalTaskId}"` : ''} for logical date ${logical}`;
     if (runs.length === 0) {
       ctx.log.info(`No run yet of ${target}`);
@@ -45,9 +43,9 @@ export function externalTaskSensor(
     const run = runs[0]!;
     let state: string | null;
     if (options.externalTaskId) {
-      const tis = store.db
-        .prepare('SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?')
-        .all(options.externalDagId, run.run_id, options.externalTaskId) as { state: string | null }[];
+      const tis = (await store.sensors.taskInstanceStates(options.externalDagId, run.run_id, options.externalTaskId)).map(
+        (state) => ({ state: state as string | null }),
+      );
       if (tis.length === 0)
         throw new Error(
           `${what}: run "${run.run_id}" of DAG "${options.externalDagId}" has no task "${options.externalTaskId}"`,

@@ -37,10 +37,10 @@ export { dateTimeSensor, timeSensor, timeDeltaSensor } from './time.ts';
 export { externalTaskSensor } from './external.ts';
 export { sensor, defineSensor, runSensor, SensorTimeoutError, DEFAULT_SENSOR_TIMEOUT_MS } from './engine.ts';
 export { nextInterval, baseInterval, applyJitter, toStrategy, describeStrategy } from './intervals.ts';
-export { breakerGate, breakerRecord, getBreaker } from './breaker.ts';
+export { breakerGate, breakerRecord } from './breaker.ts';
 export type { BreakerRow, BreakerState, Gate } from './breaker.ts';
-export { getInstance, listPokes, listSlaMisses, recentWaits } from './records.ts';
-export type { InstanceRow, PokeRow, SlaMissRow } from './records.ts';
+// The records themselves: `store.sensors` (src/runtime/store/repos/sensors.ts).
+export type { InstanceRow, PokeRow, SlaMissRow } from '../store/repos/sensors.ts';
 export { slaObserver, sensorSettingsOf } from './sla.ts';
 export { sensorStats, percentile } from './stats.ts';
 export type { SensorStats } from './stats.ts';

@@ -27,20 +27,6 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
   if (sensors.length === 0 || o.run.run_type === 'test') return undefined;
   const { store, clock, run } = o;
   let anchor: number | undefined;
-  const runStartAnchor = (): number => {
-    if (anchor !== undefined) return anchor;
-    store.tx(() => {
-      store
-        .stmt('INSERT OR IGNORE INTO sensor_sla_anchors (dag_id, run_id, anchor_ms) VALUES (?, ?, ?)')
-        .run(run.dag_id, run.run_id, clock.now());
-    });
-    anchor = (
-      store
-        .stmt('SELECT anchor_ms FROM sensor_sla_anchors WHERE dag_id = ? AND run_id = ?')
-        .get(run.dag_id, run.run_id) as { anchor_ms: number }
-    ).anchor_ms;
-    return anchor;
-  };
   const timers = new Set<unknown>();
   let disposed = false;
   // Timers longer than setTimeout's limit (~24.8 days) are re-armed in steps.
@@ -61,21 +47,21 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
 
   const check = async (task: TaskSpec, settings: SensorSettings, level: string, deadlineMs: number) => {
     if (disposed) return;
-    const states = store
-      .stmt('SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?')
-      .all(run.dag_id, run.run_id, task.id) as { state: TaskState | null }[];
-    if (states.length > 0 && states.every((r) => r.state !== null && FINISHED_STATES.has(r.state))) return;
-    const taskState = states.find((r) => r.state === null || !FINISHED_STATES.has(r.state))?.state ?? null;
+    const states = await store.sensors.taskInstanceStates(run.dag_id, run.run_id, task.id);
+    if (states.length > 0 && states.every((state) => state !== null && FINISHED_STATES.has(state))) return;
+    const taskState: TaskState | null = states.find((state) => state === null || !FINISHED_STATES.has(state)) ?? null;
     const deadline = new Date(deadlineMs).toISOString();
-    const inserted = store.tx(
-      () =>
-        store
-          .stmt(
-            'INSERT OR IGNORE INTO sensor_sla_misses (dag_id, run_id, task_id, level, deadline_ms, deadline, detected_ms, task_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(run.dag_id, run.run_id, task.id, level, deadlineMs, deadline, clock.now(), taskState).changes,
-    );
-    if (Number(inserted) !== 1) return;
+    const inserted = await store.sensors.insertSlaMiss({
+      dag_id: run.dag_id,
+      run_id: run.run_id,
+      task_id: task.id,
+      level,
+      deadline_ms: deadlineMs,
+      deadline,
+      detected_ms: clock.now(),
+      task_state: taskState,
+    });
+    if (!inserted) return;
     o.events.emit('warning', {
       dagId: run.dag_id,
       runId: run.run_id,
@@ -104,27 +90,37 @@ export function slaObserver(o: RunObserverContext): RunObserver | undefined {
     }
   };
 
-  for (const task of sensors) {
-    const settings = sensorSettingsOf(task)!;
-    const sla = settings.sla!;
-    const base =
-      sla.relativeTo === 'logical_date'
-        ? Date.parse(run.logical_date)
-        : sla.relativeTo === 'data_interval_end'
-          ? Date.parse(run.data_interval_end)
-          : runStartAnchor();
-    for (const { afterMs, level } of sla.levels) {
-      const seen = store
-        .stmt('SELECT 1 FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? AND task_id = ? AND level = ?')
-        .get(run.dag_id, run.run_id, task.id, level);
-      if (seen) continue;
-      const deadlineMs = base + afterMs;
-      arm(() => void check(task, settings, level, deadlineMs), deadlineMs);
+  // Reads the store, so it runs after the observer is returned; dispose waits for it.
+  const start = async (): Promise<void> => {
+    for (const task of sensors) {
+      const settings = sensorSettingsOf(task)!;
+      const sla = settings.sla!;
+      const base =
+        sla.relativeTo === 'logical_date'
+          ? Date.parse(run.logical_date)
+          : sla.relativeTo === 'data_interval_end'
+            ? Date.parse(run.data_interval_end)
+            : (anchor ??= await store.sensors.slaAnchor(run.dag_id, run.run_id, clock.now()));
+      for (const { afterMs, level } of sla.levels) {
+        if (disposed) return;
+        if (await store.sensors.hasSlaMiss(run.dag_id, run.run_id, task.id, level)) continue;
+        const deadlineMs = base + afterMs;
+        arm(() => void check(task, settings, level, deadlineMs).catch(warn), deadlineMs);
+      }
     }
-  }
+  };
+  const warn = (err: unknown): void => {
+    o.events.emit('warning', {
+      dagId: run.dag_id,
+      runId: run.run_id,
+      message: `SLA checks of run "${run.run_id}" of DAG "${run.dag_id}" failed: ${(err as Error)?.message ?? String(err)}`,
+    });
+  };
+  const started = start().catch(warn);
   return {
-    dispose() {
+    async dispose() {
       disposed = true;
+      await started;
       for (const t of timers) clock.clearTimeout(t);
     },
   };

@@ -8,7 +8,6 @@
  * - pokes per success: every poke of the sensor (errors and not-yet included) / successful instances
  */
 import type { Store } from '../store/store.ts';
-import { getBreaker } from './breaker.ts';
 
 export interface SensorStats {
   readonly dagId: string;
@@ -38,22 +37,8 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return sorted[rank - 1]!;
 }
 
-export function sensorStats(store: Store, filter: { dagId?: string } = {}): SensorStats[] {
-  const args = filter.dagId === undefined ? [] : [filter.dagId];
-  const where = filter.dagId === undefined ? '' : 'WHERE dag_id = ?';
-  const instances = store.db
-    .prepare(
-      `SELECT dag_id, task_id, outcome, wait_ms FROM sensor_instances ${where} ORDER BY dag_id, task_id`,
-    )
-    .all(...args) as { dag_id: string; task_id: string; outcome: string | null; wait_ms: number | null }[];
-  const pokes = store.db
-    .prepare(
-      `SELECT dag_id, task_id, COUNT(*) AS n, SUM(result = 'error') AS errors, AVG(duration_ms) AS avg_ms FROM sensor_pokes ${where} GROUP BY dag_id, task_id`,
-    )
-    .all(...args) as { dag_id: string; task_id: string; n: number; errors: number; avg_ms: number | null }[];
-  const misses = store.db
-    .prepare(`SELECT dag_id, task_id, COUNT(*) AS n FROM sensor_sla_misses ${where} GROUP BY dag_id, task_id`)
-    .all(...args) as { dag_id: string; task_id: string; n: number }[];
+export async function sensorStats(store: Store, filter: { dagId?: string } = {}): Promise<SensorStats[]> {
+  const { instances, pokes, misses, breakers } = await store.sensors.statsRows(filter.dagId);
   const keyOf = (d: string, t: string) => `${d}\u0000${t}`;
   const groups = new Map<string, { dagId: string; taskId: string; rows: typeof instances }>();
   for (const r of instances) {
@@ -67,6 +52,7 @@ export function sensorStats(store: Store, filter: { dagId?: string } = {}): Sens
   }
   const pokesBy = new Map(pokes.map((p) => [keyOf(p.dag_id, p.task_id), p]));
   const missesBy = new Map(misses.map((m) => [keyOf(m.dag_id, m.task_id), m.n]));
+  const breakersBy = new Map(breakers.map((b) => [keyOf(b.dag_id, b.task_id), b]));
   const out: SensorStats[] = [];
   for (const [k, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const count = (o: string) => g.rows.filter((r) => r.outcome === o).length;
@@ -80,7 +66,7 @@ export function sensorStats(store: Store, filter: { dagId?: string } = {}): Sens
       .map((r) => r.wait_ms!)
       .sort((a, b) => a - b);
     const p = pokesBy.get(k);
-    const b = getBreaker(store, g.dagId, g.taskId);
+    const b = breakersBy.get(k);
     out.push({
       dagId: g.dagId,
       taskId: g.taskId,

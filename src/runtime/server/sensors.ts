@@ -7,21 +7,18 @@
  * settings; computes the curve with the engine's own interval functions.
  * Params are validated like every other request.
  */
-import type { SQLInputValue } from 'node:sqlite';
 import type { DagSpec } from '../processor/serialized.ts';
 import type { Duration } from '../dag/duration.ts';
 import type { Runtime } from '../runtime.ts';
 import { applyJitter, baseInterval, describeStrategy } from '../sensors/intervals.ts';
-import { getBreaker } from '../sensors/breaker.ts';
-import { recentWaits } from '../sensors/records.ts';
 import { sensorSettingsOf } from '../sensors/sla.ts';
 import { sensorStats } from '../sensors/stats.ts';
 import type { IntervalInfo, IntervalStrategy, SensorSettings } from '../sensors/types.ts';
 import { durationMs } from '../dag/duration.ts';
 import { FINISHED_STATES } from '../store/records.ts';
-import type { TaskState } from '../store/records.ts';
+import type { BreakerRow, SensorInstanceJoinRow } from '../store/repos/sensors.ts';
 import type * as P from '../../protocol/runtime.ts';
-import type { BreakerStateName, CurvePoint, PlannedPoke, PokeResult, SensorDetail, SensorInstanceSummary, SensorOutcome, SensorPoke, SlaDeadline } from '../../protocol/webviews/sensor-values.ts';
+import type { BreakerStateName, CurvePoint, PlannedPoke, SensorDetail, SensorInstanceSummary, SensorPoke, SlaDeadline } from '../../protocol/webviews/sensor-values.ts';
 import { InvalidParamsError, optBool, optInt, optStr, str } from './validate.ts';
 import type { Params } from './validate.ts';
 
@@ -33,40 +30,7 @@ export const PLANNED_POKES = 5;
 const MIN_CURVE = 12;
 const MAX_CURVE = 200;
 
-interface InstanceJoinRow {
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  map_index: number;
-  state: TaskState | null;
-  next_try_at: string | null;
-  run_state: string;
-  logical_date: string;
-  data_interval_end: string;
-  first_poke_ms: number | null;
-  pokes: number | null;
-  outcome: SensorOutcome | null;
-  ended_ms: number | null;
-  wait_ms: number | null;
-  last_result: PokeResult | null;
-  last_poke_ms: number | null;
-  last_mode: string | null;
-  last_strategy: string | null;
-}
-
-const JOIN_SQL = `
-SELECT ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.state, ti.next_try_at,
-       r.state AS run_state, r.logical_date, r.data_interval_end,
-       si.first_poke_ms, si.pokes, si.outcome, si.ended_ms, si.wait_ms,
-       lp.result AS last_result, lp.poked_at_ms AS last_poke_ms, lp.mode AS last_mode, lp.strategy AS last_strategy
-FROM task_instances ti
-JOIN dag_runs r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id
-LEFT JOIN sensor_instances si ON si.dag_id = ti.dag_id AND si.run_id = ti.run_id AND si.task_id = ti.task_id AND si.map_index = ti.map_index
-LEFT JOIN sensor_pokes lp ON lp.id = (
-  SELECT p.id FROM sensor_pokes p
-  WHERE p.dag_id = ti.dag_id AND p.run_id = ti.run_id AND p.task_id = ti.task_id AND p.map_index = ti.map_index
-  ORDER BY p.poke_number DESC, p.id DESC LIMIT 1)
-WHERE ti.operator = 'sensor'`;
+type InstanceJoinRow = SensorInstanceJoinRow;
 
 /** A duration as people write them: 500ms, 30s, 1.5s, 5m, 1h30m, 2d. */
 export function formatMs(ms: number): string {
@@ -141,8 +105,7 @@ export class SensorService {
     }
   }
 
-  private summary(row: InstanceJoinRow, s: SensorSettings | undefined): SensorInstanceSummary {
-    const b = getBreaker(this.rt().store, row.dag_id, row.task_id);
+  private summary(row: InstanceJoinRow, s: SensorSettings | undefined, b: BreakerRow | undefined): SensorInstanceSummary {
     return {
       dagId: row.dag_id,
       runId: row.run_id,
@@ -168,26 +131,19 @@ export class SensorService {
   /** `sensor/instances`: sensor task instances, newest run first. */
   async instances(method: string, p: Params): Promise<P.SensorInstancesResult> {
     const rt = this.rt();
-    const where: string[] = [];
-    const args: SQLInputValue[] = [];
-    for (const [col, name] of [['ti.dag_id', 'dagId'], ['ti.run_id', 'runId'], ['ti.task_id', 'taskId']] as const) {
-      const v = optStr(method, p, name);
-      if (v === undefined) continue;
-      where.push(`${col} = ?`);
-      args.push(v);
-    }
+    const filter = { dagId: optStr(method, p, 'dagId'), runId: optStr(method, p, 'runId'), taskId: optStr(method, p, 'taskId') };
     const liveOnly = optBool(method, p, 'liveOnly') ?? false;
     const limit = optInt(method, p, 'limit', 1, 1000) ?? 200;
-    const rows = rt.store.db
-      .prepare(`${JOIN_SQL}${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY r.id DESC, ti.task_id, ti.map_index LIMIT ?`)
-      .all(...args, liveOnly ? 1000 : limit) as unknown as InstanceJoinRow[];
+    const rows = await rt.store.sensors.sensorInstances(filter, liveOnly ? 1000 : limit);
     const settings = new Map<string, SensorSettings | undefined>();
+    const breakers = new Map<string, BreakerRow | undefined>();
     const out: SensorInstanceSummary[] = [];
     for (const row of rows) {
       if (liveOnly && !live(row)) continue;
       const k = `${row.dag_id}\u0000${row.task_id}`;
       if (!settings.has(k)) settings.set(k, await this.settings(row.dag_id, row.task_id));
-      out.push(this.summary(row, settings.get(k)));
+      if (!breakers.has(k)) breakers.set(k, await rt.store.sensors.getBreaker(row.dag_id, row.task_id));
+      out.push(this.summary(row, settings.get(k), breakers.get(k)));
       if (out.length >= limit) break;
     }
     return { instances: out, nowMs: rt.clock.now() };
@@ -201,31 +157,24 @@ export class SensorService {
     const runId = str(method, p, 'runId');
     const taskId = str(method, p, 'taskId');
     const mapIndex = optInt(method, p, 'mapIndex', -1) ?? -1;
-    const row = store.db
-      .prepare(`${JOIN_SQL} AND ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? AND ti.map_index = ?`)
-      .get(dagId, runId, taskId, mapIndex) as unknown as InstanceJoinRow | undefined;
+    const key = { dagId, runId, taskId, mapIndex };
+    const row = await store.sensors.sensorInstance(key);
     if (!row) {
       const ti = store.getTaskInstance(dagId, runId, taskId, mapIndex);
       if (ti) throw new InvalidParamsError(`${method}: task "${taskId}" of DAG "${dagId}" is not a sensor (it is a ${ti.operator ?? 'task'})`);
       throw this.notFound(`Run "${runId}" of DAG "${dagId}" has no sensor "${taskId}"${mapIndex >= 0 ? ` [${mapIndex}]` : ''}`);
     }
     const s = await this.settings(dagId, taskId);
-    const instance = this.summary(row, s);
+    const b = await store.sensors.getBreaker(dagId, taskId);
+    const instance = this.summary(row, s, b);
     const nowMs = rt.clock.now();
     const notes: string[] = [];
     if (!s) notes.push(`DAG "${dagId}" is not loaded (or has no sensor "${taskId}" any more): no curve, plan or deadlines, only what was recorded.`);
 
     // The pokes of the instance's current life (a cleared sensor starts over).
     const first = row.first_poke_ms;
-    const pokeWhere = 'dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND poked_at_ms >= ?';
-    const pokeArgs = [dagId, runId, taskId, mapIndex, first ?? Number.MAX_SAFE_INTEGER] as const;
-    const totalPokes = first === null ? 0 : Number((store.db.prepare(`SELECT COUNT(*) AS n FROM sensor_pokes WHERE ${pokeWhere}`).get(...pokeArgs) as { n: number }).n);
-    const rows = first === null
-      ? []
-      : (store.db.prepare(`SELECT * FROM sensor_pokes WHERE ${pokeWhere} ORDER BY id DESC LIMIT ?`).all(...pokeArgs, MAX_POKES) as unknown as {
-          poke_number: number; try_number: number; mode: string; poked_at_ms: number; duration_ms: number; result: PokeResult; error: string | null; next_interval_ms: number | null; strategy: string | null;
-        }[]);
-    const pokes: SensorPoke[] = rows.reverse().map((r) => ({
+    const { total: totalPokes, latest: rows } = first === null ? { total: 0, latest: [] } : await store.sensors.pokesSince(key, first, MAX_POKES);
+    const pokes: SensorPoke[] = rows.map((r) => ({
       pokeNumber: r.poke_number,
       tryNumber: r.try_number,
       mode: r.mode,
@@ -238,7 +187,7 @@ export class SensorService {
     }));
 
     const timeoutDeadlineMs = s && first !== null ? first + s.timeoutMs : null;
-    const history = s?.strategy.kind === 'adaptive' ? recentWaits(store, dagId, taskId, s.strategy.window ?? 10) : [];
+    const history = s?.strategy.kind === 'adaptive' ? await store.sensors.recentWaits(dagId, taskId, s.strategy.window ?? 10) : [];
     const last = pokes.at(-1);
 
     // The planned next pokes: the next one as the runtime scheduled it, then the strategy's base intervals up to the timeout.
@@ -296,16 +245,14 @@ export class SensorService {
 
     // SLA deadlines: each level from its anchor, with the misses the runtime recorded.
     const sla: SlaDeadline[] = [];
-    const misses = store.db
-      .prepare('SELECT level, deadline_ms, detected_ms FROM sensor_sla_misses WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY deadline_ms')
-      .all(dagId, runId, taskId) as { level: string; deadline_ms: number; detected_ms: number }[];
+    const misses = await store.sensors.listSlaMisses({ dagId, runId, taskId });
     if (s?.sla) {
       const anchor =
         s.sla.relativeTo === 'logical_date'
           ? Date.parse(row.logical_date)
           : s.sla.relativeTo === 'data_interval_end'
             ? Date.parse(row.data_interval_end)
-            : ((store.db.prepare('SELECT anchor_ms FROM sensor_sla_anchors WHERE dag_id = ? AND run_id = ?').get(dagId, runId) as { anchor_ms: number } | undefined)?.anchor_ms ?? null);
+            : ((await store.sensors.getSlaAnchor(dagId, runId)) ?? null);
       if (anchor !== null && Number.isFinite(anchor)) {
         for (const l of s.sla.levels) {
           const miss = misses.find((m) => m.level === l.level);
@@ -316,8 +263,7 @@ export class SensorService {
     for (const m of misses) if (!sla.some((x) => x.level === m.level)) sla.push({ level: m.level, deadlineMs: m.deadline_ms, missedMs: m.detected_ms });
     sla.sort((a, b) => a.deadlineMs - b.deadlineMs);
 
-    const b = getBreaker(store, dagId, taskId);
-    const st = sensorStats(store, { dagId }).find((x) => x.taskId === taskId);
+    const st = (await sensorStats(store, { dagId })).find((x) => x.taskId === taskId);
     return {
       instance,
       pokes,

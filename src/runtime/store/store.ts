@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
 import type { Migration } from './migrations.ts';
 import { SqliteDriver } from './sql.ts';
+import { SensorRepository } from './repos/sensors.ts';
+import { SyncRepository } from './repos/sync.ts';
 import type {
   DagFileRecord,
   DagRecord,
@@ -39,6 +41,10 @@ export class Store {
   readonly path: string;
   /** The asynchronous statement layer the repositories use (src/runtime/store/sql.ts). */
   readonly sql: SqliteDriver;
+  /** Sensor pokes, instances, breakers and SLA misses (repos/sensors.ts). */
+  readonly sensors: SensorRepository;
+  /** Sync pipelines' cursors, manifests and file results (repos/sync.ts). */
+  readonly sync: SyncRepository;
   private readonly statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: StoreOptions = {}) {
@@ -48,6 +54,8 @@ export class Store {
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
     this.migrate([...MIGRATIONS, ...(options.extraMigrations ?? [])]);
     this.sql = new SqliteDriver(this.db, path);
+    this.sensors = new SensorRepository(this.sql);
+    this.sync = new SyncRepository(this.sql);
   }
 
   close(): void {

@@ -158,7 +158,7 @@ export function sftpSyncTasks(dag: Dag<any>, o: SftpSyncOptions): SftpSyncTasks 
         pipelineId,
         source,
         destination,
-        state: new SyncStateMachine(taskServices(ctx).store.db),
+        state: new SyncStateMachine(taskServices(ctx).store.sync),
         transformers: buildTransformers(o.transformers),
         log: syncLog(ctx),
         ...(o.mode !== undefined ? { mode: o.mode } : {}),

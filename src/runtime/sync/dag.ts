@@ -7,7 +7,7 @@
  *     source: () => new SftpSource({ connection: parseSftpUri(srcUri).options, root: '/data/in' }),
  *     destination: () => new SftpDestination({ connection: ..., root: '/data/out' }),
  *     transformers: [whitespaceToUnderscore()],
- *     database: () => db,
+ *     store: () => store, // the Store that keeps the cursor (a task has taskServices(ctx).store)
  *   };
  *   const health = task('health_check', healthCheckTask(spec));
  *   const sync = task('sync', syncTask(spec)); // after health
@@ -15,7 +15,7 @@
  * Source and destination are factories: each task (and each retry) opens its
  * own connections and closes them whatever happens.
  */
-import type { DatabaseSync } from 'node:sqlite';
+import type { Store } from '../store/store.ts';
 import { SyncError } from './errors.ts';
 import { checkHealth, runSync } from './pipeline.ts';
 import type { HealthReport } from './pipeline.ts';
@@ -31,8 +31,8 @@ export interface SyncDagSpec {
   pipelineId: string;
   source: () => Source | Promise<Source>;
   destination: () => Destination | Promise<Destination>;
-  /** The runtime's SQLite store (with `SYNC_SCHEMA_SQL` applied). */
-  database: DatabaseSync | (() => DatabaseSync);
+  /** The store that keeps the cursor, manifest and results (the runtime's: `taskServices(ctx).store`). */
+  store: Store | (() => Store);
   /** Built per run (transformers are stateless factories, but a function keeps the door open). */
   transformers?: readonly Transformer[] | (() => readonly Transformer[]);
   mode?: 'cursor' | 'manifest';
@@ -48,7 +48,7 @@ function checkSpec(spec: SyncDagSpec): void {
   for (const k of ['source', 'destination'] as const) {
     if (typeof spec[k] !== 'function') throw new SyncError(`sync pipeline "${spec.pipelineId}": ${k} must be a function returning a ${k}`);
   }
-  if (spec.database === undefined || spec.database === null) throw new SyncError(`sync pipeline "${spec.pipelineId}": database is missing`);
+  if (spec.store === undefined || spec.store === null) throw new SyncError(`sync pipeline "${spec.pipelineId}": store is missing`);
 }
 
 /** Task body: connect both sides, list the source root, prove the destination can write; then close. */
@@ -65,7 +65,7 @@ export function healthCheckTask(spec: SyncDagSpec): (ctx: SyncTaskContext) => Pr
 export function syncTask(spec: SyncDagSpec): (ctx: SyncTaskContext) => Promise<SyncSummary> {
   checkSpec(spec);
   return async (ctx) => {
-    const db = typeof spec.database === 'function' ? spec.database() : spec.database;
+    const store = typeof spec.store === 'function' ? spec.store() : spec.store;
     const source = await spec.source();
     const destination = await spec.destination();
     const transformers = typeof spec.transformers === 'function' ? spec.transformers() : (spec.transformers ?? []);
@@ -73,7 +73,7 @@ export function syncTask(spec: SyncDagSpec): (ctx: SyncTaskContext) => Promise<S
       pipelineId: spec.pipelineId,
       source,
       destination,
-      state: new SyncStateMachine(db),
+      state: new SyncStateMachine(store.sync),
       transformers,
       log: ctx.log,
       ...(spec.mode !== undefined ? { mode: spec.mode } : {}),

@@ -1,4 +1,4 @@
-/** Sync pipelines: Source → Transformers → Destination with a SQLite cursor. */
+/** Sync pipelines: Source → Transformers → Destination with a cursor in the store (store.sync). */
 export type {
   Cursor,
   DataPoint,

@@ -146,7 +146,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
 
   try {
     if (!options.skipHealthCheck) await runHealthChecks(source, destination, log);
-    const runId = state.beginRun(pipelineId, mode);
+    const runId = await state.beginRun(pipelineId, mode);
     const summary: SyncSummary = {
       pipelineId,
       runId,
@@ -168,7 +168,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
     try {
       await transfer();
       summary.durationMs = performance.now() - t0;
-      state.finishRun(runId, summary);
+      await state.finishRun(runId, summary);
       log.info(
         `sync ${pipelineId}: ${summary.filesSynced} synced, ${summary.filesSkipped} skipped, ${summary.filesFailed} failed, ` +
           `${summary.filesDeleted} deleted, ${summary.bytesMoved} bytes moved in ${Math.round(summary.durationMs)} ms; cursor ${fmtCursor(summary.cursorAfter)}`,
@@ -176,15 +176,15 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
       return summary;
     } catch (err) {
       summary.durationMs = performance.now() - t0;
-      state.finishRun(runId, null, errorMessage(err));
+      await state.finishRun(runId, null, errorMessage(err));
       throw err;
     }
 
     async function transfer(): Promise<void> {
-      const cursorBefore = state.getCursor(pipelineId);
+      const cursorBefore = await state.getCursor(pipelineId);
       summary.cursorBefore = cursorBefore;
       summary.cursorAfter = cursorBefore;
-      const manifest = state.getManifest(pipelineId);
+      const manifest = await state.getManifest(pipelineId);
       const fullListing = mode === 'manifest' || options.propagateDeletes === true;
       // Include the cursor's own mtime again: a file with the same mtime may have arrived late.
       const listAfter = cursorBefore === null ? null : { mtimeMs: cursorBefore.mtimeMs, id: '' };
@@ -244,20 +244,36 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
       const background = new Set<Promise<void>>();
       let fatal: unknown = null;
 
-      /** Records the pending batch (one transaction), then drops the backups of its files. */
+      /**
+       * Records the pending batch (one transaction), then drops the backups of its files.
+       * Flushes run one after another: a batch's cursor covers the batches before it, so
+       * it is computed only once they are recorded (or, failed, no longer done).
+       */
+      let flushing: Promise<unknown> = Promise.resolve();
       const flush = async (): Promise<void> => {
+        const recorded = flushing.then(record);
+        flushing = recorded.catch(() => undefined);
+        const batch = await recorded;
+        if (batch === undefined) return;
+        await Promise.all(
+          batch.map((b) =>
+            b.w.release().catch((e: unknown) => log.warn(`could not remove the backup of "${b.result.id}": ${errorMessage(e)}`)),
+          ),
+        );
+      };
+      const record = async (): Promise<Pending[] | undefined> => {
         if (timer !== null) {
           clearTimeout(timer);
           timer = null;
         }
-        if (pending.length === 0) return;
+        if (pending.length === 0) return undefined;
         const batch = pending;
         pending = [];
         for (const b of batch) done[b.index] = true;
         const end = donePrefix();
         const cursor = cursorAt(end);
         try {
-          state.recordCommittedBatch(
+          await state.recordCommittedBatch(
             runId,
             pipelineId,
             batch.map((b) => ({ point: listed[b.index]!, result: b.result })),
@@ -284,11 +300,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           summary.bytesRead += b.result.bytesRead;
           summary.bytesMoved += b.result.bytesWritten;
         }
-        await Promise.all(
-          batch.map((b) =>
-            b.w.release().catch((e: unknown) => log.warn(`could not remove the backup of "${b.result.id}": ${errorMessage(e)}`)),
-          ),
-        );
+        return batch;
       };
       const flushLater = (): void => {
         if (timer !== null) return;
@@ -348,7 +360,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           };
           summary.filesFailed++;
           if (summary.failures.length < 100) summary.failures.push({ id: p.id, status: result.status, error: result.error! });
-          state.recordFailure(runId, pipelineId, result);
+          await state.recordFailure(runId, pipelineId, result);
           if (changed) log.warn(errorMessage(err));
           else log.error(`sync ${pipelineId}: "${p.id}" failed: ${errorMessage(err)}`);
           if (isConnectionError(err)) aborted ??= err;
@@ -392,7 +404,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
       prefix = donePrefix();
       const tail = cursorAt(prefix);
       if (tail !== null) {
-        state.advanceCursor(pipelineId, tail);
+        await state.advanceCursor(pipelineId, tail);
         persisted = tail;
         summary.cursorAfter = tail;
       }
@@ -410,7 +422,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           const started = performance.now();
           try {
             await destination.remove(id);
-            state.recordDeleted(runId, pipelineId, {
+            await state.recordDeleted(runId, pipelineId, {
               id,
               status: 'deleted',
               size: m.size,
@@ -425,7 +437,7 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
             summary.filesFailed++;
             const error = `could not delete "${id}" at the destination: ${errorMessage(err)}`;
             if (summary.failures.length < 100) summary.failures.push({ id, status: 'failed', error });
-            state.recordFailure(runId, pipelineId, {
+            await state.recordFailure(runId, pipelineId, {
               id,
               status: 'failed',
               size: m.size,

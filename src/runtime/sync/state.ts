@@ -1,13 +1,10 @@
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { randomUUID } from 'node:crypto';
 import { SyncError } from './errors.ts';
+import type { SyncRepository } from '../store/repos/sync.ts';
 import type { Cursor, FileResult, PointInfo, SyncSummary } from './types.ts';
-import { compareCursor } from './types.ts';
 
-export interface ManifestEntry {
-  size: number;
-  mtimeMs: number;
-}
+export type { ManifestEntry } from '../store/repos/sync.ts';
+import type { ManifestEntry } from '../store/repos/sync.ts';
 
 export function validatePipelineId(pipelineId: unknown): string {
   if (typeof pipelineId !== 'string' || !/^[A-Za-z0-9_.:-]{1,200}$/.test(pipelineId)) {
@@ -19,127 +16,52 @@ export function validatePipelineId(pipelineId: unknown): string {
 }
 
 /**
- * Persists cursors, manifests and per-file results in the runtime's SQLite
- * store (tables from `SYNC_SCHEMA_SQL`). The database is owned by the caller.
+ * A pipeline's view of its state: cursors, manifests and per-file results, kept
+ * by the store's sync repository (`store.sync`, src/runtime/store/repos/sync.ts).
+ * Checks pipeline ids; every write that must be atomic is one repository call.
  */
 export class SyncStateMachine {
-  readonly db: DatabaseSync;
-  #stmts: Record<string, StatementSync> = {};
+  readonly repo: SyncRepository;
 
-  constructor(db: DatabaseSync) {
-    this.db = db;
-    const row = db
-      .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'sync_cursors'")
-      .get() as { n: number };
-    if (row.n !== 1) {
-      throw new SyncError('the sync tables are missing from the database: apply SYNC_SCHEMA_SQL first');
-    }
+  constructor(repo: SyncRepository) {
+    this.repo = repo;
   }
 
-  #stmt(sql: string): StatementSync {
-    let s = this.#stmts[sql];
-    if (s === undefined) {
-      s = this.db.prepare(sql);
-      this.#stmts[sql] = s;
-    }
-    return s;
-  }
-
-  #tx<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
-  }
-
-  getCursor(pipelineId: string): Cursor | null {
+  async getCursor(pipelineId: string): Promise<Cursor | null> {
     validatePipelineId(pipelineId);
-    const row = this.#stmt('SELECT mtime_ms, point_id FROM sync_cursors WHERE pipeline_id = ?').get(pipelineId) as
-      | { mtime_ms: number; point_id: string }
-      | undefined;
-    return row === undefined ? null : { mtimeMs: Number(row.mtime_ms), id: row.point_id };
+    return await this.repo.getCursor(pipelineId);
   }
 
   /** Moves the cursor forward; refuses to move it backwards. */
-  advanceCursor(pipelineId: string, cursor: Cursor): void {
+  async advanceCursor(pipelineId: string, cursor: Cursor): Promise<void> {
     validatePipelineId(pipelineId);
-    this.#tx(() => this.#advance(pipelineId, cursor));
-  }
-
-  #advance(pipelineId: string, cursor: Cursor): void {
-    {
-      const current = this.getCursor(pipelineId);
-      if (current !== null && compareCursor(cursor, current) < 0) {
-        throw new SyncError(
-          `refusing to move the cursor of pipeline "${pipelineId}" backwards from (${current.mtimeMs}, ${current.id}) to (${cursor.mtimeMs}, ${cursor.id})`,
-        );
-      }
-      this.#stmt(
-        `INSERT INTO sync_cursors (pipeline_id, mtime_ms, point_id, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (pipeline_id) DO UPDATE SET mtime_ms = excluded.mtime_ms, point_id = excluded.point_id, updated_at = excluded.updated_at`,
-      ).run(pipelineId, cursor.mtimeMs, cursor.id, new Date().toISOString());
-    }
+    await this.repo.advanceCursor(pipelineId, cursor);
   }
 
   /** Forgets the cursor and manifest of a pipeline (a full re-sync next run). */
-  reset(pipelineId: string): void {
+  async reset(pipelineId: string): Promise<void> {
     validatePipelineId(pipelineId);
-    this.#tx(() => {
-      this.#stmt('DELETE FROM sync_cursors WHERE pipeline_id = ?').run(pipelineId);
-      this.#stmt('DELETE FROM sync_manifest WHERE pipeline_id = ?').run(pipelineId);
-    });
+    await this.repo.reset(pipelineId);
   }
 
-  getManifest(pipelineId: string): Map<string, ManifestEntry> {
+  async getManifest(pipelineId: string): Promise<Map<string, ManifestEntry>> {
     validatePipelineId(pipelineId);
-    const rows = this.#stmt('SELECT point_id, size, mtime_ms FROM sync_manifest WHERE pipeline_id = ?').all(
-      pipelineId,
-    ) as { point_id: string; size: number; mtime_ms: number }[];
-    const out = new Map<string, ManifestEntry>();
-    for (const r of rows) out.set(r.point_id, { size: Number(r.size), mtimeMs: Number(r.mtime_ms) });
-    return out;
+    return await this.repo.getManifest(pipelineId);
   }
 
-  beginRun(pipelineId: string, mode: 'cursor' | 'manifest'): string {
+  async beginRun(pipelineId: string, mode: 'cursor' | 'manifest'): Promise<string> {
     validatePipelineId(pipelineId);
     const runId = randomUUID();
-    this.#stmt(
-      "INSERT INTO sync_runs (run_id, pipeline_id, started_at, status, mode) VALUES (?, ?, ?, 'running', ?)",
-    ).run(runId, pipelineId, new Date().toISOString(), mode);
+    await this.repo.beginRun(runId, pipelineId, mode);
     return runId;
-  }
-
-  #insertResult(runId: string, pipelineId: string, r: FileResult, now: string = new Date().toISOString()): void {
-    this.#stmt(
-      `INSERT OR REPLACE INTO sync_file_results
-        (run_id, pipeline_id, point_id, status, size, mtime_ms, bytes_read, bytes_written, duration_ms, error, recorded_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      runId,
-      pipelineId,
-      r.id,
-      r.status,
-      r.size,
-      r.mtimeMs,
-      r.bytesRead,
-      r.bytesWritten,
-      Math.round(r.durationMs),
-      r.error ?? null,
-      now,
-    );
   }
 
   /**
    * Records a data point the destination committed: manifest, result and (when
    * given) the new cursor in one transaction.
    */
-  recordCommitted(runId: string, pipelineId: string, point: PointInfo, result: FileResult, cursor: Cursor | null = null): void {
-    this.recordCommittedBatch(runId, pipelineId, [{ point, result }], cursor);
+  async recordCommitted(runId: string, pipelineId: string, point: PointInfo, result: FileResult, cursor: Cursor | null = null): Promise<void> {
+    await this.recordCommittedBatch(runId, pipelineId, [{ point, result }], cursor);
   }
 
   /**
@@ -149,81 +71,30 @@ export class SyncStateMachine {
    * this batch, in order, so a crash before this commit re-sends the batch
    * and never skips a data point.
    */
-  recordCommittedBatch(
+  async recordCommittedBatch(
     runId: string,
     pipelineId: string,
     entries: readonly { point: PointInfo; result: FileResult }[],
     cursor: Cursor | null = null,
-  ): void {
+  ): Promise<void> {
     if (entries.length === 0 && cursor === null) return;
-    const now = new Date().toISOString();
-    this.#tx(() => {
-      if (cursor !== null) this.#advance(pipelineId, cursor);
-      const upsert = this.#stmt(
-        `INSERT INTO sync_manifest (pipeline_id, point_id, size, mtime_ms, synced_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (pipeline_id, point_id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, synced_at = excluded.synced_at`,
-      );
-      for (const { point, result } of entries) {
-        upsert.run(pipelineId, point.id, point.size, point.mtimeMs, now);
-        this.#insertResult(runId, pipelineId, result, now);
-      }
-    });
+    await this.repo.recordCommittedBatch(runId, pipelineId, entries, cursor);
   }
 
-  recordFailure(runId: string, pipelineId: string, result: FileResult): void {
-    this.#insertResult(runId, pipelineId, result);
+  async recordFailure(runId: string, pipelineId: string, result: FileResult): Promise<void> {
+    await this.repo.recordResult(runId, pipelineId, result);
   }
 
-  recordDeleted(runId: string, pipelineId: string, result: FileResult): void {
-    this.#tx(() => {
-      this.#stmt('DELETE FROM sync_manifest WHERE pipeline_id = ? AND point_id = ?').run(pipelineId, result.id);
-      this.#insertResult(runId, pipelineId, result);
-    });
+  async recordDeleted(runId: string, pipelineId: string, result: FileResult): Promise<void> {
+    await this.repo.recordDeleted(runId, pipelineId, result);
   }
 
-  finishRun(runId: string, summary: SyncSummary | null, error?: string): void {
-    const status =
-      summary === null ? 'failed' : summary.filesFailed > 0 ? 'partial' : 'success';
-    this.#stmt(
-      `UPDATE sync_runs SET finished_at = ?, status = ?, files_synced = ?, files_skipped = ?, files_failed = ?,
-         files_deleted = ?, bytes_read = ?, bytes_moved = ?, error = ? WHERE run_id = ?`,
-    ).run(
-      new Date().toISOString(),
-      status,
-      summary?.filesSynced ?? 0,
-      summary?.filesSkipped ?? 0,
-      summary?.filesFailed ?? 0,
-      summary?.filesDeleted ?? 0,
-      summary?.bytesRead ?? 0,
-      summary?.bytesMoved ?? 0,
-      error ?? null,
-      runId,
-    );
+  async finishRun(runId: string, summary: SyncSummary | null, error?: string): Promise<void> {
+    const status = summary === null ? 'failed' : summary.filesFailed > 0 ? 'partial' : 'success';
+    await this.repo.finishRun(runId, status, summary, error ?? null);
   }
 
-  fileResults(runId: string): FileResult[] {
-    const rows = this.#stmt(
-      `SELECT point_id, status, size, mtime_ms, bytes_read, bytes_written, duration_ms, error
-         FROM sync_file_results WHERE run_id = ? ORDER BY mtime_ms, point_id`,
-    ).all(runId) as {
-      point_id: string;
-      status: FileResult['status'];
-      size: number;
-      mtime_ms: number;
-      bytes_read: number;
-      bytes_written: number;
-      duration_ms: number;
-      error: string | null;
-    }[];
-    return rows.map((r) => ({
-      id: r.point_id,
-      status: r.status,
-      size: Number(r.size),
-      mtimeMs: Number(r.mtime_ms),
-      bytesRead: Number(r.bytes_read),
-      bytesWritten: Number(r.bytes_written),
-      durationMs: Number(r.duration_ms),
-      ...(r.error === null ? {} : { error: r.error }),
-    }));
+  async fileResults(runId: string): Promise<FileResult[]> {
+    return await this.repo.fileResults(runId);
   }
 }
