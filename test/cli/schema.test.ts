@@ -132,6 +132,12 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     const backedUp = json('db-backup', ['db', 'backup', join(ws.root, 'backup')]).data as { runs: number };
     assert.ok(backedUp.runs >= 5);
     json('db-backup', ['db', 'verify', join(ws.root, 'backup')]);
+    assert.deepEqual((json('db-migrate', ['db', 'migrate']).data as { applied: unknown[] }).applied, [], 'the runs above migrated the store');
+    assert.equal((json('db-check', ['db', 'check']).data as { up_to_date: boolean }).up_to_date, true);
+    // A store without the schema yet: check says so (exit 1, migration_pending) and creates nothing.
+    const { stderr } = json('db-check', ['db', 'check', '--store', join(fresh.root, 'none.db')], { code: 1 });
+    validate('error', JSON.parse(stderr), 'hangar db check --json (stderr)');
+    assert.equal((JSON.parse(stderr) as { error: { code: string } }).error.code, 'migration_pending');
     json('config-get', ['config', 'get', 'parallelism']);
 
     assert.deepEqual(error(['run', 'nope'], 3, 'not_found').dag_id, 'nope');

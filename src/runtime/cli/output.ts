@@ -17,6 +17,10 @@ export const EXIT_CODES = {
   integrity: 1,
   partial_failure: 1,
   target_missed: 1,
+  /** `hangar db check`: the store lacks migrations of this Hangar (run `hangar db migrate`). */
+  migration_pending: 1,
+  /** The store's schema is newer than this Hangar's (a newer Hangar migrated it). */
+  store_too_new: 1,
   /** Anything else that went wrong (an unreadable hangar.json, a missing key, an I/O error…). */
   error: 1,
   /** Bad usage: an unknown verb or option, a missing or malformed argument. */

@@ -135,6 +135,8 @@ export const OUTPUTS = {
               'integrity',
               'partial_failure',
               'target_missed',
+              'migration_pending',
+              'store_too_new',
               'interrupted',
               'error',
             ],
@@ -249,6 +251,28 @@ export const OUTPUTS = {
       xcom_files: int,
       xcom_file_bytes: bytes,
       not_copied: { ...arrayOf(obj({ store: str, path: str })), description: 'objects in S3 or another folder: not in the backup' },
+    }),
+  },
+  'db-migrate': {
+    description: '`hangar db migrate`: the migrations applied now (in order) and the store\'s schema version after them.',
+    schema: obj({
+      store: { ...str, description: 'the store: a file path, or a postgres:// URL without its password' },
+      dialect: { type: 'string', enum: ['sqlite', 'postgres'] },
+      applied: arrayOf(obj({ version: int, name: str })),
+      schema_version: int,
+      code_version: int,
+    }),
+  },
+  'db-check': {
+    description: '`hangar db check`: the store\'s schema version beside this Hangar\'s (exit 1 when they differ: migration_pending or store_too_new).',
+    schema: obj({
+      store: { ...str, description: 'the store: a file path, or a postgres:// URL without its password' },
+      dialect: { type: 'string', enum: ['sqlite', 'postgres'] },
+      schema_version: int,
+      code_version: int,
+      up_to_date: bool,
+      pending: arrayOf(obj({ version: int, name: str })),
+      unknown: { ...arrayOf(int), description: 'versions applied by a newer Hangar' },
     }),
   },
   'dags-pause': {

@@ -7,6 +7,7 @@
  * A PostgreSQL password comes from the URL or from `PGPASSWORD`; it is kept out of every
  * printable form of the target (`redacted`, `location`, JSON, `util.inspect`).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -74,6 +75,33 @@ export function resolveStoreTarget(options: {
           ? [options.configured, 'hangar.json "store"']
           : [DEFAULT_STORE, 'the default store'];
   return parseStoreTarget(value, options.root, env, source);
+}
+
+/**
+ * The store of a workspace: `explicit` (`--store`), else HANGAR_STORE_URL, else
+ * `hangar.json`'s `"store"`, else `.hangar/hangar.db`.
+ */
+export function workspaceStoreTarget(
+  workspace: string,
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): StoreTarget {
+  const root = resolve(workspace);
+  const file = join(root, 'hangar.json');
+  let configured: string | undefined;
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+    }
+    const store = (parsed as { store?: unknown } | null)?.store;
+    if (store !== undefined && typeof store !== 'string')
+      throw new Error(`${file}: "store" must be a file path or a postgres:// URL`);
+    configured = store;
+  }
+  return resolveStoreTarget({ root, configured, explicit, env });
 }
 
 /** A store value: a path (relative to root) or a `postgres://` URL. */
