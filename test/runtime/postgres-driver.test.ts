@@ -306,3 +306,37 @@ test('postgres driver: TLS with sslmode=require and verify-full (the harness ser
     /sslmode must be disable, require, verify-ca or verify-full, not "bogus"/,
   );
 });
+
+test('postgres driver: a connection dropped inside a transaction fails that transaction (nothing of it committed); the next statements reconnect', async () => {
+  const { db, sql } = await driver({ maxConnections: 2 });
+  const admin = new PostgresDriver(pgTarget(db.url));
+  try {
+    await sql.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    const err = await sql
+      .tx(async () => {
+        await sql.run('INSERT INTO t (k) VALUES (?)', 'lost');
+        const { pid } = (await sql.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))!;
+        // The server ends this transaction's connection (an admin, a failover, a network cut).
+        await admin.get('SELECT pg_terminate_backend(?)', pid);
+        await sql.run('INSERT INTO t (k) VALUES (?)', 'after');
+      })
+      .then(
+        () => assert.fail('the transaction went on after its connection died'),
+        (e: Error) => e,
+      );
+    assert.match(
+      err.message,
+      new RegExp(`PostgreSQL store at 127\\.0\\.0\\.1:${db.server.port}/${db.name}: `),
+    );
+    // The dead connection is not handed out again: every later statement works.
+    for (let i = 0; i < 5; i++) await sql.run('INSERT INTO t (k) VALUES (?)', `k${i}`);
+    await sql.tx(async () => sql.run('INSERT INTO t (k) VALUES (?)', 'tx'));
+    assert.deepEqual(
+      (await sql.all<{ k: string }>('SELECT k FROM t ORDER BY k')).map((r) => r.k),
+      ['k0', 'k1', 'k2', 'k3', 'k4', 'tx'],
+    );
+  } finally {
+    await admin.close();
+    await sql.close();
+  }
+});

@@ -76,7 +76,7 @@ const CONNECTION_CODES = new Set([
 
 function isConnectionError(err: { code?: string; message?: string }): boolean {
   if (err.code && (CONNECTION_CODES.has(err.code) || err.code.startsWith('08'))) return true;
-  return /timeout expired|Connection terminated|connection timeout|self[- ]signed certificate|certificate|does not support SSL|SSL/i.test(
+  return /timeout expired|Connection terminated|connection timeout|not queryable|self[- ]signed certificate|certificate|does not support SSL|SSL/i.test(
     err.message ?? '',
   );
 }
@@ -105,6 +105,7 @@ export class PostgresDriver implements SqlDriver {
   private readonly flow = new AsyncLocalStorage<Bound>();
   private readonly prepared = new Map<string, Prepared>();
   private closed = false;
+  private readonly listening = new WeakSet<PoolClient>();
 
   constructor(target: PostgresTarget, options: PostgresDriverOptions = {}) {
     this.target = target;
@@ -216,7 +217,14 @@ export class PostgresDriver implements SqlDriver {
   private async connect(): Promise<PoolClient> {
     if (this.closed) throw new Error(`PostgreSQL store at ${this.location}: closed`);
     try {
-      return await this.pool.connect();
+      const client = await this.pool.connect();
+      if (!this.listening.has(client)) {
+        // A checked-out connection that dies between statements emits 'error' (unhandled, it would end the
+        // process); the transaction's next statement fails instead, and the connection is not reused.
+        client.on('error', () => {});
+        this.listening.add(client);
+      }
+      return client;
     } catch (err) {
       throw this.error(err);
     }
