@@ -77,7 +77,7 @@ async function tickBench(): Promise<void> {
     for (let s = 0; s < 600; s += 5) {
       clock.advance(5_000);
       const t = performance.now();
-      const r = svc.tick();
+      const r = await svc.tick();
       const ms = performance.now() - t;
       if (r.created.length) {
         creating.push(ms);
@@ -128,7 +128,7 @@ async function idleBench(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000)); // past the start-up load
       return () => svc!.stop();
     });
-    const created = rt.store.listRuns({ limit: 1 }).length;
+    const created = (await rt.store.runs.list({ limit: 1 })).length;
     console.log(`\n2. idle scheduler, ${DAGS} @daily DAGs with nothing due, real clock, ${IDLE_S} s (poll every ${rt.config.scheduler.pollSeconds} s, watching the DAG folder)`);
     console.log(`   CPU: ${busy.toFixed(2)}% of a core; floor (the same process asleep): ${floor.toFixed(2)}%; runs created: ${created} (expected 0)`);
     console.log(`   target < 1% of a core: ${busy < 1 ? 'met' : 'NOT met'}`);

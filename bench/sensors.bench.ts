@@ -86,7 +86,7 @@ async function runOne(n: number): Promise<Result> {
     global.gc?.();
     const heap0 = process.memoryUsage().heapUsed;
     const t0 = performance.now();
-    const run = rt.triggerRun(dagId);
+    const run = await rt.triggerRun(dagId);
     const done = rt.executeRun(dagId, run.run_id);
     let pending = 0;
     const onTask = (e: { state: string }) => {
@@ -129,7 +129,7 @@ async function runOne(n: number): Promise<Result> {
         late.push(rows[i]!.poked_at_ms - (rows[i - 1]!.poked_at_ms + rows[i - 1]!.next_interval_ms!));
     }
     // Ordinary tasks: start minus the end of the predecessor.
-    const tries = rt.store.listTries(dagId, run.run_id).filter((t) => t.task_id.startsWith('ordinary_'));
+    const tries = (await rt.store.tasks.listTries(dagId, run.run_id)).filter((t) => t.task_id.startsWith('ordinary_'));
     const byId = new Map(tries.map((t) => [t.task_id, t]));
     const waits: number[] = [];
     for (let i = 1; i < CHAIN; i++) {

@@ -59,7 +59,7 @@ export class Runtime {
   constructor(workspace: string, options: RuntimeOptions = {}) {
     this.config = loadConfig(workspace, options.config);
     this.store = new Store(this.config.storePath);
-    this.store.pausedAtCreation = this.config.scheduler.dagsArePausedAtCreation;
+    this.store.dags.pausedAtCreation = this.config.scheduler.dagsArePausedAtCreation;
     this.clock = options.clock ?? systemClock;
     this.backend = createXComBackend(this.config.xcom, {
       workspaceRoot: this.config.root,
@@ -90,7 +90,7 @@ export class Runtime {
         const loaded = await importBundle(req.dagFile, req.bundle);
         const dag = loaded.dags.find((d) => d.id === req.dagId);
         if (!dag) throw new Error(`DAG "${req.dagId}" is not defined in ${req.dagFile}${loaded.errors[0] ? `: ${loaded.errors[0].message}` : ''}`);
-        return { dag, run: req.runId === undefined ? undefined : this.store.getRun(req.dagId, req.runId) };
+        return { dag, run: req.runId === undefined ? undefined : await this.store.runs.get(req.dagId, req.runId) };
       },
       onLine,
     });
@@ -103,9 +103,9 @@ export class Runtime {
   async loadDags(options: ProcessOptions = {}): Promise<DagBag> {
     const bag = await this.processor.process(options);
     const now = nowIso();
-    this.store.tx(() => {
+    await this.store.sql.tx(async () => {
       for (const d of bag.dags.values()) {
-        this.store.upsertDag({
+        await this.store.dags.upsert({
           dag_id: d.id,
           fileloc: d.fileloc,
           description: d.description ?? null,
@@ -115,7 +115,7 @@ export class Runtime {
           last_parsed_at: now,
         });
       }
-      this.store.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, dag_id: e.dagId ?? null, message: e.message, line: e.line, col: e.column, seen_at: now })));
+      await this.store.dags.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, dag_id: e.dagId ?? null, message: e.message, line: e.line, col: e.column, seen_at: now })));
     });
     this.bag = bag;
     return bag;
@@ -142,14 +142,14 @@ export class Runtime {
   }
 
   /** Creates a run and its task instances (Airflow's `dags trigger`). */
-  triggerRun(dagId: string, options: TriggerOptions = {}): DagRunRecord {
+  async triggerRun(dagId: string, options: TriggerOptions = {}): Promise<DagRunRecord> {
     const dag = this.getDag(dagId);
     const runType = options.runType ?? 'manual';
     let logicalDate = options.logicalDate ?? new Date(this.clock.now());
     if (Number.isNaN(logicalDate.getTime())) throw new Error('The logical date is not a valid date');
     if (options.logicalDate === undefined && options.runId === undefined) {
       // Airflow puts microseconds in manual run ids; two runs in the same millisecond get the next one.
-      while (this.store.getRun(dagId, `${runType}__${isoformat(logicalDate)}`)) logicalDate = new Date(logicalDate.getTime() + 1);
+      while (await this.store.runs.get(dagId, `${runType}__${isoformat(logicalDate)}`)) logicalDate = new Date(logicalDate.getTime() + 1);
     }
     const interval = runType === 'manual' ? manualDataInterval(scheduleOf(dag), logicalDate) : scheduledDataInterval(scheduleOf(dag), logicalDate);
     const runId = options.runId ?? `${runType}__${isoformat(logicalDate)}`;
@@ -157,8 +157,8 @@ export class Runtime {
     if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new Error('The run configuration (--conf) must be a JSON object');
     // Airflow's Param: checked before the run exists, so a bad --conf runs nothing.
     validateRunParams(dagId, dag.paramSpecs, dag.params, conf);
-    return this.store.tx(() => {
-      const run = this.store.insertRun({
+    return this.store.sql.tx(async () => {
+      const run = await this.store.runs.insert({
         dag_id: dagId,
         run_id: runId,
         run_type: runType,
@@ -170,7 +170,7 @@ export class Runtime {
         queued_at: nowIso(),
       });
       for (const t of dag.tasks.values()) {
-        this.store.insertTaskInstance({ dag_id: dagId, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
+        await this.store.tasks.insert({ dag_id: dagId, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
       }
       return run;
     });
@@ -180,8 +180,8 @@ export class Runtime {
    * Settles runs whose runtime died (SIGKILL, power loss): their running tries
    * fail or go up for retry. Runs owned by a live runtime are left alone.
    */
-  recover(only?: { dagId: string; runId: string }): RecoveredTask[] {
-    const recovered = recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), undefined, only);
+  async recover(only?: { dagId: string; runId: string }): Promise<RecoveredTask[]> {
+    const recovered = await recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), undefined, only);
     for (const r of recovered) {
       this.events.emit('warning', { dagId: r.dagId, runId: r.runId, taskId: r.taskId, message: `Recovered task "${r.taskId}" of run "${r.runId}" left by a runtime that stopped: now ${r.state ?? 'none'}` });
     }
@@ -191,16 +191,16 @@ export class Runtime {
   /** Clears task instances of a run so that they run again; returns what was cleared. */
   async clear(dagId: string, runId: string, options: ClearOptions = {}): Promise<TaskInstanceRecord[]> {
     const dag = this.getDag(dagId);
-    const run = this.store.getRun(dagId, runId);
+    const run = await this.store.runs.get(dagId, runId);
     if (!run) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
     if (this.activeRuns.has(`${dagId}\u0000${runId}`)) throw new Error(`Run "${runId}" is running in this runtime; stop it before clearing`);
-    this.recover({ dagId, runId });
+    await this.recover({ dagId, runId });
     return clearTasks(this.store, this.backend, dag, run, options);
   }
 
   /** Marks a task success or failed by hand. */
-  mark(dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex?: number): TaskInstanceRecord[] {
-    const run = this.store.getRun(dagId, runId);
+  async mark(dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex?: number): Promise<TaskInstanceRecord[]> {
+    const run = await this.store.runs.get(dagId, runId);
     if (!run) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
     return markTask(this.store, run, taskId, state, mapIndex);
   }
@@ -208,12 +208,12 @@ export class Runtime {
   /** Runs (or resumes) a run until it ends. */
   async executeRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
     const dag = this.getDag(dagId);
-    if (!this.store.getRun(dagId, runId)) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
-    this.recover({ dagId, runId });
-    if (this.store.getRun(dagId, runId)!.state === 'queued' && !(await this.waitForRunSlot(dag, runId, signal))) {
+    if (!(await this.store.runs.get(dagId, runId))) throw new Error(`DAG "${dagId}" has no run "${runId}"`);
+    await this.recover({ dagId, runId });
+    if ((await this.store.runs.get(dagId, runId))!.state === 'queued' && !(await this.waitForRunSlot(dag, runId, signal))) {
       return this.followRun(dagId, runId, signal);
     }
-    const run = this.store.getRun(dagId, runId)!;
+    const run = (await this.store.runs.get(dagId, runId))!;
     const loop = new RunLoop(
       {
         store: this.store,
@@ -242,9 +242,9 @@ export class Runtime {
    * Claims a queued run for this process if the DAG is under its maxActiveRuns (counted
    * over scheduled, manual and backfill runs, in every process sharing the store).
    */
-  claimRun(dagId: string, runId: string): boolean {
+  async claimRun(dagId: string, runId: string): Promise<boolean> {
     const dag = this.getDag(dagId);
-    if (!this.store.claimRun(dagId, runId, dag.maxActiveRuns, process.pid, nowIso())) return false;
+    if (!(await this.store.runs.claim(dagId, runId, dag.maxActiveRuns, process.pid, nowIso()))) return false;
     this.events.emit('run', { dagId, runId, state: 'running' });
     return true;
   }
@@ -255,8 +255,8 @@ export class Runtime {
    */
   private async waitForRunSlot(dag: DagSpec, runId: string, signal?: AbortSignal): Promise<boolean> {
     let told = false;
-    while (!this.claimRun(dag.id, runId)) {
-      const run = this.store.getRun(dag.id, runId);
+    while (!(await this.claimRun(dag.id, runId))) {
+      const run = await this.store.runs.get(dag.id, runId);
       if (!run || run.state !== 'queued') return false;
       if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('The run was cancelled');
       if (!told) {
@@ -271,7 +271,7 @@ export class Runtime {
   /** Waits for a run another runtime is executing to end; returns its state. */
   private async followRun(dagId: string, runId: string, signal?: AbortSignal): Promise<RunState> {
     for (;;) {
-      const run = this.store.getRun(dagId, runId);
+      const run = await this.store.runs.get(dagId, runId);
       if (!run || run.state === 'success' || run.state === 'failed' || signal?.aborted) return run?.state ?? 'failed';
       await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 1000));
     }
@@ -299,9 +299,9 @@ export class Runtime {
 
   /** Triggers a run and runs it to the end. */
   async runDag(dagId: string, options: TriggerOptions = {}, signal?: AbortSignal): Promise<DagRunRecord> {
-    const run = this.triggerRun(dagId, options);
+    const run = await this.triggerRun(dagId, options);
     await this.executeRun(dagId, run.run_id, signal);
-    return this.store.getRun(dagId, run.run_id)!;
+    return (await this.store.runs.get(dagId, run.run_id))!;
   }
 
   /**
@@ -316,8 +316,8 @@ export class Runtime {
     const date = logicalDate ?? new Date(Math.floor(this.clock.now() / 1000) * 1000);
     const interval = manualDataInterval(scheduleOf(dag), date);
     const runId = `test__${isoformat(date)}__${taskId}__${Date.now().toString(36)}`;
-    this.store.tx(() => {
-      this.store.insertRun({
+    await this.store.sql.tx(async () => {
+      await this.store.runs.insert({
         dag_id: dagId,
         run_id: runId,
         run_type: 'test',
@@ -328,10 +328,10 @@ export class Runtime {
         conf: '{}',
         queued_at: nowIso(),
       });
-      this.store.insertTaskInstance({ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null });
+      await this.store.tasks.insert({ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null });
     });
     await this.executeRun(dagId, runId, signal);
-    return this.store.getRun(dagId, runId)!;
+    return (await this.store.runs.get(dagId, runId))!;
   }
 
   /** Creates one run per schedule interval between two dates, in order, and runs them. */
@@ -341,10 +341,10 @@ export class Runtime {
     for (const tick of ticksBetween(scheduleOf(dag), from, to)) {
       if (signal?.aborted) break;
       const runId = `backfill__${isoformat(tick)}`;
-      const existing = this.store.getRun(dagId, runId);
-      const run = existing ?? this.triggerRun(dagId, { logicalDate: tick, runType: 'backfill', runId });
+      const existing = await this.store.runs.get(dagId, runId);
+      const run = existing ?? (await this.triggerRun(dagId, { logicalDate: tick, runType: 'backfill', runId }));
       if (run.state !== 'success') await this.executeRun(dagId, run.run_id, signal);
-      out.push(this.store.getRun(dagId, run.run_id)!);
+      out.push((await this.store.runs.get(dagId, run.run_id))!);
     }
     return out;
   }

@@ -6,7 +6,6 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Store } from './store/store.ts';
-import { nowIso } from './store/store.ts';
 
 /** Airflow's DEFAULT_SENSITIVE_FIELDS: a key containing one of these has its value masked. */
 const SENSITIVE = ['access_token', 'api_key', 'apikey', 'authorization', 'passphrase', 'passwd', 'password', 'private_key', 'secret', 'token', 'keyfile_dict', 'service_account'];
@@ -47,16 +46,16 @@ export class Variables {
   }
 
   /** The value: the environment's `HANGAR_VAR_<KEY>` first, then the store; `fallback` (or an error) when neither has it. */
-  get(key: string, fallback?: string): string {
-    const v = this.lookup(checkVariableKey(key));
+  async get(key: string, fallback?: string): Promise<string> {
+    const v = await this.lookup(checkVariableKey(key));
     if (v !== undefined) return v.value;
     if (fallback !== undefined) return fallback;
     throw new Error(`variable "${key}" does not exist (set it with: hangar variables set ${key} VALUE, or ${envName(key)})`);
   }
 
   /** The value parsed as JSON (Airflow's Variable.get(key, deserialize_json=True)). */
-  getJson(key: string, fallback?: unknown): unknown {
-    const v = this.lookup(checkVariableKey(key));
+  async getJson(key: string, fallback?: unknown): Promise<unknown> {
+    const v = await this.lookup(checkVariableKey(key));
     if (v === undefined) {
       if (fallback !== undefined) return fallback;
       throw new Error(`variable "${key}" does not exist`);
@@ -68,25 +67,20 @@ export class Variables {
     }
   }
 
-  set(key: string, value: string, description?: string): void {
+  async set(key: string, value: string, description?: string): Promise<void> {
     checkVariableKey(key);
     if (typeof value !== 'string') throw new Error(`variable "${key}": the value must be text (JSON values are stored as their JSON text)`);
-    this.store
-      .stmt(
-        `INSERT INTO variables (key, val, description, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET val = excluded.val, description = COALESCE(excluded.description, variables.description), updated_at = excluded.updated_at`,
-      )
-      .run(key, value, description ?? null, nowIso());
+    await this.store.variables.set(key, value, description ?? null);
   }
 
   /** Removes a stored variable; false when there was none. */
-  delete(key: string): boolean {
-    return Number(this.store.stmt('DELETE FROM variables WHERE key = ?').run(checkVariableKey(key)).changes) > 0;
+  delete(key: string): Promise<boolean> {
+    return this.store.variables.delete(checkVariableKey(key));
   }
 
   /** Every variable (stored, and set in the environment), by key; sensitive values masked unless `reveal`. */
-  list(reveal = false): VariableEntry[] {
-    const rows = this.store.stmt('SELECT key, val, description FROM variables ORDER BY key').all() as unknown as { key: string; val: string; description: string | null }[];
+  async list(reveal = false): Promise<VariableEntry[]> {
+    const rows = await this.store.variables.list();
     const out = new Map<string, VariableEntry>();
     for (const r of rows) out.set(r.key, this.entry(r.key, r.val, r.description, 'store', reveal));
     for (const [name, value] of Object.entries(this.env)) {
@@ -102,7 +96,7 @@ export class Variables {
    * Imports a JSON object file of key → value (a non-string value is stored as its JSON
    * text, as Airflow's `variables import`). All or nothing: a bad file stores nothing.
    */
-  importFile(path: string): { imported: number } {
+  async importFile(path: string): Promise<{ imported: number }> {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
@@ -124,24 +118,22 @@ export class Variables {
         throw new Error(`${path}: ${(err as Error).message}`);
       }
     }
-    this.store.tx(() => {
-      for (const [k, v] of entries) this.set(k, typeof v === 'string' ? v : JSON.stringify(v));
-    });
+    await this.store.variables.setMany(entries.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)] as const));
     return { imported: entries.length };
   }
 
   /** Writes the stored variables to a JSON object file (values as stored, unmasked: the file is for re-import). */
-  exportFile(path: string): { exported: number } {
-    const rows = this.store.stmt('SELECT key, val FROM variables ORDER BY key').all() as unknown as { key: string; val: string }[];
+  async exportFile(path: string): Promise<{ exported: number }> {
+    const rows = await this.store.variables.list();
     writeFileSync(path, JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, r.val])), null, 2) + '\n', { mode: 0o600 });
     return { exported: rows.length };
   }
 
-  private lookup(key: string): { value: string; source: string } | undefined {
+  private async lookup(key: string): Promise<{ value: string; source: string } | undefined> {
     const fromEnv = this.env[envName(key)];
     if (fromEnv !== undefined) return { value: fromEnv, source: `env:${envName(key)}` };
-    const row = this.store.stmt('SELECT val FROM variables WHERE key = ?').get(key) as { val: string } | undefined;
-    return row ? { value: row.val, source: 'store' } : undefined;
+    const val = await this.store.variables.get(key);
+    return val !== undefined ? { value: val, source: 'store' } : undefined;
   }
 
   private entry(key: string, value: string, description: string | null, source: string, reveal: boolean): VariableEntry {

@@ -46,7 +46,7 @@ function workspace(config?: object) {
 
 const sha256 = (b: Uint8Array) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-test('test_custom_backends out of the box: every backend but encrypted and s3 works; those two fail saying what to configure', () => {
+test('test_custom_backends out of the box: every backend but encrypted and s3 works; those two fail saying what to configure', async () => {
   const ws = workspace();
   try {
     const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-15'], { env: { HANGAR_XCOM_KEYS: '' } });
@@ -54,7 +54,7 @@ test('test_custom_backends out of the box: every backend but encrypted and s3 wo
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
     try {
-      const tis = new Map(store.listTaskInstances(DAG, RUN_ID).map((t) => [t.task_id, t]));
+      const tis = new Map((await store.tasks.list(DAG, RUN_ID)).map((t) => [t.task_id, t]));
       for (const b of ['database', 'file', 'compressed', 'hybrid']) assert.equal(tis.get(`store_${b}`)!.state, 'success', b);
       assert.equal(tis.get('push_file_reference')!.state, 'success');
       assert.equal(tis.get('compare_backends')!.state, 'success');
@@ -101,7 +101,7 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
       { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom'), keyring: new Keyring([{ id: 'demo', key }]), env: {}, objectStoreCredentials: S3_CREDENTIALS },
     );
     try {
-      for (const t of st.listTaskInstances(DAG, RUN_ID)) assert.equal(t.state, 'success', `${t.task_id}: ${t.error}`);
+      for (const t of (await st.tasks.list(DAG, RUN_ID))) assert.equal(t.state, 'success', `${t.task_id}: ${t.error}`);
 
       const chains: Record<string, Record<string, string>> = {};
       const values: Record<string, Record<string, unknown>> = {};

@@ -39,7 +39,7 @@ test('financial analytics pipeline: runs end to end from the CLI', async () => {
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
     backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });
     try {
-      assert.equal(store.getRun(DAG, RUN_ID)!.state, 'success');
+      assert.equal((await store.runs.get(DAG, RUN_ID))!.state, 'success');
 
       // Ingestion: the large dataset went to a file, the others inline; dynamic keys were used.
       const ingested = await decode(store, 'ingest_data', 'return_value') as { sources: Record<string, { data_type: string; record_count: number; size_mb: number }>; keys_pushed: string[] };
@@ -51,7 +51,7 @@ test('financial analytics pipeline: runs end to end from the CLI', async () => {
       assert.equal(ingested.sources.risk_parameters!.data_type, 'direct');
       const meta = await decode(store, 'ingest_data', 'ingestion_metadata') as { keys_pushed: string[]; external_feeds_size: string };
       assert.equal(meta.external_feeds_size, 'small');
-      const ingestLog = readFileSync(store.listTries(DAG, RUN_ID, 'ingest_data')[0]!.log_path!, 'utf8');
+      const ingestLog = readFileSync((await store.tasks.listTries(DAG, RUN_ID, 'ingest_data'))[0]!.log_path!, 'utf8');
       assert.match(ingestLog, /market_data: \d+ bytes > 1048576; stored as a file reference at /);
 
       // Quality: the seed's expected structure and conditional outputs.

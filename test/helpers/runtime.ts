@@ -6,7 +6,7 @@ import type { TempWorkspace } from './workspace.ts';
 export interface TestRuntime {
   readonly rt: Runtime;
   readonly ws: TempWorkspace;
-  states(runId: string, dagId?: string): Record<string, string | null>;
+  states(runId: string, dagId?: string): Promise<Record<string, string | null>>;
   close(): Promise<void>;
 }
 
@@ -22,10 +22,10 @@ export async function testRuntime(files: Record<string, string>, options: Runtim
   return {
     rt,
     ws,
-    states(runId, dagId) {
-      const run = rt.store.findRun(runId, dagId)!;
+    async states(runId, dagId) {
+      const run = (await rt.store.runs.find(runId, dagId))!;
       const out: Record<string, string | null> = {};
-      for (const ti of rt.store.listTaskInstances(run.dag_id, run.run_id)) out[ti.map_index >= 0 ? `${ti.task_id}[${ti.map_index}]` : ti.task_id] = ti.state;
+      for (const ti of (await rt.store.tasks.list(run.dag_id, run.run_id))) out[ti.map_index >= 0 ? `${ti.task_id}[${ti.map_index}]` : ti.task_id] = ti.state;
       return out;
     },
     async close() {

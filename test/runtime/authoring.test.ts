@@ -52,7 +52,7 @@ before(async () => {
   try {
     const bag = await rt.loadDags();
     assert.deepEqual(bag.errors, []);
-    list = dagListResult(bag, rt);
+    list = await dagListResult(bag, rt);
   } finally {
     await rt.close();
   }

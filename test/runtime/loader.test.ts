@@ -158,7 +158,7 @@ d.task('fails', async () => {
     await rt.loadDags();
     const run = await rt.runDag('stack');
     assert.equal(run.state, 'failed');
-    const ti = rt.store.getTaskInstance('stack', run.run_id, 'fails')!;
+    const ti = (await rt.store.tasks.get('stack', run.run_id, 'fails'))!;
     assert.match(ti.error!, /RangeError: bad input 1/);
     assert.match(ti.error!, new RegExp(`${join(ws.dags, 'lib', 'helper.ts').replaceAll('/', '\\/')}:4:\\d+`));
     assert.match(ti.error!, new RegExp(`${join(ws.dags, 'stack.ts').replaceAll('/', '\\/')}:7:\\d+`));

@@ -46,8 +46,8 @@ test('a run is refused before it exists when its conf breaks a param rule; a goo
       [{ table: 'Orders!' }, /param "table" \(from the run's conf\) "Orders!" does not match the pattern "\^\[a-z_\]\+\$"/],
       [{}, /DAG "p": param "table" has no default and was not given in the run's conf/],
     ];
-    for (const [conf, re] of refused) assert.throws(() => t.rt.triggerRun('p', { conf }), re, JSON.stringify(conf));
-    assert.equal(t.rt.store.listRuns({ dagId: 'p' }).length, 0, 'nothing was stored for a refused conf');
+    for (const [conf, re] of refused) await assert.rejects(t.rt.triggerRun('p', { conf }), re, JSON.stringify(conf));
+    assert.equal((await t.rt.store.runs.list({ dagId: 'p' })).length, 0, 'nothing was stored for a refused conf');
     const run = await t.rt.runDag('p', { conf: { table: 'orders', n: 5 } });
     assert.equal(run.state, 'success');
     const row = t.rt.store.getXCom('p', run.run_id, 't', 'return_value', -1)!;

@@ -100,7 +100,7 @@ test('hangar list: every kind of bad DAG file is one clear error naming it; the 
       import_errors: { fileloc: string; line: number | null; message: string }[];
       timings: { fileloc: string; parsed_now: boolean; total_seconds: number }[];
     };
-    assert.deepEqual(out.dags.map((d) => d.dag_id), ['good']);
+    assert.deepEqual(await out.dags.map((d) => d.dag_id), ['good']);
     assert.deepEqual(out.dags[0]!.tasks.map((t) => t.task_id), ['a', 'b']);
     for (const [name, c] of Object.entries(BAD)) {
       const errors = out.import_errors.filter((e) => e.fileloc === join(ws.dags, name));
@@ -126,14 +126,14 @@ test('hangar list: every kind of bad DAG file is one clear error naming it; the 
     ws.write('dags/spin.ts', `import { dag } from 'hangar';\nexport const d = dag({ id: 'spin' });\nd.task('t', async () => 1);\n`);
     rmSync(join(ws.dags, 'never.ts'));
     const fixed = JSON.parse(hangar(['list', '--json', '--workspace', ws.root], { timeoutMs: 90_000 }).stdout) as typeof out;
-    assert.deepEqual(fixed.dags.map((d) => d.dag_id), ['good', 'spin']);
+    assert.deepEqual(await fixed.dags.map((d) => d.dag_id), ['good', 'spin']);
     assert.ok(!fixed.import_errors.some((e) => /spin\.ts|never\.ts/.test(e.fileloc)));
     const db = new Runtime(ws.root);
     try {
-      const stored = db.store.listImportErrors().map((e) => e.fileloc);
+      const stored = (await db.store.dags.listImportErrors()).map((e) => e.fileloc);
       assert.ok(!stored.includes(join(ws.dags, 'spin.ts')) && !stored.includes(join(ws.dags, 'never.ts')), 'cleared in the store');
       assert.ok(stored.includes(join(ws.dags, 'exits.ts')));
-      assert.ok(!db.store.listDagFiles().some((f) => f.fileloc.endsWith('never.ts')), 'a removed file is forgotten');
+      assert.ok(!(await db.store.dags.listFiles()).some((f) => f.fileloc.endsWith('never.ts')), 'a removed file is forgotten');
     } finally {
       await db.close();
     }
@@ -176,9 +176,9 @@ test('a file saved again while it is being parsed is parsed again: the result is
     await new Promise((r) => setTimeout(r, 700));
     ws.write('dags/edited.ts', `import { dag } from 'hangar';\nexport const d = dag({ id: 'second_version' });\nd.task('t', async () => 1);\n`);
     const bag = await loading;
-    assert.deepEqual([...bag.dags.keys()], ['second_version']);
+    assert.deepEqual([...(await bag.dags.keys())], ['second_version']);
     assert.deepEqual(bag.errors, []);
-    const row = rt.store.listDagFiles()[0]!;
+    const row = (await rt.store.dags.listFiles())[0]!;
     assert.match(row.dags, /second_version/);
   } finally {
     await rt.close();
@@ -210,14 +210,14 @@ fileSensor(d, 'wait', { path: '/tmp/x', mode: 'reschedule', timeout: '5m', pokeI
     assert.deepEqual(d.params, { table: 'trades', when: new Date('2024-01-02T00:00:00Z'), limit: 5 });
     assert.deepEqual(d.callbacks, { onSuccess: false, onFailure: true });
     assert.deepEqual(d.topologicalOrder(), ['a', 'wait', 'm']);
-    const a = d.tasks.get('a')!;
+    const a = (await d.tasks.get('a'))!;
     assert.deepEqual([a.retries, a.retryDelayMs, a.pool, a.callbacks.onRetry, a.callbacks.onSuccess], [2, 30_000, 'db', true, false]);
     assert.equal(a.position?.line, 7);
-    const m = d.tasks.get('m')!;
+    const m = (await d.tasks.get('m'))!;
     assert.deepEqual(m.expand, { x: { kind: 'task', id: 'a', dagId: 'shape' } });
     assert.deepEqual([...m.upstream].sort(), ['a', 'wait']);
     assert.equal(m.triggerRule, 'all_done');
-    const sensor = d.tasks.get('wait')!.extra['sensor'] as { mode: string; timeoutMs: number; strategy: { kind: string; next: () => unknown } };
+    const sensor = (await d.tasks.get('wait'))!.extra['sensor'] as { mode: string; timeoutMs: number; strategy: { kind: string; next: () => unknown } };
     assert.deepEqual([sensor.mode, sensor.timeoutMs, sensor.strategy.kind], ['reschedule', 300_000, 'custom']);
     assert.throws(() => sensor.strategy.next(), /the function "every" runs only in a task's process, not here/);
     // The scheduler's process never imported the DAG file: no DAG was defined here.
@@ -241,7 +241,7 @@ d.task('b', { inputs: { x: a } }, async (_c, { x }) => ({ x, code: ${n} }));
   const rt = new Runtime(ws.root, { config: { executor: 'isolated' } });
   try {
     await rt.loadDags();
-    const run = rt.triggerRun('versioned');
+    const run = await rt.triggerRun('versioned');
     const done = rt.executeRun('versioned', run.run_id);
     await new Promise((r) => setTimeout(r, 200));
     ws.write('dags/versioned.ts', v(2));
@@ -279,7 +279,7 @@ d.task('bad', {
     await rt.loadDags();
     const run = await rt.runDag('cbw');
     assert.equal(run.state, 'failed');
-    const log = readFileSync(rt.store.listTries('cbw', run.run_id, 'bad', -1)[0]!.log_path!, 'utf8');
+    const log = readFileSync((await rt.store.tasks.listTries('cbw', run.run_id, 'bad', -1))[0]!.log_path!, 'utf8');
     const m = /cleanup notice for bad in pid (\d+)/.exec(log);
     assert.ok(m, log);
     assert.notEqual(Number(m[1]), process.pid, 'the callback ran in a worker process');

@@ -12,7 +12,7 @@ function freshStore() {
 
 const KEY = { dag_id: 'd', run_id: 'r', task_id: 't', map_index: -1 };
 
-test('store: WAL mode, numbered migrations applied once', () => {
+test('store: WAL mode, numbered migrations applied once', async () => {
   const { ws, path, store } = freshStore();
   try {
     const mode = store.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
@@ -39,19 +39,19 @@ test('store: WAL mode, numbered migrations applied once', () => {
   }
 });
 
-test('store: claiming a try is a guarded update that only one claimant wins', () => {
+test('store: claiming a try is a guarded update that only one claimant wins', async () => {
   const { ws, path, store } = freshStore();
   const other = new Store(path);
   try {
-    store.insertRun({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' });
-    store.insertTaskInstance({ ...KEY, max_tries: 1, operator: 'python', pool: 'default_pool', state: 'scheduled' });
+    await store.runs.insert({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' });
+    await store.tasks.insert({ ...KEY, max_tries: 1, operator: 'python', pool: 'default_pool', state: 'scheduled' });
     const claim = { pid: 1, hostname: 'h', start_date: new Date().toISOString() };
-    assert.equal(store.claimTry(KEY, ['scheduled'], 0, claim), true);
-    assert.equal(other.claimTry(KEY, ['scheduled'], 0, claim), false, 'the second connection loses');
-    const ti = other.getTaskInstance('d', 'r', 't')!;
+    assert.equal(await store.tasks.claimTry(KEY, ['scheduled'], 0, claim), true);
+    assert.equal(await other.tasks.claimTry(KEY, ['scheduled'], 0, claim), false, 'the second connection loses');
+    const ti = (await other.tasks.get('d', 'r', 't'))!;
     assert.equal(ti.state, 'running');
     assert.equal(ti.try_number, 1);
-    assert.throws(() => store.insertRun({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' }), /DAG "d" already has a run "r"/);
+    await assert.rejects(store.runs.insert({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' }), /DAG "d" already has a run "r"/);
   } finally {
     other.close();
     store.close();
@@ -59,7 +59,7 @@ test('store: claiming a try is a guarded update that only one claimant wins', ()
   }
 });
 
-test('store: XCom prefixes are literal (underscores are not wildcards)', () => {
+test('store: XCom prefixes are literal (underscores are not wildcards)', async () => {
   const { ws, store } = freshStore();
   try {
     const put = (key: string) =>

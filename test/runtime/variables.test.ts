@@ -13,52 +13,52 @@ import { Variables } from '../../src/runtime/variables.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
 
-test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', () => {
+test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', async () => {
   const ws = tempWorkspace();
   const store = new Store(join(ws.root, 'db.sqlite'));
   try {
     const v = new Variables(store, { HANGAR_VAR_REGION: 'us', HANGAR_VAR_EXTRA_KEY: 'x' });
-    v.set('region', 'eu', 'where we run');
-    v.set('limits', '{"rows": 10, "tables": ["a"]}');
-    v.set('db_password', 'hunter2');
-    assert.equal(v.get('region'), 'us', 'the environment wins, as AIRFLOW_VAR_*');
-    assert.deepEqual(v.getJson('limits'), { rows: 10, tables: ['a'] });
-    assert.equal(v.get('missing', 'fallback'), 'fallback');
-    assert.throws(() => v.get('missing'), /variable "missing" does not exist \(set it with: hangar variables set missing VALUE, or HANGAR_VAR_MISSING\)/);
-    assert.throws(() => v.getJson('region'), /variable "region" \(from env:HANGAR_VAR_REGION\) is not JSON/);
-    assert.throws(() => v.set('bad key', 'x'), /invalid variable key "bad key"/);
+    await v.set('region', 'eu', 'where we run');
+    await v.set('limits', '{"rows": 10, "tables": ["a"]}');
+    await v.set('db_password', 'hunter2');
+    assert.equal(await v.get('region'), 'us', 'the environment wins, as AIRFLOW_VAR_*');
+    assert.deepEqual(await v.getJson('limits'), { rows: 10, tables: ['a'] });
+    assert.equal(await v.get('missing', 'fallback'), 'fallback');
+    await assert.rejects(v.get('missing'), /variable "missing" does not exist \(set it with: hangar variables set missing VALUE, or HANGAR_VAR_MISSING\)/);
+    await assert.rejects(v.getJson('region'), /variable "region" \(from env:HANGAR_VAR_REGION\) is not JSON/);
+    await assert.rejects(v.set('bad key', 'x'), /invalid variable key "bad key"/);
     assert.deepEqual(
-      v.list().map((e) => `${e.key}=${e.value} (${e.source})`),
+      (await v.list()).map((e) => `${e.key}=${e.value} (${e.source})`),
       ['db_password=*** (store)', 'extra_key=x (env:HANGAR_VAR_EXTRA_KEY)', 'limits={"rows": 10, "tables": ["a"]} (store)', 'region=us (env:HANGAR_VAR_REGION)'],
     );
-    assert.equal(v.list(true).find((e) => e.key === 'db_password')!.value, 'hunter2');
-    assert.equal(v.delete('limits'), true);
-    assert.equal(v.delete('limits'), false);
+    assert.equal((await v.list(true)).find((e) => e.key === 'db_password')!.value, 'hunter2');
+    assert.equal(await v.delete('limits'), true);
+    assert.equal(await v.delete('limits'), false);
   } finally {
     store.close();
     ws.remove();
   }
 });
 
-test('variables import is all or nothing: a file that is not JSON, or holds a bad key, stores nothing and says which file', () => {
+test('variables import is all or nothing: a file that is not JSON, or holds a bad key, stores nothing and says which file', async () => {
   const ws = tempWorkspace();
   const store = new Store(join(ws.root, 'db.sqlite'));
   try {
     const v = new Variables(store, {});
-    v.set('kept', 'old');
+    await v.set('kept', 'old');
     const notJson = ws.write('vars.json', '{"a": 1,');
-    assert.throws(() => v.importFile(notJson), new RegExp(`${notJson.replace(/[.]/g, '\\.')} is not JSON`));
+    await assert.rejects(v.importFile(notJson), new RegExp(`${notJson.replace(/[.]/g, '\\.')} is not JSON`));
     const badKey = ws.write('keys.json', JSON.stringify({ good: 1, 'no spaces': 2 }));
-    assert.throws(() => v.importFile(badKey), /keys\.json: invalid variable key "no spaces"/);
-    assert.throws(() => v.importFile(ws.write('arr.json', '[1]')), /must hold a JSON object/);
-    assert.deepEqual(v.list().map((e) => e.key), ['kept'], 'nothing stored by the failed imports');
+    await assert.rejects(v.importFile(badKey), /keys\.json: invalid variable key "no spaces"/);
+    await assert.rejects(v.importFile(ws.write('arr.json', '[1]')), /must hold a JSON object/);
+    assert.deepEqual((await v.list()).map((e) => e.key), ['kept'], 'nothing stored by the failed imports');
     const good = ws.write('good.json', JSON.stringify({ kept: 'new', n: 3, obj: { a: [1] } }));
-    assert.deepEqual(v.importFile(good), { imported: 3 });
-    assert.equal(v.get('kept'), 'new');
-    assert.equal(v.get('n'), '3');
-    assert.deepEqual(v.getJson('obj'), { a: [1] });
+    assert.deepEqual(await v.importFile(good), { imported: 3 });
+    assert.equal(await v.get('kept'), 'new');
+    assert.equal(await v.get('n'), '3');
+    assert.deepEqual(await v.getJson('obj'), { a: [1] });
     const out = join(ws.root, 'out.json');
-    assert.deepEqual(v.exportFile(out), { exported: 3 });
+    assert.deepEqual(await v.exportFile(out), { exported: 3 });
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { kept: 'new', n: '3', obj: '{"a":[1]}' });
   } finally {
     store.close();
@@ -66,7 +66,7 @@ test('variables import is all or nothing: a file that is not JSON, or holds a ba
   }
 });
 
-test('hangar variables: set, get, list (masked), delete; a bad import file is an error naming it', () => {
+test('hangar variables: set, get, list (masked), delete; a bad import file is an error naming it', async () => {
   const ws = tempWorkspace({}, { executor: 'in-process' });
   try {
     const run = (...args: string[]) => hangar(['variables', ...args, '--workspace', ws.root], { env: { HANGAR_VAR_FROM_ENV: 'e' } });

@@ -22,18 +22,18 @@ test('isolation: a task that throws a non-Error, hangs, exits or exhausts memory
   const t = await testRuntime({ 'dags/faults.ts': FAULTS }, { config: { executor: 'isolated', parallelism: 3, workerMaxOldSpaceMb: 64 } });
   try {
     const run = await t.rt.runDag('faults');
-    const ti = (id: string) => t.rt.store.getTaskInstance('faults', run.run_id, id)!;
-    assert.equal(ti('fine').state, 'success', 'the runtime carried on');
-    for (const id of ['throws_string', 'throws_object', 'hangs', 'exits', 'oom']) assert.equal(ti(id).state, 'failed', id);
-    assert.match(ti('throws_string').error!, /non-Error value: "a plain string"/);
-    assert.match(ti('throws_object').error!, /non-Error value: \{"code":42,"reason":"object"\}/);
-    assert.match(ti('hangs').error!, /timed out after 0\.5s/);
-    assert.match(ti('exits').error!, /exited with code 1/);
-    assert.match(ti('oom').error!, /was killed by SIGABRT: it ran out of memory/);
-    const exitLog = readFileSync(t.rt.store.listTries('faults', run.run_id, 'exits')[0]!.log_path!, 'utf8');
+    const ti = async (id: string) => (await t.rt.store.tasks.get('faults', run.run_id, id))!;
+    assert.equal((await ti('fine')).state, 'success', 'the runtime carried on');
+    for (const id of ['throws_string', 'throws_object', 'hangs', 'exits', 'oom']) assert.equal((await ti(id)).state, 'failed', id);
+    assert.match((await ti('throws_string')).error!, /non-Error value: "a plain string"/);
+    assert.match((await ti('throws_object')).error!, /non-Error value: \{"code":42,"reason":"object"\}/);
+    assert.match((await ti('hangs')).error!, /timed out after 0\.5s/);
+    assert.match((await ti('exits')).error!, /exited with code 1/);
+    assert.match((await ti('oom')).error!, /was killed by SIGABRT: it ran out of memory/);
+    const exitLog = readFileSync((await t.rt.store.tasks.listTries('faults', run.run_id, 'exits'))[0]!.log_path!, 'utf8');
     assert.match(exitLog, /INFO - about to exit/);
     assert.match(exitLog, /ERROR - The task's process \(pid \d+\) exited with code 1/);
-    assert.notEqual(ti('exits').pid, process.pid, 'tries ran in worker processes');
+    assert.notEqual((await ti('exits')).pid, process.pid, 'tries ran in worker processes');
   } finally {
     await t.close();
   }
@@ -73,7 +73,7 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
     await new Promise((r) => child.once('exit', r));
     const runId = 'manual__2024-05-01T00:00:00+00:00';
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
-    assert.equal(store.getTaskInstance('slow_chain', runId, 'second')!.state, 'running', 'left running by the dead runtime');
+    assert.equal((await store.tasks.get('slow_chain', runId, 'second'))!.state, 'running', 'left running by the dead runtime');
     store.close();
     // The worker notices its runtime is gone and exits by itself.
     await waitFor(() => {
@@ -89,11 +89,11 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
     assert.match(resumed.stdout, /Recovered task "second"/);
     const after = new Store(join(ws.root, '.hangar', 'hangar.db'));
     try {
-      const tries = after.listTries('slow_chain', runId, 'second');
+      const tries = await after.tasks.listTries('slow_chain', runId, 'second');
       assert.deepEqual(tries.map((x) => x.state), ['failed', 'success']);
       assert.match(tries[0]!.error!, /stopped before it ended/);
-      assert.equal(after.getRun('slow_chain', runId)!.state, 'success');
-      assert.equal(after.getTaskInstance('slow_chain', runId, 'third')!.state, 'success');
+      assert.equal((await after.runs.get('slow_chain', runId))!.state, 'success');
+      assert.equal((await after.tasks.get('slow_chain', runId, 'third'))!.state, 'success');
       assert.equal(readFileSync(join(ws.root, 'second.log'), 'utf8'), 'try 1\ntry 2\n');
     } finally {
       after.close();
@@ -115,9 +115,9 @@ test('crash recovery: without retries left, the orphaned try fails and its downs
     assert.equal(resumed.code, 1);
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
     try {
-      const states = store.listTaskInstances('slow_chain', runId).map((x) => [x.task_id, x.state]);
+      const states = (await store.tasks.list('slow_chain', runId)).map((x) => [x.task_id, x.state]);
       assert.deepEqual(states, [['first', 'success'], ['second', 'failed'], ['third', 'upstream_failed']]);
-      assert.equal(store.getRun('slow_chain', runId)!.state, 'failed');
+      assert.equal((await store.runs.get('slow_chain', runId))!.state, 'failed');
     } finally {
       store.close();
     }
@@ -175,8 +175,8 @@ for (let i = 0; i < ${n}; i++) {
     const runners = new Set(lines.map((l) => l.split(' ')[1]));
     const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
     try {
-      for (const ti of store.listTaskInstances('wide', runId)) assert.equal(ti.try_number, 1, ti.task_id);
-      assert.equal(store.getRun('wide', runId)!.state, 'success');
+      for (const ti of (await store.tasks.list('wide', runId))) assert.equal(ti.try_number, 1, ti.task_id);
+      assert.equal((await store.runs.get('wide', runId))!.state, 'success');
     } finally {
       store.close();
     }

@@ -44,10 +44,10 @@ d.chain([a, b2], strict);
   });
   try {
     const run = await t.rt.runDag('branchy');
-    assert.deepEqual(t.states(run.run_id), { pick: 'success', a: 'success', b: 'skipped', b2: 'skipped', join: 'success', strict_join: 'skipped' });
+    assert.deepEqual(await t.states(run.run_id), { pick: 'success', a: 'success', b: 'skipped', b2: 'skipped', join: 'success', strict_join: 'skipped' });
     const other = await t.rt.runDag('branchy', { conf: { route: 'b' }, runId: 'route_b' });
     assert.equal(other.state, 'success');
-    assert.deepEqual(t.states('route_b'), { pick: 'success', a: 'skipped', b: 'success', b2: 'success', join: 'success', strict_join: 'skipped' });
+    assert.deepEqual(await t.states('route_b'), { pick: 'success', a: 'skipped', b: 'success', b2: 'success', join: 'success', strict_join: 'skipped' });
     await t.rt.runDag('branchy', { conf: { route: 'nowhere' }, runId: 'bad_pick' });
   } finally {
     await t.close();
@@ -65,9 +65,9 @@ pick.before(d.task('a', async () => 1));
   try {
     const run = await t.rt.runDag('badbranch');
     assert.equal(run.state, 'failed');
-    const ti = t.rt.store.getTaskInstance('badbranch', run.run_id, 'pick')!;
+    const ti = (await t.rt.store.tasks.get('badbranch', run.run_id, 'pick'))!;
     assert.match(ti.error!, /Branch task "pick" returned "elsewhere", which is not one of its downstream tasks \(a\)/);
-    assert.equal(t.states(run.run_id).a, 'upstream_failed');
+    assert.equal((await t.states(run.run_id)).a, 'upstream_failed');
   } finally {
     await t.close();
   }
@@ -90,12 +90,12 @@ check2.before(x2).before(done);
   });
   try {
     const stop = await t.rt.runDag('sc');
-    assert.deepEqual(t.states(stop.run_id), { check: 'success', x: 'skipped', y: 'skipped' });
+    assert.deepEqual(await t.states(stop.run_id), { check: 'success', x: 'skipped', y: 'skipped' });
     const go = await t.rt.runDag('sc', { conf: { go: true }, runId: 'go' });
     assert.equal(go.state, 'success');
-    assert.deepEqual(t.states('go'), { check: 'success', x: 'success', y: 'success' });
+    assert.deepEqual(await t.states('go'), { check: 'success', x: 'success', y: 'success' });
     const rules = await t.rt.runDag('sc_rules');
-    assert.deepEqual(t.states(rules.run_id, 'sc_rules'), { check: 'success', x: 'skipped', done: 'success' });
+    assert.deepEqual(await t.states(rules.run_id, 'sc_rules'), { check: 'success', x: 'skipped', done: 'success' });
   } finally {
     await t.close();
   }
@@ -117,7 +117,7 @@ void total; void literal; void after;
   });
   try {
     const run = await t.rt.runDag('mapped');
-    const s = t.states(run.run_id);
+    const s = await t.states(run.run_id);
     assert.equal(s['size[0]'], 'success');
     assert.equal(s['size[2]'], 'success');
     assert.equal(s.size, undefined, 'the placeholder was replaced by mapped instances');
@@ -152,21 +152,21 @@ d.task('flaky', { retries: 3, retryDelay: 10, retryExponentialBackoff: true, max
     const done = t.rt.runDag('retry');
     for (let i = 0; i < 2; i++) {
       const e = await waitForTask(t.rt, (x) => x.state === 'up_for_retry');
-      const ti = t.rt.store.getTaskInstance('retry', e.runId, 'flaky')!;
+      const ti = (await t.rt.store.tasks.get('retry', e.runId, 'flaky'))!;
       assert.equal(ti.state, 'up_for_retry');
       assert.equal(ti.next_try_at, e.nextTryAt);
       const wait = Date.parse(ti.next_try_at!) - clock.now();
       waits.push(wait);
       clock.advance(wait - 1);
       await new Promise((r) => setTimeout(r, 20));
-      assert.equal(t.rt.store.getTaskInstance('retry', e.runId, 'flaky')!.state, 'up_for_retry', 'no try before its time');
+      assert.equal((await t.rt.store.tasks.get('retry', e.runId, 'flaky'))!.state, 'up_for_retry', 'no try before its time');
       clock.advance(1);
     }
     const run = await done;
     assert.equal(run.state, 'success');
     assert.ok(waits[0]! >= 10_000 && waits[0]! < 20_000, `first wait ${waits[0]} in [10s, 20s)`);
     assert.ok(waits[1]! >= 20_000 && waits[1]! <= 25_000, `second wait ${waits[1]} in [20s, 25s] (capped)`);
-    const tries = t.rt.store.listTries('retry', run.run_id, 'flaky');
+    const tries = await t.rt.store.tasks.listTries('retry', run.run_id, 'flaky');
     assert.deepEqual(tries.map((x) => x.state), ['failed', 'failed', 'success']);
     for (const x of tries.slice(0, 2)) assert.match(readFileSync(x.log_path!, 'utf8'), new RegExp(`Starting attempt ${x.try_number} of 4[\\s\\S]*Error: try ${x.try_number} fails`));
     assert.equal(existsSync(tries[2]!.log_path!), false, 'a try that wrote nothing has no log file');
@@ -191,13 +191,13 @@ first.before(r.task('second', async () => 'never'));
   try {
     const run = await t.rt.runDag('slow');
     assert.equal(run.state, 'success');
-    const tries = t.rt.store.listTries('slow', run.run_id, 'sleepy');
+    const tries = await t.rt.store.tasks.listTries('slow', run.run_id, 'sleepy');
     assert.equal(tries.length, 2);
     assert.match(tries[0]!.error!, /timed out after 0\.2s/);
     const run2 = await t.rt.runDag('slow_run');
     assert.equal(run2.state, 'failed');
-    assert.deepEqual(t.states(run2.run_id, 'slow_run'), { first: 'failed', second: 'skipped' });
-    assert.match(t.rt.store.getTaskInstance('slow_run', run2.run_id, 'first')!.error!, /dagrunTimeout/);
+    assert.deepEqual(await t.states(run2.run_id, 'slow_run'), { first: 'failed', second: 'skipped' });
+    assert.match((await t.rt.store.tasks.get('slow_run', run2.run_id, 'first'))!.error!, /dagrunTimeout/);
   } finally {
     await t.close();
   }
@@ -229,7 +229,7 @@ d.task('bad', {
   try {
     const run = await t.rt.runDag('cb');
     assert.equal(run.state, 'failed');
-    assert.equal(t.states(run.run_id).ok, 'success', 'the throwing onSuccess did not change the outcome');
+    assert.equal((await t.states(run.run_id)).ok, 'success', 'the throwing onSuccess did not change the outcome');
     assert.deepEqual((g.__calls as string[]).sort(), ['dag:failed:bad', 'execute:ok', 'failure:bad:Error: nope', 'retry:bad:1', 'success:ok'].sort());
     assert.ok(warnings.some((w) => /onSuccess callback of task "ok" failed \(ignored\): Error: callback bug/.test(w)));
   } finally {
@@ -266,7 +266,7 @@ bad.task('t', { pool: 'missing' }, async () => 1);
     assert.equal(maxOverlap('max2'), 2);
     const bad = await t.rt.runDag('nopool');
     assert.equal(bad.state, 'failed');
-    assert.match(t.rt.store.getTaskInstance('nopool', bad.run_id, 't')!.error!, /Pool "missing" does not exist/);
+    assert.match((await t.rt.store.tasks.get('nopool', bad.run_id, 't'))!.error!, /Pool "missing" does not exist/);
   } finally {
     await t.close();
   }
@@ -284,24 +284,24 @@ a.before(b).before(d.task('c', async () => 'c'));
   });
   try {
     const run = await t.rt.runDag('fixme');
-    assert.deepEqual(t.states(run.run_id), { a: 'success', b: 'failed', c: 'upstream_failed' });
+    assert.deepEqual(await t.states(run.run_id), { a: 'success', b: 'failed', c: 'upstream_failed' });
     g.__fixed = true;
     const cleared = await t.rt.clear('fixme', run.run_id, { onlyFailed: true });
     assert.deepEqual(cleared.map((c) => c.task_id).sort(), ['b', 'c']);
     assert.equal(await t.rt.executeRun('fixme', run.run_id), 'success');
-    assert.deepEqual(t.states(run.run_id), { a: 'success', b: 'success', c: 'success' });
-    assert.equal(t.rt.store.getTaskInstance('fixme', run.run_id, 'b')!.try_number, 2);
+    assert.deepEqual(await t.states(run.run_id), { a: 'success', b: 'success', c: 'success' });
+    assert.equal((await t.rt.store.tasks.get('fixme', run.run_id, 'b'))!.try_number, 2);
     // Clearing a with its downstream re-runs all three; a's XComs are replaced.
     await t.rt.clear('fixme', run.run_id, { taskIds: ['a'], downstream: true });
     assert.equal(await xcom(t.rt, 'fixme', run.run_id, 'a', 'note'), undefined, 'cleared XComs are gone');
     await t.rt.executeRun('fixme', run.run_id);
     assert.equal(await xcom(t.rt, 'fixme', run.run_id, 'a', 'note'), 'try 2');
-    const bTries = t.rt.store.listTries('fixme', run.run_id, 'b');
+    const bTries = await t.rt.store.tasks.listTries('fixme', run.run_id, 'b');
     assert.deepEqual(bTries.map((x) => [x.try_number, x.state]), [[1, 'failed'], [2, 'success'], [3, 'success']]);
     for (const x of bTries) assert.match(readFileSync(x.log_path!, 'utf8'), new RegExp(`INFO - b try ${x.try_number}\\n`));
     // Marking by hand.
-    t.rt.mark('fixme', run.run_id, 'c', 'failed');
-    assert.equal(t.states(run.run_id).c, 'failed');
+    await t.rt.mark('fixme', run.run_id, 'c', 'failed');
+    assert.equal((await t.states(run.run_id)).c, 'failed');
   } finally {
     await t.close();
   }
@@ -329,7 +329,7 @@ d.task('stamp', { inputs: { day: '{{ ds }}', end: '{{ data_interval_end | ds }}'
     // A second backfill over the same range does not duplicate successful runs.
     const again = await t.rt.backfill('daily', new Date('2024-01-01T00:00:00Z'), new Date('2024-01-03T00:00:00Z'));
     assert.equal(again.length, 3);
-    assert.equal(t.rt.store.listRuns({ dagId: 'daily' }).length, 3);
+    assert.equal((await t.rt.store.runs.list({ dagId: 'daily' })).length, 3);
   } finally {
     await t.close();
   }
@@ -356,7 +356,7 @@ d.task('other', async () => 'ran while waiter waited');
   try {
     const done = t.rt.runDag('resched');
     const e = await waitForTask(t.rt, (x) => x.state === 'up_for_reschedule');
-    const ti = t.rt.store.getTaskInstance('resched', e.runId, 'waiter')!;
+    const ti = (await t.rt.store.tasks.get('resched', e.runId, 'waiter'))!;
     assert.equal(ti.try_number, 0, 'a reschedule does not use up a try');
     assert.equal(Date.parse(ti.next_try_at!) - clock.now(), 60_000);
     await waitForTask(t.rt, (x) => x.taskId === 'other' && x.state === 'success');
@@ -366,7 +366,7 @@ d.task('other', async () => 'ran while waiter waited');
     const run = await done;
     assert.equal(run.state, 'success');
     assert.deepEqual((g.__polls as [number, number][]).map(([n, at]) => [n, at - Date.UTC(2024, 0, 15, 12)]), [[1, 0], [1, 60_000], [1, 120_000]]);
-    const tries = t.rt.store.listTries('resched', run.run_id, 'waiter');
+    const tries = await t.rt.store.tasks.listTries('resched', run.run_id, 'waiter');
     assert.deepEqual(tries.map((x) => [x.try_number, x.state]), [[1, 'success']]);
     assert.equal(await xcom(t.rt, 'resched', run.run_id, 'waiter'), 'done');
   } finally {

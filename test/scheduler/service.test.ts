@@ -38,7 +38,7 @@ async function withScheduler(file: string, clock: FakeClock, fn: (t: TestRuntime
 async function run(svc: SchedulerService, clock: FakeClock, made: Made[], until: number, stepMs: number): Promise<void> {
   while (clock.now() < until) {
     clock.advance(stepMs);
-    const { created } = svc.tick();
+    const { created } = await svc.tick();
     for (const c of created) {
       made.push({ at: new Date(clock.now()).toISOString().slice(0, 16), runId: c.runId, interval: `${c.info.dataInterval.start.toISOString().slice(0, 16)}..${c.info.dataInterval.end.toISOString().slice(0, 16)}` });
     }
@@ -57,11 +57,11 @@ async function week(catchup: boolean): Promise<{ made: Made[]; states: string[];
   let result: { made: Made[]; states: string[]; log: string[] } | undefined;
   await withScheduler(weekDag(catchup), clock, async (t, svc, made, log) => {
     await run(svc, clock, made, Date.parse('2024-03-29T12:00:00Z'), HOUR);
-    assert.equal(t.rt.store.setPaused('week', true), true);
+    assert.equal(await t.rt.store.dags.setPaused('week', true), true);
     await run(svc, clock, made, Date.parse('2024-04-01T12:00:00Z'), HOUR);
-    t.rt.store.setPaused('week', false);
+    await t.rt.store.dags.setPaused('week', false);
     await run(svc, clock, made, Date.parse('2024-04-03T23:00:00Z'), HOUR);
-    const states = t.rt.store.listRuns({ dagId: 'week' }).map((r) => `${r.run_id} ${r.state}`).reverse();
+    const states = (await t.rt.store.runs.list({ dagId: 'week' })).map((r) => `${r.run_id} ${r.state}`).reverse();
     result = { made, states, log };
   });
   return result!;
@@ -106,12 +106,12 @@ test('the same week with catchup off: after the unpause only the latest interval
 test('maxActiveRuns counts manual runs too; the next scheduled run waits and says why', async () => {
   const clock = new FakeClock(Date.parse('2024-03-26T23:00:00Z'));
   await withScheduler(weekDag(true), clock, async (t, svc, made, log) => {
-    const manual = t.rt.triggerRun('week');
-    assert.equal(t.rt.claimRun('week', manual.run_id), true); // running, as `hangar run` would hold it
+    const manual = await t.rt.triggerRun('week');
+    assert.equal(await t.rt.claimRun('week', manual.run_id), true); // running, as `hangar run` would hold it
     await run(svc, clock, made, Date.parse('2024-03-28T00:00:00Z'), HOUR);
     assert.equal(made.length, 0);
     assert.ok(log.some((l) => /DAG "week": next run \(logical date 2024-03-26T23:00:00\+00:00\) waits, 1 active run\(s\) of maxActiveRuns 1/.test(l)), log.join('\n'));
-    t.rt.store.updateRun('week', manual.run_id, { state: 'success', owner_pid: null });
+    await t.rt.store.runs.update('week', manual.run_id, { state: 'success', owner_pid: null });
     await run(svc, clock, made, Date.parse('2024-03-28T01:00:00Z'), HOUR);
     assert.deepEqual(made.map((m) => m.runId), ['scheduled__2024-03-26T23:00:00+00:00']);
   });
@@ -152,7 +152,7 @@ d.task('t', async (ctx) => ctx.dataIntervalEnd.toISOString());
       ['2024-01-01T00:40 2024-01-01T00:10..2024-01-01T00:40', '2024-01-01T01:10 2024-01-01T00:40..2024-01-01T01:10', '2024-01-01T01:40 2024-01-01T01:10..2024-01-01T01:40'],
     );
     assert.deepEqual(svc.nextRuns().get('every'), undefined, 'no run starts after the endDate');
-    assert.ok(t.rt.store.listRuns({ dagId: 'every' }).every((r) => r.state === 'success'));
+    assert.ok((await t.rt.store.runs.list({ dagId: 'every' })).every((r) => r.state === 'success'));
   });
 });
 
@@ -160,15 +160,15 @@ test('paused at creation (dags_are_paused_at_creation) and pause state kept in t
   const clock = new FakeClock(Date.parse('2024-03-26T23:00:00Z'));
   const t = await testRuntime({ 'dags/d.ts': weekDag(true) }, { clock, config: { scheduler: { dagsArePausedAtCreation: true } } });
   try {
-    assert.equal(t.rt.store.pausedDags().get('week'), true);
+    assert.equal((await t.rt.store.dags.paused()).get('week'), true);
     const svc = new SchedulerService(t.rt, { watch: false });
     await svc.reload();
     clock.advance(48 * HOUR);
-    assert.deepEqual(svc.tick().created, []);
-    t.rt.store.setPaused('week', false);
+    assert.deepEqual((await svc.tick()).created, []);
+    await t.rt.store.dags.setPaused('week', false);
     await t.rt.loadDags(); // a re-parse keeps the pause state
-    assert.equal(t.rt.store.pausedDags().get('week'), false);
-    assert.equal(svc.tick().created.length, 1);
+    assert.equal((await t.rt.store.dags.paused()).get('week'), false);
+    assert.equal((await svc.tick()).created.length, 1);
     await svc.stop();
   } finally {
     await t.close();
@@ -179,8 +179,8 @@ test('manual run ids are unique below the second: two runs triggered at the same
   const clock = new FakeClock(Date.parse('2024-05-01T10:00:00.250Z'));
   const t = await testRuntime({ 'dags/d.ts': weekDag(true) }, { clock });
   try {
-    const a = t.rt.triggerRun('week');
-    const b = t.rt.triggerRun('week');
+    const a = await t.rt.triggerRun('week');
+    const b = await t.rt.triggerRun('week');
     // Airflow's run ids carry microseconds (manual__2024-05-01T10:00:00.250000+00:00).
     assert.equal(a.run_id, 'manual__2024-05-01T10:00:00.250000+00:00');
     assert.equal(b.run_id, 'manual__2024-05-01T10:00:00.251000+00:00');
@@ -203,9 +203,9 @@ d.task('t', async () => ${i});
     const svc = new SchedulerService(t.rt, { watch: false });
     await svc.reload();
     clock.advance(HOUR);
-    assert.equal(svc.tick().created.length, 5);
+    assert.equal((await svc.tick()).created.length, 5);
     await svc.idle();
-    assert.deepEqual(t.rt.store.listRuns().map((r) => r.state), ['success', 'success', 'success', 'success', 'success']);
+    assert.deepEqual((await t.rt.store.runs.list()).map((r) => r.state), ['success', 'success', 'success', 'success', 'success']);
     await svc.stop();
   } finally {
     await t.close();
@@ -220,7 +220,7 @@ d.task('t', async (ctx) => { await ctx.sleep(2 * 3600_000); return 1; });
 `;
   await withScheduler(file, clock, async (t, svc, made) => {
     clock.advance(HOUR);
-    assert.equal(svc.tick().created.length, 1);
+    assert.equal((await svc.tick()).created.length, 1);
     let done = false;
     void svc.idle().then(() => (done = true));
     for (let i = 0; i < 100 && !done; i++) {
@@ -228,9 +228,9 @@ d.task('t', async (ctx) => { await ctx.sleep(2 * 3600_000); return 1; });
       clock.advance(60_000);
     }
     assert.equal(done, true);
-    const run = t.rt.store.listRuns({ dagId: 'slow' })[0]!;
+    const run = (await t.rt.store.runs.list({ dagId: 'slow' }))[0]!;
     assert.equal(run.state, 'failed');
-    assert.match(t.rt.store.listTaskInstances('slow', run.run_id)[0]!.error ?? '', /dagrunTimeout/);
+    assert.match((await t.rt.store.tasks.list('slow', run.run_id))[0]!.error ?? '', /dagrunTimeout/);
     void made;
   });
 });

@@ -156,7 +156,7 @@ for (const [combo, expected] of Object.entries(EXPECTED_IN_RUN)) {
     const t = await testRuntime({ 'dags/rules.ts': dagWithUpstream(combo.split(',') as ('success' | 'failed' | 'skipped')[]) });
     try {
       const run = await t.rt.runDag('rules');
-      const states = t.states(run.run_id);
+      const states = await t.states(run.run_id);
       for (const rule of RULES) assert.equal(states[`t_${rule}`], expected[rule], `${rule} with ${combo}`);
     } finally {
       await t.close();

@@ -74,11 +74,11 @@ sensor(d, 'wait', { pokeInterval: '1m', timeout: '1h', retries: 3, retryDelay: '
     const r1 = await drive(clock, t.rt.runDag('cf', { logicalDate: new Date(T0) }));
     assert.equal(r1.state, 'failed');
     assert.equal(g.__calls, 1, 'first error opened the breaker; the retry failed fast');
-    assert.equal(t.rt.store.getTaskInstance('cf', r1.run_id, 'wait')!.try_number, 2);
+    assert.equal((await t.rt.store.tasks.get('cf', r1.run_id, 'wait'))!.try_number, 2);
     const r2 = await drive(clock, t.rt.runDag('cf', { logicalDate: new Date(T0 + 1000) }));
     assert.equal(r2.state, 'failed');
     assert.equal(g.__calls, 1, 'another run: still open, no poke');
-    const ti = t.rt.store.getTaskInstance('cf', r2.run_id, 'wait')!;
+    const ti = (await t.rt.store.tasks.get('cf', r2.run_id, 'wait'))!;
     assert.equal(ti.try_number, 1, 'fail fast is not retried');
     assert.match(
       ti.error!,
@@ -136,7 +136,7 @@ sensor(d, 'by_date', { mode: 'reschedule', pokeInterval: '10m', onSlaMiss, sla: 
     // A second observer on the same run (a resumed run) does not fire again.
     const o = slaObserver({
       dag: t.rt.getDag('sla'),
-      run: t.rt.store.getRun('sla', run.run_id)!,
+      run: (await t.rt.store.runs.get('sla', run.run_id))!,
       store: t.rt.store,
       clock,
       events: t.rt.events,

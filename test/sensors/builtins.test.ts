@@ -153,8 +153,8 @@ s3KeySensor(d, 'down', { bucket: 's3://sensor-bucket', keys: 'raw/x.csv', pokeIn
     await drive(clock, done, { until: T0 + 100_000, settleMs: 20 });
     writeFileSync(join(root, 'data-bucket', 'raw', 'daily_export_20240115.json'), '{"records": []}');
     const run = await drive(clock, done, { settleMs: 20 });
-    assert.equal(t.states(run.run_id).mock, 'success');
-    assert.equal(t.states(run.run_id).down, 'failed');
+    assert.equal((await t.states(run.run_id)).mock, 'success');
+    assert.equal((await t.states(run.run_id)).down, 'failed');
     const downPokes = await pokes(t.rt, 'm', run.run_id, 'down');
     assert.deepEqual(
       downPokes.map((p) => [p.try_number, p.result]),
@@ -169,7 +169,7 @@ s3KeySensor(d, 'down', { bucket: 's3://sensor-bucket', keys: 'raw/x.csv', pokeIn
         `S3KeySensor "down" of DAG "m": S3 endpoint unreachable while checking s3://sensor-bucket/raw/x.csv at http://127.0.0.1:${port}`,
       ),
     );
-    const ti = t.rt.store.getTaskInstance('m', run.run_id, 'down')!;
+    const ti = (await t.rt.store.tasks.get('m', run.run_id, 'down'))!;
     assert.doesNotMatch(ti.error! + downPokes.map((p) => p.error).join(''), /very-secret-value/);
   } finally {
     await t.close();
@@ -207,7 +207,7 @@ sftpSensor(d, 'wrong_key', { connection: { host: '${sshd.host}', port: ${sshd.po
   try {
     // Daily interval: [2024-01-14, 2024-01-15) for a manual run at 2024-01-15.
     const run = await drive(clock, t.rt.runDag('sf', { logicalDate: DATE }), { settleMs: 50 });
-    assert.equal(t.states(run.run_id).wait, 'success');
+    assert.equal((await t.states(run.run_id)).wait, 'success');
     const value = (await xcom(t.rt, 'sf', run.run_id, 'wait')) as { path: string }[];
     assert.deepEqual(
       value.map((v) => v.path),
@@ -217,7 +217,7 @@ sftpSensor(d, 'wrong_key', { connection: { host: '${sshd.host}', port: ${sshd.po
       (await pokes(t.rt, 'sf', run.run_id, 'wait')).map((p) => p.result),
       ['not_yet', 'not_yet', 'done'],
     );
-    assert.equal(t.states(run.run_id).wrong_key, 'failed');
+    assert.equal((await t.states(run.run_id)).wrong_key, 'failed');
     assert.match((await pokes(t.rt, 'sf', run.run_id, 'wrong_key'))[0]!.error!, /host key verification failed/);
   } finally {
     await t.close();
@@ -244,7 +244,7 @@ externalTaskSensor(d, 'ext', { externalDagId: 'upstream_dag', externalTaskId: 'p
   );
   try {
     // Scheduled run for 2024-01-14: data interval [01-14, 01-15).
-    const run = t.rt.triggerRun('tm', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
+    const run = await t.rt.triggerRun('tm', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
     const done = t.rt.executeRun('tm', run.run_id);
     await drive(clock, done, { until: Date.UTC(2024, 0, 15, 7, 20), settleMs: 10 });
     await t.rt.runDag('upstream_dag', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
@@ -261,7 +261,7 @@ externalTaskSensor(d, 'ext', { externalDagId: 'upstream_dag', externalTaskId: 'p
       'not yet while the upstream run did not exist',
     );
     assert.equal(await xcom(t.rt, 'tm', run.run_id, 'ext'), 'success');
-    assert.deepEqual(t.states(run.run_id, 'tm'), {
+    assert.deepEqual(await t.states(run.run_id, 'tm'), {
       at_0830: 'success',
       delta: 'success',
       until: 'success',

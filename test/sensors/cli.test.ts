@@ -38,10 +38,10 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       } catch {
         continue;
       }
-      const run = store.listRuns({ dagId: 'resumable' })[0];
+      const run = (await store.runs.list({ dagId: 'resumable' }))[0];
       if (!run) continue;
       runId = run.run_id;
-      const tis = store.listTaskInstances('resumable', runId);
+      const tis = await store.tasks.list('resumable', runId);
       const n = (await store.sensors.listPokes({ dagId: 'resumable', runId })).length;
       if (n >= 4 && tis.filter((t) => t.state === 'up_for_reschedule').length === 2) break;
     }

@@ -34,8 +34,8 @@ test('cloud_data_pipeline (seed 002): files dropped at the seed delays on the mo
       t.rt.runDag('cloud_data_pipeline', { logicalDate: DATE, conf: { mock_root: root } }),
       { settleMs: 5 },
     );
-    assert.equal(run.state, 'success', JSON.stringify(t.states(run.run_id)));
-    assert.ok(Object.values(t.states(run.run_id)).every((s) => s === 'success'));
+    assert.equal(run.state, 'success', JSON.stringify(await t.states(run.run_id)));
+    assert.ok(Object.values(await t.states(run.run_id)).every((s) => s === 'success'));
     // Task 1: 45 s pokes; the export lands at 50 s → not at 0 s nor 45 s, found at the third poke (t = 90 s).
     assert.deepEqual(
       (await pokes(t.rt, 'cloud_data_pipeline', run.run_id, 'wait_for_daily_export')).map((p) => p.result),
@@ -78,7 +78,7 @@ test('sensor_reliability (seed 003): financial in 1 min, customer in 12 min, par
       t.rt.runDag('sensor_reliability', { logicalDate: DATE, conf: { data_root: root } }),
       { settleMs: 5 },
     );
-    assert.deepEqual(t.states(run.run_id), {
+    assert.deepEqual(await t.states(run.run_id), {
       wait_for_financial_data: 'success',
       wait_for_customer_data: 'success',
       wait_for_partner_data: 'skipped',

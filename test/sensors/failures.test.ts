@@ -23,8 +23,8 @@ d.task('after', async () => 'never').after('wait');
   try {
     const run = await drive(clock, t.rt.runDag('to'));
     assert.equal(run.state, 'failed');
-    assert.deepEqual(t.states(run.run_id), { wait: 'failed', after: 'upstream_failed' });
-    const ti = t.rt.store.getTaskInstance('to', run.run_id, 'wait')!;
+    assert.deepEqual(await t.states(run.run_id), { wait: 'failed', after: 'upstream_failed' });
+    const ti = (await t.rt.store.tasks.get('to', run.run_id, 'wait'))!;
     assert.equal(ti.try_number, 1, 'a timeout is not retried');
     assert.match(
       ti.error!,
@@ -61,10 +61,10 @@ d.task('after', async () => 'never').after(s);
   );
   try {
     const run = await drive(clock, t.rt.runDag('sf'));
-    assert.deepEqual(t.states(run.run_id), { wait: 'skipped', after: 'skipped' });
+    assert.deepEqual(await t.states(run.run_id), { wait: 'skipped', after: 'skipped' });
     assert.equal(run.state, 'success');
     assert.match(
-      t.rt.store.getTaskInstance('sf', run.run_id, 'wait')!.error!,
+      (await t.rt.store.tasks.get('sf', run.run_id, 'wait'))!.error!,
       /timed out after 120\.0s .*skipped \(softFail\)/,
     );
     assert.equal((await pokes(t.rt, 'sf', run.run_id)).length, 5);
@@ -122,7 +122,7 @@ sensor(d, 'wait', { mode: 'reschedule', pokeInterval: '10s', timeout: '1h', retr
   try {
     const run = await drive(clock, t.rt.runDag('th'));
     assert.equal(run.state, 'failed');
-    const ti = t.rt.store.getTaskInstance('th', run.run_id, 'wait')!;
+    const ti = (await t.rt.store.tasks.get('th', run.run_id, 'wait'))!;
     assert.equal(ti.try_number, 3, 'retries apply to poke errors');
     assert.match(ti.error!, /Sensor "wait" of DAG "th": poke 4 failed: bucket listing denied/);
     assert.deepEqual(g.__pokeEvents, [
@@ -200,13 +200,13 @@ d.task('hard_fail', { retries: 3, retryDelay: 0 }, async () => failWithoutRetry(
   });
   try {
     const run = await t.rt.runDag('out');
-    assert.deepEqual(t.states(run.run_id), {
+    assert.deepEqual(await t.states(run.run_id), {
       skipper: 'skipped',
       after_skip: 'skipped',
       hard_fail: 'failed',
     });
-    assert.equal(t.rt.store.getTaskInstance('out', run.run_id, 'skipper')!.error, 'nothing to do today');
-    const hf = t.rt.store.getTaskInstance('out', run.run_id, 'hard_fail')!;
+    assert.equal((await t.rt.store.tasks.get('out', run.run_id, 'skipper'))!.error, 'nothing to do today');
+    const hf = (await t.rt.store.tasks.get('out', run.run_id, 'hard_fail'))!;
     assert.equal(hf.try_number, 1);
     assert.equal(hf.error, 'bad config: no retry can help');
   } finally {

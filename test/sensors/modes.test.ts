@@ -59,7 +59,7 @@ d.task('after', { inputs: { v: s } }, async (ctx, { v }) => v);
     const inst = (await t.rt.store.sensors.getInstance({ dagId: 'p', runId: run.run_id, taskId: 'wait', mapIndex: -1 }))!;
     assert.equal(inst.outcome, 'success');
     assert.equal(inst.wait_ms, 135_000);
-    assert.equal(t.rt.store.getTaskInstance('p', run.run_id, 'wait')!.operator, 'sensor');
+    assert.equal((await t.rt.store.tasks.get('p', run.run_id, 'wait'))!.operator, 'sensor');
   } finally {
     await t.close();
   }
@@ -84,7 +84,7 @@ sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now
   try {
     const done = t.rt.runDag('r');
     const e = await waitForTask(t.rt, (x) => x.taskId === 'wait' && x.state === 'up_for_reschedule');
-    const ti = t.rt.store.getTaskInstance('r', e.runId, 'wait')!;
+    const ti = (await t.rt.store.tasks.get('r', e.runId, 'wait'))!;
     assert.equal(ti.state, 'up_for_reschedule');
     assert.equal(Date.parse(ti.next_try_at!) - clock.now(), 60_000);
     const run = await drive(clock, done);
@@ -114,7 +114,7 @@ sensor(d, 'other', (ctx) => { (globalThis as any).__calls.push(['other', ctx.now
       ],
     );
     assert.deepEqual(
-      t.rt.store.listTries('r', run.run_id, 'wait').map((x) => [x.try_number, x.state]),
+      (await t.rt.store.tasks.listTries('r', run.run_id, 'wait')).map((x) => [x.try_number, x.state]),
       [[1, 'success']],
     );
   } finally {

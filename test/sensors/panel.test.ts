@@ -40,7 +40,7 @@ describe('sensor panel queries', () => {
       const work = t.rt.runDag('sensor_demo', { logicalDate: new Date(T0) });
       // Stop half-way: wait_for_flag has poked twice (T0, T0+1s) and sleeps 2 s until its third poke.
       await drive(clock, work, { settleMs: 5, until: T0 + 1500 });
-      const runId = t.rt.store.listRuns({ dagId: 'sensor_demo', limit: 1 })[0]!.run_id;
+      const runId = (await t.rt.store.runs.list({ dagId: 'sensor_demo', limit: 1 }))[0]!.run_id;
 
       const liveList = (await s.instances('sensor/instances', { liveOnly: true })) as SensorInstancesResult;
       // Both sensors are live: wait_for_partner_api waits in up_for_reschedule for its third poke.
@@ -48,7 +48,7 @@ describe('sensor panel queries', () => {
       const partnerMid = (await s.detail('sensor/detail', { dagId: 'sensor_demo', runId: liveList.instances[1]!.runId, taskId: 'wait_for_partner_api' })) as SensorDetail;
       assert.equal(partnerMid.instance.taskState, 'up_for_reschedule');
       assert.equal(partnerMid.planned[0]!.pokeNumber, 3);
-      const rescheduledAt = t.rt.store.getTaskInstance('sensor_demo', liveList.instances[1]!.runId, 'wait_for_partner_api', -1)!.next_try_at!;
+      const rescheduledAt = (await t.rt.store.tasks.get('sensor_demo', liveList.instances[1]!.runId, 'wait_for_partner_api', -1))!.next_try_at!;
       assert.equal(partnerMid.planned[0]!.atMs, Date.parse(rescheduledAt), 'the next poke is when the runtime rescheduled it');
       assert.equal(liveList.nowMs, T0 + 1500);
       const mid = (await s.detail('sensor/detail', { dagId: 'sensor_demo', runId, taskId: 'wait_for_flag' })) as SensorDetail;

@@ -45,7 +45,7 @@ d.task('b', { xcomBackend: 'encrypted' }, async (ctx) => { await ctx.xcom.push('
     const again = await t.rt.runDag('secrets');
     // Whichever task encrypted first crossed the mark: the warning is in its log.
     const { existsSync, readFileSync } = await import('node:fs');
-    const logs = t.rt.store.listTries('secrets', again.run_id).map((x) => (x.log_path && existsSync(x.log_path) ? readFileSync(x.log_path, 'utf8') : '')).join('\n');
+    const logs = (await t.rt.store.tasks.listTries('secrets', again.run_id)).map((x) => (x.log_path && existsSync(x.log_path) ? readFileSync(x.log_path, 'utf8') : '')).join('\n');
     assert.match(logs, /WARNING - XCom key "main" has encrypted 1,074,790,400 values/);
     const info = hangar(['info', '--workspace', t.ws.root], { env: { HANGAR_XCOM_KEYS: `main:${key}` } });
     assert.equal(info.code, 0);

@@ -51,10 +51,10 @@ export function runFilters(ctx: Ctx) {
   const since = sinceOption(ctx);
   const limit = limitOption(ctx, 50)!;
   return {
-    apply(store: Store): DagRunRecord[] {
+    async apply(store: Store): Promise<DagRunRecord[]> {
       // The store orders by creation, newest first; the other filters are applied here, then the limit.
       const filtered = since !== undefined || runType !== undefined;
-      const rows = store.listRuns({ dagId, state, limit: filtered ? 1_000_000 : limit });
+      const rows = await store.runs.list({ dagId, state, limit: filtered ? 1_000_000 : limit });
       return rows
         .filter((r) => runType === undefined || r.run_type === runType)
         .filter(

@@ -247,8 +247,9 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   async list(ctx) {
     return withRuntime(ctx, async (rt) => {
       const bag = await rt.loadDags({ force: !!ctx.values.reparse });
-      const paused = rt.store.pausedDags();
+      const paused = await rt.store.dags.paused();
       const now = rt.clock.now();
+      const next = new Map(await Promise.all([...bag.dags.values()].map(async (d) => [d.id, await nextRunOf(d, rt.store, now)] as const)));
       const dags = [...bag.dags.values()].map((d) => ({
         dag_id: d.id,
         fileloc: d.fileloc,
@@ -257,7 +258,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         timezone: d.timezone,
         catchup: d.catchup,
         is_paused: paused.get(d.id) ?? false,
-        ...nextRunFields(nextRunOf(d, rt.store, now)),
+        ...nextRunFields(next.get(d.id)),
         description: d.description ?? null,
         tags: [...d.tags],
         tasks: d.topologicalOrder().map((id) => {
@@ -377,7 +378,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       throw new UsageError(`unknown "dags" command "${verb}" (known: pause, unpause, errors, reparse)`);
     const dagId = need(ctx, 1, `the DAG id: hangar dags ${verb} DAG`);
     return withRuntime(ctx, async (rt) => {
-      if (!rt.store.setPaused(dagId, verb === 'pause')) {
+      if (!(await rt.store.dags.setPaused(dagId, verb === 'pause'))) {
         rt.getDag(dagId); // names the DAGs there are, or the DAG's load error
         throw new NotFoundError(`DAG "${dagId}" is not in the store`);
       }
@@ -407,15 +408,15 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         if (typeof ctx.values.resume === 'string') {
           runId = ctx.values.resume;
           ctx.ids.run_id = runId;
-          if (!rt.store.getRun(dagId, runId)) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
+          if (!(await rt.store.runs.get(dagId, runId))) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
           if (!ctx.structured) ctx.out(`Resuming ${dagId} run ${runId}`);
         } else {
-          runId = rt.triggerRun(dagId, { logicalDate, conf }).run_id;
+          runId = (await rt.triggerRun(dagId, { logicalDate, conf })).run_id;
           ctx.ids.run_id = runId;
           if (!ctx.structured) ctx.out(`Running ${dagId} (${dag.tasks.size} tasks), run ${runId}`);
         }
         await rt.executeRun(dagId, runId, controller.signal);
-        const code = summarize(rt, dagId, runId, ctx);
+        const code = await summarize(rt, dagId, runId, ctx);
         if (!controller.signal.aborted) return code;
         return fail(
           ctx,
@@ -435,7 +436,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     const conf = parseConf(ctx);
     const logicalDate = parseDate(ctx.values.date as string | undefined, '--date');
     return withRuntime(ctx, async (rt) => {
-      const run = rt.triggerRun(dagId, { logicalDate, conf });
+      const run = await rt.triggerRun(dagId, { logicalDate, conf });
       emit(ctx, 'trigger', runJson(run), () =>
         ctx.out(
           `Created run ${run.run_id} of ${dagId} (queued); run it with: hangar run ${dagId} --resume '${run.run_id}'`,
@@ -455,7 +456,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       try {
         const run = await rt.testTask(dagId, taskId, logicalDate);
         ctx.ids.run_id = run.run_id;
-        return summarize(rt, dagId, run.run_id, ctx);
+        return await summarize(rt, dagId, run.run_id, ctx);
       } finally {
         stop?.();
       }
@@ -504,7 +505,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     ctx.ids.run_id = runId;
     const taskIds = ctx.args.slice(1);
     return withRuntime(ctx, async (rt) => {
-      const run = findRun(rt, ctx, runId);
+      const run = await findRun(rt, ctx, runId);
       if (taskIds.length === 0 && !ctx.values.failed)
         throw new UsageError('name the tasks to clear, or use --failed');
       const cleared = await rt.clear(run.dag_id, run.run_id, {
@@ -522,7 +523,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         const progress = ctx.structured ? undefined : followProgress(rt, ctx.out);
         try {
           await rt.executeRun(run.dag_id, run.run_id);
-          code = summarize(rt, run.dag_id, run.run_id, ctx, false);
+          code = await summarize(rt, run.dag_id, run.run_id, ctx, false);
         } finally {
           progress?.();
         }
@@ -531,8 +532,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         ctx.out(
           serialize(ctx.format, {
             cleared: cleared.map(taskInstanceJson),
-            run: runJson(rt.store.getRun(run.dag_id, run.run_id)!),
-            task_instances: rt.store.listTaskInstances(run.dag_id, run.run_id).map(taskInstanceJson),
+            run: runJson((await rt.store.runs.get(run.dag_id, run.run_id))!),
+            task_instances: (await rt.store.tasks.list(run.dag_id, run.run_id)).map(taskInstanceJson),
           }),
         );
       }
@@ -550,8 +551,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = findRun(rt, ctx, runId);
-        const tis = rt.mark(run.dag_id, run.run_id, taskId, state, intOption(ctx, 'map-index'));
+        const run = await findRun(rt, ctx, runId);
+        const tis = await rt.mark(run.dag_id, run.run_id, taskId, state, intOption(ctx, 'map-index'));
         emit(ctx, 'mark', tis.map(taskInstanceJson), () =>
           ctx.out(
             `Marked ${taskId} ${state} in ${run.run_id}; continue the run with: hangar run ${run.dag_id} --resume '${run.run_id}'`,
@@ -568,7 +569,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(
       ctx,
       async (rt) => {
-        const runs = filters.apply(rt.store);
+        const runs = await filters.apply(rt.store);
         emit(ctx, 'runs', runs.map(runJson), () => {
           if (runs.length === 0) ctx.out('No runs yet');
           else
@@ -598,10 +599,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = findRun(rt, ctx, runId);
-        const tis = rt.store
-          .listTaskInstances(run.dag_id, run.run_id)
-          .filter((t) => state === undefined || (t.state ?? 'none') === state);
+        const run = await findRun(rt, ctx, runId);
+        const tis = (await rt.store.tasks.list(run.dag_id, run.run_id)).filter((t) => state === undefined || (t.state ?? 'none') === state);
         emit(ctx, 'tasks', tis.map(taskInstanceJson), () =>
           printTable(
             ctx,
@@ -629,10 +628,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
     return withRuntime(
       ctx,
       async (rt) => {
-        const run = findRun(rt, ctx, runId);
+        const run = await findRun(rt, ctx, runId);
         const mapIndex = intOption(ctx, 'map-index') ?? -1;
         if (mapIndex >= 0) ctx.ids.map_index = mapIndex;
-        const ti = rt.store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex);
+        const ti = await rt.store.tasks.get(run.dag_id, run.run_id, taskId, mapIndex);
         if (!ti)
           throw new NotFoundError(
             `Run "${runId}" has no task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''}`,
@@ -643,7 +642,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             `Task "${taskId}" of run "${runId}" has ${ti.try_number} tries; there is no try ${tryNumber}`,
           );
         }
-        const tries = rt.store.listTries(run.dag_id, run.run_id, taskId, mapIndex);
+        const tries = await rt.store.tasks.listTries(run.dag_id, run.run_id, taskId, mapIndex);
         const path =
           tries.find((t) => t.try_number === tryNumber)?.log_path ??
           tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
@@ -678,10 +677,10 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
 };
 
 /** The run a RUN argument names (with --dag when run ids repeat across DAGs). */
-function findRun(rt: Runtime, ctx: Ctx, runId: string) {
+async function findRun(rt: Runtime, ctx: Ctx, runId: string) {
   const dagId = ctx.values.dag as string | undefined;
   if (dagId) ctx.ids.dag_id = dagId;
-  const run = rt.store.findRun(runId, dagId);
+  const run = await rt.store.runs.find(runId, dagId);
   if (!run) throw new NotFoundError(`No run "${runId}"${dagId ? ` of DAG "${dagId}"` : ''}`);
   ctx.ids.dag_id = run.dag_id;
   return run;
@@ -729,7 +728,7 @@ function firstLine(s: string | null): string {
 }
 
 /** Airflow's DagModel next_dagrun fields. */
-function nextRunFields(n: ReturnType<typeof nextRunOf>) {
+function nextRunFields(n: Awaited<ReturnType<typeof nextRunOf>>) {
   return {
     next_dagrun: n ? n.logicalDate.toISOString() : null,
     next_dagrun_data_interval_start: n ? n.dataInterval.start.toISOString() : null,
@@ -768,9 +767,9 @@ function followProgress(rt: Runtime, out: (s: string) => void, showLogs = false)
 }
 
 /** Prints how a run ended (`print` false: the caller prints the JSON) and returns the exit code. */
-function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx, print = true): number {
-  const run = rt.store.getRun(dagId, runId)!;
-  const tis = rt.store.listTaskInstances(dagId, runId);
+async function summarize(rt: Runtime, dagId: string, runId: string, ctx: Ctx, print = true): Promise<number> {
+  const run = (await rt.store.runs.get(dagId, runId))!;
+  const tis = await rt.store.tasks.list(dagId, runId);
   if (ctx.structured) {
     if (print)
       ctx.out(serialize(ctx.format, { run: runJson(run), task_instances: tis.map(taskInstanceJson) }));

@@ -61,7 +61,7 @@ export async function sensorsCommand(ctx: Ctx): Promise<number> {
   return withRuntime(
     ctx,
     async (rt) => {
-      if (dagId !== undefined && !rt.store.listDags().some((d) => d.dag_id === dagId)) {
+      if (dagId !== undefined && !(await rt.store.dags.list()).some((d) => d.dag_id === dagId)) {
         throw new NotFoundError(`No DAG "${dagId}" in the store of ${rt.config.root}`);
       }
       const stats = await sensorStats(rt.store, { dagId });

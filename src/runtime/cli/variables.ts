@@ -30,7 +30,7 @@ export async function variablesCommand(ctx: Ctx): Promise<number> {
       const vars = new Variables(rt.store);
       switch (verb) {
         case 'list': {
-          const list = vars.list(!!ctx.values.reveal);
+          const list = await vars.list(!!ctx.values.reveal);
           emit(ctx, 'variables-list', list, () => {
             if (list.length === 0) ctx.out('No variables (hangar variables set KEY VALUE, or HANGAR_VAR_<KEY>)');
             else ctx.out(table(['key', 'value', 'source', 'description'], list.map((v) => [v.key, v.value, v.source, v.description ?? ''])));
@@ -42,7 +42,7 @@ export async function variablesCommand(ctx: Ctx): Promise<number> {
           const fallback = ctx.values.default as string | undefined;
           let value: string;
           try {
-            value = vars.get(key, fallback);
+            value = await vars.get(key, fallback);
           } catch (err) {
             throw new NotFoundError((err as Error).message);
           }
@@ -52,25 +52,25 @@ export async function variablesCommand(ctx: Ctx): Promise<number> {
         case 'set': {
           const key = need(ctx, 1, 'the variable key: hangar variables set KEY VALUE');
           if (ctx.args[2] === undefined) throw new UsageError('missing the value: hangar variables set KEY VALUE');
-          vars.set(key, ctx.args[2], ctx.values.description as string | undefined);
+          await vars.set(key, ctx.args[2], ctx.values.description as string | undefined);
           emit(ctx, 'variables-set', { key }, () => ctx.out(`Variable ${key} set`));
           return 0;
         }
         case 'delete': {
           const key = need(ctx, 1, 'the variable key: hangar variables delete KEY');
-          if (!vars.delete(key)) throw new NotFoundError(`variable "${key}" does not exist in the store`);
+          if (!await vars.delete(key)) throw new NotFoundError(`variable "${key}" does not exist in the store`);
           emit(ctx, 'variables-delete', { key }, () => ctx.out(`Variable ${key} deleted`));
           return 0;
         }
         case 'import': {
           const file = resolve(need(ctx, 1, 'the file: hangar variables import FILE'));
-          const r = vars.importFile(file);
+          const r = await vars.importFile(file);
           emit(ctx, 'variables-import', { file, imported: r.imported }, () => ctx.out(`Imported ${r.imported} variable(s) from ${file}`));
           return 0;
         }
         case 'export': {
           const file = resolve(need(ctx, 1, 'the file: hangar variables export FILE'));
-          const r = vars.exportFile(file);
+          const r = await vars.exportFile(file);
           emit(ctx, 'variables-export', { file, exported: r.exported }, () => ctx.out(`Exported ${r.exported} variable(s) to ${file}`));
           return 0;
         }

@@ -77,7 +77,7 @@ for (const [stream, level] of [
 async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
   const ws = workspace(req.workspace);
   const dag = await dagFor(req);
-  const run = ws.store.getRun(req.dagId, req.runId);
+  const run = await ws.store.runs.get(req.dagId, req.runId);
   if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
   const controller = new AbortController();
   return runTaskTry(

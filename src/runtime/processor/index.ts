@@ -296,7 +296,7 @@ export class DagProcessor {
     const started = performance.now();
     const files = discoverDagFiles(this.dagsFolder);
     const version = parserVersion();
-    const known = new Map(this.store.listDagFiles().map((r) => [r.fileloc, r]));
+    const known = new Map((await this.store.dags.listFiles()).map((r) => [r.fileloc, r]));
     const records = new Map<string, DagFileRecord>();
     const timings = new Map<string, FileTiming>();
     const stale: string[] = [];
@@ -351,7 +351,7 @@ export class DagProcessor {
       }
     }
     const changed = stale.map((f) => records.get(f)!);
-    if (changed.length || known.size !== files.length || [...known.keys()].some((k) => !records.has(k))) this.store.saveDagFiles(changed, files);
+    if (changed.length || known.size !== files.length || [...known.keys()].some((k) => !records.has(k))) (await this.store.dags.saveFiles(changed, files));
     return {
       dags,
       errors,

@@ -35,40 +35,36 @@ export interface RecoveredTask {
  * and settles what it left behind: a `running` try fails (and is retried if it
  * has tries left); `scheduled`/`queued` tasks go back to be scheduled again.
  */
-export function recoverOrphans(
+export async function recoverOrphans(
   store: Store,
   dags: (dagId: string) => DagSpec | undefined,
   now: number,
   isAlive: (pid: number) => boolean = processAlive,
   only?: { dagId: string; runId: string },
-): RecoveredTask[] {
+): Promise<RecoveredTask[]> {
   const recovered: RecoveredTask[] = [];
   // One run: a keyed lookup, so starting many runs does not scan every active run each time.
-  const runs = (
-    only
-      ? store.db.prepare("SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ? AND state IN ('running', 'queued')").all(only.dagId, only.runId)
-      : store.db.prepare("SELECT * FROM dag_runs WHERE state IN ('running', 'queued')").all()
-  ) as unknown as DagRunRecord[];
+  const runs = await store.runs.active(only);
   for (const run of runs) {
     if (run.owner_pid !== null) {
       const fresh = run.heartbeat_at !== null && now - Date.parse(run.heartbeat_at) < HEARTBEAT_STALE_MS;
       if (run.owner_pid === process.pid || (fresh && isAlive(run.owner_pid))) continue;
     }
     const dag = dags(run.dag_id);
-    store.tx(() => {
-      const tis = store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'scheduled');
+    await store.sql.tx(async () => {
+      const tis = (await store.tasks.list(run.dag_id, run.run_id)).filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'scheduled');
       for (const ti of tis) {
         const key = { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index };
         if (ti.state === 'scheduled') {
-          store.updateTaskInstance(key, { state: null });
+          await store.tasks.update(key, { state: null });
           recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: null });
           continue;
         }
-        const state = failOrphanTry(store, dag, ti, now, `The runtime running this try (pid ${run.owner_pid ?? '?'}) stopped before it ended (its process is gone)`);
+        const state = await failOrphanTry(store, dag, ti, now, `The runtime running this try (pid ${run.owner_pid ?? '?'}) stopped before it ended (its process is gone)`);
         if (state === undefined) continue;
         recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state });
       }
-      store.updateRun(run.dag_id, run.run_id, { owner_pid: null });
+      await store.runs.update(run.dag_id, run.run_id, { owner_pid: null });
     });
   }
   return recovered;
@@ -78,25 +74,13 @@ export function recoverOrphans(
  * Ends a `running` try whose process is gone: failed, or up for retry when it
  * has tries left. Guarded on state and try number, so it settles a try once.
  */
-export function failOrphanTry(store: Store, dag: DagSpec | undefined, ti: TaskInstanceRecord, now: number, error: string): TaskState | undefined {
+export async function failOrphanTry(store: Store, dag: DagSpec | undefined, ti: TaskInstanceRecord, now: number, error: string): Promise<TaskState | undefined> {
   const task = dag?.tasks.get(ti.task_id);
   const retry = ti.try_number < ti.max_tries;
   const state: TaskState = retry ? 'up_for_retry' : 'failed';
   const ident = { dagId: ti.dag_id, taskId: ti.task_id, runId: ti.run_id, mapIndex: ti.map_index };
   const nextTryAt = retry ? new Date(now + (task ? retryDelayMs(task, ident, ti.try_number) : 0)).toISOString() : null;
-  const end = nowIso();
-  return store.tx(() => {
-    const res = store.db
-      .prepare(
-        "UPDATE task_instances SET state = ?, error = ?, end_date = ?, next_try_at = ?, updated_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state IN ('running', 'queued')",
-      )
-      .run(state, error, end, nextTryAt, end, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number);
-    if (Number(res.changes) !== 1) return undefined;
-    store.db
-      .prepare("UPDATE task_tries SET state = 'failed', error = ?, end_date = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
-      .run(error, end, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number);
-    return state;
-  });
+  return (await store.tasks.settleOrphanTry(ti, state, error, nextTryAt)) ? state : undefined;
 }
 
 export interface ClearOptions {
@@ -141,7 +125,7 @@ export function tasksToClear(dag: DagSpec, tis: readonly TaskInstanceRecord[], o
  * the run goes back to `queued`.
  */
 export async function clearTasks(store: Store, backend: XComBackend, dag: DagSpec, run: DagRunRecord, options: ClearOptions): Promise<TaskInstanceRecord[]> {
-  const tis = store.listTaskInstances(run.dag_id, run.run_id);
+  const tis = await store.tasks.list(run.dag_id, run.run_id);
   if (tis.some((t) => t.state === 'running')) {
     const running = tis.filter((t) => t.state === 'running').map((t) => t.task_id);
     throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" has running tasks (${running.join(', ')}); wait for them or stop the run first`);
@@ -154,28 +138,28 @@ export async function clearTasks(store: Store, backend: XComBackend, dag: DagSpe
       await backend.purge({ dagId: x.dag_id, runId: x.run_id, taskId: x.task_id, mapIndex: x.map_index, key: x.key }, x.value);
     }
   }
-  store.tx(() => {
+  await store.sql.tx(async () => {
     for (const ti of cleared) {
       store.deleteXComs({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index });
       const task = dag.tasks.get(ti.task_id);
-      store.updateTaskInstance(
+      await store.tasks.update(
         { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index },
         { state: null, max_tries: ti.try_number + (task?.retries ?? 0) + 1, end_date: null, duration: null, error: null, next_try_at: null },
       );
     }
-    store.updateRun(run.dag_id, run.run_id, { state: 'queued', end_date: null });
+    await store.runs.update(run.dag_id, run.run_id, { state: 'queued', end_date: null });
   });
   return cleared;
 }
 
 /** Marks task instances success or failed by hand (Airflow's "mark success/failed"). */
-export function markTask(store: Store, run: DagRunRecord, taskId: string, state: 'success' | 'failed', mapIndex?: number): TaskInstanceRecord[] {
-  const tis = store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.task_id === taskId && (mapIndex === undefined || t.map_index === mapIndex));
+export async function markTask(store: Store, run: DagRunRecord, taskId: string, state: 'success' | 'failed', mapIndex?: number): Promise<TaskInstanceRecord[]> {
+  const tis = (await store.tasks.list(run.dag_id, run.run_id)).filter((t) => t.task_id === taskId && (mapIndex === undefined || t.map_index === mapIndex));
   if (tis.length === 0) throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" has no task "${taskId}"${mapIndex !== undefined ? `[${mapIndex}]` : ''}`);
   if (tis.some((t) => t.state === 'running')) throw new Error(`Task "${taskId}" is running; it cannot be marked ${state} now`);
-  store.tx(() => {
-    for (const ti of tis) store.updateTaskInstance({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index }, { state, end_date: nowIso(), error: state === 'failed' ? 'marked failed by hand' : null });
-    if (run.state === 'success' || run.state === 'failed') store.updateRun(run.dag_id, run.run_id, { state: 'queued', end_date: null });
+  await store.sql.tx(async () => {
+    for (const ti of tis) await store.tasks.update({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index }, { state, end_date: nowIso(), error: state === 'failed' ? 'marked failed by hand' : null });
+    if (run.state === 'success' || run.state === 'failed') await store.runs.update(run.dag_id, run.run_id, { state: 'queued', end_date: null });
   });
-  return store.listTaskInstances(run.dag_id, run.run_id).filter((t) => t.task_id === taskId);
+  return (await store.tasks.list(run.dag_id, run.run_id)).filter((t) => t.task_id === taskId);
 }

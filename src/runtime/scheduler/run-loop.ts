@@ -59,6 +59,14 @@ interface Completion {
   readonly endDate: string;
 }
 
+/** A state change of the loop's, waiting for the turn's commit (RunLoop.inTurn). */
+interface PendingWrite {
+  readonly ti: TI;
+  readonly state: TaskState;
+  readonly extra: Partial<TaskInstanceRecord>;
+  readonly tryNumber: number;
+}
+
 type MutableCounts = { -readonly [K in keyof UpstreamCounts]: UpstreamCounts[K] };
 
 const zeroCounts = (): MutableCounts => ({ upstream: 0, success: 0, skipped: 0, failed: 0, upstreamFailed: 0, removed: 0, done: 0 });
@@ -126,6 +134,8 @@ export class RunLoop {
   private unfinished = 0;
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
   private readonly completed: Completion[] = [];
+  /** State changes not yet written: the next turn writes them in its transaction, then reports them. */
+  private readonly writes: PendingWrite[] = [];
 
   constructor(deps: RunLoopDeps, dag: DagSpec, run: DagRunRecord) {
     this.deps = deps;
@@ -147,21 +157,18 @@ export class RunLoop {
     let heartbeat: NodeJS.Timeout | undefined;
     const observers: RunObserver[] = [];
     try {
-      this.loadTaskInstances();
+      await this.loadTaskInstances();
       if (this.run.state !== 'running') {
-        store.updateRun(this.run.dag_id, this.run.run_id, { state: 'running', start_date: this.run.start_date ?? nowIso(), end_date: null, owner_pid: process.pid, heartbeat_at: nowIso() });
-        this.run = store.getRun(this.run.dag_id, this.run.run_id)!;
+        await store.runs.update(this.run.dag_id, this.run.run_id, { state: 'running', start_date: this.run.start_date ?? nowIso(), end_date: null, owner_pid: process.pid, heartbeat_at: nowIso() });
+        this.run = (await store.runs.get(this.run.dag_id, this.run.run_id))!;
         this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state: 'running' });
       } else {
-        store.updateRun(this.run.dag_id, this.run.run_id, { owner_pid: process.pid, heartbeat_at: nowIso() });
+        await store.runs.update(this.run.dag_id, this.run.run_id, { owner_pid: process.pid, heartbeat_at: nowIso() });
       }
       // Liveness for crash recovery: another runtime treats this run as orphaned once the heartbeat stops.
       heartbeat = setInterval(() => {
-        try {
-          store.updateRun(this.run.dag_id, this.run.run_id, { heartbeat_at: nowIso(), owner_pid: process.pid });
-        } catch {
-          // a busy store: the next beat will do
-        }
+        // A busy or unreachable store: the next beat will do.
+        store.runs.update(this.run.dag_id, this.run.run_id, { heartbeat_at: nowIso(), owner_pid: process.pid }).catch(() => undefined);
       }, HEARTBEAT_INTERVAL_MS);
       heartbeat.unref();
       for (const factory of this.deps.observers ?? runObserverFactories()) {
@@ -182,9 +189,9 @@ export class RunLoop {
       for (;;) {
         await this.drainCompleted();
         await this.schedulePass();
-        this.dispatch();
+        await this.dispatch();
         if (this.unfinished === 0 && this.running.size === 0 && this.completed.length === 0) break;
-        if (this.draining && this.running.size === 0 && this.completed.length === 0) return this.suspend();
+        if (this.draining && this.running.size === 0 && this.completed.length === 0) return await this.suspend();
         if (this.running.size === 0 && this.completed.length === 0 && this.ready.size === 0 && this.candidates.size === 0 && this.timers.size === 0) {
           if (this.failedReason) {
             this.finishUnfinished('skipped');
@@ -238,8 +245,8 @@ export class RunLoop {
     this.poke();
   }
 
-  private suspend(): RunState {
-    this.deps.store.updateRun(this.run.dag_id, this.run.run_id, { owner_pid: null });
+  private async suspend(): Promise<RunState> {
+    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { owner_pid: null }));
     this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}" left for the next scheduler: no running tries, the rest will resume` });
     return 'running';
   }
@@ -262,19 +269,27 @@ export class RunLoop {
     this.wake?.();
   }
 
-  private addTimer(fn: () => void, ms: number): void {
+  /**
+   * Runs fn after ms on the runtime's clock. Work that fn starts asynchronously (a store read)
+   * keeps the timer counted until it is done, so the loop never takes that moment for a deadlock.
+   */
+  private addTimer(fn: () => unknown, ms: number): void {
     const handle = this.deps.clock.setTimeout(() => {
-      this.timers.delete(handle);
-      fn();
-      this.poke();
+      const done = () => {
+        this.timers.delete(handle);
+        this.poke();
+      };
+      const r = fn();
+      if (!(r instanceof Promise)) return done();
+      r.catch((err: unknown) => this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}": ${describeError(err)}` })).finally(done);
     }, ms);
     this.timers.add(handle);
   }
 
   // ---- state --------------------------------------------------------------------
 
-  private loadTaskInstances(): void {
-    const rows = this.deps.store.listTaskInstances(this.run.dag_id, this.run.run_id);
+  private async loadTaskInstances(): Promise<void> {
+    const rows = await this.deps.store.tasks.list(this.run.dag_id, this.run.run_id);
     for (const task of this.dag.tasks.values()) this.counts.set(task.id, zeroCounts());
     for (const row of rows) {
       const task = this.dag.tasks.get(row.task_id);
@@ -285,17 +300,17 @@ export class RunLoop {
       // A test run holds only the task under test; it runs without its upstream.
       if (!this.byTask.has(task.id) && this.run.run_type !== 'test') {
         // A task added to the DAG after the run was created.
-        this.deps.store.insertTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
+        await this.deps.store.tasks.insert({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
         this.addTI(task, -1, null, 0, task.retries + 1);
       }
     }
     for (const ti of this.tis.values()) {
       if (ti.state === 'running' || ti.state === 'queued') {
         // Left over from a runtime that is gone (crash recovery marks these first), or claimed by another runtime.
-        const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
+        const row = (await this.deps.store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!;
         this.watchExternal(ti, row);
       } else if (ti.state === 'up_for_retry' || ti.state === 'up_for_reschedule') {
-        const row = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!;
+        const row = (await this.deps.store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!;
         const at = row.next_try_at ? Date.parse(row.next_try_at) : this.deps.clock.now();
         this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), Math.max(0, at - this.deps.clock.now()));
       } else if (ti.state === null || ti.state === 'scheduled') {
@@ -331,22 +346,48 @@ export class RunLoop {
     }
   }
 
-  /** Persists a state change, then updates the counts of downstream tasks and reports it. */
+  /**
+   * A state change decided by this loop: the counts of downstream tasks follow at once; the
+   * store gets it in the turn's transaction (inTurn), and it is reported once committed.
+   */
   private setState(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord> = {}): void {
-    this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state, ...extra });
-    this.announce(ti, state, extra);
+    this.applyState(ti, ti.state, state);
+    this.writes.push({ ti, state, extra, tryNumber: ti.tryNumber });
+  }
+
+  /**
+   * Runs fn in one transaction with the state changes pending (one commit per turn), then
+   * reports those changes: nothing is reported before it is committed.
+   */
+  private async inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const { store } = this.deps;
+    let written: PendingWrite[] = [];
+    const result = await store.sql.tx(async () => {
+      const r = await fn();
+      written = this.writes.splice(0);
+      for (const w of written) {
+        await store.tasks.update({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: w.ti.task.id, map_index: w.ti.mapIndex }, { state: w.state, ...w.extra });
+      }
+      return r;
+    });
+    for (const w of written) this.report(w.ti, w.state, w.extra, w.tryNumber);
+    return result;
   }
 
   /** Applies a state already written to the store, and reports it. */
   private announce(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord> = {}): void {
     this.applyState(ti, ti.state, state);
+    this.report(ti, state, extra, ti.tryNumber);
+  }
+
+  private report(ti: TI, state: TaskState, extra: Partial<TaskInstanceRecord>, tryNumber: number): void {
     this.deps.events.emit('task', {
       dagId: this.run.dag_id,
       runId: this.run.run_id,
       taskId: ti.task.id,
       mapIndex: ti.mapIndex,
       state,
-      tryNumber: ti.tryNumber,
+      tryNumber,
       nextTryAt: extra.next_try_at ?? undefined,
       error: extra.error ?? undefined,
       duration: extra.duration ?? undefined,
@@ -386,7 +427,7 @@ export class RunLoop {
           this.setState(ti, decision, { end_date: nowIso() });
           continue;
         }
-        if (ti.task.dependsOnPast && this.run.run_type !== 'test' && !this.pastAllows(ti)) continue;
+        if (ti.task.dependsOnPast && this.run.run_type !== 'test' && !(await this.pastAllows(ti))) continue;
         if (ti.task.expand && ti.mapIndex === -1) {
           await this.expand(ti);
           continue;
@@ -402,28 +443,23 @@ export class RunLoop {
    * succeeded or been skipped, and with wait_for_downstream its direct downstream task
    * instances too. The first run passes. A held task instance is looked at again later.
    */
-  private pastAllows(ti: TI): boolean {
+  private async pastAllows(ti: TI): Promise<boolean> {
     const { store } = this.deps;
-    const prev = store.db
-      .prepare(
-        `SELECT run_id FROM dag_runs WHERE dag_id = ? AND logical_date < ? AND run_type != 'test' ${this.dag.catchup ? "AND run_type != 'manual'" : ''}
-         ORDER BY logical_date DESC, id DESC LIMIT 1`,
-      )
-      .get(this.run.dag_id, this.run.logical_date) as { run_id: string } | undefined;
+    const prev = await store.runs.previous(this.run.dag_id, this.run.logical_date, this.dag.catchup);
     if (!prev) return true;
-    const rowsOf = (taskId: string, mapIndex?: number) => {
-      const all = store.db.prepare('SELECT map_index, state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?').all(this.run.dag_id, prev.run_id, taskId) as { map_index: number; state: TaskState | null }[];
+    const rowsOf = async (taskId: string, mapIndex?: number) => {
+      const all = await store.tasks.listOfTask(this.run.dag_id, prev.run_id, taskId);
       const same = mapIndex === undefined ? all : all.filter((r) => r.map_index === mapIndex);
       return same.length || mapIndex !== -1 ? same : all;
     };
     const done = (s: TaskState | null) => s === 'success' || s === 'skipped';
     let why: string | undefined;
-    const mine = rowsOf(ti.task.id, ti.mapIndex);
+    const mine = await rowsOf(ti.task.id, ti.mapIndex);
     if (mine.length === 0) why = `the previous run "${prev.run_id}" has no task instance of it yet`;
     else if (!mine.every((r) => done(r.state))) why = `in the previous run "${prev.run_id}" it is ${mine.map((r) => r.state ?? 'none').join(', ')}, not success or skipped`;
     else if (ti.task.waitForDownstream) {
       for (const d of ti.task.downstream) {
-        const rows = rowsOf(d);
+        const rows = await rowsOf(d);
         if (!rows.every((r) => done(r.state))) {
           why = `waitForDownstream: in the previous run "${prev.run_id}" its downstream task "${d}" is ${rows.map((r) => r.state ?? 'none').join(', ')}`;
           break;
@@ -471,13 +507,7 @@ export class RunLoop {
       this.setState(placeholder, 'skipped', { end_date: nowIso(), error: 'expanded over an empty list' });
       return;
     }
-    const { store } = this.deps;
-    store.tx(() => {
-      store.db.prepare('DELETE FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1').run(this.run.dag_id, this.run.run_id, task.id);
-      for (let i = 0; i < n; i++) {
-        store.insertTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: i, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
-      }
-    });
+    await this.deps.store.tasks.expand({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null }, n);
     this.removeTI(placeholder);
     for (let i = 0; i < n; i++) {
       this.addTI(task, i, null, 0, task.retries + 1);
@@ -498,23 +528,20 @@ export class RunLoop {
    * Starts what can start. Claims and `scheduled` writes of one turn share a
    * commit; nothing is reported or launched before that commit.
    */
-  private dispatch(): void {
+  private async dispatch(): Promise<void> {
     const launches: (() => void)[] = [];
-    const waiting: TI[] = [];
-    this.deps.store.tx(() => {
-      this.dispatchReady(launches);
+    await this.inTurn(async () => {
+      await this.dispatchReady(launches);
       for (const ti of this.unmarked) {
         this.unmarked.delete(ti);
         if (ti.state !== null || !ti.inReady) continue;
-        this.deps.store.updateTaskInstance({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, { state: 'scheduled' });
-        waiting.push(ti);
+        this.setState(ti, 'scheduled');
       }
     });
-    for (const ti of waiting) this.announce(ti, 'scheduled');
     for (const launch of launches) launch();
   }
 
-  private dispatchReady(launches: (() => void)[]): void {
+  private async dispatchReady(launches: (() => void)[]): Promise<void> {
     const { pools, parallelism } = this.deps;
     if (this.draining) return;
     for (const ti of this.ready) {
@@ -532,7 +559,7 @@ export class RunLoop {
       this.ready.delete(ti);
       ti.inReady = false;
       const release = () => pools.release(ti.task.pool, ti.task.poolSlots);
-      const launch = this.claim(ti);
+      const launch = await this.claim(ti);
       if (!launch) {
         release();
         continue;
@@ -556,7 +583,7 @@ export class RunLoop {
    * dispatch transaction). Returns what starts it once that is committed, or
    * nothing when another runtime claimed it first (then it is watched instead).
    */
-  private claim(ti: TI): (() => Promise<void>) | undefined {
+  private async claim(ti: TI): Promise<(() => Promise<void>) | undefined> {
     const { store } = this.deps;
     const k = key(ti.task.id, ti.mapIndex);
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
@@ -565,12 +592,12 @@ export class RunLoop {
     const startDate = nowIso();
     // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
     const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
-    const ok = store.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
+    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
     if (!ok) {
-      this.watchExternal(ti, store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex)!);
+      this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
       return undefined;
     }
-    store.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
+    await store.tasks.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
     ti.tryNumber = tryNumber;
     this.running.add(k);
     return async () => {
@@ -590,21 +617,25 @@ export class RunLoop {
         timeoutMs: ti.task.executionTimeoutMs,
       };
       let result: ExecuteResult;
+      // The worker's start, written before the try's end is (the end waits for it).
+      let started: Promise<void> | undefined;
       try {
         result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
           if (claimState === 'running') return;
-          store.tx(() => {
-            store.updateTaskInstance(tiKey, { state: 'running', pid });
-            store.db
-              .prepare("UPDATE task_tries SET state = 'running', pid = ?, running_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?")
-              .run(pid, nowIso(), tiKey.dag_id, tiKey.run_id, tiKey.task_id, tiKey.map_index, tryNumber);
-          });
-          this.applyState(ti, ti.state, 'running');
-          this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
+          started = store.tasks.markTryRunning(tiKey, tryNumber, pid).then(
+            () => {
+              this.applyState(ti, ti.state, 'running');
+              this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
+            },
+            (err: unknown) => {
+              this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `Task "${ti.task.id}": its start could not be recorded: ${describeError(err)}` });
+            },
+          );
         });
       } catch (err) {
         result = { ok: false, error: describeError(err), pid: process.pid };
       }
+      await started;
       this.running.delete(k);
       this.completed.push({ ti, req, result, startDate, endDate: nowIso() });
     };
@@ -615,14 +646,14 @@ export class RunLoop {
     if (this.completed.length === 0) return;
     const batch = this.completed.splice(0);
     const followUps: (() => Promise<void> | void)[] = [];
-    this.deps.store.tx(() => {
-      for (const c of batch) followUps.push(this.finishTry(c));
+    await this.inTurn(async () => {
+      for (const c of batch) followUps.push(await this.finishTry(c));
     });
     for (const f of followUps) await f();
   }
 
   /** Persists how a try ended (inside drainCompleted's transaction); returns what to do once committed. */
-  private finishTry(c: Completion): () => Promise<void> | void {
+  private async finishTry(c: Completion): Promise<() => Promise<void> | void> {
     const { ti, req, result, startDate, endDate } = c;
     const { store, clock } = this.deps;
     const duration = (Date.parse(endDate) - Date.parse(startDate)) / 1000;
@@ -642,8 +673,8 @@ export class RunLoop {
       delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();
     } else state = 'failed';
-    store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
-    store.updateTaskInstance(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
+    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
+    await store.tasks.update(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
     return async () => {
       this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
       if (state === 'up_for_retry') this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);
@@ -657,13 +688,13 @@ export class RunLoop {
    * waits as `up_for_reschedule` until its next poke, persisted so that a restart
    * resumes it. The try is not used up: the next poke runs under the same try number.
    */
-  private reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): () => void {
+  private async reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): Promise<() => void> {
     const { store, clock } = this.deps;
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const atMs = Date.parse(at);
     const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
-    store.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
-    store.updateTaskInstance(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
+    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
+    await store.tasks.update(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
     return () => {
       ti.tryNumber -= 1;
       this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });
@@ -728,11 +759,11 @@ export class RunLoop {
   private watchExternal(ti: TI, row: TaskInstanceRecord): void {
     ti.external = true;
     this.applyState(ti, ti.state, row.state ?? 'running');
-    const check = () => {
-      const now = this.deps.store.getTaskInstance(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex);
+    const check = async () => {
+      const now = await this.deps.store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex);
       if ((now?.state === 'running' || now?.state === 'queued') && now.pid !== null && now.hostname === hostname() && !processAlive(now.pid)) {
         // Its runtime or worker died without finishing it: settle it (once, guarded) and take it over.
-        failOrphanTry(this.deps.store, this.dag, now, this.deps.clock.now(), `The process running this try (pid ${now.pid}) is gone`);
+        await failOrphanTry(this.deps.store, this.dag, now, this.deps.clock.now(), `The process running this try (pid ${now.pid}) is gone`);
         this.addTimer(check, 0);
         return;
       }
@@ -774,7 +805,7 @@ export class RunLoop {
     else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';
     else state = 'success';
     const failedTasks = [...this.tis.values()].filter((ti) => ti.state === 'failed').map((ti) => ti.task.id);
-    this.deps.store.updateRun(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null });
+    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null }));
     this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state, reason: this.failedReason });
     const name = state === 'success' ? 'onSuccess' : 'onFailure';
     if (this.dag.callbacks[name]) {

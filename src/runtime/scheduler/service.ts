@@ -47,8 +47,8 @@ export interface NextRun {
 }
 
 /** The next scheduled run of a DAG after its last scheduled/backfill run, at `now` (plain DAG data only). */
-export function nextRunOf(dag: ScheduledDagData & { readonly id: string }, store: Store, now: number): NextRun | undefined {
-  const last = store.lastAutomatedRun(dag.id);
+export async function nextRunOf(dag: ScheduledDagData & { readonly id: string }, store: Store, now: number): Promise<NextRun | undefined> {
+  const last = await store.runs.lastAutomated(dag.id);
   const lastInterval = last ? { start: new Date(last.data_interval_start), end: new Date(last.data_interval_end) } : undefined;
   return scheduleOf(dag).nextDagRunInfo(lastInterval, timeRestrictionOf(dag), now);
 }
@@ -102,8 +102,8 @@ export class SchedulerService {
   /** Loads the DAGs, settles what a stopped runtime left, and starts the loop. */
   async start(): Promise<void> {
     if (this.loadOnStart || !this.runtime.dagBag) await this.reload();
-    else this.recompute();
-    const recovered = this.runtime.recover();
+    else await this.recompute();
+    const recovered = await this.runtime.recover();
     for (const r of recovered) this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a stopped runtime: now ${r.state ?? 'none'}`);
     if (this.watchFiles) this.startWatching();
     this.loopDone = this.loop();
@@ -113,11 +113,11 @@ export class SchedulerService {
   async reload(): Promise<void> {
     this.reloadWanted = false;
     await this.runtime.loadDags();
-    this.recompute();
+    await this.recompute();
   }
 
   /** Recomputes each DAG's next run from the DAGs the runtime has loaded (after a load). */
-  recompute(): void {
+  async recompute(): Promise<void> {
     const bag = this.runtime.dagBag;
     if (!bag) return;
     const errors = bag.errors.map((e) => e.message).join('\n');
@@ -130,7 +130,7 @@ export class SchedulerService {
     for (const dag of bag.dags.values()) {
       seen.add(dag.id);
       const before = this.next.get(dag.id);
-      const info = nextRunOf(dag, this.runtime.store, now);
+      const info = await nextRunOf(dag, this.runtime.store, now);
       this.next.set(dag.id, { info, waiting: before?.waiting });
       if (!before) this.log(`DAG "${dag.id}" (${dag.fileloc}): ${describeSchedule(dag, info)}`);
     }
@@ -146,7 +146,7 @@ export class SchedulerService {
    * One turn of the loop: creates the runs that are due and starts queued ones.
    * Returns the runs it created and when the next turn is needed.
    */
-  tick(): { created: CreatedRun[]; nextAt: number; createMs: number; startMs: number } {
+  async tick(): Promise<{ created: CreatedRun[]; nextAt: number; createMs: number; startMs: number }> {
     const t0 = performance.now();
     const { store } = this.runtime;
     const bag = this.runtime.dagBag;
@@ -154,8 +154,8 @@ export class SchedulerService {
     let nextAt = now + this.pollMs;
     const created: CreatedRun[] = [];
     if (!bag || this.stopping) return { created, nextAt, createMs: 0, startMs: 0 };
-    const paused = store.pausedDags();
-    const active = store.activeRunCounts();
+    const paused = await store.dags.paused();
+    const active = await store.runs.activeCounts();
     for (const dag of bag.dags.values()) {
       const entry = this.next.get(dag.id);
       if (!entry) continue;
@@ -164,7 +164,7 @@ export class SchedulerService {
       this.paused.set(dag.id, isPaused);
       if (was !== undefined && was !== isPaused) {
         this.log(`DAG "${dag.id}" ${isPaused ? 'paused: no new runs' : 'unpaused'}`);
-        if (!isPaused) entry.info = nextRunOf(dag, store, now);
+        if (!isPaused) entry.info = await nextRunOf(dag, store, now);
       }
       if (isPaused) continue;
       while (entry.info && entry.info.runAfter.getTime() <= now) {
@@ -182,7 +182,7 @@ export class SchedulerService {
           continue;
         }
         const runId = `scheduled__${isoformat(info.logicalDate)}`;
-        const made = this.createRun(dag, runId, info);
+        const made = await this.createRun(dag, runId, info);
         if (made) {
           created.push({ dagId: dag.id, runId, info });
           active.set(dag.id, n + 1);
@@ -195,7 +195,7 @@ export class SchedulerService {
       if (entry.info && entry.info.runAfter.getTime() > now) nextAt = Math.min(nextAt, entry.info.runAfter.getTime());
     }
     const t1 = performance.now();
-    this.startRuns(paused);
+    await this.startRuns(paused);
     return { created, nextAt, createMs: t1 - t0, startMs: performance.now() - t1 };
   }
 
@@ -205,7 +205,7 @@ export class SchedulerService {
     this.log(line);
   }
 
-  private createRun(dag: DagSpec, runId: string, info: DagRunInfo): boolean {
+  private async createRun(dag: DagSpec, runId: string, info: DagRunInfo): Promise<boolean> {
     const { store } = this.runtime;
     try {
       validateRunParams(dag.id, dag.paramSpecs, dag.params, {});
@@ -213,8 +213,8 @@ export class SchedulerService {
       this.say(this.next.get(dag.id)!, `cannot create ${runId}: ${(err as Error).message}`);
       return false;
     }
-    return store.tx(() => {
-      const ok = store.insertRunIfAbsent({
+    return store.sql.tx(async () => {
+      const ok = await store.runs.insertIfAbsent({
         dag_id: dag.id,
         run_id: runId,
         run_type: 'scheduled',
@@ -227,21 +227,16 @@ export class SchedulerService {
       });
       if (!ok) return false;
       for (const t of dag.tasks.values()) {
-        store.insertTaskInstance({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
+        await store.tasks.insert({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
       }
       return true;
     });
   }
 
   /** Starts queued runs (oldest logical date first, within maxActiveRuns) and resumes orphaned ones. */
-  private startRuns(paused: Map<string, boolean>): void {
+  private async startRuns(paused: Map<string, boolean>): Promise<void> {
     const { store } = this.runtime;
-    const rows = store.db
-      .prepare(
-        `SELECT * FROM dag_runs WHERE run_type != 'test' AND (state = 'queued' OR (state = 'running' AND owner_pid IS NULL))
-         ORDER BY logical_date, id`,
-      )
-      .all() as unknown as DagRunRecord[];
+    const rows = await store.runs.startable();
     for (const run of rows) {
       const k = `${run.dag_id}\u0000${run.run_id}`;
       if (this.executing.has(k) || this.stopping) continue;
@@ -249,10 +244,10 @@ export class SchedulerService {
       if (!dag) continue;
       if (run.state === 'queued') {
         if (paused.get(run.dag_id)) continue; // Airflow starts no queued run of a paused DAG
-        if (!this.runtime.claimRun(run.dag_id, run.run_id)) continue;
+        if (!(await this.runtime.claimRun(run.dag_id, run.run_id))) continue;
         this.log(`started ${run.run_id} of DAG "${run.dag_id}"`);
       } else {
-        if (!store.adoptRun(run.dag_id, run.run_id, process.pid, nowIso())) continue;
+        if (!(await store.runs.adopt(run.dag_id, run.run_id, process.pid, nowIso()))) continue;
         this.log(`resuming ${run.run_id} of DAG "${run.dag_id}", left by a runtime that stopped`);
       }
       this.execute(k, run);
@@ -290,7 +285,7 @@ export class SchedulerService {
       }
       let nextAt: number;
       try {
-        nextAt = this.tick().nextAt;
+        nextAt = (await this.tick()).nextAt;
       } catch (err) {
         this.log(`scheduler loop turn failed (retrying): ${(err as Error).message}`);
         nextAt = this.clock.now() + this.pollMs;

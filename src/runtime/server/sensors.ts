@@ -160,7 +160,7 @@ export class SensorService {
     const key = { dagId, runId, taskId, mapIndex };
     const row = await store.sensors.sensorInstance(key);
     if (!row) {
-      const ti = store.getTaskInstance(dagId, runId, taskId, mapIndex);
+      const ti = await store.tasks.get(dagId, runId, taskId, mapIndex);
       if (ti) throw new InvalidParamsError(`${method}: task "${taskId}" of DAG "${dagId}" is not a sensor (it is a ${ti.operator ?? 'task'})`);
       throw this.notFound(`Run "${runId}" of DAG "${dagId}" has no sensor "${taskId}"${mapIndex >= 0 ? ` [${mapIndex}]` : ''}`);
     }

@@ -188,7 +188,7 @@ export class RuntimeService {
     const rt = this.rt();
     if (!this.loaded || !rt.dagBag) {
       await rt.loadDags();
-      if (!this.loaded) rt.recover(); // runs left running by a runtime that died (a crash, a restart)
+      if (!this.loaded) await rt.recover(); // runs left running by a runtime that died (a crash, a restart)
       this.loaded = true;
     }
     return rt.dagBag!;
@@ -199,8 +199,8 @@ export class RuntimeService {
     if (reload) {
       await rt.loadDags();
       this.loaded = true;
-      this.scheduler?.recompute();
-      const result = dagListResult(rt.dagBag!, rt);
+      await this.scheduler?.recompute();
+      const result = await dagListResult(rt.dagBag!, rt);
       this.notify('dag/didLoad', result);
       return result;
     }
@@ -213,8 +213,8 @@ export class RuntimeService {
     if (paused === undefined) throw new InvalidParamsError(`${method}: "paused" must be true or false`);
     await this.dag(dagId);
     const rt = this.rt();
-    rt.store.setPaused(dagId, paused);
-    const info = dagListResult(rt.dagBag!, rt).dags.find((d) => d.dagId === dagId)!;
+    await rt.store.dags.setPaused(dagId, paused);
+    const info = (await dagListResult(rt.dagBag!, rt)).dags.find((d) => d.dagId === dagId)!;
     return info;
   }
 
@@ -264,7 +264,7 @@ export class RuntimeService {
     const conf = optObject(method, p, 'conf');
     await this.dag(dagId);
     const rt = this.rt();
-    const run = rt.triggerRun(dagId, { logicalDate, conf });
+    const run = await rt.triggerRun(dagId, { logicalDate, conf });
     this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
     this.execute(dagId, run.run_id, (signal) => rt.executeRun(dagId, run.run_id, signal));
     return runInfo(run);
@@ -276,9 +276,9 @@ export class RuntimeService {
     const ctl = new AbortController();
     this.active.set(key, ctl);
     work(ctl.signal)
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         this.notify('runtime/didWarn', { dagId, runId, message: `Run "${runId}" of DAG "${dagId}" stopped: ${(err as Error).message}` });
-        const run = this.runtime?.store.getRun(dagId, runId);
+        const run = await this.runtime?.store.runs.get(dagId, runId);
         if (run) this.notify('run/didChange', { dagId, runId, state: run.state, reason: (err as Error).message });
       })
       .finally(() => this.active.delete(key));
@@ -300,22 +300,22 @@ export class RuntimeService {
 
   // ---------------------------------------------------------------- runs and tasks
 
-  private runList(method: string, p: Params): P.RunInfo[] {
+  private async runList(method: string, p: Params): Promise<P.RunInfo[]> {
     const dagId = optStr(method, p, 'dagId');
     const limit = optInt(method, p, 'limit', 1, 500) ?? 20;
-    return this.rt().store.listRuns({ dagId, limit }).map(runInfo);
+    return (await this.rt().store.runs.list({ dagId, limit })).map(runInfo);
   }
 
-  private runRef(method: string, p: Params): DagRunRecord {
+  private async runRef(method: string, p: Params): Promise<DagRunRecord> {
     const dagId = str(method, p, 'dagId');
     const runId = str(method, p, 'runId');
-    const run = this.rt().store.getRun(dagId, runId);
+    const run = await this.rt().store.runs.get(dagId, runId);
     if (!run) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
     return run;
   }
 
-  private runCancel(method: string, p: Params): { cancelled: boolean } {
-    const run = this.runRef(method, p);
+  private async runCancel(method: string, p: Params): Promise<{ cancelled: boolean }> {
+    const run = await this.runRef(method, p);
     let cancelled = false;
     for (const [key, ctl] of this.active) {
       const [dagId, runId] = key.split('\u0000');
@@ -328,8 +328,8 @@ export class RuntimeService {
   }
 
   private async taskList(method: string, p: Params): Promise<P.TaskInstanceInfo[]> {
-    const run = this.runRef(method, p);
-    const tis = this.rt().store.listTaskInstances(run.dag_id, run.run_id);
+    const run = await this.runRef(method, p);
+    const tis = await this.rt().store.tasks.list(run.dag_id, run.run_id);
     const dag = (await this.bag()).dags.get(run.dag_id);
     const order = new Map((dag ? dag.topologicalOrder() : []).map((id: string, i: number) => [id, i]));
     tis.sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id) || a.map_index - b.map_index);
@@ -346,7 +346,7 @@ export class RuntimeService {
     const ctl = new AbortController();
     // testTask inserts its run synchronously before its first await, so the newest run is it.
     const done = rt.testTask(dagId, taskId, logicalDate, ctl.signal);
-    const run = rt.store.listRuns({ dagId, limit: 1 })[0]!;
+    const run = (await rt.store.runs.list({ dagId, limit: 1 }))[0]!;
     const key = `${dagId}\u0000${run.run_id}`;
     this.active.set(key, ctl);
     this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
@@ -356,27 +356,27 @@ export class RuntimeService {
     return runInfo(run);
   }
 
-  private taskRef(method: string, p: Params): { run: DagRunRecord; taskId: string; mapIndex: number } {
-    const run = this.runRef(method, p);
+  private async taskRef(method: string, p: Params): Promise<{ run: DagRunRecord; taskId: string; mapIndex: number }> {
+    const run = await this.runRef(method, p);
     const taskId = str(method, p, 'taskId');
     const mapIndex = optInt(method, p, 'mapIndex', -1) ?? -1;
-    if (!this.rt().store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex)) {
+    if (!(await this.rt().store.tasks.get(run.dag_id, run.run_id, taskId, mapIndex))) {
       throw new NotFoundError(`Run "${run.run_id}" of DAG "${run.dag_id}" has no task instance "${taskId}"${mapIndex >= 0 ? ` [${mapIndex}]` : ''}`);
     }
     return { run, taskId, mapIndex };
   }
 
-  private taskTries(method: string, p: Params): P.TryInfo[] {
-    const { run, taskId, mapIndex } = this.taskRef(method, p);
-    return this.rt().store.listTries(run.dag_id, run.run_id, taskId, mapIndex).map(tryInfo);
+  private async taskTries(method: string, p: Params): Promise<P.TryInfo[]> {
+    const { run, taskId, mapIndex } = await this.taskRef(method, p);
+    return (await this.rt().store.tasks.listTries(run.dag_id, run.run_id, taskId, mapIndex)).map(tryInfo);
   }
 
-  private taskLog(method: string, p: Params): P.TaskLogResult {
-    const { run, taskId, mapIndex } = this.taskRef(method, p);
+  private async taskLog(method: string, p: Params): Promise<P.TaskLogResult> {
+    const { run, taskId, mapIndex } = await this.taskRef(method, p);
     const rt = this.rt();
-    const ti = rt.store.getTaskInstance(run.dag_id, run.run_id, taskId, mapIndex)!;
+    const ti = (await rt.store.tasks.get(run.dag_id, run.run_id, taskId, mapIndex))!;
     const requested = optInt(method, p, 'tryNumber', 1);
-    const tries = rt.store.listTries(run.dag_id, run.run_id, taskId, mapIndex);
+    const tries = await rt.store.tasks.listTries(run.dag_id, run.run_id, taskId, mapIndex);
     const tryNumber = requested ?? Math.max(ti.try_number, ...tries.map((t) => t.try_number), 1);
     if (requested !== undefined && requested > Math.max(ti.try_number, 1)) {
       throw new NotFoundError(`Task "${taskId}" of run "${run.run_id}" has no try ${requested} (latest: ${ti.try_number})`);
@@ -389,7 +389,7 @@ export class RuntimeService {
   }
 
   private async taskClear(method: string, p: Params): Promise<{ cleared: string[] }> {
-    const run = this.runRef(method, p);
+    const run = await this.runRef(method, p);
     const taskIds = strArray(method, p, 'taskIds');
     const options = {
       taskIds,
@@ -403,18 +403,18 @@ export class RuntimeService {
     const rt = this.rt();
     const cleared = await rt.clear(run.dag_id, run.run_id, options);
     for (const ti of cleared) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
-    const after = rt.store.getRun(run.dag_id, run.run_id)!;
+    const after = (await rt.store.runs.get(run.dag_id, run.run_id))!;
     this.notify('run/didChange', { dagId: run.dag_id, runId: run.run_id, state: after.state });
     if (rerun && cleared.length > 0) this.execute(run.dag_id, run.run_id, (signal) => rt.executeRun(run.dag_id, run.run_id, signal));
     return { cleared: [...new Set(cleared.map((t) => t.task_id))] };
   }
 
-  private taskMark(method: string, p: Params): { marked: number } {
-    const run = this.runRef(method, p);
+  private async taskMark(method: string, p: Params): Promise<{ marked: number }> {
+    const run = await this.runRef(method, p);
     const taskId = str(method, p, 'taskId');
     const state = oneOf(method, p, 'state', ['success', 'failed'] as const);
     const mapIndex = optInt(method, p, 'mapIndex', -1);
-    const marked = this.rt().mark(run.dag_id, run.run_id, taskId, state, mapIndex);
+    const marked = await this.rt().mark(run.dag_id, run.run_id, taskId, state, mapIndex);
     for (const ti of marked) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
     return { marked: marked.length };
   }
@@ -435,13 +435,13 @@ export class RuntimeService {
 
   /** One run's tries as Gantt segments, with the critical path; tasks (order, upstream) from the DAG list. */
   private async ganttData(method: string, p: Params): Promise<P.GanttResult> {
-    const run = this.runRef(method, p);
+    const run = await this.runRef(method, p);
     const dag = (await this.dagList(false)).dags.find((d) => d.dagId === run.dag_id);
     return shapeGantt(run, dag ? dag.tasks : null, queryGantt(this.rt().store.db, run.dag_id, run.run_id), Date.now());
   }
 
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {
-    const { run, taskId, mapIndex } = this.taskRef(method, p);
+    const { run, taskId, mapIndex } = await this.taskRef(method, p);
     const rt = this.rt();
     const rows = rt.store.listXComs({ dagId: run.dag_id, runId: run.run_id, taskId }).filter((x) => x.map_index === mapIndex);
     const out: P.XComInfo[] = [];
@@ -541,9 +541,10 @@ function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
 }
 
-export function dagListResult(bag: DagBag, rt: Runtime): P.DagListResult {
-  const paused = rt.store.pausedDags();
+export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagListResult> {
+  const paused = await rt.store.dags.paused();
   const now = rt.clock.now();
+  const next = new Map(await Promise.all([...bag.dags.values()].map(async (d) => [d.id, await nextRunOf(d, rt.store, now)] as const)));
   const dags: P.DagInfo[] = [...bag.dags.values()]
     .map((d) => ({
       dagId: d.id,
@@ -552,7 +553,7 @@ export function dagListResult(bag: DagBag, rt: Runtime): P.DagListResult {
       schedule: d.scheduleText,
       timezone: d.timezone,
       isPaused: paused.get(d.id) ?? false,
-      nextRun: nextRunInfo(nextRunOf(d, rt.store, now)),
+      nextRun: nextRunInfo(next.get(d.id)),
       tags: [...d.tags],
       position: pos(d.position),
       tasks: (d.topologicalOrder() as string[]).map((id) => {
@@ -585,7 +586,7 @@ export function dagListResult(bag: DagBag, rt: Runtime): P.DagListResult {
   };
 }
 
-function nextRunInfo(n: ReturnType<typeof nextRunOf>): P.NextRunInfo | null {
+function nextRunInfo(n: Awaited<ReturnType<typeof nextRunOf>>): P.NextRunInfo | null {
   if (!n) return null;
   return { logicalDate: n.logicalDate.toISOString(), dataIntervalStart: n.dataInterval.start.toISOString(), dataIntervalEnd: n.dataInterval.end.toISOString(), runAfter: n.runAfter.toISOString() };
 }

@@ -1,0 +1,167 @@
+/** DAG runs: creation, claims by a runtime, heartbeats and state. */
+import type { Sql, SqlValue } from '../sql.ts';
+import type { DagRunRecord, RunState } from '../records.ts';
+import { updateRow } from './update.ts';
+
+export type NewRun = Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'heartbeat_at'>;
+
+export class RunRepository {
+  private readonly sql: Sql;
+
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  /** Inserts a run; a run id the DAG already has is an error naming both. */
+  async insert(r: NewRun): Promise<DagRunRecord> {
+    try {
+      await this.sql.run(
+        `INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, queued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        r.dag_id,
+        r.run_id,
+        r.run_type,
+        r.logical_date,
+        r.data_interval_start,
+        r.data_interval_end,
+        r.state,
+        r.conf,
+        r.queued_at,
+      );
+    } catch (err) {
+      // SQLite: "UNIQUE constraint failed"; PostgreSQL: "duplicate key value violates unique constraint".
+      if (/UNIQUE|unique constraint/i.test((err as Error).message)) throw new Error(`DAG "${r.dag_id}" already has a run "${r.run_id}"`);
+      throw err;
+    }
+    return (await this.get(r.dag_id, r.run_id))!;
+  }
+
+  /**
+   * Inserts a run unless the DAG already has one with that run id or a scheduled/backfill
+   * run at that logical date (the claim of run creation when several schedulers share a
+   * store); false when it exists.
+   */
+  async insertIfAbsent(r: NewRun): Promise<boolean> {
+    const res = await this.sql.run(
+      `INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, queued_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM dag_runs WHERE dag_id = ? AND logical_date = ? AND run_type IN ('scheduled', 'backfill'))
+       ON CONFLICT (dag_id, run_id) DO NOTHING`,
+      r.dag_id,
+      r.run_id,
+      r.run_type,
+      r.logical_date,
+      r.data_interval_start,
+      r.data_interval_end,
+      r.state,
+      r.conf,
+      r.queued_at,
+      r.dag_id,
+      r.logical_date,
+    );
+    return res.changes > 0;
+  }
+
+  get(dagId: string, runId: string): Promise<DagRunRecord | undefined> {
+    return this.sql.get<DagRunRecord>('SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ?', dagId, runId);
+  }
+
+  /** Finds a run by run id alone (run ids are unique per DAG; this takes the newest match). */
+  find(runId: string, dagId?: string): Promise<DagRunRecord | undefined> {
+    if (dagId) return this.get(dagId, runId);
+    return this.sql.get<DagRunRecord>('SELECT * FROM dag_runs WHERE run_id = ? ORDER BY id DESC LIMIT 1', runId);
+  }
+
+  /** Runs, newest first. */
+  list(filter: { dagId?: string; state?: RunState; limit?: number } = {}): Promise<DagRunRecord[]> {
+    const where: string[] = [];
+    const args: SqlValue[] = [];
+    if (filter.dagId) {
+      where.push('dag_id = ?');
+      args.push(filter.dagId);
+    }
+    if (filter.state) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
+    return this.sql.all<DagRunRecord>(`SELECT * FROM dag_runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, ...args, filter.limit ?? 100);
+  }
+
+  /** The newest `limit` runs of a DAG, oldest first among them (the grid's columns). */
+  async latest(dagId: string, limit: number, offset = 0): Promise<DagRunRecord[]> {
+    const rows = await this.sql.all<DagRunRecord>('SELECT * FROM dag_runs WHERE dag_id = ? ORDER BY logical_date DESC, id DESC LIMIT ? OFFSET ?', dagId, limit, offset);
+    return rows.reverse();
+  }
+
+  async count(dagId: string): Promise<number> {
+    const row = await this.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ?', dagId);
+    return Number(row?.n ?? 0);
+  }
+
+  async update(dagId: string, runId: string, fields: Partial<Omit<DagRunRecord, 'id' | 'dag_id' | 'run_id'>>): Promise<void> {
+    await updateRow(this.sql, 'dag_runs', fields, { dag_id: dagId, run_id: runId });
+  }
+
+  /** DAG id → how many of its runs are queued or running (what maxActiveRuns limits). */
+  async activeCounts(): Promise<Map<string, number>> {
+    const rows = await this.sql.all<{ dag_id: string; n: number }>("SELECT dag_id, COUNT(*) AS n FROM dag_runs WHERE state IN ('queued', 'running') GROUP BY dag_id");
+    return new Map(rows.map((r) => [r.dag_id, Number(r.n)]));
+  }
+
+  /**
+   * Claims a queued run for this process: it becomes `running` only if the DAG has fewer
+   * than `maxActiveRuns` running runs. One guarded statement, so runtimes sharing the
+   * store cannot both pass the limit or both take the run.
+   */
+  async claim(dagId: string, runId: string, maxActiveRuns: number, pid: number, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      `UPDATE dag_runs SET state = 'running', owner_pid = ?, heartbeat_at = ?, start_date = COALESCE(start_date, ?), end_date = NULL
+       WHERE dag_id = ? AND run_id = ? AND state = 'queued'
+         AND (SELECT COUNT(*) FROM dag_runs WHERE dag_id = ? AND state = 'running') < ?`,
+      pid,
+      at,
+      at,
+      dagId,
+      runId,
+      dagId,
+      maxActiveRuns,
+    );
+    return r.changes > 0;
+  }
+
+  /** Takes over a run a stopped runtime left (`running`, no owner); false if another runtime did first. */
+  async adopt(dagId: string, runId: string, pid: number, at: string): Promise<boolean> {
+    const r = await this.sql.run("UPDATE dag_runs SET owner_pid = ?, heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND state = 'running' AND owner_pid IS NULL", pid, at, dagId, runId);
+    return r.changes > 0;
+  }
+
+  /** The DAG's latest scheduled or backfill run (Airflow's last automated run). */
+  lastAutomated(dagId: string): Promise<DagRunRecord | undefined> {
+    return this.sql.get<DagRunRecord>("SELECT * FROM dag_runs WHERE dag_id = ? AND run_type IN ('scheduled', 'backfill') ORDER BY logical_date DESC, id DESC LIMIT 1", dagId);
+  }
+
+  /** The run before a logical date (dependsOnPast's previous run); manual runs left out when `skipManual`. */
+  previous(dagId: string, logicalDate: string, skipManual: boolean): Promise<DagRunRecord | undefined> {
+    return this.sql.get<DagRunRecord>(
+      `SELECT * FROM dag_runs WHERE dag_id = ? AND logical_date < ? AND run_type != 'test' ${skipManual ? "AND run_type != 'manual'" : ''}
+       ORDER BY logical_date DESC, id DESC LIMIT 1`,
+      dagId,
+      logicalDate,
+    );
+  }
+
+  /** Runs that are queued or running (one run's, when given): what crash recovery looks at. */
+  active(only?: { dagId: string; runId: string }): Promise<DagRunRecord[]> {
+    return only
+      ? this.sql.all<DagRunRecord>("SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ? AND state IN ('running', 'queued')", only.dagId, only.runId)
+      : this.sql.all<DagRunRecord>("SELECT * FROM dag_runs WHERE state IN ('running', 'queued')");
+  }
+
+  /** Runs a scheduler may start: queued ones, and running ones no runtime owns; oldest logical date first. */
+  startable(): Promise<DagRunRecord[]> {
+    return this.sql.all<DagRunRecord>(
+      `SELECT * FROM dag_runs WHERE run_type != 'test' AND (state = 'queued' OR (state = 'running' AND owner_pid IS NULL))
+       ORDER BY logical_date, id`,
+    );
+  }
+}

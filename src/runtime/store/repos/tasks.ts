@@ -1,0 +1,192 @@
+/** Task instances and their tries. */
+import type { Sql, SqlValue } from '../sql.ts';
+import { ROW_ORDER } from '../sql.ts';
+import { nowIso } from '../clock.ts';
+import type { TaskInstanceRecord, TaskState, TaskTryRecord } from '../records.ts';
+import { updateRow } from './update.ts';
+
+export interface TiKey {
+  readonly dag_id: string;
+  readonly run_id: string;
+  readonly task_id: string;
+  readonly map_index: number;
+}
+
+export type NewTaskInstance = Pick<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index' | 'max_tries' | 'operator' | 'pool' | 'state'>;
+
+export class TaskRepository {
+  private readonly sql: Sql;
+
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  /** Inserts a task instance unless it exists. */
+  async insert(ti: NewTaskInstance): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO task_instances (dag_id, run_id, task_id, map_index, max_tries, operator, pool, state, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+      ti.dag_id,
+      ti.run_id,
+      ti.task_id,
+      ti.map_index,
+      ti.max_tries,
+      ti.operator,
+      ti.pool,
+      ti.state,
+      nowIso(),
+    );
+  }
+
+  get(dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskInstanceRecord | undefined> {
+    return this.sql.get<TaskInstanceRecord>('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?', dagId, runId, taskId, mapIndex);
+  }
+
+  /** A run's task instances, in the order they were created. */
+  list(dagId: string, runId: string): Promise<TaskInstanceRecord[]> {
+    return this.sql.all<TaskInstanceRecord>(`SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? ORDER BY ${ROW_ORDER[this.sql.dialect]}`, dagId, runId);
+  }
+
+  /** One task's instances in a run (every map index). */
+  listOfTask(dagId: string, runId: string, taskId: string): Promise<TaskInstanceRecord[]> {
+    return this.sql.all<TaskInstanceRecord>('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY map_index', dagId, runId, taskId);
+  }
+
+  async update(key: TiKey, fields: Partial<Omit<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index'>>): Promise<void> {
+    await updateRow(this.sql, 'task_instances', { ...fields, updated_at: nowIso() }, { ...key });
+  }
+
+  /** Replaces a mapped task's placeholder (map index -1) with `count` instances. */
+  expand(placeholder: NewTaskInstance, count: number): Promise<void> {
+    return this.sql.tx(async () => {
+      await this.sql.run('DELETE FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1', placeholder.dag_id, placeholder.run_id, placeholder.task_id);
+      for (let i = 0; i < count; i++) await this.insert({ ...placeholder, map_index: i, state: null });
+    });
+  }
+
+  /**
+   * Claims a try: moves the task instance to `running` (or `queued`) with the next try
+   * number, only if it is still in one of the expected states at the expected try number.
+   * Two runtimes racing on one store cannot both win: the update is guarded and atomic.
+   */
+  async claimTry(
+    key: TiKey,
+    fromStates: readonly (TaskState | null)[],
+    expectedTryNumber: number,
+    claim: { pid: number; hostname: string; start_date: string },
+    /** `queued` when another process (a worker) will start it, `running` when it starts now. */
+    to: 'queued' | 'running' = 'running',
+  ): Promise<boolean> {
+    const states = fromStates.filter((s): s is TaskState => s !== null);
+    const inStates = states.length ? `state IN (${states.map(() => '?').join(', ')})` : 'FALSE';
+    const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
+    const res = await this.sql.run(
+      `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?,
+         start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
+       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (${inStates}${fromNone})`,
+      to,
+      claim.pid,
+      claim.hostname,
+      claim.start_date,
+      claim.start_date,
+      claim.start_date,
+      key.dag_id,
+      key.run_id,
+      key.task_id,
+      key.map_index,
+      expectedTryNumber,
+      ...states,
+    );
+    return res.changes === 1;
+  }
+
+  /** A worker started a queued try: the instance and the try are `running` under its pid. */
+  markTryRunning(key: TiKey, tryNumber: number, pid: number): Promise<void> {
+    return this.sql.tx(async () => {
+      await this.update(key, { state: 'running', pid });
+      await this.sql.run(
+        "UPDATE task_tries SET state = 'running', pid = ?, running_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?",
+        pid,
+        nowIso(),
+        key.dag_id,
+        key.run_id,
+        key.task_id,
+        key.map_index,
+        tryNumber,
+      );
+    });
+  }
+
+  /**
+   * Ends a `running`/`queued` try whose process is gone, guarded on state and try number so
+   * that it is settled once; false when something else settled it first.
+   */
+  async settleOrphanTry(ti: TiKey & { try_number: number }, state: TaskState, error: string, nextTryAt: string | null): Promise<boolean> {
+    const end = nowIso();
+    return this.sql.tx(async () => {
+      const res = await this.sql.run(
+        "UPDATE task_instances SET state = ?, error = ?, end_date = ?, next_try_at = ?, updated_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND state IN ('running', 'queued')",
+        state,
+        error,
+        end,
+        nextTryAt,
+        end,
+        ti.dag_id,
+        ti.run_id,
+        ti.task_id,
+        ti.map_index,
+        ti.try_number,
+      );
+      if (res.changes !== 1) return false;
+      await this.sql.run(
+        "UPDATE task_tries SET state = 'failed', error = ?, end_date = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?",
+        error,
+        end,
+        ti.dag_id,
+        ti.run_id,
+        ti.task_id,
+        ti.map_index,
+        ti.try_number,
+      );
+      return true;
+    });
+  }
+
+  async upsertTry(t: TaskTryRecord): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO task_tries (dag_id, run_id, task_id, map_index, try_number, state, start_date, end_date, duration, pid, hostname, error, log_path)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET
+         state = excluded.state, start_date = excluded.start_date, end_date = excluded.end_date, duration = excluded.duration,
+         pid = excluded.pid, hostname = excluded.hostname, error = excluded.error, log_path = excluded.log_path`,
+      t.dag_id,
+      t.run_id,
+      t.task_id,
+      t.map_index,
+      t.try_number,
+      t.state,
+      t.start_date,
+      t.end_date,
+      t.duration,
+      t.pid,
+      t.hostname,
+      t.error,
+      t.log_path,
+    );
+  }
+
+  listTries(dagId: string, runId: string, taskId?: string, mapIndex?: number): Promise<TaskTryRecord[]> {
+    let text = 'SELECT * FROM task_tries WHERE dag_id = ? AND run_id = ?';
+    const args: SqlValue[] = [dagId, runId];
+    if (taskId !== undefined) {
+      text += ' AND task_id = ?';
+      args.push(taskId);
+    }
+    if (mapIndex !== undefined) {
+      text += ' AND map_index = ?';
+      args.push(mapIndex);
+    }
+    return this.sql.all<TaskTryRecord>(text + ' ORDER BY task_id, map_index, try_number', ...args);
+  }
+}
