@@ -117,6 +117,49 @@ describe('batched state writes', () => {
     assert.deepEqual(await ws.state.getCursor('crash'), { mtimeMs: T0 + (N - 1) * 1000, id: `f${N - 1}.dat` });
   });
 
+  it('a batch refused while later batches wait never lets the cursor pass its files', async () => {
+    const N = 48;
+    const B = 4;
+    const files = await makeSource(N);
+    // The second batch's transaction is slow and then fails; meanwhile four workers keep committing
+    // files and filling batches behind it. A later batch's cursor must not be computed as if the
+    // refused batch were recorded.
+    class SlowFailingSecondBatch extends SyncStateMachine {
+      calls = 0;
+      override async recordCommittedBatch(
+        runId: string,
+        pipelineId: string,
+        entries: readonly { point: PointInfo; result: FileResult }[],
+        cursor: Cursor | null = null,
+      ): Promise<void> {
+        if (entries.length > 0 && ++this.calls === 2) {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error('disk I/O error (injected)');
+        }
+        await super.recordCommittedBatch(runId, pipelineId, entries, cursor);
+      }
+    }
+    const state = new SlowFailingSecondBatch(ws.store.sync);
+    await assert.rejects(
+      runSync({ pipelineId: 'ordered', ...sftpEnds(server, ws), state, stateBatchFiles: B, stateBatchMs: 600_000, concurrency: 4 }),
+      /could not record 4 file\(s\).*disk I\/O error \(injected\)/,
+    );
+    const manifest = await ws.state.getManifest('ordered');
+    const cursor = await ws.state.getCursor('ordered');
+    assert.ok(cursor !== null, 'the first batch moved the cursor');
+    const ids = [...files.keys()];
+    const covered = ids.filter((id, i) => compareCursor({ mtimeMs: T0 + i * 1000, id }, cursor) <= 0);
+    for (const id of covered) {
+      assert.ok(manifest.has(id), `"${id}" is behind the cursor (${cursor.id}) but not recorded`);
+      assert.deepEqual(await readFile(join(ws.dst, id)), files.get(id), `"${id}" is behind the cursor but not in place`);
+    }
+    // The next run sends what is missing and ends with everything in place.
+    const s = await runSync({ pipelineId: 'ordered', ...sftpEnds(server, ws), state: ws.state, stateBatchFiles: B });
+    assert.equal(s.filesFailed, 0, JSON.stringify(s.failures));
+    for (const [id, content] of files) assert.deepEqual(await readFile(join(ws.dst, id)), content, id);
+    assert.deepEqual(await ws.state.getCursor('ordered'), { mtimeMs: T0 + (N - 1) * 1000, id: ids[N - 1] });
+  });
+
   it('a batch the state store refuses is reverted at the destination as a whole; earlier batches stay', async () => {
     const N = 40;
     const B = 8;

@@ -246,29 +246,37 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
 
       /**
        * Records the pending batch (one transaction), then drops the backups of its files.
-       * Flushes run one after another: a batch's cursor covers the batches before it, so
-       * it is computed only once they are recorded (or, failed, no longer done).
+       * The batch is taken at once; its recording waits for the batches taken before it: a
+       * batch's cursor covers them, so it is computed only once they are recorded (or, failed,
+       * no longer done).
        */
-      let flushing: Promise<unknown> = Promise.resolve();
+      let flushing: Promise<unknown> | null = null;
       const flush = async (): Promise<void> => {
-        const recorded = flushing.then(record);
-        flushing = recorded.catch(() => undefined);
-        const batch = await recorded;
-        if (batch === undefined) return;
+        if (timer !== null) {
+          clearTimeout(timer);
+          timer = null;
+        }
+        if (pending.length === 0) {
+          await flushing;
+          return;
+        }
+        const batch = pending;
+        pending = [];
+        const previous = flushing;
+        const recorded = previous === null ? record(batch) : previous.then(() => record(batch));
+        const tail: Promise<unknown> = recorded.catch(() => undefined);
+        flushing = tail;
+        void tail.then(() => {
+          if (flushing === tail) flushing = null;
+        });
+        await recorded;
         await Promise.all(
           batch.map((b) =>
             b.w.release().catch((e: unknown) => log.warn(`could not remove the backup of "${b.result.id}": ${errorMessage(e)}`)),
           ),
         );
       };
-      const record = async (): Promise<Pending[] | undefined> => {
-        if (timer !== null) {
-          clearTimeout(timer);
-          timer = null;
-        }
-        if (pending.length === 0) return undefined;
-        const batch = pending;
-        pending = [];
+      const record = async (batch: Pending[]): Promise<void> => {
         for (const b of batch) done[b.index] = true;
         const end = donePrefix();
         const cursor = cursorAt(end);
@@ -300,7 +308,6 @@ export async function runSync(options: SyncPipelineOptions): Promise<SyncSummary
           summary.bytesRead += b.result.bytesRead;
           summary.bytesMoved += b.result.bytesWritten;
         }
-        return batch;
       };
       const flushLater = (): void => {
         if (timer !== null) return;

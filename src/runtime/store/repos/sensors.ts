@@ -448,11 +448,12 @@ export class SensorRepository {
 
   /** A DAG's runs at a logical date, newest first (an ExternalTaskSensor's target). */
   async runsAtLogicalDate(dagId: string, logicalDate: string): Promise<{ run_id: string; state: string }[]> {
-    return this.sql.all<{ run_id: string; state: string }>(
+    const rows = await this.sql.all<{ run_id: string; state: string }>(
       'SELECT run_id, state FROM dag_runs WHERE dag_id = ? AND logical_date = ? ORDER BY id DESC',
       dagId,
       logicalDate,
     );
+    return rows.map((r) => ({ run_id: r.run_id, state: r.state }));
   }
 
   // ---- statistics and the sensor panel ------------------------------------------------
