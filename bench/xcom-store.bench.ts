@@ -4,7 +4,7 @@
  * API over a real store, against a floor measured in the same run on the same SQLite file: one
  * committed single-row INSERT through node:sqlite. Medians of rounds.
  *
- *   npx node bench/xcom-store.bench.ts [opsPerRound=2000] [rounds=9]
+ *   npm run bench:xcom-store     (npx node bench/xcom-store.bench.ts [opsPerRound=2000] [rounds=9])
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

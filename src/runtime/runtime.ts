@@ -64,7 +64,7 @@ export class Runtime {
     this.backend = createXComBackend(this.config.xcom, {
       workspaceRoot: this.config.root,
       xcomRoot: this.config.xcomDir,
-      db: this.store.db,
+      keys: this.store.keys,
       connections: this.config.connections,
       log: logToCurrentTry,
     });

@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Store } from '../../src/runtime/store/index.ts';
 import { createXComBackend, Keyring, decodeEnvelope } from '../../src/runtime/xcom/index.ts';
 import type { HangarXComBackend, OffloadLayer } from '../../src/runtime/xcom/index.ts';
+import type { XComRecord } from '../../src/runtime/store/index.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { HANGAR_BIN, hangar } from '../helpers/cli.ts';
 import { spawn } from 'node:child_process';
@@ -68,7 +69,7 @@ test('test_custom_backends out of the box: every backend but encrypted and s3 wo
       assert.equal(report.backends.file.ok, true);
       assert.equal(report.file_reference.records, 20_000);
       // Nothing sensitive went anywhere: the encrypted task refused before storing the value.
-      assert.equal(store.getXCom(DAG, RUN_ID, 'store_encrypted', 'sensitive'), undefined);
+      assert.equal(await store.xcoms.get(DAG, RUN_ID, 'store_encrypted', 'sensitive'), undefined);
     } finally {
       store.close();
     }
@@ -109,7 +110,7 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
         chains[b] = {};
         values[b] = {};
         for (const k of KEYS) {
-          const row = st.getXCom(DAG, RUN_ID, `store_${b}`, k);
+          const row = await st.xcoms.get(DAG, RUN_ID, `store_${b}`, k);
           assert.ok(row, `${b}/${k} stored`);
           const loc = { dagId: DAG, runId: RUN_ID, taskId: `store_${b}`, mapIndex: -1, key: k };
           chains[b]![k] = (JSON.parse(row.chain) as string[]).join('>');
@@ -147,7 +148,9 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
         s3: { small_config: 'json', medium_structured: 'typed-json>s3', large_dataset: 'typed-json>s3', repetitive: 'json>s3', sensitive: 'json', random_bytes: 'bytes>s3' },
       });
       // Sizes: the large dataset is over the seed's 1 MB; compression pays on structured and repetitive data.
-      const size = (b: string, k: string) => st.getXCom(DAG, RUN_ID, `store_${b}`, k)!;
+      const rows = new Map<string, XComRecord>();
+      for (const b of Object.keys(chains)) for (const k of KEYS) rows.set(`${b}/${k}`, (await st.xcoms.get(DAG, RUN_ID, `store_${b}`, k))!);
+      const size = (b: string, k: string) => rows.get(`${b}/${k}`)!;
       assert.ok(size('database', 'large_dataset').size_original > 1024 * 1024);
       assert.ok(size('compressed', 'large_dataset').size_stored < size('database', 'large_dataset').size_stored * 0.5);
       assert.ok(size('compressed', 'repetitive').size_stored < size('compressed', 'repetitive').size_original / 50);
@@ -164,7 +167,7 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
       assert.ok(!Buffer.from(size('encrypted', 'sensitive').value).toString('latin1').includes('hunter2'));
 
       // The file reference: an inline XCom pointing at a managed NDJSON file.
-      const refRow = st.getXCom(DAG, RUN_ID, 'push_file_reference', 'market_data_file')!;
+      const refRow = (await st.xcoms.get(DAG, RUN_ID, 'push_file_reference', 'market_data_file'))!;
       const ref = (await backend.deserialize({ dagId: DAG, runId: RUN_ID, taskId: 'push_file_reference', mapIndex: -1, key: 'market_data_file' }, refRow.value)) as { filepath: string; record_count: number; size_bytes: number; checksum: string; format: string };
       assert.equal(ref.format, 'ndjson');
       assert.equal(ref.record_count, 20_000);
@@ -174,7 +177,7 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
       assert.equal(file.toString('utf8').trimEnd().split('\n').length, 20_000);
       assert.deepEqual(decodeEnvelope({ dagId: DAG, runId: RUN_ID, taskId: 'push_file_reference', mapIndex: -1, key: 'market_data_file' }, refRow.value)!.header.refs, [['xcom-root', ref.filepath]]);
 
-      const report = (await backend.deserialize({ dagId: DAG, runId: RUN_ID, taskId: 'compare_backends', mapIndex: -1, key: 'return_value' }, st.getXCom(DAG, RUN_ID, 'compare_backends', 'return_value')!.value)) as {
+      const report = (await backend.deserialize({ dagId: DAG, runId: RUN_ID, taskId: 'compare_backends', mapIndex: -1, key: 'return_value' }, (await st.xcoms.get(DAG, RUN_ID, 'compare_backends', 'return_value'))!.value)) as {
         failed: string[];
         file_reference: { records: number; raw_feed_bytes: number };
         refused: string[];

@@ -21,7 +21,7 @@ function workspace() {
 
 let backend: XComBackend;
 async function decode(store: Store, task: string, key: string, runId = RUN_ID): Promise<unknown> {
-  const row = store.getXCom(DAG, runId, task, key);
+  const row = await store.xcoms.get(DAG, runId, task, key);
   return row ? backend.deserialize({ dagId: DAG, runId, taskId: task, mapIndex: -1, key }, row.value) : undefined;
 }
 
@@ -86,7 +86,7 @@ test('financial analytics pipeline: runs end to end from the CLI', async () => {
       assert.equal(existsSync(cleanup.files_removed[0]!), false, 'the file reference was removed');
       assert.ok(cleanup.bytes_freed > 1024 * 1024);
       assert.equal(cleanup.xcoms_cleared, 4);
-      assert.deepEqual(store.listXComs({ dagId: DAG, runId: RUN_ID, keyPrefix: 'data_source_' }), []);
+      assert.deepEqual(await store.xcoms.list({ dagId: DAG, runId: RUN_ID, keyPrefix: 'data_source_' }), []);
       assert.ok(await decode(store, 'ingest_data', 'ingestion_metadata'), 'non-temporary XComs are kept');
 
       // Lineage: who pulled what.

@@ -50,7 +50,7 @@ test('a run is refused before it exists when its conf breaks a param rule; a goo
     assert.equal((await t.rt.store.runs.list({ dagId: 'p' })).length, 0, 'nothing was stored for a refused conf');
     const run = await t.rt.runDag('p', { conf: { table: 'orders', n: 5 } });
     assert.equal(run.state, 'success');
-    const row = t.rt.store.getXCom('p', run.run_id, 't', 'return_value', -1)!;
+    const row = (await t.rt.store.xcoms.get('p', run.run_id, 't', 'return_value', -1))!;
     const value = await t.rt.backend.deserialize({ dagId: 'p', runId: run.run_id, taskId: 't', mapIndex: -1, key: 'return_value' }, row.value);
     assert.deepEqual(value, { n: 5, mode: 'fast', table: 'orders', plain: 'x' });
   } finally {

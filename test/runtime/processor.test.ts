@@ -247,7 +247,7 @@ d.task('b', { inputs: { x: a } }, async (_c, { x }) => ({ x, code: ${n} }));
     ws.write('dags/versioned.ts', v(2));
     await rt.loadDags();
     await done;
-    const row = rt.store.getXCom('versioned', run.run_id, 'b', 'return_value', -1)!;
+    const row = (await rt.store.xcoms.get('versioned', run.run_id, 'b', 'return_value', -1))!;
     assert.ok(row);
     const value = await rt.backend.deserialize({ dagId: 'versioned', runId: run.run_id, taskId: 'b', mapIndex: -1, key: 'return_value' }, row.value);
     assert.deepEqual(value, { x: 1, code: 1 }, 'both tries ran the first version');

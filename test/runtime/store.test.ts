@@ -63,11 +63,11 @@ test('store: XCom prefixes are literal (underscores are not wildcards)', async (
   const { ws, store } = freshStore();
   try {
     const put = (key: string) =>
-      store.putXCom({ ...KEY, key, value: new TextEncoder().encode('1'), chain: '["json"]', size_original: 1, size_stored: 1, sensitive: 0, created_at: new Date().toISOString() });
-    for (const k of ['data_source_a', 'data_source_b', 'dataXsourceXc', 'other']) put(k);
-    assert.deepEqual(store.listXComs({ dagId: 'd', keyPrefix: 'data_source_' }).map((r) => r.key), ['data_source_a', 'data_source_b']);
-    assert.equal(store.deleteXComs({ dagId: 'd', runId: 'r', key: 'other' }).length, 1);
-    assert.equal(store.listXComs({ dagId: 'd' }).length, 3);
+      store.xcoms.put({ ...KEY, key, value: new TextEncoder().encode('1'), chain: '["json"]', size_original: 1, size_stored: 1, sensitive: 0, created_at: new Date().toISOString() });
+    for (const k of ['data_source_a', 'data_source_b', 'dataXsourceXc', 'other']) await put(k);
+    assert.deepEqual((await store.xcoms.list({ dagId: 'd', keyPrefix: 'data_source_' })).map((r) => r.key), ['data_source_a', 'data_source_b']);
+    assert.equal((await store.xcoms.delete({ dagId: 'd', runId: 'r', key: 'other' })).length, 1);
+    assert.equal((await store.xcoms.list({ dagId: 'd' })).length, 3);
   } finally {
     store.close();
     ws.remove();

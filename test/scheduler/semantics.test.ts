@@ -22,7 +22,7 @@ function waitForTask(rt: Runtime, pred: (e: TaskEvent) => boolean): Promise<Task
 }
 
 async function xcom(rt: Runtime, dagId: string, runId: string, taskId: string, key = 'return_value', mapIndex = -1): Promise<unknown> {
-  const row = rt.store.getXCom(dagId, runId, taskId, key, mapIndex);
+  const row = await rt.store.xcoms.get(dagId, runId, taskId, key, mapIndex);
   return row ? rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value) : undefined;
 }
 

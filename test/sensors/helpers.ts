@@ -80,7 +80,7 @@ export async function xcom(
   key = 'return_value',
   mapIndex = -1,
 ): Promise<unknown> {
-  const row = rt.store.getXCom(dagId, runId, taskId, key, mapIndex);
+  const row = await rt.store.xcoms.get(dagId, runId, taskId, key, mapIndex);
   return row ? rt.backend.deserialize({ dagId, runId, taskId, mapIndex, key }, row.value) : undefined;
 }
 

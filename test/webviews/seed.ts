@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import type { XComLocation } from '../../src/runtime/xcom/index.ts';
+import type { XComRecord } from '../../src/runtime/store/records.ts';
 
 export const KEY_ID = 'k1';
 /** 32 bytes, base64. */
@@ -33,12 +34,16 @@ export async function seed(dir: string, items: Iterable<SeedItem>): Promise<void
   process.env.HANGAR_XCOM_KEYS = `${KEY_ID}:${KEY}`;
   const rt = new Runtime(dir);
   try {
-    const db = rt.store.db;
-    db.exec('BEGIN');
+    // Serialized first (files, encryption), then written 5,000 rows to a transaction.
+    let batch: XComRecord[] = [];
+    const flush = () => rt.store.sql.tx(async () => {
+      for (const x of batch) await rt.store.xcoms.put(x);
+      batch = [];
+    });
     let n = 0;
     for (const it of items) {
       const s = await rt.backend.serialize(it.loc, it.value, { ...(it.backend ? { backend: it.backend } : {}), ...(it.sensitive !== undefined ? { sensitive: it.sensitive } : {}) });
-      rt.store.putXCom({
+      batch.push({
         dag_id: it.loc.dagId,
         run_id: it.loc.runId,
         task_id: it.loc.taskId,
@@ -51,12 +56,9 @@ export async function seed(dir: string, items: Iterable<SeedItem>): Promise<void
         sensitive: s.sensitive ? 1 : 0,
         created_at: new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString(),
       });
-      if (++n % 5000 === 0) {
-        db.exec('COMMIT');
-        db.exec('BEGIN');
-      }
+      if (++n % 5000 === 0) await flush();
     }
-    db.exec('COMMIT');
+    await flush();
   } finally {
     await rt.close();
     if (before === undefined) delete process.env.HANGAR_XCOM_KEYS;

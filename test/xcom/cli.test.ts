@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { Store } from '../../src/runtime/store/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
 
@@ -137,7 +137,7 @@ test('xcom rotate-key: stops part way, resumes, loses nothing; old key no longer
   }
 });
 
-test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key', () => {
+test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key', async () => {
   const { ws } = setup();
   try {
     let r = x(ws, ['lineage', '--dag', 'cli_xcom', '--run', RUN, '--json']);
@@ -171,9 +171,9 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     // clear --older-than: nothing is a week old; then back-date and clear.
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--older-than', '7d', '--json']);
     assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytes_freed: 0, errors: [] });
-    const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'));
-    db.prepare("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'").run();
-    db.close();
+    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    await store.sql.run("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'");
+    store.close();
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--run', RUN, '--older-than', '7d']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Removed 1 XCom\(s\) and 1 file\(s\)\/object\(s\), \d+\.\d KiB freed/);

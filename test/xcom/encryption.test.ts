@@ -134,7 +134,7 @@ test('keyring: primary encrypts, all decrypt; keys from env, key file (outside t
     const k1 = generateXComKey();
     const k2 = randomBytes(32).toString('hex');
     const env = { HANGAR_XCOM_KEYS: `a:${k1}, b:${k2}` };
-    const fromEnv = loadKeyring({}, { workspaceRoot: ws.root, env })!;
+    const fromEnv = (await loadKeyring({}, { workspaceRoot: ws.root, env }))!;
     assert.equal(fromEnv.primaryId, 'a');
     assert.deepEqual(fromEnv.ids, ['a', 'b']);
     assert.throws(() => keysFromEnv('X', { X: 'a:short' }), (e: Error) => /32 bytes/.test(e.message) && !e.message.includes('short'));
@@ -144,26 +144,36 @@ test('keyring: primary encrypts, all decrypt; keys from env, key file (outside t
     const file = join(keyDir, 'xcom-keys.json');
     writeFileSync(file, JSON.stringify({ primary: 'f2', keys: { f1: generateXComKey(), f2: generateXComKey() } }));
     chmodSync(file, 0o600);
-    const fromFile = loadKeyring({ keyFile: file }, { workspaceRoot: ws.root, env: {} })!;
+    const fromFile = (await loadKeyring({ keyFile: file }, { workspaceRoot: ws.root, env: {} }))!;
     assert.equal(fromFile.primaryId, 'f2');
     chmodSync(file, 0o644);
-    assert.throws(() => loadKeyring({ keyFile: file }, { workspaceRoot: ws.root, env: {} }), /readable by other users/);
+    await assert.rejects(loadKeyring({ keyFile: file }, { workspaceRoot: ws.root, env: {} }), /readable by other users/);
     const inside = join(ws.root, 'keys.json');
     writeFileSync(inside, '{}');
     chmodSync(inside, 0o600);
-    assert.throws(() => loadKeyring({ keyFile: inside }, { workspaceRoot: ws.root, env: {} }), /inside the workspace/);
+    await assert.rejects(loadKeyring({ keyFile: inside }, { workspaceRoot: ws.root, env: {} }), /inside the workspace/);
 
     // passphrase: scrypt with a salt stored in xcom_keys; same passphrase → same key, other → authentication error
-    const p1 = loadKeyring({}, { workspaceRoot: ws.root, db: ws.db, env: { HANGAR_XCOM_PASSPHRASE: 'a long passphrase' } })!;
-    const salts = ws.db.prepare('SELECT key_id, kdf, length(salt) AS n FROM xcom_keys').all();
-    assert.deepEqual(salts.map((r) => ({ ...r })), [{ key_id: 'passphrase', kdf: 'scrypt', n: 16 }]);
+    const p1 = (await loadKeyring({}, { workspaceRoot: ws.root, keys: ws.store.keys, env: { HANGAR_XCOM_PASSPHRASE: 'a long passphrase' } }))!;
+    const salts = await ws.store.keys.salts();
+    assert.deepEqual(
+      salts.map((r) => ({ key_id: r.key_id, kdf: r.kdf, n: r.salt.byteLength, params: JSON.parse(r.params) as unknown })),
+      [{ key_id: 'passphrase', kdf: 'scrypt', n: 16, params: { N: 32768, r: 8, p: 1 } }],
+    );
     const pb = ws.backend({ backend: 'encrypted' }, p1);
     const ps = await pb.serialize(loc('creds'), SECRET);
-    const p2 = loadKeyring({ passphrase: 'a long passphrase' }, { workspaceRoot: ws.root, db: ws.db, env: {} })!;
+    const p2 = (await loadKeyring({ passphrase: 'a long passphrase' }, { workspaceRoot: ws.root, keys: ws.store.keys, env: {} }))!;
     assert.deepEqual(await ws.backend({}, p2).deserialize(loc('creds'), ps.data), SECRET);
-    const wrong = loadKeyring({ passphrase: 'another passphrase' }, { workspaceRoot: ws.root, db: ws.db, env: {} })!;
+    const wrong = (await loadKeyring({ passphrase: 'another passphrase' }, { workspaceRoot: ws.root, keys: ws.store.keys, env: {} }))!;
     await assert.rejects(ws.backend({}, wrong).deserialize(loc('creds'), ps.data), isAuthError('authentication'));
-    assert.throws(() => loadKeyring({ passphrase: 'x'.repeat(12) }, { workspaceRoot: ws.root, env: {} }), /needs the metadata store/);
+    await assert.rejects(loadKeyring({ passphrase: 'x'.repeat(12) }, { workspaceRoot: ws.root, env: {} }), /needs the metadata store/);
+    await assert.rejects(loadKeyring({ passphrase: 'short' }, { workspaceRoot: ws.root, keys: ws.store.keys, env: {} }), /shorter than 8 characters/);
+    assert.equal((await ws.store.keys.salts()).length, 1, 'a rejected passphrase stores no salt');
+    // A backend configured with the passphrase: its keyring is complete once ready() resolves, and it reads what p1 wrote.
+    const configured = ws.backend({ backend: 'encrypted', encryption: { passphrase: 'a long passphrase' } });
+    assert.deepEqual(await configured.deserialize(loc('creds'), ps.data), SECRET, 'decrypting waits for the key');
+    assert.deepEqual((await configured.ready())!.ids, ['passphrase']);
+    assert.throws(() => ws.backend({ encryption: { passphrase: 'short' } }), /shorter than 8 characters/);
 
     // setKeyring: keys handed over later (SecretStorage)
     const late = ws.backend({ backend: 'encrypted' });

@@ -1,74 +1,63 @@
-/** Test helpers for XCom: a temp workspace with a SQLite store holding the runtime's xcom tables plus ours. */
+/** Test helpers for XCom: a temp workspace with a fresh metadata store (its XCom and key repositories). */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { DatabaseSync } from 'node:sqlite';
-import { createXComBackend, Keyring, XCOM_SCHEMA_SQL } from '../../src/runtime/xcom/index.ts';
+import { Store } from '../../src/runtime/store/store.ts';
+import type { XComRecord } from '../../src/runtime/store/records.ts';
+import { createXComBackend, Keyring } from '../../src/runtime/xcom/index.ts';
 import type { HangarXComBackend, XComLocation, XComOptions, StoredXCom } from '../../src/runtime/xcom/index.ts';
-
-export const RUNTIME_XCOM_SQL = `
-CREATE TABLE xcom (
-  dag_id TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL,
-  map_index INTEGER NOT NULL DEFAULT -1, key TEXT NOT NULL,
-  value BLOB NOT NULL, chain TEXT NOT NULL,
-  size_original INTEGER NOT NULL, size_stored INTEGER NOT NULL,
-  sensitive INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
-  PRIMARY KEY (dag_id, run_id, task_id, map_index, key)
-);
-CREATE TABLE xcom_pulls (
-  dag_id TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL, key TEXT NOT NULL,
-  pulled_by_task_id TEXT NOT NULL, pulled_by_map_index INTEGER NOT NULL, pulled_at TEXT NOT NULL
-);`;
 
 export interface Workspace {
   readonly root: string;
   readonly xcomRoot: string;
-  readonly db: DatabaseSync;
+  readonly store: Store;
   backend(options?: XComOptions, keyring?: Keyring): HangarXComBackend;
-  /** Serializes and writes the row as the runtime's store does. */
+  /** Serializes and writes the row as a task's push does. */
   put(b: HangarXComBackend, loc: XComLocation, value: unknown, opts?: { sensitive?: boolean; backend?: string; createdAt?: string }): Promise<StoredXCom>;
-  row(loc: XComLocation): { value: Uint8Array; chain: string; size_stored: number; sensitive: number } | undefined;
+  row(loc: XComLocation): Promise<XComRecord | undefined>;
   close(): void;
 }
 
 export function workspace(): Workspace {
   const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-'));
   const xcomRoot = join(root, '.hangar', 'xcom');
-  const db = new DatabaseSync(join(root, 'hangar.db'));
-  db.exec('PRAGMA journal_mode = WAL;');
-  db.exec(RUNTIME_XCOM_SQL);
-  db.exec(XCOM_SCHEMA_SQL);
+  const store = new Store(join(root, 'hangar.db'));
   const backends: HangarXComBackend[] = [];
   return {
     root,
     xcomRoot,
-    db,
+    store,
     backend(options = {}, keyring) {
-      const b = createXComBackend(options, { workspaceRoot: root, xcomRoot, keyring, db, env: {}, objectStoreCredentials: S3_CREDENTIALS });
+      const b = createXComBackend(options, { workspaceRoot: root, xcomRoot, keyring, keys: store.keys, env: {}, objectStoreCredentials: S3_CREDENTIALS });
       backends.push(b);
       return b;
     },
     async put(b, loc, value, opts = {}) {
       const s = await b.serialize(loc, value, opts);
-      db.prepare(
-        `INSERT INTO xcom (dag_id, run_id, task_id, map_index, key, value, chain, size_original, size_stored, sensitive, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (dag_id, run_id, task_id, map_index, key) DO UPDATE SET value = excluded.value, chain = excluded.chain,
-           size_original = excluded.size_original, size_stored = excluded.size_stored, sensitive = excluded.sensitive, created_at = excluded.created_at`,
-      ).run(loc.dagId, loc.runId, loc.taskId, loc.mapIndex, loc.key, s.data, JSON.stringify(s.chain), s.sizeOriginal, s.sizeStored, s.sensitive ? 1 : 0, opts.createdAt ?? new Date().toISOString());
+      await store.xcoms.put({
+        dag_id: loc.dagId,
+        run_id: loc.runId,
+        task_id: loc.taskId,
+        map_index: loc.mapIndex,
+        key: loc.key,
+        value: s.data,
+        chain: JSON.stringify(s.chain),
+        size_original: s.sizeOriginal,
+        size_stored: s.sizeStored,
+        sensitive: s.sensitive ? 1 : 0,
+        created_at: opts.createdAt ?? new Date().toISOString(),
+      });
       return s;
     },
     row(loc) {
-      return db
-        .prepare('SELECT * FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?')
-        .get(loc.dagId, loc.runId, loc.taskId, loc.mapIndex, loc.key) as never;
+      return store.xcoms.get(loc.dagId, loc.runId, loc.taskId, loc.key, loc.mapIndex);
     },
     close() {
       for (const b of backends) b.close();
-      db.close();
+      store.close();
       rmSync(root, { recursive: true, force: true });
     },
   };

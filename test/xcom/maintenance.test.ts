@@ -37,42 +37,50 @@ test('key rotation: interrupted half-way, resumed, nothing lost (inline and offl
       await ws.put(before, l, v);
     }
     await ws.put(before, loc('public'), { hello: 'world' });
-    const offloaded = () => (ws.db.prepare(`SELECT count(*) AS n FROM xcom WHERE chain LIKE '%"file"%'`).get() as { n: number }).n;
-    assert.equal(offloaded(), 5);
+    const offloaded = async () => (await ws.store.xcoms.list({ dagId: loc().dagId })).filter((r) => (JSON.parse(r.chain) as string[]).includes('file')).length;
+    assert.equal(await offloaded(), 5);
 
     const after = ws.backend({ backend: 'hybrid', hybrid: { offloadThreshold: 2000 } }, new Keyring([newKey, oldKey]));
     const ac = new AbortController();
-    const p1 = await rotateXComKeys(ws.db, after, { signal: ac.signal, batchSize: 3, onProgress: (p) => p.rotated >= 5 && ac.abort() });
+    const p1 = await rotateXComKeys(ws.store, after, { signal: ac.signal, batchSize: 3, onProgress: (p) => p.rotated >= 5 && ac.abort() });
     assert.equal(p1.complete, false);
     assert.equal(p1.rotated, 5);
-    const ids = () => (ws.db.prepare(`SELECT key, value FROM xcom WHERE key LIKE 'secret_%'`).all() as { value: Uint8Array }[]).map((r) => keyIdOf(r.value));
-    assert.deepEqual(ids().sort(), [...Array(5).fill('new'), ...Array(5).fill('old')]);
+    const ids = async () => (await ws.store.xcoms.list({ dagId: loc().dagId, keyPrefix: 'secret_' })).map((r) => keyIdOf(r.value));
+    assert.equal((await ids()).length, 10);
+    assert.deepEqual((await ids()).sort(), [...Array(5).fill('new'), ...Array(5).fill('old')]);
     // mid-rotation every value still reads
     for (const [key, v] of values) {
       const l = loc(key, { taskId: `t${Number(key.split('_')[1]) % 3}` });
-      assert.deepEqual((await decodeXCom(ws.db, after, l)).value, v);
+      assert.deepEqual((await decodeXCom(ws.store, after, l)).value, v);
     }
-    const p2 = await rotateXComKeys(ws.db, after);
+    const p2 = await rotateXComKeys(ws.store, after);
     assert.equal(p2.complete, true);
     assert.equal(p2.rotated, 5);
     assert.equal(p2.alreadyCurrent, 5);
-    assert.deepEqual(ids(), Array(10).fill('new'));
+    assert.deepEqual(await ids(), Array(10).fill('new'));
     // The old key can go: everything reads with the new key alone
     const onlyNew = ws.backend({}, new Keyring([newKey]));
-    for (const [key, v] of values) assert.deepEqual((await decodeXCom(ws.db, onlyNew, loc(key, { taskId: `t${Number(key.split('_')[1]) % 3}` }))).value, v);
+    for (const [key, v] of values) assert.deepEqual((await decodeXCom(ws.store, onlyNew, loc(key, { taskId: `t${Number(key.split('_')[1]) % 3}` }))).value, v);
     // old offloaded objects were removed; nothing orphaned
-    const sweep = await sweepOrphans(ws.db, onlyNew, { dryRun: true, minAgeMs: 0 });
+    const sweep = await sweepOrphans(ws.store, onlyNew, { dryRun: true, minAgeMs: 0 });
     assert.equal(sweep.orphans.length, 0, JSON.stringify(sweep.orphans));
-    assert.equal(offloaded(), 5);
-    const status = ws.db.prepare('SELECT target_key_id, finished_at IS NOT NULL AS done, rotated FROM xcom_key_rotation').get() as Record<string, unknown>;
-    assert.deepEqual({ ...status }, { target_key_id: 'new', done: 1, rotated: 10 });
+    assert.equal(await offloaded(), 5);
+    const status = await ws.store.keys.rotations();
+    assert.deepEqual(
+      status.map((r) => ({ target: r.target_key_id, done: r.finished_at !== null, rotated: r.rotated, failed: r.failed })),
+      [{ target: 'new', done: true, rotated: 10, failed: 0 }],
+    );
     // a row whose key is gone is reported, left untouched, and the rotation is not complete
     const lost = ws.backend({ backend: 'encrypted' }, new Keyring([{ id: 'lost', key: randomBytes(32) }]));
     await ws.put(lost, loc('orphan_secret'), { token: 'x' });
-    const p3 = await rotateXComKeys(ws.db, onlyNew);
+    const p3 = await rotateXComKeys(ws.store, onlyNew);
     assert.equal(p3.complete, false);
     assert.equal(p3.failed.length, 1);
     assert.equal(p3.failed[0]!.code, 'no-key');
+    const after3 = (await ws.store.keys.rotation('new'))!;
+    assert.equal(after3.finished_at, null, 'a rotation with a failure is not finished');
+    assert.equal(after3.failed, 1);
+    assert.equal(keyIdOf((await ws.row(loc('orphan_secret')))!.value), 'lost', 'left untouched');
   } finally {
     ws.close();
   }
@@ -87,46 +95,57 @@ test('clearXComs removes rows, lineage and files (by run, by age); sweepOrphans 
     await ws.put(b, loc('b', { runId: 'r1' }), 'small', { createdAt: old });
     await ws.put(b, loc('a', { runId: 'r2' }), 'y'.repeat(5000));
     await ws.put(b, loc('a', { runId: 'r3', dagId: 'other' }), 'z'.repeat(5000));
-    ws.db.prepare(`INSERT INTO xcom_pulls VALUES ('test_custom_backends','r1','produce',-1,'a','consume',-1,?)`).run(new Date().toISOString());
-    const fileOf = (runId: string) => {
-      const off = decodeEnvelope(loc(), ws.row(loc('a', { runId }))!.value)!.header.layers[0] as OffloadLayer;
+    const pulled = { dag_id: 'test_custom_backends', run_id: 'r1', task_id: 'produce', map_index: -1, key: 'a' };
+    await ws.store.xcoms.recordPull(pulled, { task_id: 'consume', map_index: -1 }, '2024-01-01T00:00:02.000Z');
+    await ws.store.xcoms.recordPull(pulled, { task_id: 'report', map_index: 3 }, '2024-01-01T00:00:01.000Z');
+    await ws.store.xcoms.recordPull(pulled, { task_id: 'consume', map_index: -1 }, '2024-01-01T00:00:03.000Z');
+    const fileOf = async (runId: string) => {
+      const off = decodeEnvelope(loc(), (await ws.row(loc('a', { runId })))!.value)!.header.layers[0] as OffloadLayer;
       return join(ws.xcomRoot, ...off.filepath.split('/'));
     };
-    const f1 = fileOf('r1');
-    const f2 = fileOf('r2');
-    const lineage = listXComLineage(ws.db, { dagId: 'test_custom_backends', runId: 'r1' });
-    assert.deepEqual(lineage.find((x) => x.loc.key === 'a')!.pulledBy.map((p) => p.taskId), ['consume']);
+    const f1 = await fileOf('r1');
+    const f2 = await fileOf('r2');
+    const lineage = await listXComLineage(ws.store, { dagId: 'test_custom_backends', runId: 'r1' });
+    assert.deepEqual(lineage.map((x) => x.loc.key), ['a', 'b']);
+    // each puller once, at its first pull, earliest first
+    assert.deepEqual(lineage.find((x) => x.loc.key === 'a')!.pulledBy, [
+      { taskId: 'report', mapIndex: 3, at: '2024-01-01T00:00:01.000Z' },
+      { taskId: 'consume', mapIndex: -1, at: '2024-01-01T00:00:02.000Z' },
+    ]);
+    assert.deepEqual(lineage.find((x) => x.loc.key === 'b')!.pulledBy, []);
     assert.equal(lineage.find((x) => x.loc.key === 'a')!.pushedBy.taskId, 'produce');
 
-    const r = await clearXComs(ws.db, b, { dagId: 'test_custom_backends', olderThan: '7d' });
+    const r = await clearXComs(ws.store, b, { dagId: 'test_custom_backends', olderThan: '7d' });
     assert.equal(r.rows, 2);
     assert.equal(r.objects, 1);
     assert.ok(r.bytesFreed > 5000);
     assert.ok(!existsSync(f1));
     assert.ok(existsSync(f2));
-    assert.equal((ws.db.prepare('SELECT count(*) AS n FROM xcom_pulls').get() as { n: number }).n, 0);
-    const r2 = await clearXComs(ws.db, b, { dagId: 'test_custom_backends', runId: 'r2' });
+    assert.deepEqual(await ws.store.xcoms.pulls(pulled), [], 'lineage goes with the rows');
+    const r2 = await clearXComs(ws.store, b, { dagId: 'test_custom_backends', runId: 'r2' });
     assert.equal(r2.rows, 1);
     assert.ok(!existsSync(f2));
-    assert.equal((ws.db.prepare('SELECT count(*) AS n FROM xcom').get() as { n: number }).n, 1, 'other DAG untouched');
+    assert.equal(await ws.store.xcoms.count(), 1, 'other DAG untouched');
+    assert.equal(await ws.store.xcoms.count({ dagId: 'other' }), 1);
 
     // orphans: a row deleted by hand, a stale temp file; a fresh file is left alone (a push in flight)
     await ws.put(b, loc('gone'), 'g'.repeat(4000));
-    const goneFile = (() => {
-      const off = decodeEnvelope(loc(), ws.row(loc('gone'))!.value)!.header.layers[0] as OffloadLayer;
+    const goneFile = await (async () => {
+      const off = decodeEnvelope(loc(), (await ws.row(loc('gone')))!.value)!.header.layers[0] as OffloadLayer;
       return join(ws.xcomRoot, ...off.filepath.split('/'));
     })();
-    ws.db.prepare(`DELETE FROM xcom WHERE key = 'gone'`).run();
+    // the row deleted by hand, its file left behind
+    await ws.store.sql.run("DELETE FROM xcom WHERE key = 'gone'");
     mkdirSync(join(ws.xcomRoot, 'd'), { recursive: true });
     writeFileSync(join(ws.xcomRoot, 'd', 'x.json.tmp-1234'), 'partial');
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(goneFile, hourAgo, hourAgo);
     utimesSync(join(ws.xcomRoot, 'd', 'x.json.tmp-1234'), hourAgo, hourAgo);
     writeFileSync(join(ws.xcomRoot, 'd', 'fresh.json'), 'in flight');
-    const dry = await sweepOrphans(ws.db, b, { dryRun: true });
+    const dry = await sweepOrphans(ws.store, b, { dryRun: true });
     assert.equal(dry.orphans.length, 2);
     assert.ok(existsSync(goneFile));
-    const sw = await sweepOrphans(ws.db, b);
+    const sw = await sweepOrphans(ws.store, b);
     assert.equal(sw.removed, 2);
     assert.equal(sw.bytesFreed, 4002 + 7);
     assert.ok(!existsSync(goneFile));
@@ -145,26 +164,26 @@ test('decodeXCom: decoded value, or the raw envelope with an integrity status', 
     await ws.put(b, loc('cfg'), { a: 1 });
     await ws.put(b, loc('creds'), { password: 'pw' });
     await ws.put(b, loc('big'), seedData('medium', 20_000));
-    const v = await decodeXCom(ws.db, b, loc('cfg'));
+    const v = await decodeXCom(ws.store, b, loc('cfg'));
     assert.deepEqual(v.value, { a: 1 });
     assert.deepEqual(v.chain, ['json']);
-    const raw = await decodeXCom(ws.db, b, loc('creds'), { raw: true });
+    const raw = await decodeXCom(ws.store, b, loc('creds'), { raw: true });
     assert.equal(raw.integrity.status, 'ok');
     assert.equal(raw.header!.sensitive, true);
     assert.ok(!Buffer.from(raw.envelope).toString('latin1').includes('"pw"'));
     const nokey = ws.backend({});
-    assert.equal((await decodeXCom(ws.db, nokey, loc('creds'), { raw: true })).integrity.status, 'unverified');
-    await assert.rejects(decodeXCom(ws.db, nokey, loc('creds')), /no XCom key is configured/);
+    assert.equal((await decodeXCom(ws.store, nokey, loc('creds'), { raw: true })).integrity.status, 'unverified');
+    await assert.rejects(decodeXCom(ws.store, nokey, loc('creds')), /no XCom key is configured/);
     // corrupt the offloaded file: raw mode reports it
-    const off = decodeEnvelope(loc(), ws.row(loc('big'))!.value)!.header.layers.at(-1) as OffloadLayer;
+    const off = decodeEnvelope(loc(), (await ws.row(loc('big')))!.value)!.header.layers.at(-1) as OffloadLayer;
     const f = join(ws.xcomRoot, ...off.filepath.split('/'));
     const bytes = readFileSync(f);
     bytes[10]! ^= 1;
     writeFileSync(f, bytes);
-    const r = await decodeXCom(ws.db, b, loc('big'), { raw: true });
+    const r = await decodeXCom(ws.store, b, loc('big'), { raw: true });
     assert.equal(r.integrity.status, 'checksum');
     assert.match(r.integrity.detail!, /XCom "big"/);
-    await assert.rejects(decodeXCom(ws.db, b, loc('nope')), /XCom "nope" of task "produce".*does not exist/);
+    await assert.rejects(decodeXCom(ws.store, b, loc('nope')), /XCom "nope" of task "produce".*does not exist/);
   } finally {
     ws.close();
   }
@@ -185,7 +204,7 @@ test('file references for user data: stream a large dataset into a managed file,
     assert.ok(ref.size_bytes > 1_000_000);
     await ws.put(b, l, ref);
     // the pushed XCom is just the reference; it comes back and the data streams out
-    const got = (await decodeXCom(ws.db, b, l)).value as typeof ref;
+    const got = (await decodeXCom(ws.store, b, l)).value as typeof ref;
     let n = 0;
     for await (const r of readXComRecords(b, got, l)) {
       const row = r as { symbol: string; at: Date; volume: bigint };
@@ -210,7 +229,7 @@ test('file references for user data: stream a large dataset into a managed file,
     // clearing the XCom that holds the reference removes the file
     const file = join(ws.xcomRoot, ...ref.filepath.split('/'));
     assert.ok(existsSync(file));
-    const cleared = await clearXComs(ws.db, b, { dagId: l.dagId, runId: l.runId, taskId: 'ingest_data' });
+    const cleared = await clearXComs(ws.store, b, { dagId: l.dagId, runId: l.runId, taskId: 'ingest_data' });
     assert.equal(cleared.objects, 1);
     assert.ok(!existsSync(file));
     // a tampered reference cannot escape the store

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { hangar } from '../helpers/cli.ts';
 import { testRuntime } from '../helpers/runtime.ts';
-import { encrypt, Keyring, keyUsage, NONCE_WARN_AT, recordEncryptions } from '../../src/runtime/xcom/crypto.ts';
+import { encrypt, Keyring, NONCE_WARN_AT, recordEncryptions } from '../../src/runtime/xcom/crypto.ts';
 
 test('nonces: a million encryptions under one key through encrypt() (what the backend and rotation call) repeat no nonce', () => {
   const keyring = new Keyring([{ id: 'k', key: randomBytes(32) }]);
@@ -35,13 +35,14 @@ d.task('b', { xcomBackend: 'encrypted' }, async (ctx) => { await ctx.xcom.push('
   try {
     const run = await t.rt.runDag('secrets');
     assert.equal(run.state, 'success');
-    assert.equal(keyUsage(t.rt.store.db).get('main'), 2, 'two sensitive values, one plain');
-    t.rt.store.db.prepare('UPDATE xcom_key_usage SET encryptions = ? WHERE key_id = ?').run(NONCE_WARN_AT - 1, 'main');
-    const warning = recordEncryptions(t.rt.store.db, 'main');
+    assert.deepEqual([...(await t.rt.store.keys.usage())], [['main', 2]], 'two sensitive values, one plain');
+    await t.rt.store.keys.setEncryptions('main', NONCE_WARN_AT - 1);
+    const warning = await recordEncryptions(t.rt.store.keys, 'main');
     assert.match(warning ?? '', /XCom key "main" has encrypted 1,073,741,824 values; random 96-bit nonces are safe for up to 2\^32 .* per key \(NIST SP 800-38D\): add a new primary key and run hangar xcom rotate-key/);
-    assert.equal(recordEncryptions(t.rt.store.db, 'main'), undefined, 'not again at the next one');
+    assert.equal(await recordEncryptions(t.rt.store.keys, 'main'), undefined, 'not again at the next one');
+    assert.equal((await t.rt.store.keys.usage()).get('main'), NONCE_WARN_AT + 1);
     // The backend's own path logs it to the task's log.
-    t.rt.store.db.prepare('UPDATE xcom_key_usage SET encryptions = ? WHERE key_id = ?').run(NONCE_WARN_AT + 2 ** 20 - 1, 'main');
+    await t.rt.store.keys.setEncryptions('main', NONCE_WARN_AT + 2 ** 20 - 1);
     const again = await t.rt.runDag('secrets');
     // Whichever task encrypted first crossed the mark: the warning is in its log.
     const { existsSync, readFileSync } = await import('node:fs');

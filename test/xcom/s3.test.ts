@@ -67,12 +67,12 @@ test('s3: multipart upload for large values, and hybrid offloading encrypted+com
     // cleanup and sweep reach the bucket
     await ws.put(h, loc('kept'), seedData('medium', 10_000));
     await ws.put(h, loc('cleared'), seedData('medium', 10_000));
-    const c = await clearXComs(ws.db, h, { dagId: 'test_custom_backends', runId: loc().runId });
+    const c = await clearXComs(ws.store, h, { dagId: 'test_custom_backends', runId: loc().runId });
     assert.equal(c.rows, 2);
     assert.equal(c.objects, 2);
-    const sw = await sweepOrphans(ws.db, h, { minAgeMs: 0 });
+    const sw = await sweepOrphans(ws.store, h, { minAgeMs: 0 });
     assert.ok(sw.removed >= 3, `big, stream, creds objects have no rows: removed ${sw.removed}`);
-    const again = await sweepOrphans(ws.db, h, { minAgeMs: 0, dryRun: true });
+    const again = await sweepOrphans(ws.store, h, { minAgeMs: 0, dryRun: true });
     assert.equal(again.orphans.length, 0);
   } finally {
     ws.close();

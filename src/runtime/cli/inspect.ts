@@ -3,7 +3,7 @@
  * (Airflow's `airflow config list --include-sources`): what this workspace runs
  * with, and where each setting came from. Secrets and key material never appear.
  */
-import { keyUsage, nonceWarning, NONCE_WARN_AT } from '../xcom/crypto.ts';
+import { nonceWarning, NONCE_WARN_AT } from '../xcom/crypto.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -90,8 +90,8 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
       }
       const sqlite = (rt.store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
       const file = readConfigFile(rt.config.root);
-      const keyring = rt.backend instanceof HangarXComBackend ? rt.backend.keyring : undefined;
-      const usage = keyUsage(rt.store.db);
+      const keyring = rt.backend instanceof HangarXComBackend ? await rt.backend.ready() : undefined;
+      const usage = await rt.store.keys.usage();
       const doc = {
         versions: {
           hangar: pkg.version,

@@ -79,7 +79,7 @@ function backendOf(rt: Runtime, ctx: Ctx): HangarXComBackend {
         ...(primary !== undefined ? { primaryKeyId: primary } : {}),
       },
     },
-    { workspaceRoot: rt.config.root, xcomRoot: rt.config.xcomDir, db: rt.store.db, connections: rt.config.connections },
+    { workspaceRoot: rt.config.root, xcomRoot: rt.config.xcomDir, keys: rt.store.keys, connections: rt.config.connections },
   );
 }
 
@@ -134,9 +134,8 @@ function printable(value: unknown): string {
 async function get(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
   const loc = locFromOptions(ctx, dagId);
   const backend = backendOf(rt, ctx);
-  const db = rt.store.db;
   if (ctx.values.raw) {
-    const raw = await decodeXCom(db, backend, loc, { raw: true }).catch(explain);
+    const raw = await decodeXCom(rt.store, backend, loc, { raw: true }).catch(explain);
     const payload = Buffer.from(raw.payload.buffer, raw.payload.byteOffset, raw.payload.byteLength);
     const out = {
       xcom: xcomLocationJson(loc),
@@ -165,7 +164,7 @@ async function get(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
       ? 0
       : fail(ctx, 'integrity', `${describeXCom(loc)}: integrity check ${raw.integrity.status}${raw.integrity.detail ? `: ${raw.integrity.detail}` : ''}`);
   }
-  const decoded = await decodeXCom(db, backend, loc).catch(explain);
+  const decoded = await decodeXCom(rt.store, backend, loc).catch(explain);
   emit(ctx, 'xcom-get', { xcom: xcomLocationJson(loc), chain: decoded.chain, sensitive: decoded.sensitive, value: JSON.parse(printable(decoded.value)) as unknown }, () =>
     ctx.out(printable(decoded.value)),
   );
@@ -174,9 +173,8 @@ async function get(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
 
 async function rotate(rt: Runtime, ctx: Ctx): Promise<number> {
   const backend = backendOf(rt, ctx);
-  if (!backend.keyring) throw new Error(`XCom key rotation needs the keys: the new primary and the old ones. ${NO_KEY_HINT}`);
-  const db = rt.store.db;
-  const total = (db.prepare(`SELECT count(*) AS n FROM xcom WHERE instr(chain, '"aes-256-gcm"') > 0`).get() as { n: number }).n;
+  if (!(await backend.ready())) throw new Error(`XCom key rotation needs the keys: the new primary and the old ones. ${NO_KEY_HINT}`);
+  const total = await rt.store.xcoms.countEncrypted();
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -191,7 +189,7 @@ async function rotate(rt: Runtime, ctx: Ctx): Promise<number> {
   };
   let result: RotationProgress;
   try {
-    result = await rotateXComKeys(db, backend, { signal: controller.signal, maxRows, onProgress: progress });
+    result = await rotateXComKeys(rt.store, backend, { signal: controller.signal, maxRows, onProgress: progress });
   } finally {
     process.off('SIGINT', onSigint);
   }
@@ -225,7 +223,7 @@ async function clear(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
       throw new UsageError((err as Error).message);
     }
   }
-  const r = await clearXComs(rt.store.db, backendOf(rt, ctx), {
+  const r = await clearXComs(rt.store, backendOf(rt, ctx), {
     dagId,
     runId: ctx.values.run as string | undefined,
     taskId: ctx.values.task as string | undefined,
@@ -251,7 +249,7 @@ async function sweep(rt: Runtime, ctx: Ctx): Promise<number> {
     }
   }
   const dryRun = !!ctx.values['dry-run'];
-  const r = await sweepOrphans(rt.store.db, backendOf(rt, ctx), { dryRun, minAgeMs });
+  const r = await sweepOrphans(rt.store, backendOf(rt, ctx), { dryRun, minAgeMs });
   const bytes = r.orphans.reduce((s, o) => s + o.size, 0);
   const doc = { dry_run: dryRun, scanned: r.scanned, referenced: r.referenced, orphans: r.orphans.map((o) => ({ store: o.store, path: o.path, size: o.size })), orphan_bytes: bytes, removed: r.removed, bytes_freed: r.bytesFreed };
   emit(ctx, 'xcom-sweep', doc, () => {
@@ -265,8 +263,8 @@ async function sweep(rt: Runtime, ctx: Ctx): Promise<number> {
   return 0;
 }
 
-function lineage(rt: Runtime, ctx: Ctx, dagId: string): number {
-  const rows = listXComLineage(rt.store.db, { dagId, runId: ctx.values.run as string | undefined });
+async function lineage(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
+  const rows = await listXComLineage(rt.store, { dagId, runId: ctx.values.run as string | undefined });
   const doc = rows.map((r) => ({
     xcom: xcomLocationJson(r.loc),
     pushed_by: { task_id: r.pushedBy.taskId, map_index: r.pushedBy.mapIndex, at: r.pushedBy.at },
@@ -294,15 +292,20 @@ function lineage(rt: Runtime, ctx: Ctx, dagId: string): number {
   return 0;
 }
 
-function list(rt: Runtime, ctx: Ctx, dagId: string): number {
-  const rows = rt.store.listXComs({
-    dagId,
-    runId: ctx.values.run as string | undefined,
-    taskId: ctx.values.task as string | undefined,
-    keyPrefix: ctx.values.prefix as string | undefined,
-    mapIndex: intOption(ctx, 'map-index'),
-  });
-  const items = rows.slice(0, limitOption(ctx) ?? rows.length).map((r) => ({
+async function list(rt: Runtime, ctx: Ctx, dagId: string): Promise<number> {
+  const limit = limitOption(ctx);
+  // Metadata only: values stay in the store.
+  const rows = await rt.store.xcoms.listMeta(
+    {
+      dagId,
+      runId: ctx.values.run as string | undefined,
+      taskId: ctx.values.task as string | undefined,
+      keyPrefix: ctx.values.prefix as string | undefined,
+      mapIndex: intOption(ctx, 'map-index'),
+    },
+    limit === undefined ? undefined : { limit },
+  );
+  const items = rows.map((r) => ({
     dag_id: r.dag_id,
     run_id: r.run_id,
     task_id: r.task_id,

@@ -39,7 +39,7 @@ function workspace(root: string): WorkspaceState {
     ws = {
       config,
       store,
-      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, db: store.db, connections: config.connections, log: logToCurrentTry }),
+      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, keys: store.keys, connections: config.connections, log: logToCurrentTry }),
     };
     workspaces.set(root, ws);
   }

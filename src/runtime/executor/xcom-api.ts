@@ -36,8 +36,8 @@ export async function pushXCom(s: XComScope, key: string, value: unknown, option
   }
   const loc: XComLocation = { dagId: s.dag.id, runId: s.runId, taskId: s.taskId, mapIndex: s.mapIndex, key };
   const stored = await s.backend.serialize(loc, value, { sensitive: options.sensitive, backend: options.backend ?? s.backendName });
-  const previous = s.store.getXCom(loc.dagId, loc.runId, loc.taskId, key, loc.mapIndex);
-  s.store.putXCom({
+  const previous = await s.store.xcoms.get(loc.dagId, loc.runId, loc.taskId, key, loc.mapIndex);
+  await s.store.xcoms.put({
     dag_id: loc.dagId,
     run_id: loc.runId,
     task_id: loc.taskId,
@@ -57,7 +57,7 @@ export async function pushXCom(s: XComScope, key: string, value: unknown, option
 /** Reads one stored XCom row's value, recording who pulled it. */
 async function decode(s: XComScope, row: XComRecord): Promise<unknown> {
   const value = await s.backend.deserialize(locOf(row), row.value);
-  s.store.recordPull(row, { task_id: s.taskId, map_index: s.mapIndex });
+  await s.store.xcoms.recordPull(row, { task_id: s.taskId, map_index: s.mapIndex });
   return value;
 }
 
@@ -67,11 +67,11 @@ export async function pullXCom(s: XComScope, taskId: string, key = RETURN_KEY, o
     throw new Error(`Task "${s.taskId}" pulled XCom "${key}" from task "${taskId}", which is not in DAG "${s.dag.id}"`);
   }
   if (options.mapIndex !== undefined || !upstream.expand) {
-    const row = s.store.getXCom(s.dag.id, s.runId, taskId, key, options.mapIndex ?? -1);
+    const row = await s.store.xcoms.get(s.dag.id, s.runId, taskId, key, options.mapIndex ?? -1);
     return row ? decode(s, row) : undefined;
   }
   // A mapped task's value is the list over its map indexes, in order (Airflow's lazy sequence).
-  const rows = s.store.listXComs({ dagId: s.dag.id, runId: s.runId, taskId, key }).filter((r) => r.map_index >= 0);
+  const rows = (await s.store.xcoms.list({ dagId: s.dag.id, runId: s.runId, taskId, key })).filter((r) => r.map_index >= 0);
   rows.sort((a, b) => a.map_index - b.map_index);
   const out: unknown[] = [];
   for (const r of rows) out.push(await decode(s, r));
@@ -134,17 +134,17 @@ export function createXComApi(s: XComScope): XComApi {
       return out;
     },
     keys: async (task, prefix) => {
-      const rows = s.store.listXComs({ dagId: s.dag.id, runId: s.runId, taskId: taskIdOf(task), keyPrefix: prefix });
+      const rows = await s.store.xcoms.listMeta({ dagId: s.dag.id, runId: s.runId, taskId: taskIdOf(task), keyPrefix: prefix });
       return [...new Set(rows.map((r) => r.key))];
     },
     pullPrefix: async (task, prefix) => {
-      const rows = s.store.listXComs({ dagId: s.dag.id, runId: s.runId, taskId: taskIdOf(task), keyPrefix: prefix });
+      const rows = await s.store.xcoms.list({ dagId: s.dag.id, runId: s.runId, taskId: taskIdOf(task), keyPrefix: prefix });
       const out: Record<string, unknown> = {};
       for (const r of rows) if (r.map_index === -1 || !(r.key in out)) out[r.key] = await decode(s, r);
       return out;
     },
     clear: async (task, selector = {}) => {
-      const rows = s.store.listXComs({
+      const rows = await s.store.xcoms.list({
         dagId: s.dag.id,
         runId: s.runId,
         taskId: taskIdOf(task),
@@ -153,7 +153,7 @@ export function createXComApi(s: XComScope): XComApi {
       });
       for (const r of rows) {
         await s.backend.purge(locOf(r), r.value);
-        s.store.deleteXComs({ dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, mapIndex: r.map_index, key: r.key });
+        await s.store.xcoms.delete({ dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, mapIndex: r.map_index, key: r.key });
       }
       return rows.length;
     },

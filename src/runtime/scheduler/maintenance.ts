@@ -134,13 +134,13 @@ export async function clearTasks(store: Store, backend: XComBackend, dag: DagSpe
   const failedOnly = options.onlyFailed && !options.taskIds && !options.downstream && !options.upstream;
   const cleared = tis.filter((t) => ids.has(t.task_id) && (!failedOnly || t.state === 'failed' || t.state === 'upstream_failed'));
   for (const ti of cleared) {
-    for (const x of store.listXComs({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index })) {
+    for (const x of await store.xcoms.list({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index })) {
       await backend.purge({ dagId: x.dag_id, runId: x.run_id, taskId: x.task_id, mapIndex: x.map_index, key: x.key }, x.value);
     }
   }
   await store.sql.tx(async () => {
     for (const ti of cleared) {
-      store.deleteXComs({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index });
+      await store.xcoms.delete({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index });
       const task = dag.tasks.get(ti.task_id);
       await store.tasks.update(
         { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index },

@@ -443,7 +443,7 @@ export class RuntimeService {
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {
     const { run, taskId, mapIndex } = await this.taskRef(method, p);
     const rt = this.rt();
-    const rows = rt.store.listXComs({ dagId: run.dag_id, runId: run.run_id, taskId }).filter((x) => x.map_index === mapIndex);
+    const rows = await rt.store.xcoms.list({ dagId: run.dag_id, runId: run.run_id, taskId, mapIndex });
     const out: P.XComInfo[] = [];
     for (const x of rows) {
       let preview: string;
@@ -467,8 +467,8 @@ export class RuntimeService {
   private async xcomRotate(): Promise<P.XComRotateResult> {
     const rt = this.rt();
     if (!(rt.backend instanceof HangarXComBackend)) throw new Error('xcom/rotate: this runtime\'s XCom backend does not support key rotation');
-    if (!rt.backend.keyring) throw new Error('xcom/rotate: no XCom key is set; set one first (Hangar: Set Encryption Key)');
-    const r = await rotateXComKeys(rt.store.db, rt.backend);
+    if (!(await rt.backend.ready())) throw new Error('xcom/rotate: no XCom key is set; set one first (Hangar: Set Encryption Key)');
+    const r = await rotateXComKeys(rt.store, rt.backend);
     return { targetKeyId: r.targetKeyId, examined: r.examined, rotated: r.rotated, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length, complete: r.complete };
   }
 
@@ -530,7 +530,7 @@ export class RuntimeService {
       }
     } else if (rt.backend instanceof HangarXComBackend) {
       // Runs are active: the in-process backend takes the keys now; worker processes already started keep theirs.
-      rt.backend.setKeyring(loadKeyring(rt.config.xcom.encryption ?? {}, { workspaceRoot: rt.config.root, db: rt.store.db, env: process.env }));
+      rt.backend.setKeyring(await loadKeyring(rt.config.xcom.encryption ?? {}, { workspaceRoot: rt.config.root, keys: rt.store.keys, env: process.env }));
       this.notify('runtime/didWarn', { message: 'New secrets apply to runs started from now; tasks already running keep the previous ones.' });
     }
     return { xcomKeyIds: this.secrets.keyIds, s3: this.secrets.s3 };

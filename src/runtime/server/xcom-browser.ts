@@ -4,8 +4,9 @@
  * with paging of large values, the raw envelope with its integrity, and the
  * maintenance actions. Params are validated like every other request.
  */
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { Runtime } from '../runtime.ts';
+import type { Store } from '../store/store.ts';
+import type { XComMeta } from '../store/repos/xcoms.ts';
 import { HangarXComBackend, XComError, clearXComs, decodeXCom, sweepOrphans } from '../xcom/index.ts';
 import type { XComLocation } from '../xcom/index.ts';
 import type * as P from '../../protocol/runtime.ts';
@@ -53,40 +54,6 @@ function pathOf(method: string, p: Params): PathStep[] {
   return v as PathStep[];
 }
 
-function where(f: P.XComFilter): { sql: string; args: SQLInputValue[] } {
-  const parts: string[] = [];
-  const args: SQLInputValue[] = [];
-  const add = (col: string, v: SQLInputValue | undefined) => {
-    if (v === undefined) return;
-    parts.push(`${col} = ?`);
-    args.push(v);
-  };
-  add('dag_id', f.dagId);
-  add('run_id', f.runId);
-  add('task_id', f.taskId);
-  add('map_index', f.mapIndex);
-  add('key', f.key);
-  if (f.keyPrefix !== undefined) {
-    // substr instead of LIKE: '_' and '%' in a prefix are literal.
-    parts.push('substr(key, 1, ?) = ?');
-    args.push(f.keyPrefix.length, f.keyPrefix);
-  }
-  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
-}
-
-interface MetaRow {
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  map_index: number;
-  key: string;
-  chain: string;
-  size_original: number;
-  size_stored: number;
-  sensitive: number;
-  created_at: string;
-}
-
 function parseChain(s: string): string[] {
   try {
     const v = JSON.parse(s) as unknown;
@@ -122,8 +89,8 @@ export class XComBrowserService {
     this.rt = rt;
   }
 
-  private db(): DatabaseSync {
-    return this.rt().store.db;
+  private store(): Store {
+    return this.rt().store;
   }
 
   private backend(method: string): HangarXComBackend {
@@ -137,67 +104,56 @@ export class XComBrowserService {
     this.cache.clear();
   }
 
-  query(method: string, p: Params): XComPage {
+  async query(method: string, p: Params): Promise<XComPage> {
     const t0 = performance.now();
     const f = xcomFilter(method, p);
     const offset = optInt(method, p, 'offset', 0) ?? 0;
     const limit = optInt(method, p, 'limit', 1, 1000) ?? 100;
-    const w = where(f);
-    const db = this.db();
-    const total = (db.prepare(`SELECT COUNT(*) AS n FROM xcom ${w.sql}`).get(...w.args) as { n: number }).n;
-    const rows = db
-      .prepare(
-        `SELECT dag_id, run_id, task_id, map_index, key, chain, size_original, size_stored, sensitive, created_at FROM xcom ${w.sql}
-         ORDER BY dag_id, run_id, task_id, map_index, key LIMIT ? OFFSET ?`,
-      )
-      .all(...w.args, limit, offset) as unknown as MetaRow[];
-    const pulls = db.prepare(
-      `SELECT pulled_by_task_id AS t, pulled_by_map_index AS m, MIN(pulled_at) AS at FROM xcom_pulls
-       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?
-       GROUP BY pulled_by_task_id, pulled_by_map_index ORDER BY at`,
-    );
-    const out: XComRow[] = rows.map((r) => ({
-      dagId: r.dag_id,
-      runId: r.run_id,
-      taskId: r.task_id,
-      mapIndex: r.map_index,
-      key: r.key,
-      chain: parseChain(r.chain),
-      sizeOriginal: r.size_original,
-      sizeStored: r.size_stored,
-      sensitive: r.sensitive === 1,
-      createdAt: r.created_at,
-      pulledBy: (pulls.all(r.dag_id, r.run_id, r.task_id, r.map_index, r.key) as { t: string; m: number }[]).map((x) => (x.m >= 0 ? `${x.t}[${x.m}]` : x.t)),
-    }));
+    const xcoms = this.store().xcoms;
+    const total = await xcoms.count(f);
+    const rows = await xcoms.listMeta(f, { limit, offset });
+    const out: XComRow[] = [];
+    for (const r of rows) {
+      out.push({
+        dagId: r.dag_id,
+        runId: r.run_id,
+        taskId: r.task_id,
+        mapIndex: r.map_index,
+        key: r.key,
+        chain: parseChain(r.chain),
+        sizeOriginal: r.size_original,
+        sizeStored: r.size_stored,
+        sensitive: r.sensitive === 1,
+        createdAt: r.created_at,
+        pulledBy: (await xcoms.pulls(r)).map((x) => (x.mapIndex >= 0 ? `${x.taskId}[${x.mapIndex}]` : x.taskId)),
+      });
+    }
     return { total, offset, rows: out, ms: Math.round((performance.now() - t0) * 10) / 10 };
   }
 
-  facets(method: string, p: Params): XComFacets {
+  async facets(method: string, p: Params): Promise<XComFacets> {
     const dagId = optStr(method, p, 'dagId');
     const runId = optStr(method, p, 'runId');
-    const db = this.db();
-    const col = (sql: string, ...args: SQLInputValue[]) => (db.prepare(sql).all(...args) as { v: string }[]).map((r) => r.v);
+    const xcoms = this.store().xcoms;
     return {
-      dagIds: col('SELECT DISTINCT dag_id AS v FROM xcom ORDER BY dag_id LIMIT 1000'),
-      runIds: dagId ? col('SELECT DISTINCT run_id AS v FROM xcom WHERE dag_id = ? ORDER BY run_id DESC LIMIT 500', dagId) : [],
-      taskIds: dagId && runId ? col('SELECT DISTINCT task_id AS v FROM xcom WHERE dag_id = ? AND run_id = ? ORDER BY task_id LIMIT 1000', dagId, runId) : [],
+      dagIds: await xcoms.dagIds(),
+      runIds: dagId ? await xcoms.runIds(dagId) : [],
+      taskIds: dagId && runId ? await xcoms.taskIds(dagId, runId) : [],
     };
   }
 
-  private meta(loc: XComLocation): MetaRow {
-    const row = this.db()
-      .prepare('SELECT chain, sensitive, created_at, size_stored FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?')
-      .get(loc.dagId, loc.runId, loc.taskId, loc.mapIndex, loc.key) as unknown as MetaRow | undefined;
+  private async meta(loc: XComLocation): Promise<XComMeta> {
+    const row = await this.store().xcoms.getMeta({ dag_id: loc.dagId, run_id: loc.runId, task_id: loc.taskId, map_index: loc.mapIndex, key: loc.key });
     if (!row) throw new XComError('not-found', loc, 'does not exist (deleted, or its task was cleared)');
     return row;
   }
 
-  private async decoded(method: string, loc: XComLocation, meta: MetaRow): Promise<unknown> {
+  private async decoded(method: string, loc: XComLocation, meta: XComMeta): Promise<unknown> {
     const id = JSON.stringify([loc.dagId, loc.runId, loc.taskId, loc.mapIndex, loc.key]);
     const stamp = `${meta.created_at}|${meta.size_stored}`;
     const hit = this.cache.get(id);
     if (hit && hit.stamp === stamp) return hit.value;
-    const d = await decodeXCom(this.db(), this.backend(method), loc);
+    const d = await decodeXCom(this.store(), this.backend(method), loc);
     this.cache.delete(id);
     this.cache.set(id, { stamp, value: d.value });
     while (this.cache.size > 2) this.cache.delete(this.cache.keys().next().value!);
@@ -211,7 +167,7 @@ export class XComBrowserService {
     const offset = optInt(method, p, 'offset', 0) ?? 0;
     const limit = optInt(method, p, 'limit', 1, 5000) ?? 200;
     const reveal = optBool(method, p, 'reveal') ?? false;
-    const meta = this.meta(loc);
+    const meta = await this.meta(loc);
     const chain = parseChain(meta.chain);
     const sensitive = meta.sensitive === 1;
     let value: unknown;
@@ -234,14 +190,14 @@ export class XComBrowserService {
   async readText(method: string, p: Params): Promise<{ text: string; sensitive: boolean }> {
     const loc = xcomLoc(method, p);
     const reveal = optBool(method, p, 'reveal') ?? false;
-    const meta = this.meta(loc);
+    const meta = await this.meta(loc);
     if (meta.sensitive === 1 && !reveal) throw new Error(`${method}: the value is sensitive; reveal it first`);
     return { text: toJsonText(await this.decoded(method, loc, meta)), sensitive: meta.sensitive === 1 };
   }
 
   async readRaw(method: string, p: Params): Promise<P.XComRawResult> {
     const loc = xcomLoc(method, p);
-    const r = await decodeXCom(this.db(), this.backend(method), loc, { raw: true });
+    const r = await decodeXCom(this.store(), this.backend(method), loc, { raw: true });
     const encrypted = r.chain.includes('aes-256-gcm');
     return {
       chain: [...r.chain],
@@ -260,8 +216,8 @@ export class XComBrowserService {
 
   async delete(method: string, p: Params): Promise<{ rows: number; objects: number }> {
     const loc = xcomLoc(method, p);
-    this.meta(loc);
-    const r = await clearXComs(this.db(), this.backend(method), { dagId: loc.dagId, runId: loc.runId, taskId: loc.taskId, mapIndex: loc.mapIndex, key: loc.key });
+    await this.meta(loc);
+    const r = await clearXComs(this.store(), this.backend(method), { dagId: loc.dagId, runId: loc.runId, taskId: loc.taskId, mapIndex: loc.mapIndex, key: loc.key });
     this.invalidate();
     return { rows: r.rows, objects: r.objects };
   }
@@ -269,14 +225,14 @@ export class XComBrowserService {
   async clearRun(method: string, p: Params): Promise<{ rows: number; objects: number; bytesFreed: number }> {
     const dagId = str(method, p, 'dagId');
     const runId = str(method, p, 'runId');
-    const r = await clearXComs(this.db(), this.backend(method), { dagId, runId });
+    const r = await clearXComs(this.store(), this.backend(method), { dagId, runId });
     this.invalidate();
     return { rows: r.rows, objects: r.objects, bytesFreed: r.bytesFreed };
   }
 
   async sweep(method: string, p: Params): Promise<{ scanned: number; orphans: number; removed: number; bytesFreed: number }> {
     const dryRun = optBool(method, p, 'dryRun') ?? false;
-    const r = await sweepOrphans(this.db(), this.backend(method), { dryRun });
+    const r = await sweepOrphans(this.store(), this.backend(method), { dryRun });
     return { scanned: r.scanned, orphans: r.orphans.length, removed: r.removed, bytesFreed: r.bytesFreed };
   }
 }

@@ -11,8 +11,9 @@ import { DagRepository } from './repos/dags.ts';
 import { RunRepository } from './repos/runs.ts';
 import { TaskRepository } from './repos/tasks.ts';
 import { VariableRepository } from './repos/variables.ts';
+import { XComRepository } from './repos/xcoms.ts';
+import { KeyRepository } from './repos/keys.ts';
 import { nowIso } from './clock.ts';
-import type { XComRecord } from './records.ts';
 
 export interface StoreOptions {
   /** Extra migrations of other modules (sync cursors, XCom key state…), numbered after the core ones. */
@@ -42,6 +43,10 @@ export class Store {
   readonly runs: RunRepository;
   readonly tasks: TaskRepository;
   readonly variables: VariableRepository;
+  /** XComs and their lineage (repos/xcoms.ts). */
+  readonly xcoms: XComRepository;
+  /** XCom key state: passphrase salts, rotations, encryptions per key (repos/keys.ts). */
+  readonly keys: KeyRepository;
   private readonly statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: StoreOptions = {}) {
@@ -57,6 +62,8 @@ export class Store {
     this.runs = new RunRepository(this.sql);
     this.tasks = new TaskRepository(this.sql);
     this.variables = new VariableRepository(this.sql);
+    this.xcoms = new XComRepository(this.sql);
+    this.keys = new KeyRepository(this.sql);
   }
 
   close(): void {
@@ -120,84 +127,6 @@ export class Store {
   schemaVersion(): number {
     const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
     return row.v ?? 0;
-  }
-
-  // ---- XComs ------------------------------------------------------------------
-
-  putXCom(x: XComRecord): void {
-    this.stmt(
-      `INSERT INTO xcom (dag_id, run_id, task_id, map_index, key, value, chain, size_original, size_stored, sensitive, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (dag_id, run_id, task_id, map_index, key) DO UPDATE SET value = excluded.value, chain = excluded.chain,
-         size_original = excluded.size_original, size_stored = excluded.size_stored, sensitive = excluded.sensitive,
-         created_at = excluded.created_at`,
-    ).run(
-      x.dag_id,
-      x.run_id,
-      x.task_id,
-      x.map_index,
-      x.key,
-      x.value,
-      x.chain,
-      x.size_original,
-      x.size_stored,
-      x.sensitive,
-      x.created_at,
-    );
-  }
-
-  getXCom(dagId: string, runId: string, taskId: string, key: string, mapIndex = -1): XComRecord | undefined {
-    return this.stmt(
-      'SELECT * FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?',
-    ).get(dagId, runId, taskId, mapIndex, key) as XComRecord | undefined;
-  }
-
-  listXComs(filter: {
-    dagId: string;
-    runId?: string;
-    taskId?: string;
-    mapIndex?: number;
-    keyPrefix?: string;
-    key?: string;
-  }): XComRecord[] {
-    const where = ['dag_id = ?'];
-    const args: SQLInputValue[] = [filter.dagId];
-    const add = (col: string, v: SQLInputValue | undefined) => {
-      if (v === undefined) return;
-      where.push(`${col} = ?`);
-      args.push(v);
-    };
-    add('run_id', filter.runId);
-    add('task_id', filter.taskId);
-    add('map_index', filter.mapIndex);
-    add('key', filter.key);
-    if (filter.keyPrefix !== undefined) {
-      // substr comparison instead of LIKE, so '_' and '%' in prefixes are literal.
-      where.push('substr(key, 1, ?) = ?');
-      args.push(filter.keyPrefix.length, filter.keyPrefix);
-    }
-    return this.db
-      .prepare(`SELECT * FROM xcom WHERE ${where.join(' AND ')} ORDER BY run_id, task_id, map_index, key`)
-      .all(...args) as unknown as XComRecord[];
-  }
-
-  deleteXComs(filter: { dagId: string; runId: string; taskId?: string; mapIndex?: number; key?: string }): XComRecord[] {
-    const rows = this.listXComs(filter);
-    this.tx(() => {
-      for (const r of rows) {
-        this.stmt(
-          'DELETE FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?',
-        ).run(r.dag_id, r.run_id, r.task_id, r.map_index, r.key);
-      }
-    });
-    return rows;
-  }
-
-  recordPull(x: { dag_id: string; run_id: string; task_id: string; map_index: number; key: string }, by: { task_id: string; map_index: number }): void {
-    this.stmt(
-      `INSERT INTO xcom_pulls (dag_id, run_id, task_id, map_index, key, pulled_by_task_id, pulled_by_map_index, pulled_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(x.dag_id, x.run_id, x.task_id, x.map_index, x.key, by.task_id, by.map_index, nowIso());
   }
 
   // ---- helpers ----------------------------------------------------------------

@@ -19,14 +19,14 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
+import type { KeyRepository } from '../store/repos/keys.ts';
 import type { SerializeOptions, StoredXCom, XComBackend, XComLocation, XComLogFn } from './types.ts';
 import type { CompressionAlgorithm, EnvelopeHeader, HybridDecision, Layer, OffloadLayer } from './envelope.ts';
 import { decodeEnvelope, encodeEnvelope, offloadOf } from './envelope.ts';
 import type { CompressionLimits } from './compression.ts';
 import { assertAlgorithmAvailable, compress, decompress, defaultLevel, estimateRatio, isCompressionAlgorithm } from './compression.ts';
-import type { KeySources, Keyring } from './crypto.ts';
-import { decrypt, encrypt, loadKeyring, recordEncryptions } from './crypto.ts';
+import type { KeySources } from './crypto.ts';
+import { Keyring, checkPassphrase, decrypt, encrypt, keyFromPassphrase, loadFixedKeys, passphraseOf, recordEncryptions } from './crypto.ts';
 import type { BlobStore, S3StoreOptions } from './stores.ts';
 import { LocalDirStore, S3Store, objectPath } from './stores.ts';
 import { SensitivityDetector, StreamingJson, decodeValue, encodeChunks, encodePrepared, prepareValue } from './serializer.ts';
@@ -85,8 +85,8 @@ export interface XComBackendContext {
   readonly xcomRoot: string;
   /** Keys handed over programmatically (e.g. from VS Code SecretStorage); merged with configured sources. */
   readonly keyring?: Keyring;
-  /** The metadata store's database, needed for passphrase keys (scrypt salts). */
-  readonly db?: DatabaseSync;
+  /** The metadata store's key state: passphrase keys' scrypt salts, encryptions counted per key. */
+  readonly keys?: KeyRepository;
   /** Credentials of the object store given programmatically; else from `objectStore.connection`; else the AWS SDK's provider chain. */
   readonly objectStoreCredentials?: S3StoreOptions['credentials'];
   /** The workspace's configured connections (hangar.json `connections`: id → URI), for `objectStore.connection`. */
@@ -177,8 +177,11 @@ export class HangarXComBackend implements XComBackend {
   private readonly options: XComOptions;
   private readonly policies = new Map<string, Policy>();
   private readonly log: XComLogFn;
-  /** The store, where encryptions per key are counted. */
-  private readonly db: DatabaseSync | undefined;
+  /** The store's key state, where encryptions per key are counted. */
+  private readonly keys: KeyRepository | undefined;
+  /** A passphrase key being derived (its salt is in the store); the keyring is complete once it settles. */
+  private pending: Promise<void> | undefined;
+  private pendingError: unknown;
   private warnedNoKey = false;
 
   constructor(options: XComOptions, ctx: XComBackendContext) {
@@ -203,18 +206,51 @@ export class HangarXComBackend implements XComBackend {
     if (!isCompressionAlgorithm(alg)) throw new XComError('config', undefined, `XCom configuration: unknown compression algorithm "${String(alg)}" (gzip, zstd, brotli)`);
     assertAlgorithmAvailable(alg);
     const k = options.encryption ?? {};
-    this.db = ctx.db;
-    const loaded = loadKeyring(k, { workspaceRoot: ctx.workspaceRoot, db: ctx.db, env: ctx.env });
-    this.keyringValue = mergeKeyrings(ctx.keyring, loaded, k.primaryKeyId);
+    this.keys = ctx.keys;
+    const env = ctx.env ?? process.env;
+    const pass = passphraseOf(k, env);
+    if (pass) {
+      if (!ctx.keys) throw new XComError('config', undefined, 'An XCom passphrase needs the metadata store (for its scrypt salt)');
+      checkPassphrase(pass.id, pass.passphrase);
+    }
+    const fixed = loadFixedKeys(k, ctx.workspaceRoot, env);
+    const keyringOf = (keys: typeof fixed.keys) => mergeKeyrings(ctx.keyring, keys.length ? new Keyring(keys, k.primaryKeyId ?? fixed.primary) : undefined, k.primaryKeyId);
+    if (!pass) this.keyringValue = keyringOf(fixed.keys);
+    else {
+      // The salt is read (or created) in the store: the keyring is complete when ready() resolves.
+      const p: Promise<void> = keyFromPassphrase(ctx.keys!, pass.id, pass.passphrase).then(
+        (key) => {
+          if (this.pending !== p) return; // replaced by setKeyring meanwhile
+          this.keyringValue = keyringOf([...fixed.keys, key]);
+          this.pending = undefined;
+        },
+        (err: unknown) => {
+          if (this.pending !== p) return;
+          this.pendingError = err;
+          this.pending = undefined;
+        },
+      );
+      this.pending = p;
+    }
     this.policy(this.name); // validate the default now
   }
 
+  /** The keyring; with a passphrase key, complete only once ready() has resolved. */
   get keyring(): Keyring | undefined {
+    return this.keyringValue;
+  }
+
+  /** The complete keyring, once a passphrase key is derived (throws what deriving it threw). */
+  async ready(): Promise<Keyring | undefined> {
+    if (this.pending) await this.pending;
+    if (this.pendingError !== undefined) throw this.pendingError;
     return this.keyringValue;
   }
 
   /** Replaces the keyring (keys from SecretStorage arrive after start-up, or after rotation). */
   setKeyring(keyring: Keyring | undefined): void {
+    this.pending = undefined;
+    this.pendingError = undefined;
     this.keyringValue = keyring;
   }
 
@@ -353,7 +389,7 @@ export class HangarXComBackend implements XComBackend {
     // 2. encrypt when sensitive (or always)
     let encrypted = false;
     if (wantEncrypt) {
-      const keyring = this.keyringValue;
+      const keyring = await this.ready();
       if (!keyring) {
         if (policy.requireKey) {
           throw new XComError(
@@ -369,7 +405,7 @@ export class HangarXComBackend implements XComBackend {
         }
       } else {
         const r = encrypt(keyring, loc, chain, data);
-        const warning = recordEncryptions(this.db, keyring.primaryId);
+        const warning = await recordEncryptions(this.keys, keyring.primaryId);
         if (warning) this.log('warn', warning);
         layers.push(r.layer);
         chain.push('aes-256-gcm');
@@ -599,7 +635,7 @@ export class HangarXComBackend implements XComBackend {
       const l = layers[i]!;
       if (l.codec === 'file' || l.codec === 's3') continue;
       const inner = [header.format, ...layers.slice(0, i).map((x) => x.codec)];
-      if (l.codec === 'aes-256-gcm') data = decrypt(this.keyringValue, loc, l, inner, data);
+      if (l.codec === 'aes-256-gcm') data = decrypt(await this.ready(), loc, l, inner, data);
       else if (l.codec === 'gzip' || l.codec === 'zstd' || l.codec === 'brotli') data = await decompress(loc, l.algorithm, data, l.original_size, this.limits);
     }
     return data;

@@ -13,10 +13,10 @@
  * scrypt and a salt stored in the database. Key material never appears in errors.
  */
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { relative, isAbsolute, resolve, dirname, basename, join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import type { KeyRepository } from '../store/repos/keys.ts';
 import type { XComLocation } from './types.ts';
 import type { EncryptionLayer } from './envelope.ts';
 import { ENVELOPE_VERSION } from './envelope.ts';
@@ -180,23 +180,20 @@ export const DEFAULT_SCRYPT: ScryptParams = { N: 1 << 15, r: 8, p: 1 };
  * and parameters are created on first use and stored in `xcom_keys`, so the
  * same passphrase gives the same key on every machine sharing the database.
  */
-export function keyFromPassphrase(db: DatabaseSync, id: string, passphrase: string, params: ScryptParams = DEFAULT_SCRYPT): XComKey {
+export async function keyFromPassphrase(keys: KeyRepository, id: string, passphrase: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<XComKey> {
+  checkPassphrase(id, passphrase);
+  const row = await keys.saltOrCreate(id, () => ({ kdf: 'scrypt', salt: randomBytes(16), params: JSON.stringify(params) }));
+  const p = JSON.parse(row.params) as ScryptParams;
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(passphrase.normalize('NFC'), Buffer.from(row.salt), KEY_BYTES, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (1 << 20) }, (err, k) => (err ? reject(err) : resolve(k))),
+  );
+  return { id, key };
+}
+
+/** The checks of a passphrase key that need no store (so a bad configuration fails at once). */
+export function checkPassphrase(id: string, passphrase: string): void {
   if (!KEY_ID_RE.test(id)) throw new XComError('config', undefined, `XCom key id ${JSON.stringify(id)} is invalid`);
   if (passphrase.length < 8) throw new XComError('config', undefined, `The XCom passphrase for key "${id}" is shorter than 8 characters`);
-  let row = db.prepare('SELECT salt, params FROM xcom_keys WHERE key_id = ?').get(id) as { salt: Uint8Array; params: string } | undefined;
-  if (!row) {
-    const salt = randomBytes(16);
-    db.prepare(`INSERT OR IGNORE INTO xcom_keys (key_id, kdf, salt, params, created_at) VALUES (?, 'scrypt', ?, ?, ?)`).run(
-      id,
-      salt,
-      JSON.stringify(params),
-      new Date().toISOString(),
-    );
-    row = db.prepare('SELECT salt, params FROM xcom_keys WHERE key_id = ?').get(id) as { salt: Uint8Array; params: string };
-  }
-  const p = JSON.parse(row.params) as ScryptParams;
-  const key = scryptSync(passphrase.normalize('NFC'), Buffer.from(row.salt), KEY_BYTES, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (1 << 20) });
-  return { id, key };
 }
 
 export interface KeySources {
@@ -216,28 +213,49 @@ export interface KeySources {
   readonly primaryKeyId?: string;
 }
 
-/** Builds the keyring from every configured source; undefined when there are no keys at all. */
-export function loadKeyring(
+/** The passphrase the sources configure (given, or from its environment variable), if any. */
+export function passphraseOf(sources: KeySources, env: NodeJS.ProcessEnv = process.env): { id: string; passphrase: string } | undefined {
+  const pass = sources.passphrase ?? env[sources.passphraseEnv ?? 'HANGAR_XCOM_PASSPHRASE'];
+  return pass ? { id: sources.passphraseKeyId ?? 'passphrase', passphrase: pass } : undefined;
+}
+
+/**
+ * Builds the keyring from every configured source; undefined when there are no keys at all.
+ * A passphrase needs the store's key repository (for its scrypt salt).
+ */
+export async function loadKeyring(
   sources: KeySources,
-  ctx: { workspaceRoot: string; db?: DatabaseSync; env?: NodeJS.ProcessEnv },
-): Keyring | undefined {
+  ctx: { workspaceRoot: string; keys?: KeyRepository; env?: NodeJS.ProcessEnv },
+): Promise<Keyring | undefined> {
   const env = ctx.env ?? process.env;
+  const pass = passphraseOf(sources, env);
+  if (pass) {
+    if (!ctx.keys) throw new XComError('config', undefined, 'An XCom passphrase needs the metadata store (for its scrypt salt)');
+    checkPassphrase(pass.id, pass.passphrase);
+  }
+  const fixed = loadFixedKeys(sources, ctx.workspaceRoot, env);
+  const all = [...fixed.keys];
+  if (pass) all.push(await keyFromPassphrase(ctx.keys!, pass.id, pass.passphrase));
+  if (all.length === 0) return undefined;
+  return new Keyring(all, sources.primaryKeyId ?? fixed.primary);
+}
+
+/**
+ * The keys that need no store: given programmatically, from the environment, from a key file;
+ * with the primary a key file names when it is the first source.
+ */
+export function loadFixedKeys(sources: KeySources, workspaceRoot: string, env: NodeJS.ProcessEnv = process.env): { keys: XComKey[]; primary?: string } {
   const all: XComKey[] = [...(sources.keys ?? [])];
-  all.push(...keysFromEnv(sources.keyEnv ?? 'HANGAR_XCOM_KEYS', env));
+  const fromEnv = keysFromEnv(sources.keyEnv ?? 'HANGAR_XCOM_KEYS', env);
+  all.push(...fromEnv);
   let filePrimary: string | undefined;
   if (sources.keyFile) {
-    const f = keysFromFile(isAbsolute(sources.keyFile) ? sources.keyFile : join(ctx.workspaceRoot, sources.keyFile), ctx.workspaceRoot);
+    const f = keysFromFile(isAbsolute(sources.keyFile) ? sources.keyFile : join(workspaceRoot, sources.keyFile), workspaceRoot);
     all.push(...f.keys);
     filePrimary = f.primary;
   }
-  const pass = sources.passphrase ?? env[sources.passphraseEnv ?? 'HANGAR_XCOM_PASSPHRASE'];
-  if (pass) {
-    if (!ctx.db) throw new XComError('config', undefined, 'An XCom passphrase needs the metadata store (for its scrypt salt)');
-    all.push(keyFromPassphrase(ctx.db, sources.passphraseKeyId ?? 'passphrase', pass));
-  }
-  if (all.length === 0) return undefined;
-  const firstIsFile = (sources.keys?.length ?? 0) === 0 && keysFromEnv(sources.keyEnv ?? 'HANGAR_XCOM_KEYS', env).length === 0;
-  return new Keyring(all, sources.primaryKeyId ?? (firstIsFile ? filePrimary : undefined));
+  const firstIsFile = (sources.keys?.length ?? 0) === 0 && fromEnv.length === 0;
+  return { keys: all, primary: firstIsFile ? filePrimary : undefined };
 }
 
 function field(parts: Buffer[], s: string): void {
@@ -269,25 +287,13 @@ export const NONCE_LIMIT = 2 ** 32;
 export const NONCE_WARN_AT = 2 ** 30;
 
 /** Adds encryptions under a key to the store's count; returns the warning to give, if any. */
-export function recordEncryptions(db: DatabaseSync | undefined, keyId: string, n = 1): string | undefined {
-  if (!db) return undefined;
-  const now = new Date().toISOString();
-  let row: { encryptions: number } | undefined;
-  try {
-    row = db
-      .prepare(
-        `INSERT INTO xcom_key_usage (key_id, encryptions, first_at, last_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (key_id) DO UPDATE SET encryptions = encryptions + excluded.encryptions, last_at = excluded.last_at
-         RETURNING encryptions`,
-      )
-      .get(keyId, n, now, now) as { encryptions: number } | undefined;
-  } catch (err) {
-    // A database with the XCom tables alone (no Hangar store around it) has nowhere to count.
-    if (/no such table: xcom_key_usage/.test((err as Error).message)) return undefined;
-    throw err;
-  }
-  const count = Number(row?.encryptions ?? 0);
-  // Once when the threshold is crossed, then every 2^20 encryptions after it.
+export async function recordEncryptions(keys: KeyRepository | undefined, keyId: string, n = 1): Promise<string | undefined> {
+  if (!keys) return undefined;
+  return nonceWarningAt(keyId, await keys.recordEncryptions(keyId, n), n);
+}
+
+/** The warning due when a key's count reaches `count` with the last `n` encryptions: once at the threshold, then every 2^20. */
+export function nonceWarningAt(keyId: string, count: number, n = 1): string | undefined {
   if (count >= NONCE_WARN_AT && (count - n < NONCE_WARN_AT || Math.floor(count / 2 ** 20) !== Math.floor((count - n) / 2 ** 20))) {
     return nonceWarning(keyId, count);
   }
@@ -296,15 +302,6 @@ export function recordEncryptions(db: DatabaseSync | undefined, keyId: string, n
 
 export function nonceWarning(keyId: string, count: number): string {
   return `XCom key "${keyId}" has encrypted ${count.toLocaleString('en-US')} values; random 96-bit nonces are safe for up to 2^32 (${NONCE_LIMIT.toLocaleString('en-US')}) per key (NIST SP 800-38D): add a new primary key and run hangar xcom rotate-key`;
-}
-
-/** Encryptions recorded per key. */
-export function keyUsage(db: DatabaseSync): Map<string, number> {
-  try {
-    return new Map((db.prepare('SELECT key_id, encryptions FROM xcom_key_usage').all() as { key_id: string; encryptions: number }[]).map((r) => [r.key_id, Number(r.encryptions)]));
-  } catch {
-    return new Map(); // a store from before the table
-  }
 }
 
 export function encrypt(

@@ -1,11 +1,11 @@
 /**
  * XCom maintenance over the metadata store's `xcom` table: key rotation,
  * cleanup, orphan sweep, decoding for `hangar xcom get`, lineage.
- * Each takes the store's DatabaseSync and the workspace's backend.
+ * Each takes the store (its XCom and key repositories) and the workspace's backend.
  */
 import { Buffer } from 'node:buffer';
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { XComLocation } from './types.ts';
+import type { Keyring } from './crypto.ts';
 import type { HangarXComBackend } from './backend.ts';
 import type { EncryptionLayer, EnvelopeHeader, Layer, OffloadLayer } from './envelope.ts';
 import { decodeEnvelope, encodeEnvelope, offloadOf } from './envelope.ts';
@@ -16,11 +16,16 @@ import { XComError } from './errors.ts';
 import type { XComErrorCode } from './errors.ts';
 import { durationMs } from '../dag/duration.ts';
 import type { XComRecord } from '../store/records.ts';
+import type { XComHead, XComKey, XComRepository } from '../store/repos/xcoms.ts';
+import type { KeyRepository } from '../store/repos/keys.ts';
 
-/** An `xcom` row as the store defines it, with its rowid (maintenance pages by rowid). */
-type XComRow = XComRecord & { rowid: number };
+/** What maintenance needs of the store: its XCom and key repositories (a `Store` has both). */
+export interface XComStore {
+  readonly xcoms: XComRepository;
+  readonly keys: KeyRepository;
+}
 
-const locOf = (r: Pick<XComRow, 'dag_id' | 'run_id' | 'task_id' | 'map_index' | 'key'>): XComLocation => ({
+const locOf = (r: XComKey): XComLocation => ({
   dagId: r.dag_id,
   runId: r.run_id,
   taskId: r.task_id,
@@ -63,41 +68,32 @@ export interface RotationProgress {
  * (at worst it leaves an orphan for sweepOrphans). Rows already under the
  * primary are skipped, so running it again resumes.
  */
-export async function rotateXComKeys(db: DatabaseSync, backend: HangarXComBackend, opts: RotateOptions = {}): Promise<RotationProgress> {
-  const keyring = backend.keyring;
+export async function rotateXComKeys(store: XComStore, backend: HangarXComBackend, opts: RotateOptions = {}): Promise<RotationProgress> {
+  const keyring = await backend.ready();
   if (!keyring) throw new XComError('no-key', undefined, 'XCom key rotation needs a keyring: configure the new key as primary and keep the old ones');
   const target = keyring.primaryId;
-  const now = () => new Date().toISOString();
-  db.prepare(
-    `INSERT INTO xcom_key_rotation (target_key_id, started_at, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (target_key_id) DO UPDATE SET updated_at = excluded.updated_at, finished_at = NULL`,
-  ).run(target, now(), now());
+  await store.keys.startRotation(target);
   const progress: RotationProgress = { targetKeyId: target, examined: 0, rotated: 0, alreadyCurrent: 0, failed: [], complete: false };
   const batch = opts.batchSize ?? 100;
-  const select = db.prepare(
-    `SELECT rowid, * FROM xcom WHERE rowid > ? AND instr(chain, '"aes-256-gcm"') > 0 ORDER BY rowid LIMIT ?`,
-  );
-  const update = db.prepare('UPDATE xcom SET value = ?, size_stored = ? WHERE rowid = ? AND value = ?');
-  const record = db.prepare('UPDATE xcom_key_rotation SET updated_at = ?, rotated = rotated + ?, failed = ? WHERE target_key_id = ?');
   let last = 0;
   let stopped = false;
   outer: for (;;) {
-    const rows = select.all(last, batch) as unknown as XComRow[];
+    const rows = await store.xcoms.encryptedAfter(last, batch);
     if (rows.length === 0) break;
     for (const row of rows) {
       if (opts.signal?.aborted || (opts.maxRows !== undefined && progress.rotated >= opts.maxRows)) {
         stopped = true;
         break outer;
       }
-      last = row.rowid;
+      last = row.seq;
       const loc = locOf(row);
       progress.examined++;
       try {
-        const r = await reencryptRow(db, backend, row, loc, target, update);
+        const r = await reencryptRow(store, backend, keyring, row, loc, target);
         if (r === 'current') progress.alreadyCurrent++;
         else if (r === 'rotated') {
           progress.rotated++;
-          record.run(now(), 1, progress.failed.length, target);
+          await store.keys.recordRotation(target, 1, progress.failed.length);
         }
       } catch (err) {
         const e = err as Error;
@@ -107,18 +103,18 @@ export async function rotateXComKeys(db: DatabaseSync, backend: HangarXComBacken
     }
   }
   progress.complete = !stopped && progress.failed.length === 0;
-  record.run(now(), 0, progress.failed.length, target);
-  if (progress.complete) db.prepare('UPDATE xcom_key_rotation SET finished_at = ? WHERE target_key_id = ?').run(now(), target);
+  await store.keys.recordRotation(target, 0, progress.failed.length);
+  if (progress.complete) await store.keys.finishRotation(target);
   return progress;
 }
 
 async function reencryptRow(
-  db: DatabaseSync,
+  store: XComStore,
   backend: HangarXComBackend,
-  row: XComRow,
+  keyring: Keyring,
+  row: XComRecord,
   loc: XComLocation,
   target: string,
-  update: ReturnType<DatabaseSync['prepare']>,
 ): Promise<'current' | 'rotated' | 'changed'> {
   const env = decodeEnvelope(loc, row.value);
   if (!env) return 'current';
@@ -130,26 +126,25 @@ async function reencryptRow(
   const off = offloadOf(h);
   const payload = off ? await backend.fetch(loc, off) : env.payload;
   const inner = [h.format, ...h.layers.slice(0, i).map((l) => l.codec)];
-  const plain = decrypt(backend.keyring, loc, layer, inner, payload);
-  const re = encrypt(backend.keyring!, loc, inner, plain);
-  recordEncryptions(db, backend.keyring!.primaryId);
+  const plain = decrypt(keyring, loc, layer, inner, payload);
+  const re = encrypt(keyring, loc, inner, plain);
+  await recordEncryptions(store.keys, keyring.primaryId);
   const layers: Layer[] = [...h.layers];
   layers[i] = re.layer;
   let newPayload: Buffer = re.ciphertext;
   let sizeStored = re.ciphertext.byteLength;
   let newOff: OffloadLayer | undefined;
   if (off) {
-    const store = backend.storeFor(loc, off.store);
+    const blobs = backend.storeFor(loc, off.store);
     const path = objectPath(loc, extensionFor(h.chain.slice(0, -1)));
-    const put = await store.put(loc, path, re.ciphertext);
+    const put = await blobs.put(loc, path, re.ciphertext);
     newOff = { ...off, filepath: path, size_bytes: put.size, checksum: put.checksum, created_at: new Date().toISOString() };
     layers[layers.length - 1] = newOff;
     newPayload = Buffer.alloc(0);
     sizeStored = put.size;
   }
   const header: EnvelopeHeader = { ...h, layers };
-  const res = update.run(encodeEnvelope(header, newPayload), sizeStored, row.rowid, row.value);
-  if (Number(res.changes) !== 1) {
+  if (!(await store.xcoms.replaceValue(row, row.value, encodeEnvelope(header, newPayload), sizeStored))) {
     // Re-pushed meanwhile: the new row is the truth; drop what we wrote.
     if (newOff) await backend.storeFor(loc, newOff.store).delete(newOff.filepath).catch(() => 0);
     return 'changed';
@@ -185,42 +180,18 @@ export interface ClearResult {
  * Rows go first, in one transaction: an interruption leaves orphans for
  * sweepOrphans, never a row pointing at a missing file.
  */
-export async function clearXComs(db: DatabaseSync, backend: HangarXComBackend, filter: ClearFilter): Promise<ClearResult> {
+export async function clearXComs(store: XComStore, backend: HangarXComBackend, filter: ClearFilter): Promise<ClearResult> {
   if (!filter.dagId) throw new XComError('config', undefined, 'clearXComs needs a DAG id');
-  const where = ['dag_id = ?'];
-  const args: SQLInputValue[] = [filter.dagId];
-  const add = (col: string, v: SQLInputValue | undefined) => {
-    if (v !== undefined) {
-      where.push(`${col} = ?`);
-      args.push(v);
-    }
-  };
-  add('run_id', filter.runId);
-  add('task_id', filter.taskId);
-  add('map_index', filter.mapIndex);
-  add('key', filter.key);
+  let createdBefore: string | undefined;
   if (filter.olderThan !== undefined) {
     const cutoff =
       filter.olderThan instanceof Date
         ? filter.olderThan
         : new Date((filter.now ?? new Date()).getTime() - durationMs(filter.olderThan, 'olderThan'));
-    where.push('created_at < ?');
-    args.push(cutoff.toISOString());
+    createdBefore = cutoff.toISOString();
   }
-  const rows = db.prepare(`SELECT rowid, * FROM xcom WHERE ${where.join(' AND ')}`).all(...args) as unknown as XComRow[];
-  const del = db.prepare('DELETE FROM xcom WHERE rowid = ?');
-  const delPulls = db.prepare('DELETE FROM xcom_pulls WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?');
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    for (const r of rows) {
-      del.run(r.rowid);
-      delPulls.run(r.dag_id, r.run_id, r.task_id, r.map_index, r.key);
-    }
-    db.exec('COMMIT');
-  } catch (err) {
-    db.exec('ROLLBACK');
-    throw err;
-  }
+  const rows = await store.xcoms.list({ dagId: filter.dagId, runId: filter.runId, taskId: filter.taskId, mapIndex: filter.mapIndex, key: filter.key, createdBefore });
+  await store.xcoms.deleteWithPulls(rows);
   let objects = 0;
   let bytes = 0;
   const errors: string[] = [];
@@ -256,6 +227,9 @@ export interface SweepOptions {
   readonly now?: Date;
 }
 
+/** Bytes of each row read to find its envelope's references (the header is at the start). */
+const HEAD_BYTES = 65536;
+
 export interface SweepResult {
   readonly scanned: number;
   readonly referenced: number;
@@ -264,16 +238,17 @@ export interface SweepResult {
   readonly bytesFreed: number;
 }
 
-/** Reads just an envelope's header bytes from the row (values can be large). */
-function headerRefs(db: DatabaseSync, backend: HangarXComBackend, row: { rowid: number } & Omit<XComRow, 'value'>, head: Uint8Array): { store: string; path: string }[] {
+/** The objects a row refers to, from the first bytes of its envelope (values can be large); the whole value only when the header is longer. */
+async function headerRefs(store: XComStore, backend: HangarXComBackend, row: XComHead): Promise<{ store: string; path: string }[]> {
   const loc = locOf(row);
+  const head = row.head;
   let bytes = head;
   if (head.byteLength >= 8) {
     const n = Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt32BE(4);
     if (8 + n > head.byteLength) {
-      const full = db.prepare('SELECT value FROM xcom WHERE rowid = ?').get(row.rowid) as { value: Uint8Array } | undefined;
+      const full = await store.xcoms.value(row);
       if (!full) return [];
-      bytes = full.value;
+      bytes = full;
     }
   }
   return backend.referencedObjects(loc, bytes);
@@ -284,14 +259,11 @@ function headerRefs(db: DatabaseSync, backend: HangarXComBackend, row: { rowid: 
  * refers to (rows deleted by hand, crashes between a write and its row,
  * rotation interrupted between two steps) and removes them.
  */
-export async function sweepOrphans(db: DatabaseSync, backend: HangarXComBackend, opts: SweepOptions = {}): Promise<SweepResult> {
+export async function sweepOrphans(store: XComStore, backend: HangarXComBackend, opts: SweepOptions = {}): Promise<SweepResult> {
   const referenced = new Set<string>();
-  const rows = db
-    .prepare(`SELECT rowid, dag_id, run_id, task_id, map_index, key, substr(value, 1, 65536) AS head FROM xcom`)
-    .all() as unknown as ({ rowid: number; head: Uint8Array } & Omit<XComRow, 'value'>)[];
-  for (const r of rows) {
+  for (const r of await store.xcoms.heads(HEAD_BYTES)) {
     try {
-      for (const ref of headerRefs(db, backend, r, r.head)) referenced.add(`${ref.store}\n${ref.path}`);
+      for (const ref of await headerRefs(store, backend, r)) referenced.add(`${ref.store}\n${ref.path}`);
     } catch {
       /* a corrupt envelope refers to nothing we can trust; its objects stay until the row goes */
     }
@@ -302,14 +274,14 @@ export async function sweepOrphans(db: DatabaseSync, backend: HangarXComBackend,
   let scanned = 0;
   let removed = 0;
   let bytesFreed = 0;
-  for (const store of backend.stores()) {
-    for await (const o of store.list()) {
+  for (const blobs of backend.stores()) {
+    for await (const o of blobs.list()) {
       scanned++;
-      if (referenced.has(`${store.url}\n${o.path}`)) continue;
+      if (referenced.has(`${blobs.url}\n${o.path}`)) continue;
       if (now - o.mtimeMs < minAge) continue;
-      orphans.push({ store: store.url, path: o.path, size: o.size });
+      orphans.push({ store: blobs.url, path: o.path, size: o.size });
       if (!opts.dryRun) {
-        await store.delete(o.path);
+        await blobs.delete(o.path);
         removed++;
         bytesFreed += o.size;
       }
@@ -357,12 +329,10 @@ export interface RawXCom extends DecodedXCom {
  * One stored XCom: decoded (decrypting when a key is available), or with
  * `raw: true` the envelope and an integrity report (nothing decrypted is returned).
  */
-export async function decodeXCom(db: DatabaseSync, backend: HangarXComBackend, loc: XComLocation, opts: { raw: true }): Promise<RawXCom>;
-export async function decodeXCom(db: DatabaseSync, backend: HangarXComBackend, loc: XComLocation, opts?: { raw?: false }): Promise<DecodedValue>;
-export async function decodeXCom(db: DatabaseSync, backend: HangarXComBackend, loc: XComLocation, opts: { raw?: boolean } = {}): Promise<RawXCom | DecodedValue> {
-  const row = db
-    .prepare('SELECT rowid, * FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?')
-    .get(loc.dagId, loc.runId, loc.taskId, loc.mapIndex, loc.key) as unknown as XComRow | undefined;
+export async function decodeXCom(store: XComStore, backend: HangarXComBackend, loc: XComLocation, opts: { raw: true }): Promise<RawXCom>;
+export async function decodeXCom(store: XComStore, backend: HangarXComBackend, loc: XComLocation, opts?: { raw?: false }): Promise<DecodedValue>;
+export async function decodeXCom(store: XComStore, backend: HangarXComBackend, loc: XComLocation, opts: { raw?: boolean } = {}): Promise<RawXCom | DecodedValue> {
+  const row = await store.xcoms.get(loc.dagId, loc.runId, loc.taskId, loc.key, loc.mapIndex);
   if (!row) throw new XComError('not-found', loc, 'does not exist');
   let chain: string[] = [];
   try {
@@ -388,7 +358,8 @@ export async function decodeXCom(db: DatabaseSync, backend: HangarXComBackend, l
       const payload = off ? await backend.fetch(loc, off) : env.payload;
       const enc = env.header.layers.some((l) => l.codec === 'aes-256-gcm');
       const keyId = (env.header.layers.find((l) => l.codec === 'aes-256-gcm') as EncryptionLayer | undefined)?.key_id;
-      if (enc && (!backend.keyring || !keyId || !backend.keyring.has(keyId))) {
+      const keyring = enc ? await backend.ready() : undefined;
+      if (enc && (!keyring || !keyId || !keyring.has(keyId))) {
         integrity = { status: 'unverified', detail: `encrypted with key "${keyId}", which is not available: the GCM tag was not checked` };
       } else {
         await backend.unwrap(loc, env.header, payload);
@@ -415,28 +386,18 @@ export interface XComLineage {
 }
 
 /** Which task pushed each XCom of a run (or DAG) and which tasks pulled it. */
-export function listXComLineage(db: DatabaseSync, filter: { dagId: string; runId?: string }): XComLineage[] {
-  const rows = db
-    .prepare(
-      `SELECT dag_id, run_id, task_id, map_index, key, chain, size_original, size_stored, created_at FROM xcom
-       WHERE dag_id = ? AND (? IS NULL OR run_id = ?) ORDER BY run_id, task_id, map_index, key`,
-    )
-    .all(filter.dagId, filter.runId ?? null, filter.runId ?? null) as unknown as Omit<XComRow, 'value' | 'rowid'>[];
-  const pulls = db.prepare(
-    `SELECT pulled_by_task_id, pulled_by_map_index, MIN(pulled_at) AS at FROM xcom_pulls
-     WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?
-     GROUP BY pulled_by_task_id, pulled_by_map_index ORDER BY at`,
-  );
-  return rows.map((r) => ({
-    loc: locOf(r),
-    pushedBy: { taskId: r.task_id, mapIndex: r.map_index, at: r.created_at },
-    pulledBy: (pulls.all(r.dag_id, r.run_id, r.task_id, r.map_index, r.key) as { pulled_by_task_id: string; pulled_by_map_index: number; at: string }[]).map((p) => ({
-      taskId: p.pulled_by_task_id,
-      mapIndex: p.pulled_by_map_index,
-      at: p.at,
-    })),
-    chain: JSON.parse(r.chain) as string[],
-    sizeOriginal: r.size_original,
-    sizeStored: r.size_stored,
-  }));
+export async function listXComLineage(store: XComStore, filter: { dagId: string; runId?: string }): Promise<XComLineage[]> {
+  const rows = await store.xcoms.listMeta({ dagId: filter.dagId, runId: filter.runId });
+  const out: XComLineage[] = [];
+  for (const r of rows) {
+    out.push({
+      loc: locOf(r),
+      pushedBy: { taskId: r.task_id, mapIndex: r.map_index, at: r.created_at },
+      pulledBy: await store.xcoms.pulls(r),
+      chain: JSON.parse(r.chain) as string[],
+      sizeOriginal: r.size_original,
+      sizeStored: r.size_stored,
+    });
+  }
+  return out;
 }
