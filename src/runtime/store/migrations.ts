@@ -1,4 +1,4 @@
-import { XCOM_SCHEMA_SQL } from '../xcom/schema.ts';
+import { XCOM_SCHEMA_SQL } from './xcom-schema.ts';
 import { SYNC_SCHEMA_SQL } from '../sync/schema.ts';
 import { SENSORS_SCHEMA_SQL } from '../sensors/schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';

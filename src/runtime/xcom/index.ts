@@ -31,7 +31,6 @@ export type {
 } from './maintenance.ts';
 export { writeXComFile, writeXComRecords, openXComFile, readXComRecords } from './file-ref.ts';
 export type { XComFileRef, WriteFileOptions } from './file-ref.ts';
-export { XCOM_SCHEMA_SQL } from './schema.ts';
 
 /** Workspace configuration of XComs (`hangar.json` → `xcom`); see XComOptions for every field. */
 export type XComConfig = XComOptions;

@@ -1,6 +1,6 @@
 /**
- * Tables the XCom layer adds to the metadata store (the runtime applies this as
- * a numbered migration after its own `xcom` and `xcom_pulls` tables).
+ * Tables of the XCom key state (repos/keys.ts), migration 2, after the core
+ * `xcom` and `xcom_pulls` tables (repos/xcoms.ts).
  *
  * - xcom_keys: scrypt salt and parameters of passphrase keys, by key id.
  * - xcom_key_rotation: progress of `hangar xcom rotate-key`, by target key id.
