@@ -247,6 +247,11 @@ export class HangarXComBackend implements XComBackend {
     return this.keyringValue;
   }
 
+  /** Whether the keyring is complete (no passphrase key being derived, none failed): the hot paths skip a wait. */
+  private settled(): boolean {
+    return this.pending === undefined && this.pendingError === undefined;
+  }
+
   /** Replaces the keyring (keys from SecretStorage arrive after start-up, or after rotation). */
   setKeyring(keyring: Keyring | undefined): void {
     this.pending = undefined;
@@ -389,7 +394,7 @@ export class HangarXComBackend implements XComBackend {
     // 2. encrypt when sensitive (or always)
     let encrypted = false;
     if (wantEncrypt) {
-      const keyring = await this.ready();
+      const keyring = this.settled() ? this.keyringValue : await this.ready();
       if (!keyring) {
         if (policy.requireKey) {
           throw new XComError(
@@ -635,7 +640,7 @@ export class HangarXComBackend implements XComBackend {
       const l = layers[i]!;
       if (l.codec === 'file' || l.codec === 's3') continue;
       const inner = [header.format, ...layers.slice(0, i).map((x) => x.codec)];
-      if (l.codec === 'aes-256-gcm') data = decrypt(await this.ready(), loc, l, inner, data);
+      if (l.codec === 'aes-256-gcm') data = decrypt(this.settled() ? this.keyringValue : await this.ready(), loc, l, inner, data);
       else if (l.codec === 'gzip' || l.codec === 'zstd' || l.codec === 'brotli') data = await decompress(loc, l.algorithm, data, l.original_size, this.limits);
     }
     return data;
