@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import type { XComPage, XComRawResult, XComReadResult, ValueNode } from '../../s
 import { chainBadges, failureText, formatBytes, formatRatio, lastOffset, nextOffset, normaliseFilter, pageRange, prevOffset, remaining, scalarText, typeLabel } from '../../webview/xcom-browser/format.ts';
 import { toJsonText, toNode, valueAt } from '../../src/runtime/server/xcom-view.ts';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
+import { Store } from '../../src/runtime/store/store.ts';
 import { KEY, KEY_ID, OTHER_KEY, loc, seed, workspace } from './seed.ts';
 import { maskedDocText, parseXComDocQuery, saveFileName, xcomDocParts } from '../../src/vscode/xcom-doc-model.ts';
 
@@ -208,12 +208,13 @@ describe('XCom browser requests in the runtime', () => {
     ];
     await seed(dir, items);
     // Flip a ciphertext byte of "tampered".
-    const db = new DatabaseSync(join(dir, '.hangar', 'hangar.db'));
-    const row = db.prepare("SELECT value FROM xcom WHERE key = 'tampered'").get() as { value: Uint8Array };
+    const store = new Store(join(dir, '.hangar', 'hangar.db'));
+    const t = loc('tampered', { taskId: 'auth' });
+    const row = (await store.xcoms.get(t.dagId, t.runId, t.taskId, t.key, t.mapIndex))!;
     const bytes = Buffer.from(row.value);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    db.prepare("UPDATE xcom SET value = ? WHERE key = 'tampered'").run(bytes);
-    db.close();
+    assert.ok(await store.xcoms.replaceValue(row, row.value, bytes, row.size_stored));
+    store.close();
 
     const s = new RuntimeService(() => {});
     try {
