@@ -103,3 +103,28 @@ test('store target: a PostgreSQL URL — defaults, parameters, the password only
     /statement_timeout must be a whole number/,
   );
 });
+
+test('test harness: testStoreUrl gives the SQLite file by default and a fresh, working PostgreSQL database under HANGAR_TEST_STORE=postgres', async () => {
+  const { testStoreUrl } = await import('../helpers/postgres.ts');
+  const { openDriver } = await import('../../src/runtime/store/open.ts');
+  const saved = process.env.HANGAR_TEST_STORE;
+  try {
+    delete process.env.HANGAR_TEST_STORE;
+    assert.equal(await testStoreUrl('/w'), '/w/.hangar/hangar.db');
+    process.env.HANGAR_TEST_STORE = 'postgres';
+    const [a, b] = [await testStoreUrl('/w'), await testStoreUrl('/w')];
+    assert.match(a, /^postgres:\/\/hangar:[0-9a-f]+@127\.0\.0\.1:\d+\/hangar_test_\d+_\d+$/);
+    assert.notEqual(a, b, 'a fresh database each time');
+    const sql = openDriver(parseStoreTarget(a, '/'));
+    try {
+      assert.deepEqual(await sql.all('SELECT current_database() AS d'), [{ d: a.split('/').pop() }]);
+    } finally {
+      await sql.close();
+    }
+    process.env.HANGAR_TEST_STORE = 'mysql';
+    await assert.rejects(testStoreUrl('/w'), /HANGAR_TEST_STORE must be "sqlite" or "postgres", not "mysql"/);
+  } finally {
+    if (saved === undefined) delete process.env.HANGAR_TEST_STORE;
+    else process.env.HANGAR_TEST_STORE = saved;
+  }
+});

@@ -36,6 +36,11 @@ export interface PostgresDriverOptions {
   readonly statementTimeoutMs?: number;
   /** Shown in pg_stat_activity (default `hangar`). */
   readonly applicationName?: string;
+  /**
+   * Named prepared statements (default true). Off for a pooler that hands each transaction
+   * another server connection (PgBouncer's transaction mode before 1.21).
+   */
+  readonly preparedStatements?: boolean;
 }
 
 const INT8 = 20;
@@ -105,11 +110,13 @@ export class PostgresDriver implements SqlDriver {
   private readonly flow = new AsyncLocalStorage<Bound>();
   private readonly prepared = new Map<string, Prepared>();
   private closed = false;
+  private readonly named: boolean;
   private readonly listening = new WeakSet<PoolClient>();
 
   constructor(target: PostgresTarget, options: PostgresDriverOptions = {}) {
     this.target = target;
     this.location = target.location;
+    this.named = options.preparedStatements ?? true;
     const statementTimeout = options.statementTimeoutMs ?? target.statementTimeoutMs;
     this.pool = new pg.Pool({
       host: target.host,
@@ -159,7 +166,7 @@ export class PostgresDriver implements SqlDriver {
     if (!p) {
       p = {
         text: toPostgresPlaceholders(sql),
-        name: this.prepared.size < MAX_NAMED ? `hangar_${this.prepared.size + 1}` : undefined,
+        name: this.named && this.prepared.size < MAX_NAMED ? `hangar_${this.prepared.size + 1}` : undefined,
       };
       this.prepared.set(sql, p);
     }
