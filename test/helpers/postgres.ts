@@ -178,7 +178,10 @@ async function start(): Promise<PostgresServer> {
     const log = existsSync(logFile) ? execFileSync('cat', [logFile], { encoding: 'utf8' }) : '';
     throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
   }
-  process.once('exit', () => {
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
     const [f, a] = pgCommand('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     try {
       execFileSync(f, a, { stdio: 'ignore' });
@@ -186,7 +189,15 @@ async function start(): Promise<PostgresServer> {
       // already stopped
     }
     rmSync(dir, { recursive: true, force: true });
-  });
+  };
+  process.once('exit', stop);
+  // The test runner ends a cancelled or timed-out file with a signal: 'exit' does not run then.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stop();
+      process.kill(process.pid, signal);
+    });
+  }
   const url = (database: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${database}`;
   return {
     host: '127.0.0.1',
