@@ -44,5 +44,5 @@ export type { InstanceRow, PokeRow, SlaMissRow } from '../store/repos/sensors.ts
 export { slaObserver, sensorSettingsOf } from './sla.ts';
 export { sensorStats, percentile } from './stats.ts';
 export type { SensorStats } from './stats.ts';
-export { SENSORS_SCHEMA_SQL } from './schema.ts';
+export { SENSORS_SCHEMA_SQL } from '../store/sensors-schema.ts';
 export type * from './types.ts';

@@ -1,6 +1,6 @@
 import { XCOM_SCHEMA_SQL } from './xcom-schema.ts';
-import { SYNC_SCHEMA_SQL } from '../sync/schema.ts';
-import { SENSORS_SCHEMA_SQL } from '../sensors/schema.ts';
+import { SYNC_SCHEMA_SQL } from './sync-schema.ts';
+import { SENSORS_SCHEMA_SQL } from './sensors-schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
 import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
 

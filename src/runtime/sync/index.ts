@@ -22,7 +22,7 @@ export {
   SftpTimeoutError,
   SyncError,
 } from './errors.ts';
-export { SYNC_SCHEMA_SQL } from './schema.ts';
+export { SYNC_SCHEMA_SQL } from '../store/sync-schema.ts';
 export { SyncStateMachine } from './state.ts';
 export type { ManifestEntry } from './state.ts';
 export {

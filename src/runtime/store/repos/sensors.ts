@@ -1,5 +1,5 @@
 /**
- * The sensor engine's records (tables of sensors/schema.ts): every poke, one row
+ * The sensor engine's records (tables of store/sensors-schema.ts): every poke, one row
  * per sensor instance (first poke, counters, outcome, memo), the circuit breaker
  * of each sensor, the SLA anchors and misses; plus the few reads of runs and task
  * instances the sensors need (an ExternalTaskSensor's target, an SLA check's

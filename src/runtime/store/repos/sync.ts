@@ -1,5 +1,5 @@
 /**
- * The sync pipelines' state (tables of sync/schema.ts): each pipeline's cursor and
+ * The sync pipelines' state (tables of store/sync-schema.ts): each pipeline's cursor and
  * manifest, its runs and their per-file results.
  *
  * The cursor's guarantee — never ahead of a file the destination committed and

@@ -1,6 +1,6 @@
 /**
  * Tables of the sync pipelines. The runtime's numbered migrations include this
- * as one migration; tests apply it to a fresh database with `db.exec`.
+ * as one migration (version 3); PostgreSQL has its own text in postgres-baseline.ts.
  *
  * - `sync_cursors`: the cursor `(mtime_ms, point_id)` of each pipeline; it only
  *   moves after the destination committed every data point up to it.
