@@ -55,7 +55,7 @@ for (let i = 0; i < ${GANTT_TASKS}; i++) {
 
 /** Fills the store of `dir` with the runs; answers the number of task instances written. */
 export async function seedGrid(dir: string): Promise<number> {
-  const rt = new Runtime(dir, {});
+  const rt = await Runtime.open(dir, {});
   const db = rt.store.db;
   const run = db.prepare(
     `INSERT INTO dag_runs (dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, conf, queued_at, start_date, end_date)

@@ -73,7 +73,7 @@ async function child(mode: string, ws: string): Promise<void> {
     process.stdout.write(JSON.stringify({ ms: performance.now() - started, dags: count } satisfies Measured));
   } else if (mode === 'processor') {
     const { Runtime } = await import('../src/runtime/runtime.ts');
-    const rt = new Runtime(ws);
+    const rt = await Runtime.open(ws);
     const started = performance.now();
     const bag = await rt.loadDags();
     const ms = performance.now() - started;
@@ -83,7 +83,7 @@ async function child(mode: string, ws: string): Promise<void> {
   } else if (mode === 'save') {
     // A long-lived process (the runtime server): warm, then one file is saved with a new task.
     const { Runtime } = await import('../src/runtime/runtime.ts');
-    const rt = new Runtime(ws);
+    const rt = await Runtime.open(ws);
     await rt.loadDags();
     const samples: number[] = [];
     for (let r = 0; r < REPEAT; r++) {

@@ -63,7 +63,7 @@ async function tickBench(): Promise<void> {
   const start = Date.parse('2024-01-01T00:00:00Z');
   const root = workspace('* * * * *', '2024-01-01T00:00:00Z');
   const clock = new FakeClock(start + 30_000);
-  const rt = new Runtime(root, { clock });
+  const rt = await Runtime.open(root, { clock });
   try {
     const t0 = performance.now();
     const svc = new SchedulerService(rt, { watch: false });
@@ -117,7 +117,7 @@ async function cpuDuring(ms: number, work?: () => Promise<() => Promise<void>>):
 
 async function idleBench(): Promise<void> {
   const root = workspace('@daily', new Date(Date.now() - 3_600_000).toISOString());
-  const rt = new Runtime(root);
+  const rt = await Runtime.open(root);
   try {
     // Nothing due: catchup off, so each DAG's next run is created after the coming midnight.
     const floor = await cpuDuring(IDLE_S * 1000);

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const sqliteUs = sqliteFloorUs(root);
     const ipcUs = await ipcFloorUs(root);
     for (const mode of MODES) {
-      const rt = new Runtime(root, { config: { executor: mode, parallelism: mode === 'isolated' ? 2 : 16 } });
+      const rt = await Runtime.open(root, { config: { executor: mode, parallelism: mode === 'isolated' ? 2 : 16 } });
       try {
         const bag = await rt.loadDags();
         if (bag.errors.length) throw new Error(bag.errors[0]!.message);

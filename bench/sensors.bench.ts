@@ -80,7 +80,7 @@ async function runOne(n: number): Promise<Result> {
     const firstInterval = n <= 1000 ? 6000 : 25_000;
     writeFileSync(join(root, 'dags', 'bench.ts'), dagFile(n, firstInterval, 5000));
     writeFileSync(join(root, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags', parallelism: 2 }));
-    const rt = new Runtime(root, { config: { executor: 'in-process', parallelism: 2 } });
+    const rt = await Runtime.open(root, { config: { executor: 'in-process', parallelism: 2 } });
     await rt.loadDags();
     const dagId = `sensors_${n}`;
     global.gc?.();

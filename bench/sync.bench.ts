@@ -57,7 +57,7 @@ async function worker(job: WorkerJob): Promise<void> {
   const { SftpDestination, SftpSource } = await import('../src/runtime/sync/sftp.ts');
   const { runSync } = await import('../src/runtime/sync/pipeline.ts');
   const { maskToken } = await import('../src/runtime/sync/transform.ts');
-  const store = new Store(job.dbFile);
+  const store = await Store.open(job.dbFile);
   const connection = {
     host: job.host,
     port: job.port,
@@ -84,7 +84,7 @@ async function worker(job: WorkerJob): Promise<void> {
     bytesMoved: summary.bytesMoved,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
-  store.close();
+  await store.close();
 }
 
 const HANGAR = 'hangar sync (sftp→sftp)';

@@ -21,7 +21,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-xcom-store-bench-'));
 try {
-  const store = new Store(join(dir, 'hangar.db'));
+  const store = await Store.open(join(dir, 'hangar.db'));
   const backend = createXComBackend({}, { workspaceRoot: dir, xcomRoot: join(dir, 'xcom'), env: {} });
   const dag = { id: 'bench', tasks: new Map([['producer', { expand: undefined }], ['consumer', { expand: undefined }]]) };
   const producer: XComScope = { store, backend, dag, runId: 'r', taskId: 'producer', mapIndex: -1 };

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { XComConfig } from './xcom/index.ts';
+import { resolveStoreTarget } from './store/target.ts';
+import type { StoreTarget } from './store/target.ts';
 
 /** The workspace configuration, `hangar.json` at the workspace root. Every field is optional. */
 export interface HangarConfigFile {
@@ -40,6 +42,9 @@ export interface WorkspaceConfig {
   readonly root: string;
   readonly dagsFolder: string;
   readonly hangarDir: string;
+  /** Where the metadata store is: hangar.json's `store` (a file or a postgres:// URL), HANGAR_STORE_URL first. */
+  readonly storeTarget: StoreTarget;
+  /** The SQLite file (or, for PostgreSQL, the URL without its password): for messages and file-only features. */
   readonly storePath: string;
   readonly logsDir: string;
   readonly cacheDir: string;
@@ -90,11 +95,18 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
   if (!Number.isInteger(dagFileMemoryMb) || dagFileMemoryMb < 64) {
     throw new Error(`${file}: dagFileMemoryMb must be a whole number of MiB ≥ 64, not ${JSON.stringify(dagFileMemoryMb)}`);
   }
+  let storeTarget: StoreTarget;
+  try {
+    storeTarget = resolveStoreTarget({ root, configured: c.store, env: process.env });
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
   return {
     root,
     dagsFolder: at(c.dagsFolder ?? 'dags'),
     hangarDir,
-    storePath: c.store === ':memory:' ? ':memory:' : at(c.store ?? join('.hangar', 'hangar.db')),
+    storeTarget,
+    storePath: storeTarget.kind === 'sqlite' ? storeTarget.path : storeTarget.redacted,
     logsDir: join(hangarDir, 'logs'),
     cacheDir: join(hangarDir, 'cache'),
     xcomDir: join(hangarDir, 'xcom'),

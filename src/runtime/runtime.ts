@@ -56,9 +56,15 @@ export class Runtime {
   readonly processor: DagProcessor;
   private readonly activeRuns = new Map<string, RunLoop>();
 
-  constructor(workspace: string, options: RuntimeOptions = {}) {
-    this.config = loadConfig(workspace, options.config);
-    this.store = new Store(this.config.storePath);
+  /** Opens a workspace's runtime: its configuration, and its store (migrated to this code's schema). */
+  static async open(workspace: string, options: RuntimeOptions = {}): Promise<Runtime> {
+    const config = loadConfig(workspace, options.config);
+    return new Runtime(config, await Store.open(config.storeTarget), options);
+  }
+
+  private constructor(config: WorkspaceConfig, store: Store, options: RuntimeOptions) {
+    this.config = config;
+    this.store = store;
     this.store.dags.pausedAtCreation = this.config.scheduler.dagsArePausedAtCreation;
     this.clock = options.clock ?? systemClock;
     this.backend = createXComBackend(this.config.xcom, {
@@ -353,6 +359,6 @@ export class Runtime {
     for (const loop of this.activeRuns.values()) loop.cancel('The runtime is shutting down');
     await this.processor.close();
     await this.executor.close();
-    this.store.close();
+    await this.store.close();
   }
 }

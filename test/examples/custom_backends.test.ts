@@ -53,7 +53,7 @@ test('test_custom_backends out of the box: every backend but encrypted and s3 wo
     const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-15'], { env: { HANGAR_XCOM_KEYS: '' } });
     // The run's leaf (compare_backends, trigger rule all_done) succeeds, so the run does.
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     try {
       const tis = new Map((await store.tasks.list(DAG, RUN_ID)).map((t) => [t.task_id, t]));
       for (const b of ['database', 'file', 'compressed', 'hybrid']) assert.equal(tis.get(`store_${b}`)!.state, 'success', b);
@@ -71,7 +71,7 @@ test('test_custom_backends out of the box: every backend but encrypted and s3 wo
       // Nothing sensitive went anywhere: the encrypted task refused before storing the value.
       assert.equal(await store.xcoms.get(DAG, RUN_ID, 'store_encrypted', 'sensitive'), undefined);
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     ws.remove();
@@ -92,11 +92,11 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
     AWS_PROFILE: '',
   };
   let backend: HangarXComBackend | undefined;
-  const store = () => new Store(join(ws.root, '.hangar', 'hangar.db'));
+  const store = () => Store.open(join(ws.root, '.hangar', 'hangar.db'));
   try {
     const r = await hangarAsync(['run', DAG, '--workspace', ws.root, '--date', '2024-01-15'], env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const st = store();
+    const st = await store();
     backend = createXComBackend(
       { objectStore },
       { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom'), keyring: new Keyring([{ id: 'demo', key }]), env: {}, objectStoreCredentials: S3_CREDENTIALS },
@@ -205,7 +205,7 @@ test('test_custom_backends with a key and a real S3 server: chains, sizes, files
       assert.ok(c.bytes_freed >= ref.size_bytes);
       assert.ok(!existsSync(join(ws.root, '.hangar', 'xcom', ...ref.filepath.split('/'))));
     } finally {
-      st.close();
+      await st.close();
     }
   } finally {
     backend?.close();

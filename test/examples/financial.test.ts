@@ -36,7 +36,7 @@ test('financial analytics pipeline: runs end to end from the CLI', async () => {
     }
     assert.match(r.stdout, new RegExp(`Run ${RUN_ID.replace(/[+]/g, '\\+')} of ${DAG}: success`));
 
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });
     try {
       assert.equal((await store.runs.get(DAG, RUN_ID))!.state, 'success');
@@ -93,7 +93,7 @@ test('financial analytics pipeline: runs end to end from the CLI', async () => {
       const pulls = store.db.prepare("SELECT DISTINCT pulled_by_task_id AS t FROM xcom_pulls WHERE task_id = 'assess_quality' AND key = 'high_quality_data' ORDER BY t").all();
       assert.deepEqual(pulls.map((p) => p.t), ['analyze_risk', 'generate_reports']);
     } finally {
-      store.close();
+      await store.close();
     }
 
     // The XCom commands read what the run stored.
@@ -112,7 +112,7 @@ test('financial analytics pipeline: a failing calculation is handled and large e
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as { run: { state: string }; task_instances: { task_id: string; state: string }[] };
     assert.equal(out.run.state, 'success');
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });
     try {
       const ingested = await decode(store, 'ingest_data', 'return_value') as { sources: Record<string, { data_type: string }> };
@@ -123,7 +123,7 @@ test('financial analytics pipeline: a failing calculation is handled and large e
       const cleanup = await decode(store, 'cleanup_resources', 'return_value') as { files_removed: string[] };
       assert.equal(cleanup.files_removed.length, 2);
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     ws.remove();

@@ -13,7 +13,7 @@ export interface TestRuntime {
 /** A runtime on a fresh workspace holding the given DAG files (in-process unless told otherwise). */
 export async function testRuntime(files: Record<string, string>, options: RuntimeOptions & { config?: RuntimeOptions['config'] } = {}): Promise<TestRuntime> {
   const ws = tempWorkspace(files);
-  const rt = new Runtime(ws.root, { ...options, config: { executor: 'in-process', ...options.config } });
+  const rt = await Runtime.open(ws.root, { ...options, config: { executor: 'in-process', ...options.config } });
   // For tests that drive a fake clock: how much the store has changed, to tell when the runtime has settled.
   const changes = rt.store.db.prepare('SELECT total_changes() AS n');
   (globalThis as Record<string, unknown>).__hangarStoreChanges = () => Number((changes.get() as { n: number }).n);

@@ -48,7 +48,7 @@ let files: Record<string, string>;
 
 before(async () => {
   ws = tempWorkspace({ 'dags/etl.ts': ETL, 'dags/report.ts': REPORT }, CONFIG);
-  const rt = new Runtime(ws.root, { config: { executor: 'in-process' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'in-process' } });
   try {
     const bag = await rt.loadDags();
     assert.deepEqual(bag.errors, []);

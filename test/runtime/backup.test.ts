@@ -30,7 +30,7 @@ function runsIn(path: string): number | string {
 
 test('db backup while a runtime holds the store open keeps every committed run and its XCom files; a naive copy of hangar.db does not', async () => {
   const ws = tempWorkspace({ 'dags/backed.ts': DAG });
-  const rt = new Runtime(ws.root, { config: { executor: 'in-process' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'in-process' } });
   const backup = join(ws.root, 'backup');
   const target = tempWorkspace({ 'dags/backed.ts': DAG });
   try {

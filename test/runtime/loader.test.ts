@@ -13,7 +13,7 @@ good.task('b', { inputs: { x: a } }, async (_ctx, { x }) => x + 1);
 
 /** Loads a folder as the CLI does: through the DAG processor (parse children), into a fresh store. */
 async function loadFolder(ws: { root: string }) {
-  const rt = new Runtime(ws.root);
+  const rt = await Runtime.open(ws.root);
   try {
     return await rt.loadDags();
   } finally {
@@ -153,7 +153,7 @@ d.task('fails', async () => {
     'dags/stack.ts': text,
     'dags/lib/helper.ts': `// no hangar import here: a plain module\nexport function helper(n: number): never {\n  const why: string = 'bad input ' + n;\n  throw new RangeError(why);\n}\n`,
   });
-  const rt = new Runtime(ws.root);
+  const rt = await Runtime.open(ws.root);
   try {
     await rt.loadDags();
     const run = await rt.runDag('stack');

@@ -267,10 +267,10 @@ test('migrate: applies what is missing in order, once; reports the status; works
       lite?.done();
     }
   }
-  // A store the (synchronous) Store class migrated: the runner agrees it is up to date.
+  // A store Store.open migrated: the runner agrees it is up to date.
   const dir = mkdtempSync(join(tmpdir(), 'hangar-migrate-'));
   try {
-    new Store(join(dir, 'hangar.db')).close();
+    await (await Store.open(join(dir, 'hangar.db'))).close();
     const sql = openDriver(parseStoreTarget('hangar.db', dir));
     assert.deepEqual((await migrate(sql)).applied, []);
     assert.equal((await schemaStatus(sql)).storeVersion, CODE_VERSION);

@@ -128,7 +128,7 @@ test('hangar list: every kind of bad DAG file is one clear error naming it; the 
     const fixed = JSON.parse(hangar(['list', '--json', '--workspace', ws.root], { timeoutMs: 90_000 }).stdout) as typeof out;
     assert.deepEqual(await fixed.dags.map((d) => d.dag_id), ['good', 'spin']);
     assert.ok(!fixed.import_errors.some((e) => /spin\.ts|never\.ts/.test(e.fileloc)));
-    const db = new Runtime(ws.root);
+    const db = await Runtime.open(ws.root);
     try {
       const stored = (await db.store.dags.listImportErrors()).map((e) => e.fileloc);
       assert.ok(!stored.includes(join(ws.dags, 'spin.ts')) && !stored.includes(join(ws.dags, 'never.ts')), 'cleared in the store');
@@ -170,7 +170,7 @@ test('hangar dags errors and dags reparse', () => {
 test('a file saved again while it is being parsed is parsed again: the result is of its latest content', async () => {
   const slow = `import { dag } from 'hangar';\nawait new Promise((r) => setTimeout(r, 1500));\nexport const d = dag({ id: 'first_version' });\nd.task('t', async () => 1);\n`;
   const ws = tempWorkspace({ 'dags/edited.ts': slow });
-  const rt = new Runtime(ws.root);
+  const rt = await Runtime.open(ws.root);
   try {
     const loading = rt.loadDags();
     await new Promise((r) => setTimeout(r, 700));
@@ -199,7 +199,7 @@ const m = d.task('m', { expand: { x: a }, triggerRule: 'all_done' }, async (_c, 
 fileSensor(d, 'wait', { path: '/tmp/x', mode: 'reschedule', timeout: '5m', pokeInterval: { kind: 'custom', next: function every(info) { return 1000 * info.pokes; } } }).before(m);
 `,
   });
-  const rt = new Runtime(ws.root, { config: { executor: 'isolated' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'isolated' } });
   try {
     const bag = await rt.loadDags();
     assert.deepEqual(bag.errors, []);
@@ -238,7 +238,7 @@ const a = d.task('a', async () => { await new Promise((r) => setTimeout(r, 800))
 d.task('b', { inputs: { x: a } }, async (_c, { x }) => ({ x, code: ${n} }));
 `;
   const ws = tempWorkspace({ 'dags/versioned.ts': v(1) });
-  const rt = new Runtime(ws.root, { config: { executor: 'isolated' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'isolated' } });
   try {
     await rt.loadDags();
     const run = await rt.triggerRun('versioned');
@@ -272,7 +272,7 @@ d.task('bad', {
   });
   const marker = join(ws.root, 'dag-callback.txt');
   ws.write('dags/cb.ts', readFileSync(join(ws.dags, 'cb.ts'), 'utf8').replace('__MARKER__', marker));
-  const rt = new Runtime(ws.root, { config: { executor: 'isolated' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'isolated' } });
   const warnings: string[] = [];
   rt.events.on('warning', (w) => warnings.push(w.message));
   try {

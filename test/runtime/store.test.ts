@@ -4,44 +4,44 @@ import { join } from 'node:path';
 import { MIGRATIONS, Store } from '../../src/runtime/store/index.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
-function freshStore() {
+async function freshStore() {
   const ws = tempWorkspace();
   const path = join(ws.root, '.hangar', 'hangar.db');
-  return { ws, path, store: new Store(path) };
+  return { ws, path, store: await Store.open(path) };
 }
 
 const KEY = { dag_id: 'd', run_id: 'r', task_id: 't', map_index: -1 };
 
 test('store: WAL mode, numbered migrations applied once', async () => {
-  const { ws, path, store } = freshStore();
+  const { ws, path, store } = await freshStore();
   try {
     const mode = store.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
     assert.equal(mode.journal_mode, 'wal');
     const core = Math.max(...MIGRATIONS.map((m) => m.version));
-    assert.equal(store.schemaVersion(), core);
-    store.close();
-    const again = new Store(path, { extraMigrations: [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }] });
-    assert.equal(again.schemaVersion(), 100);
+    assert.equal(await store.schemaVersion(), core);
+    await store.close();
+    const again = await Store.open(path, { extraMigrations: [{ version: 100, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }] });
+    assert.equal(await again.schemaVersion(), 100);
     const versions = again.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
     assert.deepEqual(versions.map((v) => v.version), [...MIGRATIONS.map((m) => m.version), 100]);
-    again.close();
-    assert.throws(
-      () => new Store(path, { extraMigrations: [{ version: 101, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER); CREATE TABLE (' }] }),
+    await again.close();
+    await assert.rejects(
+      Store.open(path, { extraMigrations: [{ version: 101, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER); CREATE TABLE (' }] }),
       /Store migration 101 \(broken\) failed/,
     );
-    const after = new Store(path);
-    assert.equal(after.schemaVersion(), 100, 'a failed migration leaves nothing half applied');
+    const after = await Store.open(path);
+    assert.equal(await after.schemaVersion(), 100, 'a failed migration leaves nothing half applied');
     assert.equal(after.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'ok_part'").get()!.n, 0);
-    assert.throws(() => new Store(path, { extraMigrations: [{ version: 2, name: 'clash', sql: '' }] }), /Two store migrations share the number 2/);
-    after.close();
+    await assert.rejects(Store.open(path, { extraMigrations: [{ version: 2, name: 'clash', sql: '' }] }), /Two store migrations share the number 2/);
+    await after.close();
   } finally {
     ws.remove();
   }
 });
 
 test('store: claiming a try is a guarded update that only one claimant wins', async () => {
-  const { ws, path, store } = freshStore();
-  const other = new Store(path);
+  const { ws, path, store } = await freshStore();
+  const other = await Store.open(path);
   try {
     await store.runs.insert({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' });
     await store.tasks.insert({ ...KEY, max_tries: 1, operator: 'python', pool: 'default_pool', state: 'scheduled' });
@@ -53,14 +53,14 @@ test('store: claiming a try is a guarded update that only one claimant wins', as
     assert.equal(ti.try_number, 1);
     await assert.rejects(store.runs.insert({ dag_id: 'd', run_id: 'r', run_type: 'manual', logical_date: 'x', data_interval_start: 'x', data_interval_end: 'x', state: 'running', conf: '{}', queued_at: 'x' }), /DAG "d" already has a run "r"/);
   } finally {
-    other.close();
-    store.close();
+    await other.close();
+    await store.close();
     ws.remove();
   }
 });
 
 test('store: XCom prefixes are literal (underscores are not wildcards)', async () => {
-  const { ws, store } = freshStore();
+  const { ws, store } = await freshStore();
   try {
     const put = (key: string) =>
       store.xcoms.put({ ...KEY, key, value: new TextEncoder().encode('1'), chain: '["json"]', size_original: 1, size_stored: 1, sensitive: 0, created_at: new Date().toISOString() });
@@ -69,7 +69,7 @@ test('store: XCom prefixes are literal (underscores are not wildcards)', async (
     assert.equal((await store.xcoms.delete({ dagId: 'd', runId: 'r', key: 'other' })).length, 1);
     assert.equal((await store.xcoms.list({ dagId: 'd' })).length, 3);
   } finally {
-    store.close();
+    await store.close();
     ws.remove();
   }
 });

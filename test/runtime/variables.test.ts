@@ -15,7 +15,7 @@ import { hangar } from '../helpers/cli.ts';
 
 test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', async () => {
   const ws = tempWorkspace();
-  const store = new Store(join(ws.root, 'db.sqlite'));
+  const store = await Store.open(join(ws.root, 'db.sqlite'));
   try {
     const v = new Variables(store, { HANGAR_VAR_REGION: 'us', HANGAR_VAR_EXTRA_KEY: 'x' });
     await v.set('region', 'eu', 'where we run');
@@ -35,14 +35,14 @@ test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret
     assert.equal(await v.delete('limits'), true);
     assert.equal(await v.delete('limits'), false);
   } finally {
-    store.close();
+    await store.close();
     ws.remove();
   }
 });
 
 test('variables import is all or nothing: a file that is not JSON, or holds a bad key, stores nothing and says which file', async () => {
   const ws = tempWorkspace();
-  const store = new Store(join(ws.root, 'db.sqlite'));
+  const store = await Store.open(join(ws.root, 'db.sqlite'));
   try {
     const v = new Variables(store, {});
     await v.set('kept', 'old');
@@ -61,7 +61,7 @@ test('variables import is all or nothing: a file that is not JSON, or holds a ba
     assert.deepEqual(await v.exportFile(out), { exported: 3 });
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { kept: 'new', n: '3', obj: '{"a":[1]}' });
   } finally {
-    store.close();
+    await store.close();
     ws.remove();
   }
 });

@@ -72,9 +72,9 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const runId = 'manual__2024-05-01T00:00:00+00:00';
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     assert.equal((await store.tasks.get('slow_chain', runId, 'second'))!.state, 'running', 'left running by the dead runtime');
-    store.close();
+    await store.close();
     // The worker notices its runtime is gone and exits by itself.
     await waitFor(() => {
       try {
@@ -87,7 +87,7 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
     const resumed = hangar(['run', 'slow_chain', '--resume', runId, '--workspace', ws.root]);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /Recovered task "second"/);
-    const after = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const after = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     try {
       const tries = await after.tasks.listTries('slow_chain', runId, 'second');
       assert.deepEqual(tries.map((x) => x.state), ['failed', 'success']);
@@ -96,7 +96,7 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
       assert.equal((await after.tasks.get('slow_chain', runId, 'third'))!.state, 'success');
       assert.equal(readFileSync(join(ws.root, 'second.log'), 'utf8'), 'try 1\ntry 2\n');
     } finally {
-      after.close();
+      await after.close();
     }
   } finally {
     ws.remove();
@@ -113,13 +113,13 @@ test('crash recovery: without retries left, the orphaned try fails and its downs
     const runId = 'manual__2024-05-02T00:00:00+00:00';
     const resumed = hangar(['run', 'slow_chain', '--resume', runId, '--workspace', ws.root]);
     assert.equal(resumed.code, 1);
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     try {
       const states = (await store.tasks.list('slow_chain', runId)).map((x) => [x.task_id, x.state]);
       assert.deepEqual(states, [['first', 'success'], ['second', 'failed'], ['third', 'upstream_failed']]);
       assert.equal((await store.runs.get('slow_chain', runId))!.state, 'failed');
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     ws.remove();
@@ -173,12 +173,12 @@ for (let i = 0; i < ${n}; i++) {
     assert.equal(tasks.length, n, 'each leaf ran exactly once');
     assert.equal(new Set(tasks).size, n);
     const runners = new Set(lines.map((l) => l.split(' ')[1]));
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     try {
       for (const ti of (await store.tasks.list('wide', runId))) assert.equal(ti.try_number, 1, ti.task_id);
       assert.equal((await store.runs.get('wide', runId))!.state, 'success');
     } finally {
-      store.close();
+      await store.close();
     }
     assert.ok(runners.size >= 1);
   } finally {

@@ -168,7 +168,7 @@ test('a DAG file with a bad zone, a cron that never fires or a zero duration: lo
     'dags/zero.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'zero', schedule: { every: '0s' } });\n`,
     'dags/ok.ts': `import { dag } from 'hangar';\nexport const d = dag({ id: 'ok', schedule: '@hourly' });\nd.task('t', async () => 1);\n`,
   });
-  const rt = new Runtime(ws.root, { config: { executor: 'in-process' } });
+  const rt = await Runtime.open(ws.root, { config: { executor: 'in-process' } });
   try {
     const bag = await rt.loadDags();
     assert.deepEqual([...bag.dags.keys()], ['ok']);

@@ -34,7 +34,7 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       assert.ok(Date.now() < deadline, `sensors never reached up_for_reschedule: ${out}`);
       await sleep(100);
       try {
-        store ??= new Store(storePath);
+        store ??= await Store.open(storePath);
       } catch {
         continue;
       }
@@ -82,7 +82,7 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     assert.equal(inst.outcome, 'success');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
-    store?.close();
+    await store?.close();
     ws.remove();
   }
 });

@@ -33,7 +33,7 @@ const connection = {
   privateKey: readFileSync(job.privateKeyFile),
   hostKey: { knownHostsFile: job.knownHostsFile },
 };
-const store = new Store(job.dbFile);
+const store = await Store.open(job.dbFile);
 
 const inner = new SftpDestination({ connection, root: job.dst });
 let commits = 0;

@@ -45,23 +45,23 @@ function uri(root: string): string {
 }
 
 async function readSummary(runId: string): Promise<SyncSummary> {
-  const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+  const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
   try {
     const backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });
     const row = await store.xcoms.get(DAG, runId, 'sync', 'return_value');
     assert.ok(row, `the sync task of ${runId} pushed its summary`);
     return (await backend.deserialize({ dagId: DAG, runId, taskId: 'sync', mapIndex: -1, key: 'return_value' }, row.value)) as SyncSummary;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function cursorInStore(): Promise<unknown> {
-  const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+  const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
   try {
     return await new SyncStateMachine(store.sync).getCursor(DAG);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

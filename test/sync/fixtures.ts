@@ -24,7 +24,7 @@ export async function workspace(): Promise<Workspace> {
   const dst = join(dir, 'dst');
   await mkdir(src);
   await mkdir(dst);
-  const store = new Store(join(dir, 'hangar.db'));
+  const store = await Store.open(join(dir, 'hangar.db'));
   return {
     dir,
     src,
@@ -32,7 +32,7 @@ export async function workspace(): Promise<Workspace> {
     store,
     state: new SyncStateMachine(store.sync),
     async cleanup() {
-      store.close();
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -70,7 +70,7 @@ describe('batched state writes', () => {
       knownHostsFile: server.knownHostsFile,
       src: ws.src,
       dst: ws.dst,
-      dbFile: ws.store.path,
+      dbFile: ws.store.location,
       stateBatchFiles: B,
       concurrency,
       killAfterCommits: K,

@@ -25,7 +25,7 @@ describe('SyncStateMachine', () => {
   it('persists the cursor per pipeline across connections and refuses to move it backwards', async () => {
     await ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'x' });
     await ws.state.advanceCursor('b', { mtimeMs: 1000, id: 'y' });
-    const other = new Store(ws.store.path);
+    const other = await Store.open(ws.store.location);
     try {
       const again = new SyncStateMachine(other.sync);
       assert.deepEqual(await again.getCursor('a'), { mtimeMs: 2000, id: 'x' });
@@ -34,7 +34,7 @@ describe('SyncStateMachine', () => {
       await ws.state.advanceCursor('a', { mtimeMs: 2000, id: 'z' });
       assert.deepEqual(await again.getCursor('a'), { mtimeMs: 2000, id: 'z' });
     } finally {
-      other.close();
+      await other.close();
     }
   });
 

@@ -32,7 +32,7 @@ export interface SeedItem {
 export async function seed(dir: string, items: Iterable<SeedItem>): Promise<void> {
   const before = process.env.HANGAR_XCOM_KEYS;
   process.env.HANGAR_XCOM_KEYS = `${KEY_ID}:${KEY}`;
-  const rt = new Runtime(dir);
+  const rt = await Runtime.open(dir);
   try {
     // Serialized first (files, encryption), then written 5,000 rows to a transaction.
     let batch: XComRecord[] = [];

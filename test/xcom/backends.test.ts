@@ -21,7 +21,7 @@ const everyType = () => ({
 const header = (data: Uint8Array): EnvelopeHeader => decodeEnvelope(loc(), data)!.header;
 
 test('every backend round-trips every supported type, small and large, and reads values of every other backend', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const kr = keyring('k1');
     // One workspace configuration (shared keys and object store), each backend as the default in turn.
@@ -47,7 +47,7 @@ test('every backend round-trips every supported type, small and large, and reads
 });
 
 test('per-push backend override and a legacy plain-JSON row are read by the default backend', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'database' });
     const s = await b.serialize(loc(), { x: 'z'.repeat(2000) }, { backend: 'compressed' });
@@ -62,7 +62,7 @@ test('per-push backend override and a legacy plain-JSON row are read by the defa
 });
 
 test('database backend stores inline; chain and sizes are reported', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend();
     const s = await b.serialize(loc(), { a: 1 });
@@ -79,7 +79,7 @@ test('database backend stores inline; chain and sizes are reported', async () =>
 });
 
 test('file backend: threshold, seed reference format, layout, atomic write, cleanup on purge', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     const small = await b.serialize(loc('small'), { key: 'value' });
@@ -115,7 +115,7 @@ test('file backend: threshold, seed reference format, layout, atomic write, clea
 });
 
 test('compressed backend: threshold, keeps the original when compression does not pay, seed fields, zstd and brotli', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'compressed' });
     assert.deepEqual((await b.serialize(loc(), 'x'.repeat(50))).chain, ['json'], 'under 100 B');
@@ -147,7 +147,7 @@ test('compressed backend: threshold, keeps the original when compression does no
 });
 
 test('hybrid backend decides per value and records its reasons', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'hybrid', hybrid: { offloadThreshold: 4096 } }, keyring('k1'));
     const cases: [string, unknown, string[]][] = [

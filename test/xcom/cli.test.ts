@@ -171,7 +171,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     // clear --older-than: nothing is a week old; then back-date and clear.
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--older-than', '7d', '--json']);
     assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytes_freed: 0, errors: [] });
-    const store = new Store(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     await store.sql.run("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'");
     store.close();
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--run', RUN, '--older-than', '7d']);

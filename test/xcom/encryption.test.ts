@@ -23,7 +23,7 @@ function isAuthError(code: string, pattern?: RegExp) {
 }
 
 test('encrypted backend: sensitive values are AES-256-GCM encrypted, others are not; no plaintext or plaintext hash is stored', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'encrypted' }, keyring('k1'));
     const s = await b.serialize(loc('creds'), SECRET);
@@ -61,7 +61,7 @@ test('encrypted backend: sensitive values are AES-256-GCM encrypted, others are 
 });
 
 test('tampered ciphertext, tag, nonce or header: authentication error, never garbage', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'encrypted' }, keyring('k1'));
     const s = await b.serialize(loc('creds'), SECRET);
@@ -91,7 +91,7 @@ test('tampered ciphertext, tag, nonce or header: authentication error, never gar
 });
 
 test('swapped rows: a ciphertext copied to another DAG, run, task, map index or key does not decrypt', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'encrypted' }, keyring('k1'));
     const s = await b.serialize(loc('creds'), SECRET);
@@ -107,7 +107,7 @@ test('swapped rows: a ciphertext copied to another DAG, run, task, map index or 
 });
 
 test('wrong key, missing key id, no keyring: clear errors', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const s = await ws.backend({ backend: 'encrypted' }, keyring('k1')).serialize(loc('creds'), SECRET);
     await assert.rejects(ws.backend({}, keyring('k1')).deserialize(loc('creds'), s.data), isAuthError('authentication'), 'same id, other key material');
@@ -119,7 +119,7 @@ test('wrong key, missing key id, no keyring: clear errors', async () => {
 });
 
 test('keyring: primary encrypts, all decrypt; keys from env, key file (outside the workspace, private), passphrase with stored salt, programmatic', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   const keyDir = mkdtempSync(join(tmpdir(), 'hangar-keys-'));
   try {
     const old = keyring('old');
@@ -186,7 +186,7 @@ test('keyring: primary encrypts, all decrypt; keys from env, key file (outside t
 });
 
 test('the documented format decrypts with a plain AES-GCM implementation', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const kr = keyring('doc');
     const s = await ws.backend({ backend: 'encrypted' }, kr).serialize(loc('creds', { mapIndex: 7 }), SECRET);

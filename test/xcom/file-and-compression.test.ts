@@ -26,7 +26,7 @@ function xcomError(code: string, pattern: RegExp) {
 }
 
 test('file backend: missing, truncated and corrupted files are clear errors naming the XCom', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     // JSON (parsed as it is read) and bytes (read in pieces, hashed while the next piece is read).
@@ -68,7 +68,7 @@ test('file backend: missing, truncated and corrupted files are clear errors nami
 });
 
 test('file references whose path is absolute or climbs out of the root are refused (tampered database)', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     writeFileSync(join(ws.root, 'outside.json'), '{"stolen":true}');
@@ -104,7 +104,7 @@ test('path segments are encoded safely', () => {
 });
 
 test('no temporary files remain after writes; the stored file is complete', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     for (let i = 0; i < 5; i++) await b.serialize(loc(`k${i}`), randomBytes(3000));
@@ -118,7 +118,7 @@ test('no temporary files remain after writes; the stored file is complete', asyn
 });
 
 test('decompression bombs and lying headers are errors, not out-of-memory', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'compressed', limits: { maxDecompressedBytes: 64 << 20, maxStoredBytes: 8 << 20 } });
     const s = await b.serialize(L, seedData('repetitive', 10_000));
@@ -154,7 +154,7 @@ test('decompression bombs and lying headers are errors, not out-of-memory', asyn
 });
 
 test('interoperability: gzip and zstd payloads stored by Hangar decompress with the gzip and zstd command-line tools', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const v = seedData('medium', 50_000);
     for (const [algorithm, tool] of [['gzip', 'gzip'], ['zstd', 'zstd']] as const) {

@@ -21,10 +21,10 @@ export interface Workspace {
   close(): void;
 }
 
-export function workspace(): Workspace {
+export async function workspace(): Promise<Workspace> {
   const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-'));
   const xcomRoot = join(root, '.hangar', 'xcom');
-  const store = new Store(join(root, 'hangar.db'));
+  const store = await Store.open(join(root, 'hangar.db'));
   const backends: HangarXComBackend[] = [];
   return {
     root,
@@ -57,7 +57,8 @@ export function workspace(): Workspace {
     },
     close() {
       for (const b of backends) b.close();
-      store.close();
+      // SQLite closes at once (the driver's close has nothing to wait for) before the folder goes.
+      void store.close();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -24,7 +24,7 @@ import { workspace, loc, seedData } from './helpers.ts';
 const keyIdOf = (data: Uint8Array) => (decodeEnvelope(loc(), data)!.header.layers.find((l) => l.codec === 'aes-256-gcm') as EncryptionLayer).key_id;
 
 test('key rotation: interrupted half-way, resumed, nothing lost (inline and offloaded values)', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const oldKey = { id: 'old', key: randomBytes(32) };
     const newKey = { id: 'new', key: randomBytes(32) };
@@ -87,7 +87,7 @@ test('key rotation: interrupted half-way, resumed, nothing lost (inline and offl
 });
 
 test('clearXComs removes rows, lineage and files (by run, by age); sweepOrphans finds files whose rows are gone', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     const old = new Date(Date.now() - 10 * 86_400_000).toISOString();
@@ -157,7 +157,7 @@ test('clearXComs removes rows, lineage and files (by run, by age); sweepOrphans 
 });
 
 test('decodeXCom: decoded value, or the raw envelope with an integrity status', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const kr = new Keyring([{ id: 'k', key: randomBytes(32) }]);
     const b = ws.backend({ backend: 'hybrid', hybrid: { offloadThreshold: 1000 } }, kr);
@@ -190,7 +190,7 @@ test('decodeXCom: decoded value, or the raw envelope with an integrity status', 
 });
 
 test('file references for user data: stream a large dataset into a managed file, read it back as a verified stream, cleaned with its XCom', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'database' });
     const l = loc('data_source_market_data', { taskId: 'ingest_data' });

@@ -19,7 +19,7 @@ after(async () => {
 const store = (over: Record<string, unknown> = {}) => ({ url: 's3://hangar-xcom/xcoms/dev', endpoint: s3.endpoint, region: 'us-east-1', ...over });
 
 test('s3 backend against a real S3 API server: round-trips, object layout, purge', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 's3', objectStore: store() });
     const ctx = { workspaceRoot: ws.root };
@@ -43,7 +43,7 @@ test('s3 backend against a real S3 API server: round-trips, object layout, purge
 }, );
 
 test('s3: multipart upload for large values, and hybrid offloading encrypted+compressed values to S3', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 's3', objectStore: store({ multipartThreshold: 6 << 20, partSize: 5 << 20 }) });
     const big = randomBytes(13 << 20);
@@ -80,7 +80,7 @@ test('s3: multipart upload for large values, and hybrid offloading encrypted+com
 });
 
 test('s3 endpoint unreachable: a clear error within bounded time (refused connection, and a server that never answers)', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   const sockets: Socket[] = [];
   const silent: Server = createServer((s) => sockets.push(s));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -109,7 +109,7 @@ test('s3 endpoint unreachable: a clear error within bounded time (refused connec
 });
 
 test('s3 credentials from a Hangar connection: the right secret works, a wrong one and a missing connection are clear errors', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   const host = new URL(s3.endpoint).host;
   const backendWith = (env: NodeJS.ProcessEnv, connections: Record<string, string> = {}) =>
     createXComBackend(

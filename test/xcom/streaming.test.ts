@@ -67,7 +67,7 @@ test('StreamingJson parses text fed in pieces of any size as decodeValue does', 
 });
 
 test('file backend: large values stream to the file and back, equal, with the whole-value format on disk', async () => {
-  const ws = workspace();
+  const ws = await workspace();
   try {
     const b = ws.backend({ backend: 'file' });
     for (const [name, v] of VALUES) {

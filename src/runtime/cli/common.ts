@@ -64,7 +64,7 @@ export async function withRuntime<T>(ctx: Ctx, fn: (rt: Runtime) => Promise<T>, 
   if (executor !== undefined && executor !== 'in-process' && executor !== 'isolated') {
     throw new UsageError(`--executor must be "in-process" or "isolated", not "${executor}"`);
   }
-  const rt = new Runtime(ctx.workspace, { config: executor ? { executor } : {} });
+  const rt = await Runtime.open(ctx.workspace, { config: executor ? { executor } : {} });
   try {
     if (load) await rt.loadDags();
     return await fn(rt);

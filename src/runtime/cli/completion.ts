@@ -102,7 +102,7 @@ class WorkspaceIds {
       const config = loadConfig(this.workspace);
       if (!existsSync(config.storePath) && existsSync(config.dagsFolder)) {
         // No store yet: parse the DAG files once (what `hangar list` does), which records them.
-        const rt = new Runtime(this.workspace);
+        const rt = await Runtime.open(this.workspace);
         try {
           await rt.loadDags();
         } finally {

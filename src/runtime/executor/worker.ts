@@ -25,23 +25,27 @@ interface WorkspaceState {
   readonly backend: XComBackend;
 }
 
-const workspaces = new Map<string, WorkspaceState>();
+/** One store and backend per workspace, opened once (the promise is kept, so concurrent tries share it). */
+const workspaces = new Map<string, Promise<WorkspaceState>>();
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
 }
 
-function workspace(root: string): WorkspaceState {
+async function workspace(root: string): Promise<WorkspaceState> {
   let ws = workspaces.get(root);
   if (!ws) {
-    const config = loadConfig(root);
-    const store = new Store(config.storePath);
-    ws = {
-      config,
-      store,
-      backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, keys: store.keys, connections: config.connections, log: logToCurrentTry }),
-    };
+    ws = (async () => {
+      const config = loadConfig(root);
+      const store = await Store.open(config.storeTarget);
+      return {
+        config,
+        store,
+        backend: createXComBackend(config.xcom, { workspaceRoot: config.root, xcomRoot: config.xcomDir, keys: store.keys, connections: config.connections, log: logToCurrentTry }),
+      };
+    })();
     workspaces.set(root, ws);
+    ws.catch(() => workspaces.delete(root));
   }
   return ws;
 }
@@ -75,7 +79,7 @@ for (const [stream, level] of [
 }
 
 async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
-  const ws = workspace(req.workspace);
+  const ws = await workspace(req.workspace);
   const dag = await dagFor(req);
   const run = await ws.store.runs.get(req.dagId, req.runId);
   if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);

@@ -14,7 +14,7 @@ if (!dagId || !workspace) {
   console.error('usage: debug-run DAG_ID WORKSPACE');
   process.exit(2);
 }
-const rt = new Runtime(workspace, { config: { executor: 'in-process' } });
+const rt = await Runtime.open(workspace, { config: { executor: 'in-process' } });
 rt.events.on('task', (e) => console.log(`hangar: ${e.taskId}${e.mapIndex >= 0 ? ` [${e.mapIndex}]` : ''} → ${e.state} (try ${e.tryNumber})${e.error ? `: ${e.error}` : ''}`));
 rt.events.on('warning', (e) => console.warn(`hangar: ${e.message}`));
 let code = 1;

@@ -128,7 +128,7 @@ export class RuntimeService {
 
   // ---------------------------------------------------------------- lifecycle
 
-  private initialize(method: string, p: Params): P.InitializeResult {
+  private async initialize(method: string, p: Params): Promise<P.InitializeResult> {
     if (this.runtime) throw new Error('runtime/initialize: the runtime is already initialised');
     const workspace = str(method, p, 'workspace');
     if (!existsSync(workspace)) throw new InvalidParamsError(`${method}: workspace folder ${workspace} does not exist`);
@@ -144,7 +144,7 @@ export class RuntimeService {
     const xcom = optObject(method, c, 'xcom');
     if (xcom) config.xcom = xcom;
     this.init = { workspace, config };
-    const rt = this.start();
+    const rt = await this.start();
     return {
       node: process.version,
       pid: process.pid,
@@ -154,9 +154,9 @@ export class RuntimeService {
     };
   }
 
-  private start(): Runtime {
+  private async start(): Promise<Runtime> {
     const init = this.init!;
-    const rt = new Runtime(init.workspace, { config: init.config as never });
+    const rt = await Runtime.open(init.workspace, { config: init.config as never });
     rt.events.on('task', (e) => this.notify('task/didChange', e));
     rt.events.on('run', (e) => this.notify('run/didChange', e));
     rt.events.on('log', (e) => this.notify('log/didAppend', e));
@@ -523,7 +523,7 @@ export class RuntimeService {
       // Idle: start a fresh runtime so the XCom backend and every future worker see the new secrets.
       const wasLoaded = this.loaded;
       await rt.close();
-      const fresh = this.start();
+      const fresh = await this.start();
       if (wasLoaded) {
         await fresh.loadDags();
         this.loaded = true;

@@ -1,10 +1,11 @@
-import { DatabaseSync } from 'node:sqlite';
-import type { StatementSync, SQLInputValue } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { MIGRATIONS } from './migrations.ts';
 import type { Migration } from './migrations.ts';
 import { SqliteDriver } from './sql.ts';
+import type { SqlDriver } from './sql.ts';
+import { openDriver } from './open.ts';
+import { migrate } from './migrate.ts';
+import type { StoreTarget } from './target.ts';
 import { SensorRepository } from './repos/sensors.ts';
 import { SyncRepository } from './repos/sync.ts';
 import { DagRepository } from './repos/dags.ts';
@@ -13,28 +14,27 @@ import { TaskRepository } from './repos/tasks.ts';
 import { VariableRepository } from './repos/variables.ts';
 import { XComRepository } from './repos/xcoms.ts';
 import { KeyRepository } from './repos/keys.ts';
-import { nowIso } from './clock.ts';
 
 export interface StoreOptions {
-  /** Extra migrations of other modules (sync cursors, XCom key state…), numbered after the core ones. */
+  /** Extra migrations of other modules (tests), numbered after the core ones. */
   readonly extraMigrations?: readonly Migration[];
-  /** Milliseconds a writer waits for another process's lock before SQLITE_BUSY. */
+  /** SQLite: milliseconds a writer waits for another process's lock before SQLITE_BUSY. */
   readonly busyTimeoutMs?: number;
 }
-
-type Row = Record<string, SQLInputValue>;
 
 export { nowIso } from './clock.ts';
 
 /**
- * The metadata store: one SQLite file in WAL mode. Every state change goes
- * through here and is committed before it is reported.
+ * The metadata store: typed repositories over one database, SQLite (the embedded
+ * default, a file in WAL mode) or PostgreSQL. Every state change goes through a
+ * repository and is committed before it is reported. `Store.open` applies the
+ * migrations the database lacks (under a lock, so processes starting together do not
+ * race) and refuses a database whose schema is newer than this code.
  */
 export class Store {
-  readonly db: DatabaseSync;
-  readonly path: string;
+  readonly target: StoreTarget;
   /** The asynchronous statement layer the repositories use (src/runtime/store/sql.ts). */
-  readonly sql: SqliteDriver;
+  readonly sql: SqlDriver;
   /** Sensor pokes, instances, breakers and SLA misses (repos/sensors.ts). */
   readonly sensors: SensorRepository;
   /** Sync pipelines' cursors, manifests and file results (repos/sync.ts). */
@@ -47,15 +47,23 @@ export class Store {
   readonly xcoms: XComRepository;
   /** XCom key state: passphrase salts, rotations, encryptions per key (repos/keys.ts). */
   readonly keys: KeyRepository;
-  private readonly statements = new Map<string, StatementSync>();
 
-  constructor(path: string, options: StoreOptions = {}) {
-    this.path = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
-    this.migrate([...MIGRATIONS, ...(options.extraMigrations ?? [])]);
-    this.sql = new SqliteDriver(this.db, path);
+  /** Opens the store at a target (a SQLite path or a postgres:// target) and brings its schema up to date. */
+  static async open(target: StoreTarget | string, options: StoreOptions = {}): Promise<Store> {
+    const t: StoreTarget = typeof target === 'string' ? { kind: 'sqlite', path: target, redacted: target, location: target } : target;
+    const driver = openDriver(t, { busyTimeoutMs: options.busyTimeoutMs });
+    try {
+      await migrate(driver, [...MIGRATIONS, ...(options.extraMigrations ?? [])]);
+    } catch (err) {
+      await driver.close();
+      throw err;
+    }
+    return new Store(driver, t);
+  }
+
+  private constructor(driver: SqlDriver, target: StoreTarget) {
+    this.sql = driver;
+    this.target = target;
     this.sensors = new SensorRepository(this.sql);
     this.sync = new SyncRepository(this.sql);
     this.dags = new DagRepository(this.sql);
@@ -66,78 +74,27 @@ export class Store {
     this.keys = new KeyRepository(this.sql);
   }
 
-  close(): void {
-    this.statements.clear();
-    if (this.db.isOpen) this.db.close();
+  /** Where the store is, for messages (a file path, or a postgres:// URL without its password). */
+  get location(): string {
+    return this.target.redacted;
   }
 
-  /** A cached prepared statement. */
-  stmt(sql: string): StatementSync {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+  /**
+   * The SQLite connection, for what only SQLite has (file backups, `VACUUM INTO`). A
+   * PostgreSQL store has none: callers say so to the user.
+   */
+  get db(): DatabaseSync {
+    if (this.sql instanceof SqliteDriver) return this.sql.db;
+    throw new Error(`This needs the embedded SQLite store; the store is PostgreSQL at ${this.target.redacted}`);
   }
 
-  /** Runs fn in a write transaction (BEGIN IMMEDIATE, so concurrent writers queue rather than deadlock). */
-  tx<T>(fn: () => T): T {
-    if (this.db.isTransaction) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      if (this.db.isTransaction) this.db.exec('ROLLBACK');
-      throw err;
-    }
+  async close(): Promise<void> {
+    await this.sql.close();
   }
 
-  private migrate(migrations: readonly Migration[]): void {
-    const seen = new Set<number>();
-    for (const m of migrations) {
-      if (seen.has(m.version)) throw new Error(`Two store migrations share the number ${m.version}`);
-      seen.add(m.version);
-    }
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
-    this.tx(() => {
-      const applied = new Set(
-        (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
-          (r) => r.version,
-        ),
-      );
-      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (applied.has(m.version)) continue;
-        try {
-          this.db.exec(m.sql);
-        } catch (err) {
-          throw new Error(`Store migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
-        }
-        this.db
-          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, nowIso());
-      }
-    });
-  }
-
-  schemaVersion(): number {
-    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-    return row.v ?? 0;
-  }
-
-  // ---- helpers ----------------------------------------------------------------
-
-  private update(table: string, fields: Row | object, key: Row): void {
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined) as [string, SQLInputValue][];
-    if (entries.length === 0) return;
-    const keyEntries = Object.entries(key);
-    const sql = `UPDATE ${table} SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE ${keyEntries
-      .map(([k]) => `${k} = ?`)
-      .join(' AND ')}`;
-    this.stmt(sql).run(...entries.map(([, v]) => v), ...keyEntries.map(([, v]) => v));
+  /** The highest migration applied. */
+  async schemaVersion(): Promise<number> {
+    const row = await this.sql.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    return Number(row?.v ?? 0);
   }
 }
