@@ -59,7 +59,7 @@ try {
   console.log(`  pull  ${res.pullUs.toFixed(1).padStart(7)} µs  ${res.pullVsFloor.toFixed(2)}× floor`);
   if (process.argv.includes('--json')) console.log(JSON.stringify(res));
   floorDb.close();
-  store.close();
+  await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

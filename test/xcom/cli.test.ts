@@ -173,7 +173,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytes_freed: 0, errors: [] });
     const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
     await store.sql.run("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'");
-    store.close();
+    await store.close();
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--run', RUN, '--older-than', '7d']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Removed 1 XCom\(s\) and 1 file\(s\)\/object\(s\), \d+\.\d KiB freed/);
