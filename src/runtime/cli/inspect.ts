@@ -88,7 +88,7 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
       } catch {
         typescript = null;
       }
-      const sqlite = (rt.store.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+      const dbVersion = await rt.store.serverVersion();
       const file = readConfigFile(rt.config.root);
       const keyring = rt.backend instanceof HangarXComBackend ? await rt.backend.ready() : undefined;
       const usage = await rt.store.keys.usage();
@@ -98,13 +98,14 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
           node: process.versions.node,
           typescript,
           esbuild: esbuildVersion,
-          sqlite,
+          sqlite: rt.store.sql.dialect === 'sqlite' ? dbVersion : null,
+          postgres: rt.store.sql.dialect === 'postgres' ? dbVersion : null,
         },
         paths: {
           workspace: rt.config.root,
           config_file: file.path,
           dags_folder: rt.config.dagsFolder,
-          store: rt.config.storePath,
+          store: rt.store.location,
           xcom_root: rt.config.xcomDir,
           logs: rt.config.logsDir,
         },
@@ -126,7 +127,7 @@ export async function infoCommand(ctx: Ctx): Promise<number> {
           ['node', doc.versions.node],
           ['typescript', doc.versions.typescript ?? '(not installed)'],
           ['esbuild', doc.versions.esbuild],
-          ['sqlite', doc.versions.sqlite],
+          doc.versions.postgres !== null ? ['postgresql', doc.versions.postgres] : ['sqlite', doc.versions.sqlite ?? ''],
           ['workspace', doc.paths.workspace],
           ['config file', doc.paths.config_file ?? '(none)'],
           ['dags folder', doc.paths.dags_folder],

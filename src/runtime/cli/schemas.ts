@@ -441,7 +441,7 @@ export const OUTPUTS = {
     description:
       '`hangar info`: versions, paths, executor, connections (id and type, never secrets) and XCom key ids (never key material).',
     schema: obj({
-      versions: obj({ hangar: str, node: str, typescript: nullable(str), esbuild: str, sqlite: str }),
+      versions: obj({ hangar: str, node: str, typescript: nullable(str), esbuild: str, sqlite: nullable(str), postgres: nullable(str) }),
       paths: obj({
         workspace: str,
         config_file: nullable(str),

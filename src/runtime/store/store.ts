@@ -97,4 +97,13 @@ export class Store {
     const row = await this.sql.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
     return Number(row?.v ?? 0);
   }
+
+  /** The database's own version: SQLite's library, or the PostgreSQL server's. */
+  async serverVersion(): Promise<string> {
+    const row =
+      this.sql.dialect === 'sqlite'
+        ? await this.sql.get<{ v: string }>('SELECT sqlite_version() AS v')
+        : await this.sql.get<{ v: string }>('SHOW server_version');
+    return String(row?.v ?? (row as Record<string, unknown> | undefined)?.server_version ?? 'unknown');
+  }
 }
