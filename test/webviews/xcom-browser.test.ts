@@ -208,7 +208,7 @@ describe('XCom browser requests in the runtime', () => {
     ];
     await seed(dir, items);
     // Flip a ciphertext byte of "tampered".
-    const store = new Store(join(dir, '.hangar', 'hangar.db'));
+    const store = await Store.open(join(dir, '.hangar', 'hangar.db'));
     const t = loc('tampered', { taskId: 'auth' });
     const row = (await store.xcoms.get(t.dagId, t.runId, t.taskId, t.key, t.mapIndex))!;
     const bytes = Buffer.from(row.value);
