@@ -214,7 +214,7 @@ describe('XCom browser requests in the runtime', () => {
     const bytes = Buffer.from(row.value);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     assert.ok(await store.xcoms.replaceValue(row, row.value, bytes, row.size_stored));
-    store.close();
+    await store.close();
 
     const s = new RuntimeService(() => {});
     try {
