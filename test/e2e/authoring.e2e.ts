@@ -73,11 +73,23 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 1
   }
 }
 
-async function goToLine(vs: Workbench, line: number): Promise<void> {
+/**
+ * Ctrl+G to a line (and column): returns once the box has closed and the status bar shows the cursor
+ * there, so the keys pressed next reach the editor and not the closing box.
+ */
+async function goToLine(vs: Workbench, line: number, column?: number): Promise<void> {
   await vs.page.keyboard.press('Control+G');
   await vs.quickInput.waitFor({ state: 'visible' });
-  await vs.typeInQuickInput(String(line));
+  await vs.typeInQuickInput(column === undefined ? String(line) : `${line}:${column}`);
   await vs.page.keyboard.press('Enter');
+  await vs.quickInput.waitFor({ state: 'hidden' });
+  await waitUntil(
+    `the cursor at line ${line}${column === undefined ? '' : `, column ${column}`}`,
+    async () => {
+      const at = await cursor(vs);
+      return at?.line === line && (column === undefined || at.column === column);
+    },
+  );
 }
 
 test(
@@ -168,26 +180,35 @@ test(
       await vs.screenshot('authoring-04-definition');
 
       // F2 on `load` (line 6): its definition, `.before('load')` and the other file's sensor are renamed.
-      await goToLine(vs, 6);
-      await vs.page.keyboard.press('Home');
-      for (let i = 0; i < 11; i++) await vs.page.keyboard.press('ArrowRight'); // etl.task('l|oad'
+      await goToLine(vs, 6, 12); // etl.task('l|oad'
       // The rename box, focused (typed into only through its own element: a box that closed never edits the file).
       const box = vs.page.locator('.rename-box input.rename-input, .rename-box input').first();
+      const focused = (): Promise<boolean> =>
+        box.evaluate(
+          (e: unknown) =>
+            (e as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement === e,
+        );
+      let focus = '';
       for (let attempt = 0; ; attempt++) {
         await vs.page.keyboard.press('F2');
         const open = await box.waitFor({ state: 'visible', timeout: 5_000 }).then(
           () => true,
           () => false,
         );
-        if (
-          open &&
-          (await box.evaluate(
-            (e: unknown) =>
-              (e as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement === e,
-          ))
-        )
-          break;
-        if (attempt === 3) throw new Error('F2 did not open a focused rename box');
+        // The box is shown before it takes the focus: give it a moment.
+        const until = Date.now() + 3_000;
+        while (open && !(await focused()) && Date.now() < until) await delay(100);
+        if (open && (await focused())) break;
+        focus = await vs.page.evaluate(() => {
+          const a = (
+            globalThis as unknown as {
+              document: { activeElement: { tagName: string; className: string } | null };
+            }
+          ).document.activeElement;
+          return a ? `${a.tagName}.${a.className}` : 'nothing';
+        });
+        if (attempt === 3)
+          throw new Error(`F2 did not open a focused rename box (open: ${open}; focus on ${focus})`);
         await vs.page.keyboard.press('Escape');
         await delay(500);
       }
