@@ -16,7 +16,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { WorkspaceConfig } from './config.ts';
 import type { XComLocation } from './xcom/index.ts';
-import { processAlive } from './scheduler/maintenance.ts';
+import { processAlive } from './scheduler/owner.ts';
 
 export const BACKUP_MANIFEST = 'manifest.json';
 const DB_FILE = 'hangar.db';

@@ -36,6 +36,11 @@ export interface SchedulerConfig {
   gracePeriodSeconds?: number;
   /** Longest sleep between two scheduler loop turns, to notice pauses and runs made elsewhere (default 5). */
   pollSeconds?: number;
+  /**
+   * How long a run's heartbeat may be silent before another scheduler takes the run over
+   * (Airflow's scheduler_health_check_threshold; default 30). The owner beats every sixth of it, at most every 5 s.
+   */
+  heartbeatTimeoutSeconds?: number;
 }
 
 export interface WorkspaceConfig {
@@ -125,9 +130,10 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
 
 function schedulerConfig(c: SchedulerConfig | undefined, file: string): Required<SchedulerConfig> {
   if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new Error(`${file}: scheduler must be an object`);
-  const out = { dagsArePausedAtCreation: c?.dagsArePausedAtCreation ?? false, gracePeriodSeconds: c?.gracePeriodSeconds ?? 30, pollSeconds: c?.pollSeconds ?? 5 };
+  const out = { dagsArePausedAtCreation: c?.dagsArePausedAtCreation ?? false, gracePeriodSeconds: c?.gracePeriodSeconds ?? 30, pollSeconds: c?.pollSeconds ?? 5, heartbeatTimeoutSeconds: c?.heartbeatTimeoutSeconds ?? 30 };
   if (typeof out.dagsArePausedAtCreation !== 'boolean') throw new Error(`${file}: scheduler.dagsArePausedAtCreation must be true or false`);
   if (typeof out.gracePeriodSeconds !== 'number' || !(out.gracePeriodSeconds >= 0)) throw new Error(`${file}: scheduler.gracePeriodSeconds must be a number ≥ 0`);
   if (typeof out.pollSeconds !== 'number' || !(out.pollSeconds > 0)) throw new Error(`${file}: scheduler.pollSeconds must be a number > 0`);
+  if (typeof out.heartbeatTimeoutSeconds !== 'number' || !(out.heartbeatTimeoutSeconds >= 1)) throw new Error(`${file}: scheduler.heartbeatTimeoutSeconds must be a number ≥ 1`);
   return out;
 }

@@ -182,6 +182,7 @@ const DEFAULTS: Record<string, unknown> = {
   'scheduler.dagsArePausedAtCreation': false,
   'scheduler.gracePeriodSeconds': 30,
   'scheduler.pollSeconds': 5,
+  'scheduler.heartbeatTimeoutSeconds': 30,
 };
 /** Every documented key of hangar.json (flattened), for `config get` and completion. */
 export const CONFIG_KEYS = [

@@ -185,4 +185,10 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     sql: 'CREATE TABLE xcom_key_usage (key_id TEXT PRIMARY KEY, encryptions INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL);',
     postgres: IN_BASELINE,
   },
+  {
+    version: 12,
+    name: 'run owners across machines: the host beside the pid',
+    sql: 'ALTER TABLE dag_runs ADD COLUMN owner_host TEXT;',
+    postgres: 'ALTER TABLE dag_runs ADD COLUMN owner_host TEXT;',
+  },
 ];

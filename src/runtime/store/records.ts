@@ -78,6 +78,8 @@ export interface DagRunRecord {
   start_date: string | null;
   end_date: string | null;
   owner_pid: number | null;
+  /** The owner's machine (scheduler/owner.ts); null in rows written before version 12. */
+  owner_host: string | null;
   heartbeat_at: string | null;
 }
 

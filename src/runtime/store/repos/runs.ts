@@ -3,7 +3,16 @@ import type { Sql, SqlValue } from '../sql.ts';
 import type { DagRunRecord, RunState } from '../records.ts';
 import { updateRow } from './update.ts';
 
-export type NewRun = Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'heartbeat_at'>;
+export type NewRun = Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'owner_host' | 'heartbeat_at'>;
+
+/** A runtime that owns runs: its pid on its host (scheduler/owner.ts). */
+export interface Owner {
+  readonly pid: number;
+  readonly host: string;
+}
+
+/** Namespace of the transaction-scoped advisory lock that serialises a DAG's run claims on PostgreSQL. */
+const CLAIM_LOCK = 'hangar.dag_runs.claim:';
 
 export class RunRepository {
   private readonly sql: Sql;
@@ -109,29 +118,108 @@ export class RunRepository {
   }
 
   /**
-   * Claims a queued run for this process: it becomes `running` only if the DAG has fewer
-   * than `maxActiveRuns` running runs. One guarded statement, so runtimes sharing the
-   * store cannot both pass the limit or both take the run.
+   * Claims a queued run for this runtime: it becomes `running` only if the DAG has fewer
+   * than `maxActiveRuns` running runs. Runtimes sharing the store cannot both pass the
+   * limit or both take the run: SQLite has one writer; on PostgreSQL the run's row is
+   * locked with FOR UPDATE SKIP LOCKED (a run another scheduler is claiming is skipped, as
+   * Airflow's HA scheduler does in DagRun.get_queued_dag_runs_to_set_running) and a
+   * transaction-scoped advisory lock per DAG keeps two claims from counting the same room.
    */
-  async claim(dagId: string, runId: string, maxActiveRuns: number, pid: number, at: string): Promise<boolean> {
+  claim(dagId: string, runId: string, maxActiveRuns: number, owner: Owner, at: string): Promise<boolean> {
+    return this.sql.tx(async () => {
+      if (this.sql.dialect === 'postgres') {
+        const row = await this.sql.get("SELECT id FROM dag_runs WHERE dag_id = ? AND run_id = ? AND state = 'queued' FOR UPDATE SKIP LOCKED", dagId, runId);
+        if (!row) return false;
+        await this.sql.get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', CLAIM_LOCK + dagId);
+      }
+      const r = await this.sql.run(
+        `UPDATE dag_runs SET state = 'running', owner_pid = ?, owner_host = ?, heartbeat_at = ?, start_date = COALESCE(start_date, ?), end_date = NULL
+         WHERE dag_id = ? AND run_id = ? AND state = 'queued'
+           AND (SELECT COUNT(*) FROM dag_runs WHERE dag_id = ? AND state = 'running') < ?`,
+        owner.pid,
+        owner.host,
+        at,
+        at,
+        dagId,
+        runId,
+        dagId,
+        maxActiveRuns,
+      );
+      return r.changes > 0;
+    });
+  }
+
+  /** Takes over a run a stopped runtime left (`running`, no owner); false if another runtime did first. */
+  async adopt(dagId: string, runId: string, owner: Owner, at: string): Promise<boolean> {
     const r = await this.sql.run(
-      `UPDATE dag_runs SET state = 'running', owner_pid = ?, heartbeat_at = ?, start_date = COALESCE(start_date, ?), end_date = NULL
-       WHERE dag_id = ? AND run_id = ? AND state = 'queued'
-         AND (SELECT COUNT(*) FROM dag_runs WHERE dag_id = ? AND state = 'running') < ?`,
-      pid,
-      at,
+      "UPDATE dag_runs SET owner_pid = ?, owner_host = ?, heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND state = 'running' AND owner_pid IS NULL",
+      owner.pid,
+      owner.host,
       at,
       dagId,
       runId,
-      dagId,
-      maxActiveRuns,
     );
     return r.changes > 0;
   }
 
-  /** Takes over a run a stopped runtime left (`running`, no owner); false if another runtime did first. */
-  async adopt(dagId: string, runId: string, pid: number, at: string): Promise<boolean> {
-    const r = await this.sql.run("UPDATE dag_runs SET owner_pid = ?, heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND state = 'running' AND owner_pid IS NULL", pid, at, dagId, runId);
+  /**
+   * Makes the run `running` under this owner (the run loop's start), unless another
+   * runtime owns it; false then.
+   */
+  async take(dagId: string, runId: string, owner: Owner, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      `UPDATE dag_runs SET state = 'running', owner_pid = ?, owner_host = ?, heartbeat_at = ?, start_date = COALESCE(start_date, ?), end_date = NULL
+       WHERE dag_id = ? AND run_id = ? AND (owner_pid IS NULL OR (owner_pid = ? AND owner_host = ?))`,
+      owner.pid,
+      owner.host,
+      at,
+      at,
+      dagId,
+      runId,
+      owner.pid,
+      owner.host,
+    );
+    return r.changes > 0;
+  }
+
+  /** The owner's heartbeat; false when the run is no longer this owner's (another runtime took it over). */
+  async beat(dagId: string, runId: string, owner: Owner, at: string): Promise<boolean> {
+    const r = await this.sql.run('UPDATE dag_runs SET heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND owner_pid = ? AND owner_host = ?', at, dagId, runId, owner.pid, owner.host);
+    return r.changes > 0;
+  }
+
+  /**
+   * The run's owner, read for a write that only its owner may make (the run loop checks it
+   * at the start of each turn's transaction). On PostgreSQL the row stays locked until the
+   * transaction ends, so a takeover waits for the turn and the turn never writes after one.
+   */
+  ownerOf(dagId: string, runId: string): Promise<Pick<DagRunRecord, 'owner_pid' | 'owner_host' | 'heartbeat_at'> | undefined> {
+    const lock = this.sql.dialect === 'postgres' && this.sql.inTransaction() ? ' FOR UPDATE' : '';
+    return this.sql.get('SELECT owner_pid, owner_host, heartbeat_at FROM dag_runs WHERE dag_id = ? AND run_id = ?' + lock, dagId, runId);
+  }
+
+  /** Leaves the run to the next scheduler (`running`, no owner), if it is still this owner's. */
+  async release(dagId: string, runId: string, owner: Owner): Promise<boolean> {
+    const r = await this.sql.run('UPDATE dag_runs SET owner_pid = NULL, owner_host = NULL WHERE dag_id = ? AND run_id = ? AND owner_pid = ? AND owner_host = ?', dagId, runId, owner.pid, owner.host);
+    return r.changes > 0;
+  }
+
+  /**
+   * Takes a run from an owner found gone (crash recovery): succeeds only if the run still
+   * has the owner and heartbeat it was seen with, so of several schedulers that find it
+   * gone one settles it, and an owner that beat in between keeps it.
+   */
+  async releaseGone(seen: Pick<DagRunRecord, 'dag_id' | 'run_id' | 'owner_pid' | 'owner_host' | 'heartbeat_at'>): Promise<boolean> {
+    const is = this.sql.dialect === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS';
+    const r = await this.sql.run(
+      `UPDATE dag_runs SET owner_pid = NULL, owner_host = NULL
+       WHERE dag_id = ? AND run_id = ? AND state IN ('running', 'queued') AND owner_pid ${is} ? AND owner_host ${is} ? AND heartbeat_at ${is} ?`,
+      seen.dag_id,
+      seen.run_id,
+      seen.owner_pid,
+      seen.owner_host,
+      seen.heartbeat_at,
+    );
     return r.changes > 0;
   }
 
