@@ -17,6 +17,7 @@ import type { Clock } from './scheduler/clock.ts';
 import { Pools } from './scheduler/pools.ts';
 import { RunLoop } from './scheduler/run-loop.ts';
 import { clearTasks, markTask, recoverOrphans } from './scheduler/maintenance.ts';
+import { selfOwner } from './scheduler/owner.ts';
 import type { ClearOptions, RecoveredTask } from './scheduler/maintenance.ts';
 import { Store, nowIso } from './store/store.ts';
 import type { DagRunRecord, RunState, RunType, TaskInstanceRecord } from './store/records.ts';
@@ -187,7 +188,7 @@ export class Runtime {
    * fail or go up for retry. Runs owned by a live runtime are left alone.
    */
   async recover(only?: { dagId: string; runId: string }): Promise<RecoveredTask[]> {
-    const recovered = await recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), undefined, only);
+    const recovered = await recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), this.config.scheduler.heartbeatTimeoutSeconds * 1000, undefined, only);
     for (const r of recovered) {
       this.events.emit('warning', { dagId: r.dagId, runId: r.runId, taskId: r.taskId, message: `Recovered task "${r.taskId}" of run "${r.runId}" left by a runtime that stopped: now ${r.state ?? 'none'}` });
     }
@@ -219,6 +220,10 @@ export class Runtime {
     if ((await this.store.runs.get(dagId, runId))!.state === 'queued' && !(await this.waitForRunSlot(dag, runId, signal))) {
       return this.followRun(dagId, runId, signal);
     }
+    // A run another live runtime owns (a scheduler elsewhere): follow it rather than run it twice.
+    const before = (await this.store.runs.get(dagId, runId))!;
+    if (!(await this.store.runs.take(dagId, runId, selfOwner(), nowIso()))) return this.followRun(dagId, runId, signal);
+    if (before.state !== 'running') this.events.emit('run', { dagId, runId, state: 'running' });
     const run = (await this.store.runs.get(dagId, runId))!;
     const loop = new RunLoop(
       {
@@ -231,6 +236,7 @@ export class Runtime {
         workspace: this.config.root,
         logsDir: this.config.logsDir,
         parallelism: this.parallelism,
+        heartbeatMs: Math.min(5_000, (this.config.scheduler.heartbeatTimeoutSeconds * 1000) / 6),
       },
       dag,
       run,
@@ -250,7 +256,7 @@ export class Runtime {
    */
   async claimRun(dagId: string, runId: string): Promise<boolean> {
     const dag = this.getDag(dagId);
-    if (!(await this.store.runs.claim(dagId, runId, dag.maxActiveRuns, process.pid, nowIso()))) return false;
+    if (!(await this.store.runs.claim(dagId, runId, dag.maxActiveRuns, selfOwner(), nowIso()))) return false;
     this.events.emit('run', { dagId, runId, state: 'running' });
     return true;
   }

@@ -8,19 +8,7 @@ import { nowIso } from '../store/store.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskState } from '../store/records.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { retryDelayMs } from './retry.ts';
-
-/** How long a run's heartbeat may be silent before its runtime is taken for dead. */
-export const HEARTBEAT_STALE_MS = 30_000;
-export const HEARTBEAT_INTERVAL_MS = 5_000;
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { describeOwner, ownerGone, processAlive } from './owner.ts';
 
 export interface RecoveredTask {
   readonly dagId: string;
@@ -31,14 +19,19 @@ export interface RecoveredTask {
 }
 
 /**
- * Finds runs whose runtime is gone (its pid is dead, or its heartbeat is stale)
- * and settles what it left behind: a `running` try fails (and is retried if it
- * has tries left); `scheduled`/`queued` tasks go back to be scheduled again.
+ * Finds runs whose runtime is gone (scheduler/owner.ts: nobody owns them, their heartbeat
+ * is older than `staleMs`, or their process on this host is dead) and settles what it left
+ * behind: a `running` try fails (and is retried if it has tries left); `scheduled`/`queued`
+ * tasks go back to be scheduled again. The run is then owned by nobody, for a scheduler to
+ * adopt. Several schedulers may find the same run gone: the first to release it (a guarded
+ * update on the owner and heartbeat it saw) settles it; the others leave it.
+ * Airflow's counterpart: SchedulerJobRunner.adopt_or_reset_orphaned_tasks (airflow/jobs/scheduler_job_runner.py).
  */
 export async function recoverOrphans(
   store: Store,
   dags: (dagId: string) => DagSpec | undefined,
   now: number,
+  staleMs: number,
   isAlive: (pid: number) => boolean = processAlive,
   only?: { dagId: string; runId: string },
 ): Promise<RecoveredTask[]> {
@@ -46,12 +39,11 @@ export async function recoverOrphans(
   // One run: a keyed lookup, so starting many runs does not scan every active run each time.
   const runs = await store.runs.active(only);
   for (const run of runs) {
-    if (run.owner_pid !== null) {
-      const fresh = run.heartbeat_at !== null && now - Date.parse(run.heartbeat_at) < HEARTBEAT_STALE_MS;
-      if (run.owner_pid === process.pid || (fresh && isAlive(run.owner_pid))) continue;
-    }
+    if (run.state === 'queued' && run.owner_pid === null) continue; // never started: nothing to settle
+    if (!ownerGone(run, now, staleMs, isAlive)) continue;
     const dag = dags(run.dag_id);
     await store.sql.tx(async () => {
+      if (!(await store.runs.releaseGone(run))) return; // another scheduler settled it, or its owner beat
       const tis = (await store.tasks.list(run.dag_id, run.run_id)).filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'scheduled');
       for (const ti of tis) {
         const key = { dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index };
@@ -60,11 +52,10 @@ export async function recoverOrphans(
           recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: null });
           continue;
         }
-        const state = await failOrphanTry(store, dag, ti, now, `The runtime running this try (pid ${run.owner_pid ?? '?'}) stopped before it ended (its process is gone)`);
+        const state = await failOrphanTry(store, dag, ti, now, `The runtime running this try (${describeOwner(run)}) stopped before it ended (its process is gone or its heartbeat stopped)`);
         if (state === undefined) continue;
         recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state });
       }
-      await store.runs.update(run.dag_id, run.run_id, { owner_pid: null });
     });
   }
   return recovered;

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
 import type { DagSpec, TaskSpec } from '../processor/serialized.ts';
 import { tryLogPath } from '../executor/logger.ts';
@@ -17,7 +16,8 @@ import type { RuntimeEvents } from '../events.ts';
 import type { Pools } from './pools.ts';
 import { runObserverFactories } from './observers.ts';
 import type { RunObserver, RunObserverFactory } from './observers.ts';
-import { failOrphanTry, HEARTBEAT_INTERVAL_MS, processAlive } from './maintenance.ts';
+import { failOrphanTry } from './maintenance.ts';
+import { describeOwner, hostName as hostname, processAlive, selfOwner } from './owner.ts';
 
 export interface RunLoopDeps {
   readonly store: Store;
@@ -35,6 +35,8 @@ export interface RunLoopDeps {
   readonly observers?: readonly RunObserverFactory[];
   /** How long a callback of the DAG's code may run (default 60 s). */
   readonly callbackTimeoutMs?: number;
+  /** How often the run's owner beats (default 5 s; the runtime: a sixth of scheduler.heartbeatTimeoutSeconds). */
+  readonly heartbeatMs?: number;
 }
 
 interface TI {
@@ -130,6 +132,8 @@ export class RunLoop {
   private readonly heldBy = new Map<string, string>();
   /** Set by drain(): no new tries start; the loop ends once running ones have. */
   private draining = false;
+  /** Why the run is no longer this runtime's (another took it over), once it is not. */
+  private lost: string | undefined;
   private activeInDag = 0;
   private unfinished = 0;
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
@@ -158,18 +162,18 @@ export class RunLoop {
     const observers: RunObserver[] = [];
     try {
       await this.loadTaskInstances();
-      if (this.run.state !== 'running') {
-        await store.runs.update(this.run.dag_id, this.run.run_id, { state: 'running', start_date: this.run.start_date ?? nowIso(), end_date: null, owner_pid: process.pid, heartbeat_at: nowIso() });
-        this.run = (await store.runs.get(this.run.dag_id, this.run.run_id))!;
-        this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state: 'running' });
-      } else {
-        await store.runs.update(this.run.dag_id, this.run.run_id, { owner_pid: process.pid, heartbeat_at: nowIso() });
-      }
-      // Liveness for crash recovery: another runtime treats this run as orphaned once the heartbeat stops.
+      // The run is this runtime's (Runtime.executeRun took it). Liveness for crash recovery: another
+      // runtime treats the run as orphaned once the heartbeat stops; a beat that finds the run
+      // taken over stops the run here (the turn's ownership check keeps it from writing meanwhile).
+      const owner = selfOwner();
       heartbeat = setInterval(() => {
-        // A busy or unreachable store: the next beat will do.
-        store.runs.update(this.run.dag_id, this.run.run_id, { heartbeat_at: nowIso(), owner_pid: process.pid }).catch(() => undefined);
-      }, HEARTBEAT_INTERVAL_MS);
+        store.runs.beat(this.run.dag_id, this.run.run_id, owner, nowIso()).then(
+          (mine) => {
+            if (!mine) this.lose();
+          },
+          () => undefined, // a busy or unreachable store: the next beat will do
+        );
+      }, this.deps.heartbeatMs ?? 5_000);
       heartbeat.unref();
       for (const factory of this.deps.observers ?? runObserverFactories()) {
         try {
@@ -246,7 +250,7 @@ export class RunLoop {
   }
 
   private async suspend(): Promise<RunState> {
-    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { owner_pid: null }));
+    await this.inTurn(() => this.deps.store.runs.release(this.run.dag_id, this.run.run_id, selfOwner()));
     this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}" left for the next scheduler: no running tries, the rest will resume` });
     return 'running';
   }
@@ -363,6 +367,7 @@ export class RunLoop {
     const { store } = this.deps;
     let written: PendingWrite[] = [];
     const result = await store.sql.tx(async () => {
+      await this.checkOwner();
       const r = await fn();
       written = this.writes.splice(0);
       for (const w of written) {
@@ -372,6 +377,29 @@ export class RunLoop {
     });
     for (const w of written) this.report(w.ti, w.state, w.extra, w.tryNumber);
     return result;
+  }
+
+  /**
+   * At the start of each turn's transaction: the run must still be this runtime's. Another
+   * scheduler takes a run over only when its heartbeat has been silent for the heartbeat
+   * timeout (a store that was unreachable, a process that was stopped): then this loop must
+   * not write another state. On PostgreSQL the row stays locked to the end of the turn.
+   */
+  private async checkOwner(): Promise<void> {
+    const now = await this.deps.store.runs.ownerOf(this.run.dag_id, this.run.run_id);
+    const me = selfOwner();
+    if (now && now.owner_pid === me.pid && now.owner_host === me.host) return;
+    const by = now?.owner_pid != null ? `taken over by ${describeOwner(now)}` : 'released by crash recovery elsewhere';
+    throw this.lose(`Run "${this.run.run_id}" of DAG "${this.dag.id}" is no longer this runtime's (${by}; its heartbeat had been silent too long): its tries here were stopped and nothing more is written`);
+  }
+
+  /** The run was taken over: stop its tries here; the loop ends at its next turn. */
+  private lose(reason = `Run "${this.run.run_id}" of DAG "${this.dag.id}" was taken over by another runtime`): Error {
+    this.lost ??= reason;
+    this.draining = true;
+    if (!this.abort.signal.aborted) this.abort.abort(new Error(this.lost));
+    this.poke();
+    return new Error(this.lost);
   }
 
   /** Applies a state already written to the store, and reports it. */
@@ -805,7 +833,7 @@ export class RunLoop {
     else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';
     else state = 'success';
     const failedTasks = [...this.tis.values()].filter((ti) => ti.state === 'failed').map((ti) => ti.task.id);
-    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null }));
+    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null, owner_host: null }));
     this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state, reason: this.failedReason });
     const name = state === 'success' ? 'onSuccess' : 'onFailure';
     if (this.dag.callbacks[name]) {

@@ -22,6 +22,7 @@ import { nowIso } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { isoformat } from '../templating/index.ts';
+import { selfOwner } from './owner.ts';
 
 export interface SchedulerServiceOptions {
   /** Where the scheduler says what it does (one line each). */
@@ -84,6 +85,7 @@ export class SchedulerService {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private lastErrors = '';
+  private lastRecovery = Number.NEGATIVE_INFINITY;
 
   constructor(runtime: Runtime, options: SchedulerServiceOptions = {}) {
     this.runtime = runtime;
@@ -104,6 +106,7 @@ export class SchedulerService {
     if (this.loadOnStart || !this.runtime.dagBag) await this.reload();
     else await this.recompute();
     const recovered = await this.runtime.recover();
+    this.lastRecovery = this.clock.now();
     for (const r of recovered) this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a stopped runtime: now ${r.state ?? 'none'}`);
     if (this.watchFiles) this.startWatching();
     this.loopDone = this.loop();
@@ -195,6 +198,7 @@ export class SchedulerService {
       if (entry.info && entry.info.runAfter.getTime() > now) nextAt = Math.min(nextAt, entry.info.runAfter.getTime());
     }
     const t1 = performance.now();
+    await this.recoverGone(now);
     await this.startRuns(paused);
     return { created, nextAt, createMs: t1 - t0, startMs: performance.now() - t1 };
   }
@@ -233,6 +237,20 @@ export class SchedulerService {
     });
   }
 
+  /**
+   * Every half heartbeat timeout: settles runs whose runtime is gone (a scheduler on another
+   * machine that stopped beating, a process here that died), so that startRuns adopts them.
+   * Airflow's scheduler does this every orphaned_tasks_check_interval (adopt_or_reset_orphaned_tasks).
+   */
+  private async recoverGone(now: number): Promise<void> {
+    const every = (this.runtime.config.scheduler.heartbeatTimeoutSeconds * 1000) / 2;
+    if (now - this.lastRecovery < every) return;
+    this.lastRecovery = now;
+    for (const r of await this.runtime.recover()) {
+      this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a runtime that stopped: now ${r.state ?? 'none'}`);
+    }
+  }
+
   /** Starts queued runs (oldest logical date first, within maxActiveRuns) and resumes orphaned ones. */
   private async startRuns(paused: Map<string, boolean>): Promise<void> {
     const { store } = this.runtime;
@@ -247,7 +265,7 @@ export class SchedulerService {
         if (!(await this.runtime.claimRun(run.dag_id, run.run_id))) continue;
         this.log(`started ${run.run_id} of DAG "${run.dag_id}"`);
       } else {
-        if (!(await store.runs.adopt(run.dag_id, run.run_id, process.pid, nowIso()))) continue;
+        if (!(await store.runs.adopt(run.dag_id, run.run_id, selfOwner(), nowIso()))) continue;
         this.log(`resuming ${run.run_id} of DAG "${run.dag_id}", left by a runtime that stopped`);
       }
       this.execute(k, run);
