@@ -6,56 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { HANGAR_BIN } from '../helpers/cli.ts';
+import { startScheduler } from '../helpers/scheduler-process.ts';
+import type { SchedulerProcess } from '../helpers/scheduler-process.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
-  exited: Promise<number | null>;
-}
-
-function startScheduler(root: string): Proc {
-  const child = spawn(process.execPath, [HANGAR_BIN, 'scheduler', '--workspace', root], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  let buf = '';
-  const onData = (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (!w.re.test(line)) continue;
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(re, timeoutMs = 60_000) {
-      const seen = lines.find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
-        waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      });
-    },
-  };
-}
 
 const dagFile = (id: string, workMs: number) => `import { dag } from 'hangar';
 export const d = dag({ id: '${id}', schedule: '1s', startDate: new Date(Date.now() - 2000), catchup: false, maxActiveRuns: 1 });
@@ -65,7 +20,7 @@ d.task('after', { inputs: { w: work } }, async (_ctx, { w }) => w);
 
 test('hangar scheduler: creates and finishes runs, picks up an edited DAG file, drains on SIGTERM and a restart resumes', { timeout: 180_000 }, async () => {
   const ws = tempWorkspace({ 'dags/tick.ts': dagFile('tick', 200) }, { executor: 'in-process', scheduler: { gracePeriodSeconds: 20 } });
-  const procs: Proc[] = [];
+  const procs: SchedulerProcess[] = [];
   try {
     const first = startScheduler(ws.root);
     procs.push(first);
