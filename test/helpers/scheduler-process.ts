@@ -16,7 +16,10 @@ export interface SchedulerProcess {
 }
 
 export function startScheduler(root: string, env: NodeJS.ProcessEnv = {}): SchedulerProcess {
-  const child = spawn(process.execPath, [HANGAR_BIN, 'scheduler', '--workspace', root], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [HANGAR_BIN, 'scheduler', '--workspace', root], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = '';
@@ -45,7 +48,10 @@ export function startScheduler(root: string, env: NodeJS.ProcessEnv = {}): Sched
       const seen = lines.find((l) => re.test(l));
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
         waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
       });
     },

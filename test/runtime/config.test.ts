@@ -11,9 +11,19 @@ import { tempWorkspace } from '../helpers/workspace.ts';
 test('scheduler options: defaults (heartbeat timeout 30 s, as Airflow scheduler_health_check_threshold) and values from hangar.json', () => {
   const ws = tempWorkspace();
   try {
-    assert.deepEqual(loadConfig(ws.root).scheduler, { dagsArePausedAtCreation: false, gracePeriodSeconds: 30, pollSeconds: 5, heartbeatTimeoutSeconds: 30 });
+    assert.deepEqual(loadConfig(ws.root).scheduler, {
+      dagsArePausedAtCreation: false,
+      gracePeriodSeconds: 30,
+      pollSeconds: 5,
+      heartbeatTimeoutSeconds: 30,
+    });
     ws.write('hangar.json', JSON.stringify({ scheduler: { heartbeatTimeoutSeconds: 2, pollSeconds: 0.5 } }));
-    assert.deepEqual(loadConfig(ws.root).scheduler, { dagsArePausedAtCreation: false, gracePeriodSeconds: 30, pollSeconds: 0.5, heartbeatTimeoutSeconds: 2 });
+    assert.deepEqual(loadConfig(ws.root).scheduler, {
+      dagsArePausedAtCreation: false,
+      gracePeriodSeconds: 30,
+      pollSeconds: 0.5,
+      heartbeatTimeoutSeconds: 2,
+    });
   } finally {
     ws.remove();
   }
