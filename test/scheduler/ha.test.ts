@@ -1,12 +1,13 @@
 /**
  * Several schedulers on one PostgreSQL store (issue #13, "Several schedulers on one
  * database"): three `hangar scheduler` processes, each as if on its own machine
- * (HANGAR_HOSTNAME), share a store and a DAG whose twelve 1-second intervals are all due.
- * One is SIGKILLed while it runs tries. The others must take its runs over once its
+ * (HANGAR_HOSTNAME), share a store and a 20-task DAG whose two hundred 1-second intervals
+ * are all due. One is SIGKILLed once a third of the runs succeeded, while it runs tries. The others must take its runs over once its
  * heartbeat is older than scheduler.heartbeatTimeoutSeconds, and in the end:
  *   - each run was created once (by one scheduler; the run ids are exactly the intervals'),
  *   - each (run, task, try) ran once: the side-effect file every try appends to has no
- *     line twice, and every try in the store has its line, from the host the store names,
+ *     line twice, and every line is a try in the store, from the host the store names (a
+ *     try the store has without a line is one host-a started and died in before its code ran),
  *   - the try the killed scheduler was running failed with its owner named, and the retry
  *     ran elsewhere; every run succeeded; nothing is left running or owned.
  * Airflow's counterpart of the takeover: SchedulerJobRunner.adopt_or_reset_orphaned_tasks
@@ -22,12 +23,14 @@ import { literal, startScheduler } from '../helpers/scheduler-process.ts';
 import type { SchedulerProcess } from '../helpers/scheduler-process.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
-const RUNS = 12;
+// The issue's scale: 200 scheduled runs of a 20-task DAG (extract → 18 transforms → load).
+const RUNS = 200;
+const TASKS = 20;
 
 test(
   'three schedulers on one PostgreSQL: one is SIGKILLed mid-try; its runs are taken over, every run is created once and every try runs once',
-  { timeout: 240_000 },
-  async () => {
+  { timeout: 900_000 },
+  async (t) => {
     const db = await freshDatabase();
     const t0 = Math.floor(Date.now() / 1000) * 1000;
     const start = t0 - RUNS * 1000;
@@ -35,12 +38,13 @@ test(
     const dagFile = (root: string) => `import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dag } from 'hangar';
-export const d = dag({ id: 'ha', schedule: '1s', startDate: new Date(${start}), endDate: new Date(${t0 - 500}), catchup: true, maxActiveRuns: 3 });
+export const d = dag({ id: 'ha', schedule: '1s', startDate: new Date(${start}), endDate: new Date(${t0 - 500}), catchup: true, maxActiveRuns: 8 });
 const step = (id: string) => d.task(id, { retries: 1, retryDelay: '1s' }, async (ctx) => {
   appendFileSync(join(${JSON.stringify(root)}, ${JSON.stringify(effects)}), \`\${ctx.runId} \${id} \${ctx.tryNumber} \${process.env.HANGAR_HOSTNAME}\\n\`);
-  await ctx.sleep(700);
+  await ctx.sleep(100);
 });
-d.chain(step('extract'), step('transform'), step('load'));
+const transforms = Array.from({ length: ${TASKS - 2} }, (_, i) => step(\`transform_\${i}\`));
+d.chain(step('extract'), transforms, step('load'));
 `;
     const ws = tempWorkspace();
     ws.write('dags/ha.ts', dagFile(ws.root));
@@ -48,6 +52,7 @@ d.chain(step('extract'), step('transform'), step('load'));
       'hangar.json',
       JSON.stringify({
         store: db.url,
+        parallelism: 8,
         scheduler: { heartbeatTimeoutSeconds: 2, pollSeconds: 0.5, gracePeriodSeconds: 10 },
       }),
     );
@@ -62,9 +67,13 @@ d.chain(step('extract'), step('transform'), step('load'));
       procs.push(b, c);
       await Promise.all([b.waitFor(/DAG "ha" \(/), c.waitFor(/DAG "ha" \(/)]);
 
+      // Killed in the middle: once a third of the runs succeeded, while one of host-a's tries runs.
+      await client.connect();
+      const ready = `SELECT (SELECT COUNT(*) FROM dag_runs WHERE state = 'success') >= ${RUNS / 3}
+        AND EXISTS (SELECT 1 FROM task_instances WHERE hostname = 'host-a' AND state = 'running') AS go`;
+      while (!(await client.query(ready)).rows[0].go) await new Promise((r) => setTimeout(r, 10));
       a.child.kill('SIGKILL');
       await a.exited;
-      await client.connect();
       const owned = (
         await client.query("SELECT run_id FROM dag_runs WHERE owner_host = 'host-a' AND state = 'running'")
       ).rows.map((r) => r.run_id as string);
@@ -77,7 +86,7 @@ d.chain(step('extract'), step('transform'), step('load'));
       assert.ok(cut.length > 0, 'host-a was running a try when it was killed');
 
       // Everything ends: the survivors take host-a's runs over (after its 2 s heartbeat timeout) and finish all twelve.
-      const deadline = Date.now() + 150_000;
+      const deadline = Date.now() + 600_000;
       let states: { run_id: string; state: string }[] = [];
       for (;;) {
         states = (await client.query('SELECT run_id, state FROM dag_runs ORDER BY run_id')).rows;
@@ -152,7 +161,7 @@ d.chain(step('extract'), step('transform'), step('load'));
       }
       assert.equal(
         tries.filter((t) => t.state === 'success').length,
-        RUNS * 3,
+        RUNS * TASKS,
         'each task of each run succeeded once',
       );
 
@@ -178,6 +187,12 @@ d.chain(step('extract'), step('transform'), step('load'));
         survivors.some((l) =>
           new RegExp(`recovered task "(${cut.map((k) => literal(k.task_id)).join('|')})" of run`).test(l),
         ),
+      );
+
+      const byHost = new Map<string, number>();
+      for (const l of lines) byHost.set(l.split(' ')[3]!, (byHost.get(l.split(' ')[3]!) ?? 0) + 1);
+      t.diagnostic(
+        `${RUNS} runs × ${TASKS} tasks: tries run by host ${JSON.stringify(Object.fromEntries([...byHost].sort()))}; host-a was cut in ${cut.length} tries of ${owned.length} runs`,
       );
 
       // Nothing is left running or owned.
