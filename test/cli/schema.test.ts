@@ -13,6 +13,7 @@ import type { OutputName } from '../../src/runtime/cli/schemas.ts';
 import { SCHEMA_DIR, schemaFiles } from '../../scripts/cli-schema.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
+import { freshDatabase } from '../helpers/postgres.ts';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
 const DAG = 'financial_analytics_pipeline';
@@ -40,7 +41,8 @@ test('cli schema: docs/cli-schema/ is what src/runtime/cli/schemas.ts declares (
   }
 });
 
-test('cli schema: every verb with --json on the example workspace matches its schema', { timeout: 600_000 }, () => {
+test('cli schema: every verb with --json on the example workspace matches its schema', { timeout: 600_000 }, async () => {
+  const pgDb = await freshDatabase();
   const ws = tempWorkspace();
   const fresh = tempWorkspace();
   const validate = validator();
@@ -134,6 +136,8 @@ test('cli schema: every verb with --json on the example workspace matches its sc
     json('db-backup', ['db', 'verify', join(ws.root, 'backup')]);
     assert.deepEqual((json('db-migrate', ['db', 'migrate']).data as { applied: unknown[] }).applied, [], 'the runs above migrated the store');
     assert.equal((json('db-check', ['db', 'check']).data as { up_to_date: boolean }).up_to_date, true);
+    const copied = json('db-copy', ['db', 'copy', '--to', pgDb.url]).data as { copied: number; to: string };
+    assert.ok(copied.copied > 0 && !copied.to.includes(pgDb.server.password), 'the history went into PostgreSQL; the password is not printed');
     // A store without the schema yet: check says so (exit 1, migration_pending) and creates nothing.
     const { stderr } = json('db-check', ['db', 'check', '--store', join(fresh.root, 'none.db')], { code: 1 });
     validate('error', JSON.parse(stderr), 'hangar db check --json (stderr)');

@@ -1,6 +1,7 @@
 /**
  * `hangar db backup|verify|restore`: consistent backups of the store and the XCom files it refers to (src/runtime/backup.ts).
  * `hangar db migrate|check`: the store's schema version against this Hangar's, on SQLite or PostgreSQL.
+ * `hangar db copy --to postgres://…`: a SQLite history into PostgreSQL (src/runtime/store/copy.ts).
  */
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../config.ts';
@@ -9,7 +10,11 @@ import type { Migration } from '../store/migrations.ts';
 import { migrate, schemaStatus, StoreTooNewError } from '../store/migrate.ts';
 import type { SchemaStatus } from '../store/migrate.ts';
 import { openDriver } from '../store/open.ts';
-import { workspaceStoreTarget } from '../store/target.ts';
+import { DEFAULT_STORE, parseStoreTarget, workspaceStoreTarget } from '../store/target.ts';
+import { copyStore } from '../store/copy.ts';
+import type { TableCopied } from '../store/copy.ts';
+import { Store } from '../store/store.ts';
+import { describeOwner, ownerGone } from '../scheduler/owner.ts';
 import type { StoreTarget } from '../store/target.ts';
 import { backupStore, restoreStore, verifyBackup } from '../backup.ts';
 import type { BackupManifest } from '../backup.ts';
@@ -22,7 +27,12 @@ export const DB_HELP = `  db backup DIR                    A consistent copy of 
   db verify DIR                    Check a backup: checksums and SQLite's integrity check
   db restore DIR [--force]         Replace the store (and put back the XCom files) from a checked backup
   db migrate [--store URL]         Apply the store's pending schema migrations (SQLite or PostgreSQL)
-  db check [--store URL]           The store's schema version against this Hangar's (exit 1 when they differ)`;
+  db check [--store URL]           The store's schema version against this Hangar's (exit 1 when they differ)
+  db copy [--to URL] [--store FILE]
+                                   Copy a SQLite history (runs, tries, XComs, sensors, sync state, variables)
+                                   into PostgreSQL; run again after an interruption: it adds what is missing.
+                                   --to: the PostgreSQL store (default: the workspace's, if it is PostgreSQL);
+                                   --store: the SQLite file (default: the workspace's, else .hangar/hangar.db)`;
 
 export const DB_OPTIONS = { force: { type: 'boolean' }, store: { type: 'string' } } as const;
 
@@ -139,6 +149,75 @@ async function dbCheck(ctx: Ctx): Promise<number> {
   return 0;
 }
 
+async function dbCopy(ctx: Ctx): Promise<number> {
+  const workspaceTarget = workspaceStoreTarget(ctx.workspace, undefined);
+  const explicitFrom = ctx.values.store;
+  if (explicitFrom !== undefined && (typeof explicitFrom !== 'string' || explicitFrom.trim() === ''))
+    throw new UsageError('--store needs the SQLite file to copy from');
+  const from =
+    explicitFrom !== undefined
+      ? parseStoreTarget(explicitFrom as string, ctx.workspace, process.env, '--store')
+      : workspaceTarget.kind === 'sqlite'
+        ? workspaceTarget
+        : parseStoreTarget(DEFAULT_STORE, ctx.workspace);
+  if (from.kind !== 'sqlite')
+    throw new UsageError(`--store: hangar db copy copies from a SQLite file, not ${from.redacted}`);
+  const toValue = ctx.values.to;
+  if (toValue !== undefined && (typeof toValue !== 'string' || toValue.trim() === ''))
+    throw new UsageError('--to needs a postgres:// URL');
+  const to =
+    toValue !== undefined
+      ? parseStoreTarget(toValue as string, ctx.workspace, process.env, '--to')
+      : workspaceTarget;
+  if (to.kind !== 'postgres') {
+    throw new UsageError(
+      toValue !== undefined
+        ? `--to: hangar db copy copies into PostgreSQL; ${to.redacted} is a SQLite file`
+        : "hangar db copy needs --to postgres://… (the workspace's store is SQLite)",
+    );
+  }
+  if (!existsSync(from.path))
+    throw new CliError('not_found', `No SQLite store at ${from.path}: nothing to copy`);
+  const staleMs = loadConfig(ctx.workspace).scheduler.heartbeatTimeoutSeconds * 1000;
+  const source = await Store.open(from);
+  try {
+    // A run a live runtime is running would be copied half-way and then run on in the file only.
+    const live = (await source.runs.active()).filter(
+      (r) => r.owner_pid !== null && !ownerGone(r, Date.now(), staleMs),
+    );
+    if (live.length) {
+      const r = live[0]!;
+      throw new CliError(
+        'error',
+        `Run "${r.run_id}" of DAG "${r.dag_id}" is running (${describeOwner(r)})${live.length > 1 ? ` with ${live.length - 1} other(s)` : ''}: let it end or stop its runtime, then copy`,
+      );
+    }
+    const target = await Store.open(to);
+    try {
+      const tables = await copyStore(source, target, {
+        onTable: (t) => {
+          if (!ctx.structured && t.read > 0)
+            ctx.out(`  ${t.table}: ${t.copied} copied${t.present ? `, ${t.present} already there` : ''}`);
+        },
+      });
+      const copied = tables.reduce((a, t) => a + t.copied, 0);
+      const present = tables.reduce((a, t) => a + t.present, 0);
+      emit(ctx, 'db-copy', { from: from.redacted, to: to.redacted, copied, present, tables }, () =>
+        ctx.out(
+          `Copied ${from.redacted} into ${to.redacted}: ${copied} row(s) added, ${present} already there.`,
+        ),
+      );
+      return 0;
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+export type { TableCopied };
+
 function summary(m: BackupManifest): Record<string, unknown> {
   return {
     created_at: m.created_at,
@@ -161,9 +240,14 @@ function describe(ctx: Ctx, what: string, dir: string, m: BackupManifest): void 
 }
 
 export async function dbCommand(ctx: Ctx): Promise<number> {
-  const verb = need(ctx, 0, 'what to do: hangar db backup|verify|restore DIR, or hangar db migrate|check');
+  const verb = need(
+    ctx,
+    0,
+    'what to do: hangar db backup|verify|restore DIR, or hangar db migrate|check|copy',
+  );
   if (verb === 'migrate') return dbMigrate(ctx);
   if (verb === 'check') return dbCheck(ctx);
+  if (verb === 'copy') return dbCopy(ctx);
   const dir = need(ctx, 1, `the backup folder: hangar db ${verb} DIR`);
   if (verb === 'backup') {
     return withRuntime(
@@ -191,5 +275,7 @@ export async function dbCommand(ctx: Ctx): Promise<number> {
     emit(ctx, 'db-backup', { dir, ...summary(m) }, () => describe(ctx, 'Restored from', dir, m));
     return 0;
   }
-  throw new UsageError(`unknown "db" command "${verb}" (known: backup, verify, restore, migrate, check)`);
+  throw new UsageError(
+    `unknown "db" command "${verb}" (known: backup, verify, restore, migrate, check, copy)`,
+  );
 }

@@ -275,6 +275,16 @@ export const OUTPUTS = {
       unknown: { ...arrayOf(int), description: 'versions applied by a newer Hangar' },
     }),
   },
+  'db-copy': {
+    description: '`hangar db copy`: what a SQLite history added to a PostgreSQL store, table by table (rows the target held already are left as they are there).',
+    schema: obj({
+      from: { ...str, description: 'the SQLite file copied from' },
+      to: { ...str, description: 'the PostgreSQL store, without its password' },
+      copied: int,
+      present: int,
+      tables: arrayOf(obj({ table: str, read: int, copied: int, present: int })),
+    }),
+  },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
     schema: obj({ dag_id: str, is_paused: bool }),
