@@ -43,7 +43,7 @@ test('completion: bash completes verbs, flags, values, DAG ids, run ids (with th
     };
     assert.deepEqual(complete('hangar ru'), ['run', 'runs']);
     assert.deepEqual(complete('hangar xcom '), ['list', 'get', 'lineage', 'clear', 'sweep', 'rotate-key', 'gen-key']);
-    assert.deepEqual(complete('hangar db '), ['backup', 'verify', 'restore', 'migrate', 'check']);
+    assert.deepEqual(complete('hangar db '), ['backup', 'verify', 'restore', 'migrate', 'check', 'copy']);
     assert.deepEqual(complete('hangar db check --sto'), ['--store']);
     // No store yet: the DAG files are parsed once to find the ids.
     assert.ok(!existsSync(join(ws.root, '.hangar', 'hangar.db')));
