@@ -12,7 +12,6 @@ import type { SchemaStatus } from '../store/migrate.ts';
 import { openDriver } from '../store/open.ts';
 import { DEFAULT_STORE, parseStoreTarget, workspaceStoreTarget } from '../store/target.ts';
 import { copyStore } from '../store/copy.ts';
-import type { TableCopied } from '../store/copy.ts';
 import { Store } from '../store/store.ts';
 import { describeOwner, ownerGone } from '../scheduler/owner.ts';
 import type { StoreTarget } from '../store/target.ts';
@@ -215,8 +214,6 @@ async function dbCopy(ctx: Ctx): Promise<number> {
     await source.close();
   }
 }
-
-export type { TableCopied };
 
 function summary(m: BackupManifest): Record<string, unknown> {
   return {
