@@ -69,6 +69,11 @@ export const financialAnalytics = dag({
     external_feeds_size: 'auto' as 'auto' | 'small' | 'large',
     /** Makes one risk calculation throw, to show partial failure handling. */
     fail_var_calculation: false,
+    /**
+     * Where file references are written (default: the workspace's .hangar/data). With the
+     * distributed executor, tasks run on different machines: give a folder they all mount.
+     */
+    data_dir: '',
   },
   defaultArgs: { retries: 1, retryDelay: '2s' },
 });
@@ -87,7 +92,8 @@ function rng(seedText: string): () => number {
 }
 
 function dataDir(ctx: TaskContext): string {
-  const dir = join(ctx.workspace, '.hangar', 'data', ctx.dagId, ctx.runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  const base = String(ctx.params.data_dir || join(ctx.workspace, '.hangar', 'data'));
+  const dir = join(base, ctx.dagId, ctx.runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -14,8 +14,17 @@ export interface HangarConfigFile {
   parallelism?: number;
   /** Pools and their slots; `default_pool` has 128 unless set. */
   pools?: Record<string, number>;
-  /** How tasks run: `isolated` (a worker process per try, the default) or `in-process`. */
-  executor?: 'isolated' | 'in-process';
+  /**
+   * How tasks run: `isolated` (a worker process per try, the default), `in-process`, or
+   * `distributed` (tries go through a Redis queue to `hangar worker` processes on any machine).
+   */
+  executor?: 'isolated' | 'in-process' | 'distributed';
+  /** The distributed executor's queue: BullMQ on Redis. */
+  queue?: QueueConfigFile;
+  /** Where the distributed executor keeps task logs (and, unless `bundles` says otherwise, DAG bundles). */
+  logs?: RemoteConfigFile;
+  /** Where the distributed executor publishes compiled DAG files, by content hash (default: `<logs.remote>/bundles`). */
+  bundles?: RemoteConfigFile;
   /** V8 heap limit of each worker process in MiB (isolated executor); a task over it dies alone. */
   workerMaxOldSpaceMb?: number;
   /** Connections by id → URI (secrets belong in HANGAR_CONN_<ID> environment variables instead). */
@@ -27,6 +36,40 @@ export interface HangarConfigFile {
   dagFileTimeout?: number;
   /** MiB of memory one DAG file's import may use (default 512). */
   dagFileMemoryMb?: number;
+}
+
+export interface QueueConfigFile {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS); HANGAR_REDIS_URL overrides it. */
+  redis?: string;
+  /** Prefix of BullMQ's keys in Redis (default `hangar`): deployments sharing a Redis keep apart by it. */
+  prefix?: string;
+}
+
+export interface RemoteConfigFile {
+  /** `s3://bucket[/prefix]` */
+  remote?: string;
+  /** A connection id (aws://KEY_ID:SECRET@HOST:PORT?region_name=…, from HANGAR_CONN_<ID>) with the credentials and endpoint. */
+  connection?: string;
+  /** Endpoint of an S3-compatible server, when no connection gives it. */
+  endpoint?: string;
+  region?: string;
+}
+
+/** An S3 location, resolved: where and how to reach it (credentials come from the connection, at use). */
+export interface RemoteLocation {
+  readonly url: string;
+  readonly connection?: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+}
+
+export interface DistributedConfig {
+  /** The Redis URL, with its password if it has one (never printed: see redisRedacted). */
+  readonly redisUrl: string;
+  readonly redisRedacted: string;
+  readonly prefix: string;
+  readonly logs: RemoteLocation;
+  readonly bundles: RemoteLocation;
 }
 
 export interface SchedulerConfig {
@@ -57,7 +100,11 @@ export interface WorkspaceConfig {
   readonly tmpDir: string;
   readonly parallelism: number;
   readonly pools: Readonly<Record<string, number>>;
-  readonly executor: 'isolated' | 'in-process';
+  readonly executor: 'isolated' | 'in-process' | 'distributed';
+  /** Set when the executor is `distributed`. */
+  readonly distributed: DistributedConfig | undefined;
+  /** `logs.remote`: where task logs are kept in S3 (the distributed executor's), readable from any machine. */
+  readonly remoteLogs: RemoteLocation | undefined;
   readonly workerMaxOldSpaceMb: number;
   readonly connections: Readonly<Record<string, string>>;
   readonly xcom: XComConfig;
@@ -89,8 +136,8 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
   const at = (p: string) => (isAbsolute(p) ? p : join(root, p));
   const parallelism = c.parallelism ?? 16;
   if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`${file}: parallelism must be a whole number ≥ 1`);
-  if (c.executor !== undefined && c.executor !== 'isolated' && c.executor !== 'in-process') {
-    throw new Error(`${file}: executor must be "isolated" or "in-process", not ${JSON.stringify(c.executor)}`);
+  if (c.executor !== undefined && c.executor !== 'isolated' && c.executor !== 'in-process' && c.executor !== 'distributed') {
+    throw new Error(`${file}: executor must be "isolated", "in-process" or "distributed", not ${JSON.stringify(c.executor)}`);
   }
   const dagFileTimeout = c.dagFileTimeout ?? 30;
   if (typeof dagFileTimeout !== 'number' || !(dagFileTimeout > 0) || dagFileTimeout > 3600) {
@@ -119,6 +166,8 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     parallelism,
     pools: { default_pool: 128, ...(c.pools ?? {}) },
     executor: c.executor ?? 'isolated',
+    distributed: c.executor === 'distributed' ? distributedConfig(c, file, process.env) : undefined,
+    remoteLogs: remoteLocation(c.logs, 'logs', file),
     workerMaxOldSpaceMb: c.workerMaxOldSpaceMb ?? 4096,
     connections: c.connections ?? {},
     xcom: c.xcom ?? {},
@@ -126,6 +175,40 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     dagFileTimeoutMs: Math.round(dagFileTimeout * 1000),
     dagFileMemoryMb,
   };
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`: for messages. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) => `${scheme}${auth.includes(':') ? `${auth.slice(0, auth.indexOf(':'))}:***` : '***'}@`);
+}
+
+function remoteLocation(r: RemoteConfigFile | undefined, what: string, file: string): RemoteLocation | undefined {
+  if (r === undefined) return undefined;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${file}: ${what} must be an object like {"remote": "s3://bucket/prefix"}`);
+  if (r.remote === undefined) return undefined;
+  if (typeof r.remote !== 'string' || !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(r.remote)) {
+    throw new Error(`${file}: ${what}.remote must be s3://bucket[/prefix], not ${JSON.stringify(r.remote)}`);
+  }
+  for (const k of ['connection', 'endpoint', 'region'] as const) {
+    if (r[k] !== undefined && typeof r[k] !== 'string') throw new Error(`${file}: ${what}.${k} must be a string`);
+  }
+  return { url: r.remote.replace(/\/+$/, ''), connection: r.connection, endpoint: r.endpoint, region: r.region };
+}
+
+function distributedConfig(c: HangarConfigFile, file: string, env: NodeJS.ProcessEnv): DistributedConfig {
+  const q = c.queue ?? {};
+  if (typeof q !== 'object' || q === null || Array.isArray(q)) throw new Error(`${file}: queue must be an object like {"redis": "redis://host:6379"}`);
+  const redisUrl = env.HANGAR_REDIS_URL || q.redis;
+  if (!redisUrl) throw new Error(`${file}: the distributed executor needs a Redis: set queue.redis to redis://host:port (or HANGAR_REDIS_URL)`);
+  if (typeof redisUrl !== 'string' || !/^rediss?:\/\/[^/]+/.test(redisUrl)) {
+    throw new Error(`${file}: queue.redis must be redis://[user:password@]host:port[/db], not ${JSON.stringify(typeof redisUrl === 'string' ? redactRedisUrl(redisUrl) : redisUrl)}`);
+  }
+  const prefix = q.prefix ?? 'hangar';
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new Error(`${file}: queue.prefix must be 1–64 letters, digits, _ . or -`);
+  const logs = remoteLocation(c.logs, 'logs', file);
+  if (!logs) throw new Error(`${file}: the distributed executor keeps task logs in S3, where any machine reads them: set logs.remote to s3://bucket/prefix`);
+  const bundles = remoteLocation(c.bundles, 'bundles', file) ?? { ...logs, url: `${logs.url}/bundles` };
+  return { redisUrl, redisRedacted: redactRedisUrl(redisUrl), prefix, logs, bundles };
 }
 
 function schedulerConfig(c: SchedulerConfig | undefined, file: string): Required<SchedulerConfig> {

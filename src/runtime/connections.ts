@@ -50,3 +50,25 @@ export function getConnection(id: string, configured: Readonly<Record<string, st
   if (fromConfig) return parseConnectionUri(id, fromConfig);
   throw new Error(`No connection "${id}": set ${envName(id)} to its URI, or add it under "connections" in hangar.json`);
 }
+
+/** What an S3 client needs from an `aws://KEY_ID:SECRET@HOST:PORT?region_name=…&endpoint_url=…` connection. */
+export interface S3Access {
+  readonly endpoint: string | undefined;
+  readonly region: string | undefined;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+}
+
+/** The endpoint, region and credentials of an S3 connection; throws, naming the connection, when it has no key. */
+export function s3AccessOf(conn: Connection): S3Access {
+  if (!conn.login || !conn.password) {
+    throw new Error(`connection "${conn.id}" has no access key id and secret (expected aws://KEY_ID:SECRET@HOST:PORT?region_name=…)`);
+  }
+  const extra = conn.extra;
+  const loopback = conn.host === 'localhost' || conn.host === '::1' || conn.host.startsWith('127.');
+  const hostEndpoint = conn.host ? `${extra.scheme ?? (loopback ? 'http' : 'https')}://${conn.host.includes(':') ? `[${conn.host}]` : conn.host}${conn.port ? `:${conn.port}` : ''}` : undefined;
+  return {
+    endpoint: extra.endpoint_url ?? hostEndpoint,
+    region: extra.region_name ?? extra.region,
+    credentials: { accessKeyId: conn.login, secretAccessKey: conn.password, ...(extra.session_token ? { sessionToken: extra.session_token } : {}) },
+  };
+}

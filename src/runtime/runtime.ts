@@ -7,6 +7,7 @@ import { RuntimeEvents } from './events.ts';
 import { InProcessExecutor } from './executor/in-process.ts';
 import type { ExecuteRequest, TaskExecutor } from './executor/types.ts';
 import { IsolatedExecutor } from './executor/isolated.ts';
+import { DistributedExecutor } from './distributed/executor.ts';
 import { logToCurrentTry } from './executor/task-runner.ts';
 import { importBundle } from './loader/index.ts';
 import { DagProcessor } from './processor/index.ts';
@@ -87,6 +88,15 @@ export class Runtime {
   private defaultExecutor(): TaskExecutor {
     const onLine = (req: ExecuteRequest, line: string) =>
       this.events.emit('log', { dagId: req.dagId, runId: req.runId, taskId: req.taskId, mapIndex: req.mapIndex, tryNumber: req.tryNumber, line });
+    if (this.config.executor === 'distributed') {
+      return new DistributedExecutor({
+        store: this.store,
+        config: this.config.distributed!,
+        connections: this.config.connections,
+        heartbeatTimeoutMs: this.config.scheduler.heartbeatTimeoutSeconds * 1000,
+        warn: (message) => this.events.emit('warning', { message }),
+      });
+    }
     if (this.config.executor === 'isolated') {
       return new IsolatedExecutor({ maxWorkers: this.config.parallelism, maxOldSpaceMb: this.config.workerMaxOldSpaceMb, onLine });
     }

@@ -1,5 +1,5 @@
 /**
- * Test harness: `hangar scheduler` as a real process (the bundled CLI), with its output
+ * Test harness: `hangar scheduler` (or any long-running verb) as a real process (the bundled CLI), with its output
  * kept line by line so that a test can wait for what it says.
  */
 import { spawn } from 'node:child_process';
@@ -16,7 +16,12 @@ export interface SchedulerProcess {
 }
 
 export function startScheduler(root: string, env: NodeJS.ProcessEnv = {}): SchedulerProcess {
-  const child = spawn(process.execPath, [HANGAR_BIN, 'scheduler', '--workspace', root], {
+  return startHangar(['scheduler', '--workspace', root], env);
+}
+
+/** Any long-running `hangar` verb (scheduler, worker, run) as a real process, its output kept line by line. */
+export function startHangar(args: string[], env: NodeJS.ProcessEnv = {}): SchedulerProcess {
+  const child = spawn(process.execPath, [HANGAR_BIN, ...args], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,7 +44,7 @@ export function startScheduler(root: string, env: NodeJS.ProcessEnv = {}): Sched
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
     lines,

@@ -61,8 +61,8 @@ export function intOption(ctx: Ctx, name: string): number | undefined {
 
 export async function withRuntime<T>(ctx: Ctx, fn: (rt: Runtime) => Promise<T>, load = true): Promise<T> {
   const executor = ctx.values.executor as string | undefined;
-  if (executor !== undefined && executor !== 'in-process' && executor !== 'isolated') {
-    throw new UsageError(`--executor must be "in-process" or "isolated", not "${executor}"`);
+  if (executor !== undefined && executor !== 'in-process' && executor !== 'isolated' && executor !== 'distributed') {
+    throw new UsageError(`--executor must be "in-process", "isolated" or "distributed", not "${executor}"`);
   }
   const rt = await Runtime.open(ctx.workspace, { config: executor ? { executor } : {} });
   try {

@@ -3,8 +3,8 @@
  * VS Code extension drives. Output formats, the shared objects and the exit
  * codes are in output.ts; the JSON shapes in schemas.ts (README "Scripting Hangar").
  */
+import { readTryLog } from '../distributed/remote.ts';
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { DagLoadError } from '../loader/index.ts';
 import type { Runtime } from '../runtime.ts';
@@ -44,6 +44,7 @@ import { DB_HELP, DB_OPTIONS, dbCommand } from './db.ts';
 import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
+import { WorkerService } from '../distributed/worker-service.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
@@ -55,6 +56,8 @@ Commands:
   list [--timings] [--reparse]     DAGs, their tasks, schedules and next runs, and DAG files that failed to load
                                    (--timings: how long each file took to parse; --reparse: parse all again)
   scheduler                        Run the scheduler: create runs on their schedules and run them (Ctrl+C stops)
+  worker [--queues Q1,Q2] [--concurrency N]
+                                   Run tries of the distributed executor from its Redis queues (Ctrl+C stops)
   dags pause|unpause DAG           Stop or resume creating scheduled runs of a DAG (kept in the store)
   dags errors                      DAG files that failed to load, with the reason and line
   dags reparse                     Parse every DAG file again (also those a time or memory budget stopped)
@@ -115,6 +118,8 @@ const OPTIONS = {
   failed: { type: 'boolean' },
   'no-run': { type: 'boolean' },
   timings: { type: 'boolean' },
+  queues: { type: 'string' },
+  concurrency: { type: 'string' },
   reparse: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
@@ -343,6 +348,38 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         log(`scheduler started on ${rt.config.root} (pid ${process.pid}), DAGs in ${rt.config.dagsFolder}`);
         await svc.start();
         await done;
+        return 0;
+      },
+      false,
+    );
+  },
+
+  async worker(ctx) {
+    const queues = (ctx.values.queues as string | undefined)?.split(',').map((q) => q.trim()).filter(Boolean) ?? ['default'];
+    for (const q of queues) if (!/^[A-Za-z0-9_.-]{1,64}$/.test(q)) throw new UsageError(`--queues: "${q}" is not a queue name (letters, digits, _ . -)`);
+    const concurrency = intOption(ctx, 'concurrency') ?? 4;
+    if (concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
+    return withRuntime(
+      ctx,
+      async (rt) => {
+        const stamp = () => new Date().toISOString().slice(0, 19) + 'Z';
+        const log = (line: string) => ctx.out(`${stamp()} ${line}`);
+        const worker = new WorkerService({ config: rt.config, store: rt.store, queues, concurrency, log });
+        let stopping: Promise<void> | undefined;
+        const done = new Promise<void>((resolve) => {
+          const onSignal = (sig: string) => {
+            if (stopping) return;
+            log(`${sig}: stopping (no new tries; running ones have ${rt.config.scheduler.gracePeriodSeconds} s to finish)`);
+            stopping = worker.stop(rt.config.scheduler.gracePeriodSeconds * 1000).then(resolve);
+          };
+          process.on('SIGINT', () => onSignal('SIGINT'));
+          process.on('SIGTERM', () => onSignal('SIGTERM'));
+        });
+        await worker.start();
+        const d = rt.config.distributed!;
+        log(`worker ${worker.id} started (pid ${process.pid}): queues ${queues.join(', ')} on ${d.redisRedacted}, ${concurrency} at once, store ${rt.store.location}, logs in ${d.logs.url}`);
+        await done;
+        log(`worker ${worker.id} stopped`);
         return 0;
       },
       false,
@@ -648,7 +685,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
         const tryRecord = tries.find((t) => t.try_number === tryNumber);
         let text: string;
-        if (existsSync(path)) text = readFileSync(path, 'utf8');
+        const stored = await readTryLog(rt.config, path);
+        if (stored !== undefined) text = stored;
         else if (tryRecord && tryRecord.state !== 'running' && !tryRecord.error) {
           // A try that printed nothing has no log file; its outcome is in the store.
           text = `(try ${tryNumber} of ${taskId} wrote no log output: ${tryRecord.state}, started ${tryRecord.start_date}, ended ${tryRecord.end_date}, ${formatDuration(tryRecord.duration)})`;

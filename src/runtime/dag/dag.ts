@@ -97,6 +97,8 @@ export interface TaskDefinition {
   readonly waitForDownstream: boolean;
   readonly pool: string;
   readonly poolSlots: number;
+  /** The distributed executor's queue (default `default`). */
+  readonly queue: string;
   readonly options: TaskOptions<any, any>;
   readonly position: SourcePosition | undefined;
   /** Extra data operators attach (sensor settings…). */
@@ -279,6 +281,7 @@ export class Dag<P extends Params = Params> {
       waitForDownstream: !!merged.waitForDownstream,
       pool: merged.pool ?? 'default_pool',
       poolSlots: merged.poolSlots ?? 1,
+      queue: queueName(merged.queue, (m) => new DagDefinitionError(`${what}: ${m}`, position, this.id)),
       options: merged,
       position,
       extra,
@@ -444,4 +447,13 @@ function findCycle(tasks: Map<string, TaskDefinition>): string[] | undefined {
     }
   }
   return undefined;
+}
+
+/** A task's queue: a BullMQ queue name on every machine, so letters, digits, `_`, `-` and `.` only. */
+function queueName(q: unknown, error: (message: string) => Error): string {
+  if (q === undefined) return 'default';
+  if (typeof q !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(q)) {
+    throw error(`queue must be 1–64 letters, digits, _ . or - (not ${JSON.stringify(q)})`);
+  }
+  return q;
 }

@@ -231,6 +231,11 @@ export interface TaskDefaults {
   readonly triggerRule?: TriggerRule;
   readonly pool?: string;
   readonly poolSlots?: number;
+  /**
+   * The queue the distributed executor sends this task to (Airflow's Celery `queue`, default
+   * `default`): only `hangar worker --queues …` processes that listen on it run it.
+   */
+  readonly queue?: string;
   readonly onExecute?: TaskCallback;
   readonly onSuccess?: TaskCallback;
   readonly onFailure?: TaskCallback;

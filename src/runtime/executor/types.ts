@@ -5,6 +5,10 @@ export interface ExecuteRequest {
   readonly dagFile: string;
   /** The compiled module the DAG was parsed from: the try imports exactly this. */
   readonly bundle: string;
+  /** sha256 of the bundle: what a worker on another machine fetches and checks. */
+  readonly bundleHash: string;
+  /** The distributed executor's queue of the task (`default` unless the task says). */
+  readonly queue: string;
   readonly dagId: string;
   readonly runId: string;
   readonly taskId: string;
@@ -28,6 +32,8 @@ export type ExecuteResult =
       readonly skipped?: string;
       /** The pid that ran the try. */
       readonly pid: number;
+      /** The machine that ran it, when not this one (distributed executor). */
+      readonly hostname?: string;
     }
   | {
       readonly ok: false;
@@ -38,6 +44,7 @@ export type ExecuteResult =
       /** The body asked not to be retried (failWithoutRetry). */
       readonly noRetry?: boolean;
       readonly pid: number;
+      readonly hostname?: string;
     };
 
 /**
@@ -48,6 +55,7 @@ export interface CallbackRequest {
   readonly workspace: string;
   readonly dagFile: string;
   readonly bundle: string;
+  readonly bundleHash: string;
   readonly dagId: string;
   /** The task whose callback it is; absent for a DAG's own callbacks. */
   readonly taskId?: string;
@@ -69,6 +77,8 @@ export interface TaskExecutor {
    * Runs one try; resolves when it has ended, however it ended. Never rejects.
    * `onStarted` tells the pid of the process that runs it, once it runs.
    */
-  execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number) => void): Promise<ExecuteResult>;
+  execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number, hostname?: string) => void): Promise<ExecuteResult>;
+  /** Where a try's log is kept, when not in the runtime's own logs folder (an s3:// URL for the distributed executor). */
+  logPathFor?(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string;
   close(): Promise<void>;
 }

@@ -39,6 +39,8 @@ export interface SerializedTask {
   readonly waitForDownstream: boolean;
   readonly pool: string;
   readonly poolSlots: number;
+  /** Absent in DAGs serialized before queues existed: `default`. */
+  readonly queue?: string;
   /** Inputs as written (literals encoded, task references as `{kind:'task', id}`). */
   readonly inputs: Plain;
   readonly expand: Plain;
@@ -194,6 +196,7 @@ export function serializeTask(t: TaskDefinition): SerializedTask {
     waitForDownstream: t.waitForDownstream,
     pool: t.pool,
     poolSlots: t.poolSlots,
+    queue: t.queue,
     inputs: toPlain(t.inputs),
     expand: t.expand === undefined ? null : toPlain(t.expand),
     branch: o.branch === true,
@@ -258,6 +261,7 @@ export interface TaskSpec {
   readonly waitForDownstream: boolean;
   readonly pool: string;
   readonly poolSlots: number;
+  readonly queue: string;
   readonly inputs: Inputs;
   readonly expand: Inputs | undefined;
   readonly branch: boolean;
@@ -329,6 +333,7 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
       waitForDownstream: t.waitForDownstream,
       pool: t.pool,
       poolSlots: t.poolSlots,
+      queue: t.queue ?? 'default',
       inputs: (fromPlain(t.inputs, where) ?? {}) as Inputs,
       expand: t.expand === null ? undefined : (fromPlain(t.expand, where) as Inputs),
       branch: t.branch,

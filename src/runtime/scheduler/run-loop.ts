@@ -616,7 +616,10 @@ export class RunLoop {
     const k = key(ti.task.id, ti.mapIndex);
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const tryNumber = ti.tryNumber + 1;
-    const logPath = tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
+    const { executor } = this.deps;
+    const logPath = executor.logPathFor
+      ? executor.logPathFor(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber)
+      : tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
     const startDate = nowIso();
     // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
     const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
@@ -635,6 +638,8 @@ export class RunLoop {
         workspace: this.deps.workspace,
         dagFile: this.dag.fileloc,
         bundle: this.dag.bundle.path,
+        bundleHash: this.dag.bundle.hash,
+        queue: ti.task.queue,
         dagId: this.dag.id,
         runId: this.run.run_id,
         taskId: ti.task.id,
@@ -648,9 +653,9 @@ export class RunLoop {
       // The worker's start, written before the try's end is (the end waits for it).
       let started: Promise<void> | undefined;
       try {
-        result = await this.deps.executor.execute(req, this.abort.signal, (pid) => {
+        result = await this.deps.executor.execute(req, this.abort.signal, (pid, host) => {
           if (claimState === 'running') return;
-          started = store.tasks.markTryRunning(tiKey, tryNumber, pid).then(
+          started = store.tasks.markTryRunning(tiKey, tryNumber, pid, host).then(
             () => {
               this.applyState(ti, ti.state, 'running');
               this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
@@ -691,7 +696,7 @@ export class RunLoop {
     let delay = 0;
     const error = result.ok ? (result.skipped ?? null) : result.error;
     if (result.ok && result.reschedule && !this.failedReason) {
-      return this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid);
+      return this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid, result.hostname ?? hostname());
     }
     // skipTask / failWithoutRetry (executor/services.ts): a sensor's softFail and its timeout.
     if (result.ok && result.skipped !== undefined) state = 'skipped';
@@ -701,7 +706,7 @@ export class RunLoop {
       delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();
     } else state = 'failed';
-    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: hostname(), error, log_path: req.logPath });
+    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath });
     await store.tasks.update(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
     return async () => {
       this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
@@ -716,12 +721,12 @@ export class RunLoop {
    * waits as `up_for_reschedule` until its next poke, persisted so that a restart
    * resumes it. The try is not used up: the next poke runs under the same try number.
    */
-  private async reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number): Promise<() => void> {
+  private async reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number, host: string): Promise<() => void> {
     const { store, clock } = this.deps;
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const atMs = Date.parse(at);
     const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
-    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: hostname(), error: null, log_path: req.logPath });
+    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: host, error: null, log_path: req.logPath });
     await store.tasks.update(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
     return () => {
       ti.tryNumber -= 1;
@@ -768,6 +773,7 @@ export class RunLoop {
       workspace: this.deps.workspace,
       dagFile: this.dag.fileloc,
       bundle: this.dag.bundle.path,
+      bundleHash: this.dag.bundle.hash,
       dagId: this.dag.id,
       timeoutMs: this.deps.callbackTimeoutMs ?? 60_000,
       ...r,

@@ -3,7 +3,8 @@
  * drives one `Runtime` per workspace, turns its events into protocol
  * notifications. `main.ts` wires it to JSON-RPC over stdio; tests call it directly.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readTryLog } from '../distributed/remote.ts';
+import { existsSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
 import type { DagBag } from '../processor/index.ts';
 import type { DagSpec } from '../processor/serialized.ts';
@@ -383,7 +384,7 @@ export class RuntimeService {
     }
     const t = tries.find((x) => x.try_number === tryNumber);
     const logPath = t?.log_path ?? tryLogPath(rt.config.logsDir, run.dag_id, run.run_id, taskId, mapIndex, tryNumber);
-    const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    const text = (await readTryLog(rt.config, logPath)) ?? '';
     const running = ti.try_number === tryNumber && (ti.state === 'running' || ti.state === 'queued' || ti.state === 'scheduled' || ti.state === 'up_for_reschedule');
     return { tryNumber, logPath, text, running };
   }

@@ -31,7 +31,12 @@ interface TableCopy {
   readonly onConflict?: `DO UPDATE SET ${string}`;
 }
 
-/** In an order that respects the one foreign key (sync_file_results → sync_runs). */
+/**
+ * In an order that respects the one foreign key (sync_file_results → sync_runs). Not copied:
+ * `workers` and `try_dispatch` (distributed execution's live state, not history: a try's
+ * record is in task_tries), the DAG processor's `dag_files` and `import_errors` (parsed
+ * again from the files), and `schema_migrations`.
+ */
 export const COPIED_TABLES: readonly TableCopy[] = [
   { table: 'dags', key: ['dag_id'] },
   { table: 'variables', key: ['key'] },

@@ -3,6 +3,7 @@ import { SYNC_SCHEMA_SQL } from './sync-schema.ts';
 import { SENSORS_SCHEMA_SQL } from './sensors-schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
 import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
+import { DISPATCH_SCHEMA_SQL } from './dispatch-schema.ts';
 
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
@@ -190,5 +191,11 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     name: 'run owners across machines: the host beside the pid',
     sql: 'ALTER TABLE dag_runs ADD COLUMN owner_host TEXT;',
     postgres: 'ALTER TABLE dag_runs ADD COLUMN owner_host TEXT;',
+  },
+  {
+    version: 13,
+    name: 'distributed execution: workers and their heartbeats, tries handed to them',
+    sql: DISPATCH_SCHEMA_SQL,
+    postgres: DISPATCH_SCHEMA_SQL.replaceAll('INTEGER', 'BIGINT'),
   },
 ];

@@ -14,6 +14,7 @@ import { TaskRepository } from './repos/tasks.ts';
 import { VariableRepository } from './repos/variables.ts';
 import { XComRepository } from './repos/xcoms.ts';
 import { KeyRepository } from './repos/keys.ts';
+import { DispatchRepository } from './repos/dispatch.ts';
 
 export interface StoreOptions {
   /** Extra migrations of other modules (tests), numbered after the core ones. */
@@ -47,6 +48,8 @@ export class Store {
   readonly xcoms: XComRepository;
   /** XCom key state: passphrase salts, rotations, encryptions per key (repos/keys.ts). */
   readonly keys: KeyRepository;
+  /** Distributed execution: workers and the tries handed to them (repos/dispatch.ts). */
+  readonly dispatch: DispatchRepository;
 
   /** Opens the store at a target (a SQLite path or a postgres:// target) and brings its schema up to date. */
   static async open(target: StoreTarget | string, options: StoreOptions = {}): Promise<Store> {
@@ -72,6 +75,7 @@ export class Store {
     this.variables = new VariableRepository(this.sql);
     this.xcoms = new XComRepository(this.sql);
     this.keys = new KeyRepository(this.sql);
+    this.dispatch = new DispatchRepository(this.sql);
   }
 
   /** Where the store is, for messages (a file path, or a postgres:// URL without its password). */

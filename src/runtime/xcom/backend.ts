@@ -33,7 +33,7 @@ import { SensitivityDetector, StreamingJson, decodeValue, encodeChunks, encodePr
 import type { EncodedValue, PreparedValue } from './serializer.ts';
 import { StringDecoder } from 'node:string_decoder';
 import { XComError } from './errors.ts';
-import { getConnection } from '../connections.ts';
+import { getConnection, s3AccessOf } from '../connections.ts';
 
 export const BACKEND_NAMES = ['database', 'file', 'compressed', 'encrypted', 'hybrid', 's3'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -139,23 +139,17 @@ function s3OptionsFrom(os: NonNullable<XComOptions['objectStore']>, ctx: XComBac
   const { connection: id, ...rest } = os;
   if (id === undefined) return { ...rest, credentials: ctx.objectStoreCredentials };
   if (typeof id !== 'string') throw new XComError('config', undefined, 'XCom configuration: objectStore.connection must be a connection id');
-  let conn;
+  let access;
   try {
-    conn = getConnection(id, ctx.connections ?? {}, ctx.env ?? process.env);
+    access = s3AccessOf(getConnection(id, ctx.connections ?? {}, ctx.env ?? process.env));
   } catch (err) {
     throw new XComError('config', undefined, `XCom object store: ${(err as Error).message}`);
   }
-  if (!conn.login || !conn.password) {
-    throw new XComError('config', undefined, `XCom object store: connection "${id}" has no access key id and secret (expected aws://KEY_ID:SECRET@HOST:PORT?region_name=…)`);
-  }
-  const extra = conn.extra;
-  const loopback = conn.host === 'localhost' || conn.host === '::1' || conn.host.startsWith('127.');
-  const hostEndpoint = conn.host ? `${extra.scheme ?? (loopback ? 'http' : 'https')}://${conn.host.includes(':') ? `[${conn.host}]` : conn.host}${conn.port ? `:${conn.port}` : ''}` : undefined;
   return {
     ...rest,
-    endpoint: rest.endpoint ?? extra.endpoint_url ?? hostEndpoint,
-    region: rest.region ?? extra.region_name ?? extra.region,
-    credentials: ctx.objectStoreCredentials ?? { accessKeyId: conn.login, secretAccessKey: conn.password, ...(extra.session_token ? { sessionToken: extra.session_token } : {}) },
+    endpoint: rest.endpoint ?? access.endpoint,
+    region: rest.region ?? access.region,
+    credentials: ctx.objectStoreCredentials ?? access.credentials,
   };
 }
 

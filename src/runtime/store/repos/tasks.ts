@@ -102,12 +102,13 @@ export class TaskRepository {
   }
 
   /** A worker started a queued try: the instance and the try are `running` under its pid. */
-  markTryRunning(key: TiKey, tryNumber: number, pid: number): Promise<void> {
+  markTryRunning(key: TiKey, tryNumber: number, pid: number, host?: string): Promise<void> {
     return this.sql.tx(async () => {
-      await this.update(key, { state: 'running', pid });
+      await this.update(key, { state: 'running', pid, hostname: host });
       await this.sql.run(
-        "UPDATE task_tries SET state = 'running', pid = ?, running_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?",
+        "UPDATE task_tries SET state = 'running', pid = ?, hostname = COALESCE(?, hostname), running_at = ? WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?",
         pid,
+        host ?? null,
         nowIso(),
         key.dag_id,
         key.run_id,

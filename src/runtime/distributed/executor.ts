@@ -1,0 +1,296 @@
+/**
+ * The distributed executor (the scheduler's side): each try becomes a BullMQ job on its
+ * task's queue, run by a `hangar worker` on any machine. The queue only carries the job;
+ * the store is where a try is claimed and where its outcome is written (repos/dispatch.ts),
+ * so that Redis losing or redelivering a job changes nothing:
+ *
+ * - a try is recorded in `try_dispatch` and enqueued under a job id that is its identity;
+ * - a worker claims it with a guarded update before it runs it (a second delivery finds it
+ *   claimed and does nothing), and writes the outcome back with another;
+ * - this side waits for the outcome: woken by BullMQ's completion events, and polling the
+ *   store as a backstop. A job that vanished before any worker claimed it (Redis restarted
+ *   without persistence) is enqueued again; a try whose worker stopped heart-beating for
+ *   `scheduler.heartbeatTimeoutSeconds` ends as crashed, and Hangar's retries take over
+ *   (Airflow's zombie tasks). Retries are never BullMQ's.
+ */
+import { hostname as osHostname } from 'node:os';
+import type { Queue, QueueEvents } from 'bullmq';
+import type { DistributedConfig } from '../config.ts';
+import { tryLogPath } from '../executor/logger.ts';
+import type {
+  CallbackRequest,
+  CallbackResult,
+  ExecuteRequest,
+  ExecuteResult,
+  TaskExecutor,
+} from '../executor/types.ts';
+import type { Store } from '../store/store.ts';
+import { nowIso } from '../store/clock.ts';
+import type { TryKey } from '../store/repos/dispatch.ts';
+import { BundlePublisher, RemoteObjects } from './remote.ts';
+import { bullQueueName, hangarVersion, tryJobId } from './protocol.ts';
+import type { CallbackJob, TryJob } from './protocol.ts';
+import { OutageReporter, redisOptions } from './redis.ts';
+
+export interface DistributedExecutorOptions {
+  readonly store: Store;
+  readonly config: DistributedConfig;
+  readonly connections: Readonly<Record<string, string>>;
+  /** A worker silent this long is gone: its tries end as crashed. */
+  readonly heartbeatTimeoutMs: number;
+  /** How often a waiting try looks at the store without being woken (default 1 s). */
+  readonly pollMs?: number;
+  /** Operational messages (Redis or S3 away and back). */
+  readonly warn?: (message: string) => void;
+}
+
+interface QueueHandle {
+  readonly queue: Queue;
+  readonly events: QueueEvents;
+}
+
+/** The relative log path of a try under the logs location (the same layout as a local logs folder). */
+export function tryLogKey(
+  dagId: string,
+  runId: string,
+  taskId: string,
+  mapIndex: number,
+  tryNumber: number,
+): string {
+  return tryLogPath('', dagId, runId, taskId, mapIndex, tryNumber).replace(/^\/+/, '');
+}
+
+export class DistributedExecutor implements TaskExecutor {
+  readonly name = 'distributed';
+  private readonly opts: DistributedExecutorOptions;
+  private readonly logs: RemoteObjects;
+  private readonly publisher: BundlePublisher;
+  private readonly queues = new Map<string, Promise<QueueHandle>>();
+  /** Waiting tries and callbacks by job id: woken when BullMQ says the job ended. */
+  private readonly waiters = new Map<string, () => void>();
+  private readonly outage: OutageReporter;
+  private closed = false;
+
+  constructor(opts: DistributedExecutorOptions) {
+    this.opts = opts;
+    this.logs = new RemoteObjects(opts.config.logs, opts.connections);
+    this.publisher = new BundlePublisher(new RemoteObjects(opts.config.bundles, opts.connections));
+    this.outage = new OutageReporter(opts.config.redisRedacted, (m) => opts.warn?.(m));
+  }
+
+  logPathFor(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
+    return this.logs.urlOf(tryLogKey(dagId, runId, taskId, mapIndex, tryNumber));
+  }
+
+  private handle(name: string): Promise<QueueHandle> {
+    let h = this.queues.get(name);
+    if (!h) {
+      h = (async () => {
+        const { Queue, QueueEvents } = await import('bullmq');
+        const connection = redisOptions(this.opts.config.redisUrl);
+        const queue = new Queue(bullQueueName(name), { connection, prefix: this.opts.config.prefix });
+        const events = new QueueEvents(bullQueueName(name), { connection, prefix: this.opts.config.prefix });
+        queue.on('error', this.outage.error);
+        events.on('error', this.outage.error);
+        const wake = ({ jobId }: { jobId: string }) => {
+          this.outage.ok();
+          this.waiters.get(jobId)?.();
+        };
+        events.on('completed', wake);
+        events.on('failed', wake);
+        return { queue, events };
+      })();
+      this.queues.set(name, h);
+    }
+    return h;
+  }
+
+  /** Sleeps until woken for this job or `ms` passed. */
+  private nap(jobId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.set(jobId, done);
+    });
+  }
+
+  async execute(
+    req: ExecuteRequest,
+    signal?: AbortSignal,
+    onStarted?: (pid: number, hostname?: string) => void,
+  ): Promise<ExecuteResult> {
+    const { store } = this.opts;
+    const key: TryKey = {
+      dag_id: req.dagId,
+      run_id: req.runId,
+      task_id: req.taskId,
+      map_index: req.mapIndex,
+      try_number: req.tryNumber,
+    };
+    const jobId = tryJobId(key);
+    const self = { pid: process.pid, hostname: osHostname() };
+    if (this.closed) return { ok: false, error: 'The runtime is shutting down', pid: self.pid };
+    try {
+      await this.publisher.publish(req.bundle, req.bundleHash);
+    } catch (err) {
+      return {
+        ok: false,
+        error: `Task "${req.taskId}": its DAG bundle could not be published: ${(err as Error).message}`,
+        pid: self.pid,
+      };
+    }
+    const job: TryJob = {
+      kind: 'try',
+      version: hangarVersion(),
+      bundleHash: req.bundleHash,
+      dagFile: req.dagFile,
+      dagId: req.dagId,
+      runId: req.runId,
+      taskId: req.taskId,
+      mapIndex: req.mapIndex,
+      tryNumber: req.tryNumber,
+      maxTries: req.maxTries,
+      timeoutMs: req.timeoutMs ?? null,
+      logKey: tryLogKey(req.dagId, req.runId, req.taskId, req.mapIndex, req.tryNumber),
+    };
+    await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso());
+    const { queue } = await this.handle(req.queue);
+    const enqueue = () =>
+      queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    await enqueue();
+    this.outage.ok();
+
+    const pollMs = this.opts.pollMs ?? 1000;
+    let startedReported = false;
+    let cancelAsked = false;
+    let lastJobCheck = Date.now();
+    const onAbort = () => this.waiters.get(jobId)?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        if (this.closed)
+          return { ok: false, error: 'The runtime is shutting down', crashed: true, pid: self.pid };
+        const row = await store.dispatch.get(key);
+        if (!row)
+          return {
+            ok: false,
+            error: `Task "${req.taskId}": its dispatch record vanished from the store`,
+            pid: self.pid,
+          };
+        if (row.outcome !== null) {
+          const result = JSON.parse(row.outcome) as ExecuteResult;
+          if (!startedReported && row.pid !== null) onStarted?.(row.pid, row.hostname ?? undefined);
+          return result;
+        }
+        if (row.worker_id !== null && row.pid !== null && !startedReported) {
+          startedReported = true;
+          onStarted?.(row.pid, row.hostname ?? undefined);
+        }
+        if (signal?.aborted && !cancelAsked) {
+          cancelAsked = true;
+          const reason = (signal.reason as Error | undefined)?.message ?? 'The run was cancelled';
+          const cancelled: ExecuteResult = {
+            ok: false,
+            error: reason,
+            crashed: true,
+            pid: self.pid,
+            hostname: self.hostname,
+          };
+          if (await store.dispatch.settle(key, JSON.stringify(cancelled), nowIso(), true)) {
+            await queue.remove(jobId).catch(() => 0);
+            return cancelled;
+          }
+          await store.dispatch.requestCancel(key, reason);
+          continue;
+        }
+        if (row.worker_id !== null) {
+          const worker = await store.dispatch.worker(row.worker_id);
+          const silentMs = worker ? Date.now() - Date.parse(worker.heartbeat_at) : Infinity;
+          if (!worker || worker.state === 'stopped' || silentMs > this.opts.heartbeatTimeoutMs) {
+            const why = !worker
+              ? `its worker ${row.worker_id} is not registered`
+              : worker.state === 'stopped'
+                ? `its worker ${worker.worker_id} on ${worker.hostname} stopped without ending it`
+                : `its worker ${worker.worker_id} on ${worker.hostname} (pid ${worker.pid}) sent no heartbeat for ${Math.round(silentMs / 1000)} s (heartbeat timeout ${this.opts.heartbeatTimeoutMs / 1000} s)`;
+            const crashed: ExecuteResult = {
+              ok: false,
+              error: `The try was lost: ${why}`,
+              crashed: true,
+              pid: row.pid ?? -1,
+              hostname: row.hostname ?? undefined,
+            };
+            if (await store.dispatch.settle(key, JSON.stringify(crashed), nowIso())) return crashed;
+            continue; // the worker's outcome arrived meanwhile
+          }
+        } else if (Date.now() - lastJobCheck >= 5 * pollMs) {
+          // Nobody took it yet: is the job still in Redis? (A Redis restarted without persistence lost it.)
+          lastJobCheck = Date.now();
+          const present = await queue.getJob(jobId).catch(() => 'unknown' as const);
+          if (present === undefined) {
+            const again = await store.dispatch.get(key);
+            if (again && again.worker_id === null && again.outcome === null) {
+              this.opts.warn?.(
+                `Task "${req.taskId}" try ${req.tryNumber} of run ${req.runId}: its job was no longer in Redis (restarted?); queued again`,
+              );
+              await enqueue();
+            }
+          }
+        }
+        await this.nap(jobId, pollMs);
+      }
+    } finally {
+      this.waiters.delete(jobId);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async callback(req: CallbackRequest): Promise<CallbackResult> {
+    if (this.closed) return { ok: false, error: 'The runtime is shutting down' };
+    try {
+      await this.publisher.publish(req.bundle, req.bundleHash);
+      const job: CallbackJob = {
+        kind: 'callback',
+        version: hangarVersion(),
+        bundleHash: req.bundleHash,
+        dagFile: req.dagFile,
+        dagId: req.dagId,
+        taskId: req.taskId ?? null,
+        name: req.name,
+        context: req.context,
+        timeoutMs: req.timeoutMs,
+        logKey: req.logPath?.startsWith(this.logs.url + '/')
+          ? req.logPath.slice(this.logs.url.length + 1)
+          : null,
+      };
+      // Callbacks are not tries: the task's queue is not known here, so they go to `default`.
+      const { queue, events } = await this.handle('default');
+      const added = await queue.add('callback', job, {
+        removeOnComplete: 1000,
+        removeOnFail: 1000,
+        attempts: 1,
+      });
+      const result = (await added.waitUntilFinished(events, req.timeoutMs + 30_000)) as CallbackResult;
+      return result;
+    } catch (err) {
+      return {
+        ok: false,
+        error: `The ${req.name} callback did not run on a worker: ${(err as Error).message}`,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiters.values()) wake();
+    const handles = await Promise.allSettled(this.queues.values());
+    for (const h of handles) {
+      if (h.status !== 'fulfilled') continue;
+      await h.value.events.close().catch(() => {});
+      await h.value.queue.close().catch(() => {});
+    }
+    this.logs.close();
+  }
+}

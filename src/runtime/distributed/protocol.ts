@@ -1,0 +1,115 @@
+/**
+ * What goes through the queue between a scheduler and `hangar worker` processes: one BullMQ
+ * job per try (its id is the try's identity, so enqueuing twice is a no-op) or per callback.
+ * A worker checks every job it takes (a queue is a boundary: other versions, other writers).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hangarPackageRoot } from '../cli/init.ts';
+import type { CallbackRequest } from '../executor/types.ts';
+import type { TryKey } from '../store/repos/dispatch.ts';
+
+export interface TryJob {
+  readonly kind: 'try';
+  /** The scheduler's Hangar version: a worker on another one refuses the try. */
+  readonly version: string;
+  readonly bundleHash: string;
+  /** The DAG file on the scheduler's machine (for messages). */
+  readonly dagFile: string;
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly mapIndex: number;
+  readonly tryNumber: number;
+  readonly maxTries: number;
+  readonly timeoutMs: number | null;
+  /** Where the log goes, relative to the logs location. */
+  readonly logKey: string;
+}
+
+export interface CallbackJob {
+  readonly kind: 'callback';
+  readonly version: string;
+  readonly bundleHash: string;
+  readonly dagFile: string;
+  readonly dagId: string;
+  readonly taskId: string | null;
+  readonly name: CallbackRequest['name'];
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly timeoutMs: number;
+  readonly logKey: string | null;
+}
+
+export type JobData = TryJob | CallbackJob;
+
+let version: string | undefined;
+/** This Hangar's version (package.json). */
+export function hangarVersion(): string {
+  return (version ??= (
+    JSON.parse(readFileSync(join(hangarPackageRoot(), 'package.json'), 'utf8')) as { version: string }
+  ).version);
+}
+
+/** The BullMQ queue of a Hangar queue name. */
+export function bullQueueName(queue: string): string {
+  return `tasks.${queue}`;
+}
+
+/** The job id of a try: a hash of its identity (BullMQ ids may not hold `:`, which run ids do). */
+export function tryJobId(k: TryKey): string {
+  return `try-${createHash('sha256')
+    .update(JSON.stringify([k.dag_id, k.run_id, k.task_id, k.map_index, k.try_number]))
+    .digest('hex')
+    .slice(0, 40)}`;
+}
+
+export function tryKeyOf(j: TryJob): TryKey {
+  return {
+    dag_id: j.dagId,
+    run_id: j.runId,
+    task_id: j.taskId,
+    map_index: j.mapIndex,
+    try_number: j.tryNumber,
+  };
+}
+
+/** Checks a job's data; throws naming the first field that is wrong. */
+export function parseJob(data: unknown): JobData {
+  const d = data as Record<string, unknown>;
+  if (!d || typeof d !== 'object') throw new Error('job data is not an object');
+  const str = (k: string) => {
+    if (typeof d[k] !== 'string' || d[k] === '') throw new Error(`job field ${k} must be a non-empty string`);
+    return d[k] as string;
+  };
+  const int = (k: string, min: number) => {
+    if (!Number.isInteger(d[k]) || (d[k] as number) < min)
+      throw new Error(`job field ${k} must be a whole number ≥ ${min}`);
+    return d[k] as number;
+  };
+  str('version');
+  if (!/^[0-9a-f]{64}$/.test(str('bundleHash')))
+    throw new Error('job field bundleHash must be a sha256 in hex');
+  str('dagFile');
+  str('dagId');
+  if (d.kind === 'try') {
+    str('runId');
+    str('taskId');
+    int('mapIndex', -1);
+    int('tryNumber', 1);
+    int('maxTries', 1);
+    if (d.timeoutMs !== null) int('timeoutMs', 1);
+    str('logKey');
+    return d as unknown as TryJob;
+  }
+  if (d.kind === 'callback') {
+    if (d.taskId !== null) str('taskId');
+    if (!['onSuccess', 'onFailure', 'onRetry', 'onSlaMiss'].includes(d.name as string))
+      throw new Error('job field name must be a callback name');
+    if (!d.context || typeof d.context !== 'object') throw new Error('job field context must be an object');
+    int('timeoutMs', 1);
+    if (d.logKey !== null) str('logKey');
+    return d as unknown as CallbackJob;
+  }
+  throw new Error(`job kind must be "try" or "callback", not ${JSON.stringify(d.kind)}`);
+}

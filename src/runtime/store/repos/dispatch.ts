@@ -1,0 +1,199 @@
+/**
+ * Distributed execution's state (src/runtime/distributed): workers and their heartbeats, and
+ * each try handed to the queue — who claimed it and how it ended. Every change is a guarded
+ * update, so that a job delivered twice, a worker presumed dead that comes back, or two
+ * schedulers settling the same try change a row once.
+ */
+import type { Sql } from '../sql.ts';
+import type { TaskState } from '../records.ts';
+
+export interface TryKey {
+  readonly dag_id: string;
+  readonly run_id: string;
+  readonly task_id: string;
+  readonly map_index: number;
+  readonly try_number: number;
+}
+
+export interface WorkerRecord {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  /** Comma-separated queue names. */
+  queues: string;
+  concurrency: number;
+  /** The Hangar version the worker runs. */
+  version: string;
+  state: 'running' | 'stopping' | 'stopped';
+  started_at: string;
+  heartbeat_at: string;
+  stopped_at: string | null;
+}
+
+export interface DispatchRecord extends TryKey {
+  queue: string;
+  bundle_hash: string;
+  enqueued_at: string;
+  worker_id: string | null;
+  pid: number | null;
+  hostname: string | null;
+  claimed_at: string | null;
+  running_at: string | null;
+  /** Why the scheduler asked for the try to be stopped. */
+  cancel: string | null;
+  /** How the try ended (an ExecuteResult, JSON), written once. */
+  outcome: string | null;
+  ended_at: string | null;
+}
+
+/** A try a worker runs, with its task instance's state now (to notice a clear or a mark). */
+export interface OpenTry extends TryKey {
+  cancel: string | null;
+  ti_state: TaskState | null;
+  ti_try_number: number | null;
+}
+
+const WHERE_KEY = 'dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ?';
+const keyOf = (k: TryKey) => [k.dag_id, k.run_id, k.task_id, k.map_index, k.try_number] as const;
+
+export class DispatchRepository {
+  private readonly sql: Sql;
+
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  // Workers.
+
+  async registerWorker(w: Omit<WorkerRecord, 'state' | 'stopped_at'>): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO workers (worker_id, hostname, pid, queues, concurrency, version, state, started_at, heartbeat_at, stopped_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, NULL)`,
+      w.worker_id,
+      w.hostname,
+      w.pid,
+      w.queues,
+      w.concurrency,
+      w.version,
+      w.started_at,
+      w.heartbeat_at,
+    );
+  }
+
+  /** A worker's heartbeat; false when the worker is no longer known as running (it was declared gone). */
+  async beat(workerId: string, at: string): Promise<boolean> {
+    return (
+      (
+        await this.sql.run(
+          "UPDATE workers SET heartbeat_at = ? WHERE worker_id = ? AND state IN ('running', 'stopping')",
+          at,
+          workerId,
+        )
+      ).changes > 0
+    );
+  }
+
+  async setWorkerState(workerId: string, state: WorkerRecord['state'], at: string): Promise<void> {
+    await this.sql.run(
+      'UPDATE workers SET state = ?, stopped_at = ? WHERE worker_id = ?',
+      state,
+      state === 'stopped' ? at : null,
+      workerId,
+    );
+  }
+
+  worker(workerId: string): Promise<WorkerRecord | undefined> {
+    return this.sql.get<WorkerRecord>('SELECT * FROM workers WHERE worker_id = ?', workerId);
+  }
+
+  workers(): Promise<WorkerRecord[]> {
+    return this.sql.all<WorkerRecord>('SELECT * FROM workers ORDER BY started_at, worker_id');
+  }
+
+  // Tries handed to the queue.
+
+  /** Records a try as handed to a queue; a second call for the same try changes nothing. */
+  async enqueue(k: TryKey, queue: string, bundleHash: string, at: string): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO try_dispatch (dag_id, run_id, task_id, map_index, try_number, queue, bundle_hash, enqueued_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING`,
+      ...keyOf(k),
+      queue,
+      bundleHash,
+      at,
+    );
+  }
+
+  get(k: TryKey): Promise<DispatchRecord | undefined> {
+    return this.sql.get<DispatchRecord>(`SELECT * FROM try_dispatch WHERE ${WHERE_KEY}`, ...keyOf(k));
+  }
+
+  /** A worker takes the try; false when another took it, it ended, or it was cancelled (a duplicate delivery). */
+  async claim(k: TryKey, workerId: string, hostname: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      `UPDATE try_dispatch SET worker_id = ?, hostname = ?, claimed_at = ? WHERE ${WHERE_KEY} AND worker_id IS NULL AND outcome IS NULL AND cancel IS NULL`,
+      workerId,
+      hostname,
+      at,
+      ...keyOf(k),
+    );
+    return r.changes > 0;
+  }
+
+  /** The process that runs the try on the worker started. */
+  async started(k: TryKey, workerId: string, pid: number, at: string): Promise<void> {
+    await this.sql.run(
+      `UPDATE try_dispatch SET pid = ?, running_at = ? WHERE ${WHERE_KEY} AND worker_id = ? AND outcome IS NULL`,
+      pid,
+      at,
+      ...keyOf(k),
+      workerId,
+    );
+  }
+
+  /** The worker's outcome; false when the try was settled without it (the worker was presumed gone). */
+  async finish(k: TryKey, workerId: string, outcome: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      `UPDATE try_dispatch SET outcome = ?, ended_at = ? WHERE ${WHERE_KEY} AND worker_id = ? AND outcome IS NULL`,
+      outcome,
+      at,
+      ...keyOf(k),
+      workerId,
+    );
+    return r.changes > 0;
+  }
+
+  /**
+   * Settles a try without its worker (the worker is gone, or the try was cancelled before
+   * any worker took it); `unclaimed` only if no worker took it. False when it had ended.
+   */
+  async settle(k: TryKey, outcome: string, at: string, unclaimed = false): Promise<boolean> {
+    const r = await this.sql.run(
+      `UPDATE try_dispatch SET outcome = ?, ended_at = ? WHERE ${WHERE_KEY} AND outcome IS NULL${unclaimed ? ' AND worker_id IS NULL' : ''}`,
+      outcome,
+      at,
+      ...keyOf(k),
+    );
+    return r.changes > 0;
+  }
+
+  /** Asks the worker running the try to stop it (it looks at each heartbeat). */
+  async requestCancel(k: TryKey, reason: string): Promise<void> {
+    await this.sql.run(
+      `UPDATE try_dispatch SET cancel = ? WHERE ${WHERE_KEY} AND outcome IS NULL AND cancel IS NULL`,
+      reason,
+      ...keyOf(k),
+    );
+  }
+
+  /** The tries a worker runs, with their task instances' state now. */
+  open(workerId: string): Promise<OpenTry[]> {
+    return this.sql.all<OpenTry>(
+      `SELECT d.dag_id, d.run_id, d.task_id, d.map_index, d.try_number, d.cancel, ti.state AS ti_state, ti.try_number AS ti_try_number
+       FROM try_dispatch d LEFT JOIN task_instances ti
+         ON ti.dag_id = d.dag_id AND ti.run_id = d.run_id AND ti.task_id = d.task_id AND ti.map_index = d.map_index
+       WHERE d.worker_id = ? AND d.outcome IS NULL`,
+      workerId,
+    );
+  }
+}
