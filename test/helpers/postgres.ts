@@ -4,27 +4,36 @@
  *   const db = await freshDatabase();       // a new, empty database on this process's server
  *   // db.url: postgres://hangar:PASSWORD@127.0.0.1:PORT/hangar_test_N
  *
- * One server per test process, started on first use (`initdb` into a temporary folder,
- * `pg_ctl start` with `fsync=off` on a free port), reused by every test of the process
- * and stopped when the process exits. PostgreSQL refuses to run as root: as root the
+ * One server per test run or per test process: `npm run test:postgres` starts one for the
+ * whole run (test/helpers/global-setup.ts) and hands it to every test process in
+ * `HANGAR_TEST_PG`; without it, a process starts its own on first use (`initdb` into a
+ * temporary folder, `pg_ctl start` with `fsync=off` on a free port), reused by every test
+ * of the process and stopped when the process exits. PostgreSQL refuses to run as root: as root the
  * binaries run as the `postgres` user (`runuser -u postgres --`). TCP connections need a
  * password (scram-sha-256) for the `hangar` role, so wrong credentials fail as they would
  * for a user. The server also accepts TLS (a self-signed certificate for 127.0.0.1,
  * `server.caFile`), for `sslmode=require|verify-full` tests.
  *
- * `HANGAR_TEST_STORE=postgres` runs the suite against PostgreSQL: `testStoreUrl(dir)` gives
- * a fresh database's URL then, and the SQLite file under `dir` otherwise.
+ * `HANGAR_TEST_STORE=postgres` runs the suite against PostgreSQL: every test workspace
+ * (test/helpers/workspace.ts) gets a fresh database in its hangar.json, and the helpers of
+ * test/helpers/store.ts open a test's store on it; `testStoreUrl(dir)` gives a fresh
+ * database's URL then, and the SQLite file under `dir` otherwise.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-
-const execFileP = promisify(execFile);
 
 export interface PostgresServer {
   readonly host: string;
@@ -71,28 +80,75 @@ function pgCommand(bin: string, args: string[]): [string, string[]] {
   return asRoot ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args];
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('could not get a free port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
+/** A TCP port free now (asked of the kernel by a short child process, so that this stays synchronous). */
+function freePort(): number {
+  const script =
+    "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})";
+  const port = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+  if (!Number.isInteger(port) || port <= 0) throw new Error('could not get a free port');
+  return port;
 }
 
-let started: Promise<PostgresServer> | undefined;
+/**
+ * The environment variable that hands a running server to the test processes of a run
+ * (test/helpers/global-setup.ts sets it): JSON of host, port, user, password, dir.
+ */
+export const SHARED_SERVER_ENV = 'HANGAR_TEST_PG';
 
-/** This process's server (started on the first call). */
-export function postgresServer(): Promise<PostgresServer> {
-  started ??= start();
-  return started;
+let server: PostgresServer | undefined;
+let stopServer: (() => void) | undefined;
+
+/** This process's server (started on the first call, or the run's shared one). */
+export async function postgresServer(): Promise<PostgresServer> {
+  return postgresServerSync();
 }
 
-async function start(): Promise<PostgresServer> {
+/**
+ * The same, synchronously (tempWorkspace is synchronous): the server of the whole run when
+ * `HANGAR_TEST_PG` names one, else one started for this process (stopped when it exits).
+ */
+export function postgresServerSync(): PostgresServer {
+  server ??= process.env[SHARED_SERVER_ENV] ? sharedServer(process.env[SHARED_SERVER_ENV]) : start();
+  return server;
+}
+
+/** Stops the server this process started (a shared server is its starter's to stop). */
+export function stopPostgresServer(): void {
+  stopServer?.();
+}
+
+function describe(coords: {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  dir: string;
+}): PostgresServer {
+  const { host, port, user, password, dir } = coords;
+  const logFile = join(dir, 'log');
+  return {
+    host,
+    port,
+    user,
+    password,
+    dir,
+    caFile: join(dir, 'server.crt'),
+    url: (database: string) => `postgres://${user}:${password}@${host}:${port}/${database}`,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+  };
+}
+
+function sharedServer(json: string): PostgresServer {
+  const c = JSON.parse(json) as { host: string; port: number; user: string; password: string; dir: string };
+  return describe(c);
+}
+
+/** The JSON that `HANGAR_TEST_PG` holds for a server. */
+export function sharedServerEnv(s: PostgresServer): string {
+  return JSON.stringify({ host: s.host, port: s.port, user: s.user, password: s.password, dir: s.dir });
+}
+
+function start(): PostgresServer {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-pg-'));
   const password = randomBytes(12).toString('hex');
   const user = 'hangar';
@@ -110,23 +166,27 @@ async function start(): Promise<PostgresServer> {
   // TLS: a self-signed certificate for 127.0.0.1 (the server also accepts plain connections).
   const cert = join(dir, 'server.crt');
   const key = join(dir, 'server.key');
-  await execFileP('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   chmodSync(key, 0o600);
   own(key);
   own(cert);
@@ -145,8 +205,8 @@ async function start(): Promise<PostgresServer> {
     '--locale=C',
     '-N',
   ]);
-  await execFileP(initFile, initArgs);
-  const port = await freePort();
+  execFileSync(initFile, initArgs, { stdio: 'ignore' });
+  const port = freePort();
   const logFile = join(dir, 'log');
   const options = [
     `-p ${port}`,
@@ -155,7 +215,8 @@ async function start(): Promise<PostgresServer> {
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
-    '-c max_connections=200',
+    // A whole run's test processes may share this server (HANGAR_TEST_STORE=postgres).
+    '-c max_connections=400',
     '-c ssl=on',
     `-c ssl_cert_file=${cert}`,
     `-c ssl_key_file=${key}`,
@@ -173,9 +234,9 @@ async function start(): Promise<PostgresServer> {
     'start',
   ]);
   try {
-    await execFileP(ctlFile, ctlArgs);
+    execFileSync(ctlFile, ctlArgs, { stdio: 'ignore' });
   } catch (err) {
-    const log = existsSync(logFile) ? execFileSync('cat', [logFile], { encoding: 'utf8' }) : '';
+    const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
     throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
   }
   let stopped = false;
@@ -190,6 +251,7 @@ async function start(): Promise<PostgresServer> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  stopServer = stop;
   process.once('exit', stop);
   // The test runner ends a cancelled or timed-out file with a signal: 'exit' does not run then.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
@@ -198,25 +260,19 @@ async function start(): Promise<PostgresServer> {
       process.kill(process.pid, signal);
     });
   }
-  const url = (database: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${database}`;
-  return {
-    host: '127.0.0.1',
-    port,
-    user,
-    password,
-    dir,
-    caFile: cert,
-    url,
-    log: () => (existsSync(logFile) ? execFileSync('cat', [logFile], { encoding: 'utf8' }) : ''),
-  };
+  return describe({ host: '127.0.0.1', port, user, password, dir });
 }
 
 let counter = 0;
 
+function nextName(): string {
+  return `hangar_test_${process.pid}_${++counter}`;
+}
+
 /** A new, empty database on this process's server. */
 export async function freshDatabase(): Promise<TestDatabase> {
   const server = await postgresServer();
-  const name = `hangar_test_${process.pid}_${++counter}`;
+  const name = nextName();
   const admin = new pg.Client({ connectionString: server.url('postgres') });
   await admin.connect();
   try {
@@ -224,6 +280,18 @@ export async function freshDatabase(): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
+  return { server, name, url: server.url(name) };
+}
+
+/** The same, synchronously (through `psql`): for tempWorkspace, which is synchronous. */
+export function freshDatabaseSync(): TestDatabase {
+  const server = postgresServerSync();
+  const name = nextName();
+  execFileSync(
+    join(postgresBinDir(), 'psql'),
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', server.url('postgres'), '-c', `CREATE DATABASE ${name}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return { server, name, url: server.url(name) };
 }
 
