@@ -8,14 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '../../src/runtime/store/store.ts';
 import { Variables } from '../../src/runtime/variables.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
 
 test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', async () => {
   const ws = tempWorkspace();
-  const store = await Store.open(join(ws.root, 'db.sqlite'));
+  const store = await openWorkspaceStore(ws.root);
   try {
     const v = new Variables(store, { HANGAR_VAR_REGION: 'us', HANGAR_VAR_EXTRA_KEY: 'x' });
     await v.set('region', 'eu', 'where we run');
@@ -24,12 +24,20 @@ test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret
     assert.equal(await v.get('region'), 'us', 'the environment wins, as AIRFLOW_VAR_*');
     assert.deepEqual(await v.getJson('limits'), { rows: 10, tables: ['a'] });
     assert.equal(await v.get('missing', 'fallback'), 'fallback');
-    await assert.rejects(v.get('missing'), /variable "missing" does not exist \(set it with: hangar variables set missing VALUE, or HANGAR_VAR_MISSING\)/);
+    await assert.rejects(
+      v.get('missing'),
+      /variable "missing" does not exist \(set it with: hangar variables set missing VALUE, or HANGAR_VAR_MISSING\)/,
+    );
     await assert.rejects(v.getJson('region'), /variable "region" \(from env:HANGAR_VAR_REGION\) is not JSON/);
     await assert.rejects(v.set('bad key', 'x'), /invalid variable key "bad key"/);
     assert.deepEqual(
       (await v.list()).map((e) => `${e.key}=${e.value} (${e.source})`),
-      ['db_password=*** (store)', 'extra_key=x (env:HANGAR_VAR_EXTRA_KEY)', 'limits={"rows": 10, "tables": ["a"]} (store)', 'region=us (env:HANGAR_VAR_REGION)'],
+      [
+        'db_password=*** (store)',
+        'extra_key=x (env:HANGAR_VAR_EXTRA_KEY)',
+        'limits={"rows": 10, "tables": ["a"]} (store)',
+        'region=us (env:HANGAR_VAR_REGION)',
+      ],
     );
     assert.equal((await v.list(true)).find((e) => e.key === 'db_password')!.value, 'hunter2');
     assert.equal(await v.delete('limits'), true);
@@ -42,7 +50,7 @@ test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret
 
 test('variables import is all or nothing: a file that is not JSON, or holds a bad key, stores nothing and says which file', async () => {
   const ws = tempWorkspace();
-  const store = await Store.open(join(ws.root, 'db.sqlite'));
+  const store = await openWorkspaceStore(ws.root);
   try {
     const v = new Variables(store, {});
     await v.set('kept', 'old');
@@ -51,7 +59,11 @@ test('variables import is all or nothing: a file that is not JSON, or holds a ba
     const badKey = ws.write('keys.json', JSON.stringify({ good: 1, 'no spaces': 2 }));
     await assert.rejects(v.importFile(badKey), /keys\.json: invalid variable key "no spaces"/);
     await assert.rejects(v.importFile(ws.write('arr.json', '[1]')), /must hold a JSON object/);
-    assert.deepEqual((await v.list()).map((e) => e.key), ['kept'], 'nothing stored by the failed imports');
+    assert.deepEqual(
+      (await v.list()).map((e) => e.key),
+      ['kept'],
+      'nothing stored by the failed imports',
+    );
     const good = ws.write('good.json', JSON.stringify({ kept: 'new', n: 3, obj: { a: [1] } }));
     assert.deepEqual(await v.importFile(good), { imported: 3 });
     assert.equal(await v.get('kept'), 'new');
@@ -69,7 +81,8 @@ test('variables import is all or nothing: a file that is not JSON, or holds a ba
 test('hangar variables: set, get, list (masked), delete; a bad import file is an error naming it', async () => {
   const ws = tempWorkspace({}, { executor: 'in-process' });
   try {
-    const run = (...args: string[]) => hangar(['variables', ...args, '--workspace', ws.root], { env: { HANGAR_VAR_FROM_ENV: 'e' } });
+    const run = (...args: string[]) =>
+      hangar(['variables', ...args, '--workspace', ws.root], { env: { HANGAR_VAR_FROM_ENV: 'e' } });
     assert.equal(run('set', 'api_key', 'k-123').code, 0);
     assert.equal(run('set', 'region', 'eu', '--description', 'where').code, 0);
     assert.equal(run('get', 'region').stdout.trim(), 'eu');

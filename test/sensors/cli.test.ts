@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '../../src/runtime/store/store.ts';
+import type { Store } from '../../src/runtime/store/store.ts';
 import { hangar, HANGAR_BIN } from '../helpers/cli.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +25,6 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  const storePath = join(ws.root, '.hangar', 'hangar.db');
   let store: Store | undefined;
   try {
     // Wait until both sensors have poked at least twice and wait as up_for_reschedule.
@@ -34,7 +34,7 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       assert.ok(Date.now() < deadline, `sensors never reached up_for_reschedule: ${out}`);
       await sleep(100);
       try {
-        store ??= await Store.open(storePath);
+        store ??= await openWorkspaceStore(ws.root);
       } catch {
         continue;
       }
@@ -59,8 +59,12 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
     await sleep(1000);
     const r = hangar(['run', 'resumable', '--resume', runId, '--workspace', ws.root, '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const summary = JSON.parse(r.stdout) as { task_instances: { task_id: string; state: string; try_number: number }[] };
-    const states = Object.fromEntries(summary.task_instances.map((t) => [t.task_id, [t.state, t.try_number]]));
+    const summary = JSON.parse(r.stdout) as {
+      task_instances: { task_id: string; state: string; try_number: number }[];
+    };
+    const states = Object.fromEntries(
+      summary.task_instances.map((t) => [t.task_id, [t.state, t.try_number]]),
+    );
     assert.deepEqual(states, { found: ['success', 1], never: ['skipped', 1], after: ['success', 1] });
     const after = await store!.sensors.listPokes({ dagId: 'resumable', runId });
     const neverPokes = after.filter((p) => p.task_id === 'never');
@@ -78,7 +82,12 @@ test('kill the runtime (SIGKILL) while sensors are rescheduled; hangar run --res
       last.poked_at_ms - firstNever >= 4990 && last.poked_at_ms - firstNever < 6500,
       `timed out ${last.poked_at_ms - firstNever} ms after the first poke`,
     );
-    const inst = (await store!.sensors.getInstance({ dagId: 'resumable', runId, taskId: 'found', mapIndex: -1 }))!;
+    const inst = (await store!.sensors.getInstance({
+      dagId: 'resumable',
+      runId,
+      taskId: 'found',
+      mapIndex: -1,
+    }))!;
     assert.equal(inst.outcome, 'success');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');

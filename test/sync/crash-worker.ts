@@ -1,10 +1,12 @@
 /**
  * Child process of state-batch.test.ts: runs one SFTP → SFTP sync with batched
  * state writes and kills itself with SIGKILL (a crash: no finally, no flush)
- * right after the destination commits its N-th data point.
+ * right after the destination commits its N-th data point, the full batches
+ * before it recorded: the crash comes between batch commits.
  */
 import { readFileSync } from 'node:fs';
 import { Store } from '../../src/runtime/store/store.ts';
+import { parseStoreTarget } from '../../src/runtime/store/target.ts';
 import { runSync } from '../../src/runtime/sync/pipeline.ts';
 import { SftpDestination, SftpSource } from '../../src/runtime/sync/sftp.ts';
 import { SyncStateMachine } from '../../src/runtime/sync/state.ts';
@@ -18,7 +20,8 @@ export interface CrashJob {
   knownHostsFile: string;
   src: string;
   dst: string;
-  dbFile: string;
+  /** The store: a SQLite file or a postgres:// URL (the test's). */
+  store: string;
   stateBatchFiles: number;
   concurrency: number;
   /** SIGKILL right after this many destination commits. */
@@ -33,7 +36,28 @@ const connection = {
   privateKey: readFileSync(job.privateKeyFile),
   hostKey: { knownHostsFile: job.knownHostsFile },
 };
-const store = await Store.open(job.dbFile);
+const store = await Store.open(parseStoreTarget(job.store, '/'));
+
+/** Counts the batches recorded, so that the crash comes after the full batches before it. */
+class CountingState extends SyncStateMachine {
+  recorded = 0;
+  private waiters: (() => void)[] = [];
+  override async recordCommittedBatch(
+    ...args: Parameters<SyncStateMachine['recordCommittedBatch']>
+  ): Promise<void> {
+    await super.recordCommittedBatch(...args);
+    this.recorded++;
+    for (const w of this.waiters.splice(0)) w();
+  }
+  async recordedAtLeast(n: number): Promise<void> {
+    while (this.recorded < n) await new Promise<void>((r) => this.waiters.push(r));
+  }
+}
+const state = new CountingState(store.sync);
+// The batches full before the crash are recorded before the files after them are committed: how long
+// recording takes is the store's (at once on SQLite; round trips to a PostgreSQL server), and a crash
+// in the middle of a batch's transaction is not the case this test is about.
+const fullBatches = Math.floor(job.killAfterCommits / job.stateBatchFiles);
 
 const inner = new SftpDestination({ connection, root: job.dst });
 let commits = 0;
@@ -48,6 +72,7 @@ const destination: Destination = {
     return {
       write: (chunk) => w.write(chunk),
       async commit() {
+        if (commits >= fullBatches * job.stateBatchFiles) await state.recordedAtLeast(fullBatches);
         await w.commit();
         if (++commits === job.killAfterCommits) process.kill(process.pid, 'SIGKILL');
       },
@@ -64,7 +89,7 @@ await runSync({
   pipelineId: 'crash',
   source: new SftpSource({ connection, root: job.src }),
   destination,
-  state: new SyncStateMachine(store.sync),
+  state,
   concurrency: job.concurrency,
   stateBatchFiles: job.stateBatchFiles,
   // Only full batches are written before the crash: the test knows which.

@@ -1,8 +1,10 @@
-/** Shared set-up for the sync tests: a real sshd, temp directories, a fresh store. */
+/** Shared set-up for the sync tests: a real sshd, temp directories, a fresh store (the suite's: SQLite or PostgreSQL). */
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/runtime/store/store.ts';
+import { parseStoreTarget } from '../../src/runtime/store/target.ts';
+import { testStoreValue } from '../helpers/store.ts';
 import { SyncStateMachine } from '../../src/runtime/sync/state.ts';
 import type { SftpConnectionOptions } from '../../src/runtime/sync/sftp-connection.ts';
 import { SftpDestination, SftpSource } from '../../src/runtime/sync/sftp.ts';
@@ -14,6 +16,8 @@ export interface Workspace {
   src: string;
   dst: string;
   store: Store;
+  /** The store for another process: the SQLite file, or the postgres:// URL with its password. */
+  storeUrl: string;
   state: SyncStateMachine;
   cleanup(): Promise<void>;
 }
@@ -24,12 +28,14 @@ export async function workspace(): Promise<Workspace> {
   const dst = join(dir, 'dst');
   await mkdir(src);
   await mkdir(dst);
-  const store = await Store.open(join(dir, 'hangar.db'));
+  const storeUrl = testStoreValue(dir, 'hangar.db');
+  const store = await Store.open(parseStoreTarget(storeUrl, dir));
   return {
     dir,
     src,
     dst,
     store,
+    storeUrl,
     state: new SyncStateMachine(store.sync),
     async cleanup() {
       await store.close();
@@ -38,7 +44,10 @@ export async function workspace(): Promise<Workspace> {
   };
 }
 
-export function keyConnection(server: SshdServer, extra: Partial<SftpConnectionOptions> = {}): SftpConnectionOptions {
+export function keyConnection(
+  server: SshdServer,
+  extra: Partial<SftpConnectionOptions> = {},
+): SftpConnectionOptions {
   return {
     host: server.host,
     port: server.port,
@@ -49,7 +58,11 @@ export function keyConnection(server: SshdServer, extra: Partial<SftpConnectionO
   };
 }
 
-export function sftpEnds(server: SshdServer, ws: Workspace, extra: Partial<SftpConnectionOptions> = {}): {
+export function sftpEnds(
+  server: SshdServer,
+  ws: Workspace,
+  extra: Partial<SftpConnectionOptions> = {},
+): {
   source: SftpSource;
   destination: SftpDestination;
 } {

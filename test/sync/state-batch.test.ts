@@ -70,15 +70,19 @@ describe('batched state writes', () => {
       knownHostsFile: server.knownHostsFile,
       src: ws.src,
       dst: ws.dst,
-      dbFile: ws.store.location,
+      store: ws.storeUrl,
       stateBatchFiles: B,
       concurrency,
       killAfterCommits: K,
     };
-    const child = spawnSync(process.execPath, [join(import.meta.dirname, 'crash-worker.ts'), JSON.stringify(job)], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, 'crash-worker.ts'), JSON.stringify(job)],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     assert.equal(child.signal, 'SIGKILL', `the worker should have crashed: ${child.stdout}${child.stderr}`);
 
     // What survived the crash: only whole batches.
@@ -88,25 +92,48 @@ describe('batched state writes', () => {
     assert.ok(cursor !== null, 'the cursor moved with the recorded batches');
 
     // Never skipped: everything up to the cursor is recorded and in place, byte for byte.
-    const covered = [...files.keys()].filter((id, i) => compareCursor({ mtimeMs: T0 + i * 1000, id }, cursor) <= 0);
+    const covered = [...files.keys()].filter(
+      (id, i) => compareCursor({ mtimeMs: T0 + i * 1000, id }, cursor) <= 0,
+    );
     assert.ok(covered.length > 0 && covered.length <= 3 * B);
     for (const id of covered) {
       assert.ok(manifest.has(id), `"${id}" is behind the cursor but not recorded`);
-      assert.deepEqual(await readFile(join(ws.dst, id)), files.get(id), `"${id}" is behind the cursor but not in place`);
+      assert.deepEqual(
+        await readFile(join(ws.dst, id)),
+        files.get(id),
+        `"${id}" is behind the cursor but not in place`,
+      );
     }
 
     // Committed at the destination but not recorded: what the next run re-sends.
     const before = await finalNames(ws.dst);
     const unrecorded = before.filter((id) => !manifest.has(id));
-    assert.ok(unrecorded.length >= B / 2, `the unrecorded half batch is at the destination (${unrecorded.length})`);
-    assert.ok(unrecorded.length <= B + concurrency - 1, `at most one batch plus the files in flight: ${unrecorded.length}`);
+    assert.ok(
+      unrecorded.length >= B / 2,
+      `the unrecorded half batch is at the destination (${unrecorded.length})`,
+    );
+    assert.ok(
+      unrecorded.length <= B + concurrency - 1,
+      `at most one batch plus the files in flight: ${unrecorded.length}`,
+    );
 
     // The next run completes: it sends everything not recorded (re-sending the unrecorded batch) and nothing else.
-    const s = await runSync({ pipelineId: 'crash', ...sftpEnds(server, ws), state: new SyncStateMachine(ws.store.sync), stateBatchFiles: B });
+    const s = await runSync({
+      pipelineId: 'crash',
+      ...sftpEnds(server, ws),
+      state: new SyncStateMachine(ws.store.sync),
+      stateBatchFiles: B,
+    });
     assert.equal(s.filesFailed, 0, JSON.stringify(s.failures));
     assert.equal(s.filesSynced, N - 3 * B, 'recorded files are not sent again');
-    const resent = (await ws.state.fileResults(s.runId)).filter((r) => r.status === 'synced' && before.includes(r.id));
-    assert.deepEqual(resent.map((r) => r.id).sort(), unrecorded, 're-sent exactly the committed but unrecorded files');
+    const resent = (await ws.state.fileResults(s.runId)).filter(
+      (r) => r.status === 'synced' && before.includes(r.id),
+    );
+    assert.deepEqual(
+      resent.map((r) => r.id).sort(),
+      unrecorded,
+      're-sent exactly the committed but unrecorded files',
+    );
     assert.deepEqual(await finalNames(ws.dst), [...files.keys()].sort());
     for (const [id, content] of files) assert.deepEqual(await readFile(join(ws.dst, id)), content, id);
     assert.deepEqual(
@@ -114,7 +141,10 @@ describe('batched state writes', () => {
       [],
       'no temporary or backup files left',
     );
-    assert.deepEqual(await ws.state.getCursor('crash'), { mtimeMs: T0 + (N - 1) * 1000, id: `f${N - 1}.dat` });
+    assert.deepEqual(await ws.state.getCursor('crash'), {
+      mtimeMs: T0 + (N - 1) * 1000,
+      id: `f${N - 1}.dat`,
+    });
   });
 
   it('a batch refused while later batches wait never lets the cursor pass its files', async () => {
@@ -141,7 +171,14 @@ describe('batched state writes', () => {
     }
     const state = new SlowFailingSecondBatch(ws.store.sync);
     await assert.rejects(
-      runSync({ pipelineId: 'ordered', ...sftpEnds(server, ws), state, stateBatchFiles: B, stateBatchMs: 600_000, concurrency: 4 }),
+      runSync({
+        pipelineId: 'ordered',
+        ...sftpEnds(server, ws),
+        state,
+        stateBatchFiles: B,
+        stateBatchMs: 600_000,
+        concurrency: 4,
+      }),
       /could not record 4 file\(s\).*disk I\/O error \(injected\)/,
     );
     const manifest = await ws.state.getManifest('ordered');
@@ -151,10 +188,19 @@ describe('batched state writes', () => {
     const covered = ids.filter((id, i) => compareCursor({ mtimeMs: T0 + i * 1000, id }, cursor) <= 0);
     for (const id of covered) {
       assert.ok(manifest.has(id), `"${id}" is behind the cursor (${cursor.id}) but not recorded`);
-      assert.deepEqual(await readFile(join(ws.dst, id)), files.get(id), `"${id}" is behind the cursor but not in place`);
+      assert.deepEqual(
+        await readFile(join(ws.dst, id)),
+        files.get(id),
+        `"${id}" is behind the cursor but not in place`,
+      );
     }
     // The next run sends what is missing and ends with everything in place.
-    const s = await runSync({ pipelineId: 'ordered', ...sftpEnds(server, ws), state: ws.state, stateBatchFiles: B });
+    const s = await runSync({
+      pipelineId: 'ordered',
+      ...sftpEnds(server, ws),
+      state: ws.state,
+      stateBatchFiles: B,
+    });
     assert.equal(s.filesFailed, 0, JSON.stringify(s.failures));
     for (const [id, content] of files) assert.deepEqual(await readFile(join(ws.dst, id)), content, id);
     assert.deepEqual(await ws.state.getCursor('ordered'), { mtimeMs: T0 + (N - 1) * 1000, id: ids[N - 1] });
@@ -181,13 +227,35 @@ describe('batched state writes', () => {
     }
     const state = new FailingSecondBatch(ws.store.sync);
     await assert.rejects(
-      runSync({ pipelineId: 'refused', ...sftpEnds(server, ws), state, stateBatchFiles: B, stateBatchMs: 600_000, concurrency: 1 }),
+      runSync({
+        pipelineId: 'refused',
+        ...sftpEnds(server, ws),
+        state,
+        stateBatchFiles: B,
+        stateBatchMs: 600_000,
+        concurrency: 1,
+      }),
       /sync pipeline "refused": could not record 8 file\(s\) \("f008\.dat", …\) in the state store: disk I\/O error \(injected\)/,
     );
     const manifest = await ws.state.getManifest('refused');
-    assert.deepEqual([...manifest.keys()].sort(), [...files.keys()].slice(0, B), 'the first batch is recorded');
-    assert.deepEqual(await ws.state.getCursor('refused'), { mtimeMs: T0 + (B - 1) * 1000, id: `f00${B - 1}.dat` });
-    assert.deepEqual(await finalNames(ws.dst), [...files.keys()].slice(0, B).concat('f010.dat').sort(), 'the refused batch is gone');
-    assert.deepEqual(await readFile(join(ws.dst, 'f010.dat')), previous, 'and the file it replaced is restored');
+    assert.deepEqual(
+      [...manifest.keys()].sort(),
+      [...files.keys()].slice(0, B),
+      'the first batch is recorded',
+    );
+    assert.deepEqual(await ws.state.getCursor('refused'), {
+      mtimeMs: T0 + (B - 1) * 1000,
+      id: `f00${B - 1}.dat`,
+    });
+    assert.deepEqual(
+      await finalNames(ws.dst),
+      [...files.keys()].slice(0, B).concat('f010.dat').sort(),
+      'the refused batch is gone',
+    );
+    assert.deepEqual(
+      await readFile(join(ws.dst, 'f010.dat')),
+      previous,
+      'and the file it replaced is restored',
+    );
   });
 });

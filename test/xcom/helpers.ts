@@ -1,4 +1,4 @@
-/** Test helpers for XCom: a temp workspace with a fresh metadata store (its XCom and key repositories). */
+/** Test helpers for XCom: a temp workspace with a fresh metadata store, the suite's (its XCom and key repositories). */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { Store } from '../../src/runtime/store/store.ts';
+import { testStoreTarget } from '../helpers/store.ts';
 import type { XComRecord } from '../../src/runtime/store/records.ts';
 import { createXComBackend, Keyring } from '../../src/runtime/xcom/index.ts';
-import type { HangarXComBackend, XComLocation, XComOptions, StoredXCom } from '../../src/runtime/xcom/index.ts';
+import type {
+  HangarXComBackend,
+  XComLocation,
+  XComOptions,
+  StoredXCom,
+} from '../../src/runtime/xcom/index.ts';
 
 export interface Workspace {
   readonly root: string;
@@ -16,7 +22,12 @@ export interface Workspace {
   readonly store: Store;
   backend(options?: XComOptions, keyring?: Keyring): HangarXComBackend;
   /** Serializes and writes the row as a task's push does. */
-  put(b: HangarXComBackend, loc: XComLocation, value: unknown, opts?: { sensitive?: boolean; backend?: string; createdAt?: string }): Promise<StoredXCom>;
+  put(
+    b: HangarXComBackend,
+    loc: XComLocation,
+    value: unknown,
+    opts?: { sensitive?: boolean; backend?: string; createdAt?: string },
+  ): Promise<StoredXCom>;
   row(loc: XComLocation): Promise<XComRecord | undefined>;
   close(): void;
 }
@@ -24,14 +35,21 @@ export interface Workspace {
 export async function workspace(): Promise<Workspace> {
   const root = mkdtempSync(join(tmpdir(), 'hangar-xcom-'));
   const xcomRoot = join(root, '.hangar', 'xcom');
-  const store = await Store.open(join(root, 'hangar.db'));
+  const store = await Store.open(testStoreTarget(root, 'hangar.db'));
   const backends: HangarXComBackend[] = [];
   return {
     root,
     xcomRoot,
     store,
     backend(options = {}, keyring) {
-      const b = createXComBackend(options, { workspaceRoot: root, xcomRoot, keyring, keys: store.keys, env: {}, objectStoreCredentials: S3_CREDENTIALS });
+      const b = createXComBackend(options, {
+        workspaceRoot: root,
+        xcomRoot,
+        keyring,
+        keys: store.keys,
+        env: {},
+        objectStoreCredentials: S3_CREDENTIALS,
+      });
       backends.push(b);
       return b;
     },
@@ -57,7 +75,8 @@ export async function workspace(): Promise<Workspace> {
     },
     close() {
       for (const b of backends) b.close();
-      // SQLite closes at once (the driver's close has nothing to wait for) before the folder goes.
+      // SQLite closes at once (the driver's close has nothing to wait for) before the folder goes;
+      // a PostgreSQL store's pool ends on its own, its database is not in the folder.
       void store.close();
       rmSync(root, { recursive: true, force: true });
     },
@@ -65,7 +84,14 @@ export async function workspace(): Promise<Workspace> {
 }
 
 export function loc(key = 'return_value', over: Partial<XComLocation> = {}): XComLocation {
-  return { dagId: 'test_custom_backends', runId: 'manual__2024-01-15T14:30:22', taskId: 'produce', mapIndex: -1, key, ...over };
+  return {
+    dagId: 'test_custom_backends',
+    runId: 'manual__2024-01-15T14:30:22',
+    taskId: 'produce',
+    mapIndex: -1,
+    key,
+    ...over,
+  };
 }
 
 export function keyring(...ids: string[]): Keyring {
@@ -73,7 +99,10 @@ export function keyring(...ids: string[]): Keyring {
 }
 
 /** The seed's test data types. */
-export function seedData(kind: 'small' | 'medium' | 'large' | 'repetitive' | 'sensitive' | 'random', size: number): unknown {
+export function seedData(
+  kind: 'small' | 'medium' | 'large' | 'repetitive' | 'sensitive' | 'random',
+  size: number,
+): unknown {
   switch (kind) {
     case 'small':
       return { env: 'dev', retries: 3, debug: false };
@@ -82,7 +111,13 @@ export function seedData(kind: 'small' | 'medium' | 'large' | 'repetitive' | 'se
       const rows: unknown[] = [];
       let n = 0;
       for (let i = 0; n < size; i++) {
-        const r = { symbol: `STOCK_${String(i).padStart(4, '0')}`, price: Math.round(((i * 7919) % 99000) + 1000) / 100, volume: (i * 104729) % 100000, timestamp: new Date(1705312800000 + i * 1000).toISOString(), metadata: { exchange: 'NYSE', sector: i % 3 ? 'tech' : 'energy' } };
+        const r = {
+          symbol: `STOCK_${String(i).padStart(4, '0')}`,
+          price: Math.round(((i * 7919) % 99000) + 1000) / 100,
+          volume: (i * 104729) % 100000,
+          timestamp: new Date(1705312800000 + i * 1000).toISOString(),
+          metadata: { exchange: 'NYSE', sector: i % 3 ? 'tech' : 'energy' },
+        };
         rows.push(r);
         n += 150;
       }
@@ -91,7 +126,12 @@ export function seedData(kind: 'small' | 'medium' | 'large' | 'repetitive' | 'se
     case 'repetitive':
       return { data: 'x'.repeat(size) };
     case 'sensitive':
-      return { username: 'svc', password: 'hunter2-' + 'p'.repeat(Math.max(0, size - 60)), api_key: 'AKIA0000', token: 'tok' };
+      return {
+        username: 'svc',
+        password: 'hunter2-' + 'p'.repeat(Math.max(0, size - 60)),
+        api_key: 'AKIA0000',
+        token: 'tok',
+      };
     case 'random':
       return randomBytes(size);
   }
@@ -114,11 +154,19 @@ interface S3rverInstance {
 }
 
 /** A real s3rver (S3 HTTP API) on 127.0.0.1 with a temp directory and one bucket. */
-export async function startS3rver(bucket = 'hangar-xcom'): Promise<{ endpoint: string; dir: string; stop(): Promise<void> }> {
+export async function startS3rver(
+  bucket = 'hangar-xcom',
+): Promise<{ endpoint: string; dir: string; stop(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const S3rver = require('s3rver') as new (o: object) => S3rverInstance;
   const dir = mkdtempSync(join(tmpdir(), 'hangar-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: bucket }],
+  });
   const addr = await server.run();
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
