@@ -40,7 +40,8 @@ test(
   'hangar db copy: a SQLite history into PostgreSQL, equal table by table; interrupted and run again; idempotent',
   { timeout: 300_000 },
   async () => {
-    const ws = tempWorkspace();
+    // SQLite whatever HANGAR_TEST_STORE says: db copy's source is a SQLite history (its target, PostgreSQL).
+    const ws = tempWorkspace({}, undefined, { store: 'sqlite' });
     try {
       cpSync(EXAMPLES, ws.root, { recursive: true });
       const ran = hangar(['run', 'sensor_demo', '--workspace', ws.root]);
@@ -129,10 +130,15 @@ test(
 );
 
 test('hangar db copy: what it refuses, with what was wrong named', async () => {
-  const ws = tempWorkspace({
-    'dags/noop.ts':
-      "import { dag } from 'hangar';\nexport const d = dag({ id: 'noop' });\nd.task('t', async () => 1);\n",
-  });
+  // SQLite whatever HANGAR_TEST_STORE says: db copy copies a workspace's SQLite store into PostgreSQL.
+  const ws = tempWorkspace(
+    {
+      'dags/noop.ts':
+        "import { dag } from 'hangar';\nexport const d = dag({ id: 'noop' });\nd.task('t', async () => 1);\n",
+    },
+    undefined,
+    { store: 'sqlite' },
+  );
   try {
     const none = hangar(['db', 'copy', '--to', 'postgres://u@127.0.0.1:1/x', '--workspace', ws.root]);
     assert.equal(none.code, 3, none.stderr);

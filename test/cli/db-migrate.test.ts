@@ -117,7 +117,9 @@ test('hangar db check|migrate on PostgreSQL: pending → applied, printed withou
 });
 
 test('hangar db check|migrate on SQLite: check creates nothing; migrate makes the default store; bad --store is a usage error', () => {
-  const ws = tempWorkspace();
+  // SQLite whatever HANGAR_TEST_STORE says: this is the default store's case (a file that check
+  // must not create); the test above is PostgreSQL's, on a server of its own.
+  const ws = tempWorkspace({}, undefined, { store: 'sqlite' });
   try {
     const path = join(ws.root, '.hangar', 'hangar.db');
     const check = hangar(['db', 'check', '--workspace', ws.root]);

@@ -18,12 +18,18 @@ export interface TempWorkspace {
  * A fresh workspace folder per test, with DAG files written into dags/. Its store is the
  * suite's (test/helpers/store.ts): under `HANGAR_TEST_STORE=postgres` a fresh PostgreSQL
  * database named in its hangar.json, else the default SQLite file `.hangar/hangar.db`.
+ * `{ store: 'sqlite' }` keeps the default SQLite file whatever the suite runs against: for
+ * tests of what only SQLite has (file backups); the caller says why.
  */
-export function tempWorkspace(files: Record<string, string> = {}, config?: object): TempWorkspace {
+export function tempWorkspace(
+  files: Record<string, string> = {},
+  config?: object,
+  options: { store?: 'sqlite' } = {},
+): TempWorkspace {
   const root = mkdtempSync(join(tmpdir(), 'hangar-test-'));
   const dags = join(root, 'dags');
   mkdirSync(dags, { recursive: true });
-  const store = testStoreConfig();
+  const store = options.store === 'sqlite' ? {} : testStoreConfig();
   const withStore = (rel: string, text: string): string => {
     if (rel !== 'hangar.json' || store.store === undefined) return text;
     let parsed: unknown;

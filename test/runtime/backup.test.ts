@@ -29,10 +29,12 @@ function runsIn(path: string): number | string {
 }
 
 test('db backup while a runtime holds the store open keeps every committed run and its XCom files; a naive copy of hangar.db does not', async () => {
-  const ws = tempWorkspace({ 'dags/backed.ts': DAG });
+  // SQLite whatever HANGAR_TEST_STORE says: backup, verify and restore are of the SQLite file (its
+  // WAL, its integrity check); a PostgreSQL store is backed up with PostgreSQL's own tools.
+  const ws = tempWorkspace({ 'dags/backed.ts': DAG }, undefined, { store: 'sqlite' });
   const rt = await Runtime.open(ws.root, { config: { executor: 'in-process' } });
   const backup = join(ws.root, 'backup');
-  const target = tempWorkspace({ 'dags/backed.ts': DAG });
+  const target = tempWorkspace({ 'dags/backed.ts': DAG }, undefined, { store: 'sqlite' });
   try {
     await rt.loadDags();
     const run = await rt.runDag('backed');
@@ -46,7 +48,13 @@ test('db backup while a runtime holds the store open keeps every committed run a
 
     const r = hangar(['db', 'backup', backup, '--json', '--workspace', ws.root]);
     assert.equal(r.code, 0, r.stderr);
-    const m = JSON.parse(r.stdout) as { runs: number; task_instances: number; xcoms: number; xcom_files: number; not_copied: unknown[] };
+    const m = JSON.parse(r.stdout) as {
+      runs: number;
+      task_instances: number;
+      xcoms: number;
+      xcom_files: number;
+      not_copied: unknown[];
+    };
     assert.deepEqual([m.runs, m.task_instances, m.xcoms, m.xcom_files, m.not_copied.length], [1, 2, 2, 1, 0]);
     assert.equal(runsIn(join(backup, 'hangar.db')), 1);
     assert.equal(hangar(['db', 'verify', backup]).code, 0);
@@ -54,9 +62,27 @@ test('db backup while a runtime holds the store open keeps every committed run a
     // Restoring into a fresh workspace gives back the run and its file-backed XCom, decodable.
     const restored = hangar(['db', 'restore', backup, '--workspace', target.root]);
     assert.equal(restored.code, 0, restored.stderr);
-    const runs = JSON.parse(hangar(['runs', '--json', '--workspace', target.root]).stdout) as { run_id: string; state: string }[];
-    assert.deepEqual(runs.map((x) => [x.run_id, x.state]), [[run.run_id, 'success']]);
-    const value = hangar(['xcom', 'get', '--dag', 'backed', '--run', run.run_id, '--task', 'big', '--json', '--workspace', target.root]);
+    const runs = JSON.parse(hangar(['runs', '--json', '--workspace', target.root]).stdout) as {
+      run_id: string;
+      state: string;
+    }[];
+    assert.deepEqual(
+      runs.map((x) => [x.run_id, x.state]),
+      [[run.run_id, 'success']],
+    );
+    const value = hangar([
+      'xcom',
+      'get',
+      '--dag',
+      'backed',
+      '--run',
+      run.run_id,
+      '--task',
+      'big',
+      '--json',
+      '--workspace',
+      target.root,
+    ]);
     assert.equal(value.code, 0, value.stderr);
     assert.match(value.stdout, /row 499/);
     // Not over a store that holds runs, unless asked.
@@ -78,8 +104,15 @@ test('db backup while a runtime holds the store open keeps every committed run a
     writeFileSync(find(xdir), 'tampered');
     const bad = hangar(['db', 'verify', backup]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /XCom file .* does not match its checksum in the manifest \(damaged or altered\)/);
-    assert.equal(hangar(['db', 'backup', backup, '--workspace', ws.root]).code, 1, 'never into a folder that is not empty');
+    assert.match(
+      bad.stderr,
+      /XCom file .* does not match its checksum in the manifest \(damaged or altered\)/,
+    );
+    assert.equal(
+      hangar(['db', 'backup', backup, '--workspace', ws.root]).code,
+      1,
+      'never into a folder that is not empty',
+    );
   } finally {
     await rt.close();
     ws.remove();

@@ -1,4 +1,8 @@
-/** The store's statement layer (src/runtime/store/sql.ts): transactions follow the async flow. */
+/**
+ * The store's statement layer (src/runtime/store/sql.ts): transactions follow the async flow.
+ * SQLite whatever HANGAR_TEST_STORE says: these are tests of the SQLite driver itself (one
+ * connection, BEGIN IMMEDIATE); the PostgreSQL driver's are in postgres-driver.test.ts.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
@@ -76,7 +80,7 @@ test('sqlite: concurrent transactions run one after another', async () => {
 
 test('postgres placeholders: ? becomes $n outside quotes and comments', () => {
   assert.equal(
-    toPostgresPlaceholders("SELECT '?' AS q, \"a?\" FROM t WHERE a = ? AND b IN (?, ?) -- why?\nAND c = ?"),
-    "SELECT '?' AS q, \"a?\" FROM t WHERE a = $1 AND b IN ($2, $3) -- why?\nAND c = $4",
+    toPostgresPlaceholders('SELECT \'?\' AS q, "a?" FROM t WHERE a = ? AND b IN (?, ?) -- why?\nAND c = ?'),
+    'SELECT \'?\' AS q, "a?" FROM t WHERE a = $1 AND b IN ($2, $3) -- why?\nAND c = $4',
   );
 });
