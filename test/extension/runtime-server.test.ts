@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import type { MessageConnection } from 'vscode-jsonrpc/node.js';
 import * as P from '../../src/protocol/runtime.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
 
 const SERVER = resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
 
@@ -36,17 +36,23 @@ interface Server {
 
 const live: Server[] = [];
 
-async function startServer(files: Record<string, string> = { 'dags/etl.ts': DAG }, env: Record<string, string> = {}): Promise<Server> {
-  const workspace = await mkdtemp(join(tmpdir(), 'hangar-server-test-'));
-  await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ executor: 'in-process' }));
-  for (const [f, text] of Object.entries(files)) {
-    await mkdir(join(workspace, f, '..'), { recursive: true });
-    await writeFile(join(workspace, f), text);
-  }
-  const child = spawn(process.execPath, [SERVER], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+async function startServer(
+  files: Record<string, string> = { 'dags/etl.ts': DAG },
+  env: Record<string, string> = {},
+): Promise<Server> {
+  // On the suite's store (SQLite, or PostgreSQL under HANGAR_TEST_STORE=postgres).
+  const workspace = tempWorkspace(files, { executor: 'in-process' }).root;
+  const child = spawn(process.execPath, [SERVER], {
+    cwd: workspace,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const stderr: string[] = [];
   child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
-  const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const rpc = createMessageConnection(
+    new StreamMessageReader(child.stdout!),
+    new StreamMessageWriter(child.stdin!),
+  );
   const notes: Server['notes'] = [];
   rpc.onNotification((method, params) => notes.push({ method, params }));
   rpc.listen();
@@ -66,7 +72,11 @@ afterEach(async () => {
   }
 });
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  ms = 20_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -77,7 +87,16 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
 }
 
 function runEnded(s: Server, runId: string): Promise<any> {
-  return until(`run ${runId} to end`, () => s.notes.find((n) => n.method === 'run/didChange' && n.params.runId === runId && (n.params.state === 'success' || n.params.state === 'failed'))?.params);
+  return until(
+    `run ${runId} to end`,
+    () =>
+      s.notes.find(
+        (n) =>
+          n.method === 'run/didChange' &&
+          n.params.runId === runId &&
+          (n.params.state === 'success' || n.params.state === 'failed'),
+      )?.params,
+  );
 }
 
 async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -109,16 +128,25 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     }
     assert.ok(answered >= 5, `the server answered ${answered} requests while parsing`);
     const list = await listing;
-    assert.deepEqual(list.dags.map((d) => d.dagId), ['etl']);
+    assert.deepEqual(
+      list.dags.map((d) => d.dagId),
+      ['etl'],
+    );
     assert.equal(list.errors.length, 1);
     assert.equal(list.errors[0]!.file, join(s.workspace, 'dags', 'spin.ts'));
-    assert.match(list.errors[0]!.message, /its import ran for more than 3 s \(dagFileTimeout\) without giving the event loop a turn/);
+    assert.match(
+      list.errors[0]!.message,
+      /its import ran for more than 3 s \(dagFileTimeout\) without giving the event loop a turn/,
+    );
     assert.equal(list.timings.length, 2);
     const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
     assert.equal((await runEnded(s, run.runId)).state, 'success');
     // A reload with nothing changed does not parse the spinning file again.
     const again = await s.rpc.sendRequest(P.DagList, { reload: true });
-    assert.deepEqual(again.timings.map((t) => t.parsed), [false, false]);
+    assert.deepEqual(
+      again.timings.map((t) => t.parsed),
+      [false, false],
+    );
     assert.equal(again.errors.length, 1);
   });
 
@@ -130,7 +158,10 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const etl = list.dags[0]!;
     assert.equal(etl.dagId, 'etl');
     assert.equal(etl.file, join(s.workspace, 'dags', 'etl.ts'));
-    assert.deepEqual(etl.position && { file: etl.position.file, line: etl.position.line }, { file: etl.file, line: 2 });
+    assert.deepEqual(etl.position && { file: etl.position.file, line: etl.position.line }, {
+      file: etl.file,
+      line: 2,
+    });
     assert.deepEqual(
       etl.tasks.map((t) => [t.taskId, t.kind, t.upstream]),
       [
@@ -157,7 +188,9 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     assert.match(conf.message, /"conf" must be a JSON object, not an array/);
     const limit = await rpcError(s.rpc.sendRequest(P.RunList, { limit: 0 }));
     assert.match(limit.message, /"limit" must be a whole number from 1 to 500, not number 0/);
-    const mark = await rpcError(s.rpc.sendRequest(P.TaskMark, { dagId: 'etl', runId: 'x', taskId: 'a', state: 'done' as never }));
+    const mark = await rpcError(
+      s.rpc.sendRequest(P.TaskMark, { dagId: 'etl', runId: 'x', taskId: 'a', state: 'done' as never }),
+    );
     assert.equal(mark.code, P.NOT_FOUND, 'the run is checked first');
     const unknown = await rpcError(s.rpc.sendRequest(P.DagRun, { dagId: 'nope' }));
     assert.equal(unknown.code, P.NOT_FOUND);
@@ -174,10 +207,16 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     assert.deepEqual(run.conf, { sleepMs: 1 });
     const end = await runEnded(s, run.runId);
     assert.equal(end.state, 'success');
-    const tasks = s.notes.filter((n) => n.method === 'task/didChange' && n.params.runId === run.runId).map((n) => `${n.params.taskId}:${n.params.state}`);
-    for (const t of ['extract', 'load', 'slow']) assert.ok(tasks.indexOf(`${t}:running`) < tasks.indexOf(`${t}:success`), tasks.join(' '));
+    const tasks = s.notes
+      .filter((n) => n.method === 'task/didChange' && n.params.runId === run.runId)
+      .map((n) => `${n.params.taskId}:${n.params.state}`);
+    for (const t of ['extract', 'load', 'slow'])
+      assert.ok(tasks.indexOf(`${t}:running`) < tasks.indexOf(`${t}:success`), tasks.join(' '));
     assert.ok(tasks.indexOf('extract:success') < tasks.indexOf('load:running'));
-    const log = s.notes.find((n) => n.method === 'log/didAppend' && n.params.taskId === 'extract' && /extracting for/.test(n.params.line));
+    const log = s.notes.find(
+      (n) =>
+        n.method === 'log/didAppend' && n.params.taskId === 'extract' && /extracting for/.test(n.params.line),
+    );
     assert.ok(log, 'console output of a task arrives as log/didAppend');
     const tis = await s.rpc.sendRequest(P.TaskList, { dagId: 'etl', runId: run.runId });
     assert.deepEqual(
@@ -215,24 +254,50 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const log = await s.rpc.sendRequest(P.TaskLog, { dagId: 'etl', runId: run.runId, taskId: 'load' });
     assert.match(log.text, /load exploded/);
     s.notes.length = 0;
-    const cleared = await s.rpc.sendRequest(P.TaskClear, { dagId: 'etl', runId: run.runId, taskIds: ['load'], downstream: true });
+    const cleared = await s.rpc.sendRequest(P.TaskClear, {
+      dagId: 'etl',
+      runId: run.runId,
+      taskIds: ['load'],
+      downstream: true,
+    });
     assert.deepEqual(cleared.cleared.sort(), ['load', 'slow']);
-    assert.equal((await runEnded(s, run.runId)).state, 'failed', 'still failing: the environment did not change');
+    assert.equal(
+      (await runEnded(s, run.runId)).state,
+      'failed',
+      'still failing: the environment did not change',
+    );
     const after = await s.rpc.sendRequest(P.TaskList, { dagId: 'etl', runId: run.runId });
     assert.equal(after[1]!.tryNumber, 2);
-    const marked = await s.rpc.sendRequest(P.TaskMark, { dagId: 'etl', runId: run.runId, taskId: 'load', state: 'success' });
+    const marked = await s.rpc.sendRequest(P.TaskMark, {
+      dagId: 'etl',
+      runId: run.runId,
+      taskId: 'load',
+      state: 'success',
+    });
     assert.equal(marked.marked, 1);
-    assert.ok(s.notes.some((n) => n.method === 'task/didChange' && n.params.taskId === 'load' && n.params.state === 'success'));
-    const noTask = await rpcError(s.rpc.sendRequest(P.TaskClear, { dagId: 'etl', runId: run.runId, taskIds: ['ghost'] }));
+    assert.ok(
+      s.notes.some(
+        (n) => n.method === 'task/didChange' && n.params.taskId === 'load' && n.params.state === 'success',
+      ),
+    );
+    const noTask = await rpcError(
+      s.rpc.sendRequest(P.TaskClear, { dagId: 'etl', runId: run.runId, taskIds: ['ghost'] }),
+    );
     assert.equal(noTask.message, 'DAG "etl" has no task "ghost"');
   });
 
   test('run/cancel stops an active run', async () => {
     const s = await startServer();
     const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl', conf: { sleepMs: 60_000 } });
-    await until('slow to run', () => s.notes.find((n) => n.method === 'task/didChange' && n.params.taskId === 'slow' && n.params.state === 'running'));
+    await until('slow to run', () =>
+      s.notes.find(
+        (n) => n.method === 'task/didChange' && n.params.taskId === 'slow' && n.params.state === 'running',
+      ),
+    );
     const t = Date.now();
-    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'etl', runId: run.runId }), { cancelled: true });
+    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'etl', runId: run.runId }), {
+      cancelled: true,
+    });
     const end = await runEnded(s, run.runId);
     assert.equal(end.state, 'failed');
     assert.ok(Date.now() - t < 15_000, 'cancelled promptly');
@@ -242,14 +307,23 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const s = await startServer();
     await s.rpc.sendRequest(P.DagList, {});
     const broken = join(s.workspace, 'dags', 'broken.ts');
-    await writeFile(broken, "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nconst x = ;\n");
+    await writeFile(
+      broken,
+      "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nconst x = ;\n",
+    );
     const bad = await s.rpc.sendRequest(P.DagList, { reload: true });
     assert.deepEqual(
       bad.errors.map((e) => [e.file, e.line, e.column]),
       [[broken, 3, 11]],
     );
-    assert.ok(s.notes.some((n) => n.method === 'dag/didLoad' && n.params.errors.length === 1), 'reload is also announced');
-    await writeFile(broken, "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nb.task('t', async () => 1);\n");
+    assert.ok(
+      s.notes.some((n) => n.method === 'dag/didLoad' && n.params.errors.length === 1),
+      'reload is also announced',
+    );
+    await writeFile(
+      broken,
+      "import { dag } from 'hangar';\nexport const b = dag({ id: 'b' });\nb.task('t', async () => 1);\n",
+    );
     const good = await s.rpc.sendRequest(P.DagList, { reload: true });
     assert.deepEqual(good.errors, []);
     assert.deepEqual(
@@ -261,7 +335,11 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
   test('secrets/set validates keys without echoing them and never logs them', async () => {
     const s = await startServer();
     const key = Buffer.alloc(32, 9).toString('base64');
-    const r = await s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k1', s3: { accessKeyId: 'AKIA123', secretAccessKey: 'very-secret-value' } });
+    const r = await s.rpc.sendRequest(P.SecretsSet, {
+      xcomKeys: [{ id: 'k1', key }],
+      primaryKeyId: 'k1',
+      s3: { accessKeyId: 'AKIA123', secretAccessKey: 'very-secret-value' },
+    });
     assert.deepEqual(r, { xcomKeyIds: ['k1'], s3: true });
     const short = Buffer.alloc(8, 1).toString('base64');
     const bad = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k2', key: short }] }));
@@ -270,7 +348,9 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     assert.ok(!bad.message.includes(short), 'the key material is not echoed');
     const badId = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'bad id', key }] }));
     assert.match(badId.message, /xcomKeys\[0\]\.id "bad id" is invalid/);
-    const primary = await rpcError(s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k9' }));
+    const primary = await rpcError(
+      s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k9' }),
+    );
     assert.match(primary.message, /primaryKeyId "k9" is not among the keys \(k1\)/);
     // The runtime still works after the secrets swap, and the key made it to the XCom backend.
     const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
@@ -278,7 +358,8 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const rotated = await s.rpc.sendRequest(P.XComRotate, {});
     assert.equal(rotated.targetKeyId, 'k1');
     const out = s.stderr.join('') + JSON.stringify(s.notes);
-    for (const secret of [key, 'very-secret-value']) assert.ok(!out.includes(secret), 'a secret reached the output');
+    for (const secret of [key, 'very-secret-value'])
+      assert.ok(!out.includes(secret), 'a secret reached the output');
   });
 
   test('scheduler/set runs the scheduler loop in the server; dag/pause and the DAG list show paused and the next run', async () => {
@@ -286,24 +367,45 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
 export const t = dag({ id: 'tick', schedule: '1s', startDate: new Date(Date.now() - 1500), catchup: false, maxActiveRuns: 1 });
 t.task('work', async () => 1);
 `;
-    const s = await startServer({ 'dags/tick.ts': TICK, 'dags/zoned.ts': `import { dag } from 'hangar';
+    const s = await startServer({
+      'dags/tick.ts': TICK,
+      'dags/zoned.ts': `import { dag } from 'hangar';
 export const z = dag({ id: 'zoned', schedule: '@daily', timezone: 'Europe/Amsterdam', startDate: '2024-03-30', catchup: true });
 z.task('t', async () => 1);
-` });
+`,
+    });
     const list = await s.rpc.sendRequest(P.DagList, {});
     const zoned = list.dags.find((d) => d.dagId === 'zoned')!;
     assert.equal(zoned.timezone, 'Europe/Amsterdam');
     assert.equal(zoned.isPaused, false);
     // The first interval: local midnight 30 March to local midnight 31 March (Amsterdam, +01:00).
-    assert.deepEqual(zoned.nextRun, { logicalDate: '2024-03-29T23:00:00.000Z', dataIntervalStart: '2024-03-29T23:00:00.000Z', dataIntervalEnd: '2024-03-30T23:00:00.000Z', runAfter: '2024-03-30T23:00:00.000Z' });
+    assert.deepEqual(zoned.nextRun, {
+      logicalDate: '2024-03-29T23:00:00.000Z',
+      dataIntervalStart: '2024-03-29T23:00:00.000Z',
+      dataIntervalEnd: '2024-03-30T23:00:00.000Z',
+      runAfter: '2024-03-30T23:00:00.000Z',
+    });
     const paused = await s.rpc.sendRequest(P.DagPause, { dagId: 'zoned', paused: true });
     assert.equal(paused.isPaused, true);
     assert.equal((await s.rpc.sendRequest(P.SchedulerSet, { enabled: true })).enabled, true);
-    const created = await until('a scheduled run of tick', () => s.notes.find((n) => n.method === 'run/didChange' && n.params.dagId === 'tick' && n.params.state === 'queued')?.params);
+    const created = await until(
+      'a scheduled run of tick',
+      () =>
+        s.notes.find(
+          (n) => n.method === 'run/didChange' && n.params.dagId === 'tick' && n.params.state === 'queued',
+        )?.params,
+    );
     assert.match(created.runId, /^scheduled__/);
     await runEnded(s, created.runId);
-    assert.ok(s.notes.some((n) => n.method === 'scheduler/didLog' && /created scheduled__\S+ of DAG "tick"/.test(n.params.line)));
-    assert.ok(!s.notes.some((n) => n.method === 'run/didChange' && n.params.dagId === 'zoned'), 'a paused DAG gets no runs');
+    assert.ok(
+      s.notes.some(
+        (n) => n.method === 'scheduler/didLog' && /created scheduled__\S+ of DAG "tick"/.test(n.params.line),
+      ),
+    );
+    assert.ok(
+      !s.notes.some((n) => n.method === 'run/didChange' && n.params.dagId === 'zoned'),
+      'a paused DAG gets no runs',
+    );
     assert.equal((await s.rpc.sendRequest(P.SchedulerSet, { enabled: false })).enabled, false);
     assert.ok(s.notes.some((n) => n.method === 'scheduler/didLog' && n.params.line === 'scheduler stopped'));
   });

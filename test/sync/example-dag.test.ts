@@ -4,18 +4,18 @@
  * cursor lives in the workspace's store, the sync task's XCom is the summary.
  */
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Store } from '../../src/runtime/store/index.ts';
 import { SyncStateMachine } from '../../src/runtime/sync/state.ts';
 import type { SyncSummary } from '../../src/runtime/sync/types.ts';
 import { createXComBackend } from '../../src/runtime/xcom/index.ts';
 import { hangar } from '../helpers/cli.ts';
 import { startSshd } from '../helpers/sshd.ts';
 import type { SshdServer } from '../helpers/sshd.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import type { TempWorkspace } from '../helpers/workspace.ts';
 
@@ -30,7 +30,8 @@ before(async () => {
   server = await startSshd();
   dir = await mkdtemp(join(tmpdir(), 'hangar-sftp-sync-example-'));
   ws = tempWorkspace();
-  cpSync(join(EXAMPLES, 'hangar.json'), join(ws.root, 'hangar.json'));
+  // Written through the workspace, which keeps the suite's store in it.
+  ws.write('hangar.json', readFileSync(join(EXAMPLES, 'hangar.json'), 'utf8'));
   cpSync(join(EXAMPLES, 'dags', `${DAG}.ts`), join(ws.dags, `${DAG}.ts`));
 });
 after(async () => {
@@ -40,24 +41,33 @@ after(async () => {
 });
 
 function uri(root: string): string {
-  const q = new URLSearchParams({ fingerprint: server.hostKeyFingerprint, private_key_file: server.privateKeyFile });
+  const q = new URLSearchParams({
+    fingerprint: server.hostKeyFingerprint,
+    private_key_file: server.privateKeyFile,
+  });
   return `sftp://${encodeURIComponent(server.username)}@${server.host}:${server.port}${root}?${q.toString()}`;
 }
 
 async function readSummary(runId: string): Promise<SyncSummary> {
-  const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+  const store = await openWorkspaceStore(ws.root);
   try {
-    const backend = createXComBackend({}, { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') });
+    const backend = createXComBackend(
+      {},
+      { workspaceRoot: ws.root, xcomRoot: join(ws.root, '.hangar', 'xcom') },
+    );
     const row = await store.xcoms.get(DAG, runId, 'sync', 'return_value');
     assert.ok(row, `the sync task of ${runId} pushed its summary`);
-    return (await backend.deserialize({ dagId: DAG, runId, taskId: 'sync', mapIndex: -1, key: 'return_value' }, row.value)) as SyncSummary;
+    return (await backend.deserialize(
+      { dagId: DAG, runId, taskId: 'sync', mapIndex: -1, key: 'return_value' },
+      row.value,
+    )) as SyncSummary;
   } finally {
     await store.close();
   }
 }
 
 async function cursorInStore(): Promise<unknown> {
-  const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+  const store = await openWorkspaceStore(ws.root);
   try {
     return await new SyncStateMachine(store.sync).getCursor(DAG);
   } finally {
@@ -67,15 +77,30 @@ async function cursorInStore(): Promise<unknown> {
 
 describe('example DAG sftp_sync', () => {
   it('without its connections it loads, and the run fails at once naming HANGAR_CONN_SFTP_SRC', () => {
-    const list = hangar(['list', '--workspace', ws.root], { env: { HANGAR_CONN_SFTP_SRC: '', HANGAR_CONN_SFTP_DST: '' } });
+    const list = hangar(['list', '--workspace', ws.root], {
+      env: { HANGAR_CONN_SFTP_SRC: '', HANGAR_CONN_SFTP_DST: '' },
+    });
     assert.equal(list.code, 0, list.stdout + list.stderr);
     assert.match(list.stdout, /sftp_sync\s+\(@hourly\)/);
     assert.match(list.stdout, /sync\s+← health_check/);
-    const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-01'], { env: { HANGAR_CONN_SFTP_SRC: '', HANGAR_CONN_SFTP_DST: '' } });
+    const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-01'], {
+      env: { HANGAR_CONN_SFTP_SRC: '', HANGAR_CONN_SFTP_DST: '' },
+    });
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /health_check\s+failed\s+1/, 'no retry can fix a missing connection');
-    const log = hangar(['logs', 'manual__2024-01-01T00:00:00+00:00', 'health_check', '--dag', DAG, '--workspace', ws.root]);
-    assert.match(log.stdout, /sync pipeline "sftp_sync": source connection "sftp_src": No connection "sftp_src": set HANGAR_CONN_SFTP_SRC/);
+    const log = hangar([
+      'logs',
+      'manual__2024-01-01T00:00:00+00:00',
+      'health_check',
+      '--dag',
+      DAG,
+      '--workspace',
+      ws.root,
+    ]);
+    assert.match(
+      log.stdout,
+      /sync pipeline "sftp_sync": source connection "sftp_src": No connection "sftp_src": set HANGAR_CONN_SFTP_SRC/,
+    );
   });
 
   it('syncs with the whitespace transform through the CLI, records the cursor, and a second run syncs nothing new', async () => {
@@ -100,20 +125,35 @@ describe('example DAG sftp_sync', () => {
     assert.match(r1.stdout, /health_check\s+success/);
     assert.match(r1.stdout, /sync\s+success/);
     for (const [id, text] of files) {
-      assert.equal(await readFile(join(dst, id), 'utf8'), text.replace(/\s/g, '_'), `${id} transformed at the destination`);
+      assert.equal(
+        await readFile(join(dst, id), 'utf8'),
+        text.replace(/\s/g, '_'),
+        `${id} transformed at the destination`,
+      );
     }
-    assert.deepEqual((await readdir(dst)).sort(), ['a.txt', 'nested', 'z.txt'], 'no temporary or backup files');
+    assert.deepEqual(
+      (await readdir(dst)).sort(),
+      ['a.txt', 'nested', 'z.txt'],
+      'no temporary or backup files',
+    );
 
     const s1 = await readSummary('manual__2024-01-15T00:00:00+00:00');
     assert.equal(s1.pipelineId, DAG);
     assert.equal(s1.filesSynced, 3);
     assert.equal(s1.filesFailed, 0);
-    assert.equal(s1.bytesRead, files.reduce((n, [, t]) => n + Buffer.byteLength(t), 0));
+    assert.equal(
+      s1.bytesRead,
+      files.reduce((n, [, t]) => n + Buffer.byteLength(t), 0),
+    );
     assert.equal(s1.bytesMoved, s1.bytesRead, 'whitespace to underscore keeps the length in bytes');
     assert.equal(s1.cursorBefore, null);
     const last = { mtimeMs: T0 + 2000, id: 'z.txt' };
     assert.deepEqual(s1.cursorAfter, last);
-    assert.equal(s1.source, `sftp://${server.username}@${server.host}:${server.port}${src}`, 'described without secrets');
+    assert.equal(
+      s1.source,
+      `sftp://${server.username}@${server.host}:${server.port}${src}`,
+      'described without secrets',
+    );
     assert.deepEqual(await cursorInStore(), last, 'the cursor is in the workspace store');
 
     // Nothing new at the source: nothing moves.

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import type { XComLocation } from '../../src/runtime/xcom/index.ts';
 import type { XComRecord } from '../../src/runtime/store/records.ts';
+import { testStoreConfig } from '../helpers/store.ts';
 
 export const KEY_ID = 'k1';
 /** 32 bytes, base64. */
@@ -17,7 +18,11 @@ export const OTHER_KEY = Buffer.alloc(32, 9).toString('base64');
 export function workspace(prefix = 'hangar-xcom-browser-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(dir, 'dags'));
-  writeFileSync(join(dir, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags', xcom: { backend: 'database' } }));
+  // The suite's store: SQLite, or a fresh PostgreSQL database under HANGAR_TEST_STORE=postgres.
+  writeFileSync(
+    join(dir, 'hangar.json'),
+    JSON.stringify({ dagsFolder: 'dags', xcom: { backend: 'database' }, ...testStoreConfig() }),
+  );
   return dir;
 }
 
@@ -36,13 +41,17 @@ export async function seed(dir: string, items: Iterable<SeedItem>): Promise<void
   try {
     // Serialized first (files, encryption), then written 5,000 rows to a transaction.
     let batch: XComRecord[] = [];
-    const flush = () => rt.store.sql.tx(async () => {
-      for (const x of batch) await rt.store.xcoms.put(x);
-      batch = [];
-    });
+    const flush = () =>
+      rt.store.sql.tx(async () => {
+        for (const x of batch) await rt.store.xcoms.put(x);
+        batch = [];
+      });
     let n = 0;
     for (const it of items) {
-      const s = await rt.backend.serialize(it.loc, it.value, { ...(it.backend ? { backend: it.backend } : {}), ...(it.sensitive !== undefined ? { sensitive: it.sensitive } : {}) });
+      const s = await rt.backend.serialize(it.loc, it.value, {
+        ...(it.backend ? { backend: it.backend } : {}),
+        ...(it.sensitive !== undefined ? { sensitive: it.sensitive } : {}),
+      });
       batch.push({
         dag_id: it.loc.dagId,
         run_id: it.loc.runId,
@@ -66,4 +75,11 @@ export async function seed(dir: string, items: Iterable<SeedItem>): Promise<void
   }
 }
 
-export const loc = (key: string, over: Partial<XComLocation> = {}): XComLocation => ({ dagId: 'demo', runId: 'run_1', taskId: 'extract', mapIndex: -1, key, ...over });
+export const loc = (key: string, over: Partial<XComLocation> = {}): XComLocation => ({
+  dagId: 'demo',
+  runId: 'run_1',
+  taskId: 'extract',
+  mapIndex: -1,
+  key,
+  ...over,
+});

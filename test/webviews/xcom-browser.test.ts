@@ -9,23 +9,71 @@ import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { join } from 'node:path';
-import { checkResult, parseHostMessage, parseWebviewMessage } from '../../src/protocol/webviews/xcom-browser.ts';
-import type { XComPage, XComRawResult, XComReadResult, ValueNode } from '../../src/protocol/webviews/xcom-browser.ts';
-import { chainBadges, failureText, formatBytes, formatRatio, lastOffset, nextOffset, normaliseFilter, pageRange, prevOffset, remaining, scalarText, typeLabel } from '../../webview/xcom-browser/format.ts';
+import {
+  checkResult,
+  parseHostMessage,
+  parseWebviewMessage,
+} from '../../src/protocol/webviews/xcom-browser.ts';
+import type {
+  XComPage,
+  XComRawResult,
+  XComReadResult,
+  ValueNode,
+} from '../../src/protocol/webviews/xcom-browser.ts';
+import {
+  chainBadges,
+  failureText,
+  formatBytes,
+  formatRatio,
+  lastOffset,
+  nextOffset,
+  normaliseFilter,
+  pageRange,
+  prevOffset,
+  remaining,
+  scalarText,
+  typeLabel,
+} from '../../webview/xcom-browser/format.ts';
 import { toJsonText, toNode, valueAt } from '../../src/runtime/server/xcom-view.ts';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
-import { Store } from '../../src/runtime/store/store.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { KEY, KEY_ID, OTHER_KEY, loc, seed, workspace } from './seed.ts';
-import { maskedDocText, parseXComDocQuery, saveFileName, xcomDocParts } from '../../src/vscode/xcom-doc-model.ts';
+import {
+  maskedDocText,
+  parseXComDocQuery,
+  saveFileName,
+  xcomDocParts,
+} from '../../src/vscode/xcom-doc-model.ts';
 
 const L = { dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1, key: 'k' };
 
 describe('XCom browser messages', () => {
   test('the host accepts well-formed requests and normalises filters', () => {
-    const r = parseWebviewMessage({ type: 'request', id: 3, method: 'query', params: { filter: { dagId: 'd', keyPrefix: 'p_', key: '' }, offset: 100, limit: 100 } });
-    assert.deepEqual(r, { ok: true, value: { type: 'request', id: 3, method: 'query', params: { filter: { dagId: 'd', keyPrefix: 'p_' }, offset: 100, limit: 100 } } });
+    const r = parseWebviewMessage({
+      type: 'request',
+      id: 3,
+      method: 'query',
+      params: { filter: { dagId: 'd', keyPrefix: 'p_', key: '' }, offset: 100, limit: 100 },
+    });
+    assert.deepEqual(r, {
+      ok: true,
+      value: {
+        type: 'request',
+        id: 3,
+        method: 'query',
+        params: { filter: { dagId: 'd', keyPrefix: 'p_' }, offset: 100, limit: 100 },
+      },
+    });
     assert.equal(parseWebviewMessage({ type: 'ready' }).ok, true);
-    assert.equal(parseWebviewMessage({ type: 'request', id: 1, method: 'read', params: { loc: L, path: ['a', 0], offset: 0, reveal: false } }).ok, true);
+    assert.equal(
+      parseWebviewMessage({
+        type: 'request',
+        id: 1,
+        method: 'read',
+        params: { loc: L, path: ['a', 0], offset: 0, reveal: false },
+      }).ok,
+      true,
+    );
     assert.equal(parseWebviewMessage({ type: 'request', id: 1, method: 'sweep', params: {} }).ok, true);
   });
 
@@ -35,18 +83,55 @@ describe('XCom browser messages', () => {
       [{ type: 'eval', code: '1' }, /unknown message type "eval"/],
       [{ type: 'request', id: -1, method: 'query', params: {} }, /whole-number id/],
       [{ type: 'request', id: 1, method: 'dropTables', params: {} }, /unknown method "dropTables"/],
-      [{ type: 'request', id: 1, method: 'query', params: { filter: {}, offset: 0, limit: 100000 } }, /limit/],
-      [{ type: 'request', id: 1, method: 'query', params: { filter: { dagId: 5 }, offset: 0, limit: 1 } }, /dagId must be a string/],
-      [{ type: 'request', id: 1, method: 'query', params: { filter: { sql: 'x' }, offset: 0, limit: 1 } }, /unknown field "sql"/],
-      [{ type: 'request', id: 1, method: 'read', params: { loc: { ...L, mapIndex: -2 }, path: [], offset: 0, reveal: false } }, /mapIndex/],
-      [{ type: 'request', id: 1, method: 'read', params: { loc: { ...L, key: '' }, path: [], offset: 0, reveal: false } }, /non-empty/],
-      [{ type: 'request', id: 1, method: 'read', params: { loc: L, path: [{}], offset: 0, reveal: false } }, /path step/],
-      [{ type: 'request', id: 1, method: 'read', params: { loc: L, path: [], offset: 0, reveal: 'yes' } }, /reveal/],
+      [
+        { type: 'request', id: 1, method: 'query', params: { filter: {}, offset: 0, limit: 100000 } },
+        /limit/,
+      ],
+      [
+        { type: 'request', id: 1, method: 'query', params: { filter: { dagId: 5 }, offset: 0, limit: 1 } },
+        /dagId must be a string/,
+      ],
+      [
+        { type: 'request', id: 1, method: 'query', params: { filter: { sql: 'x' }, offset: 0, limit: 1 } },
+        /unknown field "sql"/,
+      ],
+      [
+        {
+          type: 'request',
+          id: 1,
+          method: 'read',
+          params: { loc: { ...L, mapIndex: -2 }, path: [], offset: 0, reveal: false },
+        },
+        /mapIndex/,
+      ],
+      [
+        {
+          type: 'request',
+          id: 1,
+          method: 'read',
+          params: { loc: { ...L, key: '' }, path: [], offset: 0, reveal: false },
+        },
+        /non-empty/,
+      ],
+      [
+        { type: 'request', id: 1, method: 'read', params: { loc: L, path: [{}], offset: 0, reveal: false } },
+        /path step/,
+      ],
+      [
+        { type: 'request', id: 1, method: 'read', params: { loc: L, path: [], offset: 0, reveal: 'yes' } },
+        /reveal/,
+      ],
       [{ type: 'request', id: 1, method: 'clearRun', params: { dagId: 'd' } }, /runId/],
       [{ type: 'request', id: 1, method: 'setKey', params: { key: 'secret' } }, /params must be \{\}/],
       [{ type: 'request', id: 1, method: 'saveFile', params: { loc: L } }, /saveFile: "reveal"/],
-      [{ type: 'request', id: 1, method: 'saveFile', params: { loc: { ...L, taskId: '' }, reveal: false } }, /non-empty/],
-      [{ type: 'request', id: 1, method: 'openDocument', params: { loc: L, reveal: 1 } }, /openDocument: "reveal"/],
+      [
+        { type: 'request', id: 1, method: 'saveFile', params: { loc: { ...L, taskId: '' }, reveal: false } },
+        /non-empty/,
+      ],
+      [
+        { type: 'request', id: 1, method: 'openDocument', params: { loc: L, reveal: 1 } },
+        /openDocument: "reveal"/,
+      ],
     ];
     for (const [m, re] of bad) {
       const r = parseWebviewMessage(m);
@@ -56,7 +141,10 @@ describe('XCom browser messages', () => {
   });
 
   test('the webview accepts host messages and rejects malformed ones and results', () => {
-    assert.deepEqual(parseHostMessage({ type: 'init', filter: null }), { ok: true, value: { type: 'init', filter: null } });
+    assert.deepEqual(parseHostMessage({ type: 'init', filter: null }), {
+      ok: true,
+      value: { type: 'init', filter: null },
+    });
     assert.equal(parseHostMessage({ type: 'response', id: 1, ok: false, error: 'x' }).ok, true);
     assert.equal(parseHostMessage({ type: 'response', id: 1, ok: false }).ok, false);
     assert.equal(parseHostMessage({ type: 'script', src: 'x' }).ok, false);
@@ -72,17 +160,39 @@ describe('XCom browser messages', () => {
   });
 
   test('the host accepts "Save to file…" and "Open as document" for a location', () => {
-    const r = parseWebviewMessage({ type: 'request', id: 7, method: 'saveFile', params: { loc: L, reveal: true } });
-    assert.deepEqual(r, { ok: true, value: { type: 'request', id: 7, method: 'saveFile', params: { loc: L, reveal: true } } });
+    const r = parseWebviewMessage({
+      type: 'request',
+      id: 7,
+      method: 'saveFile',
+      params: { loc: L, reveal: true },
+    });
+    assert.deepEqual(r, {
+      ok: true,
+      value: { type: 'request', id: 7, method: 'saveFile', params: { loc: L, reveal: true } },
+    });
     // Extra fields of a location are dropped, not passed on.
-    const o = parseWebviewMessage({ type: 'request', id: 8, method: 'openDocument', params: { loc: { ...L, value: 'x' }, reveal: false } });
-    assert.deepEqual(o, { ok: true, value: { type: 'request', id: 8, method: 'openDocument', params: { loc: L, reveal: false } } });
+    const o = parseWebviewMessage({
+      type: 'request',
+      id: 8,
+      method: 'openDocument',
+      params: { loc: { ...L, value: 'x' }, reveal: false },
+    });
+    assert.deepEqual(o, {
+      ok: true,
+      value: { type: 'request', id: 8, method: 'openDocument', params: { loc: L, reveal: false } },
+    });
   });
 });
 
 describe('XCom documents (hangar-xcom: addresses)', () => {
   test('the address carries the location, round-trips, and names the tab after the key', () => {
-    const at = { dagId: 'etl', runId: 'manual__2024-01-01T00:00:00+00:00', taskId: 'load', mapIndex: 3, key: 'a/b c?&=%' };
+    const at = {
+      dagId: 'etl',
+      runId: 'manual__2024-01-01T00:00:00+00:00',
+      taskId: 'load',
+      mapIndex: 3,
+      key: 'a/b c?&=%',
+    };
     const parts = xcomDocParts(at);
     assert.equal(parts.path, '/etl/manual__2024-01-01T00:00:00+00:00/load[3]/a_b c?&=%.json');
     assert.deepEqual(parseXComDocQuery(parts.query), at);
@@ -100,7 +210,10 @@ describe('XCom documents (hangar-xcom: addresses)', () => {
   test('a masked document says how to see the value and is JSON; file names are safe', () => {
     const masked = maskedDocText(L);
     assert.match(JSON.parse(masked).hidden, /sensitive/);
-    assert.equal(saveFileName({ ...L, taskId: 'load', mapIndex: 2, key: '../../etc/passwd' }), 'load_2..._.._etc_passwd.json');
+    assert.equal(
+      saveFileName({ ...L, taskId: 'load', mapIndex: 2, key: '../../etc/passwd' }),
+      'load_2..._.._etc_passwd.json',
+    );
     assert.equal(saveFileName(L), 't.k.json');
   });
 });
@@ -130,21 +243,33 @@ describe('XCom browser formatting', () => {
       { label: 'encrypted', kind: 'encryption' },
       { label: 'file', kind: 'storage' },
     ]);
-    assert.deepEqual(chainBadges(['typed-json']).map((b) => b.label), ['typed-json', 'inline']);
+    assert.deepEqual(
+      chainBadges(['typed-json']).map((b) => b.label),
+      ['typed-json', 'inline'],
+    );
   });
 
   test('typed values read as what they are', () => {
     assert.equal(scalarText({ t: 'bigint', v: '12345678901234567890' }), '12345678901234567890n');
     assert.equal(typeLabel({ t: 'date', v: '2024-01-01T00:00:00.000Z' }), 'Date');
-    assert.equal(typeLabel({ t: 'bytes', kind: 'Buffer', hex: '0102', offset: 0, length: 2048 }), 'Buffer(2.0 KiB)');
+    assert.equal(
+      typeLabel({ t: 'bytes', kind: 'Buffer', hex: '0102', offset: 0, length: 2048 }),
+      'Buffer(2.0 KiB)',
+    );
     assert.equal(scalarText({ t: 'bytes', kind: 'Buffer', hex: '0102', offset: 0, length: 2048 }), '01 02 …');
     assert.equal(scalarText({ t: 'string', v: 'ab', offset: 0, length: 10 }), '"ab…');
     assert.equal(scalarText({ t: 'string', v: 'ab', offset: 0, length: 2 }), '"ab"');
     assert.equal(remaining({ t: 'array', size: 500, offset: 0, children: [] }, 200), 300);
     assert.equal(failureText('no-key').offerKey, true);
     assert.equal(failureText('tampered').offerKey, false);
-    assert.deepEqual(normaliseFilter({ dagId: 'd', runId: '', taskId: '', mapIndex: ' 2 ', key: '', keyPrefix: 'p' }), { dagId: 'd', mapIndex: 2, keyPrefix: 'p' });
-    assert.match(String(normaliseFilter({ dagId: '', runId: '', taskId: '', mapIndex: 'x', key: '', keyPrefix: '' })), /Map index/);
+    assert.deepEqual(
+      normaliseFilter({ dagId: 'd', runId: '', taskId: '', mapIndex: ' 2 ', key: '', keyPrefix: 'p' }),
+      { dagId: 'd', mapIndex: 2, keyPrefix: 'p' },
+    );
+    assert.match(
+      String(normaliseFilter({ dagId: '', runId: '', taskId: '', mapIndex: 'x', key: '', keyPrefix: '' })),
+      /Map index/,
+    );
   });
 });
 
@@ -159,7 +284,9 @@ describe('XCom value nodes', () => {
     const first = n.children![0]!.node;
     assert.equal(first.t, 'object');
     // Expanded two levels below the item: item → inner → deeper (not loaded: fetched by path on expand)
-    const inner = (first as { children: { node: ValueNode }[] }).children[1]!.node as { children: { node: ValueNode }[] | null };
+    const inner = (first as { children: { node: ValueNode }[] }).children[1]!.node as {
+      children: { node: ValueNode }[] | null;
+    };
     assert.notEqual(inner.children, null);
     const deeper = inner.children![0]!.node as { t: string; size: number; children: unknown };
     assert.deepEqual([deeper.t, deeper.size, deeper.children], ['object', 1, null]);
@@ -170,8 +297,18 @@ describe('XCom value nodes', () => {
   });
 
   test('types survive: dates, bytes, bigints, maps, sets, strings paged', () => {
-    const v = { d: new Date('2024-02-03T04:05:06Z'), b: Buffer.from([1, 2, 255]), n: 2n ** 70n, m: new Map([['a', 1]]), s: new Set([1, 2]), x: NaN, long: 'x'.repeat(50_000) };
-    const n = toNode(v, { offset: 0, limit: 200 }) as { children: { label: string; node: ValueNode; mapKey?: ValueNode }[] };
+    const v = {
+      d: new Date('2024-02-03T04:05:06Z'),
+      b: Buffer.from([1, 2, 255]),
+      n: 2n ** 70n,
+      m: new Map([['a', 1]]),
+      s: new Set([1, 2]),
+      x: NaN,
+      long: 'x'.repeat(50_000),
+    };
+    const n = toNode(v, { offset: 0, limit: 200 }) as {
+      children: { label: string; node: ValueNode; mapKey?: ValueNode }[];
+    };
     const by = Object.fromEntries(n.children.map((c) => [c.label, c]));
     assert.deepEqual(by.d!.node, { t: 'date', v: '2024-02-03T04:05:06.000Z' });
     assert.deepEqual(by.b!.node, { t: 'bytes', kind: 'Buffer', hex: '0102ff', offset: 0, length: 3 });
@@ -200,15 +337,34 @@ describe('XCom browser requests in the runtime', () => {
     const dir = workspace();
     dirs.push(dir);
     const items = [
-      ...Array.from({ length: 250 }, (_, i) => ({ loc: loc(`source_payload_${String(i).padStart(3, '0')}`, { taskId: 'ingest' }), value: { i } })),
-      { loc: loc('report', { taskId: 'report' }), value: { rows: Array.from({ length: 2000 }, (_, i) => ({ i, text: 'the same words again and again' })) }, backend: 'compressed' },
-      { loc: loc('api_token', { taskId: 'auth' }), value: { token: 'hunter2-secret' }, backend: 'encrypted', sensitive: true },
-      { loc: loc('tampered', { taskId: 'auth' }), value: { token: 'x' }, backend: 'encrypted', sensitive: true },
+      ...Array.from({ length: 250 }, (_, i) => ({
+        loc: loc(`source_payload_${String(i).padStart(3, '0')}`, { taskId: 'ingest' }),
+        value: { i },
+      })),
+      {
+        loc: loc('report', { taskId: 'report' }),
+        value: {
+          rows: Array.from({ length: 2000 }, (_, i) => ({ i, text: 'the same words again and again' })),
+        },
+        backend: 'compressed',
+      },
+      {
+        loc: loc('api_token', { taskId: 'auth' }),
+        value: { token: 'hunter2-secret' },
+        backend: 'encrypted',
+        sensitive: true,
+      },
+      {
+        loc: loc('tampered', { taskId: 'auth' }),
+        value: { token: 'x' },
+        backend: 'encrypted',
+        sensitive: true,
+      },
       { loc: loc('part', { taskId: 'mapped', mapIndex: 2 }), value: 2 },
     ];
     await seed(dir, items);
     // Flip a ciphertext byte of "tampered".
-    const store = await Store.open(join(dir, '.hangar', 'hangar.db'));
+    const store = await openWorkspaceStore(dir);
     const t = loc('tampered', { taskId: 'auth' });
     const row = (await store.xcoms.get(t.dagId, t.runId, t.taskId, t.key, t.mapIndex))!;
     const bytes = Buffer.from(row.value);
@@ -224,51 +380,95 @@ describe('XCom browser requests in the runtime', () => {
       assert.equal(all.rows.length, 100);
       const last = (await s.handle('xcom/query', { offset: 200, limit: 100 })) as XComPage;
       assert.equal(last.rows.length, 54);
-      const prefixed = (await s.handle('xcom/query', { dagId: 'demo', keyPrefix: 'source_payload_1', limit: 1000 })) as XComPage;
+      const prefixed = (await s.handle('xcom/query', {
+        dagId: 'demo',
+        keyPrefix: 'source_payload_1',
+        limit: 1000,
+      })) as XComPage;
       assert.equal(prefixed.total, 100);
       assert.ok(prefixed.rows.every((r) => r.key.startsWith('source_payload_1') && r.taskId === 'ingest'));
       const mapped = (await s.handle('xcom/query', { taskId: 'mapped', mapIndex: 2 })) as XComPage;
-      assert.deepEqual(mapped.rows.map((r) => [r.key, r.mapIndex]), [['part', 2]]);
+      assert.deepEqual(
+        mapped.rows.map((r) => [r.key, r.mapIndex]),
+        [['part', 2]],
+      );
       await assert.rejects(s.handle('xcom/query', { limit: 5000 }), /limit/);
       await assert.rejects(s.handle('xcom/read', { loc: { dagId: 'demo', mapIndex: -1 } }), /runId/);
 
       const report = (await s.handle('xcom/query', { key: 'report' })) as XComPage;
-      assert.ok(report.rows[0]!.chain.some((c) => ['gzip', 'zstd', 'brotli'].includes(c)), `compressed: ${report.rows[0]!.chain}`);
+      assert.ok(
+        report.rows[0]!.chain.some((c) => ['gzip', 'zstd', 'brotli'].includes(c)),
+        `compressed: ${report.rows[0]!.chain}`,
+      );
       assert.ok(report.rows[0]!.sizeStored < report.rows[0]!.sizeOriginal);
       const r = (await s.handle('xcom/read', { loc: loc('report', { taskId: 'report' }) })) as XComReadResult;
       assert.ok(r.ok && !r.masked);
       if (r.ok && !r.masked) {
-        const rows = (r.node as { children: { node: { size: number; children: unknown[] } }[] }).children[0]!.node;
+        const rows = (r.node as { children: { node: { size: number; children: unknown[] } }[] }).children[0]!
+          .node;
         assert.equal(rows.size, 2000);
         assert.equal(rows.children.length, 50);
       }
-      const more = (await s.handle('xcom/read', { loc: loc('report', { taskId: 'report' }), path: ['rows'], offset: 1950 })) as XComReadResult;
-      assert.ok(more.ok && !more.masked && more.node.t === 'array' && more.node.children!.length === 50 && more.node.offset === 1950);
+      const more = (await s.handle('xcom/read', {
+        loc: loc('report', { taskId: 'report' }),
+        path: ['rows'],
+        offset: 1950,
+      })) as XComReadResult;
+      assert.ok(
+        more.ok &&
+          !more.masked &&
+          more.node.t === 'array' &&
+          more.node.children!.length === 50 &&
+          more.node.offset === 1950,
+      );
 
       // No key in this runtime yet: the reason is "no-key".
-      const noKey = (await s.handle('xcom/read', { loc: loc('api_token', { taskId: 'auth' }) })) as XComReadResult;
+      const noKey = (await s.handle('xcom/read', {
+        loc: loc('api_token', { taskId: 'auth' }),
+      })) as XComReadResult;
       assert.ok(!noKey.ok && noKey.reason === 'no-key', JSON.stringify(noKey));
       // Another key under the same id: wrong key (or tampered).
       await s.handle('secrets/set', { xcomKeys: [{ id: KEY_ID, key: OTHER_KEY }] });
-      const wrong = (await s.handle('xcom/read', { loc: loc('api_token', { taskId: 'auth' }) })) as XComReadResult;
+      const wrong = (await s.handle('xcom/read', {
+        loc: loc('api_token', { taskId: 'auth' }),
+      })) as XComReadResult;
       assert.ok(!wrong.ok && wrong.reason === 'wrong-key-or-tampered', JSON.stringify(wrong));
       await s.handle('secrets/set', { xcomKeys: [{ id: KEY_ID, key: KEY }] });
-      const masked = (await s.handle('xcom/read', { loc: loc('api_token', { taskId: 'auth' }) })) as XComReadResult;
+      const masked = (await s.handle('xcom/read', {
+        loc: loc('api_token', { taskId: 'auth' }),
+      })) as XComReadResult;
       assert.deepEqual([masked.ok, masked.ok && masked.masked], [true, true]);
       assert.ok(!JSON.stringify(masked).includes('hunter2'), 'a masked value sends nothing of it');
-      const shown = (await s.handle('xcom/read', { loc: loc('api_token', { taskId: 'auth' }), reveal: true })) as XComReadResult;
+      const shown = (await s.handle('xcom/read', {
+        loc: loc('api_token', { taskId: 'auth' }),
+        reveal: true,
+      })) as XComReadResult;
       assert.match(JSON.stringify(shown), /hunter2-secret/);
-      await assert.rejects(s.handle('xcom/readText', { loc: loc('api_token', { taskId: 'auth' }) }), /sensitive/);
-      const tampered = (await s.handle('xcom/read', { loc: loc('tampered', { taskId: 'auth' }) })) as XComReadResult;
+      await assert.rejects(
+        s.handle('xcom/readText', { loc: loc('api_token', { taskId: 'auth' }) }),
+        /sensitive/,
+      );
+      const tampered = (await s.handle('xcom/read', {
+        loc: loc('tampered', { taskId: 'auth' }),
+      })) as XComReadResult;
       assert.ok(!tampered.ok && tampered.reason === 'wrong-key-or-tampered');
-      const raw = (await s.handle('xcom/readRaw', { loc: loc('tampered', { taskId: 'auth' }) })) as XComRawResult;
+      const raw = (await s.handle('xcom/readRaw', {
+        loc: loc('tampered', { taskId: 'auth' }),
+      })) as XComRawResult;
       assert.equal(raw.integrity.status, 'authentication');
-      const rawOk = (await s.handle('xcom/readRaw', { loc: loc('api_token', { taskId: 'auth' }) })) as XComRawResult;
+      const rawOk = (await s.handle('xcom/readRaw', {
+        loc: loc('api_token', { taskId: 'auth' }),
+      })) as XComRawResult;
       assert.equal(rawOk.integrity.status, 'ok');
       assert.ok(!JSON.stringify(rawOk).includes('hunter2'));
 
-      assert.deepEqual(await s.handle('xcom/delete', { loc: loc('part', { taskId: 'mapped', mapIndex: 2 }) }), { rows: 1, objects: 0 });
-      const cleared = (await s.handle('xcom/clearRun', { dagId: 'demo', runId: 'run_1' })) as { rows: number };
+      assert.deepEqual(
+        await s.handle('xcom/delete', { loc: loc('part', { taskId: 'mapped', mapIndex: 2 }) }),
+        { rows: 1, objects: 0 },
+      );
+      const cleared = (await s.handle('xcom/clearRun', { dagId: 'demo', runId: 'run_1' })) as {
+        rows: number;
+      };
       assert.equal(cleared.rows, 253);
       assert.equal(((await s.handle('xcom/query', {})) as XComPage).total, 0);
     } finally {
@@ -281,19 +481,31 @@ describe('XCom browser requests in the runtime', () => {
     // few hundred KB once made the server's stdout writer fail (EAGAIN on the pipe) and the runtime exit.
     const dir = workspace();
     dirs.push(dir);
-    const rows = Array.from({ length: 40_000 }, (_, i) => ({ id: i, city: 'Lisbon', note: 'the same words, over and over' }));
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({
+      id: i,
+      city: 'Lisbon',
+      note: 'the same words, over and over',
+    }));
     await seed(dir, [{ loc: loc('big'), value: rows, backend: 'compressed' }]);
-    const server = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const server = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts')],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     server.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
-    const rpc = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+    const rpc = createMessageConnection(
+      new StreamMessageReader(server.stdout),
+      new StreamMessageWriter(server.stdin),
+    );
     rpc.listen();
     const died = exited.then((code) => {
       throw new Error(`the runtime exited (code ${code}); stderr: ${stderr}`);
     });
     died.catch(() => {});
-    const request = <T>(method: string, params: unknown) => Promise.race([rpc.sendRequest(method, params) as Promise<T>, died]);
+    const request = <T>(method: string, params: unknown) =>
+      Promise.race([rpc.sendRequest(method, params) as Promise<T>, died]);
     try {
       await request('runtime/initialize', { workspace: dir, config: {} });
       const at = { dagId: 'demo', runId: 'run_1', taskId: 'extract', mapIndex: -1, key: 'big' };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/runtime/store/store.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
 
@@ -32,14 +32,20 @@ const key1 = randomBytes(32).toString('base64');
 const key2 = randomBytes(32).toString('base64');
 
 function setup() {
-  const ws = tempWorkspace({ 'dags/cli_xcom.ts': DAG_FILE }, { dagsFolder: 'dags', xcom: { backend: 'database' } });
+  const ws = tempWorkspace(
+    { 'dags/cli_xcom.ts': DAG_FILE },
+    { dagsFolder: 'dags', xcom: { backend: 'database' } },
+  );
   const env = { HANGAR_XCOM_KEYS: `k1:${key1}` };
   const r = hangar(['run', 'cli_xcom', '--workspace', ws.root, '--date', '2024-01-15'], { env });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   return { ws, env };
 }
 
-const x = (ws: { root: string }, args: string[], env: NodeJS.ProcessEnv = {}) => hangar(['xcom', ...args, '--workspace', ws.root], { env: { HANGAR_XCOM_KEYS: '', HANGAR_XCOM_PASSPHRASE: '', ...env } });
+const x = (ws: { root: string }, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  hangar(['xcom', ...args, '--workspace', ws.root], {
+    env: { HANGAR_XCOM_KEYS: '', HANGAR_XCOM_PASSPHRASE: '', ...env },
+  });
 
 test('xcom get decodes any stored value; --raw shows the envelope and integrity; keys: wrong, missing, key file', () => {
   const { ws, env } = setup();
@@ -49,7 +55,11 @@ test('xcom get decodes any stored value; --raw shows the envelope and integrity;
     // Typed values, decoded.
     let r = x(ws, ['get', ...base, '--json'], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).value, { when: '2024-01-15T00:00:00.000Z', ids: { $set: [1, 2] }, n: '10n' });
+    assert.deepEqual(JSON.parse(r.stdout).value, {
+      when: '2024-01-15T00:00:00.000Z',
+      ids: { $set: [1, 2] },
+      n: '10n',
+    });
     // Encrypted (hybrid, sensitive by its key name and object key), with the key.
     r = x(ws, ['get', ...base, '--key', 'db_credentials'], env);
     assert.equal(r.code, 0, r.stderr);
@@ -57,12 +67,18 @@ test('xcom get decodes any stored value; --raw shows the envelope and integrity;
     // No key: says it is missing and how to provide one.
     r = x(ws, ['get', ...base, '--key', 'db_credentials']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /XCom "db_credentials" of task "produce" \(DAG "cli_xcom", run "manual__2024-01-15T00:00:00\+00:00"\): is encrypted with key "k1" and no XCom key is configured/);
+    assert.match(
+      r.stderr,
+      /XCom "db_credentials" of task "produce" \(DAG "cli_xcom", run "manual__2024-01-15T00:00:00\+00:00"\): is encrypted with key "k1" and no XCom key is configured/,
+    );
     assert.match(r.stderr, /HANGAR_XCOM_KEYS=<id>:<base64 key>.*hangar xcom gen-key.*--key-file/);
     // Wrong key under the same id: an authentication failure naming the XCom, no garbage.
     r = x(ws, ['get', ...base, '--key', 'db_credentials'], { HANGAR_XCOM_KEYS: `k1:${key2}` });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /Authentication failure: XCom "db_credentials" of task "produce" .*failed authentication with key "k1"/);
+    assert.match(
+      r.stderr,
+      /Authentication failure: XCom "db_credentials" of task "produce" .*failed authentication with key "k1"/,
+    );
     assert.doesNotMatch(r.stdout + r.stderr, /hunter2|etl/);
     assert.ok(!(r.stdout + r.stderr).includes(key2), 'key material never printed');
     // A key file outside the workspace works too.
@@ -120,11 +136,16 @@ test('xcom rotate-key: stops part way, resumes, loses nothing; old key no longer
     // Resume, with progress on stderr.
     r = x(ws, ['rotate-key'], both);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Key rotation to "k2": 4 re-encrypted, 3 already under it, 0 failed \(7 encrypted XComs\)/);
+    assert.match(
+      r.stdout,
+      /Key rotation to "k2": 4 re-encrypted, 3 already under it, 0 failed \(7 encrypted XComs\)/,
+    );
     assert.match(r.stderr, /rotate-key → "k2": 7\/7 examined/);
     // Only the new key is needed now.
     for (let i = 0; i < 6; i++) {
-      r = x(ws, ['get', '--dag', 'cli_xcom', '--run', RUN, '--task', 'produce', '--key', `secret_${i}`], { HANGAR_XCOM_KEYS: `k2:${key2}` });
+      r = x(ws, ['get', '--dag', 'cli_xcom', '--run', RUN, '--task', 'produce', '--key', `secret_${i}`], {
+        HANGAR_XCOM_KEYS: `k2:${key2}`,
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), { token: `tok-${i}` });
     }
@@ -142,11 +163,23 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
   try {
     let r = x(ws, ['lineage', '--dag', 'cli_xcom', '--run', RUN, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const lineage = JSON.parse(r.stdout) as { xcom: { task_id: string; key: string }; pulled_by: { task_id: string }[]; pushed_by: { task_id: string } }[];
+    const lineage = JSON.parse(r.stdout) as {
+      xcom: { task_id: string; key: string };
+      pulled_by: { task_id: string }[];
+      pushed_by: { task_id: string };
+    }[];
     const creds = lineage.find((l) => l.xcom.key === 'db_credentials')!;
     assert.equal(creds.pushed_by.task_id, 'produce');
-    assert.deepEqual(creds.pulled_by.map((p) => p.task_id), ['consume']);
-    assert.deepEqual(lineage.find((l) => l.xcom.task_id === 'produce' && l.xcom.key === 'return_value')!.pulled_by.map((p) => p.task_id), ['consume']);
+    assert.deepEqual(
+      creds.pulled_by.map((p) => p.task_id),
+      ['consume'],
+    );
+    assert.deepEqual(
+      lineage
+        .find((l) => l.xcom.task_id === 'produce' && l.xcom.key === 'return_value')!
+        .pulled_by.map((p) => p.task_id),
+      ['consume'],
+    );
     r = x(ws, ['lineage', '--dag', 'cli_xcom']);
     assert.match(r.stdout, /db_credentials\s+produce\s+consume\s+json>aes-256-gcm/);
 
@@ -160,7 +193,10 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     r = x(ws, ['sweep', '--dry-run', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
-    assert.deepEqual(s.orphans.map((o: { path: string }) => o.path), ['cli_xcom/gone/produce/-1/lost.abc.json']);
+    assert.deepEqual(
+      s.orphans.map((o: { path: string }) => o.path),
+      ['cli_xcom/gone/produce/-1/lost.abc.json'],
+    );
     assert.equal(s.orphan_bytes, 5000);
     assert.ok(existsSync(orphan), 'dry run removes nothing');
     r = x(ws, ['sweep']);
@@ -171,7 +207,7 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
     // clear --older-than: nothing is a week old; then back-date and clear.
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--older-than', '7d', '--json']);
     assert.deepEqual(JSON.parse(r.stdout), { rows: 0, objects: 0, bytes_freed: 0, errors: [] });
-    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await openWorkspaceStore(ws.root);
     await store.sql.run("UPDATE xcom SET created_at = '2020-01-01T00:00:00.000Z' WHERE key = 'big'");
     await store.close();
     r = x(ws, ['clear', '--dag', 'cli_xcom', '--run', RUN, '--older-than', '7d']);
@@ -203,16 +239,39 @@ test('xcom lineage, clear --older-than, sweep (dry run, then for real), gen-key'
 test('hangar bench xcom --quick: measured rows for every backend and data type, and the exit code says whether every target was met', () => {
   const r = hangar(['bench', 'xcom', '--quick', '--json'], { timeoutMs: 300_000 });
   const res = JSON.parse(r.stdout) as {
-    rows: { backend: string; dataType: string; size: number; serializeMs: number; deserializeMs: number; vsFloor: number }[];
+    rows: {
+      backend: string;
+      dataType: string;
+      size: number;
+      serializeMs: number;
+      deserializeMs: number;
+      vsFloor: number;
+    }[];
     targets: { name: string; ok: boolean; worst: number | null }[];
   };
-  assert.deepEqual([...new Set(res.rows.map((x) => x.backend))].sort(), ['compressed', 'database', 'encrypted', 'file', 'hybrid', 's3']);
-  assert.deepEqual([...new Set(res.rows.map((x) => x.dataType))].sort(), ['large', 'medium', 'random', 'repetitive', 'sensitive', 'small']);
-  for (const row of res.rows) assert.ok(row.serializeMs > 0 && row.deserializeMs > 0 && row.vsFloor > 0, JSON.stringify(row));
+  assert.deepEqual([...new Set(res.rows.map((x) => x.backend))].sort(), [
+    'compressed',
+    'database',
+    'encrypted',
+    'file',
+    'hybrid',
+    's3',
+  ]);
+  assert.deepEqual([...new Set(res.rows.map((x) => x.dataType))].sort(), [
+    'large',
+    'medium',
+    'random',
+    'repetitive',
+    'sensitive',
+    'small',
+  ]);
+  for (const row of res.rows)
+    assert.ok(row.serializeMs > 0 && row.deserializeMs > 0 && row.vsFloor > 0, JSON.stringify(row));
   assert.equal(res.targets.length, 3);
   const missed = res.targets.filter((t) => !t.ok);
   // Whether a target is met depends on the machine; what must hold is that the exit code and stderr say so.
   assert.equal(r.code, missed.length ? 1 : 0, r.stderr);
-  for (const t of missed) assert.ok(r.stderr.includes(`target missed: ${t.name}: worst cell ${t.worst}`), r.stderr);
+  for (const t of missed)
+    assert.ok(r.stderr.includes(`target missed: ${t.name}: worst cell ${t.worst}`), r.stderr);
   if (!missed.length) assert.doesNotMatch(r.stderr, /target missed/);
 });
