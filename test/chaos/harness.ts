@@ -12,8 +12,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { HANGAR_BIN } from '../helpers/cli.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import type { TempWorkspace } from '../helpers/workspace.ts';
 
@@ -93,17 +93,30 @@ export interface ChaosResult {
 }
 
 function cli(ws: TempWorkspace, env: NodeJS.ProcessEnv, args: string[]) {
-  return spawnSync(process.execPath, [HANGAR_BIN, ...args, '--workspace', ws.root], { env: { ...process.env, ...env, NO_COLOR: '1' }, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, [HANGAR_BIN, ...args, '--workspace', ws.root], {
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 }
 
 /** Runs the harness on a fresh workspace; the workspace is removed unless `keep`. */
-export async function chaos(options: { seed: number; kills: number; maxDelayMs?: number; keep?: boolean; log?: (s: string) => void }): Promise<ChaosResult> {
+export async function chaos(options: {
+  seed: number;
+  kills: number;
+  maxDelayMs?: number;
+  keep?: boolean;
+  log?: (s: string) => void;
+}): Promise<ChaosResult> {
   const started = performance.now();
   const random = prng(options.seed);
   const ws = tempWorkspace({});
   const effects = join(ws.root, 'effects.log');
   const marker = join(ws.root, 'marker.txt');
-  ws.write('hangar.json', JSON.stringify({ executor: 'isolated', parallelism: 4, xcom: { fileThreshold: 1024 } }));
+  ws.write(
+    'hangar.json',
+    JSON.stringify({ executor: 'isolated', parallelism: 4, xcom: { fileThreshold: 1024 } }),
+  );
   ws.write(`dags/${DAG_ID}.ts`, chaosDag(effects, marker));
   const env = { HANGAR_XCOM_KEYS: `chaos:${randomBytes(32).toString('base64')}` };
   const violations: string[] = [];
@@ -122,7 +135,11 @@ export async function chaos(options: { seed: number; kills: number; maxDelayMs?:
     const maxAttempts = options.kills * 8;
     for (let attempt = 0, k = 0; k < options.kills && attempt < maxAttempts; attempt++) {
       const delay = Math.floor(random() * (options.maxDelayMs ?? 2500));
-      const child = spawn(process.execPath, [HANGAR_BIN, 'run', DAG_ID, '--resume', runId, '--workspace', ws.root, '-o', 'plain'], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: 'ignore' });
+      const child = spawn(
+        process.execPath,
+        [HANGAR_BIN, 'run', DAG_ID, '--resume', runId, '--workspace', ws.root, '-o', 'plain'],
+        { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: 'ignore' },
+      );
       const ended = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           child.kill('SIGKILL');
@@ -138,7 +155,11 @@ export async function chaos(options: { seed: number; kills: number; maxDelayMs?:
         k++;
         await new Promise((r) => child.once('exit', r));
       }
-      options.log?.(ended ? `run ${runIds.length} ended by itself before ${delay} ms: the next run starts` : `kill ${k}/${options.kills} after ${delay} ms`);
+      options.log?.(
+        ended
+          ? `run ${runIds.length} ended by itself before ${delay} ms: the next run starts`
+          : `kill ${k}/${options.kills} after ${delay} ms`,
+      );
       if (ended) {
         runId = trigger();
         runIds.push(runId);
@@ -147,39 +168,90 @@ export async function chaos(options: { seed: number; kills: number; maxDelayMs?:
     }
     // The last resume runs to the end.
     const last = cli(ws, env, ['run', DAG_ID, '--resume', runId, '-o', 'plain']);
-    if (last.status !== 0) violations.push(`the final resume exited ${last.status}: ${last.stdout.slice(-2000)}${last.stderr.slice(-2000)}`);
+    if (last.status !== 0)
+      violations.push(
+        `the final resume exited ${last.status}: ${last.stdout.slice(-2000)}${last.stderr.slice(-2000)}`,
+      );
     // Files no XCom refers to any more (a kill between a file's write and its row) are what sweep is for.
     cli(ws, env, ['xcom', 'sweep', '--min-age', '0s']);
     let tries = 0;
     let orphanedTries = 0;
     for (const id of runIds) {
-      const r = check(ws, id, violations);
+      const r = await check(ws, id, violations);
       tries += r.tries;
       orphanedTries += r.orphanedTries;
     }
-    checkFiles(ws, violations);
+    await checkFiles(ws, violations);
     checkEffects(effects, runIds, violations);
-    return { seed: options.seed, kills: options.kills, killedMidRun, runs: runIds.length, tries, orphanedTries, violations, seconds: (performance.now() - started) / 1000 };
+    return {
+      seed: options.seed,
+      kills: options.kills,
+      killedMidRun,
+      runs: runIds.length,
+      tries,
+      orphanedTries,
+      violations,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     if (!options.keep) ws.remove();
   }
 }
 
 /** The invariants, read straight from the store and the workspace's files. */
-function check(ws: TempWorkspace, runId: string, violations: string[]): { runState: string; tries: number; orphanedTries: number } {
-  const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'), { readOnly: true });
+async function check(
+  ws: TempWorkspace,
+  runId: string,
+  violations: string[],
+): Promise<{ runState: string; tries: number; orphanedTries: number }> {
+  const db = await openWorkspaceStore(ws.root);
   try {
-    const run = db.prepare('SELECT state FROM dag_runs WHERE dag_id = ? AND run_id = ?').get(DAG_ID, runId) as { state: string } | undefined;
+    const run = await db.sql.get<{ state: string }>(
+      'SELECT state FROM dag_runs WHERE dag_id = ? AND run_id = ?',
+      DAG_ID,
+      runId,
+    );
     const runState = run?.state ?? 'missing';
     if (runState !== 'success') violations.push(`run ${runId} ended ${runState}, not success`);
-    const tis = db.prepare('SELECT task_id, map_index, state, try_number, max_tries FROM task_instances WHERE dag_id = ? AND run_id = ?').all(DAG_ID, runId) as { task_id: string; map_index: number; state: string | null; try_number: number; max_tries: number }[];
+    const tis = await db.sql.all<{
+      task_id: string;
+      map_index: number;
+      state: string | null;
+      try_number: number;
+      max_tries: number;
+    }>(
+      'SELECT task_id, map_index, state, try_number, max_tries FROM task_instances WHERE dag_id = ? AND run_id = ?',
+      DAG_ID,
+      runId,
+    );
     for (const ti of tis) {
-      if (ti.state !== 'success') violations.push(`task ${ti.task_id}[${ti.map_index}] is ${ti.state}, not success`);
+      if (ti.state !== 'success')
+        violations.push(`task ${ti.task_id}[${ti.map_index}] is ${ti.state}, not success`);
     }
-    const expected = ['list', 'flaky', 'big', 'secret', 'make_marker', 'wait_marker', 'report', ...[0, 1, 2, 3, 4].map((i) => `square[${i}]`)];
+    const expected = [
+      'list',
+      'flaky',
+      'big',
+      'secret',
+      'make_marker',
+      'wait_marker',
+      'report',
+      ...[0, 1, 2, 3, 4].map((i) => `square[${i}]`),
+    ];
     const have = new Set(tis.map((t) => (t.map_index >= 0 ? `${t.task_id}[${t.map_index}]` : t.task_id)));
     for (const e of expected) if (!have.has(e)) violations.push(`no task instance ${e}`);
-    const tries = db.prepare('SELECT task_id, map_index, try_number, state, log_path, error FROM task_tries WHERE dag_id = ? AND run_id = ?').all(DAG_ID, runId) as { task_id: string; map_index: number; try_number: number; state: string; log_path: string | null; error: string | null }[];
+    const tries = await db.sql.all<{
+      task_id: string;
+      map_index: number;
+      try_number: number;
+      state: string;
+      log_path: string | null;
+      error: string | null;
+    }>(
+      'SELECT task_id, map_index, try_number, state, log_path, error FROM task_tries WHERE dag_id = ? AND run_id = ?',
+      DAG_ID,
+      runId,
+    );
     let orphaned = 0;
     const seen = new Set<string>();
     for (const t of tries) {
@@ -190,17 +262,19 @@ function check(ws: TempWorkspace, runId: string, violations: string[]): { runSta
       if (/is gone|stopped before it ended/.test(t.error ?? '')) orphaned++;
     }
     for (const ti of tis) {
-      for (let n = 1; n <= ti.try_number; n++) if (!seen.has(`${ti.task_id}[${ti.map_index}]#${n}`)) violations.push(`try ${ti.task_id}[${ti.map_index}]#${n} has no record`);
+      for (let n = 1; n <= ti.try_number; n++)
+        if (!seen.has(`${ti.task_id}[${ti.map_index}]#${n}`))
+          violations.push(`try ${ti.task_id}[${ti.map_index}]#${n} has no record`);
     }
     return { runState, tries: tries.length, orphanedTries: orphaned };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
 /** Every XCom that refers to a file has it; every file is referred to by an XCom (after the sweep). */
-function checkFiles(ws: TempWorkspace, violations: string[]): void {
-  const db = new DatabaseSync(join(ws.root, '.hangar', 'hangar.db'), { readOnly: true });
+async function checkFiles(ws: TempWorkspace, violations: string[]): Promise<void> {
+  const db = await openWorkspaceStore(ws.root);
   try {
     const xcomDir = join(ws.root, '.hangar', 'xcom');
     const files = new Set<string>();
@@ -213,7 +287,10 @@ function checkFiles(ws: TempWorkspace, violations: string[]): void {
       }
     };
     walk(xcomDir);
-    const rows = db.prepare('SELECT task_id, key, chain, value FROM xcom WHERE dag_id = ?').all(DAG_ID) as { task_id: string; key: string; chain: string; value: Uint8Array }[];
+    const rows = await db.sql.all<{ task_id: string; key: string; chain: string; value: Uint8Array }>(
+      'SELECT task_id, key, chain, value FROM xcom WHERE dag_id = ?',
+      DAG_ID,
+    );
     const referenced = new Set<string>();
     for (const r of rows) {
       if (!r.chain.includes('file')) continue;
@@ -224,11 +301,15 @@ function checkFiles(ws: TempWorkspace, violations: string[]): void {
       referenced.add(p);
       if (!existsSync(p)) violations.push(`XCom ${r.task_id}/${r.key} refers to ${p}, which is missing`);
     }
-    for (const f of files) if (referenced.size > 0 && !referenced.has(f)) violations.push(`file ${f} has no XCom row after a sweep`);
-    if (rows.filter((r) => r.chain.includes('file')).length === 0) violations.push('no XCom went through the file backend (the harness tests nothing there)');
-    if (!rows.some((r) => r.chain.includes('aes'))) violations.push('no XCom was encrypted (the harness tests nothing there)');
+    for (const f of files)
+      if (referenced.size > 0 && !referenced.has(f))
+        violations.push(`file ${f} has no XCom row after a sweep`);
+    if (rows.filter((r) => r.chain.includes('file')).length === 0)
+      violations.push('no XCom went through the file backend (the harness tests nothing there)');
+    if (!rows.some((r) => r.chain.includes('aes')))
+      violations.push('no XCom was encrypted (the harness tests nothing there)');
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -244,12 +325,24 @@ function checkEffects(effects: string, runIds: readonly string[], violations: st
   for (const [l, n] of seen) {
     if (n > 1 && !l.split('|')[1]!.startsWith('wait_marker')) violations.push(`a try ran ${n} times: ${l}`);
   }
-  const tasks = ['list', 'flaky', 'big', 'secret', 'make_marker', 'wait_marker', 'report', ...[0, 1, 2, 3, 4].map((i) => `square|${i}`)];
+  const tasks = [
+    'list',
+    'flaky',
+    'big',
+    'secret',
+    'make_marker',
+    'wait_marker',
+    'report',
+    ...[0, 1, 2, 3, 4].map((i) => `square|${i}`),
+  ];
   for (const run of runIds) {
     const ofRun = lines.filter((l) => l.startsWith(run + '|')).map((l) => l.split('|'));
     for (const t of tasks) {
       const [task, index] = t.includes('|') ? t.split('|') : [t, '-1'];
-      if (!ofRun.some((p) => p[1] === task && p[2] === index)) violations.push(`run ${run}: the side effect of ${t.replace('|', '[')}${t.includes('|') ? ']' : ''} never happened`);
+      if (!ofRun.some((p) => p[1] === task && p[2] === index))
+        violations.push(
+          `run ${run}: the side effect of ${t.replace('|', '[')}${t.includes('|') ? ']' : ''} never happened`,
+        );
     }
   }
 }

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testRuntime } from '../helpers/runtime.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar, HANGAR_BIN } from '../helpers/cli.ts';
-import { Store } from '../../src/runtime/store/index.ts';
 
 const FAULTS = `import { dag } from 'hangar';
 export const d = dag({ id: 'faults' });
@@ -19,18 +19,25 @@ d.task('fine', async () => 'still fine');
 `;
 
 test('isolation: a task that throws a non-Error, hangs, exits or exhausts memory fails alone, with the reason', async () => {
-  const t = await testRuntime({ 'dags/faults.ts': FAULTS }, { config: { executor: 'isolated', parallelism: 3, workerMaxOldSpaceMb: 64 } });
+  const t = await testRuntime(
+    { 'dags/faults.ts': FAULTS },
+    { config: { executor: 'isolated', parallelism: 3, workerMaxOldSpaceMb: 64 } },
+  );
   try {
     const run = await t.rt.runDag('faults');
     const ti = async (id: string) => (await t.rt.store.tasks.get('faults', run.run_id, id))!;
     assert.equal((await ti('fine')).state, 'success', 'the runtime carried on');
-    for (const id of ['throws_string', 'throws_object', 'hangs', 'exits', 'oom']) assert.equal((await ti(id)).state, 'failed', id);
+    for (const id of ['throws_string', 'throws_object', 'hangs', 'exits', 'oom'])
+      assert.equal((await ti(id)).state, 'failed', id);
     assert.match((await ti('throws_string')).error!, /non-Error value: "a plain string"/);
     assert.match((await ti('throws_object')).error!, /non-Error value: \{"code":42,"reason":"object"\}/);
     assert.match((await ti('hangs')).error!, /timed out after 0\.5s/);
     assert.match((await ti('exits')).error!, /exited with code 1/);
     assert.match((await ti('oom')).error!, /was killed by SIGABRT: it ran out of memory/);
-    const exitLog = readFileSync((await t.rt.store.tasks.listTries('faults', run.run_id, 'exits'))[0]!.log_path!, 'utf8');
+    const exitLog = readFileSync(
+      (await t.rt.store.tasks.listTries('faults', run.run_id, 'exits'))[0]!.log_path!,
+      'utf8',
+    );
     assert.match(exitLog, /INFO - about to exit/);
     assert.match(exitLog, /ERROR - The task's process \(pid \d+\) exited with code 1/);
     assert.notEqual((await ti('exits')).pid, process.pid, 'tries ran in worker processes');
@@ -66,14 +73,22 @@ async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
 test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fails the orphaned try and --resume finishes the run', async () => {
   const ws = tempWorkspace({ 'dags/slow.ts': SLOW });
   try {
-    const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'slow_chain', '--date', '2024-05-01', '--workspace', ws.root], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [HANGAR_BIN, 'run', 'slow_chain', '--date', '2024-05-01', '--workspace', ws.root],
+      { stdio: 'ignore' },
+    );
     await waitFor(() => existsSync(join(ws.root, 'second.started')));
     const workerPid = Number(readFileSync(join(ws.root, 'second.started'), 'utf8'));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const runId = 'manual__2024-05-01T00:00:00+00:00';
-    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
-    assert.equal((await store.tasks.get('slow_chain', runId, 'second'))!.state, 'running', 'left running by the dead runtime');
+    const store = await openWorkspaceStore(ws.root);
+    assert.equal(
+      (await store.tasks.get('slow_chain', runId, 'second'))!.state,
+      'running',
+      'left running by the dead runtime',
+    );
     await store.close();
     // The worker notices its runtime is gone and exits by itself.
     await waitFor(() => {
@@ -87,10 +102,13 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
     const resumed = hangar(['run', 'slow_chain', '--resume', runId, '--workspace', ws.root]);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /Recovered task "second"/);
-    const after = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+    const after = await openWorkspaceStore(ws.root);
     try {
       const tries = await after.tasks.listTries('slow_chain', runId, 'second');
-      assert.deepEqual(tries.map((x) => x.state), ['failed', 'success']);
+      assert.deepEqual(
+        tries.map((x) => x.state),
+        ['failed', 'success'],
+      );
       assert.match(tries[0]!.error!, /stopped before it ended/);
       assert.equal((await after.runs.get('slow_chain', runId))!.state, 'success');
       assert.equal((await after.tasks.get('slow_chain', runId, 'third'))!.state, 'success');
@@ -106,17 +124,25 @@ test('crash recovery: the runtime killed with SIGKILL mid-run; the next start fa
 test('crash recovery: without retries left, the orphaned try fails and its downstream is upstream_failed — nothing stays running', async () => {
   const ws = tempWorkspace({ 'dags/slow.ts': SLOW.replace('retries: 1', 'retries: 0') });
   try {
-    const child = spawn(process.execPath, [HANGAR_BIN, 'run', 'slow_chain', '--date', '2024-05-02', '--workspace', ws.root], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [HANGAR_BIN, 'run', 'slow_chain', '--date', '2024-05-02', '--workspace', ws.root],
+      { stdio: 'ignore' },
+    );
     await waitFor(() => existsSync(join(ws.root, 'second.started')));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const runId = 'manual__2024-05-02T00:00:00+00:00';
     const resumed = hangar(['run', 'slow_chain', '--resume', runId, '--workspace', ws.root]);
     assert.equal(resumed.code, 1);
-    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await openWorkspaceStore(ws.root);
     try {
       const states = (await store.tasks.list('slow_chain', runId)).map((x) => [x.task_id, x.state]);
-      assert.deepEqual(states, [['first', 'success'], ['second', 'failed'], ['third', 'upstream_failed']]);
+      assert.deepEqual(states, [
+        ['first', 'success'],
+        ['second', 'failed'],
+        ['third', 'upstream_failed'],
+      ]);
       assert.equal((await store.runs.get('slow_chain', runId))!.state, 'failed');
     } finally {
       await store.close();
@@ -151,7 +177,11 @@ for (let i = 0; i < ${n}; i++) {
     const racers = [0, 1].map(
       () =>
         new Promise<{ code: number | null; out: string }>((resolve) => {
-          const c = spawn(process.execPath, [HANGAR_BIN, 'run', 'wide', '--resume', runId, '--workspace', ws.root], { env: { ...process.env, NO_COLOR: '1' } });
+          const c = spawn(
+            process.execPath,
+            [HANGAR_BIN, 'run', 'wide', '--resume', runId, '--workspace', ws.root],
+            { env: { ...process.env, NO_COLOR: '1' } },
+          );
           let out = '';
           c.stdout.on('data', (d) => (out += d));
           c.stderr.on('data', (d) => (out += d));
@@ -173,9 +203,9 @@ for (let i = 0; i < ${n}; i++) {
     assert.equal(tasks.length, n, 'each leaf ran exactly once');
     assert.equal(new Set(tasks).size, n);
     const runners = new Set(lines.map((l) => l.split(' ')[1]));
-    const store = await Store.open(join(ws.root, '.hangar', 'hangar.db'));
+    const store = await openWorkspaceStore(ws.root);
     try {
-      for (const ti of (await store.tasks.list('wide', runId))) assert.equal(ti.try_number, 1, ti.task_id);
+      for (const ti of await store.tasks.list('wide', runId)) assert.equal(ti.try_number, 1, ti.task_id);
       assert.equal((await store.runs.get('wide', runId))!.state, 'success');
     } finally {
       await store.close();
