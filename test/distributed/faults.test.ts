@@ -398,3 +398,56 @@ a.chain(...['s1', 's2', 's3', 's4'].map((id) => a.task(id, async () => { await n
     }
   },
 );
+
+test(
+  "an executionTimeout is enforced on the worker, and a run's cancellation (its dagrunTimeout) reaches the worker and stops the try there",
+  { timeout: 180_000 },
+  async () => {
+    const dep = await startDeployment();
+    const marks = join(dep.base, 'marks.txt');
+    writeFileSync(
+      join(dep.schedulerRoot, 'dags', 'slow.ts'),
+      `import { dag } from 'hangar';
+import { appendFileSync } from 'node:fs';
+export const t = dag({ id: 'timeouts', schedule: null, startDate: '2024-01-01' });
+t.task('hangs', { executionTimeout: '1s' }, async () => { await new Promise((r) => setTimeout(r, 60_000)); });
+export const c = dag({ id: 'cancelled', schedule: null, startDate: '2024-01-01', dagrunTimeout: '2s' });
+c.task('long', async () => {
+  appendFileSync(${JSON.stringify(marks)}, 'started\\n');
+  await new Promise((r) => setTimeout(r, 60_000));
+  appendFileSync(${JSON.stringify(marks)}, 'finished\\n');
+});
+`,
+    );
+    const store = await openStore(dep);
+    try {
+      const worker = await dep.startWorker('w1');
+      const timedOut = await dep.hangar(['run', 'timeouts', '--workspace', dep.schedulerRoot]);
+      assert.equal(timedOut.code, 1, timedOut.out);
+      const t = await store.sql.get<{ error: string; duration: number }>(
+        "SELECT error, duration FROM task_tries WHERE dag_id = 'timeouts'",
+      );
+      assert.match(t!.error, /Task timed out after 1s \(executionTimeout\); its process was killed/);
+      assert.ok(t!.duration < 20, `killed at the timeout, not at the end of the task (${t!.duration} s)`);
+
+      const started = Date.now();
+      const cancelled = await dep.hangar(['run', 'cancelled', '--workspace', dep.schedulerRoot]);
+      assert.equal(cancelled.code, 1, cancelled.out);
+      assert.ok(Date.now() - started < 30_000, 'the run ended without waiting for the task');
+      const c = await store.sql.get<{ error: string }>(
+        "SELECT error FROM task_tries WHERE dag_id = 'cancelled'",
+      );
+      assert.match(c!.error, /The run exceeded its dagrunTimeout of 2s/);
+      await worker.waitFor(
+        /stopping cancelled\.long try 1 of \S+: The run exceeded its dagrunTimeout of 2s/,
+        10_000,
+      );
+      await worker.waitFor(/cancelled\.long try 1 of \S+: failed/, 10_000);
+      assert.deepEqual(lines(marks), ['started'], 'the task was stopped on the worker, not left to finish');
+      assert.equal((await store.sql.all('SELECT 1 FROM try_dispatch WHERE outcome IS NULL')).length, 0);
+    } finally {
+      await store.close();
+      await dep.close();
+    }
+  },
+);
