@@ -74,12 +74,13 @@ test(
       const finRun = (JSON.parse(fin.out) as { run_id: string }).run_id;
       const fanRun = (JSON.parse(fan.out) as { run_id: string }).run_id;
 
-      store = await Store.open(parseStoreTarget(dep.db.url, dep.schedulerRoot));
+      const st = await Store.open(parseStoreTarget(dep.db.url, dep.schedulerRoot));
+      store = st;
       const until = Date.now() + 400_000;
       for (;;) {
         const states = await Promise.all([
-          store.runs.get('financial_analytics_pipeline', finRun),
-          store.runs.get('fan_200', fanRun),
+          st.runs.get('financial_analytics_pipeline', finRun),
+          st.runs.get('fan_200', fanRun),
         ]);
         if (states.every((r) => r && (r.state === 'success' || r.state === 'failed'))) break;
         if (Date.now() > until)

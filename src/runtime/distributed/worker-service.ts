@@ -121,8 +121,11 @@ export class WorkerService {
     try {
       await store.dispatch.beat(this.id, nowIso());
       if (this.running.size === 0) return;
+      // Only tries that were running before the query: one claimed while it ran is not in its answer.
+      const before = [...this.running];
       const open = new Map((await store.dispatch.open(this.id)).map((r) => [keyString(r), r]));
-      for (const [k, run] of this.running) {
+      for (const [k, run] of before) {
+        if (this.running.get(k) !== run) continue; // it ended meanwhile
         const row = open.get(k);
         let why: string | undefined;
         if (!row) why = 'the scheduler settled this try without this worker (it was presumed gone)';
