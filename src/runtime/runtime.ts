@@ -198,7 +198,15 @@ export class Runtime {
    * fail or go up for retry. Runs owned by a live runtime are left alone.
    */
   async recover(only?: { dagId: string; runId: string }): Promise<RecoveredTask[]> {
-    const recovered = await recoverOrphans(this.store, (id) => this.bag?.dags.get(id), this.clock.now(), this.config.scheduler.heartbeatTimeoutSeconds * 1000, undefined, only);
+    const recovered = await recoverOrphans(
+      this.store,
+      (id) => this.bag?.dags.get(id),
+      this.clock.now(),
+      this.config.scheduler.heartbeatTimeoutSeconds * 1000,
+      undefined,
+      only,
+      this.executor.adoptable?.bind(this.executor),
+    );
     for (const r of recovered) {
       this.events.emit('warning', { dagId: r.dagId, runId: r.runId, taskId: r.taskId, message: `Recovered task "${r.taskId}" of run "${r.runId}" left by a runtime that stopped: now ${r.state ?? 'none'}` });
     }

@@ -341,7 +341,7 @@ a.before(b);
 );
 
 test(
-  'a scheduler SIGKILLed while its run is on the workers: another scheduler adopts the run after the heartbeat timeout and finishes it',
+  'a scheduler SIGKILLed while its run is on the workers: another scheduler adopts the run and the try on a worker after the heartbeat timeout, and finishes it without retrying anything',
   { timeout: 180_000 },
   async () => {
     const dep = await startDeployment();
@@ -383,6 +383,18 @@ a.chain(...['s1', 's2', 's3', 's4'].map((id) => a.task(id, async () => { await n
       assert.deepEqual(
         tis.map((ti) => ti.state),
         ['success', 'success', 'success', 'success'],
+      );
+      // The try that was on a worker when its scheduler died was adopted, not failed and retried.
+      const tries = await store.sql.all<{ task_id: string; try_number: number; state: string }>(
+        "SELECT task_id, try_number, state FROM task_tries WHERE dag_id = 'adopt' ORDER BY task_id, try_number",
+      );
+      assert.deepEqual(
+        tries.map((t) => `${t.task_id}:${t.try_number}:${t.state}`),
+        ['s1:1:success', 's2:1:success', 's3:1:success', 's4:1:success'],
+      );
+      assert.ok(
+        heir.lines.some((l) => /Task "s2" try 1: adopted from the runtime that stopped/.test(l)),
+        heir.lines.join('\n'),
       );
       assert.equal(
         (await store.sql.all("SELECT 1 FROM try_dispatch WHERE dag_id = 'adopt' AND outcome IS NULL")).length,

@@ -82,6 +82,18 @@ export class DistributedExecutor implements TaskExecutor {
     return this.logs.urlOf(tryLogKey(dagId, runId, taskId, mapIndex, tryNumber));
   }
 
+  async adoptable(key: TryKey): Promise<boolean> {
+    const row = await this.opts.store.dispatch.get(key);
+    if (!row) return false;
+    if (row.outcome !== null || row.worker_id === null) return true;
+    const worker = await this.opts.store.dispatch.worker(row.worker_id);
+    return (
+      !!worker &&
+      worker.state !== 'stopped' &&
+      Date.now() - Date.parse(worker.heartbeat_at) <= this.opts.heartbeatTimeoutMs
+    );
+  }
+
   private handle(name: string): Promise<QueueHandle> {
     let h = this.queues.get(name);
     if (!h) {
@@ -156,12 +168,16 @@ export class DistributedExecutor implements TaskExecutor {
       timeoutMs: req.timeoutMs ?? null,
       logKey: tryLogKey(req.dagId, req.runId, req.taskId, req.mapIndex, req.tryNumber),
     };
-    await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso());
+    // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
+    const known = await store.dispatch.get(key);
     const { queue } = await this.handle(req.queue);
     const enqueue = () =>
       queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    await enqueue();
-    this.outage.ok();
+    if (!known) {
+      await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso());
+      await enqueue();
+      this.outage.ok();
+    }
 
     const pollMs = this.opts.pollMs ?? 1000;
     let startedReported = false;

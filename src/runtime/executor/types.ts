@@ -78,6 +78,13 @@ export interface TaskExecutor {
    * `onStarted` tells the pid of the process that runs it, once it runs.
    */
   execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number, hostname?: string) => void): Promise<ExecuteResult>;
+  /**
+   * Whether a try that another runtime handed to this executor (and then stopped) can be
+   * followed to its end here instead of being failed (Airflow's executor.try_adopt_task_instances):
+   * true for the distributed executor when the try's worker is alive or it has ended. `execute()`
+   * of such a try then waits for it rather than starting it again.
+   */
+  adoptable?(key: { dag_id: string; run_id: string; task_id: string; map_index: number; try_number: number }): Promise<boolean>;
   /** Where a try's log is kept, when not in the runtime's own logs folder (an s3:// URL for the distributed executor). */
   logPathFor?(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string;
   close(): Promise<void>;

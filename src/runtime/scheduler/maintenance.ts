@@ -6,6 +6,7 @@ import type { DagSpec } from '../processor/serialized.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskState } from '../store/records.ts';
+import type { TiKey } from '../store/repos/tasks.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { retryDelayMs } from './retry.ts';
 import { describeOwner, ownerGone, processAlive } from './owner.ts';
@@ -34,6 +35,7 @@ export async function recoverOrphans(
   staleMs: number,
   isAlive: (pid: number) => boolean = processAlive,
   only?: { dagId: string; runId: string },
+  adoptable?: (key: TiKey & { try_number: number }) => Promise<boolean>,
 ): Promise<RecoveredTask[]> {
   const recovered: RecoveredTask[] = [];
   // One run: a keyed lookup, so starting many runs does not scan every active run each time.
@@ -52,6 +54,8 @@ export async function recoverOrphans(
           recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: null });
           continue;
         }
+        // A try on a live worker of the distributed executor outlives its scheduler: the next owner follows it.
+        if (adoptable && (await adoptable({ ...key, try_number: ti.try_number }))) continue;
         const state = await failOrphanTry(store, dag, ti, now, `The runtime running this try (${describeOwner(run)}) stopped before it ended (its process is gone or its heartbeat stopped)`);
         if (state === undefined) continue;
         recovered.push({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state });

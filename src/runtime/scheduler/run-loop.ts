@@ -138,6 +138,8 @@ export class RunLoop {
   private unfinished = 0;
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
   private readonly completed: Completion[] = [];
+  /** Tries adopted from a runtime that stopped, launched when the loop starts. */
+  private readonly adopted: { ti: TI; launch: () => Promise<void> }[] = [];
   /** State changes not yet written: the next turn writes them in its transaction, then reports them. */
   private readonly writes: PendingWrite[] = [];
 
@@ -190,6 +192,7 @@ export class RunLoop {
         const remaining = Math.max(0, this.dag.dagrunTimeoutMs - elapsed);
         this.addTimer(() => this.cancel(`The run exceeded its dagrunTimeout of ${this.dag.dagrunTimeoutMs! / 1000}s`), remaining);
       }
+      for (const { ti, launch } of this.adopted.splice(0)) this.launchAdopted(ti, launch);
       for (;;) {
         await this.drainCompleted();
         await this.schedulePass();
@@ -312,6 +315,19 @@ export class RunLoop {
       if (ti.state === 'running' || ti.state === 'queued') {
         // Left over from a runtime that is gone (crash recovery marks these first), or claimed by another runtime.
         const row = (await this.deps.store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!;
+        const tryKey = { dag_id: row.dag_id, run_id: row.run_id, task_id: row.task_id, map_index: row.map_index, try_number: row.try_number };
+        if (this.deps.executor.adoptable && (await this.deps.executor.adoptable(tryKey))) {
+          // Still running on a worker (distributed executor): follow it to its end instead of failing it.
+          const tries = await this.deps.store.tasks.listTries(row.dag_id, row.run_id, row.task_id, row.map_index);
+          const record = tries.find((t) => t.try_number === row.try_number);
+          const logPath =
+            record?.log_path ??
+            this.deps.executor.logPathFor?.(row.dag_id, row.run_id, row.task_id, row.map_index, row.try_number) ??
+            tryLogPath(this.deps.logsDir, row.dag_id, row.run_id, row.task_id, row.map_index, row.try_number);
+          this.running.add(key(ti.task.id, ti.mapIndex));
+          this.adopted.push({ ti, launch: this.launcher(ti, row.try_number, logPath, record?.start_date ?? row.start_date ?? nowIso(), ti.state) });
+          continue;
+        }
         this.watchExternal(ti, row);
       } else if (ti.state === 'up_for_retry' || ti.state === 'up_for_reschedule') {
         const row = (await this.deps.store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!;
@@ -631,6 +647,17 @@ export class RunLoop {
     await store.tasks.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
     ti.tryNumber = tryNumber;
     this.running.add(k);
+    return this.launcher(ti, tryNumber, logPath, startDate, claimState);
+  }
+
+  /**
+   * What runs a claimed try through the executor and records its end as completed: for a try
+   * claimed now, or one adopted from a runtime that stopped (`state` is then what it was left in).
+   */
+  private launcher(ti: TI, tryNumber: number, logPath: string, startDate: string, claimState: TaskState): () => Promise<void> {
+    const { store } = this.deps;
+    const k = key(ti.task.id, ti.mapIndex);
+    const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     return async () => {
       this.applyState(ti, ti.state, claimState);
       this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: claimState, tryNumber, logPath });
@@ -672,6 +699,27 @@ export class RunLoop {
       this.running.delete(k);
       this.completed.push({ ti, req, result, startDate, endDate: nowIso() });
     };
+  }
+
+  /** Runs an adopted try within this runtime's limits (its pool slot is taken if free; it runs either way). */
+  private launchAdopted(ti: TI, launch: () => Promise<void>): void {
+    const { pools, parallelism } = this.deps;
+    let acquired = false;
+    try {
+      acquired = pools.tryAcquire(ti.task.pool, ti.task.poolSlots);
+    } catch {
+      // an unknown pool: the try was started under it elsewhere; it finishes here
+    }
+    parallelism.running++;
+    this.activeInDag++;
+    this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `Task "${ti.task.id}" try ${ti.tryNumber}: adopted from the runtime that stopped (it goes on where it runs)` });
+    void launch().finally(() => {
+      parallelism.running--;
+      this.activeInDag--;
+      if (acquired) pools.release(ti.task.pool, ti.task.poolSlots);
+      this.deps.events.emit('slot-freed', {});
+      this.poke();
+    });
   }
 
   /** Writes every ended try of this turn in one transaction, then reports them and runs what follows. */
