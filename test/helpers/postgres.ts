@@ -148,7 +148,21 @@ export function sharedServerEnv(s: PostgresServer): string {
   return JSON.stringify({ host: s.host, port: s.port, user: s.user, password: s.password, dir: s.dir });
 }
 
-function start(): PostgresServer {
+/** A server that a test stops and starts again (a database outage), its own and no one else's. */
+export interface ControlledPostgresServer extends PostgresServer {
+  /** Stops it at once (`pg_ctl stop -m immediate`: connections drop, as when a machine goes). */
+  pause(): void;
+  /** Starts it again on the same port, with its data. */
+  resume(): void;
+  stop(): void;
+}
+
+/** A server of its own for outage tests (this process's shared one must stay up for the others). */
+export function controlledPostgresServer(): ControlledPostgresServer {
+  return start(false);
+}
+
+function start(shared = true): ControlledPostgresServer {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-pg-'));
   const password = randomBytes(12).toString('hex');
   const user = 'hangar';
@@ -233,25 +247,31 @@ function start(): PostgresServer {
     '60',
     'start',
   ]);
-  try {
-    execFileSync(ctlFile, ctlArgs, { stdio: 'ignore' });
-  } catch (err) {
-    const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-    throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
-  }
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
+  const launch = () => {
+    try {
+      execFileSync(ctlFile, ctlArgs, { stdio: 'ignore' });
+    } catch (err) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+      throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+    }
+  };
+  launch();
+  const halt = () => {
     const [f, a] = pgCommand('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     try {
       execFileSync(f, a, { stdio: 'ignore' });
     } catch {
       // already stopped
     }
+  };
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    halt();
     rmSync(dir, { recursive: true, force: true });
   };
-  stopServer = stop;
+  if (shared) stopServer = stop;
   process.once('exit', stop);
   // The test runner ends a cancelled or timed-out file with a signal: 'exit' does not run then.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
@@ -260,7 +280,7 @@ function start(): PostgresServer {
       process.kill(process.pid, signal);
     });
   }
-  return describe({ host: '127.0.0.1', port, user, password, dir });
+  return { ...describe({ host: '127.0.0.1', port, user, password, dir }), pause: halt, resume: launch, stop };
 }
 
 let counter = 0;

@@ -220,6 +220,16 @@ export class RunLoop {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       return await this.finishRun();
+    } catch (err) {
+      // The store failed under the loop (unreachable, a dropped connection): what this loop holds in
+      // memory can no longer be written. Its tries stop (recorded as lost and retried when the run
+      // resumes; a distributed try goes on on its worker and is adopted then), and the error goes up.
+      if (!this.lost && this.running.size > 0) {
+        this.abort.abort(new Error(`Stopped: the store failed under the run (${describeError(err)}); the run resumes once it answers`));
+        const until = Date.now() + 30_000;
+        while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      }
+      throw err;
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       for (const o of observers) {

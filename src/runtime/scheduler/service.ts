@@ -279,12 +279,35 @@ export class SchedulerService {
         if (state === 'running' || state === 'queued') return;
         this.log(`run ${run.run_id} of DAG "${run.dag_id}" ended: ${state}`);
       })
-      .catch((err: unknown) => this.log(`run ${run.run_id} of DAG "${run.dag_id}" could not run: ${(err as Error).message}`))
+      .catch(async (err: unknown) => {
+        this.log(`run ${run.run_id} of DAG "${run.dag_id}" could not run: ${(err as Error).message}`);
+        await this.giveBack(run);
+      })
       .finally(() => {
         this.executing.delete(k);
         this.wake?.();
       });
     this.executing.set(k, p);
+  }
+
+  /**
+   * Leaves a run whose loop failed (the store went away under it) without an owner, so that
+   * this scheduler, or another, resumes it once the store answers: while this process is alive
+   * and owns it, no one would count it gone. Retries until the store takes the release.
+   */
+  private async giveBack(run: DagRunRecord): Promise<void> {
+    let said = false;
+    while (!this.stopping) {
+      try {
+        await this.runtime.store.runs.release(run.dag_id, run.run_id, selfOwner());
+        if (said) this.log(`the store answers again: run ${run.run_id} of DAG "${run.dag_id}" will resume`);
+        return;
+      } catch (err) {
+        if (!said) this.log(`the store is unreachable (${(err as Error).message}): run ${run.run_id} of DAG "${run.dag_id}" resumes once it answers`);
+        said = true;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(this.pollMs, 1000)));
+    }
   }
 
   /** Resolves when no run this scheduler started is executing. */
@@ -293,6 +316,7 @@ export class SchedulerService {
   }
 
   private async loop(): Promise<void> {
+    let failing: string | undefined;
     while (!this.stopping) {
       if (this.reloadWanted) {
         try {
@@ -304,8 +328,13 @@ export class SchedulerService {
       let nextAt: number;
       try {
         nextAt = (await this.tick()).nextAt;
+        if (failing !== undefined) this.log('scheduler loop turns succeed again');
+        failing = undefined;
       } catch (err) {
-        this.log(`scheduler loop turn failed (retrying): ${(err as Error).message}`);
+        // Once per cause, not once per turn: an unreachable store fails every turn until it is back.
+        const message = (err as Error).message;
+        if (message !== failing) this.log(`scheduler loop turn failed (retrying every ${this.pollMs / 1000} s): ${message}`);
+        failing = message;
         nextAt = this.clock.now() + this.pollMs;
       }
       if (this.stopping) break;
