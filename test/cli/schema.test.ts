@@ -110,6 +110,8 @@ test(
       const kinds = new Set(list.dags.flatMap((d) => d.tasks.map((t) => t.kind)));
       assert.ok(kinds.has('typescript') && kinds.has('sensor') && !kinds.has('python'), [...kinds].join());
 
+      // A workspace that never ran a worker: none (test/distributed/e2e.test.ts validates real rows).
+      assert.deepEqual(json('workers', ['workers', '--all']).data, { workers: [] });
       json('variables-set', ['variables', 'set', 'api_token', 's3cr3t']);
       json('variables-set', ['variables', 'set', 'region', 'eu']);
       const vars = json('variables-list', ['variables', 'list']).data as { key: string; value: string }[];

@@ -7,12 +7,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { join } from 'node:path';
 import { Store } from '../../src/runtime/store/store.ts';
 import { parseStoreTarget } from '../../src/runtime/store/target.ts';
 import { startHangar } from '../helpers/scheduler-process.ts';
 import { startDeployment } from './deployment.ts';
+
+/** A validator of docs/cli-schema/workers.json (test/cli/schema.test.ts checks the others). */
+function workersSchema() {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  ajv.addKeyword({ keyword: 'schemaVersion', schemaType: 'number' });
+  return ajv.compile(
+    JSON.parse(
+      readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'cli-schema', 'workers.json'), 'utf8'),
+    ) as object,
+  );
+}
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'dags');
 
@@ -201,9 +213,31 @@ test(
         0.79,
       );
 
+      // `hangar workers`: the three, alive, as docs/cli-schema/workers.json says.
+      const validate = workersSchema();
+      const listed = await dep.hangar(['workers', '--workspace', dep.schedulerRoot, '-o', 'json']);
+      const alive = JSON.parse(listed.out) as {
+        workers: { state: string; queues: string[]; running_tries: number }[];
+      };
+      assert.ok(validate(alive), JSON.stringify(validate.errors));
+      assert.deepEqual(
+        alive.workers.map((w) => [w.state, w.queues, w.running_tries]),
+        [
+          ['running', ['default'], 0],
+          ['running', ['default'], 0],
+          ['running', ['default'], 0],
+        ],
+      );
+
       // The workers go (SIGTERM: they finish and leave); the logs stay readable from S3.
       for (const w of dep.workers) w.child.kill('SIGTERM');
       assert.deepEqual(await Promise.all(dep.workers.map((w) => w.exited)), [0, 0, 0]);
+      const gone = await dep.hangar(['workers', '--workspace', dep.schedulerRoot]);
+      assert.match(gone.out, /No worker running \(--all lists the stopped ones\)/);
+      const stopped = JSON.parse(
+        (await dep.hangar(['workers', '--all', '--workspace', dep.schedulerRoot, '-o', 'json'])).out,
+      ) as unknown;
+      assert.ok(validate(stopped), JSON.stringify(validate.errors));
       const workers = await store.dispatch.workers();
       assert.deepEqual(
         workers.map((w) => w.state),

@@ -58,6 +58,8 @@ Commands:
   scheduler                        Run the scheduler: create runs on their schedules and run them (Ctrl+C stops)
   worker [--queues Q1,Q2] [--concurrency N]
                                    Run tries of the distributed executor from its Redis queues (Ctrl+C stops)
+  workers [--all]                  The distributed executor's workers: host, queues, heartbeat, tries running
+                                   (--all: stopped ones too)
   dags pause|unpause DAG           Stop or resume creating scheduled runs of a DAG (kept in the store)
   dags errors                      DAG files that failed to load, with the reason and line
   dags reparse                     Parse every DAG file again (also those a time or memory budget stopped)
@@ -119,6 +121,7 @@ const OPTIONS = {
   'no-run': { type: 'boolean' },
   timings: { type: 'boolean' },
   queues: { type: 'string' },
+  all: { type: 'boolean' },
   concurrency: { type: 'string' },
   reparse: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -380,6 +383,54 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         log(`worker ${worker.id} started (pid ${process.pid}): queues ${queues.join(', ')} on ${d.redisRedacted}, ${concurrency} at once, store ${rt.store.location}, logs in ${d.logs.url}`);
         await done;
         log(`worker ${worker.id} stopped`);
+        return 0;
+      },
+      false,
+    );
+  },
+
+  async workers(ctx) {
+    return withRuntime(
+      ctx,
+      async (rt) => {
+        const timeoutMs = rt.config.scheduler.heartbeatTimeoutSeconds * 1000;
+        const [all, open] = await Promise.all([rt.store.dispatch.workers(), rt.store.dispatch.openCounts()]);
+        const now = Date.now();
+        const workers = all
+          .map((w) => ({
+            worker_id: w.worker_id,
+            hostname: w.hostname,
+            pid: w.pid,
+            queues: w.queues.split(',').filter(Boolean),
+            concurrency: w.concurrency,
+            version: w.version,
+            state: w.state !== 'stopped' && now - Date.parse(w.heartbeat_at) > timeoutMs ? ('gone' as const) : w.state,
+            started_at: w.started_at,
+            heartbeat_at: w.heartbeat_at,
+            stopped_at: w.stopped_at,
+            running_tries: open.get(w.worker_id) ?? 0,
+          }))
+          .filter((w) => ctx.values.all || w.state !== 'stopped');
+        emit(ctx, 'workers', { workers }, () => {
+          if (workers.length === 0) {
+            ctx.out(all.length ? 'No worker running (--all lists the stopped ones)' : 'No worker has run on this store (hangar worker starts one)');
+            return;
+          }
+          printTable(
+            ctx,
+            ['worker', 'host', 'pid', 'queues', 'state', 'heartbeat', 'tries', 'version'],
+            workers.map((w) => [
+              w.worker_id,
+              w.hostname,
+              w.pid,
+              w.queues.join(','),
+              w.state,
+              `${formatDuration((now - Date.parse(w.heartbeat_at)) / 1000)} ago`,
+              `${w.running_tries}/${w.concurrency}`,
+              w.version,
+            ]),
+          );
+        });
         return 0;
       },
       false,

@@ -285,6 +285,27 @@ export const OUTPUTS = {
       tables: arrayOf(obj({ table: str, read: int, copied: int, present: int })),
     }),
   },
+  workers: {
+    description:
+      '`hangar workers [--all]`: the distributed executor\'s workers, from their heartbeats in the store; `gone` = silent past scheduler.heartbeatTimeoutSeconds.',
+    schema: obj({
+      workers: arrayOf(
+        obj({
+          worker_id: str,
+          hostname: str,
+          pid: int,
+          queues: arrayOf(str),
+          concurrency: int,
+          version: str,
+          state: { enum: ['running', 'stopping', 'stopped', 'gone'] },
+          started_at: time,
+          heartbeat_at: time,
+          stopped_at: nullable(time),
+          running_tries: int,
+        }),
+      ),
+    }),
+  },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
     schema: obj({ dag_id: str, is_paused: bool }),

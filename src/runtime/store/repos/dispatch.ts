@@ -110,6 +110,14 @@ export class DispatchRepository {
     return this.sql.all<WorkerRecord>('SELECT * FROM workers ORDER BY started_at, worker_id');
   }
 
+  /** Tries each worker has taken and not ended. */
+  async openCounts(): Promise<Map<string, number>> {
+    const rows = await this.sql.all<{ worker_id: string; n: number }>(
+      'SELECT worker_id, COUNT(*) AS n FROM try_dispatch WHERE outcome IS NULL AND worker_id IS NOT NULL GROUP BY worker_id',
+    );
+    return new Map(rows.map((r) => [r.worker_id, Number(r.n)]));
+  }
+
   // Tries handed to the queue.
 
   /** Records a try as handed to a queue; a second call for the same try changes nothing. */
