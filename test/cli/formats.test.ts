@@ -324,3 +324,43 @@ d.task('wait', async (ctx) => { writeFileSync(${JSON.stringify('STARTED')}, ctx.
     ws.remove();
   }
 });
+
+test('cli config: store and Redis URLs print with their passwords masked, from hangar.json or the environment; the distributed keys are known', () => {
+  // config list reads hangar.json and the environment only: the store is not opened.
+  const ws = tempWorkspace(
+    {},
+    {
+      store: 'postgres://hangar:pg-s3cr3t@db.internal:5432/hangar',
+      executor: 'distributed',
+      queue: { redis: 'redis://:r3dis-s3cr3t@redis.internal:6379' },
+      logs: { remote: 's3://team/logs', connection: 'hangar_s3' },
+    },
+  );
+  try {
+    const list = (env: NodeJS.ProcessEnv) => {
+      const r = hangar(['config', 'list', '--json', '--workspace', ws.root], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /pg-s3cr3t|r3dis-s3cr3t|env-pw/);
+      return Object.fromEntries(
+        (JSON.parse(r.stdout) as { key: string; value: unknown; source: string }[]).map((s) => [
+          s.key,
+          [s.value, s.source],
+        ]),
+      );
+    };
+    const file = list({});
+    assert.deepEqual(file.store, ['postgres://hangar:***@db.internal:5432/hangar', 'hangar.json']);
+    assert.deepEqual(file['queue.redis'], ['redis://:***@redis.internal:6379', 'hangar.json']);
+    assert.deepEqual(file['logs.remote'], ['s3://team/logs', 'hangar.json']);
+    const env = list({
+      HANGAR_REDIS_URL: 'redis://worker:env-pw@redis.other:6380/2',
+      HANGAR_STORE_URL: 'postgres://u:env-pw@db.other/h',
+    });
+    assert.deepEqual(env['queue.redis'], ['redis://worker:***@redis.other:6380/2', 'env:HANGAR_REDIS_URL']);
+    assert.deepEqual(env.store, ['postgres://u:***@db.other/h', 'env:HANGAR_STORE_URL']);
+    const get = hangar(['config', 'get', 'bundles.remote', '--json', '--workspace', ws.root]);
+    assert.deepEqual(JSON.parse(get.stdout), { key: 'bundles.remote', value: null, source: 'unset' });
+  } finally {
+    ws.remove();
+  }
+});

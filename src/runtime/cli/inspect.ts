@@ -195,7 +195,19 @@ export const CONFIG_KEYS = [
   'xcom.sensitiveKeywords',
   'xcom.objectStore.url',
   'xcom.objectStore.connection',
+  'queue.redis',
+  'queue.prefix',
+  'logs.remote',
+  'logs.connection',
+  'logs.endpoint',
+  'logs.region',
+  'bundles.remote',
+  'bundles.connection',
+  'bundles.endpoint',
+  'bundles.region',
 ];
+/** A URL with a password in it (a store or Redis URL): printed with the password masked. */
+const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]*@/i;
 const SECRET_KEY = /(password|secret|token|passphrase|credential)(?!Env)/i;
 
 interface Setting {
@@ -223,7 +235,8 @@ export function effectiveConfig(
   flatten('', { ...file.data, connections: undefined }, fromFile);
   for (const [key, value] of fromFile) {
     if (value === undefined) continue;
-    settings.set(key, { key, value: SECRET_KEY.test(key) ? '***' : value, source: CONFIG_FILE });
+    const masked = SECRET_KEY.test(key) ? '***' : typeof value === 'string' && URL_WITH_PASSWORD.test(value) ? maskUri(value) : value;
+    settings.set(key, { key, value: masked, source: CONFIG_FILE });
   }
   for (const c of connections(file.data, env)) {
     settings.set(`connections.${c.conn_id}`, {
@@ -251,6 +264,13 @@ export function effectiveConfig(
       value: '***',
       source: `env:${passEnv}`,
     });
+  for (const [key, name] of [
+    ['store', 'HANGAR_STORE_URL'],
+    ['queue.redis', 'HANGAR_REDIS_URL'],
+  ] as const) {
+    const v = env[name];
+    if (v) settings.set(key, { key, value: URL_WITH_PASSWORD.test(v) ? maskUri(v) : v, source: `env:${name}` });
+  }
   if (typeof values.executor === 'string')
     settings.set('executor', { key: 'executor', value: values.executor, source: 'cli:--executor' });
   return [...settings.values()].sort((a, b) => a.key.localeCompare(b.key));
