@@ -21,6 +21,8 @@ export interface ClientOptions {
   config: () => P.InitializeParams['config'];
   /** Secrets to hand over after each start. */
   secrets: () => Promise<P.SecretsSetParams | undefined>;
+  /** A team deployment's credentials, as the runtime process's environment (from SecretStorage). */
+  env: () => Promise<Record<string, string>>;
   /** Whether the runtime server runs the scheduler loop (asked after each start). */
   scheduler: () => boolean;
 }
@@ -73,11 +75,14 @@ export class RuntimeClient implements vscode.Disposable {
     const t0 = performance.now();
     const node = this.o.nodePath();
     const log = this.o.log;
-    log.info(`Starting the runtime: ${node} ${this.o.serverPath} (workspace ${this.o.workspace})`);
+    const deployment = await this.o.env();
+    const names = Object.keys(deployment);
+    // Names only: the values are secrets.
+    log.info(`Starting the runtime: ${node} ${this.o.serverPath} (workspace ${this.o.workspace})${names.length ? `, with ${names.join(', ')} from secret storage` : ''}`);
     const child = spawn(node, ['--enable-source-maps', this.o.serverPath], {
       cwd: this.o.workspace,
       // VS Code's own binary is Electron: make it behave as Node.
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...process.env, ...deployment, ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -120,7 +125,10 @@ export class RuntimeClient implements vscode.Disposable {
         log.info('Scheduler on: scheduled DAGs run while this window is open');
       }
     } catch (err) {
+      // A start that failed (a store it cannot open, say) is not a crash: no "stopped unexpectedly", no restart loop.
+      this.state = 'stopping';
       this.killChild(child);
+      this.o.log.error(`The Hangar runtime failed to start: ${(err as Error).message}`);
       throw new Error(`The Hangar runtime failed to start: ${(err as Error).message}`);
     }
     this.state = 'running';

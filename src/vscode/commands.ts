@@ -302,12 +302,50 @@ export const COMMANDS: Record<string, Handler> = {
     void vscode.window.showInformationMessage('Hangar: S3 credentials stored in secret storage and handed to the runtime.');
   },
 
+  'hangar.setDeploymentSecret': async (ctx) => {
+    const what = need(
+      await vscode.window.showQuickPick(
+        [
+          { label: 'PostgreSQL password', description: 'PGPASSWORD', value: 'PGPASSWORD' },
+          { label: 'PostgreSQL store URL', description: 'HANGAR_STORE_URL (overrides hangar.json "store")', value: 'HANGAR_STORE_URL' },
+          { label: 'Redis URL', description: 'HANGAR_REDIS_URL (the distributed executor\'s queue)', value: 'HANGAR_REDIS_URL' },
+          { label: 'S3 connection…', description: 'HANGAR_CONN_<ID> (logs, bundles, XComs)', value: 'conn' },
+        ],
+        { placeHolder: 'A team deployment\'s credential: kept in VS Code\'s secret storage and given to the runtime process only' },
+      ),
+    );
+    let name = what.value;
+    let prompt: string;
+    let check: (v: string) => string | undefined = (v) => (v.trim() ? undefined : 'Required');
+    if (what.value === 'conn') {
+      const id = need(
+        await vscode.window.showInputBox({ title: 'Connection id', prompt: 'As hangar.json names it (logs.connection, xcom.objectStore.connection…)', ignoreFocusOut: true, validateInput: (v) => (/^[A-Za-z0-9_]+$/.test(v.trim()) ? undefined : 'Letters, digits and _') }),
+      ).trim();
+      name = `HANGAR_CONN_${id.toUpperCase()}`;
+      prompt = 'aws://KEY_ID:SECRET@HOST:PORT?region_name=… (URL-encode the secret)';
+      check = (v) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(v.trim()) ? undefined : 'A connection URI, e.g. aws://KEY_ID:SECRET@s3.eu-west-1.amazonaws.com:443?region_name=eu-west-1');
+    } else if (what.value === 'HANGAR_REDIS_URL') {
+      prompt = 'redis://[user:password@]host:port[/db], or rediss:// for TLS';
+      check = (v) => (/^rediss?:\/\/[^/]+/.test(v.trim()) ? undefined : 'redis://host:port or rediss://host:port');
+    } else if (what.value === 'HANGAR_STORE_URL') {
+      prompt = 'postgres://user:password@host:5432/database?sslmode=verify-full';
+      check = (v) => (/^postgres(ql)?:\/\//.test(v.trim()) ? undefined : 'postgres://user@host:port/database');
+    } else prompt = 'The password of the store\'s PostgreSQL user';
+    const value = need(await vscode.window.showInputBox({ title: name, prompt, password: true, ignoreFocusOut: true, validateInput: check })).trim();
+    await ctx.secrets.setDeploymentVariable(name, value);
+    await ctx.client.restart(`${name} changed`);
+    void vscode.window.showInformationMessage(`Hangar: ${name} stored in secret storage; the runtime restarted with it.`);
+  },
+
   'hangar.forgetSecrets': async (ctx) => {
-    const ok = await vscode.window.showWarningMessage('Forget the XCom keys and S3 credentials stored for this workspace? Values encrypted with them become unreadable unless you have the keys elsewhere.', { modal: true }, 'Forget');
+    const ok = await vscode.window.showWarningMessage('Forget the XCom keys, S3 credentials and deployment credentials stored for this workspace? Values encrypted with the keys become unreadable unless you have them elsewhere.', { modal: true }, 'Forget');
     if (ok !== 'Forget') return;
     await ctx.secrets.setXComKeys([]);
     await ctx.secrets.setS3(null);
-    await pushSecrets(ctx);
+    const hadDeployment = Object.keys(await ctx.secrets.deploymentEnv()).length > 0;
+    await ctx.secrets.forgetDeployment();
+    if (hadDeployment) await ctx.client.restart('deployment credentials forgotten');
+    else await pushSecrets(ctx);
   },
 
   'hangar.restartRuntime': async (ctx) => {

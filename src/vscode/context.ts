@@ -52,6 +52,7 @@ export class HangarContext implements vscode.Disposable {
         return configFromSettings((k) => c.get(k));
       },
       secrets: () => this.secrets.forRuntime(),
+      env: () => this.secrets.deploymentEnv(),
       scheduler: () => this.schedulerEnabled,
     });
     this.schedulerItem = vscode.window.createStatusBarItem(

@@ -241,6 +241,27 @@ test('postgres driver: a wrong password fails with host:port in the message and 
   } finally {
     await ok.close();
   }
+  // No password at all: said so, not node-postgres's "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string".
+  const saved = process.env.PGPASSWORD;
+  delete process.env.PGPASSWORD;
+  const none = new PostgresDriver(
+    parseStoreTarget(
+      `postgres://${db.server.user}@127.0.0.1:${db.server.port}/${db.name}`,
+      '/',
+      {},
+    ) as PostgresTarget,
+  );
+  try {
+    await assert.rejects(
+      none.get('SELECT 1'),
+      new RegExp(
+        `PostgreSQL store at 127\\.0\\.0\\.1:${db.server.port}/${db.name}: the server asks for a password for user "${db.server.user}" and none was given \\(set PGPASSWORD, or put it in the store URL\\)`,
+      ),
+    );
+  } finally {
+    await none.close();
+    if (saved !== undefined) process.env.PGPASSWORD = saved;
+  }
 });
 
 test('postgres driver: a refused connection and an unanswering server fail naming host:port within the connect timeout', async () => {

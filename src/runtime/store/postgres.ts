@@ -145,6 +145,14 @@ export class PostgresDriver implements SqlDriver {
       return pw && pw.length >= 4 ? s.split(pw).join('***') : s;
     };
     const code = (e as { code?: string }).code;
+    if (/client password must be a string/.test(e.message)) {
+      // node-postgres's words when the server asks for a password and none was given.
+      const out = new Error(
+        `PostgreSQL store at ${this.location}: the server asks for a password for user "${this.target.user}" and none was given (set PGPASSWORD, or put it in the store URL)`,
+      );
+      (out as { code?: string }).code = '28P01';
+      return out;
+    }
     if (isConnectionError(e as { code?: string; message: string })) {
       const reason = scrub(e.message || code || 'connection failed');
       const out = new Error(`PostgreSQL store at ${this.location}: ${reason}`);
