@@ -110,6 +110,7 @@ export class DistributedExecutor implements TaskExecutor {
         };
         events.on('completed', wake);
         events.on('failed', wake);
+        events.on('progress', wake);
         return { queue, events };
       })();
       this.queues.set(name, h);
@@ -168,13 +169,11 @@ export class DistributedExecutor implements TaskExecutor {
       timeoutMs: req.timeoutMs ?? null,
       logKey: tryLogKey(req.dagId, req.runId, req.taskId, req.mapIndex, req.tryNumber),
     };
-    // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
-    const known = await store.dispatch.get(key);
     const { queue } = await this.handle(req.queue);
     const enqueue = () =>
       queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    if (!known) {
-      await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso());
+    // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
+    if (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso())) {
       await enqueue();
       this.outage.ok();
     }

@@ -158,10 +158,10 @@ export class WorkerService {
       throw err;
     }
     if (data.kind === 'callback') return this.runCallback(data);
-    return this.runTry(data);
+    return this.runTry(data, job);
   }
 
-  private async runTry(job: TryJob): Promise<{ ran: boolean }> {
+  private async runTry(job: TryJob, bull: Job): Promise<{ ran: boolean }> {
     const { store, config, log } = this.opts;
     const key = tryKeyOf(job);
     const what = `${job.dagId}.${job.taskId}${job.mapIndex >= 0 ? `[${job.mapIndex}]` : ''} try ${job.tryNumber} of ${job.runId}`;
@@ -223,6 +223,8 @@ export class WorkerService {
       result = await this.executor.execute(req, abort.signal, (pid) => {
         void store.dispatch
           .started(key, this.id, pid, nowIso())
+          // BullMQ's progress event wakes the scheduler, which then reads the start from the store.
+          .then(() => bull.updateProgress({ pid }).catch(() => undefined))
           .catch((err: unknown) =>
             log(`${what}: its start could not be recorded: ${(err as Error).message}`),
           );

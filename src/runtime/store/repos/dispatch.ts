@@ -120,9 +120,9 @@ export class DispatchRepository {
 
   // Tries handed to the queue.
 
-  /** Records a try as handed to a queue; a second call for the same try changes nothing. */
-  async enqueue(k: TryKey, queue: string, bundleHash: string, at: string): Promise<void> {
-    await this.sql.run(
+  /** Records a try as handed to a queue; false (and nothing changed) when it was recorded already. */
+  async enqueue(k: TryKey, queue: string, bundleHash: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
       `INSERT INTO try_dispatch (dag_id, run_id, task_id, map_index, try_number, queue, bundle_hash, enqueued_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING`,
       ...keyOf(k),
@@ -130,6 +130,7 @@ export class DispatchRepository {
       bundleHash,
       at,
     );
+    return r.changes > 0;
   }
 
   get(k: TryKey): Promise<DispatchRecord | undefined> {
