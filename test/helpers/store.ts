@@ -54,9 +54,10 @@ export function testStoreTarget(dir: string, file = join('.hangar', 'hangar.db')
  * ms). The same on both stores: the store's statement layer is wrapped, and the count moves
  * when a statement starts and when it ends, and at every look while one is under way. Reads
  * count too: on PostgreSQL each statement is a round trip, and a runtime that is reading its
- * way to the next task has not settled.
+ * way to the next task has not settled. `busy()`: whether a statement is under way now (a
+ * SQLite statement never is between two turns of the event loop: it runs synchronously).
  */
-export function storeActivity(store: Store): () => number {
+export function storeActivity(store: Store): { changes: () => number; busy: () => boolean } {
   let n = 0;
   let inFlight = 0;
   const sql = store.sql as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -73,5 +74,5 @@ export function storeActivity(store: Store): () => number {
       }
     };
   }
-  return () => (inFlight > 0 ? ++n : n);
+  return { changes: () => (inFlight > 0 ? ++n : n), busy: () => inFlight > 0 };
 }

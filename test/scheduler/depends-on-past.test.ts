@@ -13,7 +13,7 @@ const g = globalThis as unknown as { __failOn?: string[] };
 
 async function settle(t: TestRuntime, clock: FakeClock, done: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !done(); i++) {
-    await new Promise((r) => setImmediate(r));
+    await t.turn();
     clock.advance(500);
   }
 }
@@ -37,7 +37,11 @@ d.task('t', { dependsOnPast: true }, async (ctx) => {
   t.rt.events.on('warning', (w) => warnings.push(w.message));
   try {
     const run = async (day: string) => {
-      const r = await t.rt.triggerRun('past', { logicalDate: new Date(`${day}T00:00:00Z`), runType: 'scheduled', runId: `scheduled__${day}` });
+      const r = await t.rt.triggerRun('past', {
+        logicalDate: new Date(`${day}T00:00:00Z`),
+        runType: 'scheduled',
+        runId: `scheduled__${day}`,
+      });
       return r.run_id;
     };
     const r1 = await run('2024-01-01');
@@ -50,10 +54,12 @@ d.task('t', { dependsOnPast: true }, async (ctx) => {
     void third.then(() => (ended = true));
     await settle(t, clock, () => warnings.length > 0);
     clock.advance(10_000);
-    await new Promise((r) => setImmediate(r));
+    await t.turn();
     assert.equal(ended, false);
     assert.deepEqual(await t.states(r3), { t: null }, 'held while the previous try failed');
-    assert.deepEqual(warnings, ['Task "t" of run "scheduled__2024-01-03" waits (dependsOnPast): in the previous run "scheduled__2024-01-02" it is failed, not success or skipped']);
+    assert.deepEqual(warnings, [
+      'Task "t" of run "scheduled__2024-01-03" waits (dependsOnPast): in the previous run "scheduled__2024-01-02" it is failed, not success or skipped',
+    ]);
     await t.rt.mark('past', r2, 't', 'success');
     await settle(t, clock, () => ended);
     assert.equal(await third, 'success');
@@ -83,7 +89,13 @@ d.task('b', { inputs: { a } }, async (ctx) => {
   const warnings: string[] = [];
   t.rt.events.on('warning', (w) => warnings.push(w.message));
   try {
-    const r1 = (await t.rt.triggerRun('wfd', { logicalDate: new Date('2024-01-01T00:00:00Z'), runType: 'scheduled', runId: 'scheduled__1' })).run_id;
+    const r1 = (
+      await t.rt.triggerRun('wfd', {
+        logicalDate: new Date('2024-01-01T00:00:00Z'),
+        runType: 'scheduled',
+        runId: 'scheduled__1',
+      })
+    ).run_id;
     assert.equal(await t.rt.executeRun('wfd', r1), 'failed');
     assert.deepEqual(await t.states(r1), { a: 'success', b: 'failed' });
     // catchup off: the previous run of any type counts (get_previous_dagrun), a manual one here.
@@ -92,7 +104,10 @@ d.task('b', { inputs: { a } }, async (ctx) => {
     let ended = false;
     void second.then(() => (ended = true));
     await settle(t, clock, () => warnings.length > 0);
-    assert.match(warnings[0]!, /waitForDownstream: in the previous run "scheduled__1" its downstream task "b" is failed/);
+    assert.match(
+      warnings[0]!,
+      /waitForDownstream: in the previous run "scheduled__1" its downstream task "b" is failed/,
+    );
     assert.equal(ended, false);
     await t.rt.mark('wfd', r1, 'b', 'success');
     await settle(t, clock, () => ended);

@@ -20,7 +20,11 @@ interface Made {
   readonly interval: string;
 }
 
-async function withScheduler(file: string, clock: FakeClock, fn: (t: TestRuntime, svc: SchedulerService, made: Made[], log: string[]) => Promise<void>) {
+async function withScheduler(
+  file: string,
+  clock: FakeClock,
+  fn: (t: TestRuntime, svc: SchedulerService, made: Made[], log: string[]) => Promise<void>,
+) {
   const t = await testRuntime({ 'dags/d.ts': file }, { clock });
   const log: string[] = [];
   const svc = new SchedulerService(t.rt, { log: (l) => log.push(l), watch: false });
@@ -35,12 +39,22 @@ async function withScheduler(file: string, clock: FakeClock, fn: (t: TestRuntime
 }
 
 /** Moves the fake clock in steps, running a scheduler turn (and the runs it starts) after each. */
-async function run(svc: SchedulerService, clock: FakeClock, made: Made[], until: number, stepMs: number): Promise<void> {
+async function run(
+  svc: SchedulerService,
+  clock: FakeClock,
+  made: Made[],
+  until: number,
+  stepMs: number,
+): Promise<void> {
   while (clock.now() < until) {
     clock.advance(stepMs);
     const { created } = await svc.tick();
     for (const c of created) {
-      made.push({ at: new Date(clock.now()).toISOString().slice(0, 16), runId: c.runId, interval: `${c.info.dataInterval.start.toISOString().slice(0, 16)}..${c.info.dataInterval.end.toISOString().slice(0, 16)}` });
+      made.push({
+        at: new Date(clock.now()).toISOString().slice(0, 16),
+        runId: c.runId,
+        interval: `${c.info.dataInterval.start.toISOString().slice(0, 16)}..${c.info.dataInterval.end.toISOString().slice(0, 16)}`,
+      });
     }
     await svc.idle();
   }
@@ -61,7 +75,9 @@ async function week(catchup: boolean): Promise<{ made: Made[]; states: string[];
     await run(svc, clock, made, Date.parse('2024-04-01T12:00:00Z'), HOUR);
     await t.rt.store.dags.setPaused('week', false);
     await run(svc, clock, made, Date.parse('2024-04-03T23:00:00Z'), HOUR);
-    const states = (await t.rt.store.runs.list({ dagId: 'week' })).map((r) => `${r.run_id} ${r.state}`).reverse();
+    const states = (await t.rt.store.runs.list({ dagId: 'week' }))
+      .map((r) => `${r.run_id} ${r.state}`)
+      .reverse();
     result = { made, states, log };
   });
   return result!;
@@ -70,20 +86,62 @@ async function week(catchup: boolean): Promise<{ made: Made[]; states: string[];
 test('a week of @daily in Europe/Amsterdam across the March DST change, catchup on, maxActiveRuns 1, paused mid-week', async () => {
   const { made, states, log } = await week(true);
   assert.deepEqual(made, [
-    { at: '2024-03-27T23:00', runId: 'scheduled__2024-03-26T23:00:00+00:00', interval: '2024-03-26T23:00..2024-03-27T23:00' },
-    { at: '2024-03-28T23:00', runId: 'scheduled__2024-03-27T23:00:00+00:00', interval: '2024-03-27T23:00..2024-03-28T23:00' },
+    {
+      at: '2024-03-27T23:00',
+      runId: 'scheduled__2024-03-26T23:00:00+00:00',
+      interval: '2024-03-26T23:00..2024-03-27T23:00',
+    },
+    {
+      at: '2024-03-28T23:00',
+      runId: 'scheduled__2024-03-27T23:00:00+00:00',
+      interval: '2024-03-27T23:00..2024-03-28T23:00',
+    },
     // paused from 29 March 12:00Z: nothing; unpaused 1 April 12:00Z: the missed intervals in order,
     // one per loop turn because maxActiveRuns is 1 and each run must end first
-    { at: '2024-04-01T13:00', runId: 'scheduled__2024-03-28T23:00:00+00:00', interval: '2024-03-28T23:00..2024-03-29T23:00' },
-    { at: '2024-04-01T14:00', runId: 'scheduled__2024-03-29T23:00:00+00:00', interval: '2024-03-29T23:00..2024-03-30T23:00' },
+    {
+      at: '2024-04-01T13:00',
+      runId: 'scheduled__2024-03-28T23:00:00+00:00',
+      interval: '2024-03-28T23:00..2024-03-29T23:00',
+    },
+    {
+      at: '2024-04-01T14:00',
+      runId: 'scheduled__2024-03-29T23:00:00+00:00',
+      interval: '2024-03-29T23:00..2024-03-30T23:00',
+    },
     // the 23-hour day: local midnight 31 March (+01:00) to local midnight 1 April (+02:00)
-    { at: '2024-04-01T15:00', runId: 'scheduled__2024-03-30T23:00:00+00:00', interval: '2024-03-30T23:00..2024-03-31T22:00' },
-    { at: '2024-04-01T22:00', runId: 'scheduled__2024-03-31T22:00:00+00:00', interval: '2024-03-31T22:00..2024-04-01T22:00' },
-    { at: '2024-04-02T22:00', runId: 'scheduled__2024-04-01T22:00:00+00:00', interval: '2024-04-01T22:00..2024-04-02T22:00' },
-    { at: '2024-04-03T22:00', runId: 'scheduled__2024-04-02T22:00:00+00:00', interval: '2024-04-02T22:00..2024-04-03T22:00' },
+    {
+      at: '2024-04-01T15:00',
+      runId: 'scheduled__2024-03-30T23:00:00+00:00',
+      interval: '2024-03-30T23:00..2024-03-31T22:00',
+    },
+    {
+      at: '2024-04-01T22:00',
+      runId: 'scheduled__2024-03-31T22:00:00+00:00',
+      interval: '2024-03-31T22:00..2024-04-01T22:00',
+    },
+    {
+      at: '2024-04-02T22:00',
+      runId: 'scheduled__2024-04-01T22:00:00+00:00',
+      interval: '2024-04-01T22:00..2024-04-02T22:00',
+    },
+    {
+      at: '2024-04-03T22:00',
+      runId: 'scheduled__2024-04-02T22:00:00+00:00',
+      interval: '2024-04-02T22:00..2024-04-03T22:00',
+    },
   ]);
-  assert.ok(states.every((s) => s.endsWith(' success')), states.join('\n'));
-  assert.ok(log.some((l) => l.startsWith('created scheduled__2024-03-30T23:00:00+00:00 of DAG "week": data interval 2024-03-31 00:00+01:00 → 2024-04-01 00:00+02:00 closed')), log.join('\n'));
+  assert.ok(
+    states.every((s) => s.endsWith(' success')),
+    states.join('\n'),
+  );
+  assert.ok(
+    log.some((l) =>
+      l.startsWith(
+        'created scheduled__2024-03-30T23:00:00+00:00 of DAG "week": data interval 2024-03-31 00:00+01:00 → 2024-04-01 00:00+02:00 closed',
+      ),
+    ),
+    log.join('\n'),
+  );
   assert.ok(log.includes('DAG "week" paused: no new runs') && log.includes('DAG "week" unpaused'));
 });
 
@@ -110,10 +168,20 @@ test('maxActiveRuns counts manual runs too; the next scheduled run waits and say
     assert.equal(await t.rt.claimRun('week', manual.run_id), true); // running, as `hangar run` would hold it
     await run(svc, clock, made, Date.parse('2024-03-28T00:00:00Z'), HOUR);
     assert.equal(made.length, 0);
-    assert.ok(log.some((l) => /DAG "week": next run \(logical date 2024-03-26T23:00:00\+00:00\) waits, 1 active run\(s\) of maxActiveRuns 1/.test(l)), log.join('\n'));
+    assert.ok(
+      log.some((l) =>
+        /DAG "week": next run \(logical date 2024-03-26T23:00:00\+00:00\) waits, 1 active run\(s\) of maxActiveRuns 1/.test(
+          l,
+        ),
+      ),
+      log.join('\n'),
+    );
     await t.rt.store.runs.update('week', manual.run_id, { state: 'success', owner_pid: null });
     await run(svc, clock, made, Date.parse('2024-03-28T01:00:00Z'), HOUR);
-    assert.deepEqual(made.map((m) => m.runId), ['scheduled__2024-03-26T23:00:00+00:00']);
+    assert.deepEqual(
+      made.map((m) => m.runId),
+      ['scheduled__2024-03-26T23:00:00+00:00'],
+    );
   });
 });
 
@@ -149,7 +217,11 @@ d.task('t', async (ctx) => ctx.dataIntervalEnd.toISOString());
     await run(svc, clock, made, Date.parse('2024-01-01T03:00:00Z'), 5 * 60_000);
     assert.deepEqual(
       made.map((m) => `${m.at} ${m.interval}`),
-      ['2024-01-01T00:40 2024-01-01T00:10..2024-01-01T00:40', '2024-01-01T01:10 2024-01-01T00:40..2024-01-01T01:10', '2024-01-01T01:40 2024-01-01T01:10..2024-01-01T01:40'],
+      [
+        '2024-01-01T00:40 2024-01-01T00:10..2024-01-01T00:40',
+        '2024-01-01T01:10 2024-01-01T00:40..2024-01-01T01:10',
+        '2024-01-01T01:40 2024-01-01T01:10..2024-01-01T01:40',
+      ],
     );
     assert.deepEqual(svc.nextRuns().get('every'), undefined, 'no run starts after the endDate');
     assert.ok((await t.rt.store.runs.list({ dagId: 'every' })).every((r) => r.state === 'success'));
@@ -158,7 +230,10 @@ d.task('t', async (ctx) => ctx.dataIntervalEnd.toISOString());
 
 test('paused at creation (dags_are_paused_at_creation) and pause state kept in the store', async () => {
   const clock = new FakeClock(Date.parse('2024-03-26T23:00:00Z'));
-  const t = await testRuntime({ 'dags/d.ts': weekDag(true) }, { clock, config: { scheduler: { dagsArePausedAtCreation: true } } });
+  const t = await testRuntime(
+    { 'dags/d.ts': weekDag(true) },
+    { clock, config: { scheduler: { dagsArePausedAtCreation: true } } },
+  );
   try {
     assert.equal((await t.rt.store.dags.paused()).get('week'), true);
     const svc = new SchedulerService(t.rt, { watch: false });
@@ -189,28 +264,35 @@ test('manual run ids are unique below the second: two runs triggered at the same
   }
 });
 
-test('runs waiting for a parallelism slot start when another run frees one (many runs, parallelism 1)', { timeout: 30_000 }, async () => {
-  const clock = new FakeClock(Date.parse('2024-01-01T00:00:00Z'));
-  const files: Record<string, string> = {};
-  for (let i = 0; i < 5; i++) {
-    files[`dags/d${i}.ts`] = `import { dag } from 'hangar';
+test(
+  'runs waiting for a parallelism slot start when another run frees one (many runs, parallelism 1)',
+  { timeout: 30_000 },
+  async () => {
+    const clock = new FakeClock(Date.parse('2024-01-01T00:00:00Z'));
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) {
+      files[`dags/d${i}.ts`] = `import { dag } from 'hangar';
 export const d = dag({ id: 'd${i}', schedule: '@hourly', startDate: '2024-01-01T00:00:00Z', catchup: true });
 d.task('t', async () => ${i});
 `;
-  }
-  const t = await testRuntime(files, { clock, config: { parallelism: 1 } });
-  try {
-    const svc = new SchedulerService(t.rt, { watch: false });
-    await svc.reload();
-    clock.advance(HOUR);
-    assert.equal((await svc.tick()).created.length, 5);
-    await svc.idle();
-    assert.deepEqual((await t.rt.store.runs.list()).map((r) => r.state), ['success', 'success', 'success', 'success', 'success']);
-    await svc.stop();
-  } finally {
-    await t.close();
-  }
-});
+    }
+    const t = await testRuntime(files, { clock, config: { parallelism: 1 } });
+    try {
+      const svc = new SchedulerService(t.rt, { watch: false });
+      await svc.reload();
+      clock.advance(HOUR);
+      assert.equal((await svc.tick()).created.length, 5);
+      await svc.idle();
+      assert.deepEqual(
+        (await t.rt.store.runs.list()).map((r) => r.state),
+        ['success', 'success', 'success', 'success', 'success'],
+      );
+      await svc.stop();
+    } finally {
+      await t.close();
+    }
+  },
+);
 
 test('dagrunTimeout fails a scheduled run that takes too long', { timeout: 30_000 }, async () => {
   const clock = new FakeClock(Date.parse('2024-01-01T00:00:00Z'));
@@ -224,7 +306,7 @@ d.task('t', async (ctx) => { await ctx.sleep(2 * 3600_000); return 1; });
     let done = false;
     void svc.idle().then(() => (done = true));
     for (let i = 0; i < 100 && !done; i++) {
-      await new Promise((r) => setImmediate(r));
+      await t.turn();
       clock.advance(60_000);
     }
     assert.equal(done, true);

@@ -87,8 +87,16 @@ test('S3KeySensor on a real S3 API (s3rver): templated keys, wildcard, prefix, m
   });
   const put = (Key: string, Body: string) =>
     client.send(new PutObjectCommand({ Bucket: 'sensor-bucket', Key, Body }));
+  // Both sensors poke first at the same instant; the first file arrives once both have (which of
+  // them the runtime starts first is its own business, and differs with the store's latency).
+  let prefixPoked!: () => void;
+  const firstPrefixPoke = new Promise<void>((r) => (prefixPoked = r));
+  g.__prefixPoked = () => prefixPoked();
   g.__drop = async (n: number) => {
-    if (n === 1) await put('raw/transactions_20240115.csv', 'id,amount\n1,100\n');
+    if (n === 1) {
+      await firstPrefixPoke;
+      await put('raw/transactions_20240115.csv', 'id,amount\n1,100\n');
+    }
     if (n === 2) await put('daily/config_20240115.yaml', 'x: 1');
     if (n === 3) await put('logs/part-0001.log', 'validated');
   };
@@ -104,7 +112,8 @@ s3KeySensor(d, 'all_three', {
   onPoke: (e) => (globalThis as any).__drop(e.pokeNumber),
 });
 s3KeySensor(d, 'prefix', { bucket: 's3://sensor-bucket', keys: 'raw/', match: 'prefix', pokeInterval: '1m', mode: 'reschedule',
-  connection: { endpoint: '${s3.endpoint}', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } });
+  connection: { endpoint: '${s3.endpoint}', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+  onPoke: () => (globalThis as any).__prefixPoked() });
 `,
     },
     { clock },
@@ -218,7 +227,10 @@ sftpSensor(d, 'wrong_key', { connection: { host: '${sshd.host}', port: ${sshd.po
       ['not_yet', 'not_yet', 'done'],
     );
     assert.equal((await t.states(run.run_id)).wrong_key, 'failed');
-    assert.match((await pokes(t.rt, 'sf', run.run_id, 'wrong_key'))[0]!.error!, /host key verification failed/);
+    assert.match(
+      (await pokes(t.rt, 'sf', run.run_id, 'wrong_key'))[0]!.error!,
+      /host key verification failed/,
+    );
   } finally {
     await t.close();
   }
@@ -244,13 +256,18 @@ externalTaskSensor(d, 'ext', { externalDagId: 'upstream_dag', externalTaskId: 'p
   );
   try {
     // Scheduled run for 2024-01-14: data interval [01-14, 01-15).
-    const run = await t.rt.triggerRun('tm', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
+    const run = await t.rt.triggerRun('tm', {
+      logicalDate: new Date(Date.UTC(2024, 0, 14)),
+      runType: 'scheduled',
+    });
     const done = t.rt.executeRun('tm', run.run_id);
     await drive(clock, done, { until: Date.UTC(2024, 0, 15, 7, 20), settleMs: 10 });
     await t.rt.runDag('upstream_dag', { logicalDate: new Date(Date.UTC(2024, 0, 14)), runType: 'scheduled' });
     await drive(clock, done, { settleMs: 10 });
     const at = async (task: string) =>
-      (await pokes(t.rt, 'tm', run.run_id, task)).map((p) => new Date(p.poked_at_ms).toISOString().slice(11, 16));
+      (await pokes(t.rt, 'tm', run.run_id, task)).map((p) =>
+        new Date(p.poked_at_ms).toISOString().slice(11, 16),
+      );
     assert.deepEqual(await at('at_0830'), ['07:00', '08:00', '08:30']);
     assert.deepEqual(await at('delta'), ['07:00']);
     assert.deepEqual((await at('until')).slice(-2), ['07:40', '07:45']);
