@@ -95,6 +95,7 @@ export class Runtime {
         connections: this.config.connections,
         heartbeatTimeoutMs: this.config.scheduler.heartbeatTimeoutSeconds * 1000,
         warn: (message) => this.events.emit('warning', { message }),
+        onLine,
       });
     }
     if (this.config.executor === 'isolated') {

@@ -213,6 +213,11 @@ test(
         0.79,
       );
 
+      // `hangar test` shows the task's log lines as the worker runs it (Redis pub/sub), before its log is read from S3.
+      const tested = await dep.hangar(['test', 'fan_200', 't007', '--workspace', dep.schedulerRoot]);
+      assert.equal(tested.code, 0, tested.out);
+      assert.match(tested.out, /│ .*task t007 on pid \d+/);
+
       // `hangar workers`: the three, alive, as docs/cli-schema/workers.json says.
       const validate = workersSchema();
       const listed = await dep.hangar(['workers', '--workspace', dep.schedulerRoot, '-o', 'json']);

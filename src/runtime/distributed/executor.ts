@@ -28,8 +28,9 @@ import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/clock.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundlePublisher, RemoteObjects } from './remote.ts';
-import { bullQueueName, hangarVersion, tryJobId } from './protocol.ts';
-import type { CallbackJob, TryJob } from './protocol.ts';
+import type { Redis } from 'ioredis';
+import { bullQueueName, hangarVersion, logChannel, tryJobId } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface DistributedExecutorOptions {
@@ -42,6 +43,8 @@ export interface DistributedExecutorOptions {
   readonly pollMs?: number;
   /** Operational messages (Redis or S3 away and back). */
   readonly warn?: (message: string) => void;
+  /** A line a try logged on its worker, as it comes (Redis pub/sub: best effort; the full log is in S3). */
+  readonly onLine?: (req: ExecuteRequest, line: string) => void;
 }
 
 interface QueueHandle {
@@ -70,6 +73,9 @@ export class DistributedExecutor implements TaskExecutor {
   private readonly waiters = new Map<string, () => void>();
   private readonly outage: OutageReporter;
   private closed = false;
+  /** Tries waited for, by job id: where live log lines go. */
+  private readonly live = new Map<string, ExecuteRequest>();
+  private subscriber: Promise<Redis> | undefined;
 
   constructor(opts: DistributedExecutorOptions) {
     this.opts = opts;
@@ -130,6 +136,32 @@ export class DistributedExecutor implements TaskExecutor {
     });
   }
 
+  /** Subscribes (once) to the workers' live log lines. */
+  private subscribe(): void {
+    if (!this.opts.onLine || this.subscriber) return;
+    this.subscriber = (async () => {
+      const { Redis } = await import('ioredis');
+      const sub = new Redis(redisOptions(this.opts.config.redisUrl));
+      sub.on('error', this.outage.error);
+      sub.on('message', (_channel: string, text: string) => {
+        let m: LogLineMessage;
+        try {
+          m = JSON.parse(text) as LogLineMessage;
+        } catch {
+          return;
+        }
+        const req =
+          typeof m.job === 'string' && typeof m.line === 'string' ? this.live.get(m.job) : undefined;
+        if (req) this.opts.onLine?.(req, m.line);
+      });
+      await sub.subscribe(logChannel(this.opts.config.prefix));
+      return sub;
+    })();
+    this.subscriber.catch((err: unknown) =>
+      this.opts.warn?.(`live log lines unavailable: ${(err as Error).message}`),
+    );
+  }
+
   async execute(
     req: ExecuteRequest,
     signal?: AbortSignal,
@@ -172,10 +204,19 @@ export class DistributedExecutor implements TaskExecutor {
     const { queue } = await this.handle(req.queue);
     const enqueue = () =>
       queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
-    if (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso())) {
-      await enqueue();
-      this.outage.ok();
+    // Live log lines: subscribed before the job can start (the first time), then routed by job id.
+    this.subscribe();
+    await this.subscriber?.catch(() => undefined);
+    this.live.set(jobId, req);
+    try {
+      // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
+      if (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso())) {
+        await enqueue();
+        this.outage.ok();
+      }
+    } catch (err) {
+      this.live.delete(jobId);
+      throw err;
     }
 
     const pollMs = this.opts.pollMs ?? 1000;
@@ -258,6 +299,7 @@ export class DistributedExecutor implements TaskExecutor {
       }
     } finally {
       this.waiters.delete(jobId);
+      this.live.delete(jobId);
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -307,5 +349,7 @@ export class DistributedExecutor implements TaskExecutor {
       await h.value.queue.close().catch(() => {});
     }
     this.logs.close();
+    const sub = await this.subscriber?.catch(() => undefined);
+    sub?.disconnect();
   }
 }

@@ -113,3 +113,14 @@ export function parseJob(data: unknown): JobData {
   }
   throw new Error(`job kind must be "try" or "callback", not ${JSON.stringify(d.kind)}`);
 }
+
+/** The Redis pub/sub channel on which workers publish the lines their tries log, for live tails. */
+export function logChannel(prefix: string): string {
+  return `${prefix}:try-log-lines`;
+}
+
+/** One published log line: the try's job id and the line. */
+export interface LogLineMessage {
+  readonly job: string;
+  readonly line: string;
+}

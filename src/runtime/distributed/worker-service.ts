@@ -20,8 +20,9 @@ import { nowIso } from '../store/clock.ts';
 import type { Store } from '../store/store.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundleCache, RemoteError, RemoteObjects } from './remote.ts';
-import { bullQueueName, hangarVersion, parseJob, tryKeyOf } from './protocol.ts';
-import type { CallbackJob, TryJob } from './protocol.ts';
+import type { Redis } from 'ioredis';
+import { bullQueueName, hangarVersion, logChannel, parseJob, tryJobId, tryKeyOf } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface WorkerServiceOptions {
@@ -58,6 +59,8 @@ export class WorkerService {
   private beatTimer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
   private stopped = false;
+  /** Publishes live log lines (a connection of its own: BullMQ's block). */
+  private publisher: Redis | undefined;
 
   constructor(opts: WorkerServiceOptions) {
     const d = opts.config.distributed;
@@ -69,6 +72,19 @@ export class WorkerService {
     this.executor = new IsolatedExecutor({
       maxWorkers: opts.concurrency,
       maxOldSpaceMb: opts.config.workerMaxOldSpaceMb,
+      // Each line the try logs, published for the scheduler's live tail (the log itself goes to S3).
+      onLine: (req, line) => {
+        const job = tryJobId({
+          dag_id: req.dagId,
+          run_id: req.runId,
+          task_id: req.taskId,
+          map_index: req.mapIndex,
+          try_number: req.tryNumber,
+        });
+        void this.publisher
+          ?.publish(logChannel(d.prefix), JSON.stringify({ job, line } satisfies LogLineMessage))
+          .catch(() => undefined);
+      },
     });
     this.bundles = new BundleCache(
       new RemoteObjects(d.bundles, opts.config.connections),
@@ -84,6 +100,13 @@ export class WorkerService {
 
   async start(): Promise<void> {
     const d = this.opts.config.distributed!;
+    const { Redis } = await import('ioredis');
+    this.publisher = new Redis({
+      ...redisOptions(d.redisUrl),
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    this.publisher.on('error', () => undefined); // the workers' BullMQ connections report outages
     const at = nowIso();
     await this.opts.store.dispatch.registerWorker({
       worker_id: this.id,
@@ -298,6 +321,7 @@ export class WorkerService {
     clearInterval(this.beatTimer);
     await this.beating;
     await this.executor.close();
+    this.publisher?.disconnect();
     await this.opts.store.dispatch.setWorkerState(this.id, 'stopped', nowIso()).catch(() => {});
   }
 }
