@@ -147,6 +147,11 @@ export function verifyBackup(src: string): BackupManifest {
  * Refuses while a live process owns a run in the store, and, unless `force`, when the store already holds runs.
  */
 export function restoreStore(config: WorkspaceConfig, src: string, options: { force?: boolean } = {}): BackupManifest {
+  if (config.storeTarget.kind === 'postgres') {
+    throw new Error(
+      `The store is PostgreSQL at ${config.storeTarget.redacted}: hangar db restore replaces a SQLite file. Restore a PostgreSQL store with pg_restore; to move a SQLite backup into it, restore the backup into a SQLite workspace and run hangar db copy --store FILE there`,
+    );
+  }
   const m = verifyBackup(src);
   const dir = resolve(src);
   if (config.storePath === ':memory:') throw new Error('The store is in memory: nothing to restore into');

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { hangar } from '../helpers/cli.ts';
+import { freshDatabase } from '../helpers/postgres.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 
@@ -90,6 +91,23 @@ test('db backup while a runtime holds the store open keeps every committed run a
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already holds 1 run\(s\): restoring replaces them \(use --force/);
     assert.equal(hangar(['db', 'restore', backup, '--force', '--workspace', target.root]).code, 0);
+    // Not into a PostgreSQL store: restore replaces a SQLite file (pg_restore is PostgreSQL's own).
+    const pgWs = tempWorkspace({}, { store: (await freshDatabase()).url });
+    try {
+      const intoPg = hangar(['db', 'restore', backup, '--workspace', pgWs.root]);
+      assert.equal(intoPg.code, 1, intoPg.stdout);
+      assert.match(
+        intoPg.stderr,
+        /The store is PostgreSQL at postgres:\/\/hangar@127\.0\.0\.1:\d+\/\S+: hangar db restore replaces a SQLite file\. Restore a PostgreSQL store with pg_restore/,
+      );
+      assert.deepEqual(
+        readdirSync(pgWs.root).sort(),
+        ['dags', 'hangar.json'],
+        'nothing written in the workspace',
+      );
+    } finally {
+      pgWs.remove();
+    }
 
     // A damaged backup is refused before anything is written, naming the file.
     const xdir = join(backup, 'xcom');

@@ -9,7 +9,7 @@
  * SUBCOMMANDS when it has subcommands).
  */
 import { existsSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
+import { Store } from '../store/store.ts';
 import { loadConfig } from '../config.ts';
 import { Runtime } from '../runtime.ts';
 import { FORMATS, UsageError } from './output.ts';
@@ -87,68 +87,76 @@ function optionValues(option: string, verb: string): Kind | undefined {
   }
 }
 
-/** Ids read from a workspace, lazily, without writing to it. */
+/** Ids read from a workspace's store (SQLite or PostgreSQL), lazily. */
 class WorkspaceIds {
-  private db: DatabaseSync | undefined | null = null;
+  private store: Promise<Store | undefined> | undefined;
   private readonly workspace: string;
   constructor(workspace: string) {
     this.workspace = workspace;
   }
 
-  private async open(): Promise<DatabaseSync | undefined> {
-    if (this.db !== null) return this.db;
-    this.db = undefined;
-    try {
-      const config = loadConfig(this.workspace);
-      if (!existsSync(config.storePath) && existsSync(config.dagsFolder)) {
-        // No store yet: parse the DAG files once (what `hangar list` does), which records them.
-        const rt = await Runtime.open(this.workspace);
-        try {
-          await rt.loadDags();
-        } finally {
-          await rt.close();
+  private open(): Promise<Store | undefined> {
+    return (this.store ??= (async () => {
+      try {
+        const config = loadConfig(this.workspace);
+        if (
+          config.storeTarget.kind === 'sqlite' &&
+          !existsSync(config.storePath) &&
+          !existsSync(config.dagsFolder)
+        )
+          return undefined;
+        const store = await Store.open(config.storeTarget);
+        if ((await store.dags.list()).length === 0 && existsSync(config.dagsFolder)) {
+          // The store knows no DAG yet: parse the DAG files once (what `hangar list` does), which records them.
+          const rt = await Runtime.open(this.workspace);
+          try {
+            await rt.loadDags();
+          } finally {
+            await rt.close();
+          }
         }
+        return store;
+      } catch {
+        return undefined; // no candidates rather than an error in the middle of a command line
       }
-      if (existsSync(config.storePath)) this.db = new DatabaseSync(config.storePath, { readOnly: true });
-    } catch {
-      this.db = undefined; // no candidates rather than an error in the middle of a command line
-    }
-    return this.db;
+    })());
   }
 
-  private async all(sql: string, ...args: string[]): Promise<string[]> {
-    const db = await this.open();
-    if (!db) return [];
+  /** What `read` answers, or nothing when the store cannot be read. */
+  private async ask(read: (store: Store) => Promise<string[]>): Promise<string[]> {
+    const store = await this.open();
+    if (!store) return [];
     try {
-      return (db.prepare(sql).all(...args) as { v: string }[]).map((r) => r.v);
+      return await read(store);
     } catch {
       return [];
     }
   }
 
   dags(): Promise<string[]> {
-    return this.all('SELECT dag_id AS v FROM dags ORDER BY dag_id');
+    return this.ask(async (s) => (await s.dags.list()).map((d) => d.dag_id).sort());
   }
   runs(dagId?: string): Promise<string[]> {
-    return dagId
-      ? this.all('SELECT run_id AS v FROM dag_runs WHERE dag_id = ? ORDER BY id DESC LIMIT 500', dagId)
-      : this.all('SELECT run_id AS v FROM dag_runs ORDER BY id DESC LIMIT 500');
+    return this.ask(async (s) => (await s.runs.list({ dagId, limit: 500 })).map((r) => r.run_id));
   }
-  async tasksOfDag(dagId: string): Promise<string[]> {
-    const [json] = await this.all('SELECT task_ids AS v FROM dags WHERE dag_id = ?', dagId);
-    try {
-      return json ? (JSON.parse(json) as string[]) : [];
-    } catch {
-      return [];
-    }
+  tasksOfDag(dagId: string): Promise<string[]> {
+    return this.ask(async (s) => {
+      const dag = (await s.dags.list()).find((d) => d.dag_id === dagId);
+      try {
+        return dag ? (JSON.parse(dag.task_ids) as string[]) : [];
+      } catch {
+        return [];
+      }
+    });
   }
   async tasksOfRun(runId: string, dagId?: string): Promise<string[]> {
-    const dags = dagId ? [dagId] : await this.all('SELECT dag_id AS v FROM dag_runs WHERE run_id = ?', runId);
+    const dags = dagId ? [dagId] : await this.ask((s) => s.runs.dagsOfRun(runId));
     const tasks = await Promise.all(dags.map((d) => this.tasksOfDag(d)));
     return [...new Set(tasks.flat())];
   }
-  close(): void {
-    if (this.db) this.db.close();
+  async close(): Promise<void> {
+    const store = await this.store;
+    await store?.close();
   }
 }
 
@@ -227,7 +235,7 @@ export async function complete(words: readonly string[], table: CommandTable): P
     }
     return candidates.filter((c) => c.startsWith(current));
   } finally {
-    ids.close();
+    await ids.close();
   }
 }
 

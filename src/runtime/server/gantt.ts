@@ -6,51 +6,17 @@
  * upstream) come from the DAG list the server already answers, never from the
  * DAG files.
  */
-import type { DatabaseSync } from 'node:sqlite';
+import type { Store } from '../store/store.ts';
+import type { GanttPoke, GanttTi, GanttTry } from '../store/repos/views.ts';
 import type { TaskInfo, TaskState } from '../../protocol/runtime.ts';
 import type { GanttResult, GanttRow, GanttSegment } from '../../protocol/webviews/gantt-values.ts';
 import type { DagRunRecord } from '../store/records.ts';
 
-export interface GanttTi {
-  task_id: string;
-  map_index: number;
-  state: TaskState | null;
-  try_number: number;
-  start_date: string | null;
-  end_date: string | null;
-}
-export interface GanttTry {
-  task_id: string;
-  map_index: number;
-  try_number: number;
-  state: TaskState;
-  start_date: string | null;
-  end_date: string | null;
-  running_at: string | null;
-}
-export interface GanttPoke {
-  task_id: string;
-  map_index: number;
-  try_number: number;
-  poked_at_ms: number;
-  duration_ms: number;
-}
+export type { GanttPoke, GanttTi, GanttTry } from '../store/repos/views.ts';
 
-/** The task instances, tries and reschedule-mode pokes of one run. */
-export function queryGantt(db: DatabaseSync, dagId: string, runId: string): { tis: GanttTi[]; tries: GanttTry[]; pokes: GanttPoke[] } {
-  const tis = db.prepare('SELECT task_id, map_index, state, try_number, start_date, end_date FROM task_instances WHERE dag_id = ? AND run_id = ?').all(dagId, runId) as unknown as GanttTi[];
-  const tries = db
-    .prepare('SELECT task_id, map_index, try_number, state, start_date, end_date, running_at FROM task_tries WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index, try_number')
-    .all(dagId, runId) as unknown as GanttTry[];
-  let pokes: GanttPoke[] = [];
-  try {
-    pokes = db
-      .prepare("SELECT task_id, map_index, try_number, poked_at_ms, duration_ms FROM sensor_pokes WHERE dag_id = ? AND run_id = ? AND mode = 'reschedule' ORDER BY task_id, map_index, poke_number")
-      .all(dagId, runId) as unknown as GanttPoke[];
-  } catch {
-    // A store without the sensor tables: no reschedule pokes.
-  }
-  return { tis, tries, pokes };
+/** The task instances, tries and reschedule-mode pokes of one run (store/repos/views.ts, on either store). */
+export function queryGantt(store: Store, dagId: string, runId: string): Promise<{ tis: GanttTi[]; tries: GanttTry[]; pokes: GanttPoke[] }> {
+  return store.views.ganttRows(dagId, runId);
 }
 
 const ms = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso));

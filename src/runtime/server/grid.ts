@@ -8,7 +8,8 @@
  * (`dag/list`'s `TaskInfo`, topological order), never from the DAG files; tasks
  * found in runs but no longer in the DAG are appended as `removed` rows.
  */
-import type { DatabaseSync } from 'node:sqlite';
+import type { Store } from '../store/store.ts';
+import type { GridCellRow } from '../store/repos/views.ts';
 import type { TaskInfo } from '../../protocol/runtime.ts';
 import { GRID_STATES, NO_TI, summaryState } from '../../protocol/webviews/grid-values.ts';
 import type { GridResult, GridRow, GridRun } from '../../protocol/webviews/grid-values.ts';
@@ -18,51 +19,30 @@ import type { Params } from './validate.ts';
 export const DEFAULT_GRID_RUNS = 25;
 export const MAX_GRID_RUNS = 1000;
 
-const RUNS_SQL = `
-SELECT run_id, run_type, state, logical_date, queued_at, start_date, end_date
-FROM dag_runs WHERE dag_id = ?
-ORDER BY logical_date DESC, id DESC LIMIT ? OFFSET ?`;
-
-/** SQLite's julianday → epoch milliseconds (NULL stays NULL). */
-const ms = (col: string) => `CAST(ROUND((julianday(${col}) - 2440587.5) * 86400000) AS INTEGER)`;
+export type { GridCellRow } from '../store/repos/views.ts';
 
 /**
- * Every task instance of the page's runs, in one query: the runs are a JSON array bound as a parameter
- * (`json_each` gives each its column), states come back as codes, and times as epoch milliseconds only where
- * they are used (mapped instances, running or queued ones), so no string is made per cell beyond the task id.
- * CROSS JOIN keeps the runs as the outer loop (SQLite's planner otherwise scans every task instance of the DAG
- * and looks each up in the JSON: 20× slower with 365 runs).
+ * A page of runs (oldest → newest), the DAG's run count, and the cells of those runs: two queries,
+ * whatever the number of runs and tasks (store/repos/views.ts, on either store).
  */
-const CELLS_SQL = `
-SELECT r.key, ti.task_id, ti.map_index,
-       CASE ti.state ${GRID_STATES.map((st, i) => (st === 'none' ? '' : `WHEN '${st}' THEN ${i}`)).join(' ')} ELSE 0 END,
-       ti.try_number, ti.duration,
-       CASE WHEN ti.map_index >= 0 OR ti.state IN ('running', 'queued') THEN ${ms('ti.start_date')} END,
-       CASE WHEN ti.map_index >= 0 THEN ${ms('ti.end_date')} END
-FROM json_each(?) r
-CROSS JOIN task_instances ti ON ti.dag_id = ? AND ti.run_id = r.value`;
-
-/** One row of CELLS_SQL: the run's column, the task instance, its state code, try, duration, start and end (ms, where used). */
-export type GridCellRow = [col: number, taskId: string, mapIndex: number, code: number, tryNumber: number, duration: number | null, startMs: number | null, endMs: number | null];
-
-/** A page of runs (oldest → newest), the DAG's run count, and the cells of those runs: two queries, whatever the number of runs and tasks. */
-export function queryGrid(db: DatabaseSync, dagId: string, limit: number, offset: number): { runs: GridRun[]; totalRuns: number; cells: GridCellRow[] } {
-  const page = db.prepare(RUNS_SQL).all(dagId, limit, offset) as unknown as Record<string, string | null>[];
+export async function queryGrid(store: Store, dagId: string, limit: number, offset: number): Promise<{ runs: GridRun[]; totalRuns: number; cells: GridCellRow[] }> {
+  const { runs: page, total } = await store.views.gridRuns(dagId, limit, offset);
   const runs: GridRun[] = page.reverse().map((r) => ({
-    runId: r.run_id!,
+    runId: r.run_id,
     runType: r.run_type as GridRun['runType'],
     state: r.state as GridRun['state'],
-    logicalDate: r.logical_date!,
-    queuedAt: r.queued_at!,
+    logicalDate: r.logical_date,
+    queuedAt: r.queued_at,
     startDate: r.start_date,
     endDate: r.end_date,
   }));
-  const totalRuns = Number((db.prepare('SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ?').get(dagId) as { n: number }).n);
-  if (runs.length === 0) return { runs, totalRuns, cells: [] };
-  const stmt = db.prepare(CELLS_SQL);
-  stmt.setReturnArrays(true);
-  const cells = stmt.all(JSON.stringify(runs.map((r) => r.runId)), dagId) as unknown as GridCellRow[];
-  return { runs, totalRuns, cells };
+  if (runs.length === 0) return { runs, totalRuns: total, cells: [] };
+  const cells = await store.views.gridCells(
+    dagId,
+    runs.map((r) => r.runId),
+    GRID_STATES,
+  );
+  return { runs, totalRuns: total, cells };
 }
 
 /** Seconds with 3 decimals under 10 s, whole above (Airflow's `truncate_task_duration`, airflow/www/views.py). */

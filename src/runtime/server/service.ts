@@ -425,7 +425,7 @@ export class RuntimeService {
     const { dagId, limit, offset, expand } = gridParams(method, p);
     const list = await this.dagList(false);
     const dag = list.dags.find((d) => d.dagId === dagId);
-    const page = queryGrid(this.rt().store.db, dagId, limit, offset);
+    const page = await queryGrid(this.rt().store, dagId, limit, offset);
     if (!dag && page.totalRuns === 0) {
       const err = list.errors.find((e) => e.dagId === dagId);
       if (err) throw new Error(`DAG "${dagId}" failed to load: ${err.message}`);
@@ -438,7 +438,7 @@ export class RuntimeService {
   private async ganttData(method: string, p: Params): Promise<P.GanttResult> {
     const run = await this.runRef(method, p);
     const dag = (await this.dagList(false)).dags.find((d) => d.dagId === run.dag_id);
-    return shapeGantt(run, dag ? dag.tasks : null, queryGantt(this.rt().store.db, run.dag_id, run.run_id), Date.now());
+    return shapeGantt(run, dag ? dag.tasks : null, await queryGantt(this.rt().store, run.dag_id, run.run_id), Date.now());
   }
 
   private async xcomList(method: string, p: Params): Promise<P.XComInfo[]> {

@@ -15,6 +15,7 @@ import { VariableRepository } from './repos/variables.ts';
 import { XComRepository } from './repos/xcoms.ts';
 import { KeyRepository } from './repos/keys.ts';
 import { DispatchRepository } from './repos/dispatch.ts';
+import { ViewRepository } from './repos/views.ts';
 
 export interface StoreOptions {
   /** Extra migrations of other modules (tests), numbered after the core ones. */
@@ -50,6 +51,8 @@ export class Store {
   readonly keys: KeyRepository;
   /** Distributed execution: workers and the tries handed to them (repos/dispatch.ts). */
   readonly dispatch: DispatchRepository;
+  /** What the Grid and Gantt views read (repos/views.ts). */
+  readonly views: ViewRepository;
 
   /** Opens the store at a target (a SQLite path or a postgres:// target) and brings its schema up to date. */
   static async open(target: StoreTarget | string, options: StoreOptions = {}): Promise<Store> {
@@ -76,6 +79,7 @@ export class Store {
     this.xcoms = new XComRepository(this.sql);
     this.keys = new KeyRepository(this.sql);
     this.dispatch = new DispatchRepository(this.sql);
+    this.views = new ViewRepository(this.sql);
   }
 
   /** Where the store is, for messages (a file path, or a postgres:// URL without its password). */

@@ -81,6 +81,11 @@ export class RunRepository {
     return this.sql.get<DagRunRecord>('SELECT * FROM dag_runs WHERE run_id = ? ORDER BY id DESC LIMIT 1', runId);
   }
 
+  /** The DAGs that have a run with this id (run ids repeat across DAGs). */
+  async dagsOfRun(runId: string): Promise<string[]> {
+    return (await this.sql.all<{ dag_id: string }>('SELECT DISTINCT dag_id FROM dag_runs WHERE run_id = ? ORDER BY dag_id', runId)).map((r) => r.dag_id);
+  }
+
   /** Runs, newest first. */
   list(filter: { dagId?: string; state?: RunState; limit?: number } = {}): Promise<DagRunRecord[]> {
     const where: string[] = [];
