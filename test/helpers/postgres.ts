@@ -227,7 +227,9 @@ function start(shared = true): ControlledPostgresServer {
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
     '-c fsync=off',
-    '-c synchronous_commit=off',
+    // A controlled server is stopped with -m immediate (an outage): it keeps PostgreSQL's default, that a
+    // commit is in the WAL before it returns, or the outage would take back commits the store reported.
+    ...(shared ? ['-c synchronous_commit=off'] : []),
     '-c full_page_writes=off',
     // A whole run's test processes may share this server (HANGAR_TEST_STORE=postgres).
     '-c max_connections=400',
