@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/runtime/store/store.ts';
 import { parseStoreTarget } from '../../src/runtime/store/target.ts';
@@ -58,7 +58,12 @@ z.task('slow', { retries: 2, retryDelay: '1s' }, async (ctx) => {
       await dep.startWorker('w2');
       const run = dep.hangar(['run', 'zombie', '--workspace', dep.schedulerRoot]);
       const victim = await firstToSay(dep.workers, /zombie\.slow try 1 of \S+: started/);
-      await new Promise((r) => setTimeout(r, 500));
+      // Killed once the body runs (the worker says "started" when it hands the try to its task process).
+      const until = Date.now() + 60_000;
+      while (!(existsSync(marks) && readFileSync(marks, 'utf8').includes('try 1'))) {
+        if (Date.now() > until) assert.fail('try 1 never ran its body');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       victim.child.kill('SIGKILL');
       const r = await run;
       assert.equal(r.code, 0, r.out);

@@ -18,7 +18,7 @@ import { tempWorkspace } from '../helpers/workspace.ts';
 
 test(
   'PostgreSQL stopped in the middle of a run and started again: the scheduler resumes the run; what was committed stays',
-  { timeout: 180_000 },
+  { timeout: 300_000 },
   async () => {
     const server = controlledPostgresServer();
     const admin = new pg.Client({ connectionString: server.url('postgres') });
@@ -60,7 +60,7 @@ c.chain(...['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => c.task(id, async (ctx) => 
       await new Promise((r) => setTimeout(r, 2000));
       server.resume();
       await scheduler.waitFor(/the store answers again: run \S+ of DAG "outage" will resume/, 30_000);
-      await scheduler.waitFor(/run \S+ of DAG "outage" ended: success/, 60_000);
+      await scheduler.waitFor(/run \S+ of DAG "outage" ended: success/, 120_000);
 
       const store = await Store.open(parseStoreTarget(url, ws.root));
       try {
