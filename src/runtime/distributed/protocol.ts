@@ -91,10 +91,15 @@ export function parseJob(data: unknown): JobData {
   if (!/^[0-9a-f]{64}$/.test(str('bundleHash')))
     throw new Error('job field bundleHash must be a sha256 in hex');
   str('dagFile');
-  str('dagId');
+  // Ids name folders (logs, XCom files): only what a DAG may declare (dag/dag.ts), never a path.
+  const id = (k: string) => {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/.test(str(k)))
+      throw new Error(`job field ${k} is not a DAG or task id`);
+  };
+  id('dagId');
   if (d.kind === 'try') {
     str('runId');
-    str('taskId');
+    id('taskId');
     int('mapIndex', -1);
     int('tryNumber', 1);
     int('maxTries', 1);
@@ -103,7 +108,7 @@ export function parseJob(data: unknown): JobData {
     return d as unknown as TryJob;
   }
   if (d.kind === 'callback') {
-    if (d.taskId !== null) str('taskId');
+    if (d.taskId !== null) id('taskId');
     if (!['onSuccess', 'onFailure', 'onRetry', 'onSlaMiss'].includes(d.name as string))
       throw new Error('job field name must be a callback name');
     if (!d.context || typeof d.context !== 'object') throw new Error('job field context must be an object');

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseJob, tryJobId } from '../../src/runtime/distributed/protocol.ts';
+
+const JOB = {
+  kind: 'try',
+  version: '0.1.0',
+  bundleHash: 'a'.repeat(64),
+  dagFile: '/repo/dags/etl.ts',
+  dagId: 'etl',
+  runId: 'manual__2024-01-01T00:00:00+00:00',
+  taskId: 'load',
+  mapIndex: -1,
+  tryNumber: 1,
+  maxTries: 2,
+  timeoutMs: null,
+  logKey: 'dag_id=etl/run_id=manual__2024-01-01T00%3a00%3a00+00%3a00/task_id=load/attempt=1.log',
+};
+
+test('worker jobs are checked at the boundary: ids that would name a path, a bad hash, a bad kind are refused naming the field', () => {
+  assert.deepEqual(parseJob(JOB), JOB);
+  for (const [field, value, message] of [
+    ['taskId', '../../etc', /job field taskId is not a DAG or task id/],
+    ['dagId', 'a/b', /job field dagId is not a DAG or task id/],
+    ['bundleHash', 'zz', /job field bundleHash must be a sha256 in hex/],
+    ['tryNumber', 0, /job field tryNumber must be a whole number ≥ 1/],
+    ['kind', 'shell', /job kind must be "try" or "callback", not "shell"/],
+  ] as const) {
+    assert.throws(() => parseJob({ ...JOB, [field]: value }), message, field);
+  }
+  // A job id is the try's identity: the same try, the same id; BullMQ ids may not hold ':'.
+  const key = { dag_id: 'etl', run_id: JOB.runId, task_id: 'load', map_index: -1, try_number: 1 };
+  assert.equal(tryJobId(key), tryJobId({ ...key }));
+  assert.notEqual(tryJobId(key), tryJobId({ ...key, try_number: 2 }));
+  assert.doesNotMatch(tryJobId(key), /:/);
+});
