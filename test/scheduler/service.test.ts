@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import { SchedulerService } from '../../src/runtime/scheduler/service.ts';
 import { testRuntime } from '../helpers/runtime.ts';
@@ -316,3 +317,40 @@ d.task('t', async (ctx) => { await ctx.sleep(2 * 3600_000); return 1; });
     void made;
   });
 });
+
+test(
+  'a run given back with a try still marked running by this process (a store outage) is settled before it is adopted, not waited on',
+  { timeout: 30_000 },
+  async () => {
+    const t = await testRuntime({
+      'dags/d.ts': `import { dag } from 'hangar';
+export const d = dag({ id: 'orphan', defaultArgs: { retries: 1, retryDelay: 0 } });
+const a = d.task('a', async () => 1);
+d.task('b', { inputs: { a } }, async () => 2);
+`,
+    });
+    const log: string[] = [];
+    const svc = new SchedulerService(t.rt, { log: (l) => log.push(l), watch: false });
+    try {
+      await svc.reload();
+      await svc.tick(); // the periodic recovery runs on the first turn: the next turn does not run it
+      const { store } = t.rt;
+      const run = await t.rt.triggerRun('orphan');
+      // What a store outage leaves: the run given back (running, no owner) and its try `running`
+      // under this very process, which is alive — its loop ended without writing the try's end.
+      const key = { dag_id: 'orphan', run_id: run.run_id, task_id: 'a', map_index: -1 };
+      assert.ok(await store.tasks.claimTry(key, [null], 0, { pid: process.pid, hostname: hostname(), start_date: new Date().toISOString() }));
+      await store.runs.update('orphan', run.run_id, { state: 'running', owner_pid: null, owner_host: null, heartbeat_at: new Date().toISOString() });
+
+      await svc.tick();
+      await svc.idle();
+      assert.equal((await store.runs.get('orphan', run.run_id))!.state, 'success', log.join('\n'));
+      assert.deepEqual(await t.states(run.run_id, 'orphan'), { a: 'success', b: 'success' });
+      assert.equal((await store.tasks.get('orphan', run.run_id, 'a', -1))!.try_number, 2);
+      assert.match(log.join('\n'), /recovered task "a" of run "\S+" \(DAG "orphan"\) left by a runtime that stopped: now up_for_retry\n.*resuming/);
+    } finally {
+      await svc.stop();
+      await t.close();
+    }
+  },
+);

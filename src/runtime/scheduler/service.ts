@@ -21,6 +21,7 @@ import type { Runtime } from '../runtime.ts';
 import { nowIso } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
+import type { RecoveredTask } from './maintenance.ts';
 import { isoformat } from '../templating/index.ts';
 import { selfOwner } from './owner.ts';
 
@@ -246,7 +247,11 @@ export class SchedulerService {
     const every = (this.runtime.config.scheduler.heartbeatTimeoutSeconds * 1000) / 2;
     if (now - this.lastRecovery < every) return;
     this.lastRecovery = now;
-    for (const r of await this.runtime.recover()) {
+    this.logRecovered(await this.runtime.recover());
+  }
+
+  private logRecovered(recovered: readonly RecoveredTask[]): void {
+    for (const r of recovered) {
       this.log(`recovered task "${r.taskId}" of run "${r.runId}" (DAG "${r.dagId}") left by a runtime that stopped: now ${r.state ?? 'none'}`);
     }
   }
@@ -265,6 +270,11 @@ export class SchedulerService {
         if (!(await this.runtime.claimRun(run.dag_id, run.run_id))) continue;
         this.log(`started ${run.run_id} of DAG "${run.dag_id}"`);
       } else {
+        // A running run without an owner (its runtime gave it back or was found gone): the tries
+        // that no live worker runs are settled before the run is adopted. Once it is adopted, this
+        // process owns it and the recovery that executeRun does would find nothing gone, so a try
+        // left `running` by this process's earlier loop (a store outage) would be waited on forever.
+        this.logRecovered(await this.runtime.recover({ dagId: run.dag_id, runId: run.run_id }));
         if (!(await store.runs.adopt(run.dag_id, run.run_id, selfOwner(), nowIso()))) continue;
         this.log(`resuming ${run.run_id} of DAG "${run.dag_id}", left by a runtime that stopped`);
       }
