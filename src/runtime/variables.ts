@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Store } from './store/store.ts';
+import { registerSecret } from './executor/logger.ts';
 
 /** Airflow's DEFAULT_SENSITIVE_FIELDS: a key containing one of these has its value masked. */
 const SENSITIVE = ['access_token', 'api_key', 'apikey', 'authorization', 'passphrase', 'passwd', 'password', 'private_key', 'secret', 'token', 'keyfile_dict', 'service_account'];
@@ -48,7 +49,10 @@ export class Variables {
   /** The value: the environment's `HANGAR_VAR_<KEY>` first, then the store; `fallback` (or an error) when neither has it. */
   async get(key: string, fallback?: string): Promise<string> {
     const v = await this.lookup(checkVariableKey(key));
-    if (v !== undefined) return v.value;
+    if (v !== undefined) {
+      if (isSensitiveKey(key)) registerSecret(v.value);
+      return v.value;
+    }
     if (fallback !== undefined) return fallback;
     throw new Error(`variable "${key}" does not exist (set it with: hangar variables set ${key} VALUE, or ${envName(key)})`);
   }
@@ -58,13 +62,28 @@ export class Variables {
     const v = await this.lookup(checkVariableKey(key));
     if (v === undefined) {
       if (fallback !== undefined) return fallback;
-      throw new Error(`variable "${key}" does not exist`);
+      throw new Error(`variable "${key}" does not exist (set it with: hangar variables set ${key} VALUE, or ${envName(key)})`);
     }
+    if (isSensitiveKey(key)) registerSecret(v.value);
     try {
       return JSON.parse(v.value) as unknown;
     } catch (err) {
       throw new Error(`variable "${key}" (from ${v.source}) is not JSON: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * A synchronous reader of every variable as they are now (the environment first, then the
+   * store, read once): what a try's templates see as `var.value`/`var.json`. A value of a
+   * secret-looking key is masked in logs from when it is read.
+   */
+  async reader(): Promise<(key: string) => string | undefined> {
+    const stored = new Map((await this.store.variables.list()).map((r) => [r.key, r.val] as const));
+    return (key) => {
+      const value = this.env[envName(key)] ?? stored.get(key);
+      if (value !== undefined && isSensitiveKey(key)) registerSecret(value);
+      return value;
+    };
   }
 
   async set(key: string, value: string, description?: string): Promise<void> {

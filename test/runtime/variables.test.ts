@@ -12,6 +12,7 @@ import { Variables } from '../../src/runtime/variables.ts';
 import { openWorkspaceStore } from '../helpers/store.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
+import { testRuntime } from '../helpers/runtime.ts';
 
 test('variables: stored, overridden by HANGAR_VAR_<KEY>, JSON on request, secret-looking values masked when listed', async () => {
   const ws = tempWorkspace();
@@ -99,5 +100,51 @@ test('hangar variables: set, get, list (masked), delete; a bad import file is an
     assert.match(bad.stderr, /bad\.json is not JSON/);
   } finally {
     ws.remove();
+  }
+});
+
+test('variables in tasks: ctx.variables and {{ var.value.key }} / {{ var.json.key.field }} templates; a secret-looking value is masked in the log; a missing key fails the task naming it', async () => {
+  process.env.HANGAR_VAR_REGION = 'us';
+  const t = await testRuntime({
+    'dags/vars.ts': `import { dag } from 'hangar';
+export const d = dag({ id: 'vars' });
+d.task('a', {
+  inputs: { where: '{{ var.value.region }}', rows: '{{ var.json.limits.rows }}', dflt: "{{ var.value.get('nope', 'dflt') }}", tables: '{{ var.json.limits.tables | join(",") }}' },
+}, async (ctx, { where, rows, dflt, tables }) => {
+  const token = await ctx.variables.get('api_token');
+  ctx.log.info('token is ' + token + ', rendered ' + ctx.render('{{ var.value.api_token }}'));
+  await ctx.variables.setJson('seen', { where, rows, dflt, tables, limits: await ctx.variables.getJson('limits'), fallback: await ctx.variables.get('nope', 'f') });
+  return 1;
+});
+d.task('b', { inputs: { x: '{{ var.value.missing_one }}' } }, async () => 1);
+d.task('c', { inputs: { x: '{{ var.json.region }}' } }, async () => 1);
+`,
+  });
+  try {
+    const v = new Variables(t.rt.store);
+    await v.set('limits', '{"rows": 10, "tables": ["x", "y"]}');
+    await v.set('api_token', 's3cr3t-t0ken');
+    await v.set('region', 'eu'); // the environment's HANGAR_VAR_REGION wins
+    const run = await t.rt.runDag('vars');
+    assert.deepEqual(await t.states(run.run_id), { a: 'success', b: 'failed', c: 'failed' });
+    assert.deepEqual(await v.getJson('seen'), {
+      where: 'us',
+      rows: '10',
+      dflt: 'dflt',
+      tables: 'x,y',
+      limits: { rows: 10, tables: ['x', 'y'] },
+      fallback: 'f',
+    });
+    const [a] = await t.rt.store.tasks.listTries('vars', run.run_id, 'a', -1);
+    const log = readFileSync(a!.log_path!, 'utf8');
+    assert.match(log, /token is \*\*\*, rendered \*\*\*/);
+    assert.ok(!log.includes('s3cr3t-t0ken'), log);
+    const b = (await t.rt.store.tasks.get('vars', run.run_id, 'b', -1))!;
+    assert.match(b.error ?? '', /variable "missing_one" does not exist \(set it with: hangar variables set missing_one VALUE, or HANGAR_VAR_MISSING_ONE\)/);
+    const c = (await t.rt.store.tasks.get('vars', run.run_id, 'c', -1))!;
+    assert.match(c.error ?? '', /variable "region" is not JSON \(var\.json\.region\)/);
+  } finally {
+    delete process.env.HANGAR_VAR_REGION;
+    await t.close();
   }
 });

@@ -133,6 +133,20 @@ export interface XComApi {
   ): Promise<AsyncIterable<Uint8Array>>;
 }
 
+/** Variables from a task (Airflow's `Variable.get`/`Variable.set`); templates read them as `{{ var.value.key }}`. */
+export interface VariablesApi {
+  /** The value; `fallback` when there is none (an error naming the key without one). */
+  get(key: string, fallback?: string): Promise<string>;
+  /** The value parsed as JSON (`Variable.get(key, deserialize_json=True)`). */
+  getJson<T = unknown>(key: string, fallback?: T): Promise<T>;
+  /** Stores a text value (a key overridden by `HANGAR_VAR_<KEY>` still reads the environment's). */
+  set(key: string, value: string, description?: string): Promise<void>;
+  /** Stores a value as its JSON text. */
+  setJson(key: string, value: unknown, description?: string): Promise<void>;
+  /** Removes a stored variable; false when there was none. */
+  delete(key: string): Promise<boolean>;
+}
+
 /** What every task receives. Field names follow Airflow's template context where one exists. */
 export interface TaskContext<P extends Params = Params> {
   readonly dagId: string;
@@ -151,6 +165,8 @@ export interface TaskContext<P extends Params = Params> {
   readonly conf: Readonly<Record<string, unknown>>;
   readonly log: Logger;
   readonly xcom: XComApi;
+  /** Variables (Airflow's Variable): the environment's `HANGAR_VAR_<KEY>` first, then the store. */
+  readonly variables: VariablesApi;
   /** Aborted when the task times out or the run is cancelled. */
   readonly signal: AbortSignal;
   /** Absolute path of the workspace. */

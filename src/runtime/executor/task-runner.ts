@@ -15,6 +15,7 @@ import type { Clock } from '../scheduler/clock.ts';
 import { getConnection } from '../connections.ts';
 import { isRescheduleRequest, isTaskOutcome, TASK_SERVICES } from './services.ts';
 import type { TaskServices } from './services.ts';
+import { Variables } from '../variables.ts';
 // Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
 import '../sensors/index.ts';
 import '../sync/index.ts';
@@ -147,7 +148,11 @@ export async function runTaskTry(
   const scope: XComScope = { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId: task.id, mapIndex: req.mapIndex, backendName: task.options.xcomBackend };
   const conf = JSON.parse(run.conf) as Record<string, unknown>;
   const params = { ...dag.params, ...conf };
+  const variables = new Variables(env.store);
+  // Read once per try, inside the try (a store that fails fails the try, with its reason).
+  let readVariable: (key: string) => string | undefined = () => undefined;
   const templateContext = buildTemplateContext({
+    variable: (key) => readVariable(key),
     dagId: dag.id,
     taskId: task.id,
     runId: run.run_id,
@@ -167,6 +172,7 @@ export async function runTaskTry(
   );
   return currentLog.run(log, async () => {
     try {
+      readVariable = await variables.reader();
       const inputs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(task.inputs)) inputs[name] = await resolveInput(scope, value, templateContext);
       if (task.expand) {
@@ -188,6 +194,13 @@ export async function runTaskTry(
         conf,
         log,
         xcom: createXComApi(scope),
+        variables: {
+          get: (key, fallback) => variables.get(key, fallback),
+          getJson: <T>(key: string, fallback?: T) => variables.getJson(key, fallback) as Promise<T>,
+          set: (key, value, description) => variables.set(key, value, description),
+          setJson: (key, value, description) => variables.set(key, JSON.stringify(value), description),
+          delete: (key) => variables.delete(key),
+        },
         signal,
         workspace: req.workspace,
         // Created on first use: most tasks never need it.

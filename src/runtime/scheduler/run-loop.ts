@@ -18,6 +18,7 @@ import { runObserverFactories } from './observers.ts';
 import type { RunObserver, RunObserverFactory } from './observers.ts';
 import { failOrphanTry } from './maintenance.ts';
 import { describeOwner, hostName as hostname, processAlive, selfOwner } from './owner.ts';
+import { Variables } from '../variables.ts';
 
 export interface RunLoopDeps {
   readonly store: Store;
@@ -546,6 +547,7 @@ export class RunLoop {
         dataIntervalEnd: new Date(this.run.data_interval_end),
         params: { ...this.dag.params, ...(JSON.parse(this.run.conf) as object) },
         conf: JSON.parse(this.run.conf) as Record<string, unknown>,
+        variable: await new Variables(this.deps.store).reader(),
       });
       lists = await resolveExpandLists(
         { store: this.deps.store, backend: this.deps.backend, dag: this.dag, runId: this.run.run_id, taskId: task.id, mapIndex: -1 },

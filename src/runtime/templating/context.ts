@@ -11,6 +11,11 @@ export interface TemplateContextInput {
   readonly dataIntervalEnd: Date;
   readonly params: Readonly<Record<string, unknown>>;
   readonly conf: Readonly<Record<string, unknown>>;
+  /**
+   * A variable's value by key (Airflow's `var.value.key` / `var.json.key`), undefined when
+   * there is none; without it, a template that reads `var` says variables are not available.
+   */
+  readonly variable?: (key: string) => string | undefined;
 }
 
 /** Airflow's macros namespace (the parts that make sense in TypeScript). */
@@ -61,5 +66,47 @@ export function buildTemplateContext(i: TemplateContextInput): Record<string, un
     params: i.params,
     conf: i.conf,
     macros,
+    var: variableNamespace(i.variable),
   };
+}
+
+/**
+ * Airflow's `var` template namespace: `{{ var.value.key }}`, `{{ var.value.get('key', 'fallback') }}`,
+ * `{{ var.json.key.field }}`, `{{ var.json.get('key', fallback) }}` (airflow/utils/context.py
+ * VariableAccessor: a missing key is an error unless a default is given).
+ */
+function variableNamespace(lookup: ((key: string) => string | undefined) | undefined) {
+  const read = (key: string): string | undefined => {
+    if (!lookup) throw new Error(`variables are not available in this template (var.…["${key}"])`);
+    return lookup(key);
+  };
+  const missing = (key: string) => new Error(`variable "${key}" does not exist (set it with: hangar variables set ${key} VALUE, or HANGAR_VAR_${key.toUpperCase()})`);
+  const parse = (key: string, text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new Error(`variable "${key}" is not JSON (var.json.${key}): ${(err as Error).message}`);
+    }
+  };
+  const accessor = (convert: (key: string, text: string) => unknown) => {
+    const get = (key: unknown, fallback?: unknown) => {
+      const text = read(String(key));
+      return text === undefined ? (fallback ?? null) : convert(String(key), text);
+    };
+    const valueOf = (prop: string): unknown => {
+      if (prop === 'get') return get;
+      const text = read(prop);
+      if (text === undefined) throw missing(prop);
+      return convert(prop, text);
+    };
+    // The template engine reads own properties (Object.hasOwn, then a read): both answer from the variables.
+    return new Proxy({} as Record<string, unknown>, {
+      getOwnPropertyDescriptor: (_t, prop) =>
+        typeof prop === 'string' ? { value: valueOf(prop), enumerable: true, configurable: true, writable: false } : undefined,
+      // A plain read (JSON.stringify's toJSON, await's then) of a missing key is undefined, not an error.
+      get: (_t, prop) => (typeof prop === 'string' && (prop === 'get' || read(prop) !== undefined) ? valueOf(prop) : undefined),
+      has: (_t, prop) => typeof prop === 'string' && (prop === 'get' || read(prop) !== undefined),
+    });
+  };
+  return Object.freeze({ value: accessor((_k, text) => text), json: accessor(parse) });
 }
