@@ -86,7 +86,7 @@ Options:
   --workspace DIR        The workspace folder (default: the current directory)
   -o, --output FORMAT    table (default), json, yaml or plain (no colours or rules, for scripts)
   --json                 The same as -o json
-  -h, --help             This help
+  -h, --help             This help (hangar VERB --help, hangar help VERB: that verb's)
 
 In JSON/YAML mode a command prints only data (schemas: docs/cli-schema/), and a
 command that exits non-zero prints {"error": {"code", "message", "exit_code", …ids}}
@@ -159,8 +159,11 @@ export async function main(
     format = parseFormat(parsed.values);
     if (format === 'plain') disableColor();
     const [command, ...args] = parsed.positionals;
-    if (parsed.values.help) {
-      out(HELP);
+    if (parsed.values.help || command === 'help') {
+      // `hangar VERB --help` and `hangar help VERB`: that verb's usage; the whole help otherwise.
+      const verb = command === 'help' ? args[0] : command;
+      if (verb !== undefined && !Object.hasOwn(COMMANDS, verb)) throw new UsageError(`unknown command "${verb}"`);
+      out(verb === undefined ? HELP : verbHelp(HELP, verb));
       return 0;
     }
     if (!command) {
@@ -195,6 +198,26 @@ export async function main(
     else process.stderr.write(`hangar: ${e.message}\n`);
     return EXIT_CODES[e.code];
   }
+}
+
+/**
+ * One verb's part of the help: its lines under "Commands:" (a line starting with the verb, and
+ * the lines indented under it), then the options every verb takes.
+ */
+export function verbHelp(help: string, verb: string): string {
+  const lines = help.split('\n');
+  const commands = lines.slice(lines.indexOf('Commands:') + 1, lines.indexOf('Options:'));
+  const mine: string[] = [];
+  let inBlock = false;
+  for (const line of commands) {
+    const head = /^ {2}(\S+)/.exec(line);
+    if (head) inBlock = head[1] === verb;
+    else if (!/^ {3,}\S/.test(line)) inBlock = false;
+    // Each line as the user types it: "hangar " before the verb, the descriptions moved along.
+    if (inBlock) mine.push(head ? `  hangar ${line.slice(2)}` : `       ${line}`);
+  }
+  const options = lines.slice(lines.indexOf('Options:')).join('\n').trimEnd();
+  return `Usage:\n${mine.join('\n')}\n\n${options}`;
 }
 
 /** Any error as a CliError: the runtime's own errors are recognised by their message. */
@@ -232,7 +255,7 @@ function loadErrorsExit(ctx: Ctx, errors: readonly DagLoadError[]): number {
   return fail(ctx, 'load_error', `${errors.length} DAG file(s) failed to load`, { files: [...new Set(errors.map((e) => e.file))] });
 }
 
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
   variables: variablesCommand,
