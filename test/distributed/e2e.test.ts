@@ -269,6 +269,20 @@ test(
         dep.schedulerRoot,
       ]);
       assert.match(ingestLog.out, /market_data: \d+ bytes > 1048576; stored as a file reference at /);
+      // --follow reads the S3 log too (here of a try that has ended: printed, then done).
+      const followed = await dep.hangar([
+        'logs',
+        finRun,
+        'ingest_data',
+        '-f',
+        '--dag',
+        'financial_analytics_pipeline',
+        '--workspace',
+        dep.schedulerRoot,
+      ]);
+      assert.equal(followed.code, 0, followed.out);
+      assert.match(followed.out, /market_data: \d+ bytes > 1048576; stored as a file reference at /);
+      assert.match(followed.out, /"ingest_data" of run "\S+" ended: success/);
     } finally {
       scheduler.child.kill('SIGTERM');
       await scheduler.exited;

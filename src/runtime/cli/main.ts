@@ -45,6 +45,7 @@ import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { WorkerService } from '../distributed/worker-service.ts';
+import { followTaskLog } from './follow.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 
 const HELP = `hangar — run Airflow-style DAGs written in TypeScript, locally
@@ -73,7 +74,9 @@ Commands:
   mark RUN TASK success|failed     Mark a task by hand (then: hangar run DAG --resume RUN)
 ${RUNS_HELP}
   tasks RUN [--dag DAG] [--state S]  Task instances of a run
-  logs RUN TASK [--try N] [--map-index N]  The log of a task try
+  logs RUN TASK [--try N] [--map-index N] [-f]
+                                   The log of a task try; -f, --follow: print it as it grows, try after
+                                   try, until the task has ended (logs kept in S3: every second)
 ${XCOM_HELP}
 ${SENSORS_HELP}
 ${DB_HELP}
@@ -124,6 +127,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   concurrency: { type: 'string' },
   reparse: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
   ...VARIABLES_OPTIONS,
@@ -733,6 +737,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   },
 
   async logs(ctx) {
+    if (ctx.values.follow && ctx.structured) throw new UsageError('--follow prints the log as it grows: it has no JSON or YAML form (leave out -o)');
     const runId = need(ctx, 0, 'the run id: hangar logs RUN TASK');
     const taskId = need(ctx, 1, 'the task id: hangar logs RUN TASK');
     Object.assign(ctx.ids, { run_id: runId, task_id: taskId });
@@ -747,6 +752,18 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           throw new NotFoundError(
             `Run "${runId}" has no task "${taskId}"${mapIndex >= 0 ? `[${mapIndex}]` : ''}`,
           );
+        if (ctx.values.follow) {
+          const only = intOption(ctx, 'try');
+          if (only !== undefined && (only < 1 || only > ti.max_tries)) {
+            throw new NotFoundError(`Task "${taskId}" of run "${runId}" has at most ${ti.max_tries} tries; there is no try ${only}`);
+          }
+          await followTaskLog(
+            rt,
+            { dagId: run.dag_id, runId: run.run_id, taskId, mapIndex, tryNumber: only },
+            { line: (l) => ctx.out(l), note: (n) => process.stderr.write(`${n}\n`) },
+          );
+          return 0;
+        }
         const tryNumber = intOption(ctx, 'try') ?? ti.try_number;
         if (tryNumber < 1 || tryNumber > ti.try_number) {
           throw new NotFoundError(
