@@ -96,7 +96,12 @@ test('store: claiming a try is a guarded update that only one claimant wins', as
       pool: 'default_pool',
       state: 'scheduled',
     });
-    const claim = { pid: 1, hostname: 'h', start_date: new Date().toISOString() };
+    const claim = {
+      pid: 1,
+      hostname: 'h',
+      start_date: new Date().toISOString(),
+      log_path: '/logs/attempt=1.log',
+    };
     assert.equal(await store.tasks.claimTry(KEY, ['scheduled'], 0, claim), true);
     assert.equal(
       await other.tasks.claimTry(KEY, ['scheduled'], 0, claim),
@@ -106,6 +111,11 @@ test('store: claiming a try is a guarded update that only one claimant wins', as
     const ti = (await other.tasks.get('d', 'r', 't'))!;
     assert.equal(ti.state, 'running');
     assert.equal(ti.try_number, 1);
+    // The claim records the try, once: the losing claim wrote no second record.
+    assert.deepEqual(
+      (await other.tasks.listTries('d', 'r', 't')).map((t) => [t.try_number, t.state, t.pid, t.log_path]),
+      [[1, 'running', 1, '/logs/attempt=1.log']],
+    );
     await assert.rejects(
       store.runs.insert({
         dag_id: 'd',

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import { SchedulerService } from '../../src/runtime/scheduler/service.ts';
 import { testRuntime } from '../helpers/runtime.ts';
@@ -339,7 +340,7 @@ d.task('b', { inputs: { a } }, async () => 2);
       // What a store outage leaves: the run given back (running, no owner) and its try `running`
       // under this very process, which is alive — its loop ended without writing the try's end.
       const key = { dag_id: 'orphan', run_id: run.run_id, task_id: 'a', map_index: -1 };
-      assert.ok(await store.tasks.claimTry(key, [null], 0, { pid: process.pid, hostname: hostname(), start_date: new Date().toISOString() }));
+      assert.ok(await store.tasks.claimTry(key, [null], 0, { pid: process.pid, hostname: hostname(), start_date: new Date().toISOString(), log_path: join(t.ws.root, 'a.log') }));
       await store.runs.update('orphan', run.run_id, { state: 'running', owner_pid: null, owner_host: null, heartbeat_at: new Date().toISOString() });
 
       await svc.tick();

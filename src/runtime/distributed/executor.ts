@@ -69,8 +69,8 @@ export class DistributedExecutor implements TaskExecutor {
   private readonly logs: RemoteObjects;
   private readonly publisher: BundlePublisher;
   private readonly queues = new Map<string, Promise<QueueHandle>>();
-  /** Waiting tries and callbacks by job id: woken when BullMQ says the job ended. */
-  private readonly waiters = new Map<string, () => void>();
+  /** Waiting tries by job id: woken when BullMQ says the job started or ended. */
+  private readonly waiters = new Map<string, Waiter>();
   private readonly outage: OutageReporter;
   private closed = false;
   /** Tries waited for, by job id: where live log lines go. */
@@ -112,7 +112,7 @@ export class DistributedExecutor implements TaskExecutor {
         events.on('error', this.outage.error);
         const wake = ({ jobId }: { jobId: string }) => {
           this.outage.ok();
-          this.waiters.get(jobId)?.();
+          this.waiters.get(jobId)?.wake();
         };
         events.on('completed', wake);
         events.on('failed', wake);
@@ -122,18 +122,6 @@ export class DistributedExecutor implements TaskExecutor {
       this.queues.set(name, h);
     }
     return h;
-  }
-
-  /** Sleeps until woken for this job or `ms` passed. */
-  private nap(jobId: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.waiters.set(jobId, done);
-    });
   }
 
   /** Subscribes (once) to the workers' live log lines. */
@@ -165,7 +153,7 @@ export class DistributedExecutor implements TaskExecutor {
   async execute(
     req: ExecuteRequest,
     signal?: AbortSignal,
-    onStarted?: (pid: number, hostname?: string) => void,
+    onStarted?: (pid: number, hostname?: string, recorded?: boolean) => void,
   ): Promise<ExecuteResult> {
     const { store } = this.opts;
     const key: TryKey = {
@@ -208,6 +196,9 @@ export class DistributedExecutor implements TaskExecutor {
     this.subscribe();
     await this.subscriber?.catch(() => undefined);
     this.live.set(jobId, req);
+    // Registered before the job is queued: news of a fast job is not missed.
+    const waiter = new Waiter();
+    this.waiters.set(jobId, waiter);
     try {
       // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
       if (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso())) {
@@ -216,6 +207,7 @@ export class DistributedExecutor implements TaskExecutor {
       }
     } catch (err) {
       this.live.delete(jobId);
+      this.waiters.delete(jobId);
       throw err;
     }
 
@@ -223,9 +215,13 @@ export class DistributedExecutor implements TaskExecutor {
     let startedReported = false;
     let cancelAsked = false;
     let lastJobCheck = Date.now();
-    const onAbort = () => this.waiters.get(jobId)?.();
+    const onAbort = () => waiter.wake();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      // Nothing to read before the job has been anywhere: the store is read when BullMQ says the
+      // job started or ended, or when a poll interval passed without a word (then the worker's
+      // heartbeat is checked too). A store round trip per wake, not per interval and per state.
+      let woken = await waiter.nap(pollMs);
       for (;;) {
         if (this.closed)
           return { ok: false, error: 'The runtime is shutting down', crashed: true, pid: self.pid };
@@ -238,12 +234,13 @@ export class DistributedExecutor implements TaskExecutor {
           };
         if (row.outcome !== null) {
           const result = JSON.parse(row.outcome) as ExecuteResult;
-          if (!startedReported && row.pid !== null) onStarted?.(row.pid, row.hostname ?? undefined);
+          if (!startedReported && row.pid !== null) onStarted?.(row.pid, row.hostname ?? undefined, true);
           return result;
         }
         if (row.worker_id !== null && row.pid !== null && !startedReported) {
           startedReported = true;
-          onStarted?.(row.pid, row.hostname ?? undefined);
+          // The worker wrote the start (try and task instance `running`) with its pid.
+          onStarted?.(row.pid, row.hostname ?? undefined, true);
         }
         if (signal?.aborted && !cancelAsked) {
           cancelAsked = true;
@@ -262,7 +259,9 @@ export class DistributedExecutor implements TaskExecutor {
           await store.dispatch.requestCancel(key, reason);
           continue;
         }
-        if (row.worker_id !== null) {
+        if (woken) {
+          // Woken by the job's news: what it was is read above; nothing to check until the next one.
+        } else if (row.worker_id !== null) {
           const worker = await store.dispatch.worker(row.worker_id);
           const silentMs = worker ? Date.now() - Date.parse(worker.heartbeat_at) : Infinity;
           if (!worker || worker.state === 'stopped' || silentMs > this.opts.heartbeatTimeoutMs) {
@@ -295,7 +294,7 @@ export class DistributedExecutor implements TaskExecutor {
             }
           }
         }
-        await this.nap(jobId, pollMs);
+        woken = await waiter.nap(pollMs);
       }
     } finally {
       this.waiters.delete(jobId);
@@ -341,7 +340,7 @@ export class DistributedExecutor implements TaskExecutor {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const wake of this.waiters.values()) wake();
+    for (const waiter of this.waiters.values()) waiter.wake();
     const handles = await Promise.allSettled(this.queues.values());
     for (const h of handles) {
       if (h.status !== 'fulfilled') continue;
@@ -351,5 +350,33 @@ export class DistributedExecutor implements TaskExecutor {
     this.logs.close();
     const sub = await this.subscriber?.catch(() => undefined);
     sub?.disconnect();
+  }
+}
+
+/** A try waiting for news of its job: a wake before the nap is kept, not lost. */
+class Waiter {
+  private woken = false;
+  private resolve: ((woken: boolean) => void) | undefined;
+
+  wake(): void {
+    if (this.resolve) this.resolve(true);
+    else this.woken = true;
+  }
+
+  /** Resolves true when woken (now, or while napping), false when `ms` passed first. */
+  nap(ms: number): Promise<boolean> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), ms);
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        this.resolve = undefined;
+        resolve(woken);
+      };
+      this.resolve = done;
+    });
   }
 }

@@ -242,10 +242,12 @@ export class WorkerService {
     const uploader = new LogUploader(this.logs, logPath, job.logKey, log);
     const timer = setInterval(() => void uploader.upload(), 1000);
     let result: ExecuteResult;
+    // The start is recorded here (the try and its task instance `running`), before the end is.
+    let started: Promise<void> | undefined;
     try {
       result = await this.executor.execute(req, abort.signal, (pid) => {
-        void store.dispatch
-          .started(key, this.id, pid, nowIso())
+        started = store.dispatch
+          .started(key, this.id, pid, self.hostname, nowIso())
           // BullMQ's progress event wakes the scheduler, which then reads the start from the store.
           .then(() => bull.updateProgress({ pid }).catch(() => undefined))
           .catch((err: unknown) =>
@@ -256,6 +258,7 @@ export class WorkerService {
       clearInterval(timer);
       this.running.delete(k);
     }
+    await started;
     await uploader.upload(true);
     result = { ...result, hostname: self.hostname };
     await finish(result);

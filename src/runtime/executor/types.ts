@@ -77,7 +77,12 @@ export interface TaskExecutor {
    * Runs one try; resolves when it has ended, however it ended. Never rejects.
    * `onStarted` tells the pid of the process that runs it, once it runs.
    */
-  execute(req: ExecuteRequest, signal?: AbortSignal, onStarted?: (pid: number, hostname?: string) => void): Promise<ExecuteResult>;
+  execute(
+    req: ExecuteRequest,
+    signal?: AbortSignal,
+    /** `recorded`: the executor has written the start to the store itself (a remote worker does). */
+    onStarted?: (pid: number, hostname?: string, recorded?: boolean) => void,
+  ): Promise<ExecuteResult>;
   /**
    * Whether a try that another runtime handed to this executor (and then stopped) can be
    * followed to its end here instead of being failed (Airflow's executor.try_adopt_task_instances):

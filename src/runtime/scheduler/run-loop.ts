@@ -651,12 +651,11 @@ export class RunLoop {
     const startDate = nowIso();
     // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
     const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
-    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
+    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate, log_path: logPath }, claimState);
     if (!ok) {
       this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
       return undefined;
     }
-    await store.tasks.upsertTry({ ...tiKey, try_number: tryNumber, state: claimState, start_date: startDate, end_date: null, duration: null, pid: process.pid, hostname: hostname(), error: null, log_path: logPath });
     ti.tryNumber = tryNumber;
     this.running.add(k);
     return this.launcher(ti, tryNumber, logPath, startDate, claimState);
@@ -692,9 +691,9 @@ export class RunLoop {
       // The worker's start, written before the try's end is (the end waits for it).
       let started: Promise<void> | undefined;
       try {
-        result = await this.deps.executor.execute(req, this.abort.signal, (pid, host) => {
+        result = await this.deps.executor.execute(req, this.abort.signal, (pid, host, recorded) => {
           if (claimState === 'running') return;
-          started = store.tasks.markTryRunning(tiKey, tryNumber, pid, host).then(
+          started = (recorded ? Promise.resolve() : store.tasks.markTryRunning(tiKey, tryNumber, pid, host)).then(
             () => {
               this.applyState(ti, ti.state, 'running');
               this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
@@ -766,8 +765,10 @@ export class RunLoop {
       delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();
     } else state = 'failed';
-    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath });
-    await store.tasks.update(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
+    await store.tasks.endTry(
+      { ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath },
+      { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid },
+    );
     return async () => {
       this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
       if (state === 'up_for_retry') this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);
@@ -786,8 +787,10 @@ export class RunLoop {
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const atMs = Date.parse(at);
     const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
-    await store.tasks.upsertTry({ ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: host, error: null, log_path: req.logPath });
-    await store.tasks.update(tiKey, { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid });
+    await store.tasks.endTry(
+      { ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: host, error: null, log_path: req.logPath },
+      { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid },
+    );
     return () => {
       ti.tryNumber -= 1;
       this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });

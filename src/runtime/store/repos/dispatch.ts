@@ -149,15 +149,44 @@ export class DispatchRepository {
     return r.changes > 0;
   }
 
-  /** The process that runs the try on the worker started. */
-  async started(k: TryKey, workerId: string, pid: number, at: string): Promise<void> {
-    await this.sql.run(
-      `UPDATE try_dispatch SET pid = ?, running_at = ? WHERE ${WHERE_KEY} AND worker_id = ? AND outcome IS NULL`,
-      pid,
-      at,
-      ...keyOf(k),
-      workerId,
-    );
+  /**
+   * The process that runs the try on the worker started: the dispatch row, the task instance
+   * and the try record say so (`running`, its pid and host), guarded on the worker that holds
+   * the try and on the task instance still waiting for it (`queued` at this try number). On
+   * PostgreSQL one statement (one round trip per try start, not a transaction's four).
+   */
+  async started(k: TryKey, workerId: string, pid: number, hostname: string, at: string): Promise<void> {
+    const ti = 'dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?';
+    const tiKey = [k.dag_id, k.run_id, k.task_id, k.map_index] as const;
+    const dispatch = `UPDATE try_dispatch SET pid = ?, running_at = ? WHERE ${WHERE_KEY} AND worker_id = ? AND outcome IS NULL`;
+    const instance = `UPDATE task_instances SET state = 'running', pid = ?, hostname = ?, updated_at = ? WHERE ${ti} AND try_number = ? AND state = 'queued'`;
+    const attempt = `UPDATE task_tries SET state = 'running', pid = ?, hostname = ?, running_at = ? WHERE ${WHERE_KEY} AND state = 'queued'`;
+    if (this.sql.dialect === 'postgres') {
+      await this.sql.run(
+        `WITH d AS (${dispatch} RETURNING 1),
+              i AS (${instance} AND EXISTS (SELECT 1 FROM d) RETURNING 1)
+         ${attempt} AND EXISTS (SELECT 1 FROM d)`,
+        pid,
+        at,
+        ...keyOf(k),
+        workerId,
+        pid,
+        hostname,
+        at,
+        ...tiKey,
+        k.try_number,
+        pid,
+        hostname,
+        at,
+        ...keyOf(k),
+      );
+      return;
+    }
+    await this.sql.tx(async () => {
+      if ((await this.sql.run(dispatch, pid, at, ...keyOf(k), workerId)).changes === 0) return;
+      await this.sql.run(instance, pid, hostname, at, ...tiKey, k.try_number);
+      await this.sql.run(attempt, pid, hostname, at, ...keyOf(k));
+    });
   }
 
   /** The worker's outcome; false when the try was settled without it (the worker was presumed gone). */

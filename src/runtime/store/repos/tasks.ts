@@ -5,6 +5,10 @@ import { nowIso } from '../clock.ts';
 import type { TaskInstanceRecord, TaskState, TaskTryRecord } from '../records.ts';
 import { updateRow } from './update.ts';
 
+const TRY_COLUMNS = 'dag_id, run_id, task_id, map_index, try_number, state, start_date, end_date, duration, pid, hostname, error, log_path';
+const TRY_UPSERT = `state = excluded.state, start_date = excluded.start_date, end_date = excluded.end_date, duration = excluded.duration,
+         pid = excluded.pid, hostname = excluded.hostname, error = excluded.error, log_path = excluded.log_path`;
+
 export interface TiKey {
   readonly dag_id: string;
   readonly run_id: string;
@@ -67,38 +71,54 @@ export class TaskRepository {
 
   /**
    * Claims a try: moves the task instance to `running` (or `queued`) with the next try
-   * number, only if it is still in one of the expected states at the expected try number.
-   * Two runtimes racing on one store cannot both win: the update is guarded and atomic.
+   * number, only if it is still in one of the expected states at the expected try number,
+   * and records the try (its log's path). Two runtimes racing on one store cannot both win:
+   * the update is guarded and atomic. On PostgreSQL one statement: one round trip per try.
    */
   async claimTry(
     key: TiKey,
     fromStates: readonly (TaskState | null)[],
     expectedTryNumber: number,
-    claim: { pid: number; hostname: string; start_date: string },
+    claim: { pid: number; hostname: string; start_date: string; log_path: string },
     /** `queued` when another process (a worker) will start it, `running` when it starts now. */
     to: 'queued' | 'running' = 'running',
   ): Promise<boolean> {
     const states = fromStates.filter((s): s is TaskState => s !== null);
     const inStates = states.length ? `state IN (${states.map(() => '?').join(', ')})` : 'FALSE';
     const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
-    const res = await this.sql.run(
-      `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?,
+    const update = `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?,
          start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
-       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (${inStates}${fromNone})`,
-      to,
-      claim.pid,
-      claim.hostname,
-      claim.start_date,
-      claim.start_date,
-      claim.start_date,
-      key.dag_id,
-      key.run_id,
-      key.task_id,
-      key.map_index,
-      expectedTryNumber,
-      ...states,
-    );
-    return res.changes === 1;
+       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (${inStates}${fromNone})`;
+    const updateArgs = [to, claim.pid, claim.hostname, claim.start_date, claim.start_date, claim.start_date, key.dag_id, key.run_id, key.task_id, key.map_index, expectedTryNumber, ...states];
+    const tryRow = (tryNumber: SqlValue) => ({
+      ...key,
+      try_number: tryNumber as number,
+      state: to,
+      start_date: claim.start_date,
+      end_date: null,
+      duration: null,
+      pid: claim.pid,
+      hostname: claim.hostname,
+      error: null,
+      log_path: claim.log_path,
+    });
+    if (this.sql.dialect === 'postgres') {
+      // The try record is written from what the update returned: nothing when the claim lost.
+      const r = tryRow(null);
+      const res = await this.sql.run(
+        `WITH c AS (${update} RETURNING try_number)
+         INSERT INTO task_tries (${TRY_COLUMNS}) SELECT ?, ?, ?, ?, c.try_number, ?, ?, ?, ?, ?, ?, ?, ? FROM c
+         ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT}`,
+        ...updateArgs,
+        r.dag_id, r.run_id, r.task_id, r.map_index, r.state, r.start_date, r.end_date, r.duration, r.pid, r.hostname, r.error, r.log_path,
+      );
+      return res.changes === 1;
+    }
+    return this.sql.tx(async () => {
+      if ((await this.sql.run(update, ...updateArgs)).changes !== 1) return false;
+      await this.upsertTry(tryRow(expectedTryNumber + 1));
+      return true;
+    });
   }
 
   /** A worker started a queued try: the instance and the try are `running` under its pid. */
@@ -156,11 +176,8 @@ export class TaskRepository {
 
   async upsertTry(t: TaskTryRecord): Promise<void> {
     await this.sql.run(
-      `INSERT INTO task_tries (dag_id, run_id, task_id, map_index, try_number, state, start_date, end_date, duration, pid, hostname, error, log_path)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET
-         state = excluded.state, start_date = excluded.start_date, end_date = excluded.end_date, duration = excluded.duration,
-         pid = excluded.pid, hostname = excluded.hostname, error = excluded.error, log_path = excluded.log_path`,
+      `INSERT INTO task_tries (${TRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT}`,
       t.dag_id,
       t.run_id,
       t.task_id,
@@ -174,6 +191,29 @@ export class TaskRepository {
       t.hostname,
       t.error,
       t.log_path,
+    );
+  }
+
+  /**
+   * Records how a try ended: its try record, and the task instance's new state. On PostgreSQL
+   * one statement (one round trip per ended try); inside the caller's transaction either way.
+   */
+  async endTry(t: TaskTryRecord, fields: Partial<Omit<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index'>>): Promise<void> {
+    const key = { dag_id: t.dag_id, run_id: t.run_id, task_id: t.task_id, map_index: t.map_index };
+    if (this.sql.dialect !== 'postgres') {
+      await this.upsertTry(t);
+      await this.update(key, fields);
+      return;
+    }
+    const set = Object.entries({ ...fields, updated_at: nowIso() }).filter(([, v]) => v !== undefined) as [string, SqlValue][];
+    await this.sql.run(
+      `WITH t AS (INSERT INTO task_tries (${TRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT} RETURNING 1)
+       UPDATE task_instances SET ${set.map(([k]) => `${k} = ?`).join(', ')}
+       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND EXISTS (SELECT 1 FROM t)`,
+      t.dag_id, t.run_id, t.task_id, t.map_index, t.try_number, t.state, t.start_date, t.end_date, t.duration, t.pid, t.hostname, t.error, t.log_path,
+      ...set.map(([, v]) => v),
+      key.dag_id, key.run_id, key.task_id, key.map_index,
     );
   }
 
