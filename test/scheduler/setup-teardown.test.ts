@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { dag, DagDefinitionError } from '../../src/runtime/dag/index.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { countUpstream, evaluateTriggerRule } from '../../src/runtime/scheduler/trigger-rules.ts';
+import { dagListResult } from '../../src/runtime/server/service.ts';
 import type { TaskState } from '../../src/runtime/store/records.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
@@ -433,6 +434,16 @@ test('serialization: the flags cross the processor; a DAG without setups seriali
     const plain = bag.dags.get('plain')!.serialized.tasks[0]!;
     assert.ok(!('setup' in plain) && !('teardown' in plain) && !('failRunOnFailure' in plain));
     assert.equal(bag.dags.get('c')!.tasks.get('delete_cluster')!.failRunOnFailure, true);
+    // The editor's DAG list (and from it the graph) says which tasks are setups and teardowns.
+    const info = (await dagListResult(bag, t.rt)).dags.find((d) => d.dagId === 'c')!;
+    assert.deepEqual(
+      info.tasks.map((x) => [x.taskId, x.role ?? null]),
+      [
+        ['create_cluster', 'setup'],
+        ['work', null],
+        ['delete_cluster', 'teardown'],
+      ],
+    );
   } finally {
     await t.close();
   }
