@@ -162,6 +162,8 @@ export class Dag<P extends Params = Params> {
   readonly tasks = new Map<string, TaskDefinition>();
   private readonly edges: PendingEdge[] = [];
   private readonly problems: DagDefinitionError[] = [];
+  /** Tasks defined with `setup: true` (validate() adds those named in a teardown's setups). */
+  private readonly declaredSetups = new Set<string>();
 
   constructor(options: DagOptions<P>) {
     this.position = callerPosition();
@@ -298,6 +300,7 @@ export class Dag<P extends Params = Params> {
       ...roles,
     };
     this.tasks.set(id, def);
+    if (roles.isSetup) this.declaredSetups.add(id);
     for (const setup of roles.setups) this.edges.push({ from: setup, to: id, position });
     for (const source of [options.inputs, options.expand]) {
       for (const value of Object.values(source ?? {})) {
@@ -324,7 +327,7 @@ export class Dag<P extends Params = Params> {
     for (const t of this.tasks.values()) {
       t.upstream.clear();
       t.downstream.clear();
-      t.isSetup = t.options.setup === true;
+      t.isSetup = this.declaredSetups.has(t.id);
     }
     // A teardown's setups become setups (Airflow's as_teardown: `s.is_setup = True; s >> self`).
     for (const t of this.tasks.values()) {
