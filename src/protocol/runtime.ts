@@ -49,6 +49,8 @@ export interface TaskInfo {
   downstream: string[];
   /** Whether the task is mapped (dynamic task mapping). */
   mapped: boolean;
+  /** A setup or teardown task (absent: neither). */
+  role?: 'setup' | 'teardown';
   retries: number;
   position: Position | null;
 }

@@ -79,7 +79,7 @@ test('a task without upstream runs whatever its rule', () => {
   for (const rule of ['all_success', 'all_failed', 'one_success', 'none_skipped'] as TriggerRule[]) assert.equal(decide(rule, []), 'run');
 });
 
-const RULES: TriggerRule[] = ['all_success', 'all_failed', 'all_done', 'all_skipped', 'one_success', 'one_failed', 'one_done', 'none_failed', 'none_failed_min_one_success', 'none_skipped', 'always'];
+const RULES: TriggerRule[] = ['all_success', 'all_failed', 'all_done', 'all_skipped', 'one_success', 'one_failed', 'one_done', 'none_failed', 'none_failed_min_one_success', 'none_skipped', 'always', 'all_done_setup_success'];
 
 /** A DAG whose upstream tasks end in given states, with one downstream task per trigger rule. */
 function dagWithUpstream(outcomes: ('success' | 'failed' | 'skipped')[]): string {
@@ -109,6 +109,8 @@ const EXPECTED_IN_RUN: Record<string, Record<TriggerRule, string>> = {
     none_failed_min_one_success: 'upstream_failed',
     none_skipped: 'skipped',
     always: 'success',
+    // No setup upstream: as all_done (airflow/ti_deps/deps/trigger_rule_dep.py, upstream_setup == 0).
+    all_done_setup_success: 'success',
   },
   'success,success': {
     all_success: 'success',
@@ -122,6 +124,8 @@ const EXPECTED_IN_RUN: Record<string, Record<TriggerRule, string>> = {
     none_failed_min_one_success: 'success',
     none_skipped: 'success',
     always: 'success',
+    // No setup upstream: as all_done (airflow/ti_deps/deps/trigger_rule_dep.py, upstream_setup == 0).
+    all_done_setup_success: 'success',
   },
   'skipped,skipped': {
     all_success: 'skipped',
@@ -135,6 +139,8 @@ const EXPECTED_IN_RUN: Record<string, Record<TriggerRule, string>> = {
     none_failed_min_one_success: 'skipped',
     none_skipped: 'skipped',
     always: 'success',
+    // No setup upstream: as all_done (airflow/ti_deps/deps/trigger_rule_dep.py, upstream_setup == 0).
+    all_done_setup_success: 'success',
   },
   'failed,failed': {
     all_success: 'upstream_failed',
@@ -148,6 +154,8 @@ const EXPECTED_IN_RUN: Record<string, Record<TriggerRule, string>> = {
     none_failed_min_one_success: 'upstream_failed',
     none_skipped: 'success',
     always: 'success',
+    // No setup upstream: as all_done (airflow/ti_deps/deps/trigger_rule_dep.py, upstream_setup == 0).
+    all_done_setup_success: 'success',
   },
 };
 

@@ -143,3 +143,29 @@ describe('DAG graph layout', () => {
     }
   });
 });
+
+describe('DAG graph: setup and teardown tasks', () => {
+  // create (setup) → work → delete (teardown of create), and create → delete.
+  const ST: GraphTask[] = [
+    { taskId: 'create', kind: 'typescript', upstream: [], mapped: false, line: 3, role: 'setup' },
+    { taskId: 'work', kind: 'typescript', upstream: ['create'], mapped: false, line: 4 },
+    { taskId: 'delete', kind: 'typescript', upstream: ['create', 'work'], mapped: false, line: 5, role: 'teardown' },
+  ];
+
+  test('nodes carry the role and say it (arrow up / down); only the setup → teardown edge is dashed', () => {
+    const { nodes, edges } = buildGraph(ST, [{ taskId: 'delete', mapIndex: -1, state: 'success' }]);
+    assert.deepEqual(nodes.map((n) => [n.id, n.role]), [['create', 'setup'], ['work', null], ['delete', 'teardown']]);
+    assert.deepEqual(nodes.map((n) => nodeLines(n)[0]), ['↑ setup · typescript · none', 'typescript · none', '↓ teardown · typescript · success']);
+    assert.deepEqual(edges.map((e) => [`${e.from}->${e.to}`, e.setupTeardown === true]), [['create->work', false], ['create->delete', true], ['work->delete', false]]);
+  });
+
+  test('the role crosses the host message; anything else is refused', () => {
+    const graph = { type: 'graph', dagId: 'd', tasks: ST, runs: [], runId: null, instances: [] };
+    const ok = parseHostMessage(graph);
+    assert.equal(ok.ok, true);
+    if (ok.ok && ok.value.type === 'graph') assert.deepEqual(ok.value.tasks.map((t) => t.role ?? null), ['setup', null, 'teardown']);
+    const bad = parseHostMessage({ ...graph, tasks: [{ ...ST[0]!, role: 'cleanup' }] });
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.match(bad.error, /"role" must be "setup" or "teardown"/);
+  });
+});

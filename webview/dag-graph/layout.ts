@@ -11,6 +11,8 @@ export interface GraphNode {
   kind: string;
   mapped: boolean;
   line: number | null;
+  /** A setup or teardown task, or neither. */
+  role: 'setup' | 'teardown' | null;
   /** The state that colours the node ('none': no instance in the run). */
   state: string;
   /** Mapped: how many map indexes the run expanded it into. */
@@ -24,6 +26,8 @@ export interface GraphNode {
 export interface GraphEdge {
   from: string;
   to: string;
+  /** From a setup to one of its teardowns: drawn dashed, as Airflow's graph does. */
+  setupTeardown?: boolean;
 }
 
 export interface PlacedNode extends GraphNode {
@@ -73,18 +77,22 @@ export function buildGraph(tasks: GraphTask[], instances: GraphInstance[]): { no
     for (const i of indexes) states[i.state] = (states[i.state] ?? 0) + 1;
     const unmapped = tis.find((ti) => ti.mapIndex === -1);
     const state = indexes.length > 0 ? groupState(states) : (unmapped?.state ?? tis[0]?.state ?? 'none');
-    return { id: t.taskId, kind: t.kind, mapped: t.mapped, line: t.line, state, count: indexes.length, states, indexes };
+    return { id: t.taskId, kind: t.kind, mapped: t.mapped, line: t.line, role: t.role ?? null, state, count: indexes.length, states, indexes };
   });
   const ids = new Set(tasks.map((t) => t.taskId));
-  const edges = tasks.flatMap((t) => t.upstream.filter((u) => ids.has(u)).map((u) => ({ from: u, to: t.taskId })));
+  const setups = new Set(tasks.filter((t) => t.role === 'setup').map((t) => t.taskId));
+  const edges = tasks.flatMap((t) =>
+    t.upstream.filter((u) => ids.has(u)).map((u): GraphEdge => (t.role === 'teardown' && setups.has(u) ? { from: u, to: t.taskId, setupTeardown: true } : { from: u, to: t.taskId })),
+  );
   return { nodes, edges };
 }
 
 /** The second (and, for a mapped task, third) line of a node. */
 export function nodeLines(n: GraphNode): string[] {
   const state = n.state.replace(/_/g, ' ');
-  if (!n.mapped) return [`${n.kind} · ${state}`];
-  return [`${n.kind} · mapped ×${n.count}`, n.count ? statesText(n.states) : `not expanded · ${state}`];
+  const kind = n.role === 'setup' ? `↑ setup · ${n.kind}` : n.role === 'teardown' ? `↓ teardown · ${n.kind}` : n.kind;
+  if (!n.mapped) return [`${kind} · ${state}`];
+  return [`${kind} · mapped ×${n.count}`, n.count ? statesText(n.states) : `not expanded · ${state}`];
 }
 
 /** Size of a node: room for its task id (bold) and its lines (smaller); an estimate, there is no DOM to measure with. */

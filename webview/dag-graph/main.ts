@@ -123,7 +123,7 @@ function nodeElement(n: PlacedNode): SVGElement {
     svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, n.id),
     ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
   );
-  children.push(svg('title', {}, `${n.id} (${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));
+  children.push(svg('title', {}, `${n.id} (${n.role ? `${n.role}, ` : ''}${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));
   const g = svg('g', {
     class: `node state-${n.state}${n.mapped ? ' mapped' : ''}${n.id === state.selected ? ' selected' : ''}`,
     'data-task-id': n.id,
@@ -152,7 +152,7 @@ function render(): void {
   }
   const layout = layoutGraph(buildGraph(tasks, instances));
   const defs = svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { class: 'arrow', d: 'M0,0 L10,5 L0,10 z' })));
-  const edges = layout.edges.map((e) => svg('path', { class: 'edge', d: edgePath(e.points), 'marker-end': 'url(#arrow)', 'data-from': e.from, 'data-to': e.to }));
+  const edges = layout.edges.map((e) => svg('path', { class: e.setupTeardown ? 'edge setup-teardown' : 'edge', d: edgePath(e.points), 'marker-end': 'url(#arrow)', 'data-from': e.from, 'data-to': e.to }));
   const nodes = layout.nodes.map(nodeElement);
   const root = svg('svg', { id: 'graph', width: Math.ceil(layout.width), height: Math.ceil(layout.height), viewBox: `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`, role: 'img', 'aria-label': `Graph of ${state.dagId ?? 'the DAG'}` }, defs, svg('g', { class: 'edges' }, ...edges), svg('g', { class: 'nodes' }, ...nodes));
   wrap.replaceChildren(root);

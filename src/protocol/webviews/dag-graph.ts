@@ -25,6 +25,8 @@ export interface GraphTask {
   mapped: boolean;
   /** 1-based source line, or null. */
   line: number | null;
+  /** A setup or teardown task (absent: neither); drawn with an arrow up / down, and the edges from a setup to its teardowns dashed. */
+  role?: 'setup' | 'teardown';
 }
 
 /** A run in the run picker. */
@@ -101,7 +103,8 @@ function task(v: unknown): GraphTask {
   need(Array.isArray(v.upstream) && v.upstream.length <= MAX_ITEMS && v.upstream.every(text), 'graph: "upstream" must be a list of task ids');
   need(typeof v.mapped === 'boolean', 'graph: "mapped" must be true or false');
   need(v.line === null || int(v.line, 1), 'graph: "line" must be a whole number ≥ 1 or null');
-  return { taskId: v.taskId, kind: v.kind, upstream: v.upstream, mapped: v.mapped, line: v.line };
+  need(v.role === undefined || v.role === 'setup' || v.role === 'teardown', 'graph: "role" must be "setup" or "teardown" when given');
+  return { taskId: v.taskId, kind: v.kind, upstream: v.upstream, mapped: v.mapped, line: v.line, ...(v.role ? { role: v.role } : {}) };
 }
 function run(v: unknown): GraphRun {
   need(isObj(v) && text(v.runId) && text(v.state) && typeof v.logicalDate === 'string', 'graph: a run needs a runId, a state and a logicalDate');

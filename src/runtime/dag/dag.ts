@@ -103,6 +103,14 @@ export interface TaskDefinition {
   readonly position: SourcePosition | undefined;
   /** Extra data operators attach (sensor settings…). */
   readonly extra: Record<string, unknown>;
+  /** Airflow's is_setup: declared with `setup: true`, or named in a teardown's `setups` (set by validate()). */
+  isSetup: boolean;
+  /** Airflow's is_teardown (`teardown: { setups }`). */
+  readonly isTeardown: boolean;
+  /** Airflow's on_failure_fail_dagrun: this teardown's failure fails the run. */
+  readonly failRunOnFailure: boolean;
+  /** A teardown's setups, as written (task ids). */
+  readonly setups: readonly string[];
 }
 
 interface PendingEdge {
@@ -154,6 +162,8 @@ export class Dag<P extends Params = Params> {
   readonly tasks = new Map<string, TaskDefinition>();
   private readonly edges: PendingEdge[] = [];
   private readonly problems: DagDefinitionError[] = [];
+  /** Tasks defined with `setup: true` (validate() adds those named in a teardown's setups). */
+  private readonly declaredSetups = new Set<string>();
 
   constructor(options: DagOptions<P>) {
     this.position = callerPosition();
@@ -253,7 +263,9 @@ export class Dag<P extends Params = Params> {
     }
     const merged: TaskOptions<any, any> = { ...this.defaultArgs, ...options };
     const what = `task "${id}" of DAG "${this.id}"`;
-    const triggerRule = merged.triggerRule ?? 'all_success';
+    const roles = setupTeardownOf(options, (m) => new DagDefinitionError(`${what}: ${m}`, position, this.id));
+    // Airflow's as_teardown() sets the rule; a teardown's own is refused (decorators: "Trigger rule not configurable for teardown tasks").
+    const triggerRule = roles.isTeardown ? 'all_done_setup_success' : (merged.triggerRule ?? 'all_success');
     if (!TRIGGER_RULES.includes(triggerRule)) {
       throw new DagDefinitionError(`${what}: unknown trigger rule "${triggerRule}"`, position, this.id);
     }
@@ -285,8 +297,11 @@ export class Dag<P extends Params = Params> {
       options: merged,
       position,
       extra,
+      ...roles,
     };
     this.tasks.set(id, def);
+    if (roles.isSetup) this.declaredSetups.add(id);
+    for (const setup of roles.setups) this.edges.push({ from: setup, to: id, position });
     for (const source of [options.inputs, options.expand]) {
       for (const value of Object.values(source ?? {})) {
         const upstream = upstreamOf(value);
@@ -312,6 +327,19 @@ export class Dag<P extends Params = Params> {
     for (const t of this.tasks.values()) {
       t.upstream.clear();
       t.downstream.clear();
+      t.isSetup = this.declaredSetups.has(t.id);
+    }
+    // A teardown's setups become setups (Airflow's as_teardown: `s.is_setup = True; s >> self`).
+    for (const t of this.tasks.values()) {
+      for (const s of t.setups) {
+        const setup = this.tasks.get(s);
+        const what = `teardown "${t.id}" of DAG "${this.id}"`;
+        if (!setup) throw new DagDefinitionError(`${what}: its setup "${s}" is not a task of this DAG`, t.position, this.id);
+        if (setup.isTeardown) {
+          throw new DagDefinitionError(`${what}: its setup "${s}" is itself a teardown; a task cannot be both`, t.position, this.id);
+        }
+        setup.isSetup = true;
+      }
     }
     for (const e of this.edges) {
       for (const end of [e.from, e.to]) {
@@ -333,6 +361,21 @@ export class Dag<P extends Params = Params> {
     if (cycle) {
       const at = this.tasks.get(cycle[0]!)!.position;
       throw new DagDefinitionError(`DAG "${this.id}" has a cycle: ${cycle.join(' → ')}`, at, this.id);
+    }
+    // Airflow's DAG.validate_setup_teardown: work right after a setup keeps the all_success rule, so
+    // that it never runs without what its setup made.
+    for (const t of this.tasks.values()) {
+      if (!t.isSetup) continue;
+      for (const d of t.downstream) {
+        const down = this.tasks.get(d)!;
+        if (!down.isTeardown && down.triggerRule !== 'all_success') {
+          throw new DagDefinitionError(
+            `task "${d}" of DAG "${this.id}" follows the setup "${t.id}", so its trigger rule must be all_success (not ${down.triggerRule}); make it a teardown of "${t.id}" if it must run whatever happened`,
+            down.position,
+            this.id,
+          );
+        }
+      }
     }
   }
 
@@ -447,6 +490,33 @@ function findCycle(tasks: Map<string, TaskDefinition>): string[] | undefined {
     }
   }
   return undefined;
+}
+
+/** The setup / teardown settings of a task's options, checked (Airflow's as_setup / as_teardown). */
+function setupTeardownOf(
+  options: TaskOptions<any, any>,
+  error: (message: string) => Error,
+): Pick<TaskDefinition, 'isSetup' | 'isTeardown' | 'failRunOnFailure' | 'setups'> {
+  const { setup, teardown } = options;
+  if (setup !== undefined && typeof setup !== 'boolean') throw error(`setup must be true or false (not ${JSON.stringify(setup)})`);
+  if (teardown === undefined) return { isSetup: setup === true, isTeardown: false, failRunOnFailure: false, setups: [] };
+  const howTo = 'write teardown: { setups: [createCluster] } with the setup task(s) whose resources it releases';
+  if (teardown === null || typeof teardown !== 'object' || Array.isArray(teardown)) {
+    throw error(`a teardown needs its setups: ${howTo} (got teardown: ${JSON.stringify(teardown)})`);
+  }
+  if (setup === true) throw error('a task cannot be both a setup and a teardown');
+  if (options.triggerRule !== undefined) {
+    throw error(`a teardown's trigger rule is all_done_setup_success; it cannot be set (got "${options.triggerRule}")`);
+  }
+  const list = ([] as unknown[]).concat(teardown.setups ?? []);
+  if (list.length === 0) throw error(`a teardown without a setup: ${howTo}`);
+  const setups = list.map((s) => {
+    if (typeof s === 'string' || isTaskRef(s)) return idOf(s);
+    throw error(`teardown setups must be tasks (the handles d.task() returns) or task ids, not ${JSON.stringify(s)}`);
+  });
+  const fail = teardown.failRunOnFailure;
+  if (fail !== undefined && typeof fail !== 'boolean') throw error(`teardown failRunOnFailure must be true or false (not ${JSON.stringify(fail)})`);
+  return { isSetup: false, isTeardown: true, failRunOnFailure: fail === true, setups: [...new Set(setups)] };
 }
 
 /** A task's queue: a BullMQ queue name on every machine, so letters, digits, `_`, `-` and `.` only. */

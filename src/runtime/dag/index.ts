@@ -26,6 +26,7 @@ export type {
   TaskDefaults,
   TaskOptions,
   TaskRef,
+  TeardownOptions,
   TriggerRule,
   XComApi,
   XComArg,

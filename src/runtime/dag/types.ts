@@ -12,7 +12,9 @@ export type TriggerRule =
   | 'none_failed'
   | 'none_failed_min_one_success'
   | 'none_skipped'
-  | 'always';
+  | 'always'
+  /** A teardown's rule (set by `teardown`): all upstream done, and at least one of its setups succeeded. */
+  | 'all_done_setup_success';
 
 export const TRIGGER_RULES: readonly TriggerRule[] = [
   'all_success',
@@ -26,6 +28,7 @@ export const TRIGGER_RULES: readonly TriggerRule[] = [
   'none_failed_min_one_success',
   'none_skipped',
   'always',
+  'all_done_setup_success',
 ];
 
 export interface Logger {
@@ -283,6 +286,26 @@ export interface TaskOptions<I extends Inputs = Inputs, E extends Inputs = Input
   readonly shortCircuit?: boolean;
   /** With shortCircuit: skip only the direct downstream tasks and let trigger rules decide the rest. */
   readonly ignoreDownstreamTriggerRules?: boolean;
+  /**
+   * A setup task (Airflow's `as_setup()`): it creates something its work needs (a cluster, a
+   * temporary table); the teardowns that name it in `setups` release it. Tasks downstream of a
+   * setup run only once it succeeded. A task named in a teardown's `setups` is a setup anyway.
+   */
+  readonly setup?: boolean;
+  /**
+   * A teardown task (Airflow's `as_teardown(setups=…)`): it runs once everything upstream is done,
+   * even when the work failed, as long as one of its setups succeeded. It does not decide the
+   * run's state unless `failRunOnFailure` is true. Its trigger rule is `all_done_setup_success`.
+   */
+  readonly teardown?: TeardownOptions;
+}
+
+/** A teardown's settings: the setups whose resources it releases (at least one). */
+export interface TeardownOptions {
+  /** The setup task(s) this teardown releases; each becomes upstream of the teardown and a setup. */
+  readonly setups: TaskRef<any> | string | readonly (TaskRef<any> | string)[];
+  /** Airflow's `on_failure_fail_dagrun`: a failure of this teardown fails the run (default false). */
+  readonly failRunOnFailure?: boolean;
 }
 
 export type TaskFn<I extends Inputs, R> = (ctx: TaskContext, inputs: I) => R | Promise<R>;

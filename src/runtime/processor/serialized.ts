@@ -56,6 +56,10 @@ export interface SerializedTask {
   readonly position: SourcePosition | null;
   /** Operator data (sensor settings, bash command…), encoded. */
   readonly extra: Plain;
+  /** Airflow's is_setup / is_teardown / on_failure_fail_dagrun; absent (false) in DAGs serialized before them. */
+  readonly setup?: boolean;
+  readonly teardown?: boolean;
+  readonly failRunOnFailure?: boolean;
 }
 
 export interface SerializedDag {
@@ -214,6 +218,10 @@ export function serializeTask(t: TaskDefinition): SerializedTask {
     },
     position: plainPosition(t.position),
     extra: toPlain(t.extra),
+    // Written only when set, so that the serialized form (and structure hash) of other DAGs is unchanged.
+    ...(t.isSetup ? { setup: true } : {}),
+    ...(t.isTeardown ? { teardown: true } : {}),
+    ...(t.failRunOnFailure ? { failRunOnFailure: true } : {}),
   };
 }
 
@@ -272,6 +280,12 @@ export interface TaskSpec {
   readonly callbacks: SerializedTask['callbacks'];
   readonly position: SourcePosition | undefined;
   readonly extra: Readonly<Record<string, unknown>>;
+  /** Airflow's is_setup: a setup task (`setup: true`, or named in a teardown's `setups`). */
+  readonly isSetup: boolean;
+  /** Airflow's is_teardown (its trigger rule is all_done_setup_success). */
+  readonly isTeardown: boolean;
+  /** Airflow's on_failure_fail_dagrun: this teardown's failure fails the run. */
+  readonly failRunOnFailure: boolean;
 }
 
 /** One DAG as the scheduler, the CLI and the editor see it: rebuilt from its serialized form. */
@@ -344,6 +358,9 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
       callbacks: t.callbacks,
       position: t.position ?? undefined,
       extra: (fromPlain(t.extra, where) ?? {}) as Record<string, unknown>,
+      isSetup: t.setup === true,
+      isTeardown: t.teardown === true,
+      failRunOnFailure: t.failRunOnFailure === true,
     });
   }
   const hash = structureHash(s);

@@ -10,6 +10,7 @@ import type { TiKey } from '../store/repos/tasks.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { retryDelayMs } from './retry.ts';
 import { describeOwner, ownerGone, processAlive } from './owner.ts';
+import { setupsAndTeardownsToClear } from './setup-teardown.ts';
 
 export interface RecoveredTask {
   readonly dagId: string;
@@ -86,7 +87,10 @@ export interface ClearOptions {
   readonly onlyFailed?: boolean;
 }
 
-/** Which task ids a clear touches. */
+/**
+ * Which task ids a clear touches. A cleared task brings its setups and their teardowns along, so
+ * that it runs again inside what its setups make (Airflow's DAG.partial_subset; setup-teardown.ts).
+ */
 export function tasksToClear(dag: DagSpec, tis: readonly TaskInstanceRecord[], o: ClearOptions): Set<string> {
   const chosen = new Set<string>(o.taskIds ?? (o.onlyFailed ? [] : [...dag.tasks.keys()]));
   if (o.onlyFailed) for (const ti of tis) if (ti.state === 'failed' || ti.state === 'upstream_failed') chosen.add(ti.task_id);
@@ -111,6 +115,7 @@ export function tasksToClear(dag: DagSpec, tis: readonly TaskInstanceRecord[], o
     walk('upstream');
     for (const d of down) chosen.add(d);
   }
+  for (const id of setupsAndTeardownsToClear(dag.tasks, base, o)) chosen.add(id);
   return chosen;
 }
 

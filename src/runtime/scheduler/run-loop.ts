@@ -10,8 +10,9 @@ import { FINISHED_STATES } from '../store/records.ts';
 import { buildTemplateContext } from '../templating/index.ts';
 import type { Clock } from './clock.ts';
 import { retryDelayMs } from './retry.ts';
-import { evaluateTriggerRule } from './trigger-rules.ts';
-import type { UpstreamCounts } from './trigger-rules.ts';
+import { evaluateSetupConstraint, evaluateTriggerRule } from './trigger-rules.ts';
+import type { SetupCounts, TriggerDecision, UpstreamCounts } from './trigger-rules.ts';
+import { effectiveLeaves, hasSetups, relevantSetups } from './setup-teardown.ts';
 import type { RuntimeEvents } from '../events.ts';
 import type { Pools } from './pools.ts';
 import { runObserverFactories } from './observers.ts';
@@ -143,11 +144,26 @@ export class RunLoop {
   private readonly adopted: { ti: TI; launch: () => Promise<void> }[] = [];
   /** State changes not yet written: the next turn writes them in its transaction, then reports them. */
   private readonly writes: PendingWrite[] = [];
+  /** Setup tasks: a task's relevant setups that are not its direct upstream, and who waits on each. */
+  private readonly indirectSetups = new Map<string, string[]>();
+  private readonly setupDependents = new Map<string, string[]>();
 
   constructor(deps: RunLoopDeps, dag: DagSpec, run: DagRunRecord) {
     this.deps = deps;
     this.dag = dag;
     this.run = run;
+    if (hasSetups(dag.tasks)) {
+      for (const [taskId, setups] of relevantSetups(dag.tasks)) {
+        const indirect = setups.filter((s) => !dag.tasks.get(taskId)!.upstream.has(s));
+        if (indirect.length === 0) continue;
+        this.indirectSetups.set(taskId, indirect);
+        for (const s of indirect) {
+          let list = this.setupDependents.get(s);
+          if (!list) this.setupDependents.set(s, (list = []));
+          list.push(taskId);
+        }
+      }
+    }
   }
 
   /** Runs until every task instance has finished; returns the run's final state. */
@@ -459,6 +475,39 @@ export class RunLoop {
       bump(c, state, 1);
       if (FINISHED_STATES.has(state)) for (const dti of this.byTask.get(d) ?? []) this.candidates.add(key(d, dti.mapIndex));
     }
+    // Tasks that wait on this setup without it being their direct upstream look again.
+    const dependents = this.setupDependents.get(ti.task.id);
+    if (dependents && FINISHED_STATES.has(state)) for (const d of dependents) for (const dti of this.byTask.get(d) ?? []) this.candidates.add(key(d, dti.mapIndex));
+  }
+
+  /**
+   * Airflow's TriggerRuleDep for one task instance: first the setup constraint (its relevant setups
+   * that are not direct upstream must have succeeded; teardowns have none), then its trigger rule
+   * over its direct upstream (a teardown's all_done_setup_success counts the setups among them).
+   */
+  private decide(task: TaskSpec): TriggerDecision {
+    const indirect = this.indirectSetups.get(task.id);
+    const constraint = indirect ? evaluateSetupConstraint(this.countsOf(indirect)) : 'run';
+    if (constraint === 'skipped' || constraint === 'upstream_failed') return constraint;
+    let setups: SetupCounts | undefined;
+    if (task.triggerRule === 'all_done_setup_success') {
+      const c = this.countsOf([...task.upstream].filter((u) => this.dag.tasks.get(u)!.isSetup));
+      setups = { upstream: c.upstream, success: c.success, skipped: c.skipped };
+    }
+    const direct = evaluateTriggerRule(task.triggerRule, this.counts.get(task.id)!, setups);
+    return direct === 'run' && constraint === 'wait' ? 'wait' : direct;
+  }
+
+  /** The state counts of every task instance of the given tasks (a few setups: counted when asked). */
+  private countsOf(taskIds: readonly string[]): MutableCounts {
+    const c = zeroCounts();
+    for (const id of taskIds) {
+      for (const ti of this.byTask.get(id) ?? []) {
+        c.upstream++;
+        bump(c, ti.state, 1);
+      }
+    }
+    return c;
   }
 
   // ---- scheduling -----------------------------------------------------------------
@@ -476,7 +525,7 @@ export class RunLoop {
         }
         if (ti.state !== null && ti.state !== 'scheduled') continue;
         if (this.failedReason) continue;
-        const decision = evaluateTriggerRule(ti.task.triggerRule, this.counts.get(ti.task.id)!);
+        const decision = this.decide(ti.task);
         if (decision === 'wait') continue;
         if (decision === 'skipped' || decision === 'upstream_failed') {
           this.setState(ti, decision, { end_date: nowIso() });
@@ -892,11 +941,12 @@ export class RunLoop {
   }
 
   private async finishRun(): Promise<RunState> {
-    const leaves = [...this.dag.tasks.values()].filter((t) => t.downstream.size === 0);
+    // Teardowns do not decide the run's state unless they fail it (failRunOnFailure): Airflow's effective leaves.
+    const leaves = effectiveLeaves(this.dag.tasks);
     const leafStates =
       this.run.run_type === 'test'
         ? [...this.tis.values()].map((ti) => ti.state)
-        : leaves.flatMap((t) => (this.byTask.get(t.id) ?? []).map((ti) => ti.state));
+        : leaves.flatMap((id) => (this.byTask.get(id) ?? []).map((ti) => ti.state));
     let state: RunState;
     if (this.failedReason) state = 'failed';
     else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';

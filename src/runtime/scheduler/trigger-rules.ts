@@ -37,7 +37,21 @@ export function countUpstream(states: Iterable<TaskState | null>): UpstreamCount
  */
 export type TriggerDecision = 'run' | 'wait' | 'skipped' | 'upstream_failed';
 
-export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): TriggerDecision {
+/**
+ * Of a task's direct upstream, the setup task instances (Airflow's `upstream_setup`,
+ * `success_setup`, `skipped_setup`): what `all_done_setup_success` looks at.
+ */
+export interface SetupCounts {
+  readonly upstream: number;
+  readonly success: number;
+  readonly skipped: number;
+}
+
+/**
+ * @param setups the direct upstream setups' counts; needed by `all_done_setup_success` only
+ * (none given: no setup upstream).
+ */
+export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts, setups?: SetupCounts): TriggerDecision {
   if (rule === 'always' || c.upstream === 0) return 'run';
   const upstreamDone = c.done >= c.upstream;
   // First: states the task is set to because the rule can no longer be met.
@@ -74,6 +88,14 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): Trigg
       break;
     case 'all_done':
       break;
+    case 'all_done_setup_success': {
+      // airflow/ti_deps/deps/trigger_rule_dep.py: with setups upstream, all of them skipped skips the
+      // teardown, none succeeded makes it upstream_failed; one that succeeded is enough to run it.
+      const s = setups ?? { upstream: 0, success: 0, skipped: 0 };
+      if (upstreamDone && s.upstream && s.skipped >= s.upstream) return 'skipped';
+      if (upstreamDone && s.upstream && s.success === 0) return 'upstream_failed';
+      break;
+    }
   }
   // Then: whether the rule is met now.
   let met: boolean;
@@ -94,6 +116,7 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): Trigg
       met = c.upstream - c.failed - c.upstreamFailed - c.removed <= 0;
       break;
     case 'all_done':
+    case 'all_done_setup_success':
       met = upstreamDone;
       break;
     case 'all_skipped':
@@ -108,4 +131,17 @@ export function evaluateTriggerRule(rule: TriggerRule, c: UpstreamCounts): Trigg
       break;
   }
   return met ? 'run' : 'wait';
+}
+
+/**
+ * Airflow's setup constraint (TriggerRuleDep._evaluate_setup_constraint): a task that is not a
+ * teardown runs only once its relevant setups that are not its direct upstream (see
+ * relevantIndirectSetups) have all succeeded; one failed makes it upstream_failed and one skipped
+ * skips it at once, whatever its own trigger rule. `c` counts those setups' task instances.
+ */
+export function evaluateSetupConstraint(c: UpstreamCounts): TriggerDecision {
+  if (c.upstream === 0) return 'run';
+  if (c.upstreamFailed || c.failed) return 'upstream_failed';
+  if (c.skipped) return 'skipped';
+  return c.upstream - c.success > 0 ? 'wait' : 'run';
 }

@@ -565,6 +565,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           upstream: [...t.upstream],
           downstream: [...t.downstream],
           mapped: t.expand !== undefined,
+          ...(t.isSetup ? { role: 'setup' as const } : t.isTeardown ? { role: 'teardown' as const } : {}),
           retries: t.retries,
           position: pos(t.position),
         };

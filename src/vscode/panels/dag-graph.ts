@@ -22,7 +22,7 @@ const VIEW_TYPE = 'hangar.dagGraph';
 const RUNS_SHOWN = 50;
 
 export function graphTasks(dag: DagInfo): GraphTask[] {
-  return dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstream: t.upstream, mapped: t.mapped, line: t.position?.line ?? null }));
+  return dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstream: t.upstream, mapped: t.mapped, line: t.position?.line ?? null, ...(t.role ? { role: t.role } : {}) }));
 }
 function graphInstances(tis: TaskInstanceInfo[]): GraphInstance[] {
   return tis.map((t) => ({ taskId: t.taskId, mapIndex: t.mapIndex, state: t.state }));
