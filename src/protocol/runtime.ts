@@ -32,7 +32,7 @@ export type TaskState =
   | 'upstream_failed'
   | 'removed';
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'asset_triggered';
 
 /** A 1-based line and column in a file (absolute path). */
 export interface Position {

@@ -77,7 +77,7 @@ function optionValues(option: string, verb: string): Kind | undefined {
     case 'state':
       return verb === 'runs' ? RUN_STATES : TASK_STATES;
     case 'run-type':
-      return ['manual', 'scheduled', 'backfill', 'test'];
+      return ['manual', 'scheduled', 'backfill', 'test', 'asset_triggered'];
     case 'executor':
       return ['isolated', 'in-process'];
     case 'algorithm':

@@ -61,7 +61,7 @@ const DEFS = {
   dag_run: obj({
     dag_id: str,
     run_id: str,
-    run_type: { enum: ['manual', 'scheduled', 'backfill', 'test'] },
+    run_type: { enum: ['manual', 'scheduled', 'backfill', 'test', 'asset_triggered'] },
     state: { enum: ['queued', 'running', 'success', 'failed'] },
     logical_date: time,
     data_interval_start: time,

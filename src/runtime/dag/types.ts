@@ -1,4 +1,5 @@
 import type { Duration } from './duration.ts';
+import type { Asset, AssetEvent } from './assets.ts';
 
 /** Airflow's trigger rules: when a task may run, from the states of its direct upstream tasks. */
 export type TriggerRule =
@@ -170,6 +171,11 @@ export interface TaskContext<P extends Params = Params> {
   sleep(ms: number): Promise<void>;
   /** The template context, as Airflow's `get_current_context()`. */
   readonly templateContext: Readonly<Record<string, unknown>>;
+  /**
+   * For a run its asset schedule created (run type `asset_triggered`): the asset events it
+   * consumes, by URI, oldest first (Airflow's `triggering_asset_events`). Empty otherwise.
+   */
+  readonly triggeringAssetEvents: Readonly<Record<string, readonly AssetEvent[]>>;
 }
 
 export type Params = Record<string, unknown>;
@@ -267,6 +273,8 @@ export interface TaskOptions<I extends Inputs = Inputs, E extends Inputs = Input
   readonly shortCircuit?: boolean;
   /** With shortCircuit: skip only the direct downstream tasks and let trigger rules decide the rest. */
   readonly ignoreDownstreamTriggerRules?: boolean;
+  /** Assets this task updates: its success records an asset event for each (Airflow's outlets). */
+  readonly outlets?: readonly Asset[];
 }
 
 export type TaskFn<I extends Inputs, R> = (ctx: TaskContext, inputs: I) => R | Promise<R>;

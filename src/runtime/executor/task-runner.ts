@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import { isTaskRef, isXComArg } from '../dag/dag.ts';
 import type { TaskContext } from '../dag/types.ts';
+import { conditionUris } from '../dag/assets.ts';
+import type { AssetEvent } from '../dag/assets.ts';
 import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { buildTemplateContext, renderDeep, renderTemplate } from '../templating/index.ts';
@@ -200,6 +202,7 @@ export async function runTaskTry(
         connection: (id: string) => getConnection(id, env.connections),
         now: () => env.clock.now(),
         sleep: (ms: number) => sleepOn(env.clock, ms, signal),
+        triggeringAssetEvents: await triggeringAssetEvents(env.store, dag, run),
       };
       Object.defineProperty(ctx, TASK_SERVICES, { value: { store: env.store, clock: env.clock, backend: env.backend } satisfies TaskServices, enumerable: false });
       if (task.options.onExecute) {
@@ -251,4 +254,31 @@ function branchOutcome(task: TaskDefinition, value: unknown): { follow?: string[
   }
   if (task.options.shortCircuit) return { proceed: Boolean(value) };
   return {};
+}
+
+/**
+ * The asset events an asset-triggered run consumes, by URI (Airflow's triggering_asset_events:
+ * the DAG's assets' events after its previous asset-triggered run, up to this run's logical date).
+ */
+export async function triggeringAssetEvents(
+  store: Store,
+  dag: Pick<Dag<any>, 'id' | 'scheduleSpec'>,
+  run: Pick<DagRunRecord, 'run_type' | 'logical_date'>,
+): Promise<Record<string, AssetEvent[]>> {
+  const out: Record<string, AssetEvent[]> = {};
+  if (run.run_type !== 'asset_triggered' || dag.scheduleSpec.kind !== 'assets') return out;
+  const uris = conditionUris(dag.scheduleSpec.condition);
+  const previous = await store.assets.previousTriggered(dag.id, run.logical_date);
+  for (const e of await store.assets.eventsBetween(uris, previous, run.logical_date)) {
+    (out[e.uri] ??= []).push({
+      uri: e.uri,
+      sourceDagId: e.source_dag_id,
+      sourceRunId: e.source_run_id,
+      sourceTaskId: e.source_task_id,
+      sourceMapIndex: e.source_map_index === null ? null : Number(e.source_map_index),
+      timestamp: new Date(e.timestamp),
+      extra: JSON.parse(e.extra) as Record<string, unknown>,
+    });
+  }
+  return out;
 }

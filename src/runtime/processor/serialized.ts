@@ -56,6 +56,8 @@ export interface SerializedTask {
   readonly position: SourcePosition | null;
   /** Operator data (sensor settings, bash command…), encoded. */
   readonly extra: Plain;
+  /** The normalised URIs of the assets the task updates (absent before assets existed: none). */
+  readonly outlets?: string[];
 }
 
 export interface SerializedDag {
@@ -214,6 +216,7 @@ export function serializeTask(t: TaskDefinition): SerializedTask {
     },
     position: plainPosition(t.position),
     extra: toPlain(t.extra),
+    outlets: [...t.outlets],
   };
 }
 
@@ -272,6 +275,8 @@ export interface TaskSpec {
   readonly callbacks: SerializedTask['callbacks'];
   readonly position: SourcePosition | undefined;
   readonly extra: Readonly<Record<string, unknown>>;
+  /** The assets (normalised URIs) its success records events for. */
+  readonly outlets: readonly string[];
 }
 
 /** One DAG as the scheduler, the CLI and the editor see it: rebuilt from its serialized form. */
@@ -344,6 +349,7 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
       callbacks: t.callbacks,
       position: t.position ?? undefined,
       extra: (fromPlain(t.extra, where) ?? {}) as Record<string, unknown>,
+      outlets: t.outlets ?? [],
     });
   }
   const hash = structureHash(s);
