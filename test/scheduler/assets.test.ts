@@ -18,9 +18,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import { SchedulerService } from '../../src/runtime/scheduler/service.ts';
-import type { Runtime } from '../../src/runtime/runtime.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
 import { isoformat } from '../../src/runtime/templating/index.ts';
 import { testRuntime } from '../helpers/runtime.ts';
+import { freshDatabase } from '../helpers/postgres.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
 
 const T0 = Date.parse('2024-05-01T00:00:00Z');
 
@@ -273,5 +275,66 @@ test(
         assert.ok(created[0]!.runId.startsWith('asset_triggered__'));
       },
     );
+  },
+);
+
+/**
+ * Several schedulers on one PostgreSQL (always PostgreSQL: that is where schedulers share a store;
+ * in one process two SQLite connections would only wait on each other's open transaction).
+ */
+test(
+  "two schedulers on one PostgreSQL create the consumer's run once per update (the queue rows are read FOR UPDATE)",
+  { timeout: 120_000 },
+  async () => {
+    const clock = new FakeClock(T0);
+    const db = await freshDatabase();
+    const ws = tempWorkspace({ 'dags/report.ts': consumer('report', '[orders, customers]') }, undefined, {
+      store: 'sqlite',
+    });
+    ws.write('hangar.json', JSON.stringify({ store: db.url }));
+    const one = await Runtime.open(ws.root, { clock, config: { executor: 'in-process' } });
+    const other = await Runtime.open(ws.root, { clock, config: { executor: 'in-process' } });
+    const a = new SchedulerService(one, { watch: false });
+    const b = new SchedulerService(other, { watch: false });
+    try {
+      await a.reload();
+      await b.reload();
+      for (let i = 0; i < 10; i++) {
+        const at = new Date(T0 + i * 60_000);
+        await one.store.sql.tx(() =>
+          one.store.assets.recordEvents(
+            ['s3://bucket/orders'],
+            { dagId: 'up', runId: `r${i}`, taskId: 'o', mapIndex: -1 },
+            at.toISOString(),
+          ),
+        );
+        // Nothing is created until both assets were updated.
+        assert.deepEqual([...(await a.tick()).created, ...(await b.tick()).created], []);
+        await other.store.sql.tx(() =>
+          other.store.assets.recordEvents(
+            ['s3://bucket/customers'],
+            { dagId: 'up', runId: `r${i}`, taskId: 'c', mapIndex: -1 },
+            new Date(at.getTime() + 1000).toISOString(),
+          ),
+        );
+        const [x, y] = await Promise.all([a.tick(), b.tick()]);
+        assert.equal(
+          x.created.length + y.created.length,
+          1,
+          `update ${i}: one run between the two schedulers`,
+        );
+        await Promise.all([a.idle(), b.idle()]);
+      }
+      const runs = await one.store.runs.list({ dagId: 'report' });
+      assert.equal(runs.length, 10);
+      assert.ok(runs.every((r) => r.run_type === 'asset_triggered' && r.state === 'success'));
+      assert.deepEqual(await one.store.assets.queued(), []);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await other.close();
+      await one.close();
+      ws.remove();
+    }
   },
 );

@@ -216,7 +216,6 @@ export function normalizeAssetUri(uri: unknown): string {
     throw new Error(`an asset URI must be a string, got ${uri === null ? 'null' : typeof uri}`);
   if (uri.trim() === '') throw new Error('the URI is empty');
   if (uri.length > 1500) throw new Error('the URI is longer than 1500 characters');
-  // eslint-disable-next-line no-control-regex
   if (!/^[\x21-\x7e]*$/.test(uri))
     throw new Error(
       'the URI may only hold printable ASCII characters without spaces (percent-encode the rest)',
