@@ -27,6 +27,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   config: ['list', 'get'],
   dags: ['pause', 'unpause', 'errors', 'reparse'],
   variables: ['list', 'get', 'set', 'delete', 'import', 'export'],
+  assets: ['list', 'events'],
   db: ['backup', 'verify', 'restore', 'migrate', 'check', 'copy'],
   completion: ['bash', 'zsh', 'fish'],
 };
