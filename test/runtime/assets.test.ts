@@ -19,6 +19,7 @@ import {
   normalizeAssetUri,
 } from '../../src/runtime/dag/assets.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
+import { dagListResult } from '../../src/runtime/server/service.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
 test('asset URIs are normalised as Airflow does', () => {
@@ -146,4 +147,36 @@ c.task('t', async () => 1);
     assets.map((a) => a.uri),
     ['s3://bucket/customers', 's3://bucket/orders', 's3://bucket/other'],
   );
+});
+
+test("the editor's DAG list says which DAGs feed which through assets", async () => {
+  const ws = tempWorkspace({
+    'dags/a.ts': `import { dag, asset } from 'hangar';
+const orders = asset('s3://bucket/orders');
+export const p = dag({ id: 'producer' });
+p.task('load', { outlets: [orders] }, async () => 1);
+p.task('other', async () => 1);
+export const c = dag({ id: 'report', schedule: [orders, asset('s3://bucket/customers')] });
+c.task('t', async () => 1);
+`,
+  });
+  const rt = await Runtime.open(ws.root);
+  try {
+    const list = await dagListResult(await rt.loadDags(), rt);
+    const by = new Map(list.dags.map((d) => [d.dagId, d.assets]));
+    assert.deepEqual(by.get('producer'), {
+      consumes: [],
+      produces: [{ uri: 's3://bucket/orders', tasks: ['load'], consumers: ['report'] }],
+    });
+    assert.deepEqual(by.get('report'), {
+      consumes: [
+        { uri: 's3://bucket/orders', producers: ['producer.load'] },
+        { uri: 's3://bucket/customers', producers: [] },
+      ],
+      produces: [],
+    });
+  } finally {
+    await rt.close();
+    ws.remove();
+  }
 });
