@@ -103,6 +103,31 @@ test(
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--uri "orders" is not an asset URI: it has no scheme/);
 
+      // By hand (Airflow's REST API has it): no source task, the extra as given, queued for both consumers.
+      const upd = h(['assets', 'update', 's3://bucket/customers/', '--extra', '{"rows": 12}', '--json']);
+      assert.equal(upd.code, 0, upd.stderr);
+      const made = JSON.parse(upd.stdout) as { event: Record<string, unknown>; queued_for: string[] };
+      assert.deepEqual(
+        { ...made.event, id: typeof made.event.id, timestamp: typeof made.event.timestamp },
+        {
+          id: 'number',
+          uri: 's3://bucket/customers',
+          source_dag_id: null,
+          source_run_id: null,
+          source_task_id: null,
+          source_map_index: null,
+          timestamp: 'string',
+          extra: { rows: 12 },
+        },
+      );
+      assert.deepEqual(made.queued_for, ['either', 'report']);
+      assert.match(h(['assets', 'events', '--limit', '1']).stdout, /s3:\/\/bucket\/customers\s+by hand/);
+      assert.match(
+        h(['assets', 'update', 's3://x', '--extra', '[1]']).stderr,
+        /--extra must be a JSON object/,
+      );
+      assert.equal(h(['assets', 'update', 'nope']).code, 2);
+
       const dags = h(['list']).stdout;
       assert.match(dags, /^report {2}\(on assets s3:\/\/bucket\/orders & s3:\/\/bucket\/customers\)$/m);
       assert.match(dags, /^either {2}\(on assets s3:\/\/bucket\/orders \| s3:\/\/bucket\/customers\)$/m);

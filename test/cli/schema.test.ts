@@ -129,6 +129,7 @@ test(
         assert.equal(assets.assets.length, 1);
         const events = json('assets-events', ['assets', 'events'], { workspace: assetsWs.root }).data as { events: unknown[] };
         assert.equal(events.events.length, 1);
+        json('assets-update', ['assets', 'update', 's3://bucket/orders', '--extra', '{"by": "hand"}'], { workspace: assetsWs.root });
       } finally {
         assetsWs.remove();
       }

@@ -58,6 +58,16 @@ const importErrors: Schema = arrayOf(obj({ fileloc: str, line: nullable(int), co
 
 const DEFS = {
   time,
+  asset_event: obj({
+    id: int,
+    uri: str,
+    source_dag_id: { ...nullable(str), description: 'null for an event recorded by hand (hangar assets update)' },
+    source_run_id: nullable(str),
+    source_task_id: nullable(str),
+    source_map_index: nullable(int),
+    timestamp: time,
+    extra: { type: 'object' },
+  }),
   dag_run: obj({
     dag_id: str,
     run_id: str,
@@ -324,22 +334,13 @@ export const OUTPUTS = {
       ),
     }),
   },
+  'assets-update': {
+    description: '`hangar assets update URI [--extra JSON]`: the event recorded by hand (no source task) and the DAGs it was queued for.',
+    schema: obj({ event: ref('asset_event'), queued_for: arrayOf(str) }),
+  },
   'assets-events': {
     description: '`hangar assets events [--uri U] [--limit N]`: asset events, newest first; the source is the task try whose success recorded it.',
-    schema: obj({
-      events: arrayOf(
-        obj({
-          id: int,
-          uri: str,
-          source_dag_id: nullable(str),
-          source_run_id: nullable(str),
-          source_task_id: nullable(str),
-          source_map_index: nullable(int),
-          timestamp: time,
-          extra: { type: 'object' },
-        }),
-      ),
-    }),
+    schema: obj({ events: arrayOf(ref('asset_event')) }),
   },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',
