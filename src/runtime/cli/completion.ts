@@ -27,7 +27,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   config: ['list', 'get'],
   dags: ['pause', 'unpause', 'errors', 'reparse'],
   variables: ['list', 'get', 'set', 'delete', 'import', 'export'],
-  assets: ['list', 'events'],
+  assets: ['list', 'events', 'update'],
   db: ['backup', 'verify', 'restore', 'migrate', 'check', 'copy'],
   completion: ['bash', 'zsh', 'fish'],
 };
