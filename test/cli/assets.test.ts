@@ -14,7 +14,10 @@ const DAGS = {
 const orders = asset('s3://bucket/orders');
 const customers = asset('s3://bucket/customers');
 export const p = dag({ id: 'producer' });
-p.task('load', { outlets: [orders] }, async () => 1);
+p.task('load', { outlets: [orders] }, async (ctx) => {
+  ctx.outletEvents(orders).extra.rows = 7; // set in the task's own process (the isolated executor), recorded by the run loop
+  return 1;
+});
 export const c = dag({ id: 'report', schedule: [orders, customers] });
 c.task('t', async () => 1);
 export const e = dag({ id: 'either', schedule: anyOf(orders, customers) });
@@ -87,7 +90,7 @@ test(
           source_task_id: 'load',
           source_map_index: -1,
           timestamp: 'string',
-          extra: {},
+          extra: { rows: 7 },
         },
       );
       assert.deepEqual(

@@ -1,9 +1,10 @@
 /**
  * Assets (data-aware scheduling), on SQLite and on PostgreSQL (HANGAR_TEST_STORE=postgres).
  * What is pinned, and where Airflow says so:
- *   - a task's success records an asset event per outlet and queues it for every DAG scheduled
- *     on the asset (airflow/assets/manager.py: register_asset_change, _queue_dagruns); a failed
- *     task records none (only a successful TaskInstance registers its outlets);
+ *   - a task's success records an asset event per outlet, with the extra the task set
+ *     (outlet_events[asset].extra), and queues it for every DAG scheduled on the asset
+ *     (airflow/assets/manager.py: register_asset_change, _queue_dagruns); a failed task
+ *     records none (only a successful TaskInstance registers its outlets);
  *   - a DAG scheduled on a list of assets runs when all of them were updated, `anyOf` when one
  *     was (airflow/sdk/definitions/asset/__init__.py: AssetAll / AssetAny; a list is AssetAll,
  *     airflow/timetables/simple.py: AssetTriggeredTimetable), once: the run consumes the queue
@@ -84,7 +85,14 @@ test(
   async () => {
     await withWorkspace(
       {
-        'dags/producer.ts': producer('producer', "asset('S3://bucket/orders/')"),
+        'dags/producer.ts': `import { dag, asset } from 'hangar';
+const orders = asset('S3://bucket/orders/');
+export const d = dag({ id: 'producer', schedule: null });
+d.task('load', { outlets: [orders] }, async (ctx) => {
+  ctx.outletEvents(orders).extra.rows = 3;
+  return 'ok';
+});
+`,
         'dags/report.ts': consumer('report', '[orders]'),
       },
       async (rt, svc, clock, log) => {
@@ -139,7 +147,7 @@ test(
               task: 'load',
               mapIndex: -1,
               at: events[0]!.timestamp,
-              extra: {},
+              extra: { rows: 3 },
             },
           ],
         });
@@ -336,5 +344,32 @@ test(
       await one.close();
       ws.remove();
     }
+  },
+);
+
+test(
+  'ctx.outletEvents of an asset that is not an outlet of the task fails the task, saying so',
+  { timeout: 60_000 },
+  async () => {
+    await withWorkspace(
+      {
+        'dags/producer.ts': `import { dag, asset } from 'hangar';
+export const d = dag({ id: 'producer', schedule: null });
+d.task('load', { outlets: [asset('s3://bucket/orders')] }, async (ctx) => {
+  ctx.outletEvents(asset('s3://bucket/other')).extra.rows = 1;
+});
+`,
+      },
+      async (rt, svc, clock) => {
+        const runId = await runManually(rt, svc, clock, 'producer');
+        const [ti] = await rt.store.tasks.list('producer', runId);
+        assert.equal(ti!.state, 'failed');
+        assert.match(
+          ti!.error ?? '',
+          /ctx\.outletEvents: asset s3:\/\/bucket\/other is not an outlet of task "load" \(its outlets: s3:\/\/bucket\/orders\)/,
+        );
+        assert.deepEqual(await rt.store.assets.events(), []);
+      },
+    );
   },
 );

@@ -68,7 +68,7 @@ export async function assetsCommand(ctx: Ctx): Promise<number> {
       async (rt) => {
         // The DAGs are loaded first, so that the store knows which DAGs are scheduled on the asset.
         const at = new Date(rt.clock.now()).toISOString();
-        await rt.store.sql.tx(() => rt.store.assets.recordEvents([target], null, at, extra));
+        await rt.store.sql.tx(() => rt.store.assets.recordEvents([target], null, at, { [target]: extra }));
         const event = eventJson((await rt.store.assets.events({ uri: target, limit: 1 }))[0]!);
         const queued = [...(await rt.store.assets.queuedByDag())]
           .filter(([, uris]) => uris.includes(target))

@@ -176,6 +176,12 @@ export interface TaskContext<P extends Params = Params> {
    * consumes, by URI, oldest first (Airflow's `triggering_asset_events`). Empty otherwise.
    */
   readonly triggeringAssetEvents: Readonly<Record<string, readonly AssetEvent[]>>;
+  /**
+   * The event this task's success will record for one of its outlets; set `extra` (JSON) to
+   * describe the update (Airflow's `outlet_events[asset].extra`). An asset that is not one of
+   * the task's outlets is an error.
+   */
+  outletEvents(asset: Asset): { extra: Record<string, unknown> };
 }
 
 export type Params = Record<string, unknown>;

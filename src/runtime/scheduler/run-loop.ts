@@ -768,7 +768,7 @@ export class RunLoop {
     await store.tasks.update(tiKey, { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid });
     // Assets: a success records an event per outlet, in this same transaction (Airflow's register_asset_change).
     if (state === 'success' && ti.task.outlets.length > 0) {
-      await store.assets.recordEvents(ti.task.outlets, { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex }, endDate);
+      await store.assets.recordEvents(ti.task.outlets, { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex }, endDate, result.ok ? result.assetExtra : undefined);
     }
     return async () => {
       this.announce(ti, state, { next_try_at: nextTryAt, error, duration });

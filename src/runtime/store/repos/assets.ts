@@ -81,13 +81,13 @@ export class AssetRepository {
    * Records an asset event for each URI a task updated (Airflow's register_asset_change) and
    * queues it for every DAG scheduled on that asset (_queue_dagruns). Meant to run inside the
    * transaction that records the task's success. The queue row keeps the newest event's time
-   * (Airflow's ON CONFLICT … DO UPDATE of created_at).
+   * (Airflow's ON CONFLICT … DO UPDATE of created_at). `extra`: by URI, each event's extra.
    */
   async recordEvents(
     uris: readonly string[],
     source: AssetEventSource | null,
     timestamp: string,
-    extra: Record<string, unknown> = {},
+    extra: Readonly<Record<string, Record<string, unknown>>> = {},
   ): Promise<void> {
     for (const uri of uris) {
       await this.sql.run(
@@ -103,7 +103,7 @@ export class AssetRepository {
         source?.taskId ?? null,
         source?.mapIndex ?? null,
         timestamp,
-        JSON.stringify(extra),
+        JSON.stringify(extra[uri] ?? {}),
       );
       await this.sql.run(
         `INSERT INTO asset_dag_run_queue (uri, target_dag_id, created_at)
