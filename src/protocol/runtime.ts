@@ -32,7 +32,7 @@ export type TaskState =
   | 'upstream_failed'
   | 'removed';
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'asset_triggered';
 
 /** A 1-based line and column in a file (absolute path). */
 export interface Position {
@@ -80,6 +80,17 @@ export interface DagInfo {
   position: Position | null;
   /** Tasks in topological order. */
   tasks: TaskInfo[];
+  /** Assets (data-aware scheduling); absent from runtimes before assets. */
+  assets?: DagAssets;
+}
+
+/**
+ * A DAG's assets: those it is scheduled on, with the tasks (`dag.task`) that update each
+ * (which DAGs feed it), and those its tasks update, with the DAGs each one schedules.
+ */
+export interface DagAssets {
+  consumes: { uri: string; producers: string[] }[];
+  produces: { uri: string; tasks: string[]; consumers: string[] }[];
 }
 
 /** A DAG file that failed to load (compile error, import-time throw, validation error). */

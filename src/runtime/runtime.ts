@@ -1,4 +1,5 @@
 import { loadConfig } from './config.ts';
+import { declaredAssets } from './asset-graph.ts';
 import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
 import { manualDataInterval, scheduleOf, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { validateRunParams } from './dag/params.ts';
@@ -134,6 +135,7 @@ export class Runtime {
         });
       }
       await this.store.dags.replaceImportErrors(bag.errors.map((e) => ({ fileloc: e.file, dag_id: e.dagId ?? null, message: e.message, line: e.line, col: e.column, seen_at: now })));
+      await this.store.assets.syncDeclared(...declaredAssets(bag.dags.values()), now);
     });
     this.bag = bag;
     return bag;

@@ -34,8 +34,47 @@ export function taskDescription(t: TaskInfo): string {
   return parts.join(' · ');
 }
 
+/** One child row of a DAG in the tree for its assets: what it is scheduled on (fed by) and what it updates (feeds). */
+export interface AssetRow {
+  readonly key: string;
+  readonly label: string;
+  readonly description: string;
+  readonly tooltip: string;
+  readonly icon: string;
+}
+
+/**
+ * The DAG's asset rows, before its tasks: `← s3://…` for each asset it is scheduled on (with the
+ * tasks that update it: which DAGs feed it), `→ s3://…` for each asset its tasks update (with
+ * the DAGs that asset schedules).
+ */
+export function assetRows(d: DagInfo): AssetRow[] {
+  const a = d.assets;
+  if (!a) return [];
+  const rows: AssetRow[] = [];
+  for (const c of a.consumes) {
+    rows.push({
+      key: `consumes:${c.uri}`,
+      label: `← ${c.uri}`,
+      description: c.producers.length ? `updated by ${c.producers.join(', ')}` : 'no task in this workspace updates it',
+      tooltip: `${d.dagId} runs when this asset is updated (its schedule: ${d.schedule ?? ''})${c.producers.length ? `; updated by ${c.producers.join(', ')}` : ''}`,
+      icon: 'database',
+    });
+  }
+  for (const p of a.produces) {
+    rows.push({
+      key: `produces:${p.uri}`,
+      label: `→ ${p.uri}`,
+      description: `by ${p.tasks.join(', ')}${p.consumers.length ? ` · schedules ${p.consumers.join(', ')}` : ''}`,
+      tooltip: `A success of ${p.tasks.join(', ')} records an event of this asset${p.consumers.length ? `, which triggers ${p.consumers.join(', ')}` : ''}`,
+      icon: 'database',
+    });
+  }
+  return rows;
+}
+
 export function dagDescription(d: DagInfo): string {
-  const parts = [`${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`, d.schedule ?? 'manual only'];
+  const parts = [`${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`, d.assets?.consumes.length ? `on assets ${d.schedule}` : (d.schedule ?? 'manual only')];
   if (d.isPaused) parts.push('paused');
   else if (d.nextRun) parts.push(`next ${formatLocal(d.nextRun.runAfter, d.timezone)}`);
   return [...parts, ...d.tags.map((t) => `#${t}`)].join(' · ');
@@ -46,7 +85,8 @@ export function dagTooltip(d: DagInfo, timing?: FileTiming): string {
   const lines = [`**${d.dagId}**`];
   if (d.description) lines.push(d.description);
   const zone = d.timezone === 'UTC' ? 'UTC' : d.timezone;
-  lines.push(d.schedule ? `Schedule: \`${d.schedule}\` in ${zone}${d.isPaused ? ' — **paused**' : ''}` : 'Manual runs only');
+  if (d.assets?.consumes.length) lines.push(`Scheduled on assets: \`${d.schedule}\`${d.isPaused ? ' — **paused**' : ''}`);
+  else lines.push(d.schedule ? `Schedule: \`${d.schedule}\` in ${zone}${d.isPaused ? ' — **paused**' : ''}` : 'Manual runs only');
   if (d.nextRun) {
     const both = (iso: string) => (d.timezone === 'UTC' ? formatLocal(iso, 'UTC') : `${formatLocal(iso, d.timezone)} (${formatLocal(iso, 'UTC')})`);
     lines.push(

@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import type { DagInfo, DagListResult, FileTiming, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
-import { dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
+import { assetRows, dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
+import type { AssetRow } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
 import type { RunEntry } from './runs-model.ts';
 import type { HangarContext } from './context.ts';
@@ -19,6 +20,7 @@ function icon(i: { id: string; color?: string }): vscode.ThemeIcon {
 export type DagNode =
   | { type: 'dag'; dag: DagInfo; timing?: FileTiming }
   | { type: 'task'; dag: DagInfo; task: TaskInfo }
+  | { type: 'asset'; dag: DagInfo; row: AssetRow }
   | { type: 'error'; error: LoadError }
   | { type: 'message'; text: string; tooltip?: string };
 
@@ -37,7 +39,10 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
 
   async getChildren(node?: DagNode): Promise<DagNode[]> {
     if (!vscode.workspace.isTrusted || !this.ctx.workspace) return []; // the welcome view explains
-    if (node?.type === 'dag') return node.dag.tasks.map((task) => ({ type: 'task', dag: node.dag, task }));
+    if (node?.type === 'dag') {
+      const assets: DagNode[] = assetRows(node.dag).map((row) => ({ type: 'asset', dag: node.dag, row }));
+      return [...assets, ...node.dag.tasks.map((task): DagNode => ({ type: 'task', dag: node.dag, task }))];
+    }
     if (node) return [];
     let list: DagListResult;
     try {
@@ -73,6 +78,15 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         item.tooltip = `${node.task.kind} task ${node.task.taskId} of ${node.dag.dagId}${node.task.retries ? ` (${node.task.retries} retries)` : ''}`;
         item.contextValue = 'dagTask';
         if (node.task.position) item.command = openAt(node.task.position.file, node.task.position.line, node.task.position.column);
+        return item;
+      }
+      case 'asset': {
+        const item = new vscode.TreeItem(node.row.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `dag:${node.dag.dagId}/asset:${node.row.key}`;
+        item.description = node.row.description;
+        item.tooltip = node.row.tooltip;
+        item.iconPath = new vscode.ThemeIcon(node.row.icon);
+        item.contextValue = 'dagAsset';
         return item;
       }
       case 'error': {

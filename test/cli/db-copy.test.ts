@@ -46,6 +46,19 @@ test(
       cpSync(EXAMPLES, ws.root, { recursive: true });
       const ran = hangar(['run', 'sensor_demo', '--workspace', ws.root]);
       assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+      // Assets: a producer's success records an event, queued for the DAG scheduled on it.
+      ws.write(
+        'dags/assets_copy.ts',
+        `import { dag, asset } from 'hangar';
+const orders = asset('s3://bucket/orders');
+export const p = dag({ id: 'asset_producer' });
+p.task('load', { outlets: [orders] }, async () => 1);
+export const c = dag({ id: 'asset_consumer', schedule: [orders] });
+c.task('t', async () => 1);
+`,
+      );
+      const produced = hangar(['run', 'asset_producer', '--workspace', ws.root]);
+      assert.equal(produced.code, 0, produced.stdout + produced.stderr);
       assert.equal(hangar(['variables', 'set', 'region', 'eu-west-1', '--workspace', ws.root]).code, 0);
 
       const db = await freshDatabase();
@@ -60,6 +73,10 @@ test(
         'sensor_pokes',
         'sensor_instances',
         'variables',
+        'assets',
+        'asset_events',
+        'dag_schedule_assets',
+        'asset_dag_run_queue',
       ]) {
         assert.ok(expected[t]!.length > 0, `the history has ${t}`);
       }

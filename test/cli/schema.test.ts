@@ -20,6 +20,15 @@ const DAG = 'financial_analytics_pipeline';
 const RUN = 'manual__2024-01-15T00:00:00+00:00';
 const NOOP =
   "import { dag } from 'hangar';\nexport const d = dag({ id: 'noop', schedule: '@daily' });\nd.task('t', async () => 1);\n";
+const ASSET_DAGS = {
+  'dags/assets.ts': `import { dag, asset } from 'hangar';
+const orders = asset('s3://bucket/orders');
+export const p = dag({ id: 'producer' });
+p.task('load', { outlets: [orders] }, async () => 1);
+export const c = dag({ id: 'report', schedule: [orders] });
+c.task('t', async () => 1);
+`,
+};
 const KEYS = { HANGAR_XCOM_KEYS: 'k2:' + Buffer.alloc(32, 7).toString('base64') };
 
 function validator() {
@@ -112,6 +121,18 @@ test(
 
       // A workspace that never ran a worker: none (test/distributed/e2e.test.ts validates real rows).
       assert.deepEqual(json('workers', ['workers', '--all']).data, { workers: [] });
+      // Assets, on a workspace of their own: a producer's run records an event (test/cli/assets.test.ts checks the values).
+      const assetsWs = tempWorkspace(ASSET_DAGS);
+      try {
+        json('run', ['run', 'producer'], { workspace: assetsWs.root });
+        const assets = json('assets-list', ['assets', 'list'], { workspace: assetsWs.root }).data as { assets: unknown[] };
+        assert.equal(assets.assets.length, 1);
+        const events = json('assets-events', ['assets', 'events'], { workspace: assetsWs.root }).data as { events: unknown[] };
+        assert.equal(events.events.length, 1);
+        json('assets-update', ['assets', 'update', 's3://bucket/orders', '--extra', '{"by": "hand"}'], { workspace: assetsWs.root });
+      } finally {
+        assetsWs.remove();
+      }
       json('variables-set', ['variables', 'set', 'api_token', 's3cr3t']);
       json('variables-set', ['variables', 'set', 'region', 'eu']);
       const vars = json('variables-list', ['variables', 'list']).data as { key: string; value: string }[];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  assetRows,
   checkKeyId,
   checkKeyMaterial,
   configFromSettings,
@@ -21,6 +22,27 @@ import {
 import type { DagListResult } from '../../src/protocol/runtime.ts';
 
 describe('DAGs tree, diagnostics and CodeLens', () => {
+  test('a DAG scheduled on assets: its description says so, and its asset rows say which tasks feed it and which DAGs it feeds', () => {
+    const d = {
+      dagId: 'report', file: '/w/dags/r.ts', description: null, schedule: 's3://b/orders & s3://b/customers', timezone: 'UTC', isPaused: false, tags: [], position: null, tasks: [], nextRun: null,
+      assets: {
+        consumes: [{ uri: 's3://b/orders', producers: ['producer.load'] }, { uri: 's3://b/customers', producers: [] }],
+        produces: [{ uri: 's3://b/report', tasks: ['publish'], consumers: ['mail'] }],
+      },
+    };
+    assert.equal(dagDescription(d), '0 tasks · on assets s3://b/orders & s3://b/customers');
+    assert.match(dagTooltip(d), /Scheduled on assets: `s3:\/\/b\/orders & s3:\/\/b\/customers`/);
+    assert.deepEqual(
+      assetRows(d).map((r) => [r.label, r.description]),
+      [
+        ['← s3://b/orders', 'updated by producer.load'],
+        ['← s3://b/customers', 'no task in this workspace updates it'],
+        ['→ s3://b/report', 'by publish · schedules mail'],
+      ],
+    );
+    assert.deepEqual(assetRows({ ...d, assets: undefined }), [], 'a runtime without assets: no rows');
+  });
+
   test('a DAG shows paused, or its next run in its own zone; the tooltip gives local and UTC', () => {
     const d = {
       dagId: 'zoned', file: '/w/dags/z.ts', description: null, schedule: '@daily', timezone: 'Europe/Amsterdam', isPaused: false, tags: ['etl'], position: null, tasks: [],

@@ -30,7 +30,7 @@ export function shortDate(iso: string): string {
   return iso.slice(0, 16).replace('T', ' ');
 }
 
-export const RUN_TYPE_LETTER: Record<string, string> = { manual: 'M', scheduled: 'S', backfill: 'B', test: 'T' };
+export const RUN_TYPE_LETTER: Record<string, string> = { manual: 'M', scheduled: 'S', backfill: 'B', test: 'T', asset_triggered: 'A' };
 
 export function stateName(code: number): string {
   return code === NO_TI ? 'no task instance' : (GRID_STATES[code] ?? 'unknown').replaceAll('_', ' ');

@@ -27,6 +27,7 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   config: ['list', 'get'],
   dags: ['pause', 'unpause', 'errors', 'reparse'],
   variables: ['list', 'get', 'set', 'delete', 'import', 'export'],
+  assets: ['list', 'events', 'update'],
   db: ['backup', 'verify', 'restore', 'migrate', 'check', 'copy'],
   completion: ['bash', 'zsh', 'fish'],
 };
@@ -77,7 +78,7 @@ function optionValues(option: string, verb: string): Kind | undefined {
     case 'state':
       return verb === 'runs' ? RUN_STATES : TASK_STATES;
     case 'run-type':
-      return ['manual', 'scheduled', 'backfill', 'test'];
+      return ['manual', 'scheduled', 'backfill', 'test', 'asset_triggered'];
     case 'executor':
       return ['isolated', 'in-process'];
     case 'algorithm':

@@ -9,7 +9,7 @@ export const RUNS_HELP = `  runs [--dag DAG] [--state S] [--since 7d] [--limit N
                                    Recent runs, newest first (default: the last 50)`;
 
 const RUN_STATES: readonly RunState[] = ['queued', 'running', 'success', 'failed'];
-const RUN_TYPES: readonly RunType[] = ['manual', 'scheduled', 'backfill', 'test'];
+const RUN_TYPES: readonly RunType[] = ['manual', 'scheduled', 'backfill', 'test', 'asset_triggered'];
 
 /** --limit N: a whole number ≥ 1. */
 export function limitOption(ctx: Ctx, fallback?: number): number | undefined {

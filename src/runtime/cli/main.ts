@@ -42,6 +42,7 @@ import { XCOM_HELP, XCOM_OPTIONS, benchCommand, xcomCommand } from './xcom.ts';
 import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import { DB_HELP, DB_OPTIONS, dbCommand } from './db.ts';
 import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
+import { ASSETS_HELP, ASSETS_OPTIONS, assetsCommand } from './assets.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { WorkerService } from '../distributed/worker-service.ts';
@@ -81,6 +82,7 @@ ${XCOM_HELP}
 ${SENSORS_HELP}
 ${DB_HELP}
 ${VARIABLES_HELP}
+${ASSETS_HELP}
 ${INFO_HELP}
 ${CONFIG_HELP}
 ${COMPLETION_HELP}
@@ -131,6 +133,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   ...XCOM_OPTIONS,
   ...VARIABLES_OPTIONS,
+  ...ASSETS_OPTIONS,
   ...DB_OPTIONS,
 } as const;
 
@@ -263,6 +266,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   xcom: xcomCommand,
   sensors: sensorsCommand,
   variables: variablesCommand,
+  assets: assetsCommand,
   db: dbCommand,
   bench: benchCommand,
   info: infoCommand,
@@ -305,6 +309,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             trigger_rule: t.triggerRule,
             mapped: !!t.expand,
             line: t.position?.line ?? null,
+            outlets: [...t.outlets],
           };
         }),
       }));
@@ -322,7 +327,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         for (const d of dags) {
           const zone = d.timezone === 'UTC' ? '' : `, ${d.timezone}`;
           ctx.out(
-            `${d.dag_id}  (${d.schedule ?? 'manual'}${zone})${d.is_paused ? '  [paused]' : ''}${d.description ? ` — ${d.description}` : ''}`,
+            `${d.dag_id}  (${d.schedule_spec.kind === 'assets' ? `on assets ${d.schedule}` : `${d.schedule ?? 'manual'}${zone}`})${d.is_paused ? '  [paused]' : ''}${d.description ? ` — ${d.description}` : ''}`,
           );
           if (d.next_dagrun) {
             const at = (iso: string) =>
@@ -333,7 +338,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           }
           for (const t of d.tasks)
             ctx.out(
-              `  ${t.task_id}${t.mapped ? '[]' : ''}${t.upstream_task_ids.length ? `  ← ${t.upstream_task_ids.join(', ')}` : ''}`,
+              `  ${t.task_id}${t.mapped ? '[]' : ''}${t.upstream_task_ids.length ? `  ← ${t.upstream_task_ids.join(', ')}` : ''}${t.outlets.length ? `  → ${t.outlets.join(', ')}` : ''}`,
             );
         }
         for (const e of bag.errors) ctx.out(`\nLoad error: ${e.message}`);

@@ -58,10 +58,20 @@ const importErrors: Schema = arrayOf(obj({ fileloc: str, line: nullable(int), co
 
 const DEFS = {
   time,
+  asset_event: obj({
+    id: int,
+    uri: str,
+    source_dag_id: { ...nullable(str), description: 'null for an event recorded by hand (hangar assets update)' },
+    source_run_id: nullable(str),
+    source_task_id: nullable(str),
+    source_map_index: nullable(int),
+    timestamp: time,
+    extra: { type: 'object' },
+  }),
   dag_run: obj({
     dag_id: str,
     run_id: str,
-    run_type: { enum: ['manual', 'scheduled', 'backfill', 'test'] },
+    run_type: { enum: ['manual', 'scheduled', 'backfill', 'test', 'asset_triggered'] },
     state: { enum: ['queued', 'running', 'success', 'failed'] },
     logical_date: time,
     data_interval_start: time,
@@ -169,7 +179,7 @@ export const OUTPUTS = {
           schedule: nullable(str),
           schedule_spec: {
             type: 'object',
-            properties: { kind: { enum: ['none', 'once', 'continuous', 'cron', 'cron-trigger', 'delta'] } },
+            properties: { kind: { enum: ['none', 'once', 'continuous', 'cron', 'cron-trigger', 'delta', 'assets'] } },
             required: ['kind'],
             description: 'the schedule as plain data (src/runtime/dag/schedule.ts ScheduleSpec)',
           },
@@ -190,6 +200,7 @@ export const OUTPUTS = {
               trigger_rule: str,
               mapped: bool,
               line: nullable(int),
+              outlets: { ...arrayOf(str), description: 'the assets (URIs) its success records events for' },
             }),
           ),
         }),
@@ -305,6 +316,31 @@ export const OUTPUTS = {
         }),
       ),
     }),
+  },
+  'assets-list': {
+    description:
+      '`hangar assets list`: every asset the DAG files declare or an event named (URIs normalised as Airflow does), the tasks that update it (outlets), the DAGs scheduled on it, its events, and the DAGs whose next asset-triggered run it waits in.',
+    schema: obj({
+      assets: arrayOf(
+        obj({
+          uri: str,
+          first_seen: time,
+          producers: arrayOf(obj({ dag_id: str, task_id: str })),
+          consumers: { ...arrayOf(str), description: 'DAGs scheduled on this asset' },
+          events: int,
+          last_event_at: nullable(time),
+          queued_for: { ...arrayOf(str), description: "DAGs with this asset's event in their queue (Airflow's asset_dag_run_queue)" },
+        }),
+      ),
+    }),
+  },
+  'assets-update': {
+    description: '`hangar assets update URI [--extra JSON]`: the event recorded by hand (no source task) and the DAGs it was queued for.',
+    schema: obj({ event: ref('asset_event'), queued_for: arrayOf(str) }),
+  },
+  'assets-events': {
+    description: '`hangar assets events [--uri U] [--limit N]`: asset events, newest first; the source is the task try whose success recorded it.',
+    schema: obj({ events: arrayOf(ref('asset_event')) }),
   },
   'dags-pause': {
     description: '`hangar dags pause|unpause`: the DAG and whether it is now paused.',

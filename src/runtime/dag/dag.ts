@@ -7,6 +7,7 @@ import { checkTimezone, offsetZoneOf, parseDateIn, parseSchedule, scheduleSpecFr
 import type { Schedule, ScheduleInput, ScheduleSpec, TimeRestriction } from './schedule.ts';
 import { TRIGGER_RULES } from './types.ts';
 import { isParam, paramProblem, schemaProblem } from './params.ts';
+import { outletUris } from './assets.ts';
 import type { ParamSpec } from './params.ts';
 import type {
   DagCallback,
@@ -53,7 +54,8 @@ export interface DagOptions<P extends Params = Params> {
    * When runs are created: a cron expression or preset (`@daily`, `@hourly`…) ticking in the
    * DAG's time zone, a duration (`'1h30m'` or `{ every: '1h30m' }`), `{ cron, trigger: true }`
    * (Airflow's CronTriggerTimetable: a run at each tick, no data interval), `@once`,
-   * `@continuous`, or null for manual runs only.
+   * `@continuous`, null for manual runs only, or assets: `[a, b]` (runs when all were
+   * updated since its last asset-triggered run) or `anyOf(a, allOf(b, c))`.
    */
   readonly schedule?: ScheduleInput;
   /**
@@ -111,6 +113,8 @@ export interface TaskDefinition {
   readonly failRunOnFailure: boolean;
   /** A teardown's setups, as written (task ids). */
   readonly setups: readonly string[];
+  /** The normalised URIs of the assets this task updates when it succeeds (Airflow's outlets). */
+  readonly outlets: readonly string[];
 }
 
 interface PendingEdge {
@@ -273,6 +277,12 @@ export class Dag<P extends Params = Params> {
     if (!Number.isInteger(retries) || retries < 0) {
       throw new DagDefinitionError(`${what}: retries must be a whole number ≥ 0`, position, this.id);
     }
+    let outlets: string[];
+    try {
+      outlets = outletUris(options.outlets);
+    } catch (err) {
+      throw new DagDefinitionError(`${what}: ${(err as Error).message}`, position, this.id);
+    }
     const def: TaskDefinition = {
       id,
       kind,
@@ -298,6 +308,7 @@ export class Dag<P extends Params = Params> {
       position,
       extra,
       ...roles,
+      outlets,
     };
     this.tasks.set(id, def);
     if (roles.isSetup) this.declaredSetups.add(id);

@@ -12,6 +12,8 @@ export { dag, Dag, DagDefinitionError } from './dag.ts';
 export type { DagOptions, TaskDefinition } from './dag.ts';
 export { TRIGGER_RULES } from './types.ts';
 export { param } from './params.ts';
+export { asset, allOf, anyOf } from './assets.ts';
+export type { Asset, AssetConditionInput, AssetEvent } from './assets.ts';
 export type { ParamSchema, ParamType } from './params.ts';
 export type {
   ConnectionInfo,

@@ -11,7 +11,8 @@
  * - `cron-trigger` is CronTriggerTimetable (airflow/timetables/trigger.py): a run is created
  *   at the tick itself, with a data interval of [tick - interval, tick] (empty by default);
  * - `delta` is DeltaDataIntervalTimetable (interval.py): intervals of a fixed duration;
- * - `once`, `continuous`, `none` are OnceTimetable, ContinuousTimetable and NullTimetable.
+ * - `once`, `continuous`, `none` are OnceTimetable, ContinuousTimetable and NullTimetable;
+ * - `assets` is AssetTriggeredTimetable (simple.py): runs are created by asset events (assets.ts).
  *
  * Cron expressions are matched by cron-parser on the DAG's local wall clock, and local
  * times are placed on the time line as Airflow's CronMixin (airflow/timetables/_cron.py)
@@ -25,6 +26,8 @@ import { FixedOffsetZone, IANAZone } from 'luxon';
 import type { Zone } from 'luxon';
 import { durationMs } from './duration.ts';
 import type { Duration } from './duration.ts';
+import { assetConditionFrom, conditionText, isAssetSchedule } from './assets.ts';
+import type { Asset, AssetCondition, AssetConditionInput } from './assets.ts';
 
 const PRESETS: Record<string, string> = {
   '@hourly': '0 * * * *',
@@ -42,7 +45,10 @@ export type ScheduleInput =
   | string
   | null
   | { readonly every: Duration }
-  | { readonly cron: string; readonly trigger?: boolean; readonly interval?: Duration };
+  | { readonly cron: string; readonly trigger?: boolean; readonly interval?: Duration }
+  | Asset
+  | AssetConditionInput
+  | readonly (Asset | AssetConditionInput)[];
 
 /** A schedule as plain data: what crosses process boundaries and is stored. */
 export type ScheduleSpec =
@@ -51,7 +57,8 @@ export type ScheduleSpec =
   | { readonly kind: 'continuous' }
   | { readonly kind: 'cron'; readonly expression: string; readonly timezone: string; readonly text: string }
   | { readonly kind: 'cron-trigger'; readonly expression: string; readonly timezone: string; readonly intervalMs: number; readonly text: string }
-  | { readonly kind: 'delta'; readonly ms: number; readonly text: string };
+  | { readonly kind: 'delta'; readonly ms: number; readonly text: string }
+  | { readonly kind: 'assets'; readonly condition: AssetCondition; readonly text: string };
 
 export interface DataInterval {
   readonly start: Date;
@@ -106,6 +113,12 @@ export function checkTimezone(name: unknown): string {
 export function scheduleSpecFrom(input: ScheduleInput | undefined, timezone = 'UTC'): ScheduleSpec {
   checkTimezone(timezone);
   if (input === undefined || input === null || input === 'None' || input === '@none') return { kind: 'none' };
+  if (isAssetSchedule(input)) {
+    // Airflow's AssetTriggeredTimetable (airflow/timetables/simple.py); a list means all of them.
+    const condition = assetConditionFrom(input);
+    return { kind: 'assets', condition, text: conditionText(condition) };
+  }
+  if (Array.isArray(input)) throw new ScheduleError(`a schedule list must hold assets (asset('s3://…')), got ${JSON.stringify(input)}`);
   if (typeof input === 'object') {
     if ('every' in input) return deltaSpec(input.every, typeof input.every === 'string' ? input.every : `${input.every}s`);
     if ('cron' in input && typeof input.cron === 'string') {
@@ -444,6 +457,21 @@ const CONTINUOUS: Schedule = {
 };
 
 /**
+ * AssetTriggeredTimetable (airflow/timetables/simple.py): never schedules by time; the scheduler
+ * creates a run when the asset condition holds (scheduler/service.ts, createAssetTriggeredRuns).
+ */
+function assetsTimetable(spec: Extract<ScheduleSpec, { kind: 'assets' }>): Schedule {
+  return {
+    kind: 'assets',
+    spec,
+    summary: spec.text,
+    periodic: false,
+    nextDagRunInfo: () => undefined,
+    inferManualDataInterval: (at) => ({ start: at, end: at }),
+  };
+}
+
+/**
  * Rebuilds a working schedule from its spec (or, for older callers, from schedule text
  * read as UTC). Throws a {@link ScheduleError} for a spec that is not valid.
  */
@@ -462,6 +490,8 @@ export function parseSchedule(spec: ScheduleSpec | ScheduleInput | undefined): S
     case 'cron-trigger':
       checkTimezone(s.timezone);
       return cronTriggerTimetable(s);
+    case 'assets':
+      return assetsTimetable(s);
     case 'delta':
       if (!(s.ms > 0)) throw new ScheduleError(`schedule interval must be positive, not ${s.ms} ms`);
       return deltaDataIntervalTimetable(s);

@@ -1,4 +1,5 @@
 import type { Duration } from './duration.ts';
+import type { Asset, AssetEvent } from './assets.ts';
 
 /** Airflow's trigger rules: when a task may run, from the states of its direct upstream tasks. */
 export type TriggerRule =
@@ -189,6 +190,17 @@ export interface TaskContext<P extends Params = Params> {
   sleep(ms: number): Promise<void>;
   /** The template context, as Airflow's `get_current_context()`. */
   readonly templateContext: Readonly<Record<string, unknown>>;
+  /**
+   * For a run its asset schedule created (run type `asset_triggered`): the asset events it
+   * consumes, by URI, oldest first (Airflow's `triggering_asset_events`). Empty otherwise.
+   */
+  readonly triggeringAssetEvents: Readonly<Record<string, readonly AssetEvent[]>>;
+  /**
+   * The event this task's success will record for one of its outlets; set `extra` (JSON) to
+   * describe the update (Airflow's `outlet_events[asset].extra`). An asset that is not one of
+   * the task's outlets is an error.
+   */
+  outletEvents(asset: Asset): { extra: Record<string, unknown> };
 }
 
 export type Params = Record<string, unknown>;
@@ -298,6 +310,8 @@ export interface TaskOptions<I extends Inputs = Inputs, E extends Inputs = Input
    * run's state unless `failRunOnFailure` is true. Its trigger rule is `all_done_setup_success`.
    */
   readonly teardown?: TeardownOptions;
+  /** Assets this task updates: its success records an asset event for each (Airflow's outlets). */
+  readonly outlets?: readonly Asset[];
 }
 
 /** A teardown's settings: the setups whose resources it releases (at least one). */

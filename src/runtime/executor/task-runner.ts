@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import { isTaskRef, isXComArg } from '../dag/dag.ts';
 import type { TaskContext } from '../dag/types.ts';
+import { conditionUris, isAsset } from '../dag/assets.ts';
+import type { Asset, AssetEvent } from '../dag/assets.ts';
 import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { buildTemplateContext, renderDeep, renderTemplate } from '../templating/index.ts';
@@ -179,6 +181,7 @@ export async function runTaskTry(
         const lists = await resolveExpandLists(scope, task, templateContext);
         Object.assign(inputs, expandCombination(lists, req.mapIndex));
       }
+      const outletEvents = new Map<string, { extra: Record<string, unknown> }>();
       const ctx: TaskContext = {
         dagId: dag.id,
         taskId: task.id,
@@ -213,6 +216,15 @@ export async function runTaskTry(
         connection: (id: string) => getConnection(id, env.connections),
         now: () => env.clock.now(),
         sleep: (ms: number) => sleepOn(env.clock, ms, signal),
+        triggeringAssetEvents: await triggeringAssetEvents(env.store, dag, run),
+        outletEvents: (a: Asset) => {
+          if (!isAsset(a) || !task.outlets.includes(a.uri)) {
+            throw new Error(`ctx.outletEvents: ${isAsset(a) ? `asset ${a.uri}` : 'the argument'} is not an outlet of task "${task.id}" (its outlets: ${task.outlets.join(', ') || 'none'})`);
+          }
+          let event = outletEvents.get(a.uri);
+          if (!event) outletEvents.set(a.uri, (event = { extra: {} }));
+          return event;
+        },
       };
       Object.defineProperty(ctx, TASK_SERVICES, { value: { store: env.store, clock: env.clock, backend: env.backend } satisfies TaskServices, enumerable: false });
       if (task.options.onExecute) {
@@ -237,7 +249,7 @@ export async function runTaskTry(
         return { ok: false, error: value.reason, pid: process.pid, noRetry: true };
       }
       if (value !== undefined) await pushXCom(scope, RETURN_KEY, value, { sensitive: task.options.sensitive });
-      const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(task, value) };
+      const result: ExecuteResult = { ok: true, pid: process.pid, ...branchOutcome(task, value), ...outletExtra(outletEvents) };
       log.meta('INFO', `Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
       return result;
     } catch (err) {
@@ -264,4 +276,47 @@ function branchOutcome(task: TaskDefinition, value: unknown): { follow?: string[
   }
   if (task.options.shortCircuit) return { proceed: Boolean(value) };
   return {};
+}
+
+/**
+ * The asset events an asset-triggered run consumes, by URI (Airflow's triggering_asset_events:
+ * the DAG's assets' events after its previous asset-triggered run, up to this run's logical date).
+ */
+export async function triggeringAssetEvents(
+  store: Store,
+  dag: Pick<Dag<any>, 'id' | 'scheduleSpec'>,
+  run: Pick<DagRunRecord, 'run_type' | 'logical_date'>,
+): Promise<Record<string, AssetEvent[]>> {
+  const out: Record<string, AssetEvent[]> = {};
+  if (run.run_type !== 'asset_triggered' || dag.scheduleSpec.kind !== 'assets') return out;
+  const uris = conditionUris(dag.scheduleSpec.condition);
+  const previous = await store.assets.previousTriggered(dag.id, run.logical_date);
+  for (const e of await store.assets.eventsBetween(uris, previous, run.logical_date)) {
+    (out[e.uri] ??= []).push({
+      uri: e.uri,
+      sourceDagId: e.source_dag_id,
+      sourceRunId: e.source_run_id,
+      sourceTaskId: e.source_task_id,
+      sourceMapIndex: e.source_map_index === null ? null : Number(e.source_map_index),
+      timestamp: new Date(e.timestamp),
+      extra: JSON.parse(e.extra) as Record<string, unknown>,
+    });
+  }
+  return out;
+}
+
+/** The extras a task set on its outlet events, as JSON (what crosses to the scheduler with the result). */
+function outletExtra(events: ReadonlyMap<string, { extra: Record<string, unknown> }>): { assetExtra?: Record<string, Record<string, unknown>> } {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [uri, e] of events) {
+    let extra: unknown;
+    try {
+      extra = JSON.parse(JSON.stringify(e.extra ?? {}));
+    } catch (err) {
+      throw new Error(`the extra of the outlet event of ${uri} is not JSON: ${(err as Error).message}`);
+    }
+    if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new Error(`the extra of the outlet event of ${uri} must be an object`);
+    if (Object.keys(extra).length) out[uri] = extra as Record<string, unknown>;
+  }
+  return Object.keys(out).length ? { assetExtra: out } : {};
 }

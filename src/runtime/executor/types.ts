@@ -30,6 +30,8 @@ export type ExecuteResult =
       readonly reschedule?: { readonly at: string };
       /** The body asked to be skipped (skipTask): the reason. */
       readonly skipped?: string;
+      /** The extra of the asset events its success records, by URI (ctx.outletEvents(asset).extra). */
+      readonly assetExtra?: Readonly<Record<string, Record<string, unknown>>>;
       /** The pid that ran the try. */
       readonly pid: number;
       /** The machine that ran it, when not this one (distributed executor). */

@@ -60,6 +60,8 @@ export interface SerializedTask {
   readonly setup?: boolean;
   readonly teardown?: boolean;
   readonly failRunOnFailure?: boolean;
+  /** The normalised URIs of the assets the task updates (absent before assets existed: none). */
+  readonly outlets?: string[];
 }
 
 export interface SerializedDag {
@@ -222,6 +224,7 @@ export function serializeTask(t: TaskDefinition): SerializedTask {
     ...(t.isSetup ? { setup: true } : {}),
     ...(t.isTeardown ? { teardown: true } : {}),
     ...(t.failRunOnFailure ? { failRunOnFailure: true } : {}),
+    ...(t.outlets.length ? { outlets: [...t.outlets] } : {}),
   };
 }
 
@@ -286,6 +289,8 @@ export interface TaskSpec {
   readonly isTeardown: boolean;
   /** Airflow's on_failure_fail_dagrun: this teardown's failure fails the run. */
   readonly failRunOnFailure: boolean;
+  /** The assets (normalised URIs) its success records events for. */
+  readonly outlets: readonly string[];
 }
 
 /** One DAG as the scheduler, the CLI and the editor see it: rebuilt from its serialized form. */
@@ -361,6 +366,7 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
       isSetup: t.setup === true,
       isTeardown: t.teardown === true,
       failRunOnFailure: t.failRunOnFailure === true,
+      outlets: t.outlets ?? [],
     });
   }
   const hash = structureHash(s);

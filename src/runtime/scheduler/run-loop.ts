@@ -818,6 +818,10 @@ export class RunLoop {
       { ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath },
       { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid },
     );
+    // Assets: a success records an event per outlet, in this same transaction (Airflow's register_asset_change).
+    if (state === 'success' && ti.task.outlets.length > 0) {
+      await store.assets.recordEvents(ti.task.outlets, { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex }, endDate, result.ok ? result.assetExtra : undefined);
+    }
     return async () => {
       this.announce(ti, state, { next_try_at: nextTryAt, error, duration });
       if (state === 'up_for_retry') this.addTimer(() => this.candidates.add(key(ti.task.id, ti.mapIndex)), delay);

@@ -10,12 +10,16 @@
  * it is created once `run_after` has passed, unless the DAG is paused or already has
  * maxActiveRuns queued or running runs. The creation is a guarded insert on the run id and
  * logical date, so schedulers sharing a store create each run once.
+ *
+ * A DAG scheduled on assets gets a run when its queued asset events satisfy its condition
+ * (createAssetTriggeredRuns; the queue is read and emptied under a row lock).
  */
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import type { DagSpec } from '../processor/serialized.ts';
 import { formatInZone, scheduleOf, timeRestrictionOf } from '../dag/schedule.ts';
 import { validateRunParams } from '../dag/params.ts';
+import { conditionUris, evaluateCondition } from '../dag/assets.ts';
 import type { DagRunInfo, DataInterval, ScheduledDagData } from '../dag/schedule.ts';
 import type { Runtime } from '../runtime.ts';
 import { nowIso } from '../store/store.ts';
@@ -198,6 +202,7 @@ export class SchedulerService {
       }
       if (entry.info && entry.info.runAfter.getTime() > now) nextAt = Math.min(nextAt, entry.info.runAfter.getTime());
     }
+    await this.createAssetTriggeredRuns(bag.dags, paused, active, created);
     const t1 = performance.now();
     await this.recoverGone(now);
     await this.startRuns(paused);
@@ -208,6 +213,82 @@ export class SchedulerService {
     if (entry.waiting === line) return;
     entry.waiting = line;
     this.log(line);
+  }
+
+  /**
+   * Asset-triggered runs (Airflow's DagModel.dags_needing_dagruns for asset-scheduled DAGs and
+   * the scheduler's _create_dag_runs_asset_triggered): a DAG whose queued asset events satisfy
+   * its condition gets one queued run, unless it is paused or at maxActiveRuns (then its events
+   * wait in the queue, and the next run consumes them all). One small read per turn, only when
+   * some DAG is scheduled on assets.
+   */
+  private async createAssetTriggeredRuns(dags: ReadonlyMap<string, DagSpec>, paused: Map<string, boolean>, active: Map<string, number>, created: CreatedRun[]): Promise<void> {
+    if (![...dags.values()].some((d) => d.scheduleSpec.kind === 'assets')) return;
+    const { store } = this.runtime;
+    for (const q of await store.assets.queued()) {
+      const dag = dags.get(q.dagId);
+      if (!dag || dag.scheduleSpec.kind !== 'assets' || paused.get(dag.id)) continue;
+      const condition = dag.scheduleSpec.condition;
+      if (!evaluateCondition(condition, new Set(q.uris.keys()))) continue;
+      const entry = this.next.get(dag.id) ?? { info: undefined };
+      const n = active.get(dag.id) ?? 0;
+      if (n >= dag.maxActiveRuns) {
+        this.say(entry, `DAG "${dag.id}": its assets were updated, the run waits: ${n} active run(s) of maxActiveRuns ${dag.maxActiveRuns}`);
+        continue;
+      }
+      try {
+        validateRunParams(dag.id, dag.paramSpecs, dag.params, {});
+      } catch (err) {
+        this.say(entry, `cannot create an asset-triggered run of DAG "${dag.id}": ${(err as Error).message}`);
+        continue;
+      }
+      let consumed = 0;
+      const run = await store.assets.createTriggeredRun(
+        dag.id,
+        async (queued) => {
+          // Decided again on the rows read under the lock: another scheduler may have taken them.
+          if (!evaluateCondition(condition, new Set(queued.keys()))) return undefined;
+          // The logical date is the newest queued event's time (Airflow 2's dataset-triggered
+          // runs; Airflow 3's run_after), after the previous asset-triggered run's.
+          let at = Math.max(...[...queued.values()].map((v) => Date.parse(v)));
+          const last = await store.assets.lastTriggered(dag.id);
+          if (last !== undefined && at <= Date.parse(last)) at = Date.parse(last) + 1;
+          const logicalDate = new Date(at);
+          const events = await store.assets.eventsBetween(conditionUris(condition), last, logicalDate.toISOString());
+          consumed = events.length;
+          const start = events.length > 0 ? events[0]!.timestamp : logicalDate.toISOString();
+          return {
+            run: {
+              dag_id: dag.id,
+              run_id: `asset_triggered__${isoformat(logicalDate)}`,
+              run_type: 'asset_triggered',
+              logical_date: logicalDate.toISOString(),
+              data_interval_start: start < logicalDate.toISOString() ? start : logicalDate.toISOString(),
+              data_interval_end: logicalDate.toISOString(),
+              state: 'queued',
+              conf: '{}',
+              queued_at: nowIso(),
+            },
+            tasks: (runId) => this.insertTasks(dag, runId),
+          };
+        },
+        (r) => store.runs.insertIfAbsent(r),
+      );
+      if (!run) continue;
+      const logicalDate = new Date(run.logical_date);
+      const info: DagRunInfo = { logicalDate, dataInterval: { start: new Date(run.data_interval_start), end: logicalDate }, runAfter: logicalDate };
+      created.push({ dagId: dag.id, runId: run.run_id, info });
+      active.set(dag.id, n + 1);
+      entry.waiting = undefined;
+      this.log(`created ${run.run_id} of DAG "${dag.id}": assets updated (${[...q.uris.keys()].join(', ')}; ${consumed} event(s)), schedule ${dag.scheduleText}`);
+      this.onCreated(dag.id, run.run_id);
+    }
+  }
+
+  private async insertTasks(dag: DagSpec, runId: string): Promise<void> {
+    for (const t of dag.tasks.values()) {
+      await this.runtime.store.tasks.insert({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
+    }
   }
 
   private async createRun(dag: DagSpec, runId: string, info: DagRunInfo): Promise<boolean> {
@@ -231,9 +312,7 @@ export class SchedulerService {
         queued_at: nowIso(),
       });
       if (!ok) return false;
-      for (const t of dag.tasks.values()) {
-        await store.tasks.insert({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
-      }
+      await this.insertTasks(dag, runId);
       return true;
     });
   }
@@ -408,6 +487,7 @@ export class SchedulerService {
 
 function describeSchedule(dag: DagSpec, info: DagRunInfo | undefined): string {
   if (dag.scheduleSpec.kind === 'none') return 'no schedule (manual runs only)';
+  if (dag.scheduleSpec.kind === 'assets') return `scheduled on assets ${dag.scheduleText}: a run when they are updated`;
   const zone = dag.timezone === 'UTC' ? '' : ` in ${dag.timezone}`;
   if (!info) return `schedule ${dag.scheduleText}${zone}: no further runs${dag.endDate ? ` (endDate ${new Date(dag.endDate).toISOString()})` : ''}`;
   return `schedule ${dag.scheduleText}${zone}, catchup ${dag.catchup ? 'on' : 'off'}: next run ${isoformat(info.logicalDate)}, created after ${formatInZone(info.runAfter, dag.timezone)}`;

@@ -4,6 +4,7 @@
  * notifications. `main.ts` wires it to JSON-RPC over stdio; tests call it directly.
  */
 import { readTryLog } from '../distributed/remote.ts';
+import { assetLinks, producedAssets, scheduledAssets } from '../asset-graph.ts';
 import { existsSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
 import type { DagBag } from '../processor/index.ts';
@@ -546,6 +547,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
   const paused = await rt.store.dags.paused();
   const now = rt.clock.now();
   const next = new Map(await Promise.all([...bag.dags.values()].map(async (d) => [d.id, await nextRunOf(d, rt.store, now)] as const)));
+  const links = assetLinks(bag.dags.values()).byAsset;
   const dags: P.DagInfo[] = [...bag.dags.values()]
     .map((d) => ({
       dagId: d.id,
@@ -570,6 +572,14 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           position: pos(t.position),
         };
       }),
+      assets: {
+        consumes: scheduledAssets(d).map((uri) => ({ uri, producers: (links.get(uri)?.producers ?? []).map((p) => `${p.dagId}.${p.taskId}`) })),
+        produces: producedAssets(d).map((uri) => ({
+          uri,
+          tasks: [...d.tasks.values()].filter((t) => t.outlets.includes(uri)).map((t) => t.id),
+          consumers: links.get(uri)?.consumers ?? [],
+        })),
+      },
     }))
     .sort((a, b) => a.dagId.localeCompare(b.dagId));
   return {

@@ -5,7 +5,8 @@
  * its log's location), XCom rows and pulls (a value kept in a file or in S3 stays where it
  * is: the row that points at it is copied), XCom key state, sensor history (instances,
  * pokes, breakers, SLA anchors and misses), sync state (runs, per-file results, manifests,
- * cursors) and variables. What is not: the DAG processor's parse cache and import errors
+ * cursors), variables, and assets (their events, the DAGs scheduled on them and the queue
+ * of pending events). What is not: the DAG processor's parse cache and import errors
  * (`dag_files`, `import_errors`), which the next parse writes again.
  *
  * Idempotent and restartable: rows are read from one snapshot of the SQLite file (a read
@@ -62,6 +63,11 @@ export const COPIED_TABLES: readonly TableCopy[] = [
   { table: 'sync_file_results', key: ['run_id', 'point_id'] },
   { table: 'sync_manifest', key: ['pipeline_id', 'point_id'] },
   { table: 'sync_cursors', key: ['pipeline_id'] },
+  { table: 'assets', key: ['uri'] },
+  // Events have no natural key: a row is there when one with the same values is.
+  { table: 'asset_events', generated: ['id'] },
+  { table: 'dag_schedule_assets', key: ['dag_id', 'uri'] },
+  { table: 'asset_dag_run_queue', key: ['uri', 'target_dag_id'] },
 ];
 
 export interface TableCopied {

@@ -4,6 +4,7 @@ import { SENSORS_SCHEMA_SQL } from './sensors-schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
 import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
 import { DISPATCH_SCHEMA_SQL } from './dispatch-schema.ts';
+import { ASSETS_SCHEMA_POSTGRES, ASSETS_SCHEMA_SQLITE } from './assets-schema.ts';
 
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
@@ -197,5 +198,11 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     name: 'distributed execution: workers and their heartbeats, tries handed to them',
     sql: DISPATCH_SCHEMA_SQL,
     postgres: DISPATCH_SCHEMA_SQL.replaceAll('INTEGER', 'BIGINT'),
+  },
+  {
+    version: 14,
+    name: 'assets: asset events, the DAGs scheduled on assets and their queue of pending events',
+    sql: ASSETS_SCHEMA_SQLITE,
+    postgres: ASSETS_SCHEMA_POSTGRES,
   },
 ];

@@ -16,7 +16,7 @@ export type TaskState =
 export const FINISHED_STATES: ReadonlySet<TaskState> = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'removed']);
 
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
-export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test';
+export type RunType = 'manual' | 'scheduled' | 'backfill' | 'test' | 'asset_triggered';
 
 export interface DagRecord {
   dag_id: string;

@@ -16,6 +16,7 @@ import { XComRepository } from './repos/xcoms.ts';
 import { KeyRepository } from './repos/keys.ts';
 import { DispatchRepository } from './repos/dispatch.ts';
 import { ViewRepository } from './repos/views.ts';
+import { AssetRepository } from './repos/assets.ts';
 
 export interface StoreOptions {
   /** Extra migrations of other modules (tests), numbered after the core ones. */
@@ -53,6 +54,8 @@ export class Store {
   readonly dispatch: DispatchRepository;
   /** What the Grid and Gantt views read (repos/views.ts). */
   readonly views: ViewRepository;
+  /** Assets, their events and the queue of consuming DAGs (repos/assets.ts). */
+  readonly assets: AssetRepository;
 
   /** Opens the store at a target (a SQLite path or a postgres:// target) and brings its schema up to date. */
   static async open(target: StoreTarget | string, options: StoreOptions = {}): Promise<Store> {
@@ -80,6 +83,7 @@ export class Store {
     this.keys = new KeyRepository(this.sql);
     this.dispatch = new DispatchRepository(this.sql);
     this.views = new ViewRepository(this.sql);
+    this.assets = new AssetRepository(this.sql);
   }
 
   /** Where the store is, for messages (a file path, or a postgres:// URL without its password). */
