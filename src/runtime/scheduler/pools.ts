@@ -1,4 +1,7 @@
-/** Pools limit how many task tries of a kind run at once, across every run of this runtime. */
+/**
+ * Pools limit how many task tries of a kind run at once, across every run of this runtime. A
+ * named pool is also counted in the store, across every process sharing it (run-loop.ts).
+ */
 export class Pools {
   private readonly slots: Map<string, number>;
   private readonly used = new Map<string, number>();
@@ -14,6 +17,11 @@ export class Pools {
     if (used + n > total && used > 0) return false;
     this.used.set(pool, used + n);
     return true;
+  }
+
+  /** A pool's number of slots (0 for a pool that is not configured). */
+  size(pool: string): number {
+    return this.slots.get(pool) ?? 0;
   }
 
   release(pool: string, n: number): void {

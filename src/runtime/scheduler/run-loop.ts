@@ -107,6 +107,11 @@ const key = (taskId: string, mapIndex: number) => `${taskId}\u0000${mapIndex}`;
 /** How often a task held by dependsOnPast looks at the previous run again. */
 const PAST_RECHECK_MS = 2000;
 
+/** The pool every task is in unless it names another (Airflow's default_pool). */
+const DEFAULT_POOL = 'default_pool';
+/** How often a task waiting for a named pool that other processes fill looks again. */
+const POOL_RECHECK_MS = 500;
+
 /**
  * Drives one DAG run to its end. The scheduling is incremental: each task keeps
  * the counts of its upstream states, updated when an upstream task instance
@@ -142,6 +147,8 @@ export class RunLoop {
   private readonly completed: Completion[] = [];
   /** Tries adopted from a runtime that stopped, launched when the loop starts. */
   private readonly adopted: { ti: TI; launch: () => Promise<void> }[] = [];
+  /** A look at the named pools is due (their slots were taken by other processes). */
+  private poolRecheck = false;
   /** State changes not yet written: the next turn writes them in its transaction, then reports them. */
   private readonly writes: PendingWrite[] = [];
   /** Setup tasks: a task's relevant setups that are not its direct upstream, and who waits on each. */
@@ -661,9 +668,24 @@ export class RunLoop {
         continue;
       }
       if (!acquired) continue;
+      const release = () => pools.release(ti.task.pool, ti.task.poolSlots);
+      // A named pool is shared by every process on the store (other schedulers, a CLI run beside the
+      // editor): its slots in use are counted there, in this turn's transaction. The default pool is
+      // counted per process (its size bounds each one), which spares every claim a query.
+      if (ti.task.pool !== DEFAULT_POOL && !(await this.deps.store.tasks.poolHasRoom(ti.task.pool, ti.task.poolSlots, pools.size(ti.task.pool)))) {
+        release();
+        if (!this.poolRecheck) {
+          // Slots freed by another process wake nothing here: look again in a while.
+          this.poolRecheck = true;
+          this.addTimer(() => {
+            this.poolRecheck = false;
+            this.poke();
+          }, POOL_RECHECK_MS);
+        }
+        continue;
+      }
       this.ready.delete(ti);
       ti.inReady = false;
-      const release = () => pools.release(ti.task.pool, ti.task.poolSlots);
       const launch = await this.claim(ti);
       if (!launch) {
         release();
@@ -700,7 +722,7 @@ export class RunLoop {
     const startDate = nowIso();
     // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
     const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
-    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate, log_path: logPath }, claimState);
+    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate, log_path: logPath, pool_slots: ti.task.poolSlots }, claimState);
     if (!ok) {
       this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
       return undefined;

@@ -24,6 +24,12 @@ export interface Migration {
   readonly postgres?: string;
 }
 
+/** Version 15, the same on both: what a try holds of its pool, counted by every scheduler that shares the store. */
+const POOL_SLOTS_SQL = `
+ALTER TABLE task_instances ADD COLUMN pool_slots INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX task_instances_pool_in_use ON task_instances (pool) WHERE state IN ('queued', 'running');
+`;
+
 /** The PostgreSQL text of versions 2–11: their tables are in the baseline, which version 1 creates. */
 const IN_BASELINE = '-- in the PostgreSQL baseline (version 1)';
 
@@ -204,5 +210,11 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     name: 'assets: asset events, the DAGs scheduled on assets and their queue of pending events',
     sql: ASSETS_SCHEMA_SQLITE,
     postgres: ASSETS_SCHEMA_POSTGRES,
+  },
+  {
+    version: 15,
+    name: "pools across processes: a claimed try's pool slots, and an index of the slots in use",
+    sql: POOL_SLOTS_SQL,
+    postgres: POOL_SLOTS_SQL,
   },
 ];

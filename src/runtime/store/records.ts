@@ -93,6 +93,8 @@ export interface TaskInstanceRecord {
   state: TaskState | null;
   operator: string | null;
   pool: string;
+  /** The pool slots its current try holds (set when a try is claimed). */
+  pool_slots: number;
   start_date: string | null;
   end_date: string | null;
   duration: number | null;

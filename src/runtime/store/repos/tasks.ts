@@ -79,17 +79,17 @@ export class TaskRepository {
     key: TiKey,
     fromStates: readonly (TaskState | null)[],
     expectedTryNumber: number,
-    claim: { pid: number; hostname: string; start_date: string; log_path: string },
+    claim: { pid: number; hostname: string; start_date: string; log_path: string; pool_slots?: number },
     /** `queued` when another process (a worker) will start it, `running` when it starts now. */
     to: 'queued' | 'running' = 'running',
   ): Promise<boolean> {
     const states = fromStates.filter((s): s is TaskState => s !== null);
     const inStates = states.length ? `state IN (${states.map(() => '?').join(', ')})` : 'FALSE';
     const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
-    const update = `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?,
+    const update = `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?, pool_slots = ?,
          start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
        WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (${inStates}${fromNone})`;
-    const updateArgs = [to, claim.pid, claim.hostname, claim.start_date, claim.start_date, claim.start_date, key.dag_id, key.run_id, key.task_id, key.map_index, expectedTryNumber, ...states];
+    const updateArgs = [to, claim.pid, claim.hostname, claim.pool_slots ?? 1, claim.start_date, claim.start_date, claim.start_date, key.dag_id, key.run_id, key.task_id, key.map_index, expectedTryNumber, ...states];
     const tryRow = (tryNumber: SqlValue) => ({
       ...key,
       try_number: tryNumber as number,
@@ -119,6 +119,27 @@ export class TaskRepository {
       await this.upsertTry(tryRow(expectedTryNumber + 1));
       return true;
     });
+  }
+
+  /**
+   * Whether a pool has room for `slots` more, counting the tries every process sharing the
+   * store has claimed (`queued` or `running`), as Airflow's pools do: inside the caller's
+   * transaction, which then claims the try. A pool holds one try whatever its size when empty
+   * (as Pools.tryAcquire). On PostgreSQL the pool is locked for the rest of the transaction
+   * (an advisory lock, tried: busy means no room this turn, never a deadlock between
+   * schedulers); SQLite's write transaction is exclusive already.
+   */
+  async poolHasRoom(pool: string, slots: number, total: number): Promise<boolean> {
+    if (this.sql.dialect === 'postgres') {
+      const lock = await this.sql.get<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('hangar.pool:' || ?)) AS ok", pool);
+      if (!lock?.ok) return false;
+    }
+    const row = await this.sql.get<{ used: number | string | null }>(
+      "SELECT SUM(pool_slots) AS used FROM task_instances WHERE pool = ? AND state IN ('queued', 'running')",
+      pool,
+    );
+    const used = Number(row?.used ?? 0);
+    return used === 0 || used + slots <= total;
   }
 
   /** A worker started a queued try: the instance and the try are `running` under its pid. */
