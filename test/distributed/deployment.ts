@@ -19,7 +19,7 @@ export interface Deployment {
   readonly base: string;
   readonly db: TestDatabase;
   readonly redis: RedisServer;
-  readonly s3: { endpoint: string; dir: string };
+  readonly s3: { endpoint: string; dir: string; pause(): Promise<void>; resume(): Promise<void> };
   /** The scheduler machine's workspace (DAG files in dags/). */
   readonly schedulerRoot: string;
   /** Environment of every process (the S3 connection). */

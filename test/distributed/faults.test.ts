@@ -3,7 +3,8 @@
  * s3rver on loopback; `hangar` processes in folders of their own): a worker SIGKILLed in the
  * middle of a try, Redis restarted (empty) in the middle of a run, a bundle tampered with in
  * S3, a worker without an npm package the DAG needs, a worker on another Hangar version, a DAG
- * file edited during a run, and a scheduler killed while its run is on the workers.
+ * file edited during a run, a scheduler killed while its run is on the workers, and S3 gone
+ * while a task pushes its XCom.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -462,6 +463,87 @@ c.task('long', async () => {
       await worker.waitFor(/cancelled\.long try 1 of \S+: failed/, 10_000);
       assert.deepEqual(lines(marks), ['started'], 'the task was stopped on the worker, not left to finish');
       assert.equal((await store.sql.all('SELECT 1 FROM try_dispatch WHERE outcome IS NULL')).length, 0);
+    } finally {
+      await store.close();
+      await dep.close();
+    }
+  },
+);
+
+test(
+  'S3 unreachable while a task pushes its XCom on a worker: the try fails naming the endpoint, nothing half-written is read; the retry succeeds once S3 is back',
+  { timeout: 180_000 },
+  async () => {
+    const dep = await startDeployment();
+    const marks = join(dep.base, 'marks.txt');
+    const flag = join(dep.base, 's3-down');
+    writeFileSync(
+      join(dep.schedulerRoot, 'dags', 's3out.ts'),
+      `import { dag } from 'hangar';
+import { appendFileSync, existsSync } from 'node:fs';
+export const d = dag({ id: 's3out', schedule: null, startDate: '2024-01-01', defaultArgs: { retries: 3, retryDelay: '2s' } });
+const make = d.task('make', async (ctx) => {
+  appendFileSync(${JSON.stringify(marks)}, 'make try ' + ctx.tryNumber + '\\n');
+  // Try 1 returns (and so pushes its XCom to S3) once the test has stopped S3.
+  while (ctx.tryNumber === 1 && !existsSync(${JSON.stringify(flag)})) await new Promise((r) => setTimeout(r, 50));
+  return { rows: Array.from({ length: 2000 }, (_, i) => ({ i, name: 'row ' + i, try: ctx.tryNumber })) };
+});
+d.task('use', { inputs: { data: make } }, async (_ctx, { data }) => data.rows.filter((r) => r.try === 2).length);
+`,
+    );
+    const store = await openStore(dep);
+    try {
+      const worker = await dep.startWorker('w1');
+      const run = dep.hangar(['run', 's3out', '--workspace', dep.schedulerRoot, '-o', 'json']);
+      const until = Date.now() + 60_000;
+      while (!(existsSync(marks) && lines(marks).includes('make try 1'))) {
+        assert.ok(Date.now() < until, 'make never started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await dep.s3.pause();
+      writeFileSync(flag, '');
+      // The push fails: try 1 ends (up for retry); S3 comes back before try 2 starts.
+      for (;;) {
+        const tries = await store.sql.all<{ state: string }>(
+          "SELECT state FROM task_tries WHERE dag_id = 's3out' AND task_id = 'make' AND try_number = 1",
+        );
+        if (tries[0]?.state === 'failed') break;
+        assert.ok(Date.now() < until + 60_000, 'try 1 of make never failed');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await dep.s3.resume();
+      const r = await run;
+      assert.equal(r.code, 0, r.out + '\n' + worker.lines.join('\n'));
+      const runId = (JSON.parse(r.out) as { run: { run_id: string } }).run.run_id;
+
+      const tries = await store.tasks.listTries('s3out', runId, 'make', -1);
+      assert.deepEqual(
+        tries.map((t) => t.state),
+        ['failed', 'success'],
+      );
+      assert.match(tries[0]!.error ?? '', /127\.0\.0\.1:\d+/, 'the error names the S3 endpoint');
+      assert.match(tries[0]!.error ?? '', /ECONNREFUSED|unreachable|refused/i);
+      assert.doesNotMatch(tries[0]!.error ?? '', /aws:\/\//, 'never the connection URI with its secret');
+      // What try 2 pushed is what use read, whole: nothing of try 1's failed push.
+      const use = await dep.hangar([
+        'xcom',
+        'get',
+        '--dag',
+        's3out',
+        '--run',
+        runId,
+        '--task',
+        'use',
+        '--workspace',
+        dep.schedulerRoot,
+        '-o',
+        'json',
+      ]);
+      assert.equal(use.code, 0, use.out);
+      assert.equal((JSON.parse(use.out) as { value: unknown }).value, 2000);
+      assert.deepEqual(lines(marks), ['make try 1', 'make try 2']);
+      // The worker's log upload met the same outage: the log stayed on its machine, and it said so.
+      assert.match(worker.lines.join('\n'), /the log stays at \S+ on this machine/);
     } finally {
       await store.close();
       await dep.close();

@@ -153,26 +153,42 @@ interface S3rverInstance {
   close(): Promise<void>;
 }
 
-/** A real s3rver (S3 HTTP API) on 127.0.0.1 with a temp directory and one bucket. */
+/**
+ * A real s3rver (S3 HTTP API) on 127.0.0.1 with a temp directory and one bucket. `pause()`
+ * closes it (connections refused, objects kept); `resume()` serves the same objects again on
+ * the same port.
+ */
 export async function startS3rver(
   bucket = 'hangar-xcom',
-): Promise<{ endpoint: string; dir: string; stop(): Promise<void> }> {
+): Promise<{ endpoint: string; dir: string; stop(): Promise<void>; pause(): Promise<void>; resume(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const S3rver = require('s3rver') as new (o: object) => S3rverInstance;
   const dir = mkdtempSync(join(tmpdir(), 'hangar-s3rver-'));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: bucket }],
-  });
+  const make = (port: number) =>
+    new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: bucket }],
+    });
+  let server: S3rverInstance | undefined = make(0);
   const addr = await server.run();
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
     dir,
+    async pause() {
+      await server?.close();
+      server = undefined;
+    },
+    async resume() {
+      if (server) return;
+      server = make(addr.port);
+      await server.run();
+    },
     async stop() {
-      await server.close();
+      await server?.close();
+      server = undefined;
       rmSync(dir, { recursive: true, force: true });
     },
   };
