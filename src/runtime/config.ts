@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { XComConfig } from './xcom/index.ts';
 import { resolveStoreTarget } from './store/target.ts';
+import { parseS3Url } from './s3.ts';
 import type { StoreTarget } from './store/target.ts';
 
 /** The workspace configuration, `hangar.json` at the workspace root. Every field is optional. */
@@ -186,7 +187,7 @@ function remoteLocation(r: RemoteConfigFile | undefined, what: string, file: str
   if (r === undefined) return undefined;
   if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${file}: ${what} must be an object like {"remote": "s3://bucket/prefix"}`);
   if (r.remote === undefined) return undefined;
-  if (typeof r.remote !== 'string' || !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(r.remote)) {
+  if (typeof r.remote !== 'string' || !parseS3Url(r.remote)) {
     throw new Error(`${file}: ${what}.remote must be s3://bucket[/prefix], not ${JSON.stringify(r.remote)}`);
   }
   for (const k of ['connection', 'endpoint', 'region'] as const) {

@@ -6,13 +6,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { RemoteLocation } from '../config.ts';
 import { getConnection, s3AccessOf } from '../connections.ts';
 import type { S3Access } from '../connections.ts';
-import { loadS3Sdk } from '../xcom/stores.ts';
-
-type S3Sdk = Awaited<ReturnType<typeof loadS3Sdk>>;
+import { S3Location, classifyS3Error, parseS3Url as parseS3 } from '../s3.ts';
+import type { S3Api } from '../s3.ts';
 
 export class RemoteError extends Error {
   /** `missing` (no such object), `unavailable` (the server did not answer), `tampered` (a bundle's hash differs). */
@@ -26,9 +24,9 @@ export class RemoteError extends Error {
 
 /** `s3://bucket/a/b` → bucket and key prefix. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (!m) throw new RemoteError('config', `${JSON.stringify(url)} is not s3://bucket[/prefix]`);
-  return { bucket: m[1]!, prefix: (m[2] ?? '').replace(/\/+$/, '') };
+  const parsed = parseS3(url);
+  if (!parsed) throw new RemoteError('config', `${JSON.stringify(url)} is not s3://bucket[/prefix]`);
+  return parsed;
 }
 
 export class RemoteObjects {
@@ -36,18 +34,31 @@ export class RemoteObjects {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly location: RemoteLocation;
-  private readonly connections: Readonly<Record<string, string>>;
-  private api: Promise<{ S: S3Sdk; client: S3Client }> | undefined;
-  private client: S3Client | undefined;
+  private readonly s3: S3Location;
   private access: S3Access | undefined;
 
   constructor(location: RemoteLocation, connections: Readonly<Record<string, string>> = {}) {
     this.location = location;
-    this.connections = connections;
     const { bucket, prefix } = parseS3Url(location.url);
     this.bucket = bucket;
     this.prefix = prefix;
     this.url = location.url;
+    this.s3 = new S3Location(() => {
+      if (location.connection) {
+        try {
+          this.access = s3AccessOf(getConnection(location.connection, connections));
+        } catch (err) {
+          throw new RemoteError('config', `S3 ${this.url}: ${(err as Error).message}`);
+        }
+      }
+      return {
+        endpoint: this.endpoint(),
+        region: location.region ?? this.access?.region,
+        credentials: this.access?.credentials,
+        maxAttempts: 3,
+        timeoutMs: 30_000,
+      };
+    });
   }
 
   private endpoint(): string | undefined {
@@ -57,32 +68,6 @@ export class RemoteObjects {
   private where(): string {
     const e = this.endpoint();
     return `${this.url}${e ? ` at ${e}` : ''}`;
-  }
-
-  private sdk(): Promise<{ S: S3Sdk; client: S3Client }> {
-    return (this.api ??= (async () => {
-      if (this.location.connection) {
-        try {
-          this.access = s3AccessOf(getConnection(this.location.connection, this.connections));
-        } catch (err) {
-          throw new RemoteError('config', `S3 ${this.url}: ${(err as Error).message}`);
-        }
-      }
-      const S = await loadS3Sdk();
-      const endpoint = this.endpoint();
-      const client = new S.S3Client({
-        endpoint,
-        region: this.location.region ?? this.access?.region ?? 'us-east-1',
-        credentials: this.access?.credentials,
-        forcePathStyle: endpoint !== undefined,
-        maxAttempts: 3,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000, throwOnRequestTimeout: true },
-      });
-      this.client = client;
-      return { S, client };
-    })());
   }
 
   /** The key of a path under this location. */
@@ -97,28 +82,17 @@ export class RemoteObjects {
     return `s3://${this.bucket}/${this.key(path)}`;
   }
 
-  private async call<T>(
-    what: string,
-    fn: (api: { S: S3Sdk; client: S3Client }, signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const api = await this.sdk();
+  private async call<T>(what: string, fn: (api: S3Api, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const api = await this.s3.api();
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), 100_000);
     try {
       return await fn(api, ac.signal);
     } catch (err) {
-      const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
-      const status = e.$metadata?.httpStatusCode;
-      if (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404)
-        throw new RemoteError('missing', `${what}: no such object in ${this.where()}`);
-      const net = e.code ?? (e.cause as { code?: string } | undefined)?.code;
-      if (ac.signal.aborted || e.name === 'AbortError' || e.name === 'TimeoutError' || net) {
-        throw new RemoteError('unavailable', `${what}: S3 ${this.where()} unreachable (${net ?? e.name})`);
-      }
-      throw new RemoteError(
-        'unavailable',
-        `${what}: S3 ${this.where()} failed: ${e.name}${status ? ` (HTTP ${status})` : ''}: ${e.message}`,
-      );
+      const f = classifyS3Error(err, ac.signal.aborted);
+      if (f.kind === 'missing') throw new RemoteError('missing', `${what}: no such object in ${this.where()}`);
+      if (f.kind === 'unreachable') throw new RemoteError('unavailable', `${what}: S3 ${this.where()} unreachable (${f.reason})`);
+      throw new RemoteError('unavailable', `${what}: S3 ${this.where()} failed: ${f.reason}`);
     } finally {
       clearTimeout(timer);
     }
@@ -158,7 +132,7 @@ export class RemoteObjects {
   }
 
   close(): void {
-    this.client?.destroy();
+    this.s3.close();
   }
 }
 

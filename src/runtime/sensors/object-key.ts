@@ -11,8 +11,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { loadS3Sdk } from '../xcom/stores.ts';
+import { S3Location, classifyS3Error } from '../s3.ts';
+import type { S3Api } from '../s3.ts';
 import { callerPosition } from '../dag/position.ts';
 import type { Dag } from '../dag/dag.ts';
 import { DagDefinitionError } from '../dag/dag.ts';
@@ -130,41 +130,28 @@ async function findInDir(
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-/** A client and the SDK's commands (the SDK is loaded on first use: it is heavy). */
-interface S3 {
-  readonly client: S3Client;
-  readonly S: Awaited<ReturnType<typeof loadS3Sdk>>;
-}
-
-async function s3Client(c: ObjectStoreConnection | undefined): Promise<S3> {
-  const S = await loadS3Sdk();
-  const client = new S.S3Client({
+/** A poke's client (one attempt per request: the sensor's own schedule retries). */
+function s3Location(c: ObjectStoreConnection | undefined): S3Location {
+  return new S3Location(() => ({
     endpoint: c?.endpoint,
-    region: c?.region ?? 'us-east-1',
+    region: c?.region,
     credentials: c?.credentials,
-    forcePathStyle: c?.forcePathStyle ?? c?.endpoint !== undefined,
+    forcePathStyle: c?.forcePathStyle,
     maxAttempts: 1,
-    requestHandler: {
-      connectionTimeout: Math.min(5000, c?.requestTimeoutMs ?? 10_000),
-      requestTimeout: c?.requestTimeoutMs ?? 10_000,
-      throwOnRequestTimeout: true,
-    },
-  });
-  return { client, S };
+    timeoutMs: c?.requestTimeoutMs ?? 10_000,
+    connectTimeoutMs: Math.min(5000, c?.requestTimeoutMs ?? 10_000),
+  }));
 }
 
 function s3Failure(err: unknown, t: Target, c: ObjectStoreConnection | undefined, what: string): Error {
-  const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
-  const net = e.code ?? (e.cause as { code?: string } | undefined)?.code;
   const where = `s3://${t.bucket}/${t.key}${c?.endpoint ? ` at ${c.endpoint}` : ''}`;
-  if (net || e.name === 'TimeoutError' || e.name === 'AbortError')
-    return new Error(`${what}: S3 endpoint unreachable while checking ${where} (${net ?? e.name})`);
-  const status = e.$metadata?.httpStatusCode;
-  return new Error(`${what}: S3 request for ${where} failed: ${e.name}${status ? ` (HTTP ${status})` : ''}`);
+  const f = classifyS3Error(err, false);
+  if (f.kind === 'unreachable') return new Error(`${what}: S3 endpoint unreachable while checking ${where} (${f.reason})`);
+  return new Error(`${what}: S3 request for ${where} failed: ${f.kind === 'failed' ? f.reason : `${(err as Error).name} (HTTP 404)`}`);
 }
 
 async function findInS3(
-  { client, S }: S3,
+  { client, S }: S3Api,
   t: Target,
   match: 'exact' | 'wildcard' | 'prefix',
   c: ObjectStoreConnection | undefined,
@@ -180,8 +167,7 @@ async function findInS3(
         });
         return [{ url: url(t.key), key: t.key, size: h.ContentLength ?? 0 }];
       } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return [];
+        if (classifyS3Error(err, false).kind === 'missing') return [];
         throw err;
       }
     }
@@ -223,7 +209,7 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
   const poke = async (ctx: PokeContext): Promise<PokeReturnValue<ObjectMatch[]>> => {
     const found: ObjectMatch[] = [];
     const missing: string[] = [];
-    let client: S3 | undefined;
+    let s3: S3Location | undefined;
     try {
       for (const raw of keys) {
         const t = parseTarget(options.bucket ? ctx.render(options.bucket) : undefined, ctx.render(raw), what);
@@ -231,8 +217,8 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
         let matches: ObjectMatch[];
         if (t.scheme === 'file') matches = await findInDir(t, match, what);
         else {
-          client ??= await s3Client(options.connection);
-          matches = await findInS3(client, t, match, options.connection, what, ctx.pokeSignal);
+          s3 ??= s3Location(options.connection);
+          matches = await findInS3(await s3.api(), t, match, options.connection, what, ctx.pokeSignal);
         }
         const ok = matches.filter((m) => m.size >= minSize);
         if (ok.length === 0)
@@ -240,7 +226,7 @@ export function s3KeySensor(dag: Dag<any>, id: string, options: S3KeySensorOptio
         else found.push(...ok);
       }
     } finally {
-      client?.client.destroy();
+      s3?.close();
     }
     if (missing.length > 0) {
       ctx.log.info(

@@ -15,8 +15,8 @@ import { mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:f
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type * as S3Module from '@aws-sdk/client-s3';
+import { S3Location, classifyS3Error, parseS3Url } from '../s3.ts';
+import type { S3Api } from '../s3.ts';
 import type { XComLocation } from './types.ts';
 import { XComError } from './errors.ts';
 
@@ -356,63 +356,35 @@ export interface S3StoreOptions {
   readonly maxAttempts?: number;
 }
 
-/** The AWS SDK, loaded on first use: it costs ~30 MiB and ~100 ms in every process that imports it. */
-type S3Sdk = typeof S3Module;
-let sdkLoading: Promise<S3Sdk> | undefined;
-export function loadS3Sdk(): Promise<S3Sdk> {
-  return (sdkLoading ??= import('@aws-sdk/client-s3'));
-}
-
-/** What one S3 call gets: the SDK's commands and the store's client. */
-interface S3Api {
-  readonly S: S3Sdk;
-  readonly client: S3Client;
-}
-
 /** An `s3://bucket/prefix` store. */
 export class S3Store implements BlobStore {
   readonly url: string;
   readonly codec = 's3' as const;
   readonly bucket: string;
   readonly prefix: string;
-  private apiLoading: Promise<S3Api> | undefined;
-  private client: S3Client | undefined;
-  private closed = false;
+  private readonly s3: S3Location;
   private readonly opts: S3StoreOptions;
 
   constructor(opts: S3StoreOptions) {
-    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(opts.url);
-    if (!m) throw new XComError('config', undefined, `XCom object store URL ${JSON.stringify(opts.url)} is not s3://bucket[/prefix]`);
-    this.bucket = m[1]!;
-    this.prefix = (m[2] ?? '').replace(/\/+$/, '');
-    this.url = `s3://${this.bucket}${this.prefix ? '/' + this.prefix : ''}`;
+    const parsed = parseS3Url(opts.url);
+    if (!parsed) throw new XComError('config', undefined, `XCom object store URL ${JSON.stringify(opts.url)} is not s3://bucket[/prefix]`);
+    this.bucket = parsed.bucket;
+    this.prefix = parsed.prefix;
+    this.url = parsed.url;
     this.opts = opts;
-  }
-
-  /** The SDK and a client, created on the first call. */
-  private api(): Promise<S3Api> {
-    const opts = this.opts;
-    return (this.apiLoading ??= loadS3Sdk().then((S) => {
-      const client = new S.S3Client({
-        endpoint: opts.endpoint,
-        region: opts.region ?? 'us-east-1',
-        credentials: opts.credentials,
-        forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
-        maxAttempts: opts.maxAttempts ?? 2,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000, requestTimeout: opts.timeoutMs ?? 30_000, throwOnRequestTimeout: true },
-      });
-      // Closed while the SDK was loading: the client must not outlive the store.
-      if (this.closed) client.destroy();
-      else this.client = client;
-      return { S, client };
+    this.s3 = new S3Location(() => ({
+      endpoint: opts.endpoint,
+      region: opts.region,
+      credentials: opts.credentials,
+      forcePathStyle: opts.forcePathStyle,
+      maxAttempts: opts.maxAttempts ?? 2,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      connectTimeoutMs: opts.connectTimeoutMs,
     }));
   }
 
   close(): void {
-    this.closed = true;
-    this.client?.destroy();
+    this.s3.close();
   }
 
   private key(loc: XComLocation | undefined, p: string): string {
@@ -430,21 +402,19 @@ export class S3Store implements BlobStore {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), budget);
     try {
-      return await fn(ac.signal, await this.api());
+      return await fn(ac.signal, await this.s3.api());
     } catch (err) {
-      const e = err as Error & { code?: string; name: string; $metadata?: { httpStatusCode?: number }; Code?: string };
-      if (e instanceof XComError) throw e;
-      const status = e.$metadata?.httpStatusCode;
-      if (e.name === 'NoSuchKey' || status === 404) throw new XComError('missing', loc, `its object is missing from ${this.where()} (${what})`);
-      const net = e.code ?? (e.cause as { code?: string } | undefined)?.code;
-      if (ac.signal.aborted || e.name === 'AbortError' || e.name === 'TimeoutError' || net) {
+      if (err instanceof XComError) throw err;
+      const f = classifyS3Error(err, ac.signal.aborted);
+      if (f.kind === 'missing') throw new XComError('missing', loc, `its object is missing from ${this.where()} (${what})`);
+      if (f.kind === 'unreachable') {
         throw new XComError(
           'unavailable',
           loc,
-          `S3 endpoint ${this.where()} unreachable during ${what} (${ac.signal.aborted ? `no answer within ${budget} ms` : net ?? e.name})`,
+          `S3 endpoint ${this.where()} unreachable during ${what} (${ac.signal.aborted ? `no answer within ${budget} ms` : f.reason})`,
         );
       }
-      throw new XComError('unavailable', loc, `S3 ${what} on ${this.where()} failed: ${e.name}${status ? ` (HTTP ${status})` : ''}: ${e.message}`);
+      throw new XComError('unavailable', loc, `S3 ${what} on ${this.where()} failed: ${f.reason}`);
     } finally {
       clearTimeout(timer);
     }
@@ -531,7 +501,7 @@ export class S3Store implements BlobStore {
       }
     } catch (err) {
       if (uploadId) {
-        const s3 = await this.api();
+        const s3 = await this.s3.api();
         await s3.client.send(new s3.S.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
       }
       throw err;
