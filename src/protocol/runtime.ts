@@ -51,6 +51,19 @@ export interface TaskInfo {
   mapped: boolean;
   retries: number;
   position: Position | null;
+  /** The innermost task group the task is in (its full id); null or absent outside groups. */
+  group?: string | null;
+}
+
+/** A task group (Airflow's TaskGroup), for the tree and the graph. */
+export interface TaskGroupInfo {
+  /** The full id (`outer.inner` when the parent prefixes). */
+  groupId: string;
+  /** The id as written, without the parent's prefix. */
+  label: string;
+  parent: string | null;
+  tooltip: string | null;
+  position: Position | null;
 }
 
 /** The next scheduled run of a DAG (Airflow's DagModel.next_dagrun fields). */
@@ -78,6 +91,8 @@ export interface DagInfo {
   position: Position | null;
   /** Tasks in topological order. */
   tasks: TaskInfo[];
+  /** Task groups in definition order (absent: none). */
+  groups?: TaskGroupInfo[];
 }
 
 /** A DAG file that failed to load (compile error, import-time throw, validation error). */

@@ -567,8 +567,10 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           mapped: t.expand !== undefined,
           retries: t.retries,
           position: pos(t.position),
+          group: t.group.at(-1) ?? null,
         };
       }),
+      groups: [...d.groups.values()].map((g) => ({ groupId: g.id, label: g.label, parent: g.parent, tooltip: g.tooltip ?? null, position: pos(g.position) })),
     }))
     .sort((a, b) => a.dagId.localeCompare(b.dagId));
   return {
