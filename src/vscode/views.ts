@@ -3,9 +3,9 @@
  * Their logic lives in dags-model.ts / runs-model.ts; this file only maps it to vscode.
  */
 import * as vscode from 'vscode';
-import type { DagInfo, DagListResult, FileTiming, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
+import type { DagInfo, DagListResult, FileTiming, LoadError, TaskGroupInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
-import { dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
+import { dagDescription, dagTooltip, dagTreeChildren, diagnosticsByFile, groupDescription, lensesForFile, taskDescription, taskKindIcon, taskLabel } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
 import type { RunEntry } from './runs-model.ts';
 import type { HangarContext } from './context.ts';
@@ -19,6 +19,7 @@ function icon(i: { id: string; color?: string }): vscode.ThemeIcon {
 export type DagNode =
   | { type: 'dag'; dag: DagInfo; timing?: FileTiming }
   | { type: 'task'; dag: DagInfo; task: TaskInfo }
+  | { type: 'group'; dag: DagInfo; group: TaskGroupInfo; taskCount: number }
   | { type: 'error'; error: LoadError }
   | { type: 'message'; text: string; tooltip?: string };
 
@@ -37,7 +38,10 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
 
   async getChildren(node?: DagNode): Promise<DagNode[]> {
     if (!vscode.workspace.isTrusted || !this.ctx.workspace) return []; // the welcome view explains
-    if (node?.type === 'dag') return node.dag.tasks.map((task) => ({ type: 'task', dag: node.dag, task }));
+    if (node?.type === 'dag' || node?.type === 'group') {
+      const dag = node.dag;
+      return dagTreeChildren(dag, node.type === 'group' ? node.group.groupId : null).map((c): DagNode => (c.type === 'task' ? { type: 'task', dag, task: c.task } : { type: 'group', dag, group: c.group, taskCount: c.taskCount }));
+    }
     if (node) return [];
     let list: DagListResult;
     try {
@@ -66,13 +70,24 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         return item;
       }
       case 'task': {
-        const item = new vscode.TreeItem(node.task.taskId, vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(taskLabel(node.task), vscode.TreeItemCollapsibleState.None);
         item.id = `dag:${node.dag.dagId}/task:${node.task.taskId}`;
         item.description = taskDescription(node.task);
         item.iconPath = new vscode.ThemeIcon(taskKindIcon(node.task));
         item.tooltip = `${node.task.kind} task ${node.task.taskId} of ${node.dag.dagId}${node.task.retries ? ` (${node.task.retries} retries)` : ''}`;
         item.contextValue = 'dagTask';
         if (node.task.position) item.command = openAt(node.task.position.file, node.task.position.line, node.task.position.column);
+        return item;
+      }
+      case 'group': {
+        const g = node.group;
+        const item = new vscode.TreeItem(g.label, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `dag:${node.dag.dagId}/group:${g.groupId}`;
+        item.description = groupDescription(node);
+        item.iconPath = new vscode.ThemeIcon('folder');
+        item.tooltip = `Task group ${g.groupId} of ${node.dag.dagId}${g.tooltip ? `: ${g.tooltip}` : ''}`;
+        item.contextValue = 'dagTaskGroup';
+        if (g.position) item.command = openAt(g.position.file, g.position.line, g.position.column);
         return item;
       }
       case 'error': {
