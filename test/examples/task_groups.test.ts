@@ -24,7 +24,10 @@ test('task groups example: runs end to end from the CLI, groups as dependencies'
     const list = hangar(['list', '--workspace', ws.root, '--json']);
     assert.equal(list.code, 0, list.stdout + list.stderr);
     const parsed = JSON.parse(list.stdout) as {
-      dags: { dag_id: string; tasks: { task_id: string; upstream_task_ids: string[] }[] }[];
+      dags: {
+        dag_id: string;
+        tasks: { task_id: string; upstream_task_ids: string[]; task_group: string | null }[];
+      }[];
       import_errors: unknown[];
     };
     assert.deepEqual(parsed.import_errors, []);
@@ -40,6 +43,17 @@ test('task groups example: runs end to end from the CLI, groups as dependencies'
       'transform.clean.dedupe': ['extract.customers', 'extract.orders'],
       'transform.join': ['extract.customers', 'transform.clean.dedupe'],
       publish: ['transform.join'],
+    });
+    const groupOf = Object.fromEntries(
+      parsed.dags.find((d) => d.dag_id === DAG)!.tasks.map((t) => [t.task_id, t.task_group]),
+    );
+    assert.deepEqual(groupOf, {
+      start: null,
+      'extract.orders': 'extract',
+      'extract.customers': 'extract',
+      'transform.clean.dedupe': 'transform.clean',
+      'transform.join': 'transform',
+      publish: null,
     });
 
     const r = hangar(['run', DAG, '--workspace', ws.root, '--date', '2024-01-15']);

@@ -278,6 +278,7 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             trigger_rule: t.triggerRule,
             mapped: !!t.expand,
             line: t.position?.line ?? null,
+            task_group: t.group.at(-1) ?? null,
           };
         }),
       }));

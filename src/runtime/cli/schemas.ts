@@ -190,6 +190,7 @@ export const OUTPUTS = {
               trigger_rule: str,
               mapped: bool,
               line: nullable(int),
+              task_group: { ...nullable(str), description: 'the innermost task group the task is in (its full group id), null outside groups' },
             }),
           ),
         }),
