@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { dag, DagDefinitionError } from '../../src/runtime/dag/index.ts';
+import { dag, DagDefinitionError, sensor } from '../../src/runtime/dag/index.ts';
+import '../../src/runtime/sensors/index.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { dagSpecFrom, serializeDag } from '../../src/runtime/processor/serialized.ts';
 import { dagListResult } from '../../src/runtime/server/service.ts';
@@ -156,6 +157,12 @@ test('task groups: bad groups are errors naming the DAG, the group and what is w
     /task "uses" of DAG "bad": input "v" is the task group "grp", which has no value; pass one of its tasks \(or the group's result\)/,
   );
 
+  assert.throws(
+    () => sensor(g, 'wait', {}, 'not a function' as never),
+    /sensor "wait" of DAG "bad" needs a poke function/,
+    'a sensor in a group names the DAG',
+  );
+
   const dup = dag({ id: 'dup' });
   dup.group('same', (x) => x.task('a', async () => 0));
   dup.group('same', (x) => x.task('b', async () => 0));
@@ -254,12 +261,14 @@ test('task groups: the group path survives serialization; a DAG without groups s
 
 test('task groups: a DAG with groups runs end to end, XComs flow in and out of groups, the editor sees the groups', async () => {
   const t = await testRuntime({
-    'dags/grouped.ts': `import { dag } from 'hangar';
+    'dags/grouped.ts': `import { dag, sensor } from 'hangar';
 export const d = dag({ id: 'grouped', defaultArgs: { retries: 0 } });
 const start = d.task('start', async () => 10);
 const extract = d.group('extract', { defaultArgs: { retries: 1 }, tooltip: 'pull the rows' }, (g) => {
   const a = g.task('a', { inputs: { n: start } }, async (_ctx, { n }) => n + 1);
-  const flaky = g.task('flaky', async (ctx) => {
+  // An operator (a sensor) in a group: the same prefix and defaults.
+  const ready = sensor(g, 'ready', { pokeInterval: 1, timeout: 60 }, async () => true);
+  const flaky = g.task('flaky', { inputs: { ready } }, async (ctx) => {
     if (ctx.tryNumber === 1) throw new Error('first try fails');
     return ctx.taskId;
   });
@@ -275,6 +284,7 @@ d.bash('notify', 'echo done').after(extract);
     assert.deepEqual(await t.states(run.run_id), {
       start: 'success',
       'extract.a': 'success',
+      'extract.ready': 'success',
       'extract.flaky': 'success',
       'extract.clean.sum': 'success',
       load: 'success',
@@ -314,7 +324,7 @@ d.bash('notify', 'echo done').after(extract);
         tooltip: null,
         position: {
           file: join(t.ws.dags, 'grouped.ts'),
-          line: 10,
+          line: 12,
           column: info.groups![1]!.position!.column,
         },
       },
@@ -322,6 +332,7 @@ d.bash('notify', 'echo done').after(extract);
     assert.deepEqual(Object.fromEntries(info.tasks.map((x) => [x.taskId, x.group])), {
       start: null,
       'extract.a': 'extract',
+      'extract.ready': 'extract',
       'extract.flaky': 'extract',
       'extract.clean.sum': 'extract.clean',
       load: null,
