@@ -264,7 +264,7 @@ test('task groups: a DAG with groups runs end to end, XComs flow in and out of g
     'dags/grouped.ts': `import { dag, sensor } from 'hangar';
 export const d = dag({ id: 'grouped', defaultArgs: { retries: 0 } });
 const start = d.task('start', async () => 10);
-const extract = d.group('extract', { defaultArgs: { retries: 1 }, tooltip: 'pull the rows' }, (g) => {
+const extract = d.group('extract', { defaultArgs: { retries: 1, retryDelay: 0 }, tooltip: 'pull the rows' }, (g) => {
   const a = g.task('a', { inputs: { n: start } }, async (_ctx, { n }) => n + 1);
   // An operator (a sensor) in a group: the same prefix and defaults.
   const ready = sensor(g, 'ready', { pokeInterval: 1, timeout: 60 }, async () => true);
@@ -293,7 +293,7 @@ d.bash('notify', 'echo done').after(extract);
     const flaky = (await t.rt.store.tasks.list('grouped', run.run_id)).find(
       (ti) => ti.task_id === 'extract.flaky',
     )!;
-    assert.equal(flaky.try_number, 2, "the group's retries: 1 applied");
+    assert.equal(flaky.try_number, 2, "the group's retries: 1 (and retryDelay: 0) applied");
     const row = (await t.rt.store.xcoms.get('grouped', run.run_id, 'load', 'return_value'))!;
     const key = { dagId: 'grouped', runId: run.run_id, taskId: 'load', mapIndex: -1, key: 'return_value' };
     assert.equal(
