@@ -53,6 +53,19 @@ export interface TaskInfo {
   role?: 'setup' | 'teardown';
   retries: number;
   position: Position | null;
+  /** The innermost task group the task is in (its full id); null or absent outside groups. */
+  group?: string | null;
+}
+
+/** A task group (Airflow's TaskGroup), for the tree and the graph. */
+export interface TaskGroupInfo {
+  /** The full id (`outer.inner` when the parent prefixes). */
+  groupId: string;
+  /** The id as written, without the parent's prefix. */
+  label: string;
+  parent: string | null;
+  tooltip: string | null;
+  position: Position | null;
 }
 
 /** The next scheduled run of a DAG (Airflow's DagModel.next_dagrun fields). */
@@ -82,6 +95,8 @@ export interface DagInfo {
   tasks: TaskInfo[];
   /** Assets (data-aware scheduling); absent from runtimes before assets. */
   assets?: DagAssets;
+  /** Task groups in definition order (absent: none). */
+  groups?: TaskGroupInfo[];
 }
 
 /**

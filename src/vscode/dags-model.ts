@@ -2,7 +2,7 @@
  * vscode-free logic for the DAGs tree, diagnostics, CodeLens, settings, log
  * document addresses and command input: plain functions tested with node:test.
  */
-import type { DagInfo, DagListResult, FileTiming, InitializeParams, LoadError, TaskInfo } from '../protocol/runtime.ts';
+import type { DagInfo, DagListResult, FileTiming, InitializeParams, LoadError, TaskGroupInfo, TaskInfo } from '../protocol/runtime.ts';
 
 /** Codicon for a task kind. */
 export function taskKindIcon(task: Pick<TaskInfo, 'kind' | 'mapped'>): string {
@@ -71,6 +71,52 @@ export function assetRows(d: DagInfo): AssetRow[] {
     });
   }
   return rows;
+}
+
+/** A row under a DAG (or a task group) in the DAGs tree. */
+export type DagTreeChild = { type: 'group'; group: TaskGroupInfo; taskCount: number } | { type: 'task'; task: TaskInfo };
+
+/**
+ * The rows under a DAG (`groupId` null) or one of its task groups: its tasks and subgroups,
+ * each group where its first task comes in the DAG's topological order (groups without
+ * tasks last, in definition order), so that a collapsed group keeps the DAG's reading order.
+ */
+export function dagTreeChildren(dag: DagInfo, groupId: string | null): DagTreeChild[] {
+  const groups = new Map((dag.groups ?? []).map((g) => [g.groupId, g]));
+  const count = new Map<string, number>();
+  const out: DagTreeChild[] = [];
+  const placed = new Set<string>();
+  for (const task of dag.tasks) {
+    const own = task.group ?? null;
+    for (let g = own === null ? undefined : groups.get(own); g; g = g.parent === null ? undefined : groups.get(g.parent)) count.set(g.groupId, (count.get(g.groupId) ?? 0) + 1);
+    if (own === groupId) {
+      out.push({ type: 'task', task });
+      continue;
+    }
+    // The child of `groupId` on the way up from the task's group, if the task is inside `groupId`.
+    let child: TaskGroupInfo | undefined;
+    for (let g = own === null ? undefined : groups.get(own); g; g = g.parent === null ? undefined : groups.get(g.parent)) {
+      if (g.parent === groupId) {
+        child = g;
+        break;
+      }
+    }
+    if (child && !placed.has(child.groupId)) {
+      placed.add(child.groupId);
+      out.push({ type: 'group', group: child, taskCount: 0 });
+    }
+  }
+  for (const g of groups.values()) if (g.parent === groupId && !placed.has(g.groupId)) out.push({ type: 'group', group: g, taskCount: 0 });
+  return out.map((c) => (c.type === 'group' ? { ...c, taskCount: count.get(c.group.groupId) ?? 0 } : c));
+}
+
+/** A task's label in the tree: under its group, the id without the group's prefix (Airflow's label). */
+export function taskLabel(task: Pick<TaskInfo, 'taskId' | 'group'>): string {
+  return task.group && task.taskId.startsWith(`${task.group}.`) ? task.taskId.slice(task.group.length + 1) : task.taskId;
+}
+
+export function groupDescription(c: Extract<DagTreeChild, { type: 'group' }>): string {
+  return `task group · ${c.taskCount} task${c.taskCount === 1 ? '' : 's'}`;
 }
 
 export function dagDescription(d: DagInfo): string {

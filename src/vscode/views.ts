@@ -3,9 +3,9 @@
  * Their logic lives in dags-model.ts / runs-model.ts; this file only maps it to vscode.
  */
 import * as vscode from 'vscode';
-import type { DagInfo, DagListResult, FileTiming, LoadError, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
+import type { DagInfo, DagListResult, FileTiming, LoadError, TaskGroupInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
-import { assetRows, dagDescription, dagTooltip, diagnosticsByFile, lensesForFile, taskDescription, taskKindIcon } from './dags-model.ts';
+import { assetRows, dagDescription, dagTooltip, dagTreeChildren, diagnosticsByFile, groupDescription, lensesForFile, taskDescription, taskKindIcon, taskLabel } from './dags-model.ts';
 import type { AssetRow } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
 import type { RunEntry } from './runs-model.ts';
@@ -21,6 +21,7 @@ export type DagNode =
   | { type: 'dag'; dag: DagInfo; timing?: FileTiming }
   | { type: 'task'; dag: DagInfo; task: TaskInfo }
   | { type: 'asset'; dag: DagInfo; row: AssetRow }
+  | { type: 'group'; dag: DagInfo; group: TaskGroupInfo; taskCount: number }
   | { type: 'error'; error: LoadError }
   | { type: 'message'; text: string; tooltip?: string };
 
@@ -39,9 +40,11 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
 
   async getChildren(node?: DagNode): Promise<DagNode[]> {
     if (!vscode.workspace.isTrusted || !this.ctx.workspace) return []; // the welcome view explains
-    if (node?.type === 'dag') {
-      const assets: DagNode[] = assetRows(node.dag).map((row) => ({ type: 'asset', dag: node.dag, row }));
-      return [...assets, ...node.dag.tasks.map((task): DagNode => ({ type: 'task', dag: node.dag, task }))];
+    if (node?.type === 'dag' || node?.type === 'group') {
+      const dag = node.dag;
+      // A DAG's asset rows come before its tasks and groups.
+      const assets: DagNode[] = node.type === 'dag' ? assetRows(dag).map((row) => ({ type: 'asset', dag, row })) : [];
+      return [...assets, ...dagTreeChildren(dag, node.type === 'group' ? node.group.groupId : null).map((c): DagNode => (c.type === 'task' ? { type: 'task', dag, task: c.task } : { type: 'group', dag, group: c.group, taskCount: c.taskCount }))];
     }
     if (node) return [];
     let list: DagListResult;
@@ -71,7 +74,7 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         return item;
       }
       case 'task': {
-        const item = new vscode.TreeItem(node.task.taskId, vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(taskLabel(node.task), vscode.TreeItemCollapsibleState.None);
         item.id = `dag:${node.dag.dagId}/task:${node.task.taskId}`;
         item.description = taskDescription(node.task);
         item.iconPath = new vscode.ThemeIcon(taskKindIcon(node.task));
@@ -87,6 +90,17 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
         item.tooltip = node.row.tooltip;
         item.iconPath = new vscode.ThemeIcon(node.row.icon);
         item.contextValue = 'dagAsset';
+        return item;
+      }
+      case 'group': {
+        const g = node.group;
+        const item = new vscode.TreeItem(g.label, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `dag:${node.dag.dagId}/group:${g.groupId}`;
+        item.description = groupDescription(node);
+        item.iconPath = new vscode.ThemeIcon('folder');
+        item.tooltip = `Task group ${g.groupId} of ${node.dag.dagId}${g.tooltip ? `: ${g.tooltip}` : ''}`;
+        item.contextValue = 'dagTaskGroup';
+        if (g.position) item.command = openAt(g.position.file, g.position.line, g.position.column);
         return item;
       }
       case 'error': {

@@ -6,6 +6,8 @@
  * index, hide the panel (another editor over it: the webview is torn down) and
  * show it again with the same run, node and map index, then "Go to source".
  *
+ * Then a DAG with task groups: clusters, a group collapsed into one node and expanded again.
+ *
  *   npm run test:e2e   (screenshots: test-results/e2e/dag-graph-*.png)
  */
 import assert from 'node:assert/strict';
@@ -29,6 +31,21 @@ d.task('total', { inputs: { sizes: size, n: audit } }, async (_ctx, { sizes, n }
 `;
 const EXTRACT_LINE = DAG.split('\n').findIndex((l) => l.includes("d.task('extract'")) + 1;
 
+/** Task groups: a cluster with a subgroup, collapsed into one node from its title. */
+const GROUPED = `import { dag } from 'hangar';
+
+export const g = dag({ id: 'graph_groups', schedule: null });
+
+const start = g.task('start', async () => 1);
+const extract = g.group('extract', { tooltip: 'pull the rows' }, (e) => {
+  const a = e.task('a', async () => 1);
+  e.group('clean', (c) => c.task('dedupe', { inputs: { a } }, async () => 2));
+  e.task('b', { inputs: { a } }, async () => 3);
+});
+const load = g.task('load', async () => 4);
+g.chain(start, extract, load);
+`;
+
 let scratch = '';
 let vsix = '';
 
@@ -48,6 +65,7 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
     await mkdir(join(workspace, 'dags'), { recursive: true });
     await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
     await writeFile(join(workspace, 'dags', 'graph_demo.ts'), DAG);
+    await writeFile(join(workspace, 'dags', 'graph_groups.ts'), GROUPED);
     const vs = await startWorkbench({ workspace, extensions: [vsix] });
     try {
       await vs.openView('DAGs');
@@ -150,6 +168,32 @@ describe('Hangar DAG graph in a real VS Code (code-server)', { timeout: 900_000 
       // The CodeLens above the DAG offers the graph too.
       await vs.page.locator('.codelens-decoration', { hasText: 'Graph' }).first().waitFor({ timeout: 30_000 });
       await vs.screenshot('dag-graph-05-go-to-source');
+
+      // Task groups: a run, then its graph: clusters around the groups' tasks; a group's title collapses it.
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('graph_groups');
+      await vs.waitForNotification(/run .* of graph_groups succeeded/, { timeoutMs: 120_000 });
+      await vs.clearNotifications();
+      await vs.runCommand('Hangar: Show DAG Graph');
+      await vs.pickQuickItem('graph_groups');
+      await frame.locator('body[data-dag-id="graph_groups"] #graph .node[data-task-id="load"].state-success').waitFor({ timeout: 60_000 });
+      assert.equal(await frame.locator('#graph .cluster').count(), 2, 'extract and its subgroup clean');
+      assert.equal(await frame.locator('#graph .node').count(), 5);
+      assert.equal(await frame.locator('#graph .cluster[data-cluster-id="extract"]').getAttribute('data-state'), 'success');
+      assert.equal((await node('extract.clean.dedupe').locator('.task-id').textContent())?.trim(), 'dedupe', 'labelled without the group prefix');
+      await vs.screenshot('dag-graph-06-groups');
+      await frame.locator('#graph .cluster-title[data-group-id="extract"]').click();
+      const folded = frame.locator('#graph .node.group-node[data-group-id="extract"]');
+      await folded.waitFor({ timeout: 10_000 });
+      assert.equal(await folded.getAttribute('data-count'), '3');
+      assert.match((await folded.getAttribute('class')) ?? '', /\bstate-success\b/);
+      assert.equal(await frame.locator('#graph .node').count(), 3, 'start, the group, load');
+      assert.equal(await frame.locator('#graph .edge').count(), 2, 'start → extract → load');
+      assert.equal(await frame.locator('#graph .cluster').count(), 0);
+      await vs.screenshot('dag-graph-07-group-collapsed');
+      await folded.click();
+      await frame.locator('#graph .cluster[data-cluster-id="extract"]').waitFor({ timeout: 10_000 });
+      assert.equal(await frame.locator('#graph .node').count(), 5, 'expanded again');
     } catch (e) {
       await vs.collectDiagnostics('dag-graph-failure').catch(() => undefined);
       throw e;

@@ -4,9 +4,11 @@
  * grouped node with its map indexes counted by state. Clicking a node offers
  * its log, its XComs and its source line. Talks to the host only through
  * src/protocol/webviews/dag-graph.ts; every message received is checked.
+ * Task groups are boxes around their tasks; clicking a group's title collapses it
+ * into one node (with the group's edges), clicking that node expands it again.
  * Controls are @vscode-elements/elements components. The DAG and run shown, the
- * selected node (its menu and map index) and the scroll position are kept with
- * setState, so hiding and showing the panel again loses nothing.
+ * selected node (its menu and map index), the collapsed groups and the scroll
+ * position are kept with setState, so hiding and showing the panel again loses nothing.
  */
 import { el, svg, byId, status } from '../shared/dom.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -15,9 +17,9 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
 import './style.css';
 import { parseHostMessage } from '../../src/protocol/webviews/dag-graph.ts';
-import type { GraphInstance, GraphRun, GraphTask, WebviewMessage } from '../../src/protocol/webviews/dag-graph.ts';
+import type { GraphGroup, GraphInstance, GraphRun, GraphTask, WebviewMessage } from '../../src/protocol/webviews/dag-graph.ts';
 import { buildGraph, edgePath, layoutGraph, nodeLines } from './layout.ts';
-import type { PlacedNode } from './layout.ts';
+import type { PlacedCluster, PlacedNode } from './layout.ts';
 
 interface VsCodeApi {
   postMessage(m: WebviewMessage): void;
@@ -35,6 +37,8 @@ interface State {
   menuIndex: number | null;
   scrollX: number;
   scrollY: number;
+  /** Task groups drawn as one node. */
+  collapsed: string[];
 }
 const saved = vscode.getState() as Partial<State> | undefined;
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
@@ -45,6 +49,7 @@ const state: State = {
   menuIndex: typeof saved?.menuIndex === 'number' && Number.isInteger(saved.menuIndex) ? saved.menuIndex : null,
   scrollX: num(saved?.scrollX),
   scrollY: num(saved?.scrollY),
+  collapsed: Array.isArray(saved?.collapsed) ? saved.collapsed.filter((g): g is string => typeof g === 'string') : [],
 };
 const save = () => vscode.setState(state);
 /** Put back once, after the first graph is drawn (the panel was hidden and rebuilt). */
@@ -59,6 +64,7 @@ window.addEventListener('scroll', () => {
 });
 
 let tasks: GraphTask[] = [];
+let groups: GraphGroup[] = [];
 let runs: GraphRun[] = [];
 let instances: GraphInstance[] = [];
 
@@ -112,7 +118,71 @@ function renderStatus(): void {
   byId('run').dataset.state = run.state;
 }
 
+/** Collapses or expands a task group, and draws the graph again. */
+function toggleGroup(groupId: string): void {
+  const set = new Set(state.collapsed);
+  if (set.has(groupId)) set.delete(groupId);
+  else set.add(groupId);
+  state.collapsed = [...set];
+  if (state.selected !== null && !tasks.some((t) => t.taskId === state.selected)) state.selected = null;
+  closeMenu();
+  render();
+  (document.querySelector(`[data-group-id="${CSS.escape(groupId)}"]`) as SVGElement | null)?.focus();
+}
+
+function activate(g: SVGElement, run: () => void): void {
+  g.addEventListener('click', (e) => {
+    e.stopPropagation();
+    run();
+  });
+  g.addEventListener('keydown', (e) => {
+    if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') {
+      e.preventDefault();
+      run();
+    }
+  });
+}
+
+/** An expanded group: a box behind its tasks, its title collapses it. */
+function clusterElement(c: PlacedCluster): SVGElement {
+  const x = c.x - c.width / 2;
+  const y = c.y - c.height / 2;
+  const title = svg('g', { class: 'cluster-title', 'data-group-id': c.id, tabindex: 0, role: 'button', 'aria-expanded': 'true', 'aria-label': `Task group ${c.id}: collapse` },
+    svg('text', { class: 'cluster-label', x: x + 8, y: y + 15 }, `▾ ${c.label}`),
+    svg('title', {}, `Task group ${c.id}${c.tooltip ? `: ${c.tooltip}` : ''} (click to collapse)`),
+  );
+  activate(title, () => toggleGroup(c.id));
+  return svg('g', { class: `cluster state-${c.state}`, 'data-cluster-id': c.id, 'data-state': c.state }, svg('rect', { class: 'cluster-box', x, y, width: c.width, height: c.height, rx: 8 }), title);
+}
+
+/** A collapsed group: one node, clicking it expands the group. */
+function groupNodeElement(n: PlacedNode): SVGElement {
+  const x = n.x - n.width / 2;
+  const y = n.y - n.height / 2;
+  const group = groups.find((g) => g.groupId === n.id);
+  const g = svg('g', {
+    class: `node group-node state-${n.state}`,
+    'data-group-id': n.id,
+    'data-state': n.state,
+    'data-count': n.taskCount,
+    tabindex: 0,
+    role: 'button',
+    'aria-expanded': 'false',
+    'aria-label': `Task group ${n.id}, ${n.taskCount} tasks: ${label(n.state)}; expand`,
+  },
+    svg('rect', { class: 'stack', x: x + 5, y: y - 5, width: n.width, height: n.height, rx: 10 }),
+    svg('rect', { class: 'box', x, y, width: n.width, height: n.height, rx: 10 }),
+    svg('rect', { class: 'stripe', x, y, width: 6, height: n.height, rx: 3 }),
+    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, `▸ ${n.label}`),
+    ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
+    svg('title', {}, `Task group ${n.id}${group?.tooltip ? `: ${group.tooltip}` : ''}, ${n.taskCount} task(s): ${label(n.state)} (click to expand)`),
+  );
+  activate(g, () => toggleGroup(n.id));
+  return g;
+}
+
 function nodeElement(n: PlacedNode): SVGElement {
+  if (n.isGroup) return groupNodeElement(n);
   const x = n.x - n.width / 2;
   const y = n.y - n.height / 2;
   const children: SVGElement[] = [];
@@ -120,7 +190,7 @@ function nodeElement(n: PlacedNode): SVGElement {
   children.push(
     svg('rect', { class: 'box', x, y, width: n.width, height: n.height, rx: 6 }),
     svg('rect', { class: 'stripe', x, y, width: 6, height: n.height, rx: 3 }),
-    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, n.id),
+    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, n.label),
     ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
   );
   children.push(svg('title', {}, `${n.id} (${n.role ? `${n.role}, ` : ''}${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));
@@ -150,11 +220,12 @@ function render(): void {
     wrap.replaceChildren(el('p', { class: 'hint' }, 'This DAG has no tasks.'));
     return;
   }
-  const layout = layoutGraph(buildGraph(tasks, instances));
+  const known = new Set(groups.map((g) => g.groupId));
+  const layout = layoutGraph(buildGraph(tasks, instances, groups, new Set(state.collapsed.filter((g) => known.has(g)))));
   const defs = svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { class: 'arrow', d: 'M0,0 L10,5 L0,10 z' })));
   const edges = layout.edges.map((e) => svg('path', { class: e.setupTeardown ? 'edge setup-teardown' : 'edge', d: edgePath(e.points), 'marker-end': 'url(#arrow)', 'data-from': e.from, 'data-to': e.to }));
   const nodes = layout.nodes.map(nodeElement);
-  const root = svg('svg', { id: 'graph', width: Math.ceil(layout.width), height: Math.ceil(layout.height), viewBox: `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`, role: 'img', 'aria-label': `Graph of ${state.dagId ?? 'the DAG'}` }, defs, svg('g', { class: 'edges' }, ...edges), svg('g', { class: 'nodes' }, ...nodes));
+  const root = svg('svg', { id: 'graph', width: Math.ceil(layout.width), height: Math.ceil(layout.height), viewBox: `0 0 ${Math.ceil(layout.width)} ${Math.ceil(layout.height)}`, role: 'img', 'aria-label': `Graph of ${state.dagId ?? 'the DAG'}` }, defs, svg('g', { class: 'clusters' }, ...layout.clusters.map(clusterElement)), svg('g', { class: 'edges' }, ...edges), svg('g', { class: 'nodes' }, ...nodes));
   wrap.replaceChildren(root);
   const menu = byId('menu');
   if (restorePending) {
@@ -252,6 +323,7 @@ window.addEventListener('message', (e: MessageEvent) => {
       state.runId = m.runId;
       save();
       tasks = m.tasks;
+      groups = m.groups ?? [];
       runs = m.runs;
       instances = m.instances;
       byId('title').textContent = m.dagId;

@@ -27,6 +27,17 @@ export interface GraphTask {
   line: number | null;
   /** A setup or teardown task (absent: neither); drawn with an arrow up / down, and the edges from a setup to its teardowns dashed. */
   role?: 'setup' | 'teardown';
+  /** The innermost task group the task is in (its full id); absent or null outside groups. */
+  group?: string | null;
+}
+
+/** A task group (Airflow's TaskGroup): drawn as a cluster, or as one node when collapsed. */
+export interface GraphGroup {
+  groupId: string;
+  /** The id as written (without the parent's prefix). */
+  label: string;
+  parent: string | null;
+  tooltip: string | null;
 }
 
 /** A run in the run picker. */
@@ -53,7 +64,7 @@ export type WebviewMessage =
 
 /** ← host to webview. */
 export type HostMessage =
-  | { type: 'graph'; dagId: string; tasks: GraphTask[]; runs: GraphRun[]; runId: string | null; instances: GraphInstance[] }
+  | { type: 'graph'; dagId: string; tasks: GraphTask[]; groups?: GraphGroup[]; runs: GraphRun[]; runId: string | null; instances: GraphInstance[] }
   | { type: 'instances'; runId: string; instances: GraphInstance[] }
   | { type: 'error'; message: string };
 
@@ -104,7 +115,29 @@ function task(v: unknown): GraphTask {
   need(typeof v.mapped === 'boolean', 'graph: "mapped" must be true or false');
   need(v.line === null || int(v.line, 1), 'graph: "line" must be a whole number ≥ 1 or null');
   need(v.role === undefined || v.role === 'setup' || v.role === 'teardown', 'graph: "role" must be "setup" or "teardown" when given');
-  return { taskId: v.taskId, kind: v.kind, upstream: v.upstream, mapped: v.mapped, line: v.line, ...(v.role ? { role: v.role } : {}) };
+  need(v.group === undefined || v.group === null || text(v.group), 'graph: a task\'s "group" must be a group id or null');
+  return { taskId: v.taskId, kind: v.kind, upstream: v.upstream, mapped: v.mapped, line: v.line, ...(v.role ? { role: v.role } : {}), ...(typeof v.group === 'string' ? { group: v.group } : {}) };
+}
+function groups(v: unknown, taskIds: Set<string>): GraphGroup[] {
+  need(Array.isArray(v) && v.length <= MAX_ITEMS, 'graph: "groups" must be a list');
+  const out = v.map((g): GraphGroup => {
+    need(isObj(g) && text(g.groupId) && text(g.label), 'graph: a group needs a groupId and a label');
+    need(g.parent === null || text(g.parent), 'graph: a group\'s "parent" must be a group id or null');
+    need(g.tooltip === null || typeof g.tooltip === 'string', 'graph: a group\'s "tooltip" must be a string or null');
+    need(!taskIds.has(g.groupId), `graph: group ${g.groupId} has the id of a task`);
+    return { groupId: g.groupId, label: g.label, parent: g.parent, tooltip: g.tooltip };
+  });
+  const byId = new Map(out.map((g) => [g.groupId, g]));
+  need(byId.size === out.length, 'graph: group ids must be unique');
+  for (const g of out) {
+    // Every parent is a known group, and following parents ends (no loop).
+    let steps = 0;
+    for (let p = g.parent; p !== null; p = byId.get(p)!.parent) {
+      need(byId.has(p), `graph: group ${g.groupId} is in an unknown group ${p}`);
+      need(++steps <= out.length, `graph: group ${g.groupId} is inside itself`);
+    }
+  }
+  return out;
 }
 function run(v: unknown): GraphRun {
   need(isObj(v) && text(v.runId) && text(v.state) && typeof v.logicalDate === 'string', 'graph: a run needs a runId, a state and a logicalDate');
@@ -132,7 +165,10 @@ export function parseHostMessage(m: unknown): Parsed<HostMessage> {
         const ids = new Set(tasks.map((t) => t.taskId));
         need(ids.size === tasks.length, 'graph: task ids must be unique');
         for (const t of tasks) for (const u of t.upstream) need(ids.has(u), `graph: task ${t.taskId} is after an unknown task ${u}`);
-        return { type: 'graph', dagId: m.dagId, tasks, runs: m.runs.map(run), runId: textOrNull(m.runId, 'graph: "runId"'), instances: instances(m.instances, 'graph') };
+        const gs = m.groups === undefined ? undefined : groups(m.groups, ids);
+        const groupIds = new Set((gs ?? []).map((g) => g.groupId));
+        for (const t of tasks) need(t.group == null || groupIds.has(t.group), `graph: task ${t.taskId} is in an unknown group ${t.group}`);
+        return { type: 'graph', dagId: m.dagId, tasks, ...(gs ? { groups: gs } : {}), runs: m.runs.map(run), runId: textOrNull(m.runId, 'graph: "runId"'), instances: instances(m.instances, 'graph') };
       }
       case 'instances':
         need(text(m.runId), 'instances: "runId" must be a non-empty string');

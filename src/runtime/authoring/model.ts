@@ -198,7 +198,7 @@ export class AuthoringModel {
       let dagId: string | undefined;
       if (s.kind === 'dagDef') dagId = s.value;
       else if (s.kind === 'taskDef' && inList.length > 1)
-        dagId = inList.find((d) => d.tasks.some((t) => t.taskId === s.value))?.dagId;
+        dagId = inList.find((d) => d.tasks.some((t) => t.taskId === defId(s)))?.dagId;
       if (dagId) list.push({ at: s.start, dagId });
     }
     const fallback = inList[0]?.dagId ?? list[0]?.dagId;
@@ -216,10 +216,10 @@ export class AuthoringModel {
         if (
           s.kind === 'taskDef' &&
           !s.dynamic &&
-          !out.has(s.value) &&
+          !out.has(defId(s)) &&
           this.dagAt(file, text, s.start) === dagId
         )
-          out.set(s.value, null);
+          out.set(defId(s), null);
       }
     }
     return out;
@@ -231,7 +231,7 @@ export class AuthoringModel {
       case 'task':
       case 'taskDef': {
         const dagId = this.dagAt(file, text, s.start);
-        return dagId ? { kind: 'task', dagId, id: s.value } : undefined;
+        return dagId ? { kind: 'task', dagId, id: defId(s) } : undefined;
       }
       case 'externalTask':
         return s.dagId !== undefined ? { kind: 'task', dagId: s.dagId, id: s.value } : undefined;
@@ -316,7 +316,7 @@ export class AuthoringModel {
         (s) =>
           s.kind === 'taskDef' &&
           !s.dynamic &&
-          s.value === t.id &&
+          defId(s) === t.id &&
           this.dagAt(dfile, dtext, s.start) === t.dagId,
       );
       if (defs.length) return location(dfile, dtext, defs[0]!.valueStart, defs[0]!.valueEnd);
@@ -398,6 +398,8 @@ export class AuthoringModel {
     if ('error' in p) return p;
     const s = this.siteAt(file, text, offset)!;
     const t = this.target(file, text, s)!;
+    // At a definition inside a task group, the new id is typed without the group's prefix.
+    if (s.prefix) newId = s.prefix + newId;
     if (newId === t.id) return { edits: [] };
     if (!TASK_ID_RE.test(newId) || newId === '.' || newId === '..')
       return { error: `"${newId}" is not a valid task id (letters, digits, _ . -; at most 250)` };
@@ -406,9 +408,13 @@ export class AuthoringModel {
     const dtext = dfile === file ? text : this.readFile(dfile);
     if (this.taskIds(t.dagId!, dtext !== undefined ? dfile : undefined, dtext).has(newId))
       return { error: `DAG "${t.dagId}" already has a task "${newId}"` };
-    const edits = this.referenceSites(t, file, text).map((r) => ({
+    const sites = this.referenceSites(t, file, text);
+    const grouped = sites.find((r) => r.site.prefix && !newId.startsWith(r.site.prefix));
+    if (grouped)
+      return { error: `Task "${t.id}" is defined in a task group: its new id must keep the prefix "${grouped.site.prefix}"` };
+    const edits = sites.map((r) => ({
       ...location(r.file, r.text, r.site.valueStart, r.site.valueEnd),
-      newText: newId,
+      newText: r.site.prefix ? newId.slice(r.site.prefix.length) : newId,
     }));
     return { edits };
   }
@@ -588,4 +594,9 @@ function pointLocation(p: { file: string; line: number; column: number }): Locat
 
 function baseName(file: string): string {
   return file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+}
+
+/** The id a task definition gives its task: the groups' prefix (if any) and the string. */
+function defId(s: Site): string {
+  return s.prefix ? s.prefix + s.value : s.value;
 }

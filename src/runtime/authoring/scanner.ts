@@ -42,6 +42,11 @@ export interface Site {
   readonly dagId?: string;
   /** Why this string names what it names, for details: `.after()`, `ctx.xcom.pull()`, `pool:`. */
   readonly via: string;
+  /**
+   * For a `taskDef` written inside a task group's function (`d.group('extract', (g) => g.task('a', …))`):
+   * the prefix the groups put before the id (`extract.`), so the task's id is `prefix + value`.
+   */
+  readonly prefix?: string;
 }
 
 type TokKind = 'ident' | 'string' | 'template' | 'punct' | 'number' | 'regex';
@@ -286,6 +291,10 @@ interface Frame {
   props?: Map<string, Tok>;
   /** The enclosing frame. */
   parent?: Frame;
+  /** For a `x.group(…)` call: its id (arg 0) when a plain string, null when built at run time. */
+  groupLabel?: string | null;
+  /** For a `x.group(…)` call: `prefixGroupId: false` in its options. */
+  noPrefix?: boolean;
 }
 
 /** The callee's member chain, reading back from the token before `(` (skips `<…>` type arguments). */
@@ -376,6 +385,14 @@ export function scan(text: string): Site[] {
       continue;
     }
     const f = last(stack);
+    // A task group's id and its `prefixGroupId: false` (what prefixes the ids of the tasks defined in it).
+    if (f && isGroupCall(f) && f.arg === 0 && f.groupLabel === undefined && (t.kind === 'string' || t.kind === 'template')) {
+      const plus = (x: Tok | undefined) => x?.kind === 'punct' && (x.text === '+' || x.text === '+=');
+      const plain = !t.dynamic && t.value !== undefined && !plus(toks[k - 1]) && !plus(toks[k + 1]);
+      f.groupLabel = plain ? t.value! : null;
+    }
+    if (f?.open === '{' && f.key === 'prefixGroupId' && t.kind === 'ident' && t.text === 'false' && f.parent && isGroupCall(f.parent) && f.parent.arg === 1)
+      f.parent.noPrefix = true;
     // A property name: `key:` right after `{` or `,` in an object literal.
     if (
       f?.open === '{' &&
@@ -407,10 +424,39 @@ export function scan(text: string): Site[] {
     const tok = toks[k]!;
     // Part of a concatenation: an id built at run time.
     const plus = (x: Tok | undefined) => x?.kind === 'punct' && (x.text === '+' || x.text === '+=');
-    const dynamic = tok.dynamic === true || plus(toks[k - 1]) || plus(toks[k + 1]);
-    sites.push(makeSite(tok, what, dynamic));
+    let dynamic = tok.dynamic === true || plus(toks[k - 1]) || plus(toks[k + 1]);
+    let prefix: string | undefined;
+    if (what.kind === 'taskDef') {
+      const p = groupPrefix(frame);
+      if (p === null) dynamic = true;
+      else if (p !== '') prefix = p;
+    }
+    const site = makeSite(tok, what, dynamic);
+    sites.push(prefix === undefined ? site : { ...site, prefix });
   }
   return sites;
+}
+
+function isGroupCall(f: Frame): boolean {
+  return f.open === '(' && f.callee.length > 1 && last(f.callee) === 'group';
+}
+
+/**
+ * The prefix task groups put before the id of a task defined at `frame` (Airflow's
+ * TaskGroup.child_id / group_id): '' outside groups, null when a group's id is built at run time.
+ * Reads the groups the definition is written in (the group's function), innermost last.
+ */
+function groupPrefix(frame: Frame): string | null {
+  const groups: Frame[] = [];
+  for (let f = frame.parent; f; f = f.parent) if (isGroupCall(f) && f.arg >= 1) groups.unshift(f);
+  let id: string | null = null;
+  let prefixes = false;
+  for (const g of groups) {
+    if (typeof g.groupLabel !== 'string') return null;
+    id = id !== null && prefixes ? `${id}.${g.groupLabel}` : g.groupLabel;
+    prefixes = !g.noPrefix;
+  }
+  return id !== null && prefixes ? `${id}.` : '';
 }
 
 interface What {

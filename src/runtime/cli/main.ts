@@ -310,6 +310,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             mapped: !!t.expand,
             line: t.position?.line ?? null,
             outlets: [...t.outlets],
+            task_group: t.group.at(-1) ?? null,
           };
         }),
       }));

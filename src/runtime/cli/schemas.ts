@@ -201,6 +201,7 @@ export const OUTPUTS = {
               mapped: bool,
               line: nullable(int),
               outlets: { ...arrayOf(str), description: 'the assets (URIs) its success records events for' },
+              task_group: { ...nullable(str), description: 'the innermost task group the task is in (its full group id), null outside groups' },
             }),
           ),
         }),

@@ -17,6 +17,8 @@ import type {
   ResolvedInputs,
   TaskContext,
   TaskDefaults,
+  TaskGroupOptions,
+  TaskGroupRef,
   TaskOptions,
   TaskRef,
   TriggerRule,
@@ -25,6 +27,8 @@ import type {
 
 /** Ids are used as file and directory names: letters, digits, `_`, `-`, `.`; no path separators. */
 const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
+/** A prefixing task group's id (Airflow's validate_group_key): no dots, since it prefixes task ids. */
+const GROUP_ID_RE = /^[A-Za-z0-9_-]{1,200}$/;
 
 export class DagDefinitionError extends Error {
   readonly position: SourcePosition | undefined;
@@ -115,12 +119,32 @@ export interface TaskDefinition {
   readonly setups: readonly string[];
   /** The normalised URIs of the assets this task updates when it succeeds (Airflow's outlets). */
   readonly outlets: readonly string[];
+  /** The task groups the task is in, outermost first (full group ids); empty outside groups. */
+  readonly group: readonly string[];
 }
+
+/** A task group as the DAG keeps it (Airflow's TaskGroup, airflow/utils/task_group.py). */
+export interface TaskGroupDefinition {
+  /** The full id: the parent's id + `.` + label when the parent prefixes (Airflow's group_id). */
+  readonly id: string;
+  /** The id as written (Airflow's label). */
+  readonly label: string;
+  readonly parent: string | null;
+  readonly prefixGroupId: boolean;
+  /** The defaultArgs its tasks get: the DAG's, then each enclosing group's, then its own. */
+  readonly defaultArgs: TaskDefaults;
+  readonly tooltip: string | undefined;
+  readonly position: SourcePosition | undefined;
+}
+
+type DependencyEnd = TaskRef<any> | TaskGroupRef | string;
 
 interface PendingEdge {
   readonly from: string;
   readonly to: string;
   readonly position: SourcePosition | undefined;
+  /** Set when a task group's dependency made this edge: `extract >> load`, for errors. */
+  readonly via?: string;
 }
 
 const collected: Dag<any>[] = [];
@@ -164,6 +188,8 @@ export class Dag<P extends Params = Params> {
   /** Set by the loader: the file this DAG was defined in. */
   fileloc = '';
   readonly tasks = new Map<string, TaskDefinition>();
+  /** Task groups in definition order, by full id. */
+  readonly groups = new Map<string, TaskGroupDefinition>();
   private readonly edges: PendingEdge[] = [];
   private readonly problems: DagDefinitionError[] = [];
   /** Tasks defined with `setup: true` (validate() adds those named in a teardown's setups). */
@@ -240,8 +266,67 @@ export class Dag<P extends Params = Params> {
     if (typeof command !== 'string' || command.trim() === '') {
       throw new DagDefinitionError(`bash task "${String(id)}" of DAG "${this.id}" needs a command`, position, this.id);
     }
-    const fn = (ctx: TaskContext) => runBash(ctx, ctx.render(command), options.env, options.cwd);
-    return this.addTask(id, 'bash', fn, options, position, { command });
+    return this.addTask(id, 'bash', bashFn(command, options), options, position, { command });
+  }
+
+  /**
+   * A task group (Airflow's TaskGroup): tasks defined on `g` get the id `<group>.<id>`
+   * (unless `prefixGroupId: false`), the group's defaultArgs, and show as one collapsible
+   * node in the editor. The group is a dependency like a task: `group.before(t)` starts
+   * `t` after the group's leaf tasks, `t.before(group)` starts its root tasks after `t`.
+   * `fn` runs at once; what it returns is the group's `result` (e.g. its last task).
+   */
+  group<T = undefined>(id: string, fn?: (g: TaskGroup<P, undefined>) => T): TaskGroup<P, T>;
+  group<T = undefined>(id: string, options: TaskGroupOptions, fn?: (g: TaskGroup<P, undefined>) => T): TaskGroup<P, T>;
+  group(id: string, a?: unknown, b?: unknown): TaskGroup<P, unknown> {
+    const position = callerPosition();
+    return this.defineGroup(null, id, a, b, position);
+  }
+
+  /** @internal Defines a group in `parent` (null: at the top of the DAG). */
+  defineGroup(parent: TaskGroupDefinition | null, label: string, a: unknown, b: unknown, position: SourcePosition | undefined): TaskGroup<P, unknown> {
+    const fn = typeof a === 'function' ? a : b;
+    const options = (typeof a === 'function' || a === undefined ? {} : a) as TaskGroupOptions;
+    const what = `task group ${JSON.stringify(label)} of DAG "${this.id}"`;
+    if (!options || typeof options !== 'object') throw new DagDefinitionError(`${what}: the options must be an object`, position, this.id);
+    if (fn !== undefined && typeof fn !== 'function') throw new DagDefinitionError(`${what}: the last argument must be a function that defines the group's tasks`, position, this.id);
+    const prefixGroupId = options.prefixGroupId ?? true;
+    // Airflow's validate_group_key: a prefixing group's id becomes part of task ids, so no dots.
+    if (typeof label !== 'string' || !(prefixGroupId ? GROUP_ID_RE : ID_RE).test(label)) {
+      throw new DagDefinitionError(
+        `invalid task group id ${JSON.stringify(label)} in DAG "${this.id}": use letters, digits, '_' and '-'${prefixGroupId ? '' : " and '.'"} (at most ${prefixGroupId ? 200 : 250} characters${prefixGroupId ? '; no dots, it prefixes task ids' : ''})`,
+        position,
+        this.id,
+      );
+    }
+    // Airflow's TaskGroup.group_id: prefixed with the parent's id when the parent prefixes its children.
+    const id = parent?.prefixGroupId ? `${parent.id}.${label}` : label;
+    const def: TaskGroupDefinition = {
+      id,
+      label,
+      parent: parent?.id ?? null,
+      prefixGroupId,
+      // Airflow's _update_default_args: the group's own over the parent's (over the DAG's).
+      defaultArgs: { ...(parent ? parent.defaultArgs : this.defaultArgs), ...(options.defaultArgs ?? {}) },
+      tooltip: options.tooltip,
+      position,
+    };
+    if (this.groups.has(id)) {
+      const first = this.groups.get(id)!.position;
+      this.problems.push(new DagDefinitionError(`duplicate task group id "${id}" in DAG "${this.id}" (first defined at ${formatPosition(first)})`, position, this.id));
+    } else {
+      validateId('task', id, position);
+      this.groups.set(id, def);
+    }
+    const group = new TaskGroup<P, unknown>(this, def);
+    if (typeof fn === 'function') {
+      const result = fn(group);
+      if (result && typeof (result as { then?: unknown }).then === 'function') {
+        throw new DagDefinitionError(`${what}: the group's function must define its tasks synchronously (it returned a promise)`, position, this.id);
+      }
+      (group as { result: unknown }).result = result;
+    }
+    return group;
   }
 
   /** Registers a task built by an operator (sensors, sync…). */
@@ -252,6 +337,7 @@ export class Dag<P extends Params = Params> {
     options: TaskOptions<any, any>,
     position: SourcePosition | undefined,
     extra: Record<string, unknown> = {},
+    groupId?: string,
   ): TaskRef<any> {
     validateId('task', id, position);
     if (this.tasks.has(id)) {
@@ -309,12 +395,20 @@ export class Dag<P extends Params = Params> {
       extra,
       ...roles,
       outlets,
+      group: groupId === undefined ? [] : this.groupPath(groupId),
     };
     this.tasks.set(id, def);
     if (roles.isSetup) this.declaredSetups.add(id);
     for (const setup of roles.setups) this.edges.push({ from: setup, to: id, position });
     for (const source of [options.inputs, options.expand]) {
-      for (const value of Object.values(source ?? {})) {
+      for (const [name, value] of Object.entries(source ?? {})) {
+        if (isTaskGroup(value)) {
+          throw new DagDefinitionError(
+            `${what}: input "${name}" is the task group "${value.id}", which has no value; pass one of its tasks (or the group's result), and use ${value.label}.before(…) for a dependency on the whole group`,
+            position,
+            this.id,
+          );
+        }
         const upstream = upstreamOf(value);
         if (upstream) this.edges.push({ from: upstream, to: id, position });
       }
@@ -322,19 +416,61 @@ export class Dag<P extends Params = Params> {
     return this.ref(id);
   }
 
-  /** Airflow's chain(): each element runs after the previous; an array fans out / in. */
-  chain(...steps: (TaskRef<any> | string | readonly (TaskRef<any> | string)[])[]): void {
+  /** Airflow's chain(): each element runs after the previous; an array fans out / in; a task group counts as its root / leaf tasks. */
+  chain(...steps: (DependencyEnd | readonly DependencyEnd[])[]): void {
     const position = callerPosition();
     for (let i = 1; i < steps.length; i++) {
-      const prev = ([] as (TaskRef<any> | string)[]).concat(steps[i - 1] as any);
-      const next = ([] as (TaskRef<any> | string)[]).concat(steps[i] as any);
-      for (const a of prev) for (const b of next) this.edges.push({ from: idOf(a), to: idOf(b), position });
+      const prev = ([] as DependencyEnd[]).concat(steps[i - 1] as any);
+      const next = ([] as DependencyEnd[]).concat(steps[i] as any);
+      for (const a of prev) for (const b of next) this.depend(a, b, position);
     }
+  }
+
+  /**
+   * @internal Records `from >> to`. A task group stands for its leaf tasks upstream and its root
+   * tasks downstream, taken when the dependency is set, as Airflow's TaskGroup._set_relatives
+   * (get_leaves / get_roots over the dependencies known at that point).
+   */
+  depend(from: DependencyEnd, to: DependencyEnd, position: SourcePosition | undefined): void {
+    const via = isTaskGroup(from) || isTaskGroup(to) ? `${isTaskGroup(from) ? from.id : idOf(from)} >> ${isTaskGroup(to) ? to.id : idOf(to)}` : undefined;
+    const ups = isTaskGroup(from) ? this.groupEnds(from.id, 'leaves', via!, position) : [idOf(from)];
+    const downs = isTaskGroup(to) ? this.groupEnds(to.id, 'roots', via!, position) : [idOf(to)];
+    for (const a of ups) for (const b of downs) this.edges.push(via ? { from: a, to: b, position, via } : { from: a, to: b, position });
+  }
+
+  /** The tasks of a group (and its subgroups) with no upstream (roots) / downstream (leaves) task inside it. */
+  private groupEnds(groupId: string, which: 'roots' | 'leaves', via: string, position: SourcePosition | undefined): string[] {
+    const members = new Set([...this.tasks.values()].filter((t) => t.group.includes(groupId)).map((t) => t.id));
+    if (members.size === 0) {
+      this.problems.push(
+        new DagDefinitionError(`DAG "${this.id}": dependency ${via}: task group "${groupId}" has no tasks (yet): define its tasks before its dependencies`, position, this.id),
+      );
+      return [];
+    }
+    const inner = new Set<string>();
+    for (const e of this.edges) {
+      if (members.has(e.from) && members.has(e.to)) inner.add(which === 'roots' ? e.to : e.from);
+    }
+    return [...members].filter((id) => !inner.has(id));
+  }
+
+  /** The path of group ids from the outermost to `groupId`. */
+  private groupPath(groupId: string): string[] {
+    const path: string[] = [];
+    for (let g = this.groups.get(groupId); g; g = g.parent === null ? undefined : this.groups.get(g.parent)) path.unshift(g.id);
+    return path;
   }
 
   /** Resolves edges and checks the graph. Throws the first problem, with its position. */
   validate(): void {
     if (this.problems.length) throw this.problems[0];
+    for (const g of this.groups.values()) {
+      const t = this.tasks.get(g.id);
+      if (t) {
+        // Airflow: a group_id must not conflict with the task_id of a task in the DAG.
+        throw new DagDefinitionError(`DAG "${this.id}": task group "${g.id}" has the same id as the task defined at ${formatPosition(t.position)}`, g.position, this.id);
+      }
+    }
     for (const t of this.tasks.values()) {
       t.upstream.clear();
       t.downstream.clear();
@@ -363,15 +499,22 @@ export class Dag<P extends Params = Params> {
         }
       }
       if (e.from === e.to) {
-        throw new DagDefinitionError(`DAG "${this.id}": task "${e.from}" depends on itself`, e.position, this.id);
+        throw new DagDefinitionError(`DAG "${this.id}": task "${e.from}" depends on itself${e.via ? ` (through the task group dependency ${e.via})` : ''}`, e.position, this.id);
       }
       this.tasks.get(e.from)!.downstream.add(e.to);
       this.tasks.get(e.to)!.upstream.add(e.from);
     }
     const cycle = findCycle(this.tasks);
     if (cycle) {
-      const at = this.tasks.get(cycle[0]!)!.position;
-      throw new DagDefinitionError(`DAG "${this.id}" has a cycle: ${cycle.join(' → ')}`, at, this.id);
+      // Name the task group dependencies the cycle goes through, with where they were set.
+      const through: PendingEdge[] = [];
+      for (let i = 1; i < cycle.length; i++) {
+        const e = this.edges.find((x) => x.via && x.from === cycle[i - 1] && x.to === cycle[i]);
+        if (e && !through.some((x) => x.via === e.via && x.position === e.position)) through.push(e);
+      }
+      const at = through[0]?.position ?? this.tasks.get(cycle[0]!)!.position;
+      const via = through.length ? `, through the task group dependenc${through.length === 1 ? 'y' : 'ies'} ${through.map((e) => `${e.via} (${formatPosition(e.position)})`).join(', ')}` : '';
+      throw new DagDefinitionError(`DAG "${this.id}" has a cycle: ${cycle.join(' → ')}${via}`, at, this.id);
     }
     // Airflow's DAG.validate_setup_teardown: work right after a setup keeps the all_success rule, so
     // that it never runs without what its setup made.
@@ -414,7 +557,7 @@ export class Dag<P extends Params = Params> {
   }
 
   private ref(id: string): TaskRef<any> {
-    const edges = this.edges;
+    const depend = (from: DependencyEnd, to: DependencyEnd, position: SourcePosition | undefined) => this.depend(from, to, position);
     const ref: TaskRef<any> = {
       kind: 'task',
       id,
@@ -423,12 +566,12 @@ export class Dag<P extends Params = Params> {
       xcom: (key: string) => ({ kind: 'xcom-arg', taskId: id, key }),
       before(...tasks) {
         const position = callerPosition();
-        for (const t of tasks) edges.push({ from: id, to: idOf(t), position });
+        for (const t of tasks) depend(id, t, position);
         return tasks[tasks.length - 1] as any;
       },
       after(...tasks) {
         const position = callerPosition();
-        for (const t of tasks) edges.push({ from: idOf(t), to: id, position });
+        for (const t of tasks) depend(t, id, position);
         return this;
       },
     };
@@ -436,12 +579,116 @@ export class Dag<P extends Params = Params> {
   }
 }
 
+/**
+ * The handle of a task group (`dag.group()`): defines tasks and subgroups in the group,
+ * and is itself a dependency (its root / leaf tasks, as Airflow's TaskGroup).
+ */
+export class TaskGroup<P extends Params = Params, T = undefined> implements TaskGroupRef {
+  readonly kind = 'group' as const;
+  readonly id: string;
+  readonly label: string;
+  readonly dagId: string;
+  /** What the group's function returned (undefined without one). */
+  readonly result!: T;
+  /** The defaultArgs the group's tasks get (the DAG's, the enclosing groups', the group's own). */
+  readonly defaultArgs: TaskDefaults;
+  readonly #dag: Dag<P>;
+  readonly #def: TaskGroupDefinition;
+
+  constructor(dag: Dag<P>, def: TaskGroupDefinition) {
+    this.#dag = dag;
+    this.#def = def;
+    this.id = def.id;
+    this.label = def.label;
+    this.dagId = dag.id;
+    this.defaultArgs = def.defaultArgs;
+  }
+
+  /** A task in this group: its id is `<group>.<id>` (Airflow's child_id). */
+  task<R>(id: string, fn: (ctx: TaskContext<P>) => R | Promise<R>): TaskRef<Awaited<R>>;
+  task<R, I extends Inputs = {}, E extends Inputs = {}>(
+    id: string,
+    options: TaskOptions<I, E>,
+    fn: (ctx: TaskContext<P>, inputs: ResolvedInputs<I> & ExpandedInputs<E>) => R | Promise<R>,
+  ): TaskRef<Awaited<R>>;
+  task(id: string, a: unknown, b?: unknown): TaskRef<any> {
+    const position = callerPosition();
+    const fn = (typeof a === 'function' ? a : b) as TaskDefinition['fn'];
+    const options = (typeof a === 'function' ? {} : (a ?? {})) as TaskOptions<any, any>;
+    if (typeof fn !== 'function') {
+      throw new DagDefinitionError(`task "${String(id)}" of task group "${this.id}" of DAG "${this.dagId}" needs a function`, position, this.dagId);
+    }
+    return this.addTask(id, 'typescript', fn, options, position);
+  }
+
+  /** A bash task in this group (see `Dag.bash`). */
+  bash(id: string, command: string, options: TaskOptions<{}, {}> & { env?: Record<string, string>; cwd?: string } = {}): TaskRef<string> {
+    const position = callerPosition();
+    if (typeof command !== 'string' || command.trim() === '') {
+      throw new DagDefinitionError(`bash task "${String(id)}" of task group "${this.id}" of DAG "${this.dagId}" needs a command`, position, this.dagId);
+    }
+    return this.addTask(id, 'bash', bashFn(command, options), options, position, { command });
+  }
+
+  /** A subgroup: its id is `<group>.<id>` when this group prefixes; it inherits this group's defaultArgs. */
+  group<U = undefined>(id: string, fn?: (g: TaskGroup<P, undefined>) => U): TaskGroup<P, U>;
+  group<U = undefined>(id: string, options: TaskGroupOptions, fn?: (g: TaskGroup<P, undefined>) => U): TaskGroup<P, U>;
+  group(id: string, a?: unknown, b?: unknown): TaskGroup<P, unknown> {
+    return this.#dag.defineGroup(this.#def, id, a, b, callerPosition());
+  }
+
+  /** The DAG's chain(), for the tasks of this group. */
+  chain(...steps: (DependencyEnd | readonly DependencyEnd[])[]): void {
+    const position = callerPosition();
+    for (let i = 1; i < steps.length; i++) {
+      const prev = ([] as DependencyEnd[]).concat(steps[i - 1] as any);
+      const next = ([] as DependencyEnd[]).concat(steps[i] as any);
+      for (const a of prev) for (const b of next) this.#dag.depend(a, b, position);
+    }
+  }
+
+  /** Registers a task built by an operator (sensors…) in this group, as `Dag.addTask`. */
+  addTask(
+    id: string,
+    kind: string,
+    fn: TaskDefinition['fn'],
+    options: TaskOptions<any, any>,
+    position: SourcePosition | undefined,
+    extra: Record<string, unknown> = {},
+  ): TaskRef<any> {
+    if (typeof id !== 'string') validateId('task', id, position);
+    // Airflow's child_id; defaults: the task's own options over the group's (which hold the DAG's).
+    const full = this.#def.prefixGroupId ? `${this.id}.${id}` : id;
+    return this.#dag.addTask(full, kind, fn, { ...this.defaultArgs, ...options }, position, extra, this.id);
+  }
+
+  before<R extends TaskRef<any> | TaskGroupRef>(...tasks: (R | string)[]): R {
+    const position = callerPosition();
+    for (const t of tasks) this.#dag.depend(this, t, position);
+    return tasks[tasks.length - 1] as R;
+  }
+
+  after(...tasks: (TaskRef<any> | TaskGroupRef | string)[]): this {
+    const position = callerPosition();
+    for (const t of tasks) this.#dag.depend(t, this, position);
+    return this;
+  }
+}
+
+function bashFn(command: string, options: { env?: Record<string, string>; cwd?: string }): TaskDefinition['fn'] {
+  return (ctx: TaskContext) => runBash(ctx, ctx.render(command), options.env, options.cwd);
+}
+
+export function isTaskGroup(value: unknown): value is TaskGroupRef {
+  return !!value && typeof value === 'object' && (value as { kind?: unknown }).kind === 'group' && typeof (value as { id?: unknown }).id === 'string';
+}
+
 /** Defines a DAG. */
 export function dag<P extends Params = Params>(options: DagOptions<P>): Dag<P> {
   return new Dag(options);
 }
 
-function idOf(t: TaskRef<any> | string): string {
+function idOf(t: TaskRef<any> | TaskGroupRef | string): string {
   return typeof t === 'string' ? t : t.id;
 }
 

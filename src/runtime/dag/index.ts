@@ -9,7 +9,7 @@
  * ```
  */
 export { dag, Dag, DagDefinitionError } from './dag.ts';
-export type { DagOptions, TaskDefinition } from './dag.ts';
+export type { DagOptions, TaskDefinition, TaskGroup, TaskGroupDefinition } from './dag.ts';
 export { TRIGGER_RULES } from './types.ts';
 export { param } from './params.ts';
 export { asset, allOf, anyOf } from './assets.ts';
@@ -26,6 +26,8 @@ export type {
   TaskCallbackContext,
   TaskContext,
   TaskDefaults,
+  TaskGroupOptions,
+  TaskGroupRef,
   TaskOptions,
   TaskRef,
   TeardownOptions,

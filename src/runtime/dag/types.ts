@@ -333,10 +333,37 @@ export interface TaskRef<T> {
   readonly output: XComArg<T>;
   /** Another XCom this task pushes. */
   xcom<V = unknown>(key: string): XComArg<V>;
-  /** Makes the given tasks run after this one; returns the last, for chaining. */
-  before<R extends TaskRef<any>>(...tasks: (R | string)[]): R;
-  /** Makes this task run after the given ones; returns this task. */
-  after(...tasks: (TaskRef<any> | string)[]): this;
+  /** Makes the given tasks (or task groups: their root tasks) run after this one; returns the last, for chaining. */
+  before<R extends TaskRef<any> | TaskGroupRef>(...tasks: (R | string)[]): R;
+  /** Makes this task run after the given ones (a task group: after its leaf tasks); returns this task. */
+  after(...tasks: (TaskRef<any> | TaskGroupRef | string)[]): this;
   /** Phantom field carrying the value's type; never set at run time. */
   readonly __type?: T;
+}
+
+/**
+ * A task group as a dependency (Airflow's TaskGroup): `group.before(t)` makes `t` run
+ * after the group's leaf tasks, `group.after(t)` makes its root tasks run after `t`.
+ */
+export interface TaskGroupRef {
+  readonly kind: 'group';
+  /** The full group id (`outer.inner` when the parent prefixes its children's ids). */
+  readonly id: string;
+  /** The id as written, without the parent's prefix. */
+  readonly label: string;
+  readonly dagId: string;
+  /** Makes the given tasks (or groups) run after this group's leaf tasks; returns the last, for chaining. */
+  before<R extends TaskRef<any> | TaskGroupRef>(...tasks: (R | string)[]): R;
+  /** Makes this group's root tasks run after the given tasks (or groups' leaf tasks); returns this group. */
+  after(...tasks: (TaskRef<any> | TaskGroupRef | string)[]): this;
+}
+
+/** Options of a task group (Airflow's TaskGroup arguments). */
+export interface TaskGroupOptions {
+  /** Task arguments for the group's tasks: over the DAG's (and the parent group's) defaultArgs, under the task's own options. */
+  readonly defaultArgs?: TaskDefaults;
+  /** Prefix the ids of the group's tasks and subgroups with the group id (`extract.load`); default true. */
+  readonly prefixGroupId?: boolean;
+  /** Shown when hovering the group in the editor's views. */
+  readonly tooltip?: string;
 }

@@ -62,6 +62,18 @@ export interface SerializedTask {
   readonly failRunOnFailure?: boolean;
   /** The normalised URIs of the assets the task updates (absent before assets existed: none). */
   readonly outlets?: string[];
+  /** The task groups the task is in, outermost first (full ids); absent outside groups. */
+  readonly group?: string[];
+}
+
+/** A task group (Airflow's TaskGroup): what the editor needs to draw it. */
+export interface SerializedTaskGroup {
+  /** The full id (`outer.inner` when the parent prefixes). */
+  readonly id: string;
+  readonly label: string;
+  readonly parent: string | null;
+  readonly tooltip: string | null;
+  readonly position: SourcePosition | null;
 }
 
 export interface SerializedDag {
@@ -90,6 +102,8 @@ export interface SerializedDag {
   readonly position: SourcePosition | null;
   /** Tasks in definition order. */
   readonly tasks: SerializedTask[];
+  /** Task groups in definition order; absent when the DAG has none. */
+  readonly groups?: SerializedTaskGroup[];
 }
 
 /** The compiled module a DAG was parsed from: tries and callbacks import exactly this. */
@@ -225,6 +239,8 @@ export function serializeTask(t: TaskDefinition): SerializedTask {
     ...(t.isTeardown ? { teardown: true } : {}),
     ...(t.failRunOnFailure ? { failRunOnFailure: true } : {}),
     ...(t.outlets.length ? { outlets: [...t.outlets] } : {}),
+    // Only when set, so that DAGs without groups keep their serialized form (and structure hash).
+    ...(t.group.length ? { group: [...t.group] } : {}),
   };
 }
 
@@ -250,6 +266,9 @@ export function serializeDag(d: Dag<any>): SerializedDag {
     callbacks: { onSuccess: typeof d.onSuccess === 'function', onFailure: typeof d.onFailure === 'function' },
     position: plainPosition(d.position),
     tasks: [...d.tasks.values()].map(serializeTask),
+    ...(d.groups.size
+      ? { groups: [...d.groups.values()].map((g) => ({ id: g.id, label: g.label, parent: g.parent, tooltip: g.tooltip ?? null, position: plainPosition(g.position) })) }
+      : {}),
   };
 }
 
@@ -291,6 +310,17 @@ export interface TaskSpec {
   readonly failRunOnFailure: boolean;
   /** The assets (normalised URIs) its success records events for. */
   readonly outlets: readonly string[];
+  /** The task groups the task is in, outermost first (full ids); empty outside groups. */
+  readonly group: readonly string[];
+}
+
+/** A task group as the CLI and the editor see it. */
+export interface TaskGroupSpec {
+  readonly id: string;
+  readonly label: string;
+  readonly parent: string | null;
+  readonly tooltip: string | undefined;
+  readonly position: SourcePosition | undefined;
 }
 
 /** One DAG as the scheduler, the CLI and the editor see it: rebuilt from its serialized form. */
@@ -317,6 +347,8 @@ export interface DagSpec {
   readonly callbacks: SerializedDag['callbacks'];
   readonly position: SourcePosition | undefined;
   readonly tasks: ReadonlyMap<string, TaskSpec>;
+  /** Task groups by full id, in definition order. */
+  readonly groups: ReadonlyMap<string, TaskGroupSpec>;
   /** The compiled module it was parsed from (what tries and callbacks import). */
   readonly bundle: BundleRef;
   /** sha256 of the serialized form: changes whenever the structure does. */
@@ -367,7 +399,12 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
       isTeardown: t.teardown === true,
       failRunOnFailure: t.failRunOnFailure === true,
       outlets: t.outlets ?? [],
+      group: t.group ?? [],
     });
+  }
+  const groups = new Map<string, TaskGroupSpec>();
+  for (const g of s.groups ?? []) {
+    groups.set(g.id, { id: g.id, label: g.label, parent: g.parent, tooltip: g.tooltip ?? undefined, position: g.position ?? undefined });
   }
   const hash = structureHash(s);
   const startDate = s.startDate ? new Date(s.startDate) : undefined;
@@ -394,6 +431,7 @@ export function dagSpecFrom(s: SerializedDag, bundle: BundleRef): DagSpec {
     callbacks: s.callbacks,
     position: s.position ?? undefined,
     tasks,
+    groups,
     bundle,
     structureHash: hash,
     serialized: s,

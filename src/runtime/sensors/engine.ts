@@ -101,16 +101,18 @@ export function defineSensor(
   target: string | undefined,
   position: SourcePosition | undefined,
 ): TaskRef<any> {
-  const what = `sensor "${String(id)}" of DAG "${dag?.id}"`;
+  // A task group (`sensor(g, …)` inside `dag.group()`) adds the sensor to its DAG: name that DAG.
+  const dagId = (dag as { dagId?: string } | undefined)?.dagId ?? dag?.id;
+  const what = `sensor "${String(id)}" of DAG "${dagId}"`;
   if (!dag || typeof dag.addTask !== 'function')
     throw new DagDefinitionError(`${what}: the first argument must be a DAG`, position);
   if (typeof poke !== 'function')
-    throw new DagDefinitionError(`${what} needs a poke function`, position, dag.id);
+    throw new DagDefinitionError(`${what} needs a poke function`, position, dagId);
   let settings: SensorSettings;
   try {
     settings = resolveSettings(options, { ...dag.defaultArgs }, what, sensorType, target);
   } catch (err) {
-    throw new DagDefinitionError((err as Error).message, position, dag.id);
+    throw new DagDefinitionError((err as Error).message, position, dagId);
   }
   const taskOptions: Record<string, unknown> = { ...options };
   for (const f of SENSOR_FIELDS) delete taskOptions[f];

@@ -570,6 +570,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           ...(t.isSetup ? { role: 'setup' as const } : t.isTeardown ? { role: 'teardown' as const } : {}),
           retries: t.retries,
           position: pos(t.position),
+          group: t.group.at(-1) ?? null,
         };
       }),
       assets: {
@@ -580,6 +581,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           consumers: links.get(uri)?.consumers ?? [],
         })),
       },
+      groups: [...d.groups.values()].map((g) => ({ groupId: g.id, label: g.label, parent: g.parent, tooltip: g.tooltip ?? null, position: pos(g.position) })),
     }))
     .sort((a, b) => a.dagId.localeCompare(b.dagId));
   return {

@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import { RunList, TaskList } from '../../protocol/runtime.ts';
 import type { DagInfo, RunInfo, TaskInstanceInfo } from '../../protocol/runtime.ts';
 import { parseWebviewMessage } from '../../protocol/webviews/dag-graph.ts';
-import type { GraphInstance, GraphTask, HostMessage, WebviewMessage } from '../../protocol/webviews/dag-graph.ts';
+import type { GraphGroup, GraphInstance, GraphTask, HostMessage, WebviewMessage } from '../../protocol/webviews/dag-graph.ts';
 import type { HangarContext } from '../context.ts';
 import { logUri } from '../logs.ts';
 import { stateText } from '../runs-model.ts';
@@ -22,7 +22,10 @@ const VIEW_TYPE = 'hangar.dagGraph';
 const RUNS_SHOWN = 50;
 
 export function graphTasks(dag: DagInfo): GraphTask[] {
-  return dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstream: t.upstream, mapped: t.mapped, line: t.position?.line ?? null, ...(t.role ? { role: t.role } : {}) }));
+  return dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstream: t.upstream, mapped: t.mapped, line: t.position?.line ?? null, ...(t.role ? { role: t.role } : {}), ...(t.group ? { group: t.group } : {}) }));
+}
+export function graphGroups(dag: DagInfo): GraphGroup[] {
+  return (dag.groups ?? []).map((g) => ({ groupId: g.groupId, label: g.label, parent: g.parent, tooltip: g.tooltip }));
 }
 function graphInstances(tis: TaskInstanceInfo[]): GraphInstance[] {
   return tis.map((t) => ({ taskId: t.taskId, mapIndex: t.mapIndex, state: t.state }));
@@ -134,6 +137,7 @@ export class DagGraphPanel implements vscode.Disposable {
         type: 'graph',
         dagId,
         tasks: graphTasks(dag),
+        ...(dag.groups?.length ? { groups: graphGroups(dag) } : {}),
         runs: runs.map((r) => ({ runId: r.runId, state: r.state, logicalDate: r.logicalDate })),
         runId: this.runId,
         instances: graphInstances(tis),
