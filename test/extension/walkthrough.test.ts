@@ -85,6 +85,12 @@ describe('walkthrough', () => {
     assert.equal(new Set(steps.map((s) => s.id)).size, steps.length, 'step ids are unique');
     for (const step of steps) {
       assert.ok(step.title.trim(), `${step.id}: a title`);
+      // Step descriptions are not full markdown: ``code`` (doubled) is preformatted, a single backtick is shown as is.
+      assert.doesNotMatch(
+        step.description,
+        /(?<!`)`(?!`)/,
+        `${step.id}: write code as \`\`code\`\` in a step description`,
+      );
       const links = commandLinks(step.description);
       assert.ok(links.length > 0, `${step.id}: a button (a command: link in its description)`);
       for (const c of links) {
