@@ -28,7 +28,8 @@
  * The ids can also be set under "connections" in hangar.json (keep passwords
  * out of it).
  *
- * Try it: `npx hangar run sftp_sync --workspace examples`.
+ * Try it: `npx hangar run sftp_sync --workspace examples`; without servers of
+ * your own, `npm run demo:sftp` starts two on 127.0.0.1 and runs it for you.
  */
 import { dag, sftpSyncTasks } from 'hangar';
 
