@@ -58,6 +58,8 @@ interface State {
   json: string;
   tab: Tab;
   date: string;
+  /** The status line (the last trigger's outcome), shown again when the panel is. */
+  status: { text: string; error: boolean } | null;
 }
 const saved = vscode.getState() as Partial<State> | undefined;
 const state: State = {
@@ -67,8 +69,15 @@ const state: State = {
   json: saved?.json ?? '{}',
   tab: saved?.tab ?? 'form',
   date: saved?.date ?? '',
+  status: saved?.status ?? null,
 };
 const save = () => vscode.setState(state);
+/** Shows a line in the status and keeps it with the state. */
+function say(text: string, error = false): void {
+  state.status = { text, error };
+  save();
+  status(text, error);
+}
 
 let dag: TriggerDag | null = null;
 let fields: FormField[] = [];
@@ -97,6 +106,7 @@ window.addEventListener('message', (e: MessageEvent) => {
       state.extras = {};
       state.json = confText(formConf(fields, state.values).conf);
       state.date = '';
+      state.status = null;
       state.tab = fields.length > 0 ? 'form' : 'json';
     } else {
       // Kept values of params that still exist; new params get their defaults.
@@ -170,6 +180,7 @@ function render(): void {
   renderForm();
   showTab();
   checkAll();
+  if (state.status) status(state.status.text, state.status.error);
 }
 
 function renderRecent(): void {
@@ -189,7 +200,7 @@ function renderRecent(): void {
     const r = recent[Number(valueOf(sel))];
     if (!valueOf(sel) || !r) return;
     applyConf(r.conf);
-    status(`Filled from the configuration of ${r.at.slice(0, 19).replace('T', ' ')}.`);
+    say(`Filled from the configuration of ${r.at.slice(0, 19).replace('T', ' ')}.`);
   });
   row.replaceChildren(el('vscode-label', { for: 'recent' }, 'Recent configurations'), sel);
 }
@@ -333,13 +344,21 @@ function showTab(): void {
   }
 }
 
-/** The conf Trigger would send (the JSON tab's text when it is shown), or why there is none. */
+/**
+ * The conf Trigger would send (the JSON tab's text when it is shown), or why there is none: the
+ * runtime's verdict on the conf first (the same words it would answer), else a field it cannot read.
+ */
 function currentConf(): { conf: Record<string, unknown> } | { error: string } {
+  if (!dag) return { error: 'No DAG' };
   if (state.tab === 'json') {
     const p = parseConfText(state.json);
-    return p.ok ? { conf: p.conf } : { error: p.error };
+    if (!p.ok) return { error: p.error };
+    const runtime = confError(dag.dagId, dag.params, p.conf);
+    return runtime ? { error: runtime } : { conf: p.conf };
   }
   const { conf, errors } = formConf(fields, state.values, state.extras);
+  const runtime = confError(dag.dagId, dag.params, conf);
+  if (runtime) return { error: runtime };
   const bad = Object.keys(errors);
   return bad.length > 0
     ? { error: `Fix ${bad.length === 1 ? `the field ${bad[0]}` : `the fields ${bad.join(', ')}`} first.` }
@@ -360,7 +379,7 @@ function checkAll(): boolean {
   const d = parseLogicalDate(state.date);
   byId('date-error').textContent = d.ok ? '' : `Logical date: ${d.error}`;
   const c = currentConf();
-  const verdict = 'error' in c ? c.error : confError(dag.dagId, dag.params, c.conf);
+  const verdict = 'error' in c ? c.error : undefined;
   byId('conf-error').textContent = verdict ?? '';
   return !verdict && d.ok;
 }
@@ -371,20 +390,20 @@ async function trigger(): Promise<void> {
   const c = currentConf();
   const d = parseLogicalDate(state.date);
   if (!checkAll() || 'error' in c || !d.ok) {
-    status('Not triggered: the configuration breaks a rule (see above).', true);
+    say('Not triggered: the configuration breaks a rule (see above).', true);
     return;
   }
   busy = true;
-  status(`Triggering ${dag.dagId}…`);
+  say(`Triggering ${dag.dagId}…`);
   try {
     const r = await rpc.request('trigger', {
       dagId: dag.dagId,
       conf: c.conf,
       ...(d.iso ? { logicalDate: d.iso } : {}),
     });
-    status(`Triggered run ${r.runId} (logical date ${r.logicalDate}).`);
+    say(`Triggered run ${r.runId} (logical date ${r.logicalDate}).`);
   } catch (e) {
-    status(`Not triggered: ${errText(e)}`, true);
+    say(`Not triggered: ${errText(e)}`, true);
   } finally {
     busy = false;
   }

@@ -64,7 +64,7 @@ function kindOf(p: DagParamInfo): FieldKind {
 
 function hintOf(kind: FieldKind, s: ParamSchema): string {
   const parts: string[] = [];
-  const types = typesOf(s);
+  const types = kind === 'boolean' ? [] : typesOf(s);
   if (types.length > 0) parts.push(types.join(' or '));
   if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
