@@ -19,6 +19,7 @@ import type { BenchRunParams, BenchResults, BenchProgress } from './webviews/xco
 import type { SensorDetail, SensorInstancesResult } from './webviews/sensor-values.ts';
 import type { GridParams, GridResult } from './webviews/grid-values.ts';
 import type { GanttResult } from './webviews/gantt-values.ts';
+import type { ParamSchema } from '../runtime/dag/params.ts';
 
 export type TaskState =
   | 'scheduled'
@@ -97,6 +98,17 @@ export interface DagInfo {
   assets?: DagAssets;
   /** Task groups in definition order (absent: none). */
   groups?: TaskGroupInfo[];
+  /** The DAG's params in declaration order (the trigger form's fields); absent from runtimes before the form. */
+  params?: DagParamInfo[];
+}
+
+/** A DAG param: its default and, when declared with `param()` (Airflow's Param), its rules. */
+export interface DagParamInfo {
+  name: string;
+  /** The default as JSON; absent when the param has none and must be given in the run's conf. */
+  default?: unknown;
+  /** The rules (JSON-Schema keywords); absent for a plain value (no rules). */
+  schema?: ParamSchema;
 }
 
 /**

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { DagBackfill, DagPause, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
 import type { DagInfo, RunInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
-import { checkKeyId, checkKeyMaterial, nextKeyId, parseConf, parseDateInput } from './dags-model.ts';
+import { checkKeyId, checkKeyMaterial, nextKeyId, parseDateInput } from './dags-model.ts';
 import { stateText, taskInstanceRow } from './runs-model.ts';
 import { logUri } from './logs.ts';
 import { debugDag } from './debug.ts';
@@ -19,6 +19,7 @@ import { XComBenchPanel } from './panels/xcom-bench.ts';
 import { SensorPanel } from './panels/sensors.ts';
 import { GridPanel } from './panels/grid.ts';
 import { GanttPanel } from './panels/gantt.ts';
+import { TriggerPanel } from './panels/trigger.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -113,23 +114,8 @@ export const COMMANDS: Record<string, Handler> = {
   'hangar.runDag': async (ctx, arg) => runWithConf(ctx, await pickDag(ctx, arg, 'Choose a DAG to run')),
 
   'hangar.runDagWithConfig': async (ctx, arg) => {
-    const dag = await pickDag(ctx, arg, 'Choose a DAG to run with a configuration');
-    const text = need(
-      await vscode.window.showInputBox({
-        title: `Run ${dag.dagId} with configuration`,
-        prompt: 'The run configuration (dag_run.conf) as a JSON object',
-        value: '{}',
-        validateInput: (v) => {
-          try {
-            parseConf(v);
-            return undefined;
-          } catch (err) {
-            return (err as Error).message;
-          }
-        },
-      }),
-    );
-    await runWithConf(ctx, dag, parseConf(text));
+    // The trigger form: a field per param (with its rules), the raw JSON, the logical date, recent configurations.
+    TriggerPanel.show(ctx, await pickDag(ctx, arg, 'Choose a DAG to run with a configuration'));
   },
 
   'hangar.backfill': async (ctx, arg) => {

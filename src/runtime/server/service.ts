@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
 import type { DagBag } from '../processor/index.ts';
 import type { DagSpec } from '../processor/serialized.ts';
+import type { ParamSpec } from '../dag/params.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskTryRecord } from '../store/records.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { HangarXComBackend, loadKeyring, parseKeyMaterial, rotateXComKeys } from '../xcom/index.ts';
@@ -543,6 +544,16 @@ function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}\n… (${s.length - max} more characters)` : s;
 }
 
+/** A DAG's params for the trigger form: defaults as JSON (a Date becomes its ISO text), rules as declared. */
+function dagParams(values: Readonly<Record<string, unknown>>, specs: Readonly<Record<string, ParamSpec>>): P.DagParamInfo[] {
+  const names = [...new Set([...Object.keys(values), ...Object.keys(specs)])];
+  return names.map((name) => ({
+    name,
+    ...(Object.hasOwn(values, name) && values[name] !== undefined ? { default: JSON.parse(JSON.stringify(values[name]) ?? 'null') as unknown } : {}),
+    ...(specs[name] ? { schema: specs[name].schema } : {}),
+  }));
+}
+
 export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagListResult> {
   const paused = await rt.store.dags.paused();
   const now = rt.clock.now();
@@ -582,6 +593,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
         })),
       },
       groups: [...d.groups.values()].map((g) => ({ groupId: g.id, label: g.label, parent: g.parent, tooltip: g.tooltip ?? null, position: pos(g.position) })),
+      params: dagParams(d.params, d.paramSpecs),
     }))
     .sort((a, b) => a.dagId.localeCompare(b.dagId));
   return {

@@ -1,0 +1,234 @@
+/**
+ * The trigger form in a real VS Code (code-server + Chromium), from the packaged .vsix:
+ * "Hangar: Run DAG with Config..." on a DAG with params opens a field per param (defaults
+ * filled, descriptions shown); a value breaking a param's rule is marked under its field
+ * as it is typed and Trigger is refused with the runtime's message (no run is created);
+ * a conf typed in the JSON tab fills the fields, and Trigger with a logical date creates
+ * a run with exactly that conf (read back from the store); the configuration is then
+ * offered as a recent one; the form keeps its values when hidden and shown again; text
+ * contrast ≥ 4.5:1 in the dark and light themes (the measure of themes.e2e.ts).
+ *
+ *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/trigger.e2e.ts
+ *   (screenshots: test-results/e2e/trigger-*.png)
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import { packageHangarVsix, startWorkbench } from './harness.ts';
+import { contrastFailures, measure, panelFrame } from './contrast.ts';
+import type { Measured, Spec } from './contrast.ts';
+
+const DAG = `import { dag, param } from 'hangar';
+
+export const d = dag({
+  id: 'trigger_demo',
+  schedule: null,
+  description: 'Loads some rows into a table',
+  params: {
+    n: param(10, { type: 'integer', minimum: 1, maximum: 100, description: 'how many rows' }),
+    mode: param('fast', { enum: ['fast', 'slow'] }),
+    table: param(undefined as unknown as string, { type: 'string', pattern: '^[a-z_]+$', description: 'the target table' }),
+    dry: param(false, { type: 'boolean', description: 'only pretend' }),
+    tags: param(['daily'], { type: 'array', maxItems: 3 }),
+  },
+});
+d.task('load', async (ctx) => ctx.params);
+`;
+
+const SPECS: Spec[] = [
+  { name: 'title', text: '#title' },
+  { name: 'DAG description', text: '#dag-description' },
+  { name: 'rule hint', text: '.field[data-param="n"] .hint' },
+  { name: 'param description', text: '.field[data-param="n"] .description' },
+  { name: 'field error', text: '#err-n' },
+  { name: 'conf error', text: '#conf-error' },
+  { name: 'status', text: '#status' },
+];
+
+let scratch = '';
+let vsix = '';
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-trigger-'));
+  vsix = join(scratch, 'hangar.vsix');
+  packageHangarVsix(vsix);
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('trigger form (code-server)', { timeout: 600_000 }, () => {
+  test("a bad value is refused with the param's rule; a good conf triggers a run with that conf", async () => {
+    const workspace = join(scratch, 'ws');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
+    await writeFile(join(workspace, 'dags', 'trigger_demo.ts'), DAG);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'trigger_demo', { timeoutMs: 90_000 });
+      await vs.runCommand('Hangar: Run DAG with Config...');
+      await vs.pickQuickItem('trigger_demo');
+      const frame = vs.page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      await frame.locator('#p-n').waitFor({ timeout: 60_000 });
+      const value = (sel: string) =>
+        frame.locator(sel).evaluate((e) => (e as unknown as { value: string }).value);
+
+      // A field per param, defaults filled, descriptions shown.
+      assert.equal(await frame.locator('#title').innerText(), 'Trigger DAG: trigger_demo');
+      assert.deepEqual(
+        await frame
+          .locator('.field[data-param]')
+          .evaluateAll((fs) => fs.map((f) => f.getAttribute('data-param'))),
+        ['n', 'mode', 'dry', 'tags', 'table'],
+      );
+      assert.equal(await value('#p-n'), '10');
+      assert.equal(await value('#p-mode'), '"fast"');
+      assert.equal(await frame.locator('#p-n').evaluate((e) => e.tagName.toLowerCase()), 'vscode-textfield');
+      assert.equal(
+        await frame.locator('#p-mode').evaluate((e) => e.tagName.toLowerCase()),
+        'vscode-single-select',
+      );
+      assert.equal(await frame.locator('#p-dry').evaluate((e) => e.tagName.toLowerCase()), 'vscode-checkbox');
+      assert.equal(
+        await frame.locator('#p-tags').evaluate((e) => e.tagName.toLowerCase()),
+        'vscode-textarea',
+      );
+      assert.equal(await frame.locator('.field[data-param="n"] .description').innerText(), 'how many rows');
+      assert.equal(await frame.locator('.field[data-param="n"] .hint').innerText(), 'integer, ≥ 1, ≤ 100');
+      assert.equal(
+        await frame.locator('.field[data-param="dry"] .hint').count(),
+        0,
+        'a checkbox needs no type hint',
+      );
+      assert.equal(
+        await frame.locator('#err-table').innerText(),
+        'has no default: give a value',
+        'the required param is marked before anything is typed',
+      );
+
+      // A bad value: marked under its field as it is typed, and Trigger refused with the runtime's words.
+      await frame.locator('#p-table input').fill('orders');
+      assert.equal(await frame.locator('#err-table').innerText(), '');
+      await frame.locator('#p-n input').fill('0');
+      assert.equal(await frame.locator('#err-n').innerText(), '0 is less than the minimum of 1');
+      const runtimeSays =
+        'DAG "trigger_demo": param "n" (from the run\'s conf) 0 is less than the minimum of 1 — how many rows';
+      assert.equal(await frame.locator('#conf-error').innerText(), runtimeSays);
+      await frame.locator('#trigger').click();
+      assert.equal(
+        await frame.locator('#status').innerText(),
+        'Not triggered: the configuration breaks a rule (see above).',
+      );
+      await frame.locator('#p-table input').fill('Orders!');
+      assert.equal(
+        await frame.locator('#err-table').innerText(),
+        '"Orders!" does not match the pattern "^[a-z_]+$"',
+      );
+      await frame.locator('#tab-json').click();
+      const json = JSON.parse(await value('#conf-json')) as Record<string, unknown>;
+      assert.deepEqual(
+        json,
+        { n: 0, mode: 'fast', table: 'Orders!', dry: false, tags: ['daily'] },
+        'the JSON tab follows the fields',
+      );
+      await frame.locator('#tab-form').click();
+      await vs.screenshot('trigger-01-refused-dark');
+      const contrast: Record<string, Measured[]> = {
+        'Dark Modern': await measure(await panelFrame(vs, '#err-n'), SPECS),
+      };
+      const db = () => new DatabaseSync(join(workspace, '.hangar', 'hangar.db'), { readOnly: true });
+      const runsOf = () => {
+        const d = db();
+        try {
+          return d
+            .prepare('SELECT run_id, logical_date, conf FROM dag_runs WHERE dag_id = ?')
+            .all('trigger_demo') as { run_id: string; logical_date: string; conf: string }[];
+        } finally {
+          d.close();
+        }
+      };
+      assert.deepEqual(runsOf(), [], 'no run was created');
+
+      // A good conf typed as JSON fills the fields; Trigger creates a run with it.
+      await frame.locator('#tab-json').click();
+      const good = { n: 7, mode: 'slow', table: 'orders', dry: true, tags: ['daily', 'e2e'] };
+      await frame.locator('#conf-json textarea').fill(JSON.stringify(good));
+      assert.equal(await frame.locator('#conf-error').innerText(), '');
+      await frame.locator('#tab-form').click();
+      assert.equal(await value('#p-n'), '7');
+      assert.equal(await value('#p-mode'), '"slow"');
+      assert.equal(
+        await frame.locator('#p-dry').evaluate((e) => (e as unknown as { checked: boolean }).checked),
+        true,
+      );
+      await frame.locator('#logical-date input').fill('2024-03-01T06:00:00Z');
+      await frame.locator('#trigger').click();
+      await frame.locator('#status', { hasText: 'Triggered run' }).waitFor({ timeout: 30_000 });
+      assert.match(
+        await frame.locator('#status').innerText(),
+        /^Triggered run manual__2024-03-01T06:00:00\+00:00 \(logical date 2024-03-01T06:00:00(\.000)?Z\)\.$/,
+      );
+      const runs = runsOf();
+      assert.equal(runs.length, 1);
+      assert.equal(runs[0]!.run_id, 'manual__2024-03-01T06:00:00+00:00');
+      assert.deepEqual(JSON.parse(runs[0]!.conf), good, 'the run has the conf of the form');
+      await vs.waitForNotification(/run .* of trigger_demo succeeded/, { timeoutMs: 120_000 });
+
+      // The configuration is offered again; the form keeps its values when hidden.
+      await frame.locator('#recent').waitFor({ timeout: 10_000 });
+      assert.equal(
+        await frame.locator('#recent vscode-option').count(),
+        2,
+        'a placeholder and the configuration just triggered',
+      );
+      await frame.locator('#p-n input').fill('8');
+      await vs.openFile('hangar.json');
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Trigger: trigger_demo' }).click();
+      await frame.locator('#p-n').waitFor({ timeout: 30_000 });
+      assert.equal(await value('#p-n'), '8', 'kept when hidden');
+      assert.equal(await value('#p-table'), 'orders');
+      assert.match(
+        await frame.locator('#status').innerText(),
+        /^Triggered run manual__2024-03-01T06:00:00\+00:00/,
+        'the outcome is kept too',
+      );
+      // Choosing the recent configuration puts its values back (7, not the 8 typed since).
+      await frame.locator('#recent').click();
+      await frame.locator('#recent li.option[data-index="1"]').click();
+      assert.equal(await value('#p-n'), '7');
+      assert.deepEqual(JSON.parse(await value('#conf-json')), good);
+      await vs.screenshot('trigger-02-triggered-dark');
+
+      // Light theme.
+      await frame.locator('#p-n input').fill('0');
+      await vs.runCommand('Preferences: Color Theme');
+      await vs.typeInQuickInput('Light Modern', { replace: true });
+      await vs.pickQuickItem('Light Modern');
+      await vs.page.waitForFunction(
+        `document.querySelector('.monaco-workbench')?.classList.contains('vs')`,
+        undefined,
+        { timeout: 30_000 },
+      );
+      await frame
+        .locator('body[data-vscode-theme-kind="vscode-light"]')
+        .waitFor({ state: 'attached', timeout: 30_000 });
+      await frame.locator('#trigger').click();
+      await new Promise((r) => setTimeout(r, 300)); // let the new variables paint before the screenshot
+      await vs.screenshot('trigger-03-refused-light');
+      contrast['Light Modern'] = await measure(await panelFrame(vs, '#err-n'), SPECS);
+      await writeFile(join(vs.resultsDir, 'trigger-contrast.json'), JSON.stringify(contrast, null, 2));
+      const failures = Object.entries(contrast).flatMap(([where, list]) => contrastFailures(where, list));
+      assert.deepEqual(failures, [], `text below 4.5:1 contrast:\n${failures.join('\n')}`);
+    } catch (e) {
+      await vs.collectDiagnostics('trigger-failure').catch(() => undefined);
+      throw e;
+    } finally {
+      await vs.stop();
+    }
+  });
+});
