@@ -285,20 +285,6 @@ export function logRefMatches(ref: LogRef, e: { dagId: string; runId: string; ta
 
 // ------------------------------------------------------------------ command input
 
-/** Parses the run configuration typed in "Run DAG with Config…": a JSON object, or a clear error. */
-export function parseConf(text: string): Record<string, unknown> {
-  const t = text.trim();
-  if (t === '') return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(t);
-  } catch (err) {
-    throw new Error(`The run configuration is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`The run configuration must be a JSON object like {"key": "value"}, not ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
-  return v as Record<string, unknown>;
-}
-
 /** Parses a date typed for Backfill (YYYY-MM-DD or full ISO, UTC); returns an ISO string or throws naming the field. */
 export function parseDateInput(text: string, what: string): string {
   const t = text.trim();

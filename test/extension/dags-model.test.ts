@@ -13,7 +13,6 @@ import {
   logRefMatches,
   logUriParts,
   nextKeyId,
-  parseConf,
   parseDateInput,
   parseLogQuery,
   schedulerStatus,
@@ -143,12 +142,6 @@ describe('log documents', () => {
 });
 
 describe('command input', () => {
-  test('run configuration must be a JSON object', () => {
-    assert.deepEqual(parseConf(' {"a": 1} '), { a: 1 });
-    assert.deepEqual(parseConf(''), {});
-    assert.throws(() => parseConf('[1]'), /must be a JSON object .* not an array/);
-    assert.throws(() => parseConf('{a:1}'), /not valid JSON/);
-  });
 
   test('backfill dates', () => {
     assert.equal(parseDateInput('2024-01-31', 'From date'), '2024-01-31T00:00:00.000Z');
