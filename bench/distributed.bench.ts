@@ -10,13 +10,18 @@
  *  (c) the time from a task's end on one worker to its downstream task starting (its process
  *      running it) on a worker: median and p99 over a chain.
  *
+ * With (a), what a try costs wherever it goes: CPU time per task of each process kind on this
+ * machine (the scheduler, the workers and their task processes, PostgreSQL, Redis, and this
+ * process, which runs s3rver), read from /proc around one run, and the store's transactions per
+ * task (pg_stat_database). Less sensitive to a busy machine than the wall times.
+ *
  * Times of Hangar runs are the run's own (start to end, from the store). Each figure is the
  * median of HANGAR_BENCH_RUNS (default 3) runs.
  *
  *   node bench/distributed.bench.ts     (HANGAR_BENCH_RUNS=3  HANGAR_BENCH_NOOP=400  HANGAR_BENCH_WORKERS=1,2,4,8)
  */
 import { fork } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../src/runtime/store/store.ts';
@@ -99,6 +104,62 @@ process.on('message', async () => { await w.close(); process.exit(0); });`,
   return seconds;
 }
 
+/** CPU seconds (user + system) of every process on this machine now, by pid, with its command line. */
+function cpuByPid(): Map<number, { cmd: string; cpu: number }> {
+  const hz = 100; // USER_HZ on Linux
+  const out = new Map<number, { cmd: string; cpu: number }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      out.set(Number(d), { cmd, cpu: (Number(f[11]) + Number(f[12])) / hz });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function kindOf(pid: number, cmd: string): string | undefined {
+  if (pid === process.pid) return 'bench (s3rver)';
+  if (cmd.startsWith('postgres')) return 'PostgreSQL';
+  if (cmd.includes('redis-server')) return 'Redis';
+  if (/worker\.(mjs|ts)/.test(cmd)) return 'task processes';
+  if (cmd.includes(' worker ')) return 'hangar worker';
+  if (cmd.includes(' run ')) return 'scheduler (hangar run)';
+  return undefined;
+}
+
+/**
+ * Runs `fn` and returns the CPU each process kind used meanwhile. Processes that end during the
+ * run (the `hangar run` itself) are sampled every 50 ms, so their last reading counts.
+ */
+async function cpuDuring(fn: () => Promise<void>): Promise<Map<string, number>> {
+  const first = cpuByPid();
+  const last = new Map(first);
+  // A process that has exited (not yet reaped) has an empty command line: keep the one seen before.
+  const note = () => {
+    for (const [pid, v] of cpuByPid())
+      last.set(pid, { cmd: v.cmd || (last.get(pid)?.cmd ?? ''), cpu: v.cpu });
+  };
+  const timer = setInterval(note, 50);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  note();
+  const by = new Map<string, number>();
+  for (const [pid, v] of last) {
+    const kind = kindOf(pid, v.cmd);
+    if (!kind) continue;
+    by.set(kind, (by.get(kind) ?? 0) + v.cpu - (first.get(pid)?.cpu ?? 0));
+  }
+  return by;
+}
+
 async function setWorkers(dep: Deployment, n: number): Promise<void> {
   const running = dep.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
   for (const w of running.slice(n)) w.child.kill('SIGTERM');
@@ -140,7 +201,24 @@ try {
   console.log(`(a) ${NOOP} no-op tasks, ${THROUGHPUT_WORKERS} workers × ${CONCURRENCY}`);
   console.log(`    raw BullMQ (floor): ${median(floor).toFixed(2)} s, ${floorRate.toFixed(0)} jobs/s`);
   console.log(`    Hangar:             ${median(hangar).toFixed(2)} s, ${hangarRate.toFixed(0)} tasks/s`);
-  console.log(`    ratio: ${(hangarRate / floorRate).toFixed(3)} of the floor (goal ≥ 0.5)\n`);
+  console.log(`    ratio: ${(hangarRate / floorRate).toFixed(3)} of the floor (goal ≥ 0.5)`);
+  const commits = async () =>
+    Number(
+      (await store.sql.get<{ n: number }>(
+        'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+      ))!.n,
+    );
+  // pg_stat_database is updated when a backend reports (about every second): let it settle around the run.
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = await commits();
+  const cpu = await cpuDuring(async () => void (await runDag(dep, store, 'noop')));
+  await new Promise((r) => setTimeout(r, 1500));
+  const perTask = (x: number) => `${((x / NOOP) * 1000).toFixed(1)} ms`;
+  const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+  console.log(`    CPU per task (one more run): ${perTask(total)} in all`);
+  for (const [kind, v] of [...cpu].sort((a, b) => b[1] - a[1]))
+    console.log(`      ${kind.padEnd(24)} ${perTask(v)}`);
+  console.log(`    store transactions per task: ${(((await commits()) - before) / NOOP).toFixed(1)}\n`);
 
   // (b) scaling
   console.log(`(b) 400 tasks awaiting 100 ms each`);
