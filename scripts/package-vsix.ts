@@ -115,7 +115,12 @@ async function addTsPlugin(vsix: string): Promise<void> {
           const chunks: Buffer[] = [];
           stream.on('data', (c) => chunks.push(c as Buffer));
           stream.on('end', () => {
-            zip.addBuffer(Buffer.concat(chunks), entry.fileName, { mtime: entry.getLastModDate() });
+            // Keep the Unix mode (dist/bin/esbuild must stay executable).
+            const mode = entry.externalFileAttributes >>> 16;
+            zip.addBuffer(Buffer.concat(chunks), entry.fileName, {
+              mtime: entry.getLastModDate(),
+              ...(mode ? { mode } : {}),
+            });
             reader.readEntry();
           });
         });
@@ -140,6 +145,7 @@ async function addTsPlugin(vsix: string): Promise<void> {
 // The parts of yauzl's and yazl's APIs used above (neither ships types).
 interface ZipEntry {
   fileName: string;
+  externalFileAttributes: number;
   getLastModDate(): Date;
 }
 interface ZipReader {
@@ -153,7 +159,7 @@ interface Yauzl {
   open(path: string, options: { lazyEntries: boolean }, cb: (err: Error | null, reader?: ZipReader) => void): void;
 }
 interface ZipWriter {
-  addBuffer(data: Buffer, name: string, options?: { mtime?: Date }): void;
+  addBuffer(data: Buffer, name: string, options?: { mtime?: Date; mode?: number }): void;
   end(): void;
   outputStream: NodeJS.ReadableStream;
 }
