@@ -16,6 +16,7 @@ import type { HangarContext } from './context.ts';
 /** TypeScript's 2307 (and 2792 under classic resolution) for `hangar` or `hangar/…`. */
 const MISSING_HANGAR = /^Cannot find module 'hangar(?:\/[^']*)?'/;
 const NEVER_KEY = 'hangar.types.neverAsk';
+const RELOAD_PROJECTS = 'typescript.reloadProjects';
 
 export const ADD_TYPES_PROMPT =
   'Hangar can add its type declarations to this folder: writes .hangar/types and a paths entry in tsconfig.json';
@@ -61,6 +62,19 @@ export class TypesPrompt {
       });
   }
 
+  /**
+   * A file already in TypeScript's inferred project does not always move to the new
+   * tsconfig.json by itself (not in code-server, seen in test/e2e/types.e2e.ts):
+   * "TypeScript: Reload Project" makes it, when that command exists.
+   */
+  private async reloadTypeScript(): Promise<void> {
+    const commands = await vscode.commands.getCommands(true);
+    if (!commands.includes(RELOAD_PROJECTS)) return;
+    await vscode.commands.executeCommand(RELOAD_PROJECTS).then(undefined, (err: unknown) => {
+      this.ctx.log.warn(`${RELOAD_PROJECTS} failed: ${(err as Error).message}`);
+    });
+  }
+
   private add(folder: string): void {
     const dagsFolder =
       this.ctx.client.info?.dagsFolder ??
@@ -72,6 +86,7 @@ export class TypesPrompt {
       });
       this.ctx.log.info(`Added Hangar's type declarations to ${folder}: ${written.join(', ')}`);
       void vscode.window.showInformationMessage(`Hangar wrote ${written.join(' and ')} in ${folder}.`);
+      void this.reloadTypeScript();
     } catch (err) {
       const message = (err as Error).message;
       this.ctx.log.error(`Adding Hangar's type declarations to ${folder} failed: ${message}`);
