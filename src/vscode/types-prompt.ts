@@ -16,7 +16,7 @@ import type { HangarContext } from './context.ts';
 /** TypeScript's 2307 (and 2792 under classic resolution) for `hangar` or `hangar/…`. */
 const MISSING_HANGAR = /^Cannot find module 'hangar(?:\/[^']*)?'/;
 const NEVER_KEY = 'hangar.types.neverAsk';
-const RELOAD_PROJECTS = 'typescript.reloadProjects';
+const RESTART_TS_SERVER = 'typescript.restartTsServer';
 
 export const ADD_TYPES_PROMPT =
   'Hangar can add its type declarations to this folder: writes .hangar/types and a paths entry in tsconfig.json';
@@ -63,15 +63,16 @@ export class TypesPrompt {
   }
 
   /**
-   * A file already in TypeScript's inferred project does not always move to the new
-   * tsconfig.json by itself (not in code-server, seen in test/e2e/types.e2e.ts):
-   * "TypeScript: Reload Project" makes it, when that command exists.
+   * A file already open in TypeScript's inferred project does not move to the new
+   * tsconfig.json by itself, nor on "TypeScript: Reload Project": tsserver keeps its
+   * cached "no tsconfig.json here" while no watcher event says otherwise (seen in
+   * code-server, test/e2e/types.e2e.ts). "TypeScript: Restart TS Server" starts afresh.
    */
   private async reloadTypeScript(): Promise<void> {
     const commands = await vscode.commands.getCommands(true);
-    if (!commands.includes(RELOAD_PROJECTS)) return;
-    await vscode.commands.executeCommand(RELOAD_PROJECTS).then(undefined, (err: unknown) => {
-      this.ctx.log.warn(`${RELOAD_PROJECTS} failed: ${(err as Error).message}`);
+    if (!commands.includes(RESTART_TS_SERVER)) return;
+    await vscode.commands.executeCommand(RESTART_TS_SERVER).then(undefined, (err: unknown) => {
+      this.ctx.log.warn(`${RESTART_TS_SERVER} failed: ${(err as Error).message}`);
     });
   }
 

@@ -148,7 +148,8 @@ test(
     const vs = await startWorkbench({
       workspace,
       extensions: [vsix],
-      settings: { 'hangar.dagsFolder': 'flows' },
+      // tsserver's verbose log lands in the failure diagnostics (test-results/e2e/types-prompt/vscode-logs).
+      settings: { 'hangar.dagsFolder': 'flows', 'typescript.tsserver.log': 'verbose' },
     });
     try {
       await vs.openFile('flows/etl.ts');
