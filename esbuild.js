@@ -22,6 +22,21 @@ if (existsSync('src/extension.ts')) {
   });
 }
 
+// The TypeScript server plugin (contributes.typescriptServerPlugins): CommonJS, tsserver require()s it
+// and wants module.exports to be the factory; scripts/package-vsix.ts ships it as node_modules/hangar-ts-plugin.
+if (existsSync('src/ts-plugin/index.ts')) {
+  targets.push({
+    ...common,
+    entryPoints: ['src/ts-plugin/index.ts'],
+    outfile: 'dist/ts-plugin/index.cjs',
+    format: 'cjs',
+    platform: 'node',
+    target: 'node18',
+    external: ['typescript'],
+    footer: { js: 'module.exports = module.exports.default;' },
+  });
+}
+
 targets.push({
   ...common,
   entryPoints: {

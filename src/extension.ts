@@ -9,6 +9,7 @@ import { HangarContext } from './vscode/context.ts';
 import { LOG_SCHEME } from './vscode/dags-model.ts';
 import { watchDebugSessions } from './vscode/debug.ts';
 import { registerXComDocuments } from './vscode/panels/xcom-documents.ts';
+import { TypesPrompt } from './vscode/types-prompt.ts';
 
 let current: HangarContext | undefined;
 
@@ -35,6 +36,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, ctx.logs),
       registerXComDocuments(ctx.client),
       ...ctx.authoring.register(),
+      ...new TypesPrompt(ctx).register(),
       watchDebugSessions(ctx),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (!vscode.workspace.isTrusted || !ctx.isDagFile(doc.uri)) return;

@@ -1,7 +1,7 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { initTsconfig, installTypes } from './editor-types.ts';
 
 /** The root of the installed Hangar package (where package.json says "name": "hangar"). */
 export function hangarPackageRoot(): string {
@@ -48,36 +48,6 @@ exampleEtl.task(
 );
 `;
 
-/**
- * Installs Hangar's type declarations (and Node's) under .hangar/types so the
- * editor type-checks DAG files against the API with nothing else to install.
- */
-export function installTypes(workspace: string): string {
-  const root = hangarPackageRoot();
-  const src = join(root, 'dist', 'types');
-  if (!existsSync(src))
-    throw new Error(`Hangar's type declarations are missing (${src}); run "npm run build" in ${root}`);
-  const target = join(workspace, '.hangar', 'types');
-  const hangarTypes = join(target, 'hangar');
-  mkdirSync(hangarTypes, { recursive: true });
-  for (const f of readdirSync(src)) {
-    if (!f.endsWith('.d.ts')) continue;
-    // Relative imports in the declarations name .ts files; point them at the .d.ts beside them.
-    const text = readFileSync(join(src, f), 'utf8').replace(
-      /(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g,
-      '$1.js$2',
-    );
-    writeFileSync(join(hangarTypes, f), text);
-  }
-  try {
-    const nodeTypes = dirname(createRequire(join(root, 'package.json')).resolve('@types/node/package.json'));
-    cpSync(nodeTypes, join(target, 'node'), { recursive: true });
-  } catch {
-    // Without @types/node, DAG files still type-check as long as they do not import node: modules.
-  }
-  return target;
-}
-
 export function initWorkspace(dir: string): string[] {
   const ws = resolve(dir);
   mkdirSync(ws, { recursive: true });
@@ -94,31 +64,9 @@ export function initWorkspace(dir: string): string[] {
     JSON.stringify({ dagsFolder: 'dags', parallelism: 8, xcom: { backend: 'database' } }, null, 2) + '\n',
   );
   write('dags/example_etl.ts', EXAMPLE_DAG);
-  write(
-    'tsconfig.json',
-    JSON.stringify(
-      {
-        compilerOptions: {
-          target: 'ES2023',
-          lib: ['ES2023'],
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          allowImportingTsExtensions: true,
-          typeRoots: ['./.hangar/types'],
-          types: ['node'],
-          paths: { hangar: ['./.hangar/types/hangar/index.d.ts'] },
-        },
-        include: ['dags/**/*.ts'],
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  write('tsconfig.json', initTsconfig());
   write('.gitignore', '.hangar/\n');
-  installTypes(ws);
+  installTypes(ws, hangarPackageRoot());
   created.push('.hangar/types/');
   return created;
 }
