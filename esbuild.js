@@ -31,6 +31,7 @@ targets.push({
     processor: 'src/runtime/processor/child.ts',
     // `hangar/testing` (package.json "exports"): the runtime, for users' own tests.
     testing: 'src/runtime/testing/index.ts',
+    'task-test': 'src/runtime/testing/task-test-main.ts',
   },
   outdir: 'dist/runtime',
   outExtension: { '.js': '.mjs' },

@@ -17,6 +17,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deepStrictEqual } from 'node:assert/strict';
 import type { HangarConfigFile } from '../config.ts';
 import { Runtime } from '../runtime.ts';
@@ -56,6 +57,11 @@ export interface TestDagOptions {
   readonly date?: Date | string;
   /** hangar.json settings to override (e.g. `{ xcom: { backend: 'file' } }`). The store and the executor are not settable. */
   readonly config?: Omit<Partial<HangarConfigFile>, 'store' | 'executor' | 'dagsFolder'>;
+  /**
+   * `in-process` (default): tasks run in the test's process, where a debugger stops at breakpoints.
+   * `isolated`: a worker process per try (a task that exits or hangs fails alone; the Test Explorer's choice).
+   */
+  readonly executor?: 'in-process' | 'isolated';
 }
 
 export interface RunOptions {
@@ -86,6 +92,8 @@ export interface TestTaskRun extends TestRun {
   readonly taskState: TaskState;
   /** Its error (stack), null when it succeeded. */
   readonly error: string | null;
+  /** Where it threw: the first frame of the error's stack in the DAG file (else in another workspace file), 1-based. */
+  readonly errorAt: SourceLocation | null;
   /** Its return value (the `return_value` XCom), undefined when none. */
   readonly value: unknown;
   /** Its log. */
@@ -121,6 +129,51 @@ export interface DagTest {
   logs(taskId: string, options?: { runId?: string; mapIndex?: number }): Promise<string>;
   /** Closes the runtime and removes the temporary folder. */
   close(): Promise<void>;
+}
+
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * The first frame of a (source-mapped) stack in `file`, else the first in a file under `workspace`
+ * outside node_modules: where a task threw, in the user's code.
+ */
+export function errorLocation(stack: string, file: string, workspace?: string): SourceLocation | null {
+  let fallback: SourceLocation | null = null;
+  for (const line of stack.split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    let f = m[1]!;
+    if (f.startsWith('file://')) f = decodeURIComponent(new URL(f).pathname);
+    const at = { file: f, line: Number(m[2]), column: Number(m[3]) };
+    if (f === file) return at;
+    if (
+      !fallback &&
+      workspace &&
+      f.startsWith(workspace + '/') &&
+      !f.includes('/node_modules/') &&
+      !f.includes('/.hangar/')
+    )
+      fallback = at;
+  }
+  return fallback;
+}
+
+/** The program that runs one task test in a process of its own (bundled next to this module, or its TypeScript source). */
+export function taskTestProgram(): string {
+  for (const name of [
+    './task-test.mjs',
+    './testing/task-test-main.ts',
+    './task-test-main.ts',
+    '../testing/task-test-main.ts',
+  ]) {
+    const p = fileURLToPath(new URL(name, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error('Cannot find the Hangar task test program (task-test.mjs or task-test-main.ts)');
 }
 
 /** An error loading the DAG file: the messages carry file:line:column. */
@@ -163,7 +216,7 @@ export async function testDag(file: string, options: TestDagOptions = {}): Promi
   try {
     rt = await Runtime.open(workspace, {
       // Only the file's folder is parsed; the executor runs tasks in this process.
-      config: { ...options.config, dagsFolder: dirname(abs), executor: 'in-process' },
+      config: { ...options.config, dagsFolder: dirname(abs), executor: options.executor ?? 'in-process' },
       placement: { stateDir },
       clock: options.clock,
     });
@@ -306,11 +359,13 @@ export async function testDag(file: string, options: TestDagOptions = {}): Promi
       });
       lastRunId = run.run_id;
       const s = await summary(run);
+      const error = s.errors[taskId] ?? null;
       return {
         ...s,
         taskId,
         taskState: s.states[taskId] ?? null,
-        error: s.errors[taskId] ?? null,
+        error,
+        errorAt: error ? errorLocation(error, abs, workspace) : null,
         value: await xcom(taskId),
         log: await logs(taskId),
       };
