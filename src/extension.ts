@@ -9,6 +9,7 @@ import { HangarContext } from './vscode/context.ts';
 import { LOG_SCHEME } from './vscode/dags-model.ts';
 import { watchDebugSessions } from './vscode/debug.ts';
 import { registerXComDocuments } from './vscode/panels/xcom-documents.ts';
+import { DagTests } from './vscode/testing.ts';
 
 let current: HangarContext | undefined;
 
@@ -36,6 +37,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       registerXComDocuments(ctx.client),
       ...ctx.authoring.register(),
       watchDebugSessions(ctx),
+      new DagTests(ctx),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (!vscode.workspace.isTrusted || !ctx.isDagFile(doc.uri)) return;
         if (!ctx.client.isRunning && !ctx.isHangarWorkspace) return;
