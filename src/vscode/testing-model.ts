@@ -36,19 +36,23 @@ export type TestTarget =
   | { readonly kind: 'dag'; readonly dagId: string }
   | { readonly kind: 'task'; readonly dagId: string; readonly taskId: string };
 
-const SEP = '\u0000';
-
-export const fileTestId = (file: string): string => `file${SEP}${file}`;
-export const loadTestId = (file: string): string => `load${SEP}${file}`;
-export const dagTestId = (dagId: string): string => `dag${SEP}${dagId}`;
-export const taskTestId = (dagId: string, taskId: string): string => `task${SEP}${dagId}${SEP}${taskId}`;
+// VS Code forbids \0 in test ids. Ids of DAGs and tasks never hold "/" (letters, digits, _ . -).
+export const fileTestId = (file: string): string => `file:${file}`;
+export const loadTestId = (file: string): string => `load:${file}`;
+export const dagTestId = (dagId: string): string => `dag:${dagId}`;
+export const taskTestId = (dagId: string, taskId: string): string => `task:${dagId}/${taskId}`;
 
 export function parseTestId(id: string): TestTarget | undefined {
-  const [kind, a, b] = id.split(SEP);
-  if (!a) return undefined;
-  if (kind === 'file' || kind === 'load') return { kind, file: a };
-  if (kind === 'dag') return { kind, dagId: a };
-  if (kind === 'task' && b) return { kind, dagId: a, taskId: b };
+  const colon = id.indexOf(':');
+  if (colon < 0) return undefined;
+  const kind = id.slice(0, colon);
+  const rest = id.slice(colon + 1);
+  if (!rest) return undefined;
+  if (kind === 'file' || kind === 'load') return { kind, file: rest };
+  if (kind === 'dag') return { kind, dagId: rest };
+  const slash = rest.indexOf('/');
+  if (kind === 'task' && slash > 0 && slash < rest.length - 1)
+    return { kind, dagId: rest.slice(0, slash), taskId: rest.slice(slash + 1) };
   return undefined;
 }
 

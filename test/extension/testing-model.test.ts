@@ -67,6 +67,9 @@ test('test ids say what they test', () => {
   assert.deepEqual(parseTestId(taskTestId('etl', 'load')), { kind: 'task', dagId: 'etl', taskId: 'load' });
   assert.deepEqual(parseTestId(loadTestId('/w/dags/a.ts')), { kind: 'load', file: '/w/dags/a.ts' });
   assert.equal(parseTestId('something else'), undefined);
+  assert.equal(parseTestId('task:etl'), undefined);
+  for (const id of [taskTestId('etl', 'load'), loadTestId('/w/dags/a.ts')])
+    assert.ok(!id.includes('\u0000'), 'VS Code refuses \\0 in test ids');
 });
 
 test('output for the Test Results terminal has CRLF line ends', () => {
