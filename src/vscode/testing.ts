@@ -74,27 +74,49 @@ export class DagTests implements vscode.Disposable {
     );
   }
 
+  /** The item of an id: the one already shown (so a run that holds it reports on what is shown), else a new one. */
+  private item(
+    id: string,
+    label: string,
+    uri: vscode.Uri,
+    known: Map<string, vscode.TestItem>,
+  ): vscode.TestItem {
+    const old = known.get(id);
+    if (old && old.uri?.toString() === uri.toString()) {
+      old.label = label;
+      return old;
+    }
+    return this.controller.createTestItem(id, label, uri);
+  }
+
   /** Rebuilds the items from a DAG list (the runtime's, after every load). */
   update(list: DagListResult): void {
     const ws = this.ctx.workspace ?? '';
+    const known = new Map<string, vscode.TestItem>();
+    const gather = (i: vscode.TestItem) => {
+      known.set(i.id, i);
+      i.children.forEach(gather);
+    };
+    this.controller.items.forEach(gather);
     const files: vscode.TestItem[] = [];
     for (const f of testTree(list)) {
       const uri = vscode.Uri.file(f.file);
-      const file = this.controller.createTestItem(f.id, relative(ws, f.file) || f.file, uri);
-      const load = this.controller.createTestItem(f.loadId, 'DAG loads', uri);
+      const file = this.item(f.id, relative(ws, f.file) || f.file, uri, known);
+      const load = this.item(f.loadId, 'DAG loads', uri, known);
       load.range = range(f.dags[0]?.position ?? null) ?? new vscode.Range(0, 0, 0, 0);
       load.sortText = '0';
       const children: vscode.TestItem[] = [load];
       for (const d of f.dags) {
-        const dag = this.controller.createTestItem(d.id, d.dagId, uri);
+        const dag = this.item(d.id, d.dagId, uri, known);
         dag.range = range(d.position);
         dag.sortText = `1${d.dagId}`;
         dag.children.replace(
           d.tasks.map((t, i) => {
-            const task = this.controller.createTestItem(
+            const task = this.item(
               t.id,
               t.taskId,
               t.position ? vscode.Uri.file(t.position.file) : uri,
+              known,
             );
             task.range = range(t.position);
             task.sortText = String(i).padStart(5, '0');
