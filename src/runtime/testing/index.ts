@@ -57,11 +57,6 @@ export interface TestDagOptions {
   readonly date?: Date | string;
   /** hangar.json settings to override (e.g. `{ xcom: { backend: 'file' } }`). The store and the executor are not settable. */
   readonly config?: Omit<Partial<HangarConfigFile>, 'store' | 'executor' | 'dagsFolder'>;
-  /**
-   * `in-process` (default): tasks run in the test's process, where a debugger stops at breakpoints.
-   * `isolated`: a worker process per try (a task that exits or hangs fails alone; the Test Explorer's choice).
-   */
-  readonly executor?: 'in-process' | 'isolated';
 }
 
 export interface RunOptions {
@@ -216,7 +211,7 @@ export async function testDag(file: string, options: TestDagOptions = {}): Promi
   try {
     rt = await Runtime.open(workspace, {
       // Only the file's folder is parsed; the executor runs tasks in this process.
-      config: { ...options.config, dagsFolder: dirname(abs), executor: options.executor ?? 'in-process' },
+      config: { ...options.config, dagsFolder: dirname(abs), executor: 'in-process' },
       placement: { stateDir },
       clock: options.clock,
     });
