@@ -140,3 +140,24 @@ test('examples/tests/etl.test.ts passes under `node --test`, run from the exampl
   assert.match(r.stdout, /ℹ pass 3/);
   assert.match(r.stdout, /ℹ fail 0/);
 });
+
+test('errorLocation: the first frame in the DAG file, else the first in the workspace outside node_modules', async () => {
+  const { errorLocation } = await import('../../src/runtime/testing/index.ts');
+  const stack = [
+    'Error: nope',
+    '    at check (/w/node_modules/lib/index.js:3:9)',
+    '    at helper (/w/lib/helpers.ts:10:5)',
+    '    at file:///w/dags/etl.ts:24:11',
+  ].join('\n');
+  assert.deepEqual(errorLocation(stack, '/w/dags/etl.ts', '/w'), {
+    file: '/w/dags/etl.ts',
+    line: 24,
+    column: 11,
+  });
+  assert.deepEqual(errorLocation(stack, '/w/dags/other.ts', '/w'), {
+    file: '/w/lib/helpers.ts',
+    line: 10,
+    column: 5,
+  });
+  assert.equal(errorLocation(stack, '/w/dags/other.ts'), null);
+});
