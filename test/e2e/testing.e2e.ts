@@ -59,31 +59,27 @@ interface Row {
   aria: string;
 }
 
-/** The Test Explorer's rows with their result icons. */
+/** The Test Explorer's rows: their aria labels are "label (state)", e.g. "extract (Passed)". */
 async function rows(vs: Workbench): Promise<Row[]> {
-  return vs.page
-    .locator('.pane .test-explorer .monaco-list-row, .pane .monaco-list-row[aria-label]')
+  const raw = await vs.page
+    .locator('.monaco-list-row[aria-label]')
+    .filter({ has: vs.page.locator('.computed-state') })
     .evaluateAll((els) =>
-      els
-        .filter(
-          (el) =>
-            el.closest('.test-explorer, .testing-explorer, [id*="workbench.view.testing"]') !== null ||
-            el.querySelector('.computed-state') !== null,
-        )
-        .map((el) => {
-          const html = el.innerHTML;
-          return {
-            label: (el.querySelector('.label-name, .monaco-highlighted-label')?.textContent ?? '').trim(),
-            level: Number(el.getAttribute('aria-level') ?? '1'),
-            state: /testing-passed-icon/.test(html)
-              ? 'passed'
-              : /testing-failed-icon|testing-error-icon/.test(html)
-                ? 'failed'
-                : 'other',
-            aria: el.getAttribute('aria-label') ?? '',
-          } as const;
-        }),
+      els.map((el) => ({
+        aria: el.getAttribute('aria-label') ?? '',
+        level: Number(el.getAttribute('aria-level') ?? '1'),
+      })),
     );
+  return raw.map(({ aria, level }) => {
+    const m = /^(.*) \(([^()]*)\)$/.exec(aria);
+    const status = m?.[2] ?? '';
+    return {
+      label: m?.[1] ?? aria,
+      level,
+      state: /passed/i.test(status) ? 'passed' : /failed|errored/i.test(status) ? 'failed' : 'other',
+      aria,
+    };
+  });
 }
 
 async function waitForRows(
@@ -110,8 +106,7 @@ async function expandAll(vs: Workbench): Promise<void> {
       .locator('.monaco-list-row[aria-expanded="false"]')
       .filter({ has: vs.page.locator('.computed-state') });
     if ((await collapsed.count()) === 0) return;
-    await collapsed.first().click();
-    await vs.page.keyboard.press('ArrowRight');
+    await collapsed.first().locator('.monaco-tl-twistie').click();
     await delay(200);
   }
 }
