@@ -71,7 +71,7 @@ async function rows(vs: Workbench): Promise<Row[]> {
       })),
     );
   return raw.map(({ aria, level }) => {
-    const m = /^(.*) \(([^()]*)\)$/.exec(aria);
+    const m = /^(.*?) \(([^()]*)\)(?:, .*)?$/.exec(aria); // "explode (Failed), in 1.1s"
     const status = m?.[2] ?? '';
     return {
       label: m?.[1] ?? aria,
