@@ -150,7 +150,8 @@ test(
       assert.equal(done.find((x) => x.label === 'extract')?.state, 'passed', JSON.stringify(done));
       assert.equal(done.find((x) => x.label === 'explode')?.state, 'failed', JSON.stringify(done));
       const loads = done
-        .filter((x) => x.label === 'DAG loads')
+        // The Test Results view lists the same names without a state: the explorer's rows only.
+        .filter((x) => x.label === 'DAG loads' && x.state !== 'other')
         .map((x) => x.state)
         .sort();
       assert.deepEqual(loads, ['failed', 'passed'], JSON.stringify(done));
