@@ -156,54 +156,32 @@ test(
         .sort();
       assert.deepEqual(loads, ['failed', 'passed'], JSON.stringify(done));
 
-      // The failure's message is shown at the line that threw (an inline message on it in the editor).
-      await vs.openFile('dags/etl.ts');
-      const line = vs.page
-        .locator('.part.editor .monaco-editor .view-line', {
-          hasText: "throw new Error('kaboom in explode')",
-        })
-        .first();
-      await line.waitFor({ state: 'visible', timeout: 20_000 });
-      const inline = vs.page.locator('.part.editor .monaco-editor .view-line', {
-        hasText: 'kaboom in explode',
-      });
-      const deadline = Date.now() + 30_000;
-      let texts: string[] = [];
-      while (Date.now() < deadline) {
-        texts = await inline.allInnerTexts();
-        if (
-          texts.some((t) =>
-            /throw new Error\('kaboom in explode'\);.*kaboom in explode/.test(t.replace(/\u00a0/g, ' ')),
-          )
-        )
-          break;
-        await delay(300);
-      }
-      await vs.screenshot('testing-03-failure-at-line');
-      assert.ok(
-        texts.some((t) =>
-          /throw new Error\('kaboom in explode'\);.*kaboom in explode/.test(t.replace(/\u00a0/g, ' ')),
-        ),
-        JSON.stringify(texts),
-      );
-
-      await vs.openFile('dags/broken.ts');
-      const brokenLine = vs.page.locator('.part.editor .monaco-editor .view-line', {
-        hasText: "throw new Error('broken at import')",
-      });
-      let brokenTexts: string[] = [];
-      const until = Date.now() + 30_000;
-      while (Date.now() < until) {
-        brokenTexts = await brokenLine.allInnerTexts();
-        if (brokenTexts.some((t) => /broken at import'\);.*broken at import/.test(t.replace(/\u00a0/g, ' '))))
-          break;
-        await delay(300);
-      }
-      await vs.screenshot('testing-04-load-failure-at-line');
-      assert.ok(
-        brokenTexts.some((t) => /broken at import'\);.*broken at import/.test(t.replace(/\u00a0/g, ' '))),
-        JSON.stringify(brokenTexts),
-      );
+      // Each failure message is located at the line that threw: opening it from the Test Results tree
+      // puts the cursor there (the status bar's "Ln 10, Col 9").
+      const openMessage = async (aria: RegExp, line: number, column: number, shot: string) => {
+        const hit = vs.page
+          .locator('.monaco-list-row')
+          .filter({ hasText: aria })
+          .filter({ hasNot: vs.page.locator('.computed-state') })
+          .first();
+        await hit.waitFor({ state: 'visible', timeout: 20_000 });
+        await hit.dblclick();
+        const want = `Ln ${line}, Col ${column}`;
+        const deadline = Date.now() + 20_000;
+        let items: string[] = [];
+        while (Date.now() < deadline) {
+          items = await vs.statusBarItems();
+          if (items.some((s) => s.startsWith(want))) break;
+          await delay(300);
+        }
+        await vs.screenshot(shot);
+        assert.ok(
+          items.some((s) => s.startsWith(want)),
+          `${want} not in ${JSON.stringify(items)}`,
+        );
+      };
+      await openMessage(/^Error: kaboom in explode/, 10, 9, 'testing-03-failure-at-line');
+      await openMessage(/broken\.ts:4:7: Error: broken at import/, 4, 7, 'testing-04-load-failure-at-line');
     } catch (err) {
       await vs.collectDiagnostics('testing');
       throw err;
