@@ -159,11 +159,7 @@ test(
       // Each failure message is located at the line that threw: opening it from the Test Results tree
       // puts the cursor there (the status bar's "Ln 10, Col 9").
       const openMessage = async (aria: RegExp, line: number, column: number, shot: string) => {
-        const hit = vs.page
-          .locator('.monaco-list-row')
-          .filter({ hasText: aria })
-          .filter({ hasNot: vs.page.locator('.computed-state') })
-          .first();
+        const hit = vs.page.locator('.monaco-list-row').filter({ hasText: aria }).last(); // the Test Results tree's message row (after the explorer's rows)
         await hit.waitFor({ state: 'visible', timeout: 20_000 });
         await hit.dblclick();
         const want = `Ln ${line}, Col ${column}`;
