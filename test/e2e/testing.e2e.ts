@@ -176,7 +176,7 @@ test(
           `${want} not in ${JSON.stringify(items)}`,
         );
       };
-      await openMessage(/^Error: kaboom in explode/, 10, 9, 'testing-03-failure-at-line');
+      await openMessage(/Error: kaboom in explode/, 10, 9, 'testing-03-failure-at-line');
       await openMessage(/broken\.ts:4:7: Error: broken at import/, 4, 7, 'testing-04-load-failure-at-line');
     } catch (err) {
       await vs.collectDiagnostics('testing');
