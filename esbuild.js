@@ -44,6 +44,9 @@ targets.push({
     ...(existsSync('src/runtime/server/main.ts') ? { server: 'src/runtime/server/main.ts' } : {}),
     ...(existsSync('src/runtime/executor/worker.ts') ? { worker: 'src/runtime/executor/worker.ts' } : {}),
     processor: 'src/runtime/processor/child.ts',
+    // `hangar/testing` (package.json "exports"): the runtime, for users' own tests.
+    testing: 'src/runtime/testing/index.ts',
+    'task-test': 'src/runtime/testing/task-test-main.ts',
   },
   outdir: 'dist/runtime',
   outExtension: { '.js': '.mjs' },

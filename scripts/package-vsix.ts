@@ -40,6 +40,7 @@ await esbuild.build({
     processor: 'src/runtime/processor/child.ts',
     cli: 'src/runtime/cli/main.ts',
     debug: 'src/runtime/server/debug-run.ts',
+    'task-test': 'src/runtime/testing/task-test-main.ts',
   },
   outdir: 'dist/runtime',
   outExtension: { '.js': '.mjs' },

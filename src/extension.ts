@@ -10,6 +10,7 @@ import { LOG_SCHEME } from './vscode/dags-model.ts';
 import { watchDebugSessions } from './vscode/debug.ts';
 import { registerXComDocuments } from './vscode/panels/xcom-documents.ts';
 import { TypesPrompt } from './vscode/types-prompt.ts';
+import { DagTests } from './vscode/testing.ts';
 
 let current: HangarContext | undefined;
 
@@ -38,6 +39,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       ...ctx.authoring.register(),
       ...new TypesPrompt(ctx).register(),
       watchDebugSessions(ctx),
+      new DagTests(ctx),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (!vscode.workspace.isTrusted || !ctx.isDagFile(doc.uri)) return;
         if (!ctx.client.isRunning && !ctx.isHangarWorkspace) return;

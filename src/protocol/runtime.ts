@@ -312,6 +312,27 @@ export interface TaskRunParams {
 /** → Run one task alone (Airflow's `tasks test`) in a run of its own; answers at once with that run. */
 export const TaskRun = new RequestType<TaskRunParams, RunInfo, void>('task/run');
 
+export interface TaskTestResult {
+  dagId: string;
+  taskId: string;
+  /** The task's state at the end: `success` passes, anything else fails. */
+  state: TaskState | null;
+  /** The try's log. */
+  log: string;
+  /** The error (source-mapped stack) when it failed. */
+  error: string | null;
+  /** Where it threw: the stack's first frame in the DAG file (else in another workspace file). */
+  errorPosition: Position | null;
+  /** Seconds the test took (opening the throwaway runtime, parsing the file, the try). */
+  duration: number;
+}
+/**
+ * → The Test Explorer's test of one task: `hangar test DAG TASK` on a throwaway store (a temporary
+ * SQLite file, removed after), a worker process for the try; answers when the try has ended.
+ * Nothing is written to the workspace's store.
+ */
+export const TaskTest = new RequestType<TaskRunParams, TaskTestResult, void>('task/test');
+
 export interface TaskRef extends RunRef {
   taskId: string;
   mapIndex?: number;

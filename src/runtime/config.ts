@@ -117,7 +117,16 @@ export interface WorkspaceConfig {
 
 export const CONFIG_FILE = 'hangar.json';
 
-export function loadConfig(workspace: string, overrides: Partial<HangarConfigFile> = {}): WorkspaceConfig {
+/**
+ * Where a runtime keeps its state, instead of the workspace's: `stateDir` holds the store
+ * (a SQLite file, whatever hangar.json or HANGAR_STORE_URL say), logs, compile cache,
+ * XCom files and temporary files. The throwaway runtimes of `hangar/testing` use it.
+ */
+export interface StatePlacement {
+  readonly stateDir: string;
+}
+
+export function loadConfig(workspace: string, overrides: Partial<HangarConfigFile> = {}, placement?: StatePlacement): WorkspaceConfig {
   const root = resolve(workspace);
   if (!existsSync(root)) throw new Error(`Workspace folder ${root} does not exist`);
   const file = join(root, CONFIG_FILE);
@@ -133,7 +142,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     }
   }
   const c: HangarConfigFile = { ...fromFile, ...overrides };
-  const hangarDir = join(root, '.hangar');
+  const hangarDir = placement ? resolve(placement.stateDir) : join(root, '.hangar');
   const at = (p: string) => (isAbsolute(p) ? p : join(root, p));
   const parallelism = c.parallelism ?? 16;
   if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`${file}: parallelism must be a whole number ≥ 1`);
@@ -150,7 +159,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
   }
   let storeTarget: StoreTarget;
   try {
-    storeTarget = resolveStoreTarget({ root, configured: c.store, env: process.env });
+    storeTarget = resolveStoreTarget({ root, configured: c.store, explicit: placement ? join(hangarDir, 'hangar.db') : undefined, env: process.env });
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }

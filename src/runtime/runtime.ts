@@ -1,6 +1,6 @@
 import { loadConfig } from './config.ts';
 import { declaredAssets } from './asset-graph.ts';
-import type { HangarConfigFile, WorkspaceConfig } from './config.ts';
+import type { HangarConfigFile, StatePlacement, WorkspaceConfig } from './config.ts';
 import { manualDataInterval, scheduleOf, scheduledDataInterval, ticksBetween } from './dag/schedule.ts';
 import { validateRunParams } from './dag/params.ts';
 import { Variables } from './variables.ts';
@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   readonly clock?: Clock;
   /** Supplies the executor; by default the configured one. */
   readonly executor?: (runtime: Runtime) => TaskExecutor;
+  /** Keep the store, logs, caches and XCom files there rather than in the workspace's .hangar (a throwaway runtime). */
+  readonly placement?: StatePlacement;
 }
 
 export interface TriggerOptions {
@@ -61,7 +63,7 @@ export class Runtime {
 
   /** Opens a workspace's runtime: its configuration, and its store (migrated to this code's schema). */
   static async open(workspace: string, options: RuntimeOptions = {}): Promise<Runtime> {
-    const config = loadConfig(workspace, options.config);
+    const config = loadConfig(workspace, options.config, options.placement);
     return new Runtime(config, await Store.open(config.storeTarget), options);
   }
 
@@ -342,7 +344,13 @@ export class Runtime {
    * upstream tasks, in a run of its own (run type `test`), so its log and XComs
    * can be inspected like any other.
    */
-  async testTask(dagId: string, taskId: string, logicalDate?: Date, signal?: AbortSignal): Promise<DagRunRecord> {
+  async testTask(
+    dagId: string,
+    taskId: string,
+    logicalDate?: Date,
+    signal?: AbortSignal,
+    options: { conf?: Record<string, unknown>; beforeRun?: (run: DagRunRecord) => Promise<void> } = {},
+  ): Promise<DagRunRecord> {
     const dag = this.getDag(dagId);
     const task = dag.tasks.get(taskId);
     if (!task) throw new Error(`DAG "${dagId}" has no task "${taskId}" (tasks: ${[...dag.tasks.keys()].join(', ')})`);
@@ -358,11 +366,12 @@ export class Runtime {
         data_interval_start: interval.start.toISOString(),
         data_interval_end: interval.end.toISOString(),
         state: 'queued',
-        conf: '{}',
+        conf: JSON.stringify(options.conf ?? {}),
         queued_at: nowIso(),
       });
       await this.store.tasks.insert({ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null });
     });
+    if (options.beforeRun) await options.beforeRun((await this.store.runs.get(dagId, runId))!);
     await this.executeRun(dagId, runId, signal);
     return (await this.store.runs.get(dagId, runId))!;
   }

@@ -21,6 +21,7 @@ const METHODS = [
   'run/cancel',
   'task/list',
   'task/run',
+  'task/test',
   'task/tries',
   'task/log',
   'task/clear',

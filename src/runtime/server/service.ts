@@ -5,8 +5,12 @@
  */
 import { readTryLog } from '../distributed/remote.ts';
 import { assetLinks, producedAssets, scheduledAssets } from '../asset-graph.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
+import { taskTestProgram } from '../testing/index.ts';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DagBag } from '../processor/index.ts';
 import type { DagSpec } from '../processor/serialized.ts';
 import type { ParamSpec } from '../dag/params.ts';
@@ -82,6 +86,8 @@ export class RuntimeService {
         return this.taskList(method, p);
       case 'task/run':
         return this.taskRun(method, p);
+      case 'task/test':
+        return this.taskTest(method, p);
       case 'task/tries':
         return this.taskTries(method, p);
       case 'task/log':
@@ -357,6 +363,40 @@ export class RuntimeService {
       .catch((err: unknown) => this.notify('runtime/didWarn', { dagId, runId: run.run_id, taskId, message: `Task "${taskId}" stopped: ${(err as Error).message}` }))
       .finally(() => this.active.delete(key));
     return runInfo(run);
+  }
+
+  /**
+   * The Test Explorer's task test: `hangar test` semantics on a throwaway store (hangar/testing), in a
+   * process of its own (a task that exits or hangs does not take the server down), answered at its end.
+   */
+  private async taskTest(method: string, p: Params): Promise<P.TaskTestResult> {
+    const dagId = str(method, p, 'dagId');
+    const taskId = str(method, p, 'taskId');
+    const logicalDate = optDate(method, p, 'logicalDate');
+    const dag = await this.dag(dagId);
+    if (!dag.tasks.has(taskId)) throw new NotFoundError(`DAG "${dagId}" has no task "${taskId}" (tasks: ${[...dag.tasks.keys()].join(', ')})`);
+    // The settings' overrides apply (XCom backend, parallelism), but not their store, folder or executor.
+    const config: Record<string, unknown> = { ...this.init?.config };
+    for (const k of ['executor', 'dagsFolder', 'store']) delete config[k];
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-task-test-'));
+    const resultFile = join(dir, 'result.json');
+    try {
+      const args = [taskTestProgram(), this.rt().config.root, dag.fileloc, dagId, taskId, resultFile, logicalDate?.toISOString() ?? '', JSON.stringify(config)];
+      const output = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, args, { cwd: this.rt().config.root, stdio: ['ignore', 'pipe', 'pipe'] });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        child.stderr.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        child.on('error', reject);
+        child.on('close', () => resolve(text));
+      });
+      if (!existsSync(resultFile)) throw new Error(`The test of task "${taskId}" of DAG "${dagId}" ended without a result:\n${output.trim()}`);
+      const result = JSON.parse(readFileSync(resultFile, 'utf8')) as P.TaskTestResult | { fatal: string };
+      if ('fatal' in result) throw new Error(`The test of task "${taskId}" of DAG "${dagId}" could not run: ${result.fatal}`);
+      return result;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   private async taskRef(method: string, p: Params): Promise<{ run: DagRunRecord; taskId: string; mapIndex: number }> {

@@ -1,0 +1,188 @@
+/**
+ * The Test Explorer (src/vscode/testing.ts), in a real VS Code workbench from the packaged .vsix:
+ * the Testing view lists a DAG file's "DAG loads" test, its DAG and its tasks; running them, a
+ * task test passes, one fails with its message at the line that threw, and a DAG file that does
+ * not load fails its "DAG loads" test at the error's line.
+ *
+ *   bash scripts/e2e/install-code-server.sh
+ *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/testing.e2e.ts
+ *
+ * Screenshots: test-results/e2e/testing-*.png.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { packageHangarVsix, startWorkbench } from './harness.ts';
+import type { Workbench } from './harness.ts';
+
+const ETL = `import { dag } from 'hangar';
+
+export const etl = dag({ id: 'etl', schedule: null });
+etl.task('extract', async (ctx) => {
+  ctx.log.info('extracted three rows');
+  return [1, 2, 3];
+});
+etl.task('explode', async (ctx) => {
+  ctx.log.info('about to explode');
+  throw new Error('kaboom in explode');
+});
+`;
+
+const BROKEN = `import { dag } from 'hangar';
+
+export const broken = dag({ id: 'broken', schedule: null });
+throw new Error('broken at import');
+`;
+
+let scratch = '';
+let vsix = '';
+
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hangar-e2e-testing-'));
+  vsix = join(scratch, 'hangar.vsix');
+  packageHangarVsix(vsix);
+  assert.ok(existsSync(vsix));
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+interface Row {
+  label: string;
+  level: number;
+  state: 'passed' | 'failed' | 'other';
+  aria: string;
+}
+
+/** The Test Explorer's rows: their aria labels are "label (state)", e.g. "extract (Passed)". */
+async function rows(vs: Workbench): Promise<Row[]> {
+  const raw = await vs.page
+    .locator('.monaco-list-row[aria-label]')
+    .filter({ has: vs.page.locator('.computed-state') })
+    .evaluateAll((els) =>
+      els.map((el) => ({
+        aria: el.getAttribute('aria-label') ?? '',
+        level: Number(el.getAttribute('aria-level') ?? '1'),
+      })),
+    );
+  return raw.map(({ aria, level }) => {
+    const m = /^(.*?) \(([^()]*)\)(?:, .*)?$/.exec(aria); // "explode (Failed), in 1.1s"
+    const status = m?.[2] ?? '';
+    return {
+      label: m?.[1] ?? aria,
+      level,
+      state: /passed/i.test(status) ? 'passed' : /failed|errored/i.test(status) ? 'failed' : 'other',
+      aria,
+    };
+  });
+}
+
+async function waitForRows(
+  vs: Workbench,
+  what: string,
+  ok: (r: Row[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<Row[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Row[];
+  for (;;) {
+    last = await rows(vs).catch(() => []);
+    if (ok(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; rows: ${JSON.stringify(last)}`);
+    await delay(300);
+  }
+}
+
+/** Expands every collapsed row of the Test Explorer (its tree shows files collapsed). */
+async function expandAll(vs: Workbench): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const collapsed = vs.page
+      .locator('.monaco-list-row[aria-expanded="false"]')
+      .filter({ has: vs.page.locator('.computed-state') });
+    if ((await collapsed.count()) === 0) return;
+    await collapsed.first().locator('.monaco-tl-twistie').click();
+    await delay(200);
+  }
+}
+
+test(
+  'the Testing view lists DAG files, DAGs and tasks; a task passes, one fails at its line, a broken file fails "DAG loads" at its line',
+  { timeout: 400_000 },
+  async () => {
+    const workspace = join(scratch, 'ws');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), '{}\n');
+    await writeFile(join(workspace, 'dags', 'etl.ts'), ETL);
+    await writeFile(join(workspace, 'dags', 'broken.ts'), BROKEN);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', /^etl$/, { timeoutMs: 90_000 });
+      await vs.openView('Test Explorer');
+      await waitForRows(
+        vs,
+        'the DAG files',
+        (r) => r.some((x) => x.label === 'dags/etl.ts') && r.some((x) => x.label === 'dags/broken.ts'),
+      );
+      await expandAll(vs);
+      const listed = await waitForRows(vs, 'the tasks', (r) =>
+        ['DAG loads', 'etl', 'extract', 'explode'].every((l) => r.some((x) => x.label === l)),
+      );
+      await vs.screenshot('testing-01-listed');
+      assert.ok(listed.filter((x) => x.label === 'DAG loads').length === 2, JSON.stringify(listed));
+
+      await vs.runCommand(/^Test: Run All Tests$/);
+      const done = await waitForRows(
+        vs,
+        'the results',
+        (r) =>
+          ['extract', 'explode'].every((l) => r.find((x) => x.label === l)?.state !== 'other') &&
+          r.filter((x) => x.label === 'DAG loads' && x.state !== 'other').length === 2,
+        180_000,
+      );
+      await vs.screenshot('testing-02-results');
+      assert.equal(done.find((x) => x.label === 'extract')?.state, 'passed', JSON.stringify(done));
+      assert.equal(done.find((x) => x.label === 'explode')?.state, 'failed', JSON.stringify(done));
+      const loads = done
+        // The Test Results view lists the same names without a state: the explorer's rows only.
+        .filter((x) => x.label === 'DAG loads' && x.state !== 'other')
+        .map((x) => x.state)
+        .sort();
+      assert.deepEqual(loads, ['failed', 'passed'], JSON.stringify(done));
+
+      // Each failure message is located at the line that threw: opening it from the Test Results tree
+      // puts the cursor there (the status bar's "Ln 10, Col 9").
+      const openMessage = async (aria: RegExp, line: number, column: number, shot: string) => {
+        const hit = vs.page.locator('.monaco-list-row').filter({ hasText: aria }).last(); // the Test Results tree's message row (after the explorer's rows)
+        await hit.waitFor({ state: 'visible', timeout: 20_000 });
+        await hit.dblclick();
+        const want = `Ln ${line}, Col ${column}`;
+        const deadline = Date.now() + 20_000;
+        let items: string[] = [];
+        while (Date.now() < deadline) {
+          items = await vs.statusBarItems();
+          if (items.some((s) => s.startsWith(want))) break;
+          await delay(300);
+        }
+        await vs.screenshot(shot);
+        assert.ok(
+          items.some((s) => s.startsWith(want)),
+          `${want} not in ${JSON.stringify(items)}`,
+        );
+      };
+      await openMessage(/Error: kaboom in explode/, 10, 9, 'testing-03-failure-at-line');
+      await openMessage(/broken\.ts:4:7: Error: broken at import/, 4, 7, 'testing-04-load-failure-at-line');
+    } catch (err) {
+      await vs.collectDiagnostics('testing');
+      throw err;
+    } finally {
+      await vs.stop();
+    }
+  },
+);

@@ -1,0 +1,58 @@
+// The runtime server's `task/test` (the Test Explorer's task test): `hangar test` semantics on a
+// throwaway store, answered with the try's state, log and where it threw in the DAG file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { RuntimeService } from '../../src/runtime/server/service.ts';
+import type { TaskTestResult, RunInfo } from '../../src/protocol/runtime.ts';
+import { tempWorkspace } from '../helpers/workspace.ts';
+
+const DAG = `import { dag } from 'hangar';
+export const d = dag({ id: 'tt', schedule: null, startDate: '2024-01-01' });
+d.task('ok', async (ctx) => { ctx.log.info('ok ran for ' + ctx.ds); return 1; });
+d.task('bad', async (ctx) => {
+  ctx.log.info('about to fail');
+  throw new Error('bad task');
+});
+`;
+
+test('task/test runs one task on a throwaway store: state, log, the throwing line; the workspace store gets no run', async () => {
+  const ws = tempWorkspace({ 'dags/tt.ts': DAG });
+  const s = new RuntimeService(() => {});
+  try {
+    await s.handle('runtime/initialize', { workspace: ws.root, config: {} });
+    const ok = (await s.handle('task/test', {
+      dagId: 'tt',
+      taskId: 'ok',
+      logicalDate: '2024-02-03T00:00:00Z',
+    })) as TaskTestResult;
+    assert.equal(ok.state, 'success', ok.error ?? ok.log);
+    assert.match(ok.log, /ok ran for 2024-02-03/);
+    assert.equal(ok.error, null);
+    assert.equal(ok.errorPosition, null);
+    const bad = (await s.handle('task/test', { dagId: 'tt', taskId: 'bad' })) as TaskTestResult;
+    assert.equal(bad.state, 'failed');
+    assert.match(bad.log, /about to fail/);
+    assert.match(bad.error!, /Error: bad task/);
+    assert.deepEqual(
+      { ...bad.errorPosition, column: 0 },
+      { file: join(ws.root, 'dags', 'tt.ts'), line: 6, column: 0 },
+    );
+    assert.deepEqual((await s.handle('run/list', {})) as RunInfo[], []);
+    await assert.rejects(
+      s.handle('task/test', { dagId: 'tt' }),
+      /task\/test: "taskId" must be a non-empty string, not missing/,
+    );
+    await assert.rejects(
+      s.handle('task/test', { dagId: 'tt', taskId: 'nope' }),
+      /DAG "tt" has no task "nope" \(tasks: ok, bad\)/,
+    );
+    await assert.rejects(
+      s.handle('task/test', { dagId: 'tt', taskId: 'ok', logicalDate: 'soon' }),
+      /"logicalDate" must be an ISO date/,
+    );
+  } finally {
+    await s.handle('runtime/shutdown', {});
+    ws.remove();
+  }
+});
