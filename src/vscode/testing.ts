@@ -54,6 +54,8 @@ export class DagTests implements vscode.Disposable {
       }
     };
     this.controller.refreshHandler = async () => {
+      // Nothing is compiled or run in Restricted Mode (the Testing view's refresh button too).
+      if (!vscode.workspace.isTrusted) return;
       this.update(await ctx.reload());
     };
     this.controller.createRunProfile(
@@ -151,6 +153,11 @@ export class DagTests implements vscode.Disposable {
     debug: boolean,
   ): Promise<void> {
     const run = this.controller.createTestRun(request);
+    if (!vscode.workspace.isTrusted) {
+      run.appendOutput('Hangar runs no DAG code in Restricted Mode: trust the folder first.\r\n');
+      run.end();
+      return;
+    }
     const items = this.leaves(request);
     for (const i of items) run.enqueued(i);
     let list: DagListResult | undefined;
