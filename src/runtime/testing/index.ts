@@ -23,26 +23,14 @@ import type { HangarConfigFile } from '../config.ts';
 import { Runtime } from '../runtime.ts';
 import { FakeClock } from '../scheduler/clock.ts';
 import type { Clock } from '../scheduler/clock.ts';
-import type { DagRunRecord } from '../store/records.ts';
+import type { DagRunRecord, TaskState as StoreTaskState } from '../store/records.ts';
 import { pushXCom, RETURN_KEY } from '../executor/xcom-api.ts';
 
 export { FakeClock };
 export type { Clock };
 
-/** A task instance's state, as Airflow names them (null: not run). */
-export type TaskState =
-  | 'scheduled'
-  | 'queued'
-  | 'running'
-  | 'success'
-  | 'failed'
-  | 'up_for_retry'
-  | 'up_for_reschedule'
-  | 'skipped'
-  | 'upstream_failed'
-  | 'removed'
-  | 'deferred'
-  | null;
+/** A task instance's state, as the store names them (Airflow's); null: not run. */
+export type TaskState = StoreTaskState | null;
 
 export interface TestDagOptions {
   /** The DAG's id; needed only when the file defines several DAGs. */
@@ -274,7 +262,7 @@ export async function testDag(file: string, options: TestDagOptions = {}): Promi
     const errs: Record<string, string> = {};
     for (const ti of await rt.store.tasks.list(dagId, run.run_id)) {
       const k = ti.map_index >= 0 ? `${ti.task_id}[${ti.map_index}]` : ti.task_id;
-      states[k] = ti.state as TaskState;
+      states[k] = ti.state;
       if (ti.error) errs[k] = ti.error;
     }
     return {
