@@ -83,7 +83,9 @@ process.on('message', async () => { await w.close(); process.exit(0); });`,
   const procs = Array.from({ length: workers }, () => fork(script, [], { stdio: 'ignore' }));
   await Promise.all(procs.map((p) => new Promise((r) => p.once('message', r))));
   const queue = new Queue(name, { connection, prefix: 'floor' });
-  const events = new QueueEvents(name, { connection, prefix: 'floor' });
+  // From the stream's start (the queue is new): events of jobs that complete before the first
+  // XREAD is issued are read too (with the default '$' a busy machine lost some and waited forever).
+  const events = new QueueEvents(name, { connection, prefix: 'floor', lastEventId: '0-0' });
   await events.waitUntilReady();
   let done = 0;
   const all = new Promise<void>((resolve) =>

@@ -111,7 +111,7 @@ export class Runtime {
         const loaded = await importBundle(req.dagFile, req.bundle);
         const dag = loaded.dags.find((d) => d.id === req.dagId);
         if (!dag) throw new Error(`DAG "${req.dagId}" is not defined in ${req.dagFile}${loaded.errors[0] ? `: ${loaded.errors[0].message}` : ''}`);
-        return { dag, run: req.runId === undefined ? undefined : await this.store.runs.get(req.dagId, req.runId) };
+        return { dag };
       },
       onLine,
     });

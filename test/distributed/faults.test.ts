@@ -429,7 +429,7 @@ test(
 import { appendFileSync } from 'node:fs';
 export const t = dag({ id: 'timeouts', schedule: null, startDate: '2024-01-01' });
 t.task('hangs', { executionTimeout: '1s' }, async () => { await new Promise((r) => setTimeout(r, 60_000)); });
-export const c = dag({ id: 'cancelled', schedule: null, startDate: '2024-01-01', dagrunTimeout: '2s' });
+export const c = dag({ id: 'cancelled', schedule: null, startDate: '2024-01-01', dagrunTimeout: '6s' });
 c.task('long', async () => {
   appendFileSync(${JSON.stringify(marks)}, 'started\\n');
   await new Promise((r) => setTimeout(r, 60_000));
@@ -455,9 +455,9 @@ c.task('long', async () => {
       const c = await store.sql.get<{ error: string }>(
         "SELECT error FROM task_tries WHERE dag_id = 'cancelled'",
       );
-      assert.match(c!.error, /The run exceeded its dagrunTimeout of 2s/);
+      assert.match(c!.error, /The run exceeded its dagrunTimeout of 6s/);
       await worker.waitFor(
-        /stopping cancelled\.long try 1 of \S+: The run exceeded its dagrunTimeout of 2s/,
+        /stopping cancelled\.long try 1 of \S+: The run exceeded its dagrunTimeout of 6s/,
         10_000,
       );
       await worker.waitFor(/cancelled\.long try 1 of \S+: failed/, 10_000);

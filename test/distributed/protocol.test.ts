@@ -9,6 +9,14 @@ const JOB = {
   dagFile: '/repo/dags/etl.ts',
   dagId: 'etl',
   runId: 'manual__2024-01-01T00:00:00+00:00',
+  run: {
+    run_id: 'manual__2024-01-01T00:00:00+00:00',
+    run_type: 'manual',
+    logical_date: '2024-01-01T00:00:00.000Z',
+    data_interval_start: '2024-01-01T00:00:00.000Z',
+    data_interval_end: '2024-01-01T00:00:00.000Z',
+    conf: '{}',
+  },
   taskId: 'load',
   mapIndex: -1,
   tryNumber: 1,
@@ -25,9 +33,15 @@ test('worker jobs are checked at the boundary: ids that would name a path, a bad
     ['bundleHash', 'zz', /job field bundleHash must be a sha256 in hex/],
     ['tryNumber', 0, /job field tryNumber must be a whole number ≥ 1/],
     ['kind', 'shell', /job kind must be "try" or "callback", not "shell"/],
+    ['run', undefined, /job field run must be an object/],
+    ['run', { ...JOB.run, conf: {} }, /job field run\.conf must be a string/],
+    ['run', { ...JOB.run, run_id: 'other' }, /job field run\.run_id must be the job's runId/],
   ] as const) {
     assert.throws(() => parseJob({ ...JOB, [field]: value }), message, field);
   }
+  // A job of another version passes with its key alone: the worker refuses it naming both versions.
+  const { run: _run, ...older } = { ...JOB, version: '0.0.1-other' };
+  assert.deepEqual(parseJob(older), older);
   // A job id is the try's identity: the same try, the same id; BullMQ ids may not hold ':'.
   const key = { dag_id: 'etl', run_id: JOB.runId, task_id: 'load', map_index: -1, try_number: 1 };
   assert.equal(tryJobId(key), tryJobId({ ...key }));

@@ -148,3 +148,23 @@ d.task('c', { inputs: { x: '{{ var.json.region }}' } }, async () => 1);
     await t.close();
   }
 });
+
+test('a DAG file that mentions no var.… template does not read the variables for its tries; a template built from pieces says so instead of "does not exist"', async () => {
+  const t = await testRuntime({
+    'dags/pieces.ts': `import { dag } from 'hangar';
+export const d = dag({ id: 'pieces' });
+const tpl = ['{{ ', 'var', '.value', '.region }}'].join('');
+d.task('a', async (ctx) => ctx.render(tpl));
+d.task('b', async (ctx) => await ctx.variables.get('region'));
+`,
+  });
+  try {
+    await new Variables(t.rt.store).set('region', 'eu');
+    const run = await t.rt.runDag('pieces');
+    assert.deepEqual(await t.states(run.run_id), { a: 'failed', b: 'success' });
+    const a = (await t.rt.store.tasks.get('pieces', run.run_id, 'a', -1))!;
+    assert.match(a.error ?? '', /variable "region": variables were not read for this try .*ctx\.variables\.get\('region'\)/);
+  } finally {
+    await t.close();
+  }
+});

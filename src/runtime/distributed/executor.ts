@@ -30,7 +30,7 @@ import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundlePublisher, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
 import { bullQueueName, hangarVersion, logChannel, tryJobId } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob, TryJobReturn } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface DistributedExecutorOptions {
@@ -39,7 +39,12 @@ export interface DistributedExecutorOptions {
   readonly connections: Readonly<Record<string, string>>;
   /** A worker silent this long is gone: its tries end as crashed. */
   readonly heartbeatTimeoutMs: number;
-  /** How often a waiting try looks at the store without being woken (default 1 s). */
+  /**
+   * How soon a waiting try first looks at the store without being woken (default 1 s): the
+   * backstop for job events that were lost (Redis restarted). It doubles while nothing changes,
+   * up to a third of the heartbeat timeout (at most 5 s), so that hundreds of queued tries do not
+   * each read the store every second.
+   */
   readonly pollMs?: number;
   /** Operational messages (Redis or S3 away and back). */
   readonly warn?: (message: string) => void;
@@ -110,13 +115,17 @@ export class DistributedExecutor implements TaskExecutor {
         const events = new QueueEvents(bullQueueName(name), { connection, prefix: this.opts.config.prefix });
         queue.on('error', this.outage.error);
         events.on('error', this.outage.error);
-        const wake = ({ jobId }: { jobId: string }) => {
+        const wake = ({ jobId }: { jobId: string }, news?: JobNews) => {
           this.outage.ok();
-          this.waiters.get(jobId)?.wake();
+          this.waiters.get(jobId)?.wake(news);
         };
-        events.on('completed', wake);
-        events.on('failed', wake);
-        events.on('progress', wake);
+        // The worker's news rides on the event when the store has it already (the worker wrote it
+        // before it sent the event): the start's pid, the outcome it recorded. Nothing else is trusted.
+        events.on('completed', (e: { jobId: string; returnvalue?: unknown }) =>
+          wake(e, outcomeNews(e.returnvalue)),
+        );
+        events.on('failed', (e: { jobId: string }) => wake(e));
+        events.on('progress', (e: { jobId: string; data?: unknown }) => wake(e, startNews(e.data)));
         return { queue, events };
       })();
       this.queues.set(name, h);
@@ -182,6 +191,7 @@ export class DistributedExecutor implements TaskExecutor {
       dagFile: req.dagFile,
       dagId: req.dagId,
       runId: req.runId,
+      run: req.run,
       taskId: req.taskId,
       mapIndex: req.mapIndex,
       tryNumber: req.tryNumber,
@@ -212,6 +222,8 @@ export class DistributedExecutor implements TaskExecutor {
     }
 
     const pollMs = this.opts.pollMs ?? 1000;
+    const maxPollMs = Math.max(pollMs, Math.min(5000, this.opts.heartbeatTimeoutMs / 3));
+    let napMs = pollMs;
     let startedReported = false;
     let cancelAsked = false;
     let lastJobCheck = Date.now();
@@ -225,6 +237,20 @@ export class DistributedExecutor implements TaskExecutor {
       for (;;) {
         if (this.closed)
           return { ok: false, error: 'The runtime is shutting down', crashed: true, pid: self.pid };
+        const news = waiter.take();
+        if (news && !signal?.aborted) {
+          // What the store holds already, told by the worker with the event: no read needed.
+          if (news.outcome) {
+            if (!startedReported && news.ran) onStarted?.(news.outcome.pid, news.outcome.hostname, true);
+            return news.outcome;
+          }
+          if (news.started && !startedReported) {
+            startedReported = true;
+            onStarted?.(news.started.pid, news.started.hostname, true);
+          }
+          woken = await waiter.nap(pollMs);
+          continue;
+        }
         const row = await store.dispatch.get(key);
         if (!row)
           return {
@@ -294,7 +320,9 @@ export class DistributedExecutor implements TaskExecutor {
             }
           }
         }
-        woken = await waiter.nap(pollMs);
+        // Woken: the next silence is looked at soon; silent: later and later (the events are the news).
+        napMs = woken ? pollMs : Math.min(maxPollMs, napMs * 2);
+        woken = await waiter.nap(napMs);
       }
     } finally {
       this.waiters.delete(jobId);
@@ -353,14 +381,50 @@ export class DistributedExecutor implements TaskExecutor {
   }
 }
 
-/** A try waiting for news of its job: a wake before the nap is kept, not lost. */
+/** What a worker says with a job's event, about what it has recorded in the store. */
+interface JobNews {
+  readonly started?: { readonly pid: number; readonly hostname?: string };
+  readonly outcome?: ExecuteResult;
+  /** The outcome is of a task that ran (its start is recorded too). */
+  readonly ran?: boolean;
+}
+
+/** A worker's progress event after it recorded the start: `{ pid, hostname }`. */
+function startNews(data: unknown): JobNews | undefined {
+  const d = data as { pid?: unknown; hostname?: unknown } | null | undefined;
+  if (!d || typeof d.pid !== 'number') return undefined;
+  return { started: { pid: d.pid, hostname: typeof d.hostname === 'string' ? d.hostname : undefined } };
+}
+
+/** A worker's completion after it recorded the outcome: `{ ran, recorded: true, result }`. */
+function outcomeNews(returnvalue: unknown): JobNews | undefined {
+  const r = returnvalue as TryJobReturn | null | undefined;
+  if (!r || r.recorded !== true || !r.result || typeof r.result.ok !== 'boolean' || typeof r.result.pid !== 'number')
+    return undefined;
+  return { outcome: r.result, ran: r.ran };
+}
+
+/**
+ * A try waiting for news of its job: a wake before the nap is kept, not lost; so is the news
+ * that came with it (the latest outcome wins over a start).
+ */
 class Waiter {
   private woken = false;
+  private news: JobNews | undefined;
   private resolve: ((woken: boolean) => void) | undefined;
 
-  wake(): void {
+  wake(news?: JobNews): void {
+    if (news) this.news = this.news?.outcome ? this.news : { ...this.news, ...news };
+    else this.news = undefined; // a wake without news: the store is read
     if (this.resolve) this.resolve(true);
     else this.woken = true;
+  }
+
+  /** The news of the last wakes, once. */
+  take(): JobNews | undefined {
+    const n = this.news;
+    this.news = undefined;
+    return n;
   }
 
   /** Resolves true when woken (now, or while napping), false when `ms` passed first. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hangarPackageRoot } from '../cli/init.ts';
-import type { CallbackRequest } from '../executor/types.ts';
+import type { CallbackRequest, ExecuteResult, TryRun } from '../executor/types.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 
 export interface TryJob {
@@ -19,6 +19,8 @@ export interface TryJob {
   readonly dagFile: string;
   readonly dagId: string;
   readonly runId: string;
+  /** The run's fixed fields, so that the worker need not read the run (its id is `runId`). */
+  readonly run: TryRun;
   readonly taskId: string;
   readonly mapIndex: number;
   readonly tryNumber: number;
@@ -26,6 +28,23 @@ export interface TryJob {
   readonly timeoutMs: number | null;
   /** Where the log goes, relative to the logs location. */
   readonly logKey: string;
+}
+
+/**
+ * What a worker's try job returns (BullMQ's completion event carries it to the scheduler):
+ * `recorded` says the outcome is in the store as `result` (the worker's guarded write
+ * succeeded), so the scheduler need not read it back. Without it, the store is read.
+ */
+export interface TryJobReturn {
+  readonly ran: boolean;
+  readonly recorded: boolean;
+  readonly result?: ExecuteResult;
+}
+
+/** A worker's progress event for a try, sent once its start is in the store. */
+export interface TryJobProgress {
+  readonly pid: number;
+  readonly hostname: string;
 }
 
 export interface CallbackJob {
@@ -99,6 +118,14 @@ export function parseJob(data: unknown): JobData {
   id('dagId');
   if (d.kind === 'try') {
     str('runId');
+    // What a job of another version carries may differ: its key is enough for the worker to refuse it by version.
+    if (d.version === hangarVersion()) {
+      const run = d.run as Record<string, unknown> | null;
+      if (!run || typeof run !== 'object') throw new Error('job field run must be an object');
+      for (const k of ['run_type', 'logical_date', 'data_interval_start', 'data_interval_end', 'conf'])
+        if (typeof run[k] !== 'string') throw new Error(`job field run.${k} must be a string`);
+      if (run.run_id !== d.runId) throw new Error("job field run.run_id must be the job's runId");
+    }
     id('taskId');
     int('mapIndex', -1);
     int('tryNumber', 1);

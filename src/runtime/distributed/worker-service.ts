@@ -22,7 +22,7 @@ import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundleCache, RemoteError, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
 import { bullQueueName, hangarVersion, logChannel, parseJob, tryJobId, tryKeyOf } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob, TryJobProgress, TryJobReturn } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface WorkerServiceOptions {
@@ -184,25 +184,26 @@ export class WorkerService {
     return this.runTry(data, job);
   }
 
-  private async runTry(job: TryJob, bull: Job): Promise<{ ran: boolean }> {
+  private async runTry(job: TryJob, bull: Job): Promise<TryJobReturn> {
     const { store, config, log } = this.opts;
     const key = tryKeyOf(job);
     const what = `${job.dagId}.${job.taskId}${job.mapIndex >= 0 ? `[${job.mapIndex}]` : ''} try ${job.tryNumber} of ${job.runId}`;
     if (!(await store.dispatch.claim(key, this.id, osHostname(), nowIso()))) {
       log(`${what}: already taken, ended or cancelled (a repeated delivery): nothing to do`);
-      return { ran: false };
+      return { ran: false, recorded: false };
     }
     const self = { pid: process.pid, hostname: osHostname() };
-    const finish = async (result: ExecuteResult) => {
-      if (!(await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso()))) {
-        log(`${what}: its outcome was not recorded: the scheduler had settled the try already`);
-      }
+    /** Records the outcome; what the job returns says whether it is the one in the store. */
+    const finish = async (result: ExecuteResult, ran: boolean): Promise<TryJobReturn> => {
+      if (await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso()))
+        return { ran, recorded: true, result };
+      log(`${what}: its outcome was not recorded: the scheduler had settled the try already`);
+      return { ran, recorded: false };
     };
     if (job.version !== hangarVersion()) {
       const error = `Worker ${this.id} runs Hangar ${hangarVersion()}, but the scheduler that queued this try runs Hangar ${job.version}: refused (run one version on every machine)`;
       log(`${what}: ${error}`);
-      await finish({ ok: false, error, pid: self.pid, hostname: self.hostname });
-      return { ran: false };
+      return finish({ ok: false, error, pid: self.pid, hostname: self.hostname }, false);
     }
     let bundle: string;
     try {
@@ -210,14 +211,16 @@ export class WorkerService {
     } catch (err) {
       const error = `Worker ${this.id} could not get the DAG bundle of ${job.dagFile}: ${(err as Error).message}`;
       log(`${what}: ${error}`);
-      await finish({
-        ok: false,
-        error,
-        noRetry: err instanceof RemoteError && err.code === 'tampered',
-        pid: self.pid,
-        hostname: self.hostname,
-      });
-      return { ran: false };
+      return finish(
+        {
+          ok: false,
+          error,
+          noRetry: err instanceof RemoteError && err.code === 'tampered',
+          pid: self.pid,
+          hostname: self.hostname,
+        },
+        false,
+      );
     }
     const logPath = tryLogPath(config.logsDir, job.dagId, job.runId, job.taskId, job.mapIndex, job.tryNumber);
     const req: ExecuteRequest = {
@@ -228,6 +231,7 @@ export class WorkerService {
       queue: 'local',
       dagId: job.dagId,
       runId: job.runId,
+      run: job.run,
       taskId: job.taskId,
       mapIndex: job.mapIndex,
       tryNumber: job.tryNumber,
@@ -249,7 +253,11 @@ export class WorkerService {
         started = store.dispatch
           .started(key, this.id, pid, self.hostname, nowIso())
           // BullMQ's progress event wakes the scheduler, which then reads the start from the store.
-          .then(() => bull.updateProgress({ pid }).catch(() => undefined))
+          .then(() =>
+            bull
+              .updateProgress({ pid, hostname: self.hostname } satisfies TryJobProgress)
+              .catch(() => undefined),
+          )
           .catch((err: unknown) =>
             log(`${what}: its start could not be recorded: ${(err as Error).message}`),
           );
@@ -261,9 +269,9 @@ export class WorkerService {
     await started;
     await uploader.upload(true);
     result = { ...result, hostname: self.hostname };
-    await finish(result);
+    const returned = await finish(result, true);
     log(`${what}: ${result.ok ? 'done' : `failed: ${result.error.split('\n')[0]}`}`);
-    return { ran: true };
+    return returned;
   }
 
   private async runCallback(job: CallbackJob): Promise<CallbackResult> {

@@ -1,5 +1,4 @@
 import type { Dag } from '../dag/dag.ts';
-import type { DagRunRecord } from '../store/records.ts';
 import { runTaskTry } from './task-runner.ts';
 import type { RunnerEnv } from './task-runner.ts';
 import { invokeCallback } from './callbacks.ts';
@@ -7,8 +6,8 @@ import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, Ta
 
 export interface InProcessContext {
   readonly env: RunnerEnv;
-  /** The live DAG (its bundle imported into this process) and the run. */
-  resolve(req: { dagFile: string; bundle: string; dagId: string; runId?: string }): Promise<{ dag: Dag<any>; run: DagRunRecord | undefined }>;
+  /** The live DAG (its bundle imported into this process). */
+  resolve(req: { dagFile: string; bundle: string; dagId: string }): Promise<{ dag: Dag<any> }>;
   onLine?: (req: ExecuteRequest, line: string) => void;
 }
 
@@ -34,11 +33,10 @@ export class InProcessExecutor implements TaskExecutor {
     signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
-      const { dag, run } = await this.ctx.resolve(req);
-      if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
+      const { dag } = await this.ctx.resolve(req);
       onStarted?.(process.pid);
       const onLine = this.ctx.onLine ? (line: string) => this.ctx.onLine!(req, line) : undefined;
-      const work = runTaskTry(this.ctx.env, dag, run, req, controller.signal, onLine);
+      const work = runTaskTry(this.ctx.env, dag, req, controller.signal, onLine);
       const races: Promise<ExecuteResult>[] = [work];
       if (req.timeoutMs !== undefined) {
         races.push(

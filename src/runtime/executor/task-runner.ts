@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dag, TaskDefinition } from '../dag/dag.ts';
 import { isTaskRef, isXComArg } from '../dag/dag.ts';
@@ -21,6 +22,33 @@ import { Variables } from '../variables.ts';
 // Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
 import '../sensors/index.ts';
 import '../sync/index.ts';
+
+/** Whether a DAG bundle's templates may read variables, by bundle hash (a bundle never changes). */
+const readsVariables = new Map<string, boolean>();
+
+/**
+ * Whether the tries of a bundle read the variables up front (for `var` in templates, which render
+ * synchronously): only when its code mentions `var.` or `var[` — in JavaScript that is never code,
+ * only text (a template, a comment). A no-op try so spares a store read. A template that builds
+ * `var.…` from pieces finds no variables, and says why.
+ */
+function bundleReadsVariables(req: Pick<ExecuteRequest, 'bundle' | 'bundleHash'>): boolean {
+  let reads = readsVariables.get(req.bundleHash);
+  if (reads === undefined) {
+    try {
+      reads = /\bvar\s*[.[]/.test(readFileSync(req.bundle, 'utf8'));
+    } catch {
+      reads = true;
+    }
+    readsVariables.set(req.bundleHash, reads);
+  }
+  return reads;
+}
+
+const VARIABLES_NOT_READ = (key: string) =>
+  new Error(
+    `variable "${key}": variables were not read for this try (its DAG file mentions no var.… template; a template built from pieces is not seen): read it with ctx.variables.get('${key}')`,
+  );
 
 export interface RunnerEnv {
   readonly store: Store;
@@ -132,13 +160,13 @@ async function resolveInput(scope: XComScope, value: unknown, templateScope: Rec
 export async function runTaskTry(
   env: RunnerEnv,
   dag: Dag<any>,
-  run: DagRunRecord,
   req: ExecuteRequest,
   signal: AbortSignal,
   onLine?: (line: string) => void,
   attach?: (write: (level: 'INFO' | 'WARNING', text: string) => void) => void,
 ): Promise<ExecuteResult> {
   const task = dag.tasks.get(req.taskId);
+  const run = req.run;
   const log = new TryLog(req.logPath, onLine);
   attach?.((level, text) => log.write(level, text));
   if (!task) {
@@ -174,7 +202,11 @@ export async function runTaskTry(
   );
   return currentLog.run(log, async () => {
     try {
-      readVariable = await variables.reader();
+      readVariable = bundleReadsVariables(req)
+        ? await variables.reader()
+        : (key) => {
+            throw VARIABLES_NOT_READ(key);
+          };
       const inputs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(task.inputs)) inputs[name] = await resolveInput(scope, value, templateContext);
       if (task.expand) {

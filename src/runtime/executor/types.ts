@@ -1,4 +1,20 @@
 /** The boundary between the scheduler and whatever runs a task try. Everything here is plain JSON. */
+import type { DagRunRecord } from '../store/records.ts';
+
+/**
+ * What a try needs of its run (fixed once the run exists): sent with the try, so that the
+ * process running it does not read the run back from the store.
+ */
+export type TryRun = Pick<
+  DagRunRecord,
+  'run_id' | 'run_type' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'conf'
+>;
+
+/** The fields of a run a try is given (TryRun), from a run record. */
+export function tryRunOf(run: TryRun): TryRun {
+  const { run_id, run_type, logical_date, data_interval_start, data_interval_end, conf } = run;
+  return { run_id, run_type, logical_date, data_interval_start, data_interval_end, conf };
+}
 
 export interface ExecuteRequest {
   readonly workspace: string;
@@ -11,6 +27,8 @@ export interface ExecuteRequest {
   readonly queue: string;
   readonly dagId: string;
   readonly runId: string;
+  /** The run's fixed fields (its id is `runId`). */
+  readonly run: TryRun;
   readonly taskId: string;
   readonly mapIndex: number;
   readonly tryNumber: number;

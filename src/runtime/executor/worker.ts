@@ -81,13 +81,10 @@ for (const [stream, level] of [
 async function run(id: number, req: ExecuteRequest): Promise<ExecuteResult> {
   const ws = await workspace(req.workspace);
   const dag = await dagFor(req);
-  const run = await ws.store.runs.get(req.dagId, req.runId);
-  if (!run) throw new Error(`Run "${req.runId}" of DAG "${req.dagId}" is not in the store`);
   const controller = new AbortController();
   return runTaskTry(
     { store: ws.store, backend: ws.backend, tmpDir: ws.config.tmpDir, clock: systemClock, connections: ws.config.connections },
     dag,
-    run,
     req,
     controller.signal,
     (line) => send({ type: 'log', id, line }),

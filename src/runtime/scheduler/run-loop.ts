@@ -1,4 +1,5 @@
 import type { CallbackRequest, CallbackResult, ExecuteRequest, ExecuteResult, TaskExecutor } from '../executor/types.ts';
+import { tryRunOf } from '../executor/types.ts';
 import type { DagSpec, TaskSpec } from '../processor/serialized.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { describeError, resolveExpandLists } from '../executor/task-runner.ts';
@@ -751,6 +752,7 @@ export class RunLoop {
         queue: ti.task.queue,
         dagId: this.dag.id,
         runId: this.run.run_id,
+        run: tryRunOf(this.run),
         taskId: ti.task.id,
         mapIndex: ti.mapIndex,
         tryNumber,
