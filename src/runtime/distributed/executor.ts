@@ -78,6 +78,8 @@ export class DistributedExecutor implements TaskExecutor {
   private readonly waiters = new Map<string, Waiter>();
   private readonly outage: OutageReporter;
   private closed = false;
+  /** Tries recorded as queued in their claim's transaction (claimed()), by job id, until executed. */
+  private readonly recorded = new Set<string>();
   /** Tries waited for, by job id: where live log lines go. */
   private readonly live = new Map<string, ExecuteRequest>();
   private subscriber: Promise<Redis> | undefined;
@@ -91,6 +93,11 @@ export class DistributedExecutor implements TaskExecutor {
 
   logPathFor(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
     return this.logs.urlOf(tryLogKey(dagId, runId, taskId, mapIndex, tryNumber));
+  }
+
+  async claimed(key: TryKey, queue: string, bundleHash: string): Promise<void> {
+    // Inside the run loop's claim transaction: a claim that is not committed is never executed.
+    if (await this.opts.store.dispatch.enqueue(key, queue, bundleHash, nowIso())) this.recorded.add(tryJobId(key));
   }
 
   async adoptable(key: TryKey): Promise<boolean> {
@@ -210,8 +217,9 @@ export class DistributedExecutor implements TaskExecutor {
     const waiter = new Waiter();
     this.waiters.set(jobId, waiter);
     try {
-      // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is not queued again.
-      if (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso())) {
+      // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is
+      // not queued again. One claimed here was recorded in its claim's transaction.
+      if (this.recorded.delete(jobId) || (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso()))) {
         await enqueue();
         this.outage.ok();
       }

@@ -728,6 +728,7 @@ export class RunLoop {
       this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
       return undefined;
     }
+    await executor.claimed?.({ ...tiKey, try_number: tryNumber }, ti.task.queue, this.dag.bundle.hash);
     ti.tryNumber = tryNumber;
     this.running.add(k);
     return this.launcher(ti, tryNumber, logPath, startDate, claimState);
