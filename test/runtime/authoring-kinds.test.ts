@@ -17,7 +17,7 @@ import {
   taskRunsFromGrid,
 } from '../../src/runtime/authoring/hover.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
-import { dagListResult, variableSummaries } from '../../src/runtime/server/service.ts';
+import { dagListResult, RuntimeService, variableSummaries } from '../../src/runtime/server/service.ts';
 import { looksSecret } from '../../src/runtime/variables.ts';
 import type { DagListResult, VariableSummary } from '../../src/protocol/runtime.ts';
 import type { GridResult } from '../../src/protocol/webviews/grid-values.ts';
@@ -442,4 +442,24 @@ test('variables as the editor gets them: JSON-ness; a value shown only when neit
     'a sentence with 20 chars and 1 digit',
   ])
     assert.ok(!looksSecret(s), s);
+});
+
+test('the runtime server answers variable/list (no secret value) and dag/list with the settings the hover shows', async () => {
+  const s = new RuntimeService(() => {});
+  try {
+    await s.handle('runtime/initialize', { workspace: ws.root, config: { executor: 'in-process' } });
+    const vars = (await s.handle('variable/list', {})) as VariableSummary[];
+    assert.deepEqual(
+      vars.map((v) => `${v.key}:${v.json}:${v.preview ?? '-'}`),
+      ['api_token:null:-', 'build:null:-', 'ingest_config:object:{"bucket":"lake"}', 'lake_root:null:s3://lake/root'],
+    );
+    const l = (await s.handle('dag/list', {})) as DagListResult;
+    const merge = l.dags.find((d) => d.dagId === 'ingest')!.tasks.find((t) => t.taskId === 'merge')!;
+    assert.deepEqual(
+      [merge.pool, merge.poolSlots, merge.queue, merge.triggerRule, merge.executionTimeout],
+      ['default_pool', 1, 'default', 'all_done', null],
+    );
+  } finally {
+    await s.handle('runtime/shutdown', {});
+  }
 });
