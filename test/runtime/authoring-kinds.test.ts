@@ -386,6 +386,8 @@ test('hover: the task at its id string with its settings from dag/list; markdown
 test('hover: an id or an error with markdown or HTML in it shows as text, and cannot add a link or a command', () => {
   const evil = '<img src=x onerror=alert(1)>**b**[x](command:workbench.action.terminal.new)';
   assert.equal(escapeMarkdown('a_b*c<d>`e`\n[f](g)'), 'a\\_b\\*c\\<d\\>\\`e\\` \\[f\\]\\(g\\)');
+  // A theme icon (the hover renders `$(name)` as an icon) written in an id stays text too.
+  assert.equal(escapeMarkdown('$(bug)'), '\\$\\(bug\\)');
   const md = taskHoverMarkdown({
     dagId: 'd") [y](command:workbench.action.terminal.new',
     taskId: evil,
@@ -451,7 +453,12 @@ test('the runtime server answers variable/list (no secret value) and dag/list wi
     const vars = (await s.handle('variable/list', {})) as VariableSummary[];
     assert.deepEqual(
       vars.map((v) => `${v.key}:${v.json}:${v.preview ?? '-'}`),
-      ['api_token:null:-', 'build:null:-', 'ingest_config:object:{"bucket":"lake"}', 'lake_root:null:s3://lake/root'],
+      [
+        'api_token:null:-',
+        'build:null:-',
+        'ingest_config:object:{"bucket":"lake"}',
+        'lake_root:null:s3://lake/root',
+      ],
     );
     const l = (await s.handle('dag/list', {})) as DagListResult;
     const merge = l.dags.find((d) => d.dagId === 'ingest')!.tasks.find((t) => t.taskId === 'merge')!;
