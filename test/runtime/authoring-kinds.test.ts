@@ -213,6 +213,25 @@ test("queue completion: default and the workspace's queues with their users; a l
       ],
     ],
   );
+  // Still once saved and parsed (the last parse then has a task on "gpv"; "gpu" has more).
+  const parsed = new AuthoringModel((f) => (f === files.ingest ? typo : readFileSync(f, 'utf8')));
+  parsed.update({
+    list: {
+      ...list,
+      dags: list.dags.map((x) =>
+        x.dagId === 'ingest'
+          ? { ...x, tasks: x.tasks.map((t) => (t.taskId === 'merge' ? { ...t, queue: 'gpv' } : t)) }
+          : x,
+      ),
+    },
+    config: null,
+    env: {},
+    variables,
+  });
+  assert.deepEqual(
+    parsed.diagnostics(files.ingest, typo).map((x) => x.suggestion),
+    ['gpu'],
+  );
   // A new queue that is no typo of another is no Problem (a worker may listen on it), nor a dynamic one.
   const fresh = INGEST.replace(
     "{ triggerRule: 'all_done' }",

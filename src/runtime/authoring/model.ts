@@ -695,12 +695,15 @@ export class AuthoringModel {
             [...this.variables.keys(), ...usesNow().variablesSet.keys()],
           );
       } else if (s.kind === 'queue') {
-        // Any queue name is valid (a worker listens on it or not): only a likely typo of a queue in use is reported.
+        // Any queue name is valid (a worker listens on it or not): only a likely typo of a queue more tasks use is reported.
         const u = usesNow().queues;
-        const count = (q: string) => (u.get(q) ?? []).reduce((n, x) => n + x.count, 0);
-        const known = new Set([DEFAULT_QUEUE, ...this.queueUsers().keys(), ...u.keys()]);
+        const parsed = this.queueUsers();
+        if (s.value === DEFAULT_QUEUE) continue;
+        // How many tasks use a queue: the last parse's, or the strings of the files (unsaved ones included).
+        const count = (q: string) =>
+          Math.max(parsed.get(q)?.length ?? 0, (u.get(q) ?? []).reduce((n, x) => n + x.count, 0));
+        const known = new Set([DEFAULT_QUEUE, ...parsed.keys(), ...u.keys()]);
         known.delete(s.value);
-        if (s.value === DEFAULT_QUEUE || this.queueUsers().has(s.value)) continue;
         const near = nearest(s.value, known);
         if (near && (near === DEFAULT_QUEUE || count(near) > count(s.value)))
           report(
