@@ -331,7 +331,10 @@ export class RunLoop {
       };
       const r = fn();
       if (!(r instanceof Promise)) return done();
-      r.catch((err: unknown) => this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}": ${describeError(err)}` })).finally(done);
+      r.catch((err: unknown) => {
+        if (isStoreUnwritable(err)) return this.halt(err as Error);
+        this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}": ${describeError(err)}` });
+      }).finally(done);
     }, ms);
     this.timers.add(handle);
   }
