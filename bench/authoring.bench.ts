@@ -112,11 +112,20 @@ model.update({
   list,
   config: { file: `${ROOT}/hangar.json`, text: '{ "pools": { "warehouse": 4 } }' },
   env: {},
+  variables: Array.from({ length: 200 }, (_, i) => ({ key: `var_${i}`, source: 'store', json: i % 2 ? 'object' : null, sensitive: false })),
 });
 let version = 0;
 const hangar = measure('hangar', (i) => {
   const r = model.completions(target, keystroke(i + ++version * 41), cursorAt);
   if (!r || r.items.length !== TASKS) throw new Error(`expected ${TASKS} items, got ${r?.items.length}`);
+  return r;
+});
+// A variable key inside a template string (the workspace's uses are indexed once, the buffer scanned each time).
+const varLine = `const tpl = '{{ var.value.var_1 }}';\n`;
+const variableCompletion = measure('variables', (i) => {
+  const text = `${keystroke(i + ++version * 41)}${varLine}`;
+  const r = model.completions(target, text, text.length - 8);
+  if (!r || r.items.length !== 200) throw new Error(`expected 200 variables, got ${r?.items.length}`);
   return r;
 });
 const diagnostics = measure('diagnostics', (i) => model.diagnostics(target, keystroke(i + ++version * 41)));
@@ -201,6 +210,7 @@ console.log(
   `  floor, TypeScript        ${fmt(typescript)} (first request, program built: ${tsFirst.toFixed(0)} ms)`,
 );
 console.log(`  Hangar (core)            ${fmt(hangar)}`);
+console.log(`  Hangar variable completion ${fmt(variableCompletion)}`);
 console.log(`  Hangar Problems, same file      ${fmt(diagnostics)}`);
 console.log(`  Hangar Problems, 500-task file ${fmt(bigDiagnostics)}`);
 console.log(

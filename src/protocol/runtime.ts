@@ -56,6 +56,14 @@ export interface TaskInfo {
   position: Position | null;
   /** The innermost task group the task is in (its full id); null or absent outside groups. */
   group?: string | null;
+  /** Settings the editor's hover shows; absent from runtimes before it. */
+  pool?: string;
+  poolSlots?: number;
+  /** The distributed executor's queue (`default` unless set). */
+  queue?: string;
+  triggerRule?: string;
+  /** Seconds; null: none. */
+  executionTimeout?: number | null;
 }
 
 /** A task group (Airflow's TaskGroup), for the tree and the graph. */
@@ -375,6 +383,23 @@ export const TaskMark = new RequestType<TaskMarkParams, { marked: number }, void
 
 /** → XComs a task instance pushed, with previews. */
 export const XComList = new RequestType<TaskRef, XComInfo[], void>('xcom/list');
+
+// ------------------------------------------------------------------ variables
+
+/** A variable as the editor may know it: its key, where it comes from and what its value is, never a secret. */
+export interface VariableSummary {
+  key: string;
+  /** `store`, or `env:HANGAR_VAR_KEY` when the environment sets (or overrides) it. */
+  source: string;
+  /** What the value parses as: `object`, `array`, `string`, `number`, `boolean`, `null`; null: not JSON (plain text). */
+  json: 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' | null;
+  /** Its key looks secret (Airflow's sensitive field names): its value is never sent. */
+  sensitive: boolean;
+  /** The value's start (at most 40 characters), only when neither the key nor the value looks secret. */
+  preview?: string;
+}
+/** → Every variable (stored, and HANGAR_VAR_* of the runtime's environment), for the editor's completion and Problems. */
+export const VariableList = new RequestType<Record<string, never>, VariableSummary[], void>('variable/list');
 
 // ------------------------------------------------------------------ the XCom browser
 

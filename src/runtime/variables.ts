@@ -16,6 +16,22 @@ export function isSensitiveKey(key: string): boolean {
   return SENSITIVE.some((s) => k.includes(s));
 }
 
+/**
+ * Whether a value looks like a credential whatever its key: a URI with a password, a PEM block,
+ * a JWT, or one long token mixing letters and digits (an API key, a hash). Used where values are
+ * shown outside the runtime (the editor's completion), never to decide what is masked in logs.
+ */
+export function looksSecret(value: string): boolean {
+  const v = value.trim();
+  if (/-----BEGIN [A-Z ]+-----/.test(v)) return true;
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i.test(v)) return true;
+  if (/^eyJ[\w-]+\.[\w-]+\.[\w-]*$/.test(v)) return true;
+  if (v.length < 20 || /\s/.test(v) || v.startsWith('{') || v.startsWith('[')) return false;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || v.startsWith('/') || v.startsWith('./')) return false; // a URI without credentials, a path
+  if (/^\d{4}-\d{2}-\d{2}/.test(v)) return false; // a date
+  return /[A-Za-z]/.test(v) && /\d/.test(v);
+}
+
 const KEY_RE = /^[A-Za-z0-9_.-]{1,250}$/;
 
 export function checkVariableKey(key: unknown): string {

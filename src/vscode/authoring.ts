@@ -1,7 +1,9 @@
 /**
  * The editor knows your DAGs as you type: completion, go to definition, find
  * references, rename and Problems (with a quick fix) at the id strings of DAG
- * files — task ids, DAG ids, connection ids and pools. VS Code merges these
+ * files — task ids, DAG ids, connection ids, pools, variable keys, queues and
+ * asset URIs — a Problem at a DAG's `startDate` read from the clock, and a
+ * hover on a task id (its settings, last runs, links to the grid and graph). VS Code merges these
  * with TypeScript's own results (whichever TypeScript server runs: no tsserver
  * plugin is involved). The logic is src/runtime/authoring/ (no vscode); this
  * file maps it to VS Code's language APIs. DAG files are never imported here:
@@ -10,12 +12,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { DagListResult } from '../protocol/runtime.ts';
+import { GridData, VariableList } from '../protocol/runtime.ts';
+import type { DagListResult, VariableSummary } from '../protocol/runtime.ts';
+import { HOVER_COMMANDS, HOVER_RUNS, taskHoverMarkdown, taskRunsFromGrid } from '../runtime/authoring/hover.ts';
+import type { TaskRunCell } from '../runtime/authoring/hover.ts';
 import { AuthoringModel } from '../runtime/authoring/model.ts';
 import type { Completion, Diagnostic as IdDiagnostic, Location } from '../runtime/authoring/model.ts';
 import type { HangarContext } from './context.ts';
 
 export const ID_DIAGNOSTIC_CODE = 'unknown-id';
+/** The lint of a `startDate` read from the clock; its link is Airflow's FAQ on start_date. */
+const START_DATE_CODE = {
+  value: 'dynamic-start-date',
+  target: vscode.Uri.parse('https://airflow.apache.org/docs/apache-airflow/stable/faq.html#what-s-the-deal-with-start-date'),
+};
 /** How long typing must pause before the id Problems of a buffer are recomputed. */
 const DIAGNOSTIC_DELAY_MS = 250;
 
@@ -24,6 +34,9 @@ const COMPLETION_KIND: Record<Completion['kind'], vscode.CompletionItemKind> = {
   dag: vscode.CompletionItemKind.Module,
   connection: vscode.CompletionItemKind.Reference,
   pool: vscode.CompletionItemKind.Constant,
+  variable: vscode.CompletionItemKind.Variable,
+  queue: vscode.CompletionItemKind.EnumMember,
+  asset: vscode.CompletionItemKind.File,
 };
 
 export class DagAuthoring
@@ -33,6 +46,7 @@ export class DagAuthoring
     vscode.ReferenceProvider,
     vscode.RenameProvider,
     vscode.CodeActionProvider,
+    vscode.HoverProvider,
     vscode.Disposable
 {
   static readonly selector: vscode.DocumentSelector = [
@@ -45,6 +59,9 @@ export class DagAuthoring
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private list: DagListResult | null = null;
   private loading = false;
+  /** The runtime's variables (keys, JSON-ness; never a secret), undefined until asked. */
+  private variables: VariableSummary[] | undefined;
+  private variablesAt = 0;
 
   constructor(ctx: HangarContext) {
     this.ctx = ctx;
@@ -71,6 +88,7 @@ export class DagAuthoring
       vscode.languages.registerDefinitionProvider(sel, this),
       vscode.languages.registerReferenceProvider(sel, this),
       vscode.languages.registerRenameProvider(sel, this),
+      vscode.languages.registerHoverProvider(sel, this),
       vscode.languages.registerCodeActionsProvider(sel, this, {
         providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
       }),
@@ -102,6 +120,21 @@ export class DagAuthoring
     this.list = list;
     this.refreshFacts();
     this.recheckOpen();
+    void this.refreshVariables();
+  }
+
+  /** Asks the running runtime for its variables (at most every 5 s); the Problems are rechecked with them. */
+  private async refreshVariables(): Promise<void> {
+    if (!this.ctx.client.isRunning || Date.now() - this.variablesAt < 5_000) return;
+    this.variablesAt = Date.now();
+    try {
+      this.variables = await this.ctx.client.request(VariableList, {});
+    } catch (err) {
+      this.ctx.log.warn(`Reading the variables for the editor failed: ${(err as Error).message}`);
+      return;
+    }
+    this.refreshFacts();
+    this.recheckOpen();
   }
 
   private refreshFacts(): void {
@@ -114,7 +147,7 @@ export class DagAuthoring
         config = null;
       }
     }
-    this.model.update({ list: this.list, config, env: process.env });
+    this.model.update({ list: this.list, config, env: process.env, variables: this.variables });
   }
 
   private recheckOpen(): void {
@@ -168,7 +201,7 @@ export class DagAuthoring
         d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
       );
       diag.source = 'hangar';
-      diag.code = ID_DIAGNOSTIC_CODE;
+      diag.code = d.kind === 'startDate' ? START_DATE_CODE : ID_DIAGNOSTIC_CODE;
       return diag;
     });
   }
@@ -179,6 +212,8 @@ export class DagAuthoring
   ): vscode.CompletionList | undefined {
     if (!this.applies(doc)) return undefined;
     this.ensureList();
+    if (this.model.siteAt(doc.uri.fsPath, doc.getText(), doc.offsetAt(position))?.kind === 'variable')
+      void this.refreshVariables();
     const r = this.model.completions(doc.uri.fsPath, doc.getText(), doc.offsetAt(position));
     if (!r) return undefined;
     const range = new vscode.Range(doc.positionAt(r.start), doc.positionAt(r.end));
@@ -194,6 +229,24 @@ export class DagAuthoring
         return item;
       }),
     );
+  }
+
+  async provideHover(doc: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
+    if (!this.applies(doc)) return undefined;
+    const at = this.model.taskAt(doc.uri.fsPath, doc.getText(), doc.offsetAt(position));
+    if (!at) return undefined;
+    let runs: TaskRunCell[] | null = null;
+    let runsError: string | undefined;
+    if (this.ctx.client.isRunning && at.task) {
+      try {
+        runs = taskRunsFromGrid(await this.ctx.client.request(GridData, { dagId: at.dagId, limit: HOVER_RUNS }), at.taskId);
+      } catch (err) {
+        runsError = (err as Error).message;
+      }
+    }
+    const md = new vscode.MarkdownString(taskHoverMarkdown({ ...at, runs, runsError }), true);
+    md.isTrusted = { enabledCommands: [...HOVER_COMMANDS] };
+    return new vscode.Hover(md, new vscode.Range(doc.positionAt(at.start), doc.positionAt(at.end)));
   }
 
   provideDefinition(doc: vscode.TextDocument, position: vscode.Position): vscode.Location[] | undefined {

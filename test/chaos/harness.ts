@@ -19,8 +19,12 @@ import type { TempWorkspace } from '../helpers/workspace.ts';
 
 export const DAG_ID = 'chaos';
 
-/** The DAG under test: every task records each of its executions (the side effect) in effects.log. */
-export function chaosDag(effects: string, marker: string): string {
+/**
+ * The DAG under test: every task records each of its executions (the side effect) in effects.log.
+ * With `gate`, make_marker writes `${gate}.held` and waits for the file `gate` before going on (the
+ * disk tests fill the store's disk at that moment: test/chaos/disk.test.ts).
+ */
+export function chaosDag(effects: string, marker: string, gate?: string): string {
   return `import { dag, sensor } from 'hangar';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 // One line per execution of a task body: run, task, map index, try — a try must never run twice.
@@ -52,7 +56,13 @@ const secret = d.task('secret', { xcomBackend: 'encrypted', sensitive: true }, a
 });
 const make = d.task('make_marker', { inputs: { b: big } }, async (ctx) => {
   effect(ctx);
-  await new Promise((r) => setTimeout(r, 150));
+  await new Promise((r) => setTimeout(r, 150));${
+    gate === undefined
+      ? ''
+      : `
+  writeFileSync(${JSON.stringify(gate + '.held')}, String(ctx.tryNumber));
+  while (!existsSync(${JSON.stringify(gate)})) await new Promise((r) => setTimeout(r, 20));`
+  }
   writeFileSync(${JSON.stringify(marker)}, 'ready');
 });
 const wait = sensor(d, 'wait_marker', { mode: 'reschedule', pokeInterval: 0.1, timeout: '5m' }, async (ctx) => {
@@ -199,7 +209,7 @@ export async function chaos(options: {
 }
 
 /** The invariants, read straight from the store and the workspace's files. */
-async function check(
+export async function check(
   ws: TempWorkspace,
   runId: string,
   violations: string[],
@@ -273,7 +283,7 @@ async function check(
 }
 
 /** Every XCom that refers to a file has it; every file is referred to by an XCom (after the sweep). */
-async function checkFiles(ws: TempWorkspace, violations: string[]): Promise<void> {
+export async function checkFiles(ws: TempWorkspace, violations: string[]): Promise<void> {
   const db = await openWorkspaceStore(ws.root);
   try {
     const xcomDir = join(ws.root, '.hangar', 'xcom');
@@ -318,7 +328,7 @@ async function checkFiles(ws: TempWorkspace, violations: string[]): Promise<void
  * twice (the store's guarded claim promises it). The sensor pokes under one try many times, so it is
  * only counted, not checked for repeats.
  */
-function checkEffects(effects: string, runIds: readonly string[], violations: string[]): void {
+export function checkEffects(effects: string, runIds: readonly string[], violations: string[]): void {
   const lines = readFileSync(effects, 'utf8').split('\n').filter(Boolean);
   const seen = new Map<string, number>();
   for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);

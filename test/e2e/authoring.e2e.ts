@@ -4,7 +4,8 @@
  * .vsix: typing `.before('` in a DAG file offers the DAG's task ids, an
  * unknown id is a Problem at its string with a quick fix to the nearest id,
  * go to definition jumps from a reference to the task's definition, and F2
- * renames a task id across two files (refusing an existing id is a unit test of the core).
+ * renames a task id across two files (refusing an existing id is a unit test of the core);
+ * a hover on a task id shows its settings and last runs, and its link opens the DAG's grid.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/authoring.e2e.ts
@@ -179,6 +180,29 @@ test(
       assert.deepEqual(at, { line: 5, column: 11 });
       await vs.screenshot('authoring-04-definition');
 
+      // Hover on the definition's id (the cursor is in 'transform'): the task's kind, settings and last runs,
+      // and a trusted link that opens the DAG's grid.
+      const hover = vs.page.locator('.monaco-hover:not(.hidden) .monaco-hover-content, .monaco-hover:not(.hidden) .hover-contents');
+      let hoverText = '';
+      const hoverUntil = Date.now() + 30_000;
+      while (Date.now() < hoverUntil) {
+        await vs.runCommand('Show or Focus Hover');
+        await hover.first().waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
+        hoverText = (await hover.allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
+        if (/Open in grid/.test(hoverText)) break;
+        await vs.page.keyboard.press('Escape');
+        await delay(500);
+      }
+      assert.match(hoverText, /transform · typescript task of DAG etl/, hoverText);
+      assert.match(hoverText, /retries: 0 · pool: default_pool · queue: default · trigger rule: all_success · execution timeout: none/, hoverText);
+      assert.match(hoverText, /after: extract/, hoverText);
+      assert.match(hoverText, /Last runs: none yet/, hoverText);
+      await vs.screenshot('authoring-05-hover');
+      await hover.locator('a', { hasText: 'Open in grid' }).first().click();
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: etl' }).first().waitFor({ timeout: 20_000 });
+      await vs.screenshot('authoring-06-hover-grid');
+      await vs.openFile('dags/etl.ts');
+
       // F2 on `load` (line 6): its definition, `.before('load')` and the other file's sensor are renamed.
       await goToLine(vs, 6, 12); // etl.task('l|oad'
       // The rename box, focused (typed into only through its own element: a box that closed never edits the file).
@@ -213,7 +237,7 @@ test(
         await delay(500);
       }
       await box.fill('load_dw');
-      await vs.screenshot('authoring-05-rename');
+      await vs.screenshot('authoring-07-rename');
       await box.press('Enter');
       await waitUntil(
         'the rename in etl.ts',
@@ -225,7 +249,7 @@ test(
       await waitUntil('the rename in report.ts', async () =>
         /externalTaskId: 'load_dw'/.test(await editorText(vs)),
       );
-      await vs.screenshot('authoring-06-renamed-other-file');
+      await vs.screenshot('authoring-08-renamed-other-file');
     } catch (e) {
       await vs.collectDiagnostics('authoring-failure');
       throw e;

@@ -2,15 +2,17 @@
  * What the editor knows about the ids in DAG files, without VS Code: for a
  * file's current text and the workspace's DAG structure (the DAG processor's
  * `dag/list` result: DAGs, their tasks, kinds and source positions) plus
- * hangar.json's connections and pools and the HANGAR_CONN_* names, it answers
+ * hangar.json's connections and pools, the HANGAR_CONN_* and HANGAR_VAR_* names and
+ * the runtime's variables (keys and JSON-ness, never a secret), it answers
  * completions, definitions, references, renames and diagnostics at the id
  * strings the scanner finds. It never imports a DAG file: the structure comes
  * from the last parse, the buffer's own definitions from scanning its text.
  *
  * Offsets are UTF-16 offsets into the text (what VS Code's positionAt takes).
  */
-import type { DagInfo, DagListResult, TaskInfo } from '../../protocol/runtime.ts';
-import { scan, tokenize } from './scanner.ts';
+import type { DagInfo, DagListResult, TaskInfo, VariableSummary } from '../../protocol/runtime.ts';
+import { normalizeAssetUri } from '../dag/assets.ts';
+import { clockStartDates, scan, tokenize } from './scanner.ts';
 import type { Site, SiteKind } from './scanner.ts';
 
 export type { Site, SiteKind } from './scanner.ts';
@@ -24,6 +26,8 @@ export interface AuthoringFacts {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Connection ids known elsewhere (e.g. kept in VS Code's secret storage), without their URIs. */
   readonly extraConnections?: readonly string[];
+  /** The runtime's variables (`variable/list`); undefined: not known (no variable Problems). */
+  readonly variables?: readonly VariableSummary[];
 }
 
 /** 0-based line and character. */
@@ -41,8 +45,10 @@ export interface Location {
 export interface Completion {
   readonly label: string;
   readonly detail: string;
-  readonly kind: 'task' | 'dag' | 'connection' | 'pool';
+  readonly kind: IdKind;
 }
+
+export type IdKind = 'task' | 'dag' | 'connection' | 'pool' | 'variable' | 'queue' | 'asset';
 
 export interface CompletionResult {
   readonly items: Completion[];
@@ -56,7 +62,8 @@ export interface Diagnostic {
   readonly end: number;
   readonly message: string;
   readonly severity: 'error' | 'warning';
-  readonly kind: SiteKind;
+  /** The id's kind, or `startDate` for the lint of a start date read from the clock. */
+  readonly kind: SiteKind | 'startDate';
   readonly value: string;
   /** The nearest existing id (the quick fix), if one is near enough. */
   readonly suggestion?: string;
@@ -68,7 +75,7 @@ export interface TextEdit extends Location {
 
 /** What a string in a DAG file names, resolved against the workspace. */
 interface Target {
-  kind: 'task' | 'dag' | 'connection' | 'pool';
+  kind: IdKind;
   /** For tasks: the DAG they belong to. */
   dagId?: string;
   id: string;
@@ -84,6 +91,28 @@ interface Conn {
 
 const TASK_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
 const CONN_PREFIX = 'HANGAR_CONN_';
+const VAR_PREFIX = 'HANGAR_VAR_';
+/** Airflow's default Celery queue (`[operators] default_queue`): a task without `queue` goes there. */
+export const DEFAULT_QUEUE = 'default';
+
+/** Task hover facts: the task as the last parse knows it (null: only in the buffer so far). */
+export interface TaskAt {
+  readonly dagId: string;
+  readonly taskId: string;
+  readonly task: TaskInfo | null;
+  /** The id string's offsets (the hover's range). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The ids used across the DAG files (other than the one being edited), indexed once per update. */
+interface WorkspaceUses {
+  /** Variable keys set by a task (`ctx.variables.set('k', …)`): they exist once that task ran. */
+  variablesSet: Map<string, string[]>;
+  queues: Map<string, { file: string; count: number }[]>;
+  /** Normalised asset URI → the files that name it. */
+  assets: Map<string, string[]>;
+}
 
 export class AuthoringModel {
   private facts: AuthoringFacts = { list: null };
@@ -93,6 +122,9 @@ export class AuthoringModel {
   private dagsByFile = new Map<string, DagInfo[]>();
   private conns = new Map<string, Conn>();
   private pools = new Map<string, { slots: number; def?: Location }>();
+  private variables = new Map<string, VariableSummary>();
+  private uses: WorkspaceUses | undefined;
+  private readonly uris = new Map<string, string | null>();
   private readonly owners = new Map<
     string,
     { text: string; marks: { list: { at: number; dagId: string }[]; fallback: string | undefined } }
@@ -117,6 +149,14 @@ export class AuthoringModel {
     }
     this.facts = { ...facts, list };
     this.owners.clear();
+    this.uses = undefined;
+    this.variables = new Map((facts.variables ?? []).map((v) => [v.key, v]));
+    for (const [name, value] of Object.entries(facts.env ?? {})) {
+      if (!name.startsWith(VAR_PREFIX) || value === undefined) continue;
+      if ([...this.variables.keys()].some((k) => varEnvName(k) === name)) continue;
+      const key = name.slice(VAR_PREFIX.length).toLowerCase();
+      this.variables.set(key, { key, source: `env:${name}`, json: jsonKind(value), sensitive: false });
+    }
     this.dagsById = new Map();
     this.dagsByFile = new Map();
     for (const d of list?.dags ?? []) {
@@ -242,7 +282,109 @@ export class AuthoringModel {
         return { kind: 'connection', id: s.value };
       case 'pool':
         return { kind: 'pool', id: s.value };
+      case 'variable':
+        return { kind: 'variable', id: s.value };
+      case 'queue':
+        return { kind: 'queue', id: s.value };
+      case 'asset': {
+        const uri = this.assetUri(s.value);
+        return uri ? { kind: 'asset', id: uri } : undefined;
+      }
     }
+  }
+
+  /** An asset URI as the runtime records it (Airflow's _sanitize_uri); null when it is not a valid URI. */
+  private assetUri(written: string): string | null {
+    let u = this.uris.get(written);
+    if (u === undefined) {
+      try {
+        u = normalizeAssetUri(written);
+      } catch {
+        u = null;
+      }
+      if (this.uris.size > 5000) this.uris.clear();
+      this.uris.set(written, u);
+    }
+    return u;
+  }
+
+  /** The variable keys, queues and asset URIs of the workspace's other DAG files (scanned once per update). */
+  private workspaceUses(): WorkspaceUses {
+    if (this.uses) return this.uses;
+    const uses: WorkspaceUses = { variablesSet: new Map(), queues: new Map(), assets: new Map() };
+    for (const f of this.facts.list?.files ?? []) {
+      const text = this.readFile(f);
+      if (text === undefined) continue;
+      this.addUses(uses, f, this.sites(f, text));
+    }
+    return (this.uses = uses);
+  }
+
+  private addUses(uses: WorkspaceUses, file: string, sites: readonly Site[]): void {
+    for (const s of sites) {
+      if (s.dynamic || s.value === '') continue;
+      if (s.kind === 'variable' && /\.set(Json)?\(\)$/.test(s.via)) push(uses.variablesSet, s.value, file);
+      else if (s.kind === 'queue') {
+        const l = uses.queues.get(s.value) ?? [];
+        const e = l.find((x) => x.file === file);
+        if (e) e.count++;
+        else l.push({ file, count: 1 });
+        uses.queues.set(s.value, l);
+      } else if (s.kind === 'asset') {
+        const uri = this.assetUri(s.value);
+        if (uri) push(uses.assets, uri, file);
+      }
+    }
+  }
+
+  /** The workspace's uses with `file`'s replaced by those of its current text. */
+  private usesWith(file: string, text: string): WorkspaceUses {
+    const base = this.workspaceUses();
+    const out: WorkspaceUses = {
+      variablesSet: without(base.variablesSet, file),
+      queues: new Map(
+        [...base.queues].map(([k, l]) => [k, l.filter((x) => x.file !== file)] as const).filter(([, l]) => l.length),
+      ),
+      assets: without(base.assets, file),
+    };
+    this.addUses(out, file, this.sites(file, text));
+    return out;
+  }
+
+  /** Whether a variable exists for the editor: in the store, as HANGAR_VAR_*, or set by a task of the workspace. */
+  private variableKnown(key: string, uses: WorkspaceUses): boolean {
+    if (this.variables.has(key) || uses.variablesSet.has(key)) return true;
+    const env = this.facts.env?.[varEnvName(key)];
+    return env !== undefined;
+  }
+
+  /** Who uses each queue: the parsed tasks (`dag.task` ids), else the files naming it. */
+  private queueUsers(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const d of this.dagsById.values())
+      for (const t of d.tasks) if (t.queue !== undefined) push(out, t.queue, `${d.dagId}.${t.taskId}`);
+    return out;
+  }
+
+  /** An asset's producers (`dag.task`) and the DAGs it schedules, from the last parse. */
+  private assetFacts(uri: string): { producers: { dagId: string; taskId: string }[]; consumers: string[] } {
+    const producers: { dagId: string; taskId: string }[] = [];
+    const consumers = new Set<string>();
+    for (const d of this.dagsById.values()) {
+      for (const p of d.assets?.produces ?? []) if (p.uri === uri) for (const t of p.tasks) producers.push({ dagId: d.dagId, taskId: t });
+      for (const c of d.assets?.consumes ?? []) if (c.uri === uri) consumers.add(d.dagId);
+    }
+    return { producers, consumers: [...consumers] };
+  }
+
+  /** The task whose id string is at an offset (a definition or a reference): what the hover shows. */
+  taskAt(file: string, text: string, offset: number): TaskAt | undefined {
+    const s = this.siteAt(file, text, offset);
+    if (!s || (s.kind !== 'taskDef' && s.kind !== 'task' && s.kind !== 'externalTask')) return undefined;
+    const t = this.target(file, text, s);
+    if (!t || t.kind !== 'task') return undefined;
+    const task = this.dagsById.get(t.dagId!)?.tasks.find((x) => x.taskId === t.id) ?? null;
+    return { dagId: t.dagId!, taskId: t.id, task, start: s.valueStart, end: s.valueEnd };
   }
 
   completions(file: string, text: string, offset: number): CompletionResult | undefined {
@@ -280,6 +422,42 @@ export class AuthoringModel {
     } else if (s.kind === 'pool') {
       for (const [id, p] of this.pools)
         items.push({ label: id, kind: 'pool', detail: `pool, ${p.slots} slot${p.slots === 1 ? '' : 's'}` });
+    } else if (s.kind === 'variable') {
+      const uses = this.usesWith(file, text);
+      for (const v of this.variables.values()) items.push({ label: v.key, kind: 'variable', detail: variableDetail(v) });
+      for (const [key, files] of uses.variablesSet)
+        if (!this.variables.has(key))
+          items.push({ label: key, kind: 'variable', detail: `variable set by a task (${[...new Set(files)].map(baseName).join(', ')})` });
+    } else if (s.kind === 'queue') {
+      const users = this.queueUsers();
+      const names = new Set([DEFAULT_QUEUE, ...users.keys(), ...this.usesWith(file, text).queues.keys()]);
+      for (const q of names) {
+        const u = users.get(q) ?? [];
+        items.push({
+          label: q,
+          kind: 'queue',
+          detail: u.length
+            ? `queue of ${u.length} task${u.length === 1 ? '' : 's'}: ${u.slice(0, 3).join(', ')}${u.length > 3 ? ', …' : ''}`
+            : q === DEFAULT_QUEUE
+              ? 'queue (the default)'
+              : 'queue (in a file not parsed yet)',
+        });
+      }
+    } else if (s.kind === 'asset') {
+      const uris = new Set<string>();
+      for (const d of this.dagsById.values()) {
+        for (const p of d.assets?.produces ?? []) uris.add(p.uri);
+        for (const c of d.assets?.consumes ?? []) uris.add(c.uri);
+      }
+      for (const [uri, files] of this.workspaceUses().assets) if (files.some((f) => f !== file)) uris.add(uri);
+      for (const uri of uris) {
+        const { producers, consumers } = this.assetFacts(uri);
+        const parts = [
+          producers.length ? `produced by ${producers.map((p) => `${p.dagId}.${p.taskId}`).join(', ')}` : 'no producer',
+          ...(consumers.length ? [`schedules ${consumers.join(', ')}`] : []),
+        ];
+        items.push({ label: uri, kind: 'asset', detail: `asset: ${parts.join('; ')}` });
+      }
     }
     return { items, ...range };
   }
@@ -290,11 +468,39 @@ export class AuthoringModel {
     if (!s) return [];
     const t = this.target(file, text, s);
     if (!t) return [];
+    // An asset: every task that updates it (its outlets); a variable: the tasks that set it.
+    if (t.kind === 'asset') return this.assetProducerDefs(t.id, file, text);
+    if (t.kind === 'variable')
+      return this.referenceSites(t, file, text)
+        .filter((r) => /\.set(Json)?\(\)$/.test(r.site.via))
+        .map((r) => location(r.file, r.text, r.site.valueStart, r.site.valueEnd));
     const d = this.definitionOf(t, file, text);
     return d ? [d] : [];
   }
 
+  /** Where the tasks updating an asset are defined (their id strings), from the last parse. */
+  private assetProducerDefs(uri: string, file: string, text: string): Location[] {
+    const out: Location[] = [];
+    for (const p of this.assetFacts(uri).producers) {
+      const d = this.definitionOf({ kind: 'task', dagId: p.dagId, id: p.taskId }, file, text);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
+  /** Where the DAGs an asset schedules are defined (their id strings). */
+  private assetConsumerDefs(uri: string, file: string, text: string): Location[] {
+    const out: Location[] = [];
+    for (const dagId of this.assetFacts(uri).consumers) {
+      const d = this.definitionOf({ kind: 'dag', id: dagId }, file, text);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
   private definitionOf(t: Target, file: string, text: string): Location | undefined {
+    if (t.kind === 'variable' || t.kind === 'queue') return undefined;
+    if (t.kind === 'asset') return this.assetProducerDefs(t.id, file, text)[0];
     if (t.kind === 'connection') return this.conns.get(t.id)?.def;
     if (t.kind === 'pool') return this.pools.get(t.id)?.def;
     if (t.kind === 'dag') {
@@ -337,6 +543,15 @@ export class AuthoringModel {
     if (includeDeclaration && (t.kind === 'connection' || t.kind === 'pool')) {
       const d = this.definitionOf(t, file, text);
       if (d) out.unshift(d);
+    }
+    if (t.kind === 'asset') {
+      // Its producers (the tasks updating it) and consumers (the DAGs it schedules), in any file.
+      const seen = new Set(out.map(key));
+      for (const l of [...this.assetProducerDefs(t.id, file, text), ...this.assetConsumerDefs(t.id, file, text)])
+        if (!seen.has(key(l))) {
+          seen.add(key(l));
+          out.push(l);
+        }
     }
     return out;
   }
@@ -422,6 +637,8 @@ export class AuthoringModel {
   /** Unknown ids in a file's text, each at its string. Dynamic ids are never reported. */
   diagnostics(file: string, text: string): Diagnostic[] {
     const out: Diagnostic[] = [];
+    let uses: WorkspaceUses | undefined;
+    const usesNow = () => (uses ??= this.usesWith(file, text));
     const errors = this.facts.list?.errors ?? [];
     const known = new Map<string, Map<string, TaskInfo | null>>();
     const taskIdsOf = (dagId: string, inFile: boolean) => {
@@ -469,6 +686,32 @@ export class AuthoringModel {
         // A file that failed to load may define it: say nothing rather than something false.
         if (errors.some((e) => e.dagId === dagId || e.dagId === null)) continue;
         report(`No DAG "${dagId}" in the workspace (${s.via})`, this.dagsById.keys());
+      } else if (s.kind === 'variable') {
+        // A key read without a fallback that exists nowhere: a warning, not an error (it may be set before the run).
+        if (s.optional || this.facts.variables === undefined || /\.(set|setJson|delete)\(\)$/.test(s.via)) continue;
+        if (!this.variableKnown(s.value, usesNow()))
+          report(
+            `No variable "${s.value}" in the store or the environment (${varEnvName(s.value)}): set it before the run (hangar variables set ${s.value} VALUE)`,
+            [...this.variables.keys(), ...usesNow().variablesSet.keys()],
+          );
+      } else if (s.kind === 'queue') {
+        // Any queue name is valid (a worker listens on it or not): only a likely typo of a queue more tasks use is reported.
+        const u = usesNow().queues;
+        const parsed = this.queueUsers();
+        if (s.value === DEFAULT_QUEUE) continue;
+        // How many tasks use a queue: the last parse's, or the strings of the files (unsaved ones included).
+        const count = (q: string) =>
+          Math.max(parsed.get(q)?.length ?? 0, (u.get(q) ?? []).reduce((n, x) => n + x.count, 0));
+        const known = new Set([DEFAULT_QUEUE, ...parsed.keys(), ...u.keys()]);
+        known.delete(s.value);
+        const near = nearest(s.value, known);
+        if (near && (near === DEFAULT_QUEUE || count(near) > count(s.value)))
+          report(
+            `No other task uses queue "${s.value}": only a worker started with --queues ${s.value} runs this task`,
+            [near],
+          );
+      } else if (s.kind === 'asset') {
+        continue;
       } else if (this.facts.config === undefined) {
         continue; // hangar.json not read: connections and pools unknown
       } else if (s.kind === 'connection') {
@@ -482,8 +725,58 @@ export class AuthoringModel {
           report(`No pool "${s.value}": add it under "pools" in hangar.json`, this.pools.keys());
       }
     }
-    return out;
+    for (const c of clockStartDates(text))
+      out.push({
+        start: c.start,
+        end: c.end,
+        message: `startDate reads the clock (${c.clock}${c.via ? ` through "${c.via}"` : ''}): every parse gives another start date, so the scheduler computes other data intervals each time; use a fixed date such as '2024-01-01'`,
+        severity: 'warning',
+        kind: 'startDate',
+        value: text.slice(c.start, c.end),
+      });
+    return out.sort((a, b) => a.start - b.start);
   }
+}
+
+/** HANGAR_VAR_<KEY>, as src/runtime/variables.ts names it. */
+export function varEnvName(key: string): string {
+  return `${VAR_PREFIX}${key.toUpperCase()}`;
+}
+
+function jsonKind(value: string): VariableSummary['json'] {
+  try {
+    const x = JSON.parse(value) as unknown;
+    return x === null ? 'null' : Array.isArray(x) ? 'array' : (typeof x as 'object' | 'string' | 'number' | 'boolean');
+  } catch {
+    return null;
+  }
+}
+
+/** A variable's completion detail: what its value is and where it comes from; a secret's value never. */
+function variableDetail(v: VariableSummary): string {
+  const what = v.json === 'object' || v.json === 'array' ? `JSON ${v.json}` : v.json === null ? 'text' : `JSON ${v.json}`;
+  const value = v.sensitive ? ', value hidden' : v.preview !== undefined ? ` ${JSON.stringify(v.preview)}` : '';
+  const source = v.source.startsWith('env:') ? v.source.slice(4) : v.source;
+  return `variable, ${what}${value} (${source})`;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+function without(m: Map<string, string[]>, file: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [k, l] of m) {
+    const r = l.filter((f) => f !== file);
+    if (r.length) out.set(k, r);
+  }
+  return out;
+}
+
+function key(l: Location): string {
+  return `${l.file}:${l.start.line}:${l.start.character}`;
 }
 
 /** HANGAR_CONN_<ID>, as src/runtime/connections.ts names it. */

@@ -21,6 +21,12 @@ export type SiteKind =
   | 'dag'
   | 'connection'
   | 'pool'
+  /** A variable key (`ctx.variables.get('k')`, `{{ var.value.k }}` in a string). */
+  | 'variable'
+  /** A worker queue (`queue: '…'`). */
+  | 'queue'
+  /** An asset URI (`asset('s3://…')`). */
+  | 'asset'
   /** Where a task id is defined (`dag.task('x', …)`, `sensor(dag, 'x', …)`). */
   | 'taskDef'
   /** Where a DAG id is defined (`dag({ id: 'x' })`). */
@@ -47,6 +53,8 @@ export interface Site {
    * the prefix the groups put before the id (`extract.`), so the task's id is `prefix + value`.
    */
   readonly prefix?: string;
+  /** For `variable`: read with a fallback (`get('k', 'x')`), so a missing variable is no error. */
+  readonly optional?: boolean;
 }
 
 type TokKind = 'ident' | 'string' | 'template' | 'punct' | 'number' | 'regex';
@@ -75,6 +83,8 @@ const SENSOR_FNS = new Set([
   'externalTaskSensor',
 ]);
 const XCOM_TASK_FNS = new Set(['pull', 'keys', 'pullPrefix', 'readRecords', 'openFile', 'clear']);
+/** `ctx.variables.…` methods whose first argument is a variable key. */
+const VARIABLE_FNS = new Set(['get', 'getJson', 'set', 'setJson', 'delete']);
 const EXPR_KEYWORDS = new Set([
   'return',
   'typeof',
@@ -431,10 +441,67 @@ export function scan(text: string): Site[] {
       if (p === null) dynamic = true;
       else if (p !== '') prefix = p;
     }
-    const site = makeSite(tok, what, dynamic);
-    sites.push(prefix === undefined ? site : { ...site, prefix });
+    let site = makeSite(tok, what, dynamic);
+    if (prefix !== undefined) site = { ...site, prefix };
+    // A read with a fallback (the frame's last argument index, after the pass): never an error.
+    if (what.kind === 'variable' && frame.open === '(' && frame.arg >= 1 && /^get(Json)?$/.test(last(frame.callee)!))
+      site = { ...site, optional: true };
+    sites.push(site);
   }
-  return sites;
+  sites.push(...templateVariables(toks));
+  return sites.sort((a, b) => a.start - b.start || a.valueStart - b.valueStart);
+}
+
+/**
+ * Variable keys read by the templates in strings: `{{ var.value.k }}`, `{{ var.json.k.field }}`,
+ * `{{ var.value.get('k', 'x') }}` (Airflow's VariableAccessor; src/runtime/templating/context.ts).
+ * Offsets are the source's (the raw token text is searched: a key has no escapes). A key cut by
+ * a substitution (`var.value.${x}`, `'… var.value.k' + x`) is dynamic.
+ */
+function templateVariables(toks: Tok[]): Site[] {
+  const out: Site[] = [];
+  const plus = (x: Tok | undefined) => x?.kind === 'punct' && (x.text === '+' || x.text === '+=');
+  for (let k = 0; k < toks.length; k++) {
+    const t = toks[k]!;
+    if (t.kind !== 'string' && t.kind !== 'template') continue;
+    const raw = t.text;
+    if (!raw.includes('{')) continue;
+    // The expression parts: from `{{` (or `{%`) to the matching close, or the string's end while typing.
+    const open = /\{[{%]/g;
+    for (let m = open.exec(raw); m; m = open.exec(raw)) {
+      const closeAt = raw.indexOf(m[0] === '{{' ? '}}' : '%}', m.index + 2);
+      const endAt = closeAt < 0 ? raw.length : closeAt;
+      const body = raw.slice(m.index + 2, endAt);
+      const re = /\bvar\s*\.\s*(value|json)\s*(?:\.\s*get\s*\(\s*\\?(['"])([\w.-]*)|\.\s*([A-Za-z_]\w*)?|\[\s*\\?(['"])([\w.-]*))/g;
+      for (let v = re.exec(body); v; v = re.exec(body)) {
+        const key = v[3] ?? v[4] ?? v[6] ?? '';
+        if (v[4] === 'get') continue; // `var.value.get` still being typed
+        const keyEnd = m.index + 2 + v.index + v[0].length;
+        const valueStart = t.start + keyEnd - key.length;
+        const valueEnd = t.start + keyEnd;
+        const after = raw.slice(keyEnd);
+        const closingQuote = t.closed === true ? 1 : 0;
+        const atEnd = keyEnd >= raw.length - closingQuote;
+        // Cut by a substitution or a concatenation: the key is built at run time.
+        const dynamic = after.startsWith('${') || (atEnd && plus(toks[k + 1]));
+        const optional = v[3] !== undefined && /^\s*\\?['"]\s*,/.test(after);
+        out.push({
+          kind: 'variable',
+          value: key,
+          start: t.start,
+          end: t.end,
+          valueStart,
+          valueEnd,
+          dynamic,
+          via: `var.${v[1]}`,
+          ...(optional ? { optional } : {}),
+        });
+      }
+      if (closeAt < 0) break;
+      open.lastIndex = closeAt + 2;
+    }
+  }
+  return out;
 }
 
 function isGroupCall(f: Frame): boolean {
@@ -497,6 +564,8 @@ function classify(f: Frame, parent: Frame | undefined): What | undefined {
     }
     case 'pool':
       return { kind: 'pool', via: 'pool:' };
+    case 'queue':
+      return { kind: 'queue', via: 'queue:' };
     case 'id':
       return fn === 'dag' ? { kind: 'dagDef', via: 'dag({ id })' } : undefined;
     case 'source':
@@ -516,6 +585,9 @@ function classifyCall(callee: string[], arg: number, inArray: boolean): What | u
   if (inArray) return undefined;
   if (XCOM_TASK_FNS.has(fn) && arg === 0 && callee.includes('xcom'))
     return { kind: 'task', via: `ctx.xcom.${fn}()` };
+  if (VARIABLE_FNS.has(fn) && arg === 0 && callee.length > 1 && callee[callee.length - 2] === 'variables')
+    return { kind: 'variable', via: `ctx.variables.${fn}()` };
+  if (fn === 'asset' && arg === 0 && callee.length === 1) return { kind: 'asset', via: 'asset()' };
   if (fn === 'connection' && arg === 0 && callee.length > 1)
     return { kind: 'connection', via: 'ctx.connection()' };
   if (fn === 'task' && arg === 0 && callee.length > 1) return { kind: 'taskDef', via: '.task()' };
@@ -545,4 +617,99 @@ function makeSite(tok: Tok, what: What, dynamic: boolean): Site {
     dagId: what.dagIdDynamic ? undefined : what.dagId,
     via: what.via,
   };
+}
+
+/** A DAG's `startDate` computed from the clock: where, and what reads the clock. */
+export interface ClockStartDate {
+  /** Offsets of the `startDate` value expression. */
+  readonly start: number;
+  readonly end: number;
+  /** What reads the clock (`new Date()`, `Date.now()`), and the variable it came through, if any. */
+  readonly clock: string;
+  readonly via?: string;
+}
+
+/**
+ * `startDate` values of `dag({ … })` that read the clock when the file is parsed (`new Date()`,
+ * `Date.now()`, `new Date(Date.now() - …)`), directly or through a `const` of the same file
+ * initialised so. Airflow's FAQ ("What's the deal with start_date?", airflow-core/docs/faq.rst)
+ * recommends against a dynamic start_date: every parse gives another one.
+ */
+export function clockStartDates(text: string): ClockStartDate[] {
+  if (!text.includes('startDate')) return [];
+  const toks = tokenize(text);
+  const out: ClockStartDate[] = [];
+  for (let k = 0; k < toks.length; k++) {
+    const t = toks[k]!;
+    if (t.kind !== 'ident' || t.text !== 'startDate' || toks[k + 1]?.text !== ':') continue;
+    const prev = toks[k - 1];
+    if (prev?.kind !== 'punct' || (prev.text !== '{' && prev.text !== ',')) continue;
+    const open = enclosingBrace(toks, k);
+    if (open < 1 || toks[open - 1]?.text !== '(' || !isDagCallee(toks, open - 1)) continue;
+    const [from, to] = expressionAt(toks, k + 2);
+    if (from > to) continue;
+    let clock = readsClock(toks, from, to);
+    let via: string | undefined;
+    if (!clock && from === to && toks[from]!.kind === 'ident') {
+      // `startDate: start` with `const start = new Date(…)` in the file.
+      const name = toks[from]!.text;
+      for (let j = 0; j < from; j++) {
+        const d = toks[j]!;
+        if (d.kind === 'ident' && (d.text === 'const' || d.text === 'let' || d.text === 'var') && toks[j + 1]?.text === name && toks[j + 2]?.text === '=') {
+          const [a, b] = expressionAt(toks, j + 3);
+          clock = a <= b ? readsClock(toks, a, b) : undefined;
+          if (clock) via = name;
+        }
+      }
+    }
+    if (clock) out.push({ start: toks[from]!.start, end: toks[to]!.end, clock, ...(via ? { via } : {}) });
+  }
+  return out;
+}
+
+/** The `{` that opens the object literal a token at index k is in (-1: none). */
+function enclosingBrace(toks: Tok[], k: number): number {
+  let depth = 0;
+  for (let j = k - 1; j >= 0; j--) {
+    const t = toks[j]!;
+    if (t.kind !== 'punct') continue;
+    if (t.text === '}' || t.text === ')' || t.text === ']') depth++;
+    else if (t.text === '{' || t.text === '(' || t.text === '[') {
+      if (depth === 0) return t.text === '{' ? j : -1;
+      depth--;
+    }
+  }
+  return -1;
+}
+
+function isDagCallee(toks: Tok[], paren: number): boolean {
+  const chain = calleeOf(toks, paren);
+  return chain.length > 0 && chain[chain.length - 1] === 'dag';
+}
+
+/** The token range [from, to] of the expression starting at `from`: up to a `,`, `;` or closing bracket at its depth. */
+function expressionAt(toks: Tok[], from: number): [number, number] {
+  let depth = 0;
+  let j = from;
+  for (; j < toks.length; j++) {
+    const t = toks[j]!;
+    if (t.kind !== 'punct') continue;
+    if (t.text === '(' || t.text === '[' || t.text === '{') depth++;
+    else if (t.text === ')' || t.text === ']' || t.text === '}') {
+      if (depth === 0) break;
+      depth--;
+    } else if (depth === 0 && (t.text === ',' || t.text === ';')) break;
+  }
+  return [from, j - 1];
+}
+
+/** `new Date()` (no arguments) or `Date.now()` among the tokens [from, to]. */
+function readsClock(toks: Tok[], from: number, to: number): string | undefined {
+  for (let j = from; j <= to; j++) {
+    const t = toks[j]!;
+    if (t.kind !== 'ident' || t.text !== 'Date') continue;
+    if (toks[j + 1]?.text === '.' && toks[j + 2]?.text === 'now' && toks[j + 3]?.text === '(') return 'Date.now()';
+    if (toks[j - 1]?.text === 'new' && (toks[j + 1]?.text !== '(' || toks[j + 2]?.text === ')')) return 'new Date()';
+  }
+  return undefined;
 }

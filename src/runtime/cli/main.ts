@@ -9,6 +9,7 @@ import { relative, resolve } from 'node:path';
 import type { DagLoadError } from '../loader/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { tryLogPath } from '../executor/logger.ts';
+import { isStoreUnwritable } from '../store/unwritable.ts';
 import { colorState, disableColor, formatDuration } from './format.ts';
 import { initWorkspace } from './init.ts';
 import {
@@ -536,7 +537,19 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
           ctx.ids.run_id = runId;
           if (!ctx.structured) ctx.out(`Running ${dagId} (${dag.tasks.size} tasks), run ${runId}`);
         }
-        await rt.executeRun(dagId, runId, controller.signal);
+        try {
+          await rt.executeRun(dagId, runId, controller.signal);
+        } catch (err) {
+          // The store's disk is full or read-only: one line saying where, why and how to go on.
+          if (isStoreUnwritable(err)) {
+            throw new CliError(
+              'error',
+              `${(err as Error).message}. Run "${runId}" of DAG "${dagId}" stopped: it starts no new tries and reports no state it could not write. Once the store can be written again: hangar run ${dagId} --resume '${runId}'`,
+              ctx.ids,
+            );
+          }
+          throw err;
+        }
         const code = await summarize(rt, dagId, runId, ctx);
         if (!controller.signal.aborted) return code;
         return fail(

@@ -49,9 +49,28 @@ export function ensureDir(dir: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-  } else mkdirSync(dir, { recursive: true });
+  } else {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      // A recursive mkdir can report ENOENT for the leaf when an ancestor cannot be made (EROFS,
+      // ENOSPC, EACCES): make them one by one, so the error says why and where.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') mkdirEach(dir);
+      throw err;
+    }
+  }
   if (knownDirs.size > 50_000) knownDirs.clear();
   knownDirs.add(dir);
+}
+
+function mkdirEach(dir: string): void {
+  const parent = dirname(dir);
+  if (parent !== dir) mkdirEach(parent);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 /**
@@ -64,6 +83,12 @@ export class TryLog implements Logger {
   readonly path: string;
   private fd: number | undefined;
   private closed = false;
+  /**
+   * Why the file could not be written (a full disk, a read-only folder), once it could not: the
+   * task's code is not interrupted by it (a console.log does not throw), and the try fails with
+   * this reason when its body has returned (task-runner.ts).
+   */
+  failure: string | undefined;
   private readonly header: string[] = [];
   private readonly onLine: ((line: string) => void) | undefined;
 
@@ -84,20 +109,39 @@ export class TryLog implements Logger {
   /** A line about the try (start, outcome): kept, and written only if the file exists or will. */
   meta(level: LogLevel, text: string): void {
     const line = this.line(level, text);
-    if (this.fd !== undefined) writeSync(this.fd, line);
+    if (this.fd !== undefined) this.guard(() => writeSync(this.fd!, line));
     else if (!this.closed) this.header.push(line);
     this.onLine?.(line);
   }
 
   write(level: LogLevel, text: string): void {
     const line = this.line(level, text);
-    if (this.fd === undefined && !this.closed) {
-      ensureDir(dirname(this.path));
-      this.fd = openSync(this.path, 'a');
-      if (this.header.length) writeSync(this.fd, this.header.splice(0).join(''));
+    if (this.fd === undefined && !this.closed && this.failure === undefined) {
+      this.guard(() => {
+        ensureDir(dirname(this.path));
+        this.fd = openSync(this.path, 'a');
+        if (this.header.length) writeSync(this.fd, this.header.splice(0).join(''));
+      });
     }
-    if (this.fd !== undefined) writeSync(this.fd, line);
+    if (this.fd !== undefined) this.guard(() => writeSync(this.fd!, line));
     this.onLine?.(line);
+  }
+
+  /** A write to the file; the first that fails is kept in `failure` and the file is given up. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.failure ??= `its log file ${this.path} cannot be written (${(err as Error).message})`;
+      if (this.fd !== undefined) {
+        try {
+          closeSync(this.fd);
+        } catch {
+          // already failing
+        }
+        this.fd = undefined;
+      }
+    }
   }
 
   debug(message: string, ...args: unknown[]): void {
@@ -115,9 +159,7 @@ export class TryLog implements Logger {
 
   close(): void {
     this.closed = true;
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    if (this.fd !== undefined) this.guard(() => closeSync(this.fd!));
+    this.fd = undefined;
   }
 }

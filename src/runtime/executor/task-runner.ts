@@ -19,6 +19,7 @@ import { getConnection } from '../connections.ts';
 import { isRescheduleRequest, isTaskOutcome, TASK_SERVICES } from './services.ts';
 import type { TaskServices } from './services.ts';
 import { Variables } from '../variables.ts';
+import { isStoreUnwritable } from '../store/unwritable.ts';
 // Registers the sensor implementation behind the authoring API (dag/sensors.ts) and the SLA observer, in the runtime and in workers.
 import '../sensors/index.ts';
 import '../sync/index.ts';
@@ -101,6 +102,14 @@ function patchConsole(): void {
       if (log) log.write(level, formatArgs(args[0], args.slice(1)));
       else original(...args);
     };
+  }
+}
+
+/** A try whose log file could not be written: its error is the one line that says which file and why. */
+class LogUnwritableError extends Error {
+  constructor(failure: string) {
+    super(`The try failed: ${failure}`);
+    this.name = 'LogUnwritableError';
   }
 }
 
@@ -268,6 +277,8 @@ export async function runTaskTry(
       }
       const value = await task.fn(ctx, inputs);
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      // A log that could not be written fails the try (before its XCom is pushed): its retry runs once the file can be.
+      if (log.failure) throw new LogUnwritableError(log.failure);
       if (isRescheduleRequest(value)) {
         log.meta('INFO', `Rescheduling: next poke at ${value.at.toISOString()}`);
         return { ok: true, pid: process.pid, reschedule: { at: value.at.toISOString() } };
@@ -285,9 +296,11 @@ export async function runTaskTry(
       log.meta('INFO', `Marking task as SUCCESS after ${((Date.now() - started) / 1000).toFixed(3)}s`);
       return result;
     } catch (err) {
-      const error = describeError(err);
+      // The store's disk is full or read-only: not the task's failure; the runtime stops the run (run-loop.ts).
+      if (isStoreUnwritable(err)) return { ok: false, error: (err as Error).message, pid: process.pid, storeUnwritable: true };
+      const error = err instanceof LogUnwritableError ? err.message : describeError(err);
       log.error(`Task failed: ${error}`);
-      return { ok: false, error, pid: process.pid };
+      return { ok: false, error: log.failure && !(err instanceof LogUnwritableError) ? `${error}\n(and ${log.failure})` : error, pid: process.pid };
     } finally {
       log.close();
     }

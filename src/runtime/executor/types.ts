@@ -63,6 +63,8 @@ export type ExecuteResult =
       readonly crashed?: boolean;
       /** The body asked not to be retried (failWithoutRetry). */
       readonly noRetry?: boolean;
+      /** The store could not be written under the try (its disk full or read-only): the run stops, the try is not recorded. */
+      readonly storeUnwritable?: boolean;
       readonly pid: number;
       readonly hostname?: string;
     };

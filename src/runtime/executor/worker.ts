@@ -11,6 +11,7 @@ import type { Dag } from '../dag/dag.ts';
 import { importBundle } from '../loader/index.ts';
 import { invokeCallback } from './callbacks.ts';
 import { Store } from '../store/store.ts';
+import { isStoreUnwritable } from '../store/unwritable.ts';
 import { createXComBackend } from '../xcom/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { logToCurrentTry, runTaskTry } from './task-runner.ts';
@@ -113,7 +114,11 @@ process.on('message', (msg: ToWorker) => {
   }
   if (msg.type !== 'run') return;
   run(msg.id, msg.req)
-    .catch((err: unknown): ExecuteResult => ({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), pid: process.pid }))
+    .catch((err: unknown): ExecuteResult =>
+      isStoreUnwritable(err)
+        ? { ok: false, error: (err as Error).message, pid: process.pid, storeUnwritable: true }
+        : { ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), pid: process.pid },
+    )
     .then((result) => {
       current = undefined;
       send({ type: 'result', id: msg.id, result });

@@ -21,6 +21,7 @@ import type { RunObserver, RunObserverFactory } from './observers.ts';
 import { failOrphanTry } from './maintenance.ts';
 import { describeOwner, hostName as hostname, processAlive, selfOwner } from './owner.ts';
 import { Variables } from '../variables.ts';
+import { isStoreUnwritable } from '../store/unwritable.ts';
 
 export interface RunLoopDeps {
   readonly store: Store;
@@ -142,6 +143,8 @@ export class RunLoop {
   private draining = false;
   /** Why the run is no longer this runtime's (another took it over), once it is not. */
   private lost: string | undefined;
+  /** The store's disk is full or read-only (a write, a beat or a try said so): the loop stops at its next turn. */
+  private unwritable: Error | undefined;
   private activeInDag = 0;
   private unfinished = 0;
   /** Tries that ended and are not yet in the store; written together, one commit per loop turn. */
@@ -198,7 +201,10 @@ export class RunLoop {
           (mine) => {
             if (!mine) this.lose();
           },
-          () => undefined, // a busy or unreachable store: the next beat will do
+          (err: unknown) => {
+            // A busy or unreachable store: the next beat will do. A full or read-only disk: stop.
+            if (isStoreUnwritable(err)) this.halt(err as Error);
+          },
         );
       }, this.deps.heartbeatMs ?? 5_000);
       heartbeat.unref();
@@ -219,6 +225,8 @@ export class RunLoop {
       }
       for (const { ti, launch } of this.adopted.splice(0)) this.launchAdopted(ti, launch);
       for (;;) {
+        // Nothing more is claimed or written once the store's disk has failed: the catch below stops the tries.
+        if (this.unwritable) throw this.unwritable;
         await this.drainCompleted();
         await this.schedulePass();
         await this.dispatch();
@@ -250,7 +258,8 @@ export class RunLoop {
       // memory can no longer be written. Its tries stop (recorded as lost and retried when the run
       // resumes; a distributed try goes on on its worker and is adopted then), and the error goes up.
       if (!this.lost && this.running.size > 0) {
-        this.abort.abort(new Error(`Stopped: the store failed under the run (${describeError(err)}); the run resumes once it answers`));
+        const why = isStoreUnwritable(err) ? (err as Error).message : describeError(err);
+        this.abort.abort(new Error(`Stopped: the store failed under the run (${why}); the run resumes once it answers`));
         const until = Date.now() + 30_000;
         while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       }
@@ -323,7 +332,10 @@ export class RunLoop {
       };
       const r = fn();
       if (!(r instanceof Promise)) return done();
-      r.catch((err: unknown) => this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}": ${describeError(err)}` })).finally(done);
+      r.catch((err: unknown) => {
+        if (isStoreUnwritable(err)) return this.halt(err as Error);
+        this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, message: `Run "${this.run.run_id}": ${describeError(err)}` });
+      }).finally(done);
     }, ms);
     this.timers.add(handle);
   }
@@ -442,6 +454,16 @@ export class RunLoop {
     if (now && now.owner_pid === me.pid && now.owner_host === me.host) return;
     const by = now?.owner_pid != null ? `taken over by ${describeOwner(now)}` : 'released by crash recovery elsewhere';
     throw this.lose(`Run "${this.run.run_id}" of DAG "${this.dag.id}" is no longer this runtime's (${by}; its heartbeat had been silent too long): its tries here were stopped and nothing more is written`);
+  }
+
+  /**
+   * The store's disk is full or read-only: claim nothing more, write nothing more; the loop's next
+   * turn throws the error (its tries are stopped there, and settled when the run resumes).
+   */
+  private halt(err: Error): void {
+    this.unwritable ??= err;
+    this.draining = true;
+    this.poke();
   }
 
   /** The run was taken over: stop its tries here; the loop ends at its next turn. */
@@ -773,6 +795,7 @@ export class RunLoop {
               this.deps.events.emit('task', { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex, state: 'running', tryNumber, logPath });
             },
             (err: unknown) => {
+              if (isStoreUnwritable(err)) return this.halt(err as Error);
               this.deps.events.emit('warning', { dagId: this.dag.id, runId: this.run.run_id, taskId: ti.task.id, message: `Task "${ti.task.id}": its start could not be recorded: ${describeError(err)}` });
             },
           );
@@ -782,6 +805,8 @@ export class RunLoop {
       }
       await started;
       this.running.delete(k);
+      // The try could not write to the store (its XCom, its start): the disk is the store's, so the run stops.
+      if (!result.ok && result.storeUnwritable) this.halt(Object.assign(new Error(result.error), { name: 'StoreUnwritableError' }));
       this.completed.push({ ti, req, result, startDate, endDate: nowIso() });
     };
   }

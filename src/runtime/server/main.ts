@@ -27,6 +27,7 @@ const METHODS = [
   'task/clear',
   'task/mark',
   'xcom/list',
+  'variable/list',
   'secrets/set',
   'xcom/rotate',
   'xcom/query',

@@ -7,6 +7,8 @@ import { readTryLog } from '../distributed/remote.ts';
 import { assetLinks, producedAssets, scheduledAssets } from '../asset-graph.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
+import { looksSecret } from '../variables.ts';
+import type { Variables } from '../variables.ts';
 import { taskTestProgram } from '../testing/index.ts';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -98,6 +100,8 @@ export class RuntimeService {
         return this.taskMark(method, p);
       case 'xcom/list':
         return this.xcomList(method, p);
+      case 'variable/list':
+        return variableSummaries(this.rt().variables);
       case 'secrets/set':
         return this.secretsSet(method, p);
       case 'xcom/rotate':
@@ -622,6 +626,11 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           retries: t.retries,
           position: pos(t.position),
           group: t.group.at(-1) ?? null,
+          pool: t.pool,
+          poolSlots: t.poolSlots,
+          queue: t.queue,
+          triggerRule: t.triggerRule,
+          executionTimeout: t.executionTimeoutMs === undefined ? null : t.executionTimeoutMs / 1000,
         };
       }),
       assets: {
@@ -650,6 +659,27 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
       parsedAt: t.parsedAt,
     })),
   };
+}
+
+/** The editor's view of the variables: JSON-ness and, for a value that looks like no secret, its start. */
+export async function variableSummaries(variables: Variables): Promise<P.VariableSummary[]> {
+  return (await variables.list(true)).map((v) => {
+    let json: P.VariableSummary['json'];
+    try {
+      const x = JSON.parse(v.value) as unknown;
+      json = x === null ? 'null' : Array.isArray(x) ? 'array' : (typeof x as 'object' | 'string' | 'number' | 'boolean');
+    } catch {
+      json = null;
+    }
+    const show = !v.sensitive && !looksSecret(v.value);
+    return {
+      key: v.key,
+      source: v.source,
+      json,
+      sensitive: v.sensitive,
+      ...(show ? { preview: v.value.length > 40 ? `${v.value.slice(0, 39)}…` : v.value } : {}),
+    };
+  });
 }
 
 function nextRunInfo(n: Awaited<ReturnType<typeof nextRunOf>>): P.NextRunInfo | null {

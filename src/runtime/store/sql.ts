@@ -17,6 +17,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite';
+import { diskError } from './unwritable.ts';
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export type Dialect = 'sqlite' | 'postgres';
@@ -119,24 +120,33 @@ export class SqliteDriver implements SqlDriver {
     return this.holder !== undefined && this.flow.getStore() !== this.holder.token;
   }
 
+  /** Runs a statement; a full, read-only or failing disk comes out as a StoreUnwritableError naming the file. */
+  private sync<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw diskError(err, this.location);
+    }
+  }
+
   async all<T extends object>(sql: string, ...params: SqlValue[]): Promise<T[]> {
     while (this.held()) await this.holder!.done;
-    return this.stmt(sql).all(...(params as SQLInputValue[])) as T[];
+    return this.sync(() => this.stmt(sql).all(...(params as SQLInputValue[])) as T[]);
   }
 
   async get<T extends object>(sql: string, ...params: SqlValue[]): Promise<T | undefined> {
     while (this.held()) await this.holder!.done;
-    return this.stmt(sql).get(...(params as SQLInputValue[])) as T | undefined;
+    return this.sync(() => this.stmt(sql).get(...(params as SQLInputValue[])) as T | undefined);
   }
 
   async run(sql: string, ...params: SqlValue[]): Promise<RunResult> {
     while (this.held()) await this.holder!.done;
-    return { changes: Number(this.stmt(sql).run(...(params as SQLInputValue[])).changes) };
+    return this.sync(() => ({ changes: Number(this.stmt(sql).run(...(params as SQLInputValue[])).changes) }));
   }
 
   async exec(script: string): Promise<void> {
     while (this.held()) await this.holder!.done;
-    this.db.exec(script);
+    this.sync(() => this.db.exec(script));
   }
 
   async tx<T>(fn: () => Promise<T>): Promise<T> {
@@ -147,13 +157,19 @@ export class SqliteDriver implements SqlDriver {
     let release!: () => void;
     this.holder = { token, done: new Promise<void>((r) => (release = r)) };
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.sync(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
         const result = await this.flow.run(token, fn);
-        this.db.exec('COMMIT');
+        this.sync(() => this.db.exec('COMMIT'));
         return result;
       } catch (err) {
-        if (this.db.isTransaction) this.db.exec('ROLLBACK');
+        // A full disk may have rolled the transaction back already; a ROLLBACK that fails there too
+        // must not hide why the transaction failed.
+        try {
+          if (this.db.isTransaction) this.db.exec('ROLLBACK');
+        } catch {
+          // the first error says it
+        }
         throw err;
       }
     } finally {

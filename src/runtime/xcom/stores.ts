@@ -12,7 +12,7 @@ import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { S3Location, classifyS3Error, parseS3Url } from '../s3.ts';
@@ -146,11 +146,17 @@ export class LocalDirStore implements BlobStore {
   async put(loc: XComLocation, path: string, source: BlobSource, opts: PutOptions = {}): Promise<PutResult> {
     const full = this.abs(loc, path);
     const dir = full.slice(0, full.lastIndexOf(sep));
-    await mkdir(dir, { recursive: true });
     const tmp = `${full}.tmp-${randomBytes(4).toString('hex')}`;
     const h = createHash('sha256');
     let size = 0;
-    const fh = await open(tmp, 'wx', 0o600);
+    let fh;
+    try {
+      await mkdirWhy(dir);
+      fh = await open(tmp, 'wx', 0o600);
+    } catch (err) {
+      // A full disk, a read-only folder: the message names the file (node's error has its path).
+      throw new XComError('unavailable', loc, `could not be written to ${this.url === 'xcom-root' ? 'the XCom directory' : this.url} (${(err as Error).message})`, { cause: err });
+    }
     const writeAll = async (chunk: Uint8Array): Promise<void> => {
       let off = 0;
       while (off < chunk.byteLength) {
@@ -543,5 +549,27 @@ export class S3Store implements BlobStore {
       }
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
+  }
+}
+
+/**
+ * mkdir -p whose error says why: Node's recursive mkdir reports ENOENT for the leaf when an ancestor
+ * cannot be made (a read-only or full disk); then the folders are made one by one for the real error.
+ */
+async function mkdirWhy(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const parts: string[] = [];
+    for (let d = dir; dirname(d) !== d; d = dirname(d)) parts.unshift(d);
+    for (const d of parts) {
+      try {
+        await mkdir(d);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    throw err;
   }
 }
