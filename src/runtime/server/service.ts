@@ -369,7 +369,7 @@ export class RuntimeService {
    * The Test Explorer's task test: `hangar test` semantics on a throwaway store (hangar/testing), in a
    * process of its own (a task that exits or hangs does not take the server down), answered at its end.
    */
-  private async taskTest(method: string, p: Params): Promise<P.TaskTestResult> {
+  private async taskTest(method: string, p: Params, token?: { readonly isCancellationRequested: boolean; onCancellationRequested(f: () => void): { dispose(): void } }): Promise<P.TaskTestResult> {
     const dagId = str(method, p, 'dagId');
     const taskId = str(method, p, 'taskId');
     const logicalDate = optDate(method, p, 'logicalDate');
