@@ -427,6 +427,9 @@ function render(): void {
     } else if (row.mapped && row.mapIndex === null) {
       const open = state.expand.includes(row.taskId);
       name.append(el('span', { class: 'toggle', 'data-toggle': row.taskId, role: 'button', 'aria-expanded': String(open), title: open ? 'Collapse the map indexes (−)' : 'Show each map index (+)' }, open ? '▾' : '▸'));
+    } else if (g.groups?.length && row.mapIndex === null) {
+      // Labels line up under a group's chevron column (as a tree's leaves).
+      name.append(el('span', { class: 'toggle spacer', 'aria-hidden': 'true' }));
     }
     name.append(el('span', { class: 'label' }, label));
     if (row.mapped && row.mapIndex === null) name.append(el('span', { class: 'dim count' }, `×${g.mapCounts[row.taskId] ?? 0}`));
