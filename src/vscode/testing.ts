@@ -269,8 +269,11 @@ export class DagTests implements vscode.Disposable {
             process.execPath,
           env: { ELECTRON_RUN_AS_NODE: '1' },
           sourceMaps: true,
-          // The DAG file is compiled into the throwaway runtime's temporary folder, with an inline source map.
+          // The DAG file is compiled into the throwaway runtime's temporary folder, with an inline source map:
+          // a file made after the launch, which js-debug cannot find up front (outFiles), so it waits for
+          // each script's source map before it runs; without this the breakpoints in the task were never hit.
           outFiles: [`${tmpdir()}/hangar-testing-*/**/*.mjs`],
+          pauseForSourceMap: true,
           resolveSourceMapLocations: ['**', '!**/node_modules/**'],
           skipFiles: ['<node_internals>/**', `${this.ctx.extension.extensionPath}/dist/**`],
           console: 'internalConsole',
