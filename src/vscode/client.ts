@@ -65,9 +65,10 @@ export class RuntimeClient implements vscode.Disposable {
     return this.starting;
   }
 
-  async request<Params, Result>(type: RequestType<Params, Result, void>, params: Params): Promise<Result> {
+  /** `token`: cancelling it sends $/cancelRequest (the runtime stops what it can, e.g. a task test's process). */
+  async request<Params, Result>(type: RequestType<Params, Result, void>, params: Params, token?: vscode.CancellationToken): Promise<Result> {
     const c = await this.ensure();
-    return c.sendRequest(type, params);
+    return token ? c.sendRequest(type, params, token) : c.sendRequest(type, params);
   }
 
   private async start(): Promise<MessageConnection> {

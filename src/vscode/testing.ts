@@ -182,14 +182,20 @@ export class DagTests implements vscode.Disposable {
             else run.passed(item);
           } else if (target?.kind === 'task') {
             const r = debug
-              ? await this.debugTask(target.dagId, target.taskId, run)
-              : await this.ctx.client.request(TaskTest, { dagId: target.dagId, taskId: target.taskId });
+              ? await this.debugTask(target.dagId, target.taskId, run, token)
+              : await this.ctx.client.request(
+                  TaskTest,
+                  { dagId: target.dagId, taskId: target.taskId },
+                  token,
+                );
             this.report(run, item, r);
           } else {
             run.skipped(item);
           }
         } catch (err) {
-          run.errored(item, new vscode.TestMessage((err as Error).message));
+          // Cancelled: the task's process (or debug session) was stopped; the test did not finish.
+          if (token.isCancellationRequested) run.skipped(item);
+          else run.errored(item, new vscode.TestMessage((err as Error).message));
         }
       }
     } finally {
@@ -216,7 +222,12 @@ export class DagTests implements vscode.Disposable {
   }
 
   /** Runs the task test under the JavaScript debugger; its outcome comes back through a result file. */
-  private async debugTask(dagId: string, taskId: string, run: vscode.TestRun): Promise<TaskTestResult> {
+  private async debugTask(
+    dagId: string,
+    taskId: string,
+    run: vscode.TestRun,
+    token: vscode.CancellationToken,
+  ): Promise<TaskTestResult> {
     const ws = this.ctx.workspace;
     if (!ws) throw new Error('Open a folder with DAG files first');
     const list = await this.ctx.dagList();
@@ -225,7 +236,16 @@ export class DagTests implements vscode.Disposable {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-debug-test-'));
     const resultFile = join(dir, 'result.json');
     const marker = `${dagId}.${taskId}.${Date.now()}`;
+    const subs: vscode.Disposable[] = [];
     try {
+      // Cancelling the test run stops the debug session (and so the task's process).
+      subs.push(
+        vscode.debug.onDidStartDebugSession((s) => {
+          if (s.configuration.__hangarTaskTest !== marker) return;
+          if (token.isCancellationRequested) void vscode.debug.stopDebugging(s);
+          else subs.push(token.onCancellationRequested(() => void vscode.debug.stopDebugging(s)));
+        }),
+      );
       const ended = new Promise<void>((resolve) => {
         const sub = vscode.debug.onDidTerminateDebugSession((s) => {
           if (s.configuration.__hangarTaskTest === marker) {
@@ -249,8 +269,11 @@ export class DagTests implements vscode.Disposable {
             process.execPath,
           env: { ELECTRON_RUN_AS_NODE: '1' },
           sourceMaps: true,
-          // The DAG file is compiled into the throwaway runtime's temporary folder, with an inline source map.
+          // The DAG file is compiled into the throwaway runtime's temporary folder, with an inline source map:
+          // a file made after the launch, which js-debug cannot find up front (outFiles), so it waits for
+          // each script's source map before it runs; without this the breakpoints in the task were never hit.
           outFiles: [`${tmpdir()}/hangar-testing-*/**/*.mjs`],
+          pauseForSourceMap: true,
           resolveSourceMapLocations: ['**', '!**/node_modules/**'],
           skipFiles: ['<node_internals>/**', `${this.ctx.extension.extensionPath}/dist/**`],
           console: 'internalConsole',
@@ -264,12 +287,15 @@ export class DagTests implements vscode.Disposable {
           `VS Code did not start the debug session for ${dagId}.${taskId} (is the built-in JavaScript debugger enabled?)`,
         );
       await ended;
+      if (token.isCancellationRequested)
+        throw new Error(`The debug session of ${dagId}.${taskId} was cancelled`);
       if (!existsSync(resultFile))
         throw new Error(`The debug session of ${dagId}.${taskId} ended without a result`);
       const result = JSON.parse(readFileSync(resultFile, 'utf8')) as TaskTestResult | { fatal: string };
       if ('fatal' in result) throw new Error(result.fatal);
       return result;
     } finally {
+      for (const s of subs) s.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   }

@@ -8,6 +8,9 @@
  * browser from a cell, hide and show the panel (same selection), open the
  * Gantt of the run from a cell (a bar per try, the critical path) and the task
  * durations, and take screenshots in the dark, light and high-contrast themes.
+ * Then a DAG with task groups (one nested, a mapped task inside): a group is
+ * one row with its aggregated state until opened, by click or keyboard, and
+ * stays open when the panel is hidden and shown again.
  *
  *   npm run test:e2e   (screenshots: test-results/e2e/grid-*.png)
  */
@@ -62,6 +65,23 @@ d.task('slow', { inputs: { files: extract } }, async (ctx) => {
   return n;
 });
 d.task('total', { inputs: { sizes: size } }, async (_ctx, { sizes }) => sizes.length);
+`;
+
+const GROUPS_DAG = `import { dag } from 'hangar';
+
+export const d = dag({ id: 'grid_groups', schedule: null, description: 'Task groups in the grid' });
+
+const start = d.task('start', async () => ['x', 'y']);
+const extract = d.group('extract', (g) => {
+  g.task('a', async () => 1);
+  g.task('parts', { expand: { item: start } }, async (ctx, { item }) => {
+    if (ctx.mapIndex === 1) throw new Error('bad part ' + item);
+    return item;
+  });
+  g.group('inner', (i) => i.task('deep', async () => 2));
+});
+const end = d.task('end', async () => 3);
+d.chain(start, extract, end);
 `;
 
 let scratch = '';
@@ -254,6 +274,93 @@ describe('Hangar grid in a real VS Code (code-server)', { timeout: 900_000 }, ()
       assert.deepEqual(failures, [], `text below 4.5:1 contrast:\n${failures.join('\n')}`);
     } catch (e) {
       await vs.collectDiagnostics('grid-failure').catch(() => undefined);
+      throw e;
+    } finally {
+      await vs.stop();
+    }
+  });
+
+  test('grid: task groups are rows that open and close (click, Enter, +/−), aggregated state, kept when hidden', async () => {
+    const workspace = join(scratch, 'ws-groups');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
+    await writeFile(join(workspace, 'dags', 'grid_groups.ts'), GROUPS_DAG);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'grid_groups', { timeoutMs: 90_000 });
+      await vs.runCommand('Hangar: Run DAG...');
+      await vs.pickQuickItem('grid_groups');
+      await vs.waitForNotification(/run .* of grid_groups failed/, { timeoutMs: 120_000 });
+      await vs.clearNotifications();
+      await vs.runCommand('Hangar: Show Grid');
+      await vs.pickQuickItem('grid_groups');
+      const frame = vs.page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const labels = () => frame.locator('#grid .name .label').allTextContents();
+      const rowOf = async (label: string) => Number(await frame.locator('#grid .name', { has: frame.locator('.label', { hasText: new RegExp(`^${label.replace(/[[\]]/g, '\\$&')}$`) }) }).first().getAttribute('data-row'));
+      const cell = (row: number) => frame.locator(`#grid .cell[data-row="${row}"][data-col="0"]`);
+      await frame.locator('#grid .cell[data-row]').first().waitFor({ timeout: 60_000 });
+
+      // Closed at first: one row for the group, its cell the worst state of its task instances, counts on hover.
+      assert.deepEqual(await labels(), ['start', 'extract', 'end']);
+      assert.equal(await frame.locator('#grid').getAttribute('role'), 'treegrid');
+      const group = frame.locator('#grid .name.group[data-group="extract"]');
+      assert.equal(await group.getAttribute('aria-expanded'), 'false');
+      assert.equal(await cell(1).getAttribute('data-state'), 'failed');
+      assert.equal(await cell(2).getAttribute('data-state'), 'upstream_failed');
+      await cell(1).hover();
+      assert.equal(await cell(1).getAttribute('title'), `task group extract · ${await frame.locator('#grid .run-head').first().getAttribute('aria-label').then((l) => l!.replace(/^run (.*), \w+$/, '$1'))}\nstate: failed\ntask instances: 3 success · 1 failed`);
+      await vs.screenshot('grid-08-groups-closed');
+
+      // Opened with a click on the chevron: its tasks by their short id, indented; the nested group closed.
+      await group.locator('[data-group-toggle]').click();
+      await frame.locator('#grid .name[data-group="extract.inner"]').waitFor({ timeout: 10_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'parts', 'a', 'inner', 'end'], 'tasks in topological order inside the group');
+      assert.equal(await group.getAttribute('aria-expanded'), 'true');
+      assert.equal(await frame.locator('#grid .name', { hasText: 'parts' }).first().getAttribute('data-depth'), '1');
+      assert.equal(await cell(await rowOf('inner')).getAttribute('data-state'), 'success');
+
+      // Keyboard: Enter on the nested group opens it; + on the mapped task inside shows its map indexes;
+      // − on a task inside a group closes the group and focuses its row; Enter on the outer group closes it.
+      await frame.locator('#grid').focus();
+      await vs.page.keyboard.press('Control+Home');
+      for (let i = 0; i < 4; i++) await vs.page.keyboard.press('ArrowDown');
+      await frame.locator(`#grid .cell.focused[data-row="${await rowOf('inner')}"]`).waitFor({ timeout: 5_000 });
+      assert.match((await frame.locator('#grid .cell.focused').getAttribute('aria-label')) ?? '', /^task group extract\.inner \(level 2\), closed, 1 task, run .*: success/);
+      await vs.page.keyboard.press('Enter');
+      await frame.locator('#grid .name .label', { hasText: /^deep$/ }).waitFor({ timeout: 10_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'parts', 'a', 'inner', 'deep', 'end']);
+      await vs.page.keyboard.press('ArrowUp');
+      await vs.page.keyboard.press('ArrowUp');
+      await vs.page.keyboard.press('+');
+      await frame.locator('#grid .name.map-index').nth(1).waitFor({ timeout: 15_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'parts', '[0]', '[1]', 'a', 'inner', 'deep', 'end']);
+      assert.equal(await cell(await rowOf('[1]')).getAttribute('data-state'), 'failed', 'a map index of a mapped task inside a group');
+      assert.equal(await cell(await rowOf('parts')).getAttribute('data-state'), 'failed');
+      await vs.screenshot('grid-09-groups-open');
+      for (let i = 0; i < 5; i++) await vs.page.keyboard.press('ArrowDown');
+      await frame.locator(`#grid .cell.focused[data-row="${await rowOf('deep')}"]`).waitFor({ timeout: 5_000 });
+      await vs.page.keyboard.press('-');
+      await frame.locator(`#grid .cell.focused[data-row="${await rowOf('inner')}"]`).waitFor({ timeout: 5_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'parts', '[0]', '[1]', 'a', 'inner', 'end']);
+      assert.equal(await frame.locator('#grid .name[data-group="extract.inner"]').getAttribute('aria-expanded'), 'false');
+
+      // Hidden behind an editor and shown again: the webview is rebuilt with the same groups open.
+      await vs.openFile('dags/grid_groups.ts');
+      await vs.page.locator('.tabs-container .tab', { hasText: 'Grid: grid_groups' }).click();
+      await frame.locator('#grid .name.map-index').nth(1).waitFor({ timeout: 30_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'parts', '[0]', '[1]', 'a', 'inner', 'end']);
+
+      await frame.locator('#grid').focus();
+      await vs.page.keyboard.press('Control+Home');
+      await vs.page.keyboard.press('ArrowDown');
+      await vs.page.keyboard.press('Enter');
+      await frame.locator('#grid .name .label', { hasText: /^a$/ }).waitFor({ state: 'detached', timeout: 10_000 });
+      assert.deepEqual(await labels(), ['start', 'extract', 'end']);
+      assert.equal(await frame.locator('#detail').isHidden(), true, 'a group row has no detail pane');
+      await vs.screenshot('grid-10-groups-keyboard-closed');
+    } catch (e) {
+      await vs.collectDiagnostics('grid-groups-failure').catch(() => undefined);
       throw e;
     } finally {
       await vs.stop();

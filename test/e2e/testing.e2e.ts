@@ -2,7 +2,9 @@
  * The Test Explorer (src/vscode/testing.ts), in a real VS Code workbench from the packaged .vsix:
  * the Testing view lists a DAG file's "DAG loads" test, its DAG and its tasks; running them, a
  * task test passes, one fails with its message at the line that threw, and a DAG file that does
- * not load fails its "DAG loads" test at the error's line.
+ * not load fails its "DAG loads" test at the error's line. The Debug profile stops at a
+ * breakpoint in a task's body (the DAG file, under VS Code's JavaScript debugger) and the test
+ * passes once continued; cancelling a run stops the task's process.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/testing.e2e.ts
@@ -10,7 +12,7 @@
  * Screenshots: test-results/e2e/testing-*.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +171,122 @@ test(
       await vs.screenshot('testing-03-messages');
     } catch (err) {
       await vs.collectDiagnostics('testing');
+      throw err;
+    } finally {
+      await vs.stop();
+    }
+  },
+);
+
+const DEBUGGED = `import { dag } from 'hangar';
+
+export const dbg = dag({ id: 'dbg', schedule: null });
+dbg.task('step', async (ctx) => {
+  const rows = [1, 2, 3];
+  ctx.log.info('rows: ' + rows.length);
+  return rows.length;
+});
+`;
+
+const hanging = (pidFile: string) => `import { dag } from 'hangar';
+import { writeFileSync } from 'node:fs';
+
+export const hang = dag({ id: 'hang', schedule: null });
+hang.task('forever', async () => {
+  writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+  await new Promise(() => setInterval(() => undefined, 1000));
+});
+`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test(
+  'the Debug profile stops at a breakpoint in the task body; cancelling a run stops the task process',
+  { timeout: 400_000 },
+  async () => {
+    const workspace = join(scratch, 'ws-debug');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await writeFile(join(workspace, 'hangar.json'), '{}\n');
+    await writeFile(join(workspace, 'dags', 'dbg.ts'), DEBUGGED);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', /^dbg$/, { timeoutMs: 90_000 });
+      // A breakpoint on line 6: ctx.log.info('rows: ' + rows.length), in the task's body.
+      await vs.openFile('dags/dbg.ts');
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('6');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand('Debug: Toggle Breakpoint');
+      await vs.page
+        .locator('.codicon-debug-breakpoint')
+        .first()
+        .waitFor({ state: 'visible', timeout: 10_000 });
+
+      await vs.openView('Test Explorer');
+      await waitForRows(vs, 'the DAG file', (r) => r.some((x) => x.label === 'dags/dbg.ts'));
+      await expandAll(vs);
+      await waitForRows(vs, 'the task', (r) => r.some((x) => x.label === 'step'));
+      await vs.runCommand(/^Test: Debug All Tests$/);
+      const paused = vs.page
+        .locator('.debug-call-stack .state.label, .debug-call-stack .state-label', {
+          hasText: /paused on breakpoint/i,
+        })
+        .first();
+      await paused.waitFor({ state: 'visible', timeout: 120_000 });
+      const frame = await vs.page
+        .locator('.debug-call-stack .monaco-list-row')
+        .filter({ hasText: 'dbg.ts' })
+        .first()
+        .innerText();
+      assert.match(frame, /dbg\.ts\s*6:\d+/, `the top frame is the task body in the DAG file: ${frame}`);
+      await vs.screenshot('testing-04-debug-breakpoint');
+      await vs.runCommand('Debug: Continue');
+      await vs.page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+      await vs.openView('Test Explorer');
+      const debugged = await waitForRows(
+        vs,
+        'the debugged test passing',
+        (r) => r.find((x) => x.label === 'step')?.state === 'passed',
+        60_000,
+      );
+      assert.equal(debugged.find((x) => x.label === 'step')?.state, 'passed');
+
+      // Cancelling a run: the task test's process (the runtime's child running the task) is stopped.
+      const pidFile = join(scratch, 'forever.pid');
+      await writeFile(join(workspace, 'dags', 'hang.ts'), hanging(pidFile));
+      // Written behind the editor's back: the Testing view's refresh reloads the DAG files.
+      await vs.runCommand(/^Test: Refresh Tests$/);
+      await waitForRows(vs, 'the hanging DAG file', (r) => r.some((x) => x.label === 'dags/hang.ts'));
+      await expandAll(vs);
+      await waitForRows(vs, 'the hanging task', (r) => r.some((x) => x.label === 'forever'));
+      await vs.runCommand(/^Test: Run All Tests$/);
+      for (let i = 0; !existsSync(pidFile); i++) {
+        assert.ok(i < 600, 'the hanging task started');
+        await delay(200);
+      }
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(alive(pid), 'the task process runs');
+      await vs.runCommand(/^Test: Cancel Test Run$/);
+      for (let i = 0; alive(pid); i++) {
+        assert.ok(i < 300, `the task process ${pid} was stopped`);
+        await delay(100);
+      }
+      const cancelled = await waitForRows(vs, 'the cancelled test reported skipped', (r) =>
+        /\(skipped\)/i.test(r.find((x) => x.label === 'forever')?.aria ?? ''),
+      );
+      assert.notEqual(cancelled.find((x) => x.label === 'forever')?.state, 'passed');
+      await vs.screenshot('testing-05-cancelled');
+    } catch (err) {
+      await vs.collectDiagnostics('testing-debug');
       throw err;
     } finally {
       await vs.stop();

@@ -6,7 +6,7 @@
  * a conf typed in the JSON tab fills the fields, and Trigger with a logical date creates
  * a run with exactly that conf (read back from the store); the configuration is then
  * offered as a recent one; the form keeps its values when hidden and shown again; text
- * contrast ≥ 4.5:1 in the dark and light themes (the measure of themes.e2e.ts).
+ * contrast ≥ 4.5:1 in the dark, light and both high-contrast themes (the measure of themes.e2e.ts).
  *
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/trigger.e2e.ts
  *   (screenshots: test-results/e2e/trigger-*.png)
@@ -204,23 +204,35 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
       assert.deepEqual(JSON.parse(await value('#conf-json')), good);
       await vs.screenshot('trigger-02-triggered-dark');
 
-      // Light theme.
+      // Light and high-contrast themes, the form refusing a value (its error shown).
       await frame.locator('#p-n input').fill('0');
-      await vs.runCommand('Preferences: Color Theme');
-      await vs.typeInQuickInput('Light Modern', { replace: true });
-      await vs.pickQuickItem('Light Modern');
-      await vs.page.waitForFunction(
-        `document.querySelector('.monaco-workbench')?.classList.contains('vs')`,
-        undefined,
-        { timeout: 30_000 },
-      );
-      await frame
-        .locator('body[data-vscode-theme-kind="vscode-light"]')
-        .waitFor({ state: 'attached', timeout: 30_000 });
-      await frame.locator('#trigger').click();
-      await new Promise((r) => setTimeout(r, 300)); // let the new variables paint before the screenshot
-      await vs.screenshot('trigger-03-refused-light');
-      contrast['Light Modern'] = await measure(await panelFrame(vs, '#err-n'), SPECS);
+      for (const theme of [
+        { label: 'Light Modern', kind: 'vscode-light', workbench: 'vs', file: 'light' },
+        { label: 'Dark High Contrast', kind: 'vscode-high-contrast', workbench: 'hc-black', file: 'hc-dark' },
+        {
+          label: 'Light High Contrast',
+          kind: 'vscode-high-contrast-light',
+          workbench: 'hc-light',
+          file: 'hc-light',
+        },
+      ]) {
+        await vs.runCommand('Preferences: Color Theme');
+        await vs.typeInQuickInput(theme.label, { replace: true });
+        await vs.pickQuickItem(theme.label);
+        await vs.page.waitForFunction(
+          `document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(theme.workbench)})`,
+          undefined,
+          { timeout: 30_000 },
+        );
+        await frame
+          .locator(`body[data-vscode-theme-kind="${theme.kind}"]`)
+          .waitFor({ state: 'attached', timeout: 30_000 });
+        await frame.locator('#trigger').click();
+        await frame.locator('#err-n').waitFor({ timeout: 10_000 });
+        await new Promise((r) => setTimeout(r, 300)); // let the new variables paint before the screenshot
+        await vs.screenshot(`trigger-03-refused-${theme.file}`);
+        contrast[theme.label] = await measure(await panelFrame(vs, '#err-n'), SPECS);
+      }
       await writeFile(join(vs.resultsDir, 'trigger-contrast.json'), JSON.stringify(contrast, null, 2));
       const failures = Object.entries(contrast).flatMap(([where, list]) => contrastFailures(where, list));
       assert.deepEqual(failures, [], `text below 4.5:1 contrast:\n${failures.join('\n')}`);

@@ -201,6 +201,45 @@ describe('grid/data over JSON-RPC', { timeout: 120_000 }, () => {
   });
 });
 
+describe('grid/data of a DAG with task groups', { timeout: 120_000 }, () => {
+  test("each row names its task's innermost group, and the DAG's groups come along (the webview folds them)", async () => {
+    const s = await startServer();
+    await writeFile(
+      join(s.workspace, 'dags', 'grouped.ts'),
+      `import { dag } from 'hangar';
+export const d = dag({ id: 'grouped', schedule: null });
+const start = d.task('start', async () => 1);
+const g = d.group('extract', (e) => {
+  e.task('a', async () => 2);
+  e.group('inner', (i) => i.task('deep', async () => 3));
+});
+d.chain(start, g);
+`,
+    );
+    await s.rpc.sendRequest(P.DagList, { reload: true });
+    await runToEnd(s, {}, '2024-01-01T00:00:00Z', 'grouped');
+    const g = await s.rpc.sendRequest(P.GridData, { dagId: 'grouped' });
+    assert.deepEqual(
+      g.rows.map((r) => [r.taskId, r.group ?? null]),
+      [
+        ['start', null],
+        ['extract.a', 'extract'],
+        ['extract.inner.deep', 'extract.inner'],
+      ],
+    );
+    assert.deepEqual(g.groups, [
+      { groupId: 'extract', label: 'extract', parent: null },
+      { groupId: 'extract.inner', label: 'inner', parent: 'extract' },
+    ]);
+    assert.deepEqual(g.states, [code('success'), code('success'), code('success')]);
+    assert.equal(
+      'groups' in (await s.rpc.sendRequest(P.GridData, { dagId: 'fan' })),
+      false,
+      'a DAG without groups: no groups',
+    );
+  });
+});
+
 describe('gantt/data over JSON-RPC', { timeout: 120_000 }, () => {
   test("tries as queued and running segments (worker processes), a retry's wait between them, the critical path", async () => {
     const s = await startServer('isolated');

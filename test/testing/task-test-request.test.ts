@@ -2,7 +2,10 @@
 // throwaway store, answered with the try's state, log and where it threw in the DAG file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
 import type { TaskTestResult, RunInfo } from '../../src/protocol/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
@@ -56,3 +59,53 @@ test('task/test runs one task on a throwaway store: state, log, the throwing lin
     ws.remove();
   }
 });
+
+test(
+  'task/test cancelled (the Test Explorer run cancelled): the task process is stopped and the request fails saying so',
+  { timeout: 120_000 },
+  async () => {
+    const pidFile = join(tmpdir(), `hangar-tt-hang-${process.pid}-${Date.now()}.pid`);
+    const ws = tempWorkspace({
+      'dags/hang.ts': `import { dag } from 'hangar';
+import { writeFileSync } from 'node:fs';
+export const d = dag({ id: 'hang', schedule: null });
+d.task('forever', async () => {
+  writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+  await new Promise(() => setInterval(() => undefined, 1000));
+});
+`,
+    });
+    const s = new RuntimeService(() => {});
+    // The token vscode-jsonrpc hands a request handler ($/cancelRequest cancels it).
+    const listeners: (() => void)[] = [];
+    const token = {
+      isCancellationRequested: false,
+      onCancellationRequested(f: () => void) {
+        listeners.push(f);
+        return { dispose: () => undefined };
+      },
+    };
+    try {
+      await s.handle('runtime/initialize', { workspace: ws.root, config: {} });
+      const pending = s.handle('task/test', { dagId: 'hang', taskId: 'forever' }, token);
+      pending.catch(() => undefined);
+      for (let i = 0; !existsSync(pidFile); i++) {
+        assert.ok(i < 600, 'the task started (wrote its pid)');
+        await delay(100);
+      }
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      assert.doesNotThrow(() => process.kill(pid, 0), 'the task process runs');
+      token.isCancellationRequested = true;
+      for (const f of listeners) f();
+      await assert.rejects(
+        pending,
+        /The test of task "forever" of DAG "hang" was cancelled \(its process was stopped\)/,
+      );
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the task process is gone');
+    } finally {
+      await s.handle('runtime/shutdown', {});
+      rmSync(pidFile, { force: true });
+      ws.remove();
+    }
+  },
+);

@@ -60,12 +60,12 @@ export function cellTitle(g: GridResult, row: number, col: number, counts?: read
   const run = g.runs[col]!;
   const i = row * g.runs.length + col;
   const code = g.states[i]!;
-  const lines = [`${rowLabel(r)} · ${run.runId}`, `state: ${stateName(code)}`];
-  if (code !== NO_TI) {
+  const lines = [`${r.kind === 'group' ? `task group ${r.taskId}` : rowLabel(r)} · ${run.runId}`, `state: ${stateName(code)}`];
+  if (code !== NO_TI && r.kind !== 'group') {
     lines.push(`duration: ${formatDuration(g.durations[i]!)}${code === GRID_STATES.indexOf('running') ? ' so far' : ''}`);
     if (g.tries[i]! > 0) lines.push(`try: ${g.tries[i]}`);
   }
-  if (counts) lines.push(`map indexes: ${countsText(counts)}`);
+  if (counts) lines.push(`${r.kind === 'group' ? 'task instances' : 'map indexes'}: ${countsText(counts)}`);
   return lines.join('\n');
 }
 

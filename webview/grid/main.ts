@@ -7,6 +7,11 @@
  * Arrow keys, Home/End, PageUp/PageDown move across cells; Enter opens the
  * detail pane (tries, the log streamed while it runs, XComs, clear, mark);
  * Escape closes it; + and − expand and collapse a mapped task.
+ * Task groups are rows of their own (webview/grid/rows.ts), closed at first
+ * as in Airflow: a group's cells show the state of its task instances (counts
+ * on hover); Enter, Space, + or − (or a click on the chevron) open and close
+ * it, − on a task inside a group closes the group. Which groups are open is
+ * kept with the rest of the state.
  *
  * Talks to the host only through src/protocol/webviews/grid.ts; every message
  * received is checked. State (DAG, page, expanded tasks, focus, selection) is
@@ -21,6 +26,8 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import './style.css';
 import { GRID_STATES, NO_TI, checkResult, parseHostMessage } from '../../src/protocol/webviews/grid.ts';
 import type { GridPanelMethods, GridResult, GridTarget, TaskKey, WebviewMessage } from '../../src/protocol/webviews/grid.ts';
+import { buildView, groupsOf, parentRow } from './rows.ts';
+import type { GridView } from './rows.ts';
 import type { TryInfo } from '../../src/protocol/runtime.ts';
 import { RUN_TYPE_LETTER, cellTitle, countsText, formatDuration, moveFocus, rowLabel, runBars, runTitle, shortDate, stateClass, stateName, visibleRange } from './format.ts';
 
@@ -46,6 +53,8 @@ interface State {
   limit: number;
   offset: number;
   expand: string[];
+  /** Task groups shown open (their tasks below them). */
+  open: string[];
   /** The focused cell, by task/map index and run (positions move as runs arrive). */
   focus: { taskId: string; mapIndex: number | null; runId: string } | null;
   selected: TaskKey | null;
@@ -56,12 +65,16 @@ interface State {
 const fresh = vscode.getState() === undefined;
 function loadState(): State {
   const s = vscode.getState() as Partial<State> | undefined;
-  return { dagId: s?.dagId ?? null, limit: s?.limit ?? 25, offset: s?.offset ?? 0, expand: s?.expand ?? [], focus: s?.focus ?? null, selected: s?.selected ?? null, logTry: s?.logTry ?? null };
+  return { dagId: s?.dagId ?? null, limit: s?.limit ?? 25, offset: s?.offset ?? 0, expand: s?.expand ?? [], open: s?.open ?? [], focus: s?.focus ?? null, selected: s?.selected ?? null, logTry: s?.logTry ?? null };
 }
 const state = loadState();
 const save = () => vscode.setState(state);
 
-let grid: GridResult | null = null;
+/** The page as read; `grid` is it as shown (task groups folded: webview/grid/rows.ts). */
+let page: GridResult | null = null;
+let grid: GridView | null = null;
+/** A task to show (its groups opened) when the next page arrives: the cell the panel was opened on. */
+let reveal: string | null = null;
 /** Counts of mapped summary cells by cell index. */
 let countsByCell = new Map<number, number[]>();
 let focus = { row: 0, col: 0 };
@@ -104,6 +117,7 @@ function applyTarget(t: GridTarget | null): void {
     state.dagId = t.dagId;
     state.offset = 0;
     state.expand = [];
+    state.open = [];
     state.focus = null;
     state.selected = null;
   }
@@ -111,6 +125,7 @@ function applyTarget(t: GridTarget | null): void {
     state.selected = t.cell;
     state.focus = { taskId: t.cell.taskId, mapIndex: t.cell.mapIndex >= 0 ? t.cell.mapIndex : null, runId: t.cell.runId };
     state.logTry = null;
+    reveal = t.cell.taskId;
   }
   save();
 }
@@ -141,8 +156,8 @@ function buildPage(): void {
       { class: 'toolbar' },
       el('label', { class: 'filter' }, el('span', {}, 'DAG'), dag),
       el('label', { class: 'filter' }, el('span', {}, 'Runs'), limit),
-      button('◀ Older', () => page(+1), { secondary: '', id: 'older', title: 'Older runs' }),
-      button('Newer ▶', () => page(-1), { secondary: '', id: 'newer', title: 'Newer runs' }),
+      button('◀ Older', () => turnPage(+1), { secondary: '', id: 'older', title: 'Older runs' }),
+      button('Newer ▶', () => turnPage(-1), { secondary: '', id: 'newer', title: 'Newer runs' }),
       el('span', { id: 'page-info', class: 'dim' }),
       el('span', { class: 'spacer' }),
       button('Refresh', () => void loadGrid(), { secondary: '', id: 'refresh' }),
@@ -179,7 +194,7 @@ function legend(): HTMLElement {
   );
 }
 
-function page(dir: 1 | -1): void {
+function turnPage(dir: 1 | -1): void {
   if (!grid) return;
   const next = Math.max(0, state.offset + dir * state.limit);
   if (next === state.offset || (dir > 0 && next >= grid.totalRuns)) return;
@@ -267,6 +282,7 @@ function showGrid(g: GridResult, t0: number, partial: boolean): void {
   const fetched = performance.now();
   const previous = grid;
   setGrid(g);
+  const shown = grid!;
   if (partial) byId('page-info').textContent += ' · reading older runs…';
   status(g.runs.length === 0 ? (g.totalRuns === 0 ? `${g.dagId} has not run yet: run it and its runs appear here as they go.` : 'No runs on this page.') : '');
   if (g.runs.length > 0 && (firstPaint || !partial) && !document.body.dataset.fullPaintMs) {
@@ -285,10 +301,18 @@ function showGrid(g: GridResult, t0: number, partial: boolean): void {
       }
     });
   }
-  if (!partial) refreshDetailIfChanged(previous, g);
+  if (!partial) refreshDetailIfChanged(previous, shown);
 }
 
-function setGrid(g: GridResult): void {
+function setGrid(raw: GridResult): void {
+  page = raw;
+  if (reveal !== null) {
+    const more = groupsOf(raw, reveal).filter((id) => !state.open.includes(id));
+    if (more.length) state.open = [...state.open, ...more];
+    reveal = null;
+    save();
+  }
+  const g = buildView(raw, new Set(state.open));
   grid = g;
   countsByCell = new Map(g.counts.map((c) => [c.cell, c.counts]));
   const first = g.totalRuns === 0 ? 0 : Math.max(1, g.totalRuns - g.offset - g.runs.length + 1);
@@ -303,6 +327,7 @@ function setGrid(g: GridResult): void {
   inner.style.width = `${NAME_W + g.runs.length * COL_W + 8}px`;
   if (atRight) gEl0.scrollLeft = gEl0.scrollWidth;
   inner.style.height = `${HEADER_H + g.rows.length * ROW_H + 4}px`;
+  gEl0.setAttribute('role', g.groups?.length ? 'treegrid' : 'grid');
   // Keep the focus on the same task and run when rows or runs moved; else the newest run of the first row.
   const f = state.focus;
   const row = f ? g.rows.findIndex((r) => r.taskId === f.taskId && r.mapIndex === f.mapIndex) : -1;
@@ -352,7 +377,7 @@ function render(): void {
       const counts = countsByCell.get(i);
       const cell = el('div', {
         id: cellId(r, c),
-        class: `cell ${stateClass(code)}${counts ? ' mapped' : ''}${r === focus.row && c === focus.col ? ' focused' : ''}${isSelected(r, c) ? ' selected' : ''}${code === running ? ' live' : ''}`,
+        class: `cell ${stateClass(code)}${g.rows[r]!.kind === 'group' ? ' group' : counts ? ' mapped' : ''}${r === focus.row && c === focus.col ? ' focused' : ''}${isSelected(r, c) ? ' selected' : ''}${code === running ? ' live' : ''}`,
         role: 'gridcell',
         'data-row': String(r),
         'data-col': String(c),
@@ -386,14 +411,29 @@ function render(): void {
   names.style.transform = `translateX(${gEl.scrollLeft}px)`;
   for (let r = r0; r < r1; r++) {
     const row = g.rows[r]!;
-    const label = row.mapIndex === null ? row.taskId : `[${row.mapIndex}]`;
-    const name = el('div', { class: `name${row.mapIndex !== null ? ' map-index' : ''}${r === focus.row ? ' focused' : ''}${row.kind === 'removed' ? ' removed' : ''}`, 'data-row': String(r), role: 'rowheader', title: `${rowLabel(row)} (${row.kind}${row.mapped && row.mapIndex === null ? `, mapped: ${g.mapCounts[row.taskId] ?? 0} map indexes` : ''})` });
-    if (row.mapped && row.mapIndex === null) {
+    const label = row.label;
+    const isGroup = row.kind === 'group';
+    const name = el('div', {
+      class: `name${row.mapIndex !== null ? ' map-index' : ''}${isGroup ? ' group' : ''}${r === focus.row ? ' focused' : ''}${row.kind === 'removed' ? ' removed' : ''}`,
+      'data-row': String(r),
+      role: 'rowheader',
+      ...(isGroup ? { 'aria-expanded': String(!!row.open), 'data-group': row.taskId } : {}),
+      ...(g.groups?.length ? { 'data-depth': String(row.depth) } : {}),
+      title: isGroup ? `task group ${row.taskId} (${row.tasks} task${row.tasks === 1 ? '' : 's'})` : `${rowLabel(row)} (${row.kind}${row.mapped && row.mapIndex === null ? `, mapped: ${g.mapCounts[row.taskId] ?? 0} map indexes` : ''})`,
+    });
+    if (row.depth > 0) name.style.paddingLeft = `${8 + row.depth * 14 + (row.mapIndex !== null ? 8 : 0)}px`;
+    if (isGroup) {
+      name.append(el('span', { class: 'toggle', 'data-group-toggle': row.taskId, 'aria-hidden': 'true', title: row.open ? 'Close the group (−)' : 'Open the group (+)' }, row.open ? '▾' : '▸'));
+    } else if (row.mapped && row.mapIndex === null) {
       const open = state.expand.includes(row.taskId);
       name.append(el('span', { class: 'toggle', 'data-toggle': row.taskId, role: 'button', 'aria-expanded': String(open), title: open ? 'Collapse the map indexes (−)' : 'Show each map index (+)' }, open ? '▾' : '▸'));
+    } else if (g.groups?.length && row.mapIndex === null) {
+      // Labels line up under a group's chevron column (as a tree's leaves).
+      name.append(el('span', { class: 'toggle spacer', 'aria-hidden': 'true' }));
     }
     name.append(el('span', { class: 'label' }, label));
     if (row.mapped && row.mapIndex === null) name.append(el('span', { class: 'dim count' }, `×${g.mapCounts[row.taskId] ?? 0}`));
+    if (isGroup) name.append(el('span', { class: 'dim count' }, `(${row.tasks})`));
     name.style.transform = `translateY(${HEADER_H + r * ROW_H}px)`;
     names.append(name);
   }
@@ -407,8 +447,12 @@ function render(): void {
   gEl.setAttribute('aria-colcount', String(nRuns));
 }
 
-function cellLabel(g: GridResult, r: number, c: number): string {
-  return `${rowLabel(g.rows[r]!)}, run ${g.runs[c]!.runId}: ${stateName(g.states[r * g.runs.length + c]!)}`;
+function cellLabel(g: GridView, r: number, c: number): string {
+  const row = g.rows[r]!;
+  const i = r * g.runs.length + c;
+  const where = g.groups?.length ? ` (level ${row.depth + 1})` : '';
+  if (row.kind === 'group') return `task group ${row.taskId}${where}, ${row.open ? 'open' : 'closed'}, ${row.tasks} task${row.tasks === 1 ? '' : 's'}, run ${g.runs[c]!.runId}: ${stateName(g.states[i]!)}${countsByCell.has(i) ? `, ${countsText(countsByCell.get(i)!)}` : ''}`;
+  return `${rowLabel(row)}${where}, run ${g.runs[c]!.runId}: ${stateName(g.states[i]!)}`;
 }
 
 function isSelected(row: number, col: number): boolean {
@@ -429,9 +473,14 @@ function showFocusInfo(): void {
   const i = focus.row * g.runs.length + focus.col;
   const code = g.states[i]!;
   const counts = countsByCell.get(i);
+  const row = g.rows[focus.row]!;
+  if (row.kind === 'group') {
+    info.replaceChildren(el('span', { class: `chip ${stateClass(code)}-text` }, stateName(code)), ` task group ${row.taskId} · `, el('strong', {}, run.runId), ` · ${row.tasks} task${row.tasks === 1 ? '' : 's'}${counts ? `: ${countsText(counts)}` : ''}`);
+    return;
+  }
   info.replaceChildren(
     el('span', { class: `chip ${stateClass(code)}-text` }, stateName(code)),
-    ` ${rowLabel(g.rows[focus.row]!)} · `,
+    ` ${rowLabel(row)} · `,
     el('strong', {}, run.runId),
     ` · ${run.runType} · logical date ${shortDate(run.logicalDate)} · run ${run.state}, ${formatDuration(g.durations[i] ?? null)} for the task${g.tries[i]! > 1 ? ` (try ${g.tries[i]})` : ''}${counts ? ` · ${countsText(counts)}` : ''}`,
   );
@@ -469,7 +518,10 @@ function onKey(e: KeyboardEvent): void {
     return;
   }
   const row = g.rows[focus.row];
-  if (e.key === 'Enter' || e.key === ' ') {
+  if (row?.kind === 'group' && (e.key === 'Enter' || e.key === ' ' || e.key === '+' || e.key === '=' || e.key === '-' || e.key === '_')) {
+    e.preventDefault();
+    toggleGroup(row.taskId, e.key === 'Enter' || e.key === ' ' ? !row.open : e.key === '+' || e.key === '=');
+  } else if (e.key === 'Enter' || e.key === ' ') {
     e.preventDefault();
     selectCell(focus.row, focus.col);
   } else if (e.key === 'Escape') {
@@ -480,11 +532,21 @@ function onKey(e: KeyboardEvent): void {
   } else if ((e.key === '-' || e.key === '_') && row?.mapped) {
     e.preventDefault();
     toggleExpand(row.taskId, false);
+  } else if ((e.key === '-' || e.key === '_') && row && row.depth > 0) {
+    // − inside a group closes it, the focus on its row (a tree's Left).
+    e.preventDefault();
+    const p = parentRow(g.rows, focus.row);
+    if (p >= 0) toggleGroup(g.rows[p]!.taskId, false);
   }
 }
 
 function onClick(e: MouseEvent): void {
   const t = e.target as HTMLElement;
+  const groupToggle = t.closest<HTMLElement>('[data-group-toggle]');
+  if (groupToggle) {
+    toggleGroup(groupToggle.dataset.groupToggle!, !state.open.includes(groupToggle.dataset.groupToggle!));
+    return;
+  }
   const toggle = t.closest<HTMLElement>('[data-toggle]');
   if (toggle) {
     toggleExpand(toggle.dataset.toggle!, !state.expand.includes(toggle.dataset.toggle!));
@@ -492,9 +554,28 @@ function onClick(e: MouseEvent): void {
   }
   const cell = t.closest<HTMLElement>('.cell[data-row]');
   if (cell) {
-    selectCell(Number(cell.dataset.row), Number(cell.dataset.col));
+    const row = Number(cell.dataset.row);
+    // A group's cell has no detail: it takes the focus (its counts show above the grid).
+    if (grid?.rows[row]?.kind === 'group') setFocus(row, Number(cell.dataset.col), false);
+    else selectCell(row, Number(cell.dataset.col));
     byId('grid').focus();
   }
+}
+
+/** Opens or closes a task group (no request: the page has every row); the focus moves to the group's row when it was inside. */
+function toggleGroup(groupId: string, open: boolean): void {
+  if (!page || !grid || open === state.open.includes(groupId)) return;
+  state.open = open ? [...state.open, groupId] : state.open.filter((id) => id !== groupId);
+  const f = state.focus;
+  if (!open && f) {
+    const at = grid.rows.findIndex((r) => r.taskId === f.taskId && r.mapIndex === f.mapIndex);
+    const groupRow = grid.rows.findIndex((r) => r.kind === 'group' && r.taskId === groupId);
+    let p = at;
+    while (p >= 0 && p !== groupRow) p = parentRow(grid.rows, p);
+    if (at >= 0 && p === groupRow && at !== groupRow) state.focus = { taskId: groupId, mapIndex: null, runId: f.runId };
+  }
+  save();
+  setGrid(page);
 }
 
 function toggleExpand(taskId: string, open: boolean): void {
@@ -508,7 +589,7 @@ function toggleExpand(taskId: string, open: boolean): void {
 
 function selectCell(row: number, col: number): void {
   const g = grid;
-  if (!g) return;
+  if (!g || g.rows[row]?.kind === 'group') return;
   setFocus(row, col, false);
   const r = g.rows[row]!;
   const key: TaskKey = { dagId: g.dagId, runId: g.runs[col]!.runId, taskId: r.taskId, mapIndex: r.mapIndex ?? -1 };
@@ -540,7 +621,7 @@ function cellOf(k: TaskKey): { row: number; col: number; i: number } | undefined
 }
 
 /** Re-reads the detail when the selected task instance changed state or try. */
-function refreshDetailIfChanged(before: GridResult | null, after: GridResult): void {
+function refreshDetailIfChanged(before: GridView | null, after: GridView): void {
   const s = state.selected;
   if (!s || !before || byId('detail').hidden) return;
   const a = cellOf(s);

@@ -55,6 +55,17 @@ export interface GridRow {
   /** `task`, `bash`, `sensor`, … ; `removed` for a task in the runs but no longer in the DAG. */
   kind: string;
   mapped: boolean;
+  /** The innermost task group the task is in (its full id); absent outside groups. */
+  group?: string;
+}
+
+/** A task group of the DAG (Airflow's TaskGroup): the grid shows it as a row that collapses its tasks. */
+export interface GridGroup {
+  /** The full id (`outer.inner` when the parent prefixes). */
+  groupId: string;
+  /** The id as written, without the parent's prefix. */
+  label: string;
+  parent: string | null;
 }
 
 /** A mapped task's count of map indexes per state in one run (index = state code). */
@@ -93,6 +104,8 @@ export interface GridResult {
   counts: GridCounts[];
   /** Map indexes seen per mapped task on this page (the most of any run). */
   mapCounts: Record<string, number>;
+  /** The DAG's task groups in definition order; absent when it has none. */
+  groups?: GridGroup[];
 }
 
 /** Checks a grid/data result's shape; answers what is wrong, or undefined. */
@@ -115,6 +128,15 @@ export function gridProblem(r: unknown): string | undefined {
     const row = x as Record<string, unknown>;
     if (typeof row !== 'object' || row === null || typeof row.taskId !== 'string' || !(row.mapIndex === null || typeof row.mapIndex === 'number') || typeof row.mapped !== 'boolean')
       return 'a row lacks its taskId, mapIndex or mapped';
+    if (row.group !== undefined && typeof row.group !== 'string') return `the row of ${row.taskId} has a group that is not a string`;
+  }
+  if (g.groups !== undefined) {
+    if (!Array.isArray(g.groups)) return 'the grid\'s groups are not a list';
+    for (const x of g.groups as unknown[]) {
+      const gr = x as Record<string, unknown>;
+      if (typeof gr !== 'object' || gr === null || typeof gr.groupId !== 'string' || typeof gr.label !== 'string' || !(gr.parent === null || typeof gr.parent === 'string'))
+        return 'a task group lacks its groupId, label or parent';
+    }
   }
   if (!(g.states as unknown[]).every((s) => typeof s === 'number' && Number.isInteger(s) && s >= NO_TI && s < GRID_STATES.length)) return 'a cell has an unknown state code';
   if (!Array.isArray(g.counts) || !(g.counts as unknown[]).every((c) => typeof c === 'object' && c !== null && typeof (c as GridCounts).cell === 'number' && Array.isArray((c as GridCounts).counts)))

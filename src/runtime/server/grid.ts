@@ -10,7 +10,7 @@
  */
 import type { Store } from '../store/store.ts';
 import type { GridCellRow } from '../store/repos/views.ts';
-import type { TaskInfo } from '../../protocol/runtime.ts';
+import type { TaskGroupInfo, TaskInfo } from '../../protocol/runtime.ts';
 import { GRID_STATES, NO_TI, summaryState } from '../../protocol/webviews/grid-values.ts';
 import type { GridResult, GridRow, GridRun } from '../../protocol/webviews/grid-values.ts';
 import { InvalidParamsError, optInt, str } from './validate.ts';
@@ -56,23 +56,24 @@ const QUEUED = GRID_STATES.indexOf('queued');
 /**
  * Shapes a page (runs oldest → newest and their cells) into a GridResult, writing straight into flat
  * arrays. `tasks` is the DAG's task list (null: the DAG is not loaded; rows then come from the runs alone);
- * `expand` names mapped tasks shown per map index too.
+ * `expand` names mapped tasks shown per map index too; `groups` are the DAG's task groups (a row names its
+ * task's innermost group; the webview folds them).
  */
 export function shapeGrid(
   dagId: string,
-  tasks: readonly Pick<TaskInfo, 'taskId' | 'kind' | 'mapped'>[] | null,
+  tasks: readonly Pick<TaskInfo, 'taskId' | 'kind' | 'mapped' | 'group'>[] | null,
   page: { runs: GridRun[]; totalRuns: number; cells: readonly GridCellRow[] },
-  opts: { limit: number; offset: number; expand: readonly string[]; nowMs: number },
+  opts: { limit: number; offset: number; expand: readonly string[]; nowMs: number; groups?: readonly TaskGroupInfo[] },
 ): GridResult {
   const { runs, cells } = page;
   const nRuns = runs.length;
   const expand = new Set(opts.expand);
 
   // Pass 1: the rows (the DAG's tasks, then tasks found only in the runs) and each mapped task's width.
-  const info = new Map<string, { kind: string; mapped: boolean; width: number }>();
+  const info = new Map<string, { kind: string; mapped: boolean; width: number; group?: string }>();
   const order: string[] = [];
   for (const t of tasks ?? []) {
-    info.set(t.taskId, { kind: t.kind, mapped: t.mapped, width: 0 });
+    info.set(t.taskId, { kind: t.kind, mapped: t.mapped, width: 0, ...(t.group ? { group: t.group } : {}) });
     order.push(t.taskId);
   }
   const extra: string[] = [];
@@ -95,10 +96,11 @@ export function shapeGrid(
   for (const id of order) {
     const t = info.get(id)!;
     firstRow.set(id, rows.length);
-    rows.push({ taskId: id, mapIndex: null, kind: t.kind, mapped: t.mapped });
+    const group = t.group ? { group: t.group } : {};
+    rows.push({ taskId: id, mapIndex: null, kind: t.kind, mapped: t.mapped, ...group });
     if (t.mapped) {
       mapCounts[id] = t.width;
-      if (expand.has(id)) for (let i = 0; i < t.width; i++) rows.push({ taskId: id, mapIndex: i, kind: t.kind, mapped: true });
+      if (expand.has(id)) for (let i = 0; i < t.width; i++) rows.push({ taskId: id, mapIndex: i, kind: t.kind, mapped: true, ...group });
     }
   }
 
@@ -160,6 +162,7 @@ export function shapeGrid(
     durations,
     counts: [...counts].sort((a, b) => a[0] - b[0]).map(([cell, c]) => ({ cell, counts: c })),
     mapCounts,
+    ...(opts.groups?.length ? { groups: opts.groups.map((gr) => ({ groupId: gr.groupId, label: gr.label, parent: gr.parent })) } : {}),
   };
 }
 

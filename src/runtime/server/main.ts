@@ -72,9 +72,9 @@ function toResponseError(err: unknown): ResponseError<void> {
 }
 
 for (const method of METHODS) {
-  connection.onRequest(method, async (params: unknown) => {
+  connection.onRequest(method, async (params: unknown, token) => {
     try {
-      return (await service.handle(method, params)) ?? null;
+      return (await service.handle(method, params, token)) ?? null;
     } catch (err) {
       throw toResponseError(err);
     }

@@ -63,7 +63,7 @@ export class RuntimeService {
   }
 
   /** Dispatches one request by method name; throws InvalidParamsError / NotFoundError / Error. */
-  async handle(method: string, raw: unknown): Promise<unknown> {
+  async handle(method: string, raw: unknown, token?: { readonly isCancellationRequested: boolean; onCancellationRequested(f: () => void): { dispose(): void } }): Promise<unknown> {
     const p = paramsOf(method, raw);
     switch (method) {
       case 'runtime/initialize':
@@ -89,7 +89,7 @@ export class RuntimeService {
       case 'task/run':
         return this.taskRun(method, p);
       case 'task/test':
-        return this.taskTest(method, p);
+        return this.taskTest(method, p, token);
       case 'task/tries':
         return this.taskTries(method, p);
       case 'task/log':
@@ -373,7 +373,7 @@ export class RuntimeService {
    * The Test Explorer's task test: `hangar test` semantics on a throwaway store (hangar/testing), in a
    * process of its own (a task that exits or hangs does not take the server down), answered at its end.
    */
-  private async taskTest(method: string, p: Params): Promise<P.TaskTestResult> {
+  private async taskTest(method: string, p: Params, token?: { readonly isCancellationRequested: boolean; onCancellationRequested(f: () => void): { dispose(): void } }): Promise<P.TaskTestResult> {
     const dagId = str(method, p, 'dagId');
     const taskId = str(method, p, 'taskId');
     const logicalDate = optDate(method, p, 'logicalDate');
@@ -388,12 +388,18 @@ export class RuntimeService {
       const args = [taskTestProgram(), this.rt().config.root, dag.fileloc, dagId, taskId, resultFile, logicalDate?.toISOString() ?? '', JSON.stringify(config)];
       const output = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, args, { cwd: this.rt().config.root, stdio: ['ignore', 'pipe', 'pipe'] });
+        // A cancelled request (the Test Explorer's run cancelled) stops the task's process.
+        const cancel = token?.onCancellationRequested(() => child.kill('SIGKILL'));
         let text = '';
         child.stdout.on('data', (d: Buffer) => (text += d.toString('utf8')));
         child.stderr.on('data', (d: Buffer) => (text += d.toString('utf8')));
         child.on('error', reject);
-        child.on('close', () => resolve(text));
+        child.on('close', () => {
+          cancel?.dispose();
+          resolve(text);
+        });
       });
+      if (token?.isCancellationRequested) throw new Error(`The test of task "${taskId}" of DAG "${dagId}" was cancelled (its process was stopped)`);
       if (!existsSync(resultFile)) throw new Error(`The test of task "${taskId}" of DAG "${dagId}" ended without a result:\n${output.trim()}`);
       const result = JSON.parse(readFileSync(resultFile, 'utf8')) as P.TaskTestResult | { fatal: string };
       if ('fatal' in result) throw new Error(`The test of task "${taskId}" of DAG "${dagId}" could not run: ${result.fatal}`);
@@ -477,7 +483,7 @@ export class RuntimeService {
       if (err) throw new Error(`DAG "${dagId}" failed to load: ${err.message}`);
       throw new NotFoundError(`No DAG "${dagId}" (found: ${list.dags.map((d) => d.dagId).join(', ') || 'none'})`);
     }
-    return shapeGrid(dagId, dag ? dag.tasks : null, page, { limit, offset, expand, nowMs: Date.now() });
+    return shapeGrid(dagId, dag ? dag.tasks : null, page, { limit, offset, expand, nowMs: Date.now(), groups: dag?.groups });
   }
 
   /** One run's tries as Gantt segments, with the critical path; tasks (order, upstream) from the DAG list. */
