@@ -7,8 +7,8 @@
  * - a try is recorded in `try_dispatch` and enqueued under a job id that is its identity;
  * - a worker claims it with a guarded update before it runs it (a second delivery finds it
  *   claimed and does nothing), and writes the outcome back with another;
- * - this side waits for the outcome: woken by BullMQ's completion events, and polling the
- *   store as a backstop. A job that vanished before any worker claimed it (Redis restarted
+ * - this side waits for the outcome: told by the worker (Redis pub/sub) once it has stored the
+ *   try's start and its outcome, and reading the store as a backstop. A job that vanished before any worker claimed it (Redis restarted
  *   without persistence) is enqueued again; a try whose worker stopped heart-beating for
  *   `scheduler.heartbeatTimeoutSeconds` ends as crashed, and Hangar's retries take over
  *   (Airflow's zombie tasks). Retries are never BullMQ's.
@@ -29,8 +29,8 @@ import { nowIso } from '../store/clock.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundlePublisher, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
-import { bullQueueName, hangarVersion, logChannel, tryJobId } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob, TryJobReturn } from './protocol.ts';
+import { bullQueueName, hangarVersion, logChannel, newsChannel, parseTryNews, tryJobId } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob, TryNewsMessage } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface DistributedExecutorOptions {
@@ -52,10 +52,6 @@ export interface DistributedExecutorOptions {
   readonly onLine?: (req: ExecuteRequest, line: string) => void;
 }
 
-interface QueueHandle {
-  readonly queue: Queue;
-  readonly events: QueueEvents;
-}
 
 /** The relative log path of a try under the logs location (the same layout as a local logs folder). */
 export function tryLogKey(
@@ -73,14 +69,16 @@ export class DistributedExecutor implements TaskExecutor {
   private readonly opts: DistributedExecutorOptions;
   private readonly logs: RemoteObjects;
   private readonly publisher: BundlePublisher;
-  private readonly queues = new Map<string, Promise<QueueHandle>>();
-  /** Waiting tries by job id: woken when BullMQ says the job started or ended. */
+  private readonly queues = new Map<string, Promise<Queue>>();
+  /** Events of the `default` queue, for callbacks (waitUntilFinished): created with the first callback. */
+  private callbackEvents: Promise<QueueEvents> | undefined;
+  /** Waiting tries by job id: woken by their worker's news. */
   private readonly waiters = new Map<string, Waiter>();
   private readonly outage: OutageReporter;
   private closed = false;
   /** Tries recorded as queued in their claim's transaction (claimed()), by job id, until executed. */
   private readonly recorded = new Set<string>();
-  /** Tries waited for, by job id: where live log lines go. */
+  /** Tries waited for, by job id: where live log lines go (when onLine is set). */
   private readonly live = new Map<string, ExecuteRequest>();
   private subscriber: Promise<Redis> | undefined;
 
@@ -112,42 +110,53 @@ export class DistributedExecutor implements TaskExecutor {
     );
   }
 
-  private handle(name: string): Promise<QueueHandle> {
-    let h = this.queues.get(name);
-    if (!h) {
-      h = (async () => {
-        const { Queue, QueueEvents } = await import('bullmq');
-        const connection = redisOptions(this.opts.config.redisUrl);
-        const queue = new Queue(bullQueueName(name), { connection, prefix: this.opts.config.prefix });
-        const events = new QueueEvents(bullQueueName(name), { connection, prefix: this.opts.config.prefix });
+  private queue(name: string): Promise<Queue> {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = (async () => {
+        const { Queue } = await import('bullmq');
+        const queue = new Queue(bullQueueName(name), {
+          connection: redisOptions(this.opts.config.redisUrl),
+          prefix: this.opts.config.prefix,
+        });
         queue.on('error', this.outage.error);
-        events.on('error', this.outage.error);
-        const wake = ({ jobId }: { jobId: string }, news?: JobNews) => {
-          this.outage.ok();
-          this.waiters.get(jobId)?.wake(news);
-        };
-        // The worker's news rides on the event when the store has it already (the worker wrote it
-        // before it sent the event): the start's pid, the outcome it recorded. Nothing else is trusted.
-        events.on('completed', (e: { jobId: string; returnvalue?: unknown }) =>
-          wake(e, outcomeNews(e.returnvalue)),
-        );
-        events.on('failed', (e: { jobId: string }) => wake(e));
-        events.on('progress', (e: { jobId: string; data?: unknown }) => wake(e, startNews(e.data)));
-        return { queue, events };
+        return queue;
       })();
-      this.queues.set(name, h);
+      this.queues.set(name, q);
     }
-    return h;
+    return q;
   }
 
-  /** Subscribes (once) to the workers' live log lines. */
+  private events(): Promise<QueueEvents> {
+    this.callbackEvents ??= (async () => {
+      const { QueueEvents } = await import('bullmq');
+      const events = new QueueEvents(bullQueueName('default'), {
+        connection: redisOptions(this.opts.config.redisUrl),
+        prefix: this.opts.config.prefix,
+      });
+      events.on('error', this.outage.error);
+      return events;
+    })();
+    return this.callbackEvents;
+  }
+
+  /** Subscribes (once) to the workers' news of tries and their live log lines. */
   private subscribe(): void {
-    if (!this.opts.onLine || this.subscriber) return;
+    if (this.subscriber) return;
+    const news = newsChannel(this.opts.config.prefix);
     this.subscriber = (async () => {
       const { Redis } = await import('ioredis');
       const sub = new Redis(redisOptions(this.opts.config.redisUrl));
       sub.on('error', this.outage.error);
-      sub.on('message', (_channel: string, text: string) => {
+      sub.on('message', (channel: string, text: string) => {
+        if (channel === news) {
+          const m = parseTryNews(text);
+          if (m) {
+            this.outage.ok();
+            this.waiters.get(m.job)?.wake(m);
+          }
+          return;
+        }
         let m: LogLineMessage;
         try {
           m = JSON.parse(text) as LogLineMessage;
@@ -158,11 +167,13 @@ export class DistributedExecutor implements TaskExecutor {
           typeof m.job === 'string' && typeof m.line === 'string' ? this.live.get(m.job) : undefined;
         if (req) this.opts.onLine?.(req, m.line);
       });
-      await sub.subscribe(logChannel(this.opts.config.prefix));
+      await sub.subscribe(news, ...(this.opts.onLine ? [logChannel(this.opts.config.prefix)] : []));
       return sub;
     })();
     this.subscriber.catch((err: unknown) =>
-      this.opts.warn?.(`live log lines unavailable: ${(err as Error).message}`),
+      this.opts.warn?.(
+        `news of tries unavailable (the store is read instead): ${(err as Error).message}`,
+      ),
     );
   }
 
@@ -206,10 +217,10 @@ export class DistributedExecutor implements TaskExecutor {
       timeoutMs: req.timeoutMs ?? null,
       logKey: tryLogKey(req.dagId, req.runId, req.taskId, req.mapIndex, req.tryNumber),
     };
-    const { queue } = await this.handle(req.queue);
+    const queue = await this.queue(req.queue);
     const enqueue = () =>
       queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    // Live log lines: subscribed before the job can start (the first time), then routed by job id.
+    // News and live log lines: subscribed before the job can start (the first time), then routed by job id.
     this.subscribe();
     await this.subscriber?.catch(() => undefined);
     this.live.set(jobId, req);
@@ -248,11 +259,11 @@ export class DistributedExecutor implements TaskExecutor {
         const news = waiter.take();
         if (news && !signal?.aborted) {
           // What the store holds already, told by the worker with the event: no read needed.
-          if (news.outcome) {
+          if ('outcome' in news) {
             if (!startedReported && news.ran) onStarted?.(news.outcome.pid, news.outcome.hostname, true);
             return news.outcome;
           }
-          if (news.started && !startedReported) {
+          if (!startedReported) {
             startedReported = true;
             onStarted?.(news.started.pid, news.started.hostname, true);
           }
@@ -358,7 +369,8 @@ export class DistributedExecutor implements TaskExecutor {
           : null,
       };
       // Callbacks are not tries: the task's queue is not known here, so they go to `default`.
-      const { queue, events } = await this.handle('default');
+      const queue = await this.queue('default');
+      const events = await this.events();
       const added = await queue.add('callback', job, {
         removeOnComplete: 1000,
         removeOnFail: 1000,
@@ -377,39 +389,14 @@ export class DistributedExecutor implements TaskExecutor {
   async close(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiters.values()) waiter.wake();
-    const handles = await Promise.allSettled(this.queues.values());
-    for (const h of handles) {
-      if (h.status !== 'fulfilled') continue;
-      await h.value.events.close().catch(() => {});
-      await h.value.queue.close().catch(() => {});
-    }
+    const events = await this.callbackEvents?.catch(() => undefined);
+    await events?.close().catch(() => {});
+    for (const q of await Promise.allSettled(this.queues.values()))
+      if (q.status === 'fulfilled') await q.value.close().catch(() => {});
     this.logs.close();
     const sub = await this.subscriber?.catch(() => undefined);
     sub?.disconnect();
   }
-}
-
-/** What a worker says with a job's event, about what it has recorded in the store. */
-interface JobNews {
-  readonly started?: { readonly pid: number; readonly hostname?: string };
-  readonly outcome?: ExecuteResult;
-  /** The outcome is of a task that ran (its start is recorded too). */
-  readonly ran?: boolean;
-}
-
-/** A worker's progress event after it recorded the start: `{ pid, hostname }`. */
-function startNews(data: unknown): JobNews | undefined {
-  const d = data as { pid?: unknown; hostname?: unknown } | null | undefined;
-  if (!d || typeof d.pid !== 'number') return undefined;
-  return { started: { pid: d.pid, hostname: typeof d.hostname === 'string' ? d.hostname : undefined } };
-}
-
-/** A worker's completion after it recorded the outcome: `{ ran, recorded: true, result }`. */
-function outcomeNews(returnvalue: unknown): JobNews | undefined {
-  const r = returnvalue as TryJobReturn | null | undefined;
-  if (!r || r.recorded !== true || !r.result || typeof r.result.ok !== 'boolean' || typeof r.result.pid !== 'number')
-    return undefined;
-  return { outcome: r.result, ran: r.ran };
 }
 
 /**
@@ -418,18 +405,19 @@ function outcomeNews(returnvalue: unknown): JobNews | undefined {
  */
 class Waiter {
   private woken = false;
-  private news: JobNews | undefined;
+  private news: TryNewsMessage | undefined;
   private resolve: ((woken: boolean) => void) | undefined;
 
-  wake(news?: JobNews): void {
-    if (news) this.news = this.news?.outcome ? this.news : { ...this.news, ...news };
-    else this.news = undefined; // a wake without news: the store is read
+  wake(news?: TryNewsMessage): void {
+    // An outcome is not replaced by a start that arrives after it; a wake without news reads the store.
+    if (news) this.news = this.news && 'outcome' in this.news ? this.news : news;
+    else this.news = undefined;
     if (this.resolve) this.resolve(true);
     else this.woken = true;
   }
 
   /** The news of the last wakes, once. */
-  take(): JobNews | undefined {
+  take(): TryNewsMessage | undefined {
     const n = this.news;
     this.news = undefined;
     return n;

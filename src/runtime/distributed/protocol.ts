@@ -30,21 +30,10 @@ export interface TryJob {
   readonly logKey: string;
 }
 
-/**
- * What a worker's try job returns (BullMQ's completion event carries it to the scheduler):
- * `recorded` says the outcome is in the store as `result` (the worker's guarded write
- * succeeded), so the scheduler need not read it back. Without it, the store is read.
- */
+/** What a worker's try job returns: whether it ran the try, and whether its outcome is the one stored. */
 export interface TryJobReturn {
   readonly ran: boolean;
   readonly recorded: boolean;
-  readonly result?: ExecuteResult;
-}
-
-/** A worker's progress event for a try, sent once its start is in the store. */
-export interface TryJobProgress {
-  readonly pid: number;
-  readonly hostname: string;
 }
 
 export interface CallbackJob {
@@ -155,4 +144,36 @@ export function logChannel(prefix: string): string {
 export interface LogLineMessage {
   readonly job: string;
   readonly line: string;
+}
+
+/**
+ * Where workers tell schedulers what they have just written to the store about a try (Redis
+ * pub/sub): its start, its outcome. The scheduler then need not read it back; a message that
+ * is lost (a reconnect) is made up for by the scheduler's backstop read of the store.
+ */
+export function newsChannel(prefix: string): string {
+  return `${prefix}:try-news`;
+}
+
+/** A try's start (`started`) or outcome (`outcome`, of a try that `ran` or was refused), once stored. */
+export type TryNewsMessage =
+  | { readonly job: string; readonly started: { readonly pid: number; readonly hostname: string } }
+  | { readonly job: string; readonly outcome: ExecuteResult; readonly ran: boolean };
+
+/** A news message as received (a boundary: anything may be published on a channel). */
+export function parseTryNews(text: string): TryNewsMessage | undefined {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (!m || typeof m !== 'object' || typeof m.job !== 'string') return undefined;
+  const s = m.started as Record<string, unknown> | undefined;
+  if (s && typeof s === 'object' && typeof s.pid === 'number' && typeof s.hostname === 'string')
+    return { job: m.job, started: { pid: s.pid, hostname: s.hostname } };
+  const o = m.outcome as Record<string, unknown> | undefined;
+  if (o && typeof o === 'object' && typeof o.ok === 'boolean' && typeof o.pid === 'number' && typeof m.ran === 'boolean')
+    return { job: m.job, outcome: o as unknown as ExecuteResult, ran: m.ran };
+  return undefined;
 }

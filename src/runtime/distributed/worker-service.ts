@@ -21,8 +21,8 @@ import type { Store } from '../store/store.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundleCache, RemoteError, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
-import { bullQueueName, hangarVersion, logChannel, parseJob, tryJobId, tryKeyOf } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob, TryJobProgress, TryJobReturn } from './protocol.ts';
+import { bullQueueName, hangarVersion, logChannel, newsChannel, parseJob, tryJobId, tryKeyOf } from './protocol.ts';
+import type { CallbackJob, LogLineMessage, TryJob, TryJobReturn, TryNewsMessage } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface WorkerServiceOptions {
@@ -59,8 +59,15 @@ export class WorkerService {
   private beatTimer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
   private stopped = false;
-  /** Publishes live log lines (a connection of its own: BullMQ's block). */
+  /** Publishes live log lines and the news of tries (a connection of its own: BullMQ's block). */
   private publisher: Redis | undefined;
+
+  /** Tells the schedulers what was just stored about a try (best effort: they read the store when they hear nothing). */
+  private tell(news: TryNewsMessage): void {
+    void this.publisher
+      ?.publish(newsChannel(this.opts.config.distributed!.prefix), JSON.stringify(news))
+      .catch(() => undefined);
+  }
 
   constructor(opts: WorkerServiceOptions) {
     const d = opts.config.distributed;
@@ -181,10 +188,10 @@ export class WorkerService {
       throw err;
     }
     if (data.kind === 'callback') return this.runCallback(data);
-    return this.runTry(data, job);
+    return this.runTry(data);
   }
 
-  private async runTry(job: TryJob, bull: Job): Promise<TryJobReturn> {
+  private async runTry(job: TryJob): Promise<TryJobReturn> {
     const { store, config, log } = this.opts;
     const key = tryKeyOf(job);
     const what = `${job.dagId}.${job.taskId}${job.mapIndex >= 0 ? `[${job.mapIndex}]` : ''} try ${job.tryNumber} of ${job.runId}`;
@@ -193,10 +200,13 @@ export class WorkerService {
       return { ran: false, recorded: false };
     }
     const self = { pid: process.pid, hostname: osHostname() };
-    /** Records the outcome; what the job returns says whether it is the one in the store. */
+    const jobId = tryJobId(key);
+    /** Records the outcome and, once it is stored, tells the schedulers. */
     const finish = async (result: ExecuteResult, ran: boolean): Promise<TryJobReturn> => {
-      if (await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso()))
-        return { ran, recorded: true, result };
+      if (await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso())) {
+        this.tell({ job: jobId, outcome: result, ran });
+        return { ran, recorded: true };
+      }
       log(`${what}: its outcome was not recorded: the scheduler had settled the try already`);
       return { ran, recorded: false };
     };
@@ -252,12 +262,8 @@ export class WorkerService {
       result = await this.executor.execute(req, abort.signal, (pid) => {
         started = store.dispatch
           .started(key, this.id, pid, self.hostname, nowIso())
-          // BullMQ's progress event wakes the scheduler, which then reads the start from the store.
-          .then(() =>
-            bull
-              .updateProgress({ pid, hostname: self.hostname } satisfies TryJobProgress)
-              .catch(() => undefined),
-          )
+          // The scheduler hears of it (and need not read it back).
+          .then(() => this.tell({ job: jobId, started: { pid, hostname: self.hostname } }))
           .catch((err: unknown) =>
             log(`${what}: its start could not be recorded: ${(err as Error).message}`),
           );
