@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { hangar } from '../helpers/cli.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
+import { DagList, DagParseBuffer, Initialize, Shutdown } from '../../src/protocol/runtime.ts';
 import type { DagParseBufferResult } from '../../src/protocol/runtime.ts';
 
 const SAVED = `import { dag } from 'hangar';
@@ -288,6 +292,34 @@ test('hangar list: the parse budget warning in the output and --timings; it does
       fast.remove();
     }
   } finally {
+    ws.remove();
+  }
+});
+
+test('dag/parseBuffer over JSON-RPC: the runtime server (src/runtime/server/main.ts) answers it as the extension asks', async () => {
+  const ws = tempWorkspace({ 'dags/etl.ts': SAVED });
+  const child = spawn(
+    process.execPath,
+    [resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts')],
+    { cwd: ws.root, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const rpc = createMessageConnection(
+    new StreamMessageReader(child.stdout),
+    new StreamMessageWriter(child.stdin),
+  );
+  rpc.listen();
+  try {
+    await rpc.sendRequest(Initialize, { workspace: ws.root, config: {} });
+    await rpc.sendRequest(DagList, {});
+    const file = join(ws.dags, 'etl.ts');
+    const r = await rpc.sendRequest(DagParseBuffer, { file, text: TYPED, slowMs: 60_000 });
+    assert.equal(r.status, 'parsed');
+    assert.deepEqual(r.dags[0]!.tasks.map((t) => t.taskId).sort(), ['extract', 'load', 'report']);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    await rpc.sendRequest(Shutdown).catch(() => undefined);
+    await exited;
+    rpc.dispose();
     ws.remove();
   }
 });
