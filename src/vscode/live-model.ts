@@ -7,8 +7,11 @@ import type { DagInfo, DagListResult, DagParseBufferResult, LoadError } from '..
 
 /** What is known of one file's unsaved buffer. */
 export type LiveFileState =
-  /** The buffer's structure (`version`: the document version it was parsed from). */
-  | { kind: 'parsed'; version: number; result: DagParseBufferResult }
+  /**
+   * The buffer's structure (`version`: the document version it was parsed from); `good`: the DAGs of
+   * the last buffer of the file that loaded, shown while the buffer fails to (a half-typed line).
+   */
+  | { kind: 'parsed'; version: number; result: DagParseBufferResult; good?: DagInfo[] }
   /** Not parsed while typing: the file's last parse took `lastMs` > the limit; it is parsed when saved. */
   | { kind: 'slow'; version: number; lastMs: number; limitMs: number };
 
@@ -19,17 +22,32 @@ export interface LiveList extends DagListResult {
   slow: Map<string, { lastMs: number; limitMs: number }>;
 }
 
-/** The saved list with each parsed buffer's DAGs, errors and warnings in place of its file's. */
+/** Whether a buffer failed to load as a whole (errors, no DAG): the tree keeps the last structure that loaded. */
+export function fails(r: DagParseBufferResult): boolean {
+  return r.dags.length === 0 && r.errors.length > 0;
+}
+
+/**
+ * The saved list with each parsed buffer's DAGs, errors and warnings in place of its file's. While a
+ * buffer fails to load, its errors are shown and its DAGs are the last buffer's that loaded (else the
+ * saved file's), so the tree does not lose the DAG at every half-typed line.
+ */
 export function applyLive(saved: DagListResult, live: ReadonlyMap<string, LiveFileState>): LiveList {
   const unsaved = new Set<string>();
   const slow = new Map<string, { lastMs: number; limitMs: number }>();
   const replaced = new Set<string>();
+  const structure = new Map<string, DagInfo[]>();
   for (const [file, s] of live) {
-    if (s.kind === 'parsed') replaced.add(file);
-    else slow.set(file, { lastMs: s.lastMs, limitMs: s.limitMs });
+    if (s.kind === 'slow') {
+      slow.set(file, { lastMs: s.lastMs, limitMs: s.limitMs });
+      continue;
+    }
+    replaced.add(file);
+    const shown = fails(s.result) ? s.good : s.result.dags;
+    if (shown) structure.set(file, shown);
   }
   if (replaced.size === 0) return { ...saved, unsaved, slow };
-  const dags: DagInfo[] = saved.dags.filter((d) => !replaced.has(d.file));
+  const dags: DagInfo[] = saved.dags.filter((d) => !structure.has(d.file));
   const errors: LoadError[] = saved.errors.filter((e) => !replaced.has(e.file));
   const warnings: LoadError[] = (saved.warnings ?? []).filter((e) => !replaced.has(e.file));
   const byId = new Map(dags.map((d) => [d.dagId, d]));
@@ -37,7 +55,7 @@ export function applyLive(saved: DagListResult, live: ReadonlyMap<string, LiveFi
     const r = (live.get(file) as Extract<LiveFileState, { kind: 'parsed' }>).result;
     errors.push(...r.errors);
     warnings.push(...r.warnings);
-    for (const d of r.dags) {
+    for (const d of structure.get(file) ?? []) {
       const other = byId.get(d.dagId);
       if (other) {
         // As the DAG processor does on save: the id is kept by the other file, the buffer gets the error.

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { DagParseBuffer } from '../protocol/runtime.ts';
 import type { DagListResult } from '../protocol/runtime.ts';
 import type { HangarContext } from './context.ts';
-import { applyLive, liveAction } from './live-model.ts';
+import { applyLive, fails, liveAction } from './live-model.ts';
 import type { LiveFileState, LiveList } from './live-model.ts';
 
 export class LiveStructure implements vscode.Disposable {
@@ -96,11 +96,13 @@ export class LiveStructure implements vscode.Disposable {
     // close since this text was sent make this answer stale.
     if (r.status === 'superseded' || doc.isClosed || !doc.isDirty || doc.version !== version) return;
     if (vscode.workspace.isTrusted === false || !this.settings().enabled) return;
+    const prev = this.states.get(file);
+    const good = fails(r) ? (prev?.kind === 'parsed' ? prev.good : undefined) : r.dags;
     this.states.set(
       file,
       r.status === 'slow'
         ? { kind: 'slow', version, lastMs: r.lastMs ?? 0, limitMs: slowMs }
-        : { kind: 'parsed', version, result: r },
+        : { kind: 'parsed', version, result: r, ...(good ? { good } : {}) },
     );
     this.ctx.log.debug(
       `Live structure of ${file}: ${r.status}${r.status === 'parsed' ? ` in ${r.totalMs} ms` : ` (last parse ${r.lastMs} ms)`}`,

@@ -101,13 +101,40 @@ test("a parsed buffer replaces its file's DAGs, errors and warnings; other files
   assert.equal(liveTooltip('b', '/w/dags/b.ts', l), undefined);
 });
 
-test("a buffer with a syntax error: its file's DAGs go, the error is shown at its line", () => {
+test("a buffer with a syntax error: the error at its line in place of the file's; the tree keeps the last structure that loaded", () => {
   const e = err('/w/dags/a.ts', 5, 'Unexpected ";"');
-  const l = applyLive(saved, new Map([['/w/dags/a.ts', parsed('/w/dags/a.ts', [], [e])]]));
+  // No buffer of the file loaded yet: the saved DAG stays (not marked unsaved).
+  const first = applyLive(saved, new Map([['/w/dags/a.ts', parsed('/w/dags/a.ts', [], [e])]]));
   assert.deepEqual(
-    l.dags.map((d) => d.dagId),
-    ['b'],
+    first.dags.map((d) => [d.dagId, d.tasks.length]),
+    [
+      ['a', 1],
+      ['b', 1],
+    ],
   );
+  assert.equal(first.unsaved.size, 0);
+  assert.deepEqual(
+    first.errors.map((x) => [x.file, x.line]),
+    [
+      ['/w/dags/c.ts', 3],
+      ['/w/dags/a.ts', 5],
+    ],
+  );
+  // A buffer that loaded before: its structure stays while the new one fails.
+  const good = [dag('a', '/w/dags/a.ts', ['x', 'typed'])];
+  const state: LiveFileState = {
+    ...(parsed('/w/dags/a.ts', [], [e]) as Extract<LiveFileState, { kind: 'parsed' }>),
+    good,
+  };
+  const l = applyLive(saved, new Map([['/w/dags/a.ts', state]]));
+  assert.deepEqual(
+    l.dags.map((d) => [d.dagId, d.tasks.map((t) => t.taskId)]),
+    [
+      ['a', ['x', 'typed']],
+      ['b', ['y']],
+    ],
+  );
+  assert.ok(l.unsaved.has('a'));
   assert.deepEqual(
     l.errors.map((x) => [x.file, x.line]),
     [
