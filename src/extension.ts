@@ -37,6 +37,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, ctx.logs),
       registerXComDocuments(ctx.client),
       ...ctx.authoring.register(),
+      ...ctx.live.register(),
       ...new TypesPrompt(ctx).register(),
       watchDebugSessions(ctx),
       new DagTests(ctx),
@@ -70,6 +71,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
         } else if (
           e.affectsConfiguration('hangar') &&
           !e.affectsConfiguration('hangar.runs') &&
+          !e.affectsConfiguration('hangar.liveStructure') &&
           ctx.client.isRunning
         ) {
           void ctx.client.restart('the hangar.* settings changed');

@@ -147,6 +147,8 @@ export interface DagListResult {
   ms: number;
   /** How long each file took the DAG processor (in `files` order). */
   timings: FileTiming[];
+  /** Files whose import ran past `parseBudgetMs`, naming the slow statement where found; absent from older runtimes. */
+  warnings?: LoadError[];
 }
 
 /** The DAG processor's timings of one file. */
@@ -228,6 +230,8 @@ export interface InitializeParams {
     parallelism?: number;
     executor?: 'isolated' | 'in-process';
     xcom?: Record<string, unknown>;
+    /** Milliseconds a DAG file's import may take before it gets a warning (`parseBudgetMs` of hangar.json). */
+    parseBudgetMs?: number;
   };
 }
 export interface InitializeResult {
@@ -252,6 +256,37 @@ export interface DagListParams {
 }
 /** → The DAGs and load errors (loads on first call, or when `reload`). */
 export const DagList = new RequestType<DagListParams, DagListResult, void>('dag/list');
+
+export interface DagParseBufferParams {
+  /** Absolute path of the DAG file (under the DAG folder) the text is the unsaved buffer of. */
+  file: string;
+  /** The buffer's text. */
+  text: string;
+  /** Do not parse a file whose last parse (saved or buffer) took longer than this many ms: answer `slow`. */
+  slowMs?: number;
+}
+export interface DagParseBufferResult {
+  file: string;
+  /**
+   * `parsed`: `dags`, `errors`, `warnings` are the buffer's (the file's part of a `dag/list`);
+   * `superseded`: a newer text of the file was sent meanwhile, ignore this answer;
+   * `slow`: not parsed, the file's last parse took `lastMs` > `slowMs` (it is parsed when saved).
+   */
+  status: 'parsed' | 'superseded' | 'slow';
+  dags: DagInfo[];
+  errors: LoadError[];
+  warnings: LoadError[];
+  compileMs: number | null;
+  importMs: number | null;
+  totalMs: number;
+  /** The file's last parse took this long (ms), when known. */
+  lastMs: number | null;
+}
+/**
+ * → Parses the unsaved text of a DAG file in a parse child, as the saved file would be (same budgets,
+ * the file's real path), without writing the file or changing the saved DAGs runs use (a preview).
+ */
+export const DagParseBuffer = new RequestType<DagParseBufferParams, DagParseBufferResult, void>('dag/parseBuffer');
 
 export interface DagRunParams {
   dagId: string;

@@ -37,6 +37,8 @@ export interface HangarConfigFile {
   dagFileTimeout?: number;
   /** MiB of memory one DAG file's import may use (default 512). */
   dagFileMemoryMb?: number;
+  /** Milliseconds a DAG file's import may take before it is warned about, naming its slow statement (default 2000). */
+  parseBudgetMs?: number;
 }
 
 export interface QueueConfigFile {
@@ -113,6 +115,8 @@ export interface WorkspaceConfig {
   /** The DAG processor's budgets per file. */
   readonly dagFileTimeoutMs: number;
   readonly dagFileMemoryMb: number;
+  /** An import slower than this gets a warning naming its slow top-level statement (the file still loads). */
+  readonly parseBudgetMs: number;
 }
 
 export const CONFIG_FILE = 'hangar.json';
@@ -157,6 +161,10 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
   if (!Number.isInteger(dagFileMemoryMb) || dagFileMemoryMb < 64) {
     throw new Error(`${file}: dagFileMemoryMb must be a whole number of MiB ≥ 64, not ${JSON.stringify(dagFileMemoryMb)}`);
   }
+  const parseBudgetMs = c.parseBudgetMs ?? 2000;
+  if (typeof parseBudgetMs !== 'number' || !Number.isFinite(parseBudgetMs) || parseBudgetMs < 1) {
+    throw new Error(`${file}: parseBudgetMs must be a number of milliseconds ≥ 1, not ${JSON.stringify(parseBudgetMs)}`);
+  }
   let storeTarget: StoreTarget;
   try {
     storeTarget = resolveStoreTarget({ root, configured: c.store, explicit: placement ? join(hangarDir, 'hangar.db') : undefined, env: process.env });
@@ -184,6 +192,7 @@ export function loadConfig(workspace: string, overrides: Partial<HangarConfigFil
     scheduler: schedulerConfig(c.scheduler, file),
     dagFileTimeoutMs: Math.round(dagFileTimeout * 1000),
     dagFileMemoryMb,
+    parseBudgetMs,
   };
 }
 

@@ -83,6 +83,7 @@ export class Runtime {
     this.processor = new DagProcessor(this.config.dagsFolder, this.config.cacheDir, this.store, {
       timeoutMs: this.config.dagFileTimeoutMs,
       memoryMb: this.config.dagFileMemoryMb,
+      parseBudgetMs: this.config.parseBudgetMs,
     });
     this.parallelism = { running: 0, limit: this.config.parallelism };
     this.executor = options.executor ? options.executor(this) : this.defaultExecutor();

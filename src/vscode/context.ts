@@ -9,6 +9,8 @@ import * as vscode from 'vscode';
 import { DagList, SchedulerSet } from '../protocol/runtime.ts';
 import type { DagListResult, RunInfo } from '../protocol/runtime.ts';
 import { DagAuthoring } from './authoring.ts';
+import { LiveStructure } from './live.ts';
+import type { LiveList } from './live-model.ts';
 import { RuntimeClient } from './client.ts';
 import { configFromSettings, schedulerStatus } from './dags-model.ts';
 import { LogDocuments } from './logs.ts';
@@ -32,8 +34,13 @@ export class HangarContext implements vscode.Disposable {
   readonly schedulerItem: vscode.StatusBarItem;
   /** Completion, definition, references, rename and Problems at the id strings of DAG files. */
   readonly authoring: DagAuthoring;
+  /** The structure of unsaved DAG file buffers (trusted workspaces): laid over the saved list. */
+  readonly live: LiveStructure;
   private list: Promise<DagListResult> | undefined;
+  /** The runtime's last `dag/list` (the saved files). */
   lastList: DagListResult | undefined;
+  /** What the trees, the graph and the Problems panel show: lastList with the unsaved buffers' structure. */
+  liveList: LiveList | undefined;
 
   constructor(extension: vscode.ExtensionContext, log: vscode.LogOutputChannel) {
     this.extension = extension;
@@ -69,6 +76,7 @@ export class HangarContext implements vscode.Disposable {
     this.logs = new LogDocuments(this.client);
     this.watcher = new RunWatcher(this);
     this.authoring = new DagAuthoring(this);
+    this.live = new LiveStructure(this);
     this.updateSchedulerItem();
     this.subscriptions.push(
       this.schedulerItem,
@@ -142,7 +150,7 @@ export class HangarContext implements vscode.Disposable {
     this.list ??= this.client.request(DagList, {}).then(
       (l) => {
         this.setList(l, false);
-        return l;
+        return this.liveList ?? l;
       },
       (err: unknown) => {
         this.list = undefined;
@@ -160,14 +168,24 @@ export class HangarContext implements vscode.Disposable {
   }
 
   private setList(l: DagListResult, refreshTrees = true): void {
-    this.list = Promise.resolve(l);
     this.lastList = l;
-    this.diagnostics.update(l);
     this.authoring.setList(l);
+    this.publishLive(refreshTrees);
+  }
+
+  /** Shows the saved list with the unsaved buffers' structure laid over it (after a load, or a buffer's parse). */
+  publishLive(refreshTrees = true): void {
+    const saved = this.lastList;
+    if (!saved) return;
+    const l = this.live.apply(saved);
+    this.liveList = l;
+    this.list = Promise.resolve(l);
+    this.diagnostics.update(l);
     if (refreshTrees) {
       this.dags.refresh();
       this.codeLens.refresh();
     }
+    this.live.fireChanged();
     void vscode.commands.executeCommand('setContext', 'hangar.loadErrors', l.errors.length);
   }
 

@@ -235,6 +235,8 @@ export function configFromSettings(get: (key: string) => unknown): InitializePar
   const objectStoreThreshold = num('xcom.objectStoreThreshold');
   if (objectStoreThreshold) xcom.objectStoreThreshold = objectStoreThreshold;
   if (Object.keys(xcom).length) config.xcom = xcom;
+  const parseBudgetMs = num('parseBudgetMs');
+  if (parseBudgetMs) config.parseBudgetMs = Math.round(parseBudgetMs);
   return config;
 }
 

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { DagInfo, DagListResult, FileTiming, LoadError, TaskGroupInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
+import { liveTooltip } from './live-model.ts';
 import { assetRows, dagDescription, dagTooltip, dagTreeChildren, diagnosticsByFile, groupDescription, lensesForFile, taskDescription, taskKindIcon, taskLabel } from './dags-model.ts';
 import type { AssetRow } from './dags-model.ts';
 import { RunsModel, runKey, runRow, stateIcon, taskInstanceRow } from './runs-model.ts';
@@ -18,7 +19,7 @@ function icon(i: { id: string; color?: string }): vscode.ThemeIcon {
 // ------------------------------------------------------------------ DAGs
 
 export type DagNode =
-  | { type: 'dag'; dag: DagInfo; timing?: FileTiming }
+  | { type: 'dag'; dag: DagInfo; timing?: FileTiming; live?: { unsaved: boolean; tooltip: string } }
   | { type: 'task'; dag: DagInfo; task: TaskInfo }
   | { type: 'asset'; dag: DagInfo; row: AssetRow }
   | { type: 'group'; dag: DagInfo; group: TaskGroupInfo; taskCount: number }
@@ -54,7 +55,11 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
       return [{ type: 'message', text: `Runtime error: ${(err as Error).message}`, tooltip: 'See the "Hangar" output channel' }];
     }
     const timing = new Map(list.timings.map((t) => [t.file, t]));
-    const nodes: DagNode[] = list.dags.map((dag) => ({ type: 'dag', dag, timing: timing.get(dag.file) }));
+    const liveList = this.ctx.liveList;
+    const nodes: DagNode[] = list.dags.map((dag) => {
+      const tip = liveList && list === liveList ? liveTooltip(dag.dagId, dag.file, liveList) : undefined;
+      return { type: 'dag', dag, timing: timing.get(dag.file), ...(tip ? { live: { unsaved: liveList!.unsaved.has(dag.dagId), tooltip: tip } } : {}) };
+    });
     for (const error of list.errors) nodes.push({ type: 'error', error });
     if (nodes.length === 0) nodes.push({ type: 'message', text: `No DAG files in ${this.ctx.client.info?.dagsFolder ?? 'the DAG folder'}` });
     return nodes;
@@ -65,8 +70,8 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
       case 'dag': {
         const item = new vscode.TreeItem(node.dag.dagId, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `dag:${node.dag.dagId}`;
-        item.description = dagDescription(node.dag);
-        item.tooltip = new vscode.MarkdownString(dagTooltip(node.dag, node.timing));
+        item.description = node.live?.unsaved ? `(unsaved) · ${dagDescription(node.dag)}` : dagDescription(node.dag);
+        item.tooltip = new vscode.MarkdownString(node.live ? `${node.live.tooltip}\n\n${dagTooltip(node.dag, node.timing)}` : dagTooltip(node.dag, node.timing));
         item.iconPath = new vscode.ThemeIcon(node.dag.isPaused ? 'debug-pause' : 'type-hierarchy');
         item.contextValue = 'dag';
         item.resourceUri = undefined;
@@ -256,17 +261,23 @@ export class LoadDiagnostics implements vscode.Disposable {
 
   update(list: DagListResult): void {
     this.collection.clear();
-    for (const [file, diags] of diagnosticsByFile(list.errors)) {
-      this.collection.set(
-        vscode.Uri.file(file),
-        diags.map((d) => {
+    const all = new Map<string, vscode.Diagnostic[]>();
+    const add = (errors: readonly LoadError[], severity: vscode.DiagnosticSeverity) => {
+      for (const [file, diags] of diagnosticsByFile(errors)) {
+        const out = all.get(file) ?? [];
+        for (const d of diags) {
           const pos = new vscode.Position(d.line, d.column);
-          const diag = new vscode.Diagnostic(new vscode.Range(pos, pos.translate(0, 1)), d.message, vscode.DiagnosticSeverity.Error);
+          const diag = new vscode.Diagnostic(new vscode.Range(pos, pos.translate(0, 1)), d.message, severity);
           diag.source = 'hangar';
-          return diag;
-        }),
-      );
-    }
+          out.push(diag);
+        }
+        all.set(file, out);
+      }
+    };
+    add(list.errors, vscode.DiagnosticSeverity.Error);
+    // Imports over the parse budget (parseBudgetMs): at the slow statement.
+    add(list.warnings ?? [], vscode.DiagnosticSeverity.Warning);
+    for (const [file, diags] of all) this.collection.set(vscode.Uri.file(file), diags);
   }
 
   clear(): void {

@@ -324,7 +324,8 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
         parsed_now: t.parsed,
         parsed_at: t.parsedAt,
       }));
-      emit(ctx, 'list', { dags, import_errors: importErrors, ...(ctx.values.timings ? { timings } : {}) }, () => {
+      const parseWarnings = bag.warnings.map(importErrorJson);
+      emit(ctx, 'list', { dags, import_errors: importErrors, ...(parseWarnings.length ? { parse_warnings: parseWarnings } : {}), ...(ctx.values.timings ? { timings } : {}) }, () => {
         if (dags.length === 0) ctx.out(`No DAGs in ${rt.config.dagsFolder}`);
         for (const d of dags) {
           const zone = d.timezone === 'UTC' ? '' : `, ${d.timezone}`;
@@ -344,7 +345,9 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
             );
         }
         for (const e of bag.errors) ctx.out(`\nLoad error: ${e.message}`);
+        for (const w of bag.warnings) ctx.out(`\nParse warning: ${w.message}`);
         if (ctx.values.timings) {
+          const slow = new Set(bag.warnings.map((w) => w.file));
           ctx.out('');
           printTable(
             ctx,
@@ -354,7 +357,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
               t.compileMs === null ? 'cached' : formatMs(t.compileMs),
               t.importMs === null ? '—' : formatMs(t.importMs),
               formatMs(t.totalMs),
-              t.parsed ? 'parsed now' : `unchanged since ${t.parsedAt}`,
+              `${t.parsed ? 'parsed now' : `unchanged since ${t.parsedAt}`}${slow.has(t.file) ? ' (over parseBudgetMs)' : ''}`,
             ]),
           );
           ctx.out(`${bag.stats.parsed} parsed, ${bag.stats.reused} unchanged, ${formatMs(bag.stats.ms)} in all`);

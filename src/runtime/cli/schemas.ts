@@ -207,6 +207,7 @@ export const OUTPUTS = {
         }),
       ),
       import_errors: importErrors,
+      parse_warnings: { ...importErrors, description: 'files whose import took longer than parseBudgetMs, each naming its slow top-level statement where found (absent: none)' },
       timings: {
         ...arrayOf(
           obj({
@@ -220,7 +221,7 @@ export const OUTPUTS = {
         ),
         description: 'with --timings: how long the DAG processor took per file',
       },
-    }, ['timings']),
+    }, ['timings', 'parse_warnings']),
   },
   'dags-errors': {
     description: '`hangar dags errors`: the DAG files that failed to load.',

@@ -1,7 +1,7 @@
 import * as esbuild from 'esbuild';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { HANGAR_API_KEY } from './api-global.ts';
 
 export interface CompiledDagFile {
@@ -95,28 +95,10 @@ export async function compileDagFile(
       logLevel: 'silent',
       absWorkingDir: dir,
       outfile: join(dir, 'out.mjs'),
-      plugins: [
-        {
-          name: 'hangar-api',
-          setup(build: esbuild.PluginBuild) {
-            build.onResolve({ filter: /^hangar$/ }, (args: esbuild.OnResolveArgs) => ({ path: args.path, namespace: 'hangar-api' }));
-            build.onLoad({ filter: /.*/, namespace: 'hangar-api' }, () => ({
-              contents: shimSource(apiExports),
-              loader: 'js',
-            }));
-          },
-        },
-      ],
+      plugins: [hangarApiPlugin(apiExports)],
     });
   } catch (err) {
-    const failure = err as esbuild.BuildFailure;
-    const first = failure.errors?.[0];
-    if (first) {
-      const where = first.location;
-      const errFile = where?.file ? resolve(dir, where.file) : abs;
-      throw new DagCompileError(errFile, where?.line, where ? where.column + 1 : undefined, first.text);
-    }
-    throw err;
+    throw compileFailure(err, dir, abs);
   }
   const out = result.outputFiles[0]!;
   const inputs: Record<string, string> = {};
@@ -130,6 +112,83 @@ export async function compileDagFile(
   writeAtomic(outputPath, out.contents);
   writeAtomic(manifestPath, JSON.stringify({ key, inputs, output: outputPath, outputHash } satisfies Manifest));
   return { file: abs, output: outputPath, inputs: Object.keys(inputs), inputHashes: inputs, outputHash, fromCache: false };
+}
+
+function hangarApiPlugin(apiExports: readonly string[]): esbuild.Plugin {
+  return {
+    name: 'hangar-api',
+    setup(build: esbuild.PluginBuild) {
+      build.onResolve({ filter: /^hangar$/ }, (args: esbuild.OnResolveArgs) => ({ path: args.path, namespace: 'hangar-api' }));
+      build.onLoad({ filter: /.*/, namespace: 'hangar-api' }, () => ({
+        contents: shimSource(apiExports),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** An esbuild failure as the DagCompileError of the file (and line) it names. */
+function compileFailure(err: unknown, dir: string, abs: string): unknown {
+  const failure = err as esbuild.BuildFailure;
+  const first = failure.errors?.[0];
+  if (first) {
+    const where = first.location;
+    const errFile = where?.file ? resolve(dir, where.file) : abs;
+    return new DagCompileError(errFile, where?.line, where ? where.column + 1 : undefined, first.text);
+  }
+  return err;
+}
+
+/** A DAG file's unsaved text, compiled as the file would be (its real path: relative imports, positions). */
+export interface CompiledDagBuffer {
+  readonly file: string;
+  /** The compiled module, written beside the cache's bundles under a name of its own; the caller removes it. */
+  readonly output: string;
+  readonly inputs: readonly string[];
+  readonly outputHash: string;
+}
+
+/**
+ * Compiles the text of an unsaved editor buffer of a DAG file, exactly as compileDagFile compiles
+ * the saved file (same options, `hangar` shim, external packages) but from memory: the file on disk
+ * is not read or written, and the compile cache's manifest of the saved file is left alone. Imports
+ * resolve from the file's folder and the source map names the file's real path.
+ */
+export async function compileDagBuffer(file: string, text: string, cacheDir: string, apiExports: readonly string[]): Promise<CompiledDagBuffer> {
+  const abs = resolve(file);
+  const dir = join(cacheDir, 'dags');
+  mkdirSync(dir, { recursive: true });
+  const loader = /\.m?js$/.test(abs) ? 'js' : 'ts';
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  try {
+    result = await esbuild.build({
+      stdin: { contents: text, resolveDir: dirname(abs), sourcefile: abs, loader },
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      sourcemap: 'inline',
+      packages: 'external',
+      logLevel: 'silent',
+      absWorkingDir: dir,
+      outfile: join(dir, 'out.mjs'),
+      plugins: [hangarApiPlugin(apiExports)],
+    });
+  } catch (err) {
+    throw compileFailure(err, dir, abs);
+  }
+  const out = result.outputFiles[0]!;
+  const inputs = new Set<string>([abs]);
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (!input.startsWith('hangar-api:') && input !== '<stdin>') inputs.add(resolve(dir, input));
+  }
+  const outputHash = sha(out.contents);
+  // A name of its own per parse (two parses of the same text may overlap): the child imports it by path once.
+  const outputPath = join(dir, `${basename(abs).replace(/[^A-Za-z0-9_.-]/g, '_')}-buffer-${randomUUID().slice(0, 8)}-${outputHash.slice(0, 12)}.mjs`);
+  writeAtomic(outputPath, out.contents);
+  return { file: abs, output: outputPath, inputs: [...inputs], outputHash };
 }
 
 function inputsUnchanged(inputs: Record<string, string>, entry: string): boolean {

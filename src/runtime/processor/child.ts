@@ -9,7 +9,8 @@ import { importBundle } from '../loader/index.ts';
 import type { DagLoadError } from '../loader/index.ts';
 import { serializeDag } from './serialized.ts';
 import type { SerializedDag } from './serialized.ts';
-import type { FromParser, ParseMessage, ToParser } from './protocol.ts';
+import type { FromParser, ParseMessage, SlowImport, ToParser } from './protocol.ts';
+import { watchImport } from './sampler.ts';
 // Built-in operators register their implementations behind the public API.
 import '../sensors/index.ts';
 import '../sync/index.ts';
@@ -49,6 +50,8 @@ function mib(n: number): string {
 }
 
 async function parse(msg: ParseMessage): Promise<void> {
+  // The sampler (a worker thread, started on first use) is Hangar's, not the file's: started before the count.
+  const watching = msg.budgetMs !== undefined ? await watchImport(msg.id, msg.bundle, msg.budgetMs) : undefined;
   const before = resourceCounts();
   capture = { bytes: 0, limit: msg.outputLimit, head: '' };
   const started = performance.now();
@@ -68,6 +71,7 @@ async function parse(msg: ParseMessage): Promise<void> {
     errors.push({ file: msg.file, line: null, column: null, message: `${msg.file}: ${(err as Error)?.message ?? String(err)}` });
   }
   const importMs = performance.now() - started;
+  const slow: SlowImport | undefined = await watching?.();
   // Let callbacks queued by the import (a resolved promise, an immediate) show as the resources they hold.
   await new Promise((r) => setImmediate(r));
   const out = capture;
@@ -97,7 +101,7 @@ async function parse(msg: ParseMessage): Promise<void> {
   }
   // A file that left work running or flooded its output is not loaded at all: it would do so in every worker.
   if (leftovers.length > 0 || out.bytes > msg.outputLimit) dags = [];
-  send({ type: 'result', id: msg.id, dags, errors, importMs, leftovers, tainted: leftovers.length > 0 || errors.length > 0 });
+  send({ type: 'result', id: msg.id, dags, errors, importMs, leftovers, tainted: leftovers.length > 0 || errors.length > 0, ...(slow ? { slow } : {}) });
 }
 
 let queue = Promise.resolve();

@@ -12,16 +12,17 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileDagFile } from '../loader/compile.ts';
+import { compileDagBuffer, compileDagFile } from '../loader/compile.ts';
 import type { CompiledDagFile } from '../loader/compile.ts';
 import { apiExports, compileErrorOf, discoverDagFiles } from '../loader/index.ts';
 import type { DagLoadError } from '../loader/index.ts';
 import type { Store } from '../store/store.ts';
 import type { DagFileRecord } from '../store/records.ts';
-import type { FromParser, ParseResult, ToParser } from './protocol.ts';
+import type { FromParser, ParseResult, SlowImport, ToParser } from './protocol.ts';
 import { dagSpecFrom, SERIALIZED_DAG_VERSION } from './serialized.ts';
 import type { DagSpec, SerializedDag } from './serialized.ts';
 
@@ -32,6 +33,35 @@ export interface ProcessorBudgets {
   readonly memoryMb: number;
   /** Bytes of stdout/stderr one file may write at import (default 1 MiB). */
   readonly outputBytes?: number;
+  /**
+   * Milliseconds an import may take before the file gets a warning naming its slow top-level
+   * statement (`parseBudgetMs`, default 2000); the file still loads.
+   */
+  readonly parseBudgetMs?: number;
+}
+
+/** What the processor made of an editor's unsaved text of a DAG file (see DagProcessor.parseBuffer). */
+export interface BufferParse {
+  readonly file: string;
+  /**
+   * parsed: `dags`/`errors`/`warnings` are the buffer's; superseded: a newer text of the file was
+   * asked for meanwhile (this result is stale); slow: not parsed, the file's last parse took `lastMs`,
+   * more than the caller's limit (it is parsed when saved).
+   */
+  readonly status: 'parsed' | 'superseded' | 'slow';
+  readonly dags: Map<string, DagSpec>;
+  readonly errors: DagLoadError[];
+  readonly warnings: DagLoadError[];
+  readonly compileMs: number | null;
+  readonly importMs: number | null;
+  readonly totalMs: number;
+  /** The last parse's total time of the file (ms), when known. */
+  readonly lastMs: number | null;
+}
+
+export interface BufferParseOptions {
+  /** Do not parse a file whose last parse (saved or buffer) took longer than this (ms). */
+  readonly slowMs?: number;
 }
 
 /** How long one file took, as the processor measured it. */
@@ -50,6 +80,8 @@ export interface FileTiming {
 export interface DagBag {
   readonly dags: Map<string, DagSpec>;
   readonly errors: DagLoadError[];
+  /** Files over the parse budget (parseBudgetMs): one warning each, naming the slow statement where found. */
+  readonly warnings: DagLoadError[];
   readonly files: string[];
   readonly timings: FileTiming[];
   readonly stats: { readonly parsed: number; readonly reused: number; readonly ms: number };
@@ -95,6 +127,8 @@ interface Outcome {
   readonly errors: readonly DagLoadError[];
   readonly importMs: number | null;
   readonly budgetFailure: boolean;
+  /** Where the import was when it ran past the parse budget. */
+  readonly slow?: SlowImport;
   /** Wall time from the moment a child took the file to its answer. */
   readonly ms: number;
 }
@@ -104,6 +138,8 @@ interface Child {
   readonly ready: Promise<void>;
   dead: boolean;
   files: number;
+  /** Unsaved buffers imported: each leaves its module (and DAGs) in the child's memory for good. */
+  buffers: number;
   stderr: string;
   onMessage?: (msg: FromParser) => void;
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
@@ -132,7 +168,7 @@ class ParsePool {
     // Output pipes never keep the asking process alive; the child and its channel do while it is in use (hold).
     for (const s of [proc.stdout, proc.stderr]) (s as { unref?: () => void } | null)?.unref?.();
     let markReady!: () => void;
-    const child: Child = { proc, ready: new Promise((r) => (markReady = r)), dead: false, files: 0, stderr: '' };
+    const child: Child = { proc, ready: new Promise((r) => (markReady = r)), dead: false, files: 0, buffers: 0, stderr: '' };
     this.all.add(child);
     const keep = (chunk: Buffer) => {
       child.stderr = (child.stderr + chunk.toString('utf8')).slice(-4096);
@@ -194,10 +230,10 @@ class ParsePool {
     }
   }
 
-  async parse(file: string, compiled: CompiledDagFile): Promise<Outcome> {
+  async parse(file: string, compiled: Pick<CompiledDagFile, 'output' | 'inputs'>, buffer = false): Promise<Outcome> {
     const child = await this.acquire();
     await child.ready;
-    if (child.dead) return this.parse(file, compiled);
+    if (child.dead) return this.parse(file, compiled, buffer);
     const id = this.nextId++;
     const took = performance.now();
     const { timeoutMs, memoryMb } = this.budgets;
@@ -209,6 +245,8 @@ class ParsePool {
         settled = true;
         clearTimeout(timer);
         clearInterval(memory);
+        // A child that imported many buffers (a module per keystroke pause) is replaced before they add up.
+        if (buffer && ++child.buffers >= 25) recycle = true;
         this.release(child, recycle);
         resolve({ ...o, ms: performance.now() - took });
       };
@@ -242,7 +280,8 @@ class ParsePool {
         const rss = child.proc.pid === undefined ? undefined : rssOf(child.proc.pid);
         if (rss !== undefined && rss > limit) kill(`its import used more than ${memoryMb} MiB of memory (dagFileMemoryMb); the parse was stopped`);
       }, 50);
-      const handle = (msg: ParseResult) => finish({ dags: msg.dags, errors: msg.errors, importMs: msg.importMs, budgetFailure: false }, msg.tainted);
+      const handle = (msg: ParseResult) =>
+        finish({ dags: msg.dags, errors: msg.errors, importMs: msg.importMs, budgetFailure: false, ...(msg.slow ? { slow: msg.slow } : {}) }, msg.tainted);
       child.onMessage = (msg) => {
         if (msg.type === 'result' && msg.id === id) handle(msg);
       };
@@ -261,7 +300,15 @@ class ParsePool {
         );
       };
       child.stderr = '';
-      child.proc.send({ type: 'parse', id, file, bundle: compiled.output, inputs: compiled.inputs, outputLimit: this.budgets.outputBytes ?? 1 << 20 } satisfies ToParser);
+      child.proc.send({
+        type: 'parse',
+        id,
+        file,
+        bundle: compiled.output,
+        inputs: compiled.inputs,
+        outputLimit: this.budgets.outputBytes ?? 1 << 20,
+        ...(this.budgets.parseBudgetMs !== undefined ? { budgetMs: this.budgets.parseBudgetMs } : {}),
+      } satisfies ToParser);
     });
   }
 
@@ -281,6 +328,10 @@ export class DagProcessor {
   private pool: ParsePool | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private passes = 0;
+  /** The last parse's total time per file (ms), saved or buffer: a slow file is not parsed on keystrokes. */
+  private readonly lastMs = new Map<string, number>();
+  /** Per file: the newest buffer asked for and the parse in flight (one per file; the newest wins). */
+  private readonly live = new Map<string, { latest: number; busy: Promise<unknown> | undefined }>();
   private readonly dagsFolder: string;
   private readonly cacheDir: string;
   private readonly store: Store;
@@ -304,6 +355,7 @@ export class DagProcessor {
       const row = known.get(file);
       if (row && !options.force && this.stillValid(row, version)) {
         records.set(file, row);
+        this.lastMs.set(file, row.total_ms);
         timings.set(file, { file, compileMs: row.compile_ms, importMs: row.import_ms, totalMs: row.total_ms, parsed: false, parsedAt: row.parsed_at });
       } else stale.push(file);
     }
@@ -315,6 +367,7 @@ export class DagProcessor {
         await mapLimit(stale, 8, async (file) => {
           const rec = await this.parseFile(file, pool, version);
           records.set(file, rec);
+          this.lastMs.set(file, rec.total_ms);
           timings.set(file, { file, compileMs: rec.compile_ms, importMs: rec.import_ms, totalMs: rec.total_ms, parsed: true, parsedAt: rec.parsed_at });
         });
       } finally {
@@ -327,9 +380,11 @@ export class DagProcessor {
     // Files in their folder order; a DAG id defined twice is kept from the first file and an error on the second.
     const dags = new Map<string, DagSpec>();
     const errors: DagLoadError[] = [];
+    const warnings: DagLoadError[] = [];
     for (const file of files) {
       const rec = records.get(file)!;
       errors.push(...(JSON.parse(rec.errors) as DagLoadError[]));
+      warnings.push(...(JSON.parse(rec.warnings ?? '[]') as DagLoadError[]));
       for (const s of JSON.parse(rec.dags) as SerializedDag[]) {
         const existing = dags.get(s.dagId);
         if (existing) {
@@ -355,6 +410,7 @@ export class DagProcessor {
     return {
       dags,
       errors,
+      warnings,
       files,
       timings: files.map((f) => timings.get(f)!),
       stats: { parsed: stale.length, reused: files.length - stale.length, ms: performance.now() - started },
@@ -385,6 +441,102 @@ export class DagProcessor {
       return false;
     }
     return true;
+  }
+
+  /** The parse-budget warning of an import that took longer than parseBudgetMs, naming where it was. */
+  private budgetWarnings(file: string, outcome: Outcome): DagLoadError[] {
+    const budget = this.budgets.parseBudgetMs;
+    if (budget === undefined || outcome.importMs === null || outcome.importMs <= budget) return [];
+    const st = outcome.slow?.statement;
+    const over = `its import took ${seconds(outcome.importMs)}, over the parse budget of ${seconds(budget)} (parseBudgetMs)`;
+    if (st) {
+      const where = st.file === file ? `line ${st.line}` : `${st.file}:${st.line}`;
+      const at = st.atLine !== st.line ? ` (running line ${st.atLine})` : '';
+      return [
+        {
+          file: st.file,
+          line: st.line,
+          column: 1,
+          message: `${st.file}:${st.line}:1: ${over}: the slow top-level statement is at ${where}${at}: \`${st.text}\` (${st.hits} of ${outcome.slow!.samples} samples)`,
+        },
+      ];
+    }
+    const why = outcome.slow
+      ? `it was not running the file's top level when sampled (${outcome.slow.samples} samples): awaiting, e.g. a top-level await of slow I/O`
+      : 'its slow part ended before it could be sampled';
+    return [{ file, line: null, column: null, message: `${file}: ${over}; ${why}` }];
+  }
+
+  /**
+   * Parses the unsaved text of a DAG file (an editor's buffer) in a parse child, as the saved file
+   * would be (same compile options, budgets, real path for imports and positions), without writing
+   * the file or touching the store: the saved file's record, bundle and DAGs stay what runs use.
+   * One parse per file at a time; a newer text supersedes older ones (those waiting are not parsed,
+   * the one in flight is answered as superseded). With `slowMs`, a file whose last parse took longer
+   * is not parsed (status `slow`).
+   */
+  async parseBuffer(file: string, text: string, options: BufferParseOptions = {}): Promise<BufferParse> {
+    const abs = resolvePath(file);
+    const empty = { file: abs, dags: new Map<string, DagSpec>(), errors: [], warnings: [], compileMs: null, importMs: null, totalMs: 0 };
+    const last = this.lastMs.get(abs) ?? null;
+    if (options.slowMs !== undefined && last !== null && last > options.slowMs) return { ...empty, status: 'slow', lastMs: last };
+    let slot = this.live.get(abs);
+    if (!slot) this.live.set(abs, (slot = { latest: 0, busy: undefined }));
+    const generation = ++slot.latest;
+    while (slot.busy) {
+      await slot.busy;
+      if (generation !== slot.latest) return { ...empty, status: 'superseded', lastMs: this.lastMs.get(abs) ?? null };
+    }
+    const parsing = this.parseBufferNow(abs, text);
+    const busy = (slot.busy = parsing.catch(() => undefined));
+    try {
+      const r = await parsing;
+      return generation === slot.latest ? r : { ...r, status: 'superseded' };
+    } finally {
+      if (slot.busy === busy) slot.busy = undefined;
+      if (generation === slot.latest && !slot.busy) this.live.delete(abs);
+    }
+  }
+
+  private async parseBufferNow(file: string, text: string): Promise<BufferParse> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.passes++;
+    const pool = (this.pool ??= new ParsePool(Math.max(1, Math.min(availableParallelism(), 4)), this.budgets));
+    const t0 = performance.now();
+    let output: string | undefined;
+    try {
+      let outcome: Outcome;
+      let compileMs: number;
+      try {
+        const compiled = await compileDagBuffer(file, text, this.cacheDir, apiExports());
+        output = compiled.output;
+        compileMs = performance.now() - t0;
+        outcome = await pool.parse(file, compiled, true);
+      } catch (err) {
+        compileMs = performance.now() - t0;
+        outcome = { dags: [], errors: [compileErrorOf(file, err)], importMs: null, budgetFailure: false, ms: 0 };
+      }
+      const dags = new Map<string, DagSpec>();
+      const errors = [...outcome.errors];
+      for (const s of outcome.dags) {
+        if (dags.has(s.dagId)) continue; // the child reports a DAG id defined twice in one file
+        try {
+          dags.set(s.dagId, dagSpecFrom(s, { path: output!, hash: '' }));
+        } catch (err) {
+          errors.push({ file, line: s.position?.line ?? null, column: s.position?.column ?? null, dagId: s.dagId, message: `${file}: ${(err as Error).message}` });
+        }
+      }
+      const totalMs = compileMs + outcome.ms;
+      this.lastMs.set(file, totalMs);
+      return { file, status: 'parsed', dags, errors, warnings: this.budgetWarnings(file, outcome), compileMs, importMs: outcome.importMs, totalMs, lastMs: totalMs };
+    } finally {
+      // The buffer's bundle served this parse only (the module stays in the child until it is recycled).
+      if (output) rmSync(output, { force: true });
+      if (--this.passes === 0) {
+        this.idleTimer = setTimeout(() => void this.close(), 60_000);
+        this.idleTimer.unref();
+      }
+    }
   }
 
   private async parseFile(file: string, pool: ParsePool, version: string): Promise<DagFileRecord> {
@@ -419,6 +571,7 @@ export class DagProcessor {
         bundle_hash: compiled?.outputHash ?? null,
         dags: JSON.stringify(outcome.dags),
         errors: JSON.stringify(outcome.errors),
+        warnings: JSON.stringify(this.budgetWarnings(file, outcome)),
         budget_failure: outcome.budgetFailure ? 1 : 0,
         compile_ms: compileMs,
         import_ms: outcome.importMs,
@@ -427,6 +580,11 @@ export class DagProcessor {
       };
     }
   }
+}
+
+/** `1234.5` ms as `1.23 s`. */
+function seconds(ms: number): string {
+  return `${+(ms / 1000).toFixed(2)} s`;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -13,6 +13,7 @@ import { InvalidParamsError } from './validate.ts';
 const METHODS = [
   'runtime/initialize',
   'dag/list',
+  'dag/parseBuffer',
   'dag/run',
   'dag/backfill',
   'dag/pause',

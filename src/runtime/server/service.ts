@@ -12,7 +12,7 @@ import type { Variables } from '../variables.ts';
 import { taskTestProgram } from '../testing/index.ts';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { DagBag } from '../processor/index.ts';
 import type { DagSpec } from '../processor/serialized.ts';
 import type { ParamSpec } from '../dag/params.ts';
@@ -72,6 +72,8 @@ export class RuntimeService {
         return this.shutdown();
       case 'dag/list':
         return this.dagList(optBool(method, p, 'reload') ?? false);
+      case 'dag/parseBuffer':
+        return this.dagParseBuffer(method, p);
       case 'dag/run':
         return this.dagRun(method, p);
       case 'dag/backfill':
@@ -156,6 +158,8 @@ export class RuntimeService {
     if (c.executor !== undefined) config.executor = oneOf(method, c, 'executor', ['isolated', 'in-process'] as const);
     const xcom = optObject(method, c, 'xcom');
     if (xcom) config.xcom = xcom;
+    const parseBudgetMs = optInt(method, c, 'parseBudgetMs', 1);
+    if (parseBudgetMs) config.parseBudgetMs = parseBudgetMs;
     this.init = { workspace, config };
     const rt = await this.start();
     return {
@@ -218,6 +222,34 @@ export class RuntimeService {
       return result;
     }
     return dagListResult(await this.bag(), rt);
+  }
+
+  /** The structure of an unsaved buffer of a DAG file (a view state: the store's DAGs stay the saved file's). */
+  private async dagParseBuffer(method: string, p: Params): Promise<P.DagParseBufferResult> {
+    const file = str(method, p, 'file');
+    const text = p.text;
+    if (typeof text !== 'string') throw new InvalidParamsError(`${method}: "text" must be the buffer's text (a string)`);
+    if (text.length > 16 << 20) throw new InvalidParamsError(`${method}: the text of ${file} is over 16 MiB`);
+    const slowMs = optInt(method, p, 'slowMs', 0);
+    const rt = this.rt();
+    const rel = relative(rt.config.dagsFolder, file);
+    if (!isAbsolute(file) || !rel || rel.startsWith('..') || isAbsolute(rel) || !/\.(ts|mts|js|mjs)$/.test(file)) {
+      throw new InvalidParamsError(`${method}: ${file} is not a DAG file under the DAG folder ${rt.config.dagsFolder}`);
+    }
+    await this.bag(); // the saved state first (and each file's last parse time)
+    const r = await rt.processor.parseBuffer(file, text, slowMs === undefined ? {} : { slowMs });
+    const view = await dagListResult({ dags: r.dags, errors: r.errors, warnings: r.warnings, files: [r.file], timings: [], stats: { parsed: 1, reused: 0, ms: r.totalMs } }, rt);
+    return {
+      file: r.file,
+      status: r.status,
+      dags: view.dags,
+      errors: view.errors,
+      warnings: view.warnings ?? [],
+      compileMs: r.compileMs === null ? null : Math.round(r.compileMs * 10) / 10,
+      importMs: r.importMs === null ? null : Math.round(r.importMs * 10) / 10,
+      totalMs: Math.round(r.totalMs * 10) / 10,
+      lastMs: r.lastMs === null ? null : Math.round(r.lastMs * 10) / 10,
+    };
   }
 
   private async dagPause(method: string, p: Params): Promise<P.DagInfo> {
@@ -654,6 +686,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
   return {
     dags,
     errors: bag.errors.map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, dagId: e.dagId ?? null })),
+    warnings: (bag.warnings ?? []).map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, dagId: e.dagId ?? null })),
     files: [...bag.files],
     ms: Math.round(bag.stats.ms),
     timings: bag.timings.map((t) => ({

@@ -217,4 +217,10 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     sql: POOL_SLOTS_SQL,
     postgres: POOL_SLOTS_SQL,
   },
+  {
+    version: 16,
+    name: 'DAG processor: warnings per file (an import over the parse budget, naming its slow statement)',
+    sql: "ALTER TABLE dag_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';",
+    postgres: "ALTER TABLE dag_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';",
+  },
 ];

@@ -55,6 +55,8 @@ export interface DagFileRecord {
   dags: string;
   /** JSON array of import errors. */
   errors: string;
+  /** JSON array of warnings (an import over the parse budget); absent before migration 16. */
+  warnings?: string;
   /** 1 when the file was stopped by its time or memory budget (not parsed again until it changes). */
   budget_failure: number;
   compile_ms: number | null;

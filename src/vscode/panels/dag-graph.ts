@@ -80,6 +80,8 @@ export class DagGraphPanel implements vscode.Disposable {
         else this.scheduleReload(this.runId);
       }),
       ctx.client.onDags.event(() => this.scheduleReload(this.runId)),
+      // An unsaved buffer's structure (live structure) was parsed, or the buffer went back to the saved file.
+      ctx.live.onDidChange(() => this.scheduleReload(this.runId)),
       ctx.client.onDidChangeState.event((info) => {
         if (info) this.scheduleReload(this.runId);
       }),
@@ -132,7 +134,7 @@ export class DagGraphPanel implements vscode.Disposable {
       this.runId = run?.runId ?? null;
       this.followLatest = !run || run.runId === runs[0]?.runId;
       this.knownRuns = new Set(runs.map((r) => r.runId));
-      this.panel.title = `Graph: ${dagId}`;
+      this.panel.title = `Graph: ${dagId}${this.ctx.liveList?.unsaved.has(dagId) ? ' (unsaved)' : ''}`;
       this.post({
         type: 'graph',
         dagId,

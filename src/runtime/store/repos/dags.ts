@@ -72,12 +72,13 @@ export class DagRepository {
       }
       for (const f of files) {
         await this.sql.run(
-          `INSERT INTO dag_files (fileloc, content_hash, inputs, parser_version, bundle_path, bundle_hash, dags, errors, budget_failure, compile_ms, import_ms, total_ms, parsed_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO dag_files (fileloc, content_hash, inputs, parser_version, bundle_path, bundle_hash, dags, errors, budget_failure, compile_ms, import_ms, total_ms, parsed_at, warnings)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (fileloc) DO UPDATE SET content_hash = excluded.content_hash, inputs = excluded.inputs,
              parser_version = excluded.parser_version, bundle_path = excluded.bundle_path, bundle_hash = excluded.bundle_hash,
              dags = excluded.dags, errors = excluded.errors, budget_failure = excluded.budget_failure,
-             compile_ms = excluded.compile_ms, import_ms = excluded.import_ms, total_ms = excluded.total_ms, parsed_at = excluded.parsed_at`,
+             compile_ms = excluded.compile_ms, import_ms = excluded.import_ms, total_ms = excluded.total_ms, parsed_at = excluded.parsed_at,
+             warnings = excluded.warnings`,
           f.fileloc,
           f.content_hash,
           f.inputs,
@@ -91,6 +92,7 @@ export class DagRepository {
           f.import_ms,
           f.total_ms,
           f.parsed_at,
+          f.warnings ?? '[]',
         );
       }
     });
