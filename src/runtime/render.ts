@@ -5,7 +5,7 @@
  * airflow/models/renderedtifields.py keeps the result with secrets redacted).
  *
  * A task's templated fields, as the task runner renders them:
- *   - `command` of a bash task (rendered with ctx.render);
+ *   - `command` of a bash task, `target` of a file or S3 key sensor (rendered with ctx.render);
  *   - `inputs.NAME`: each literal input holding text (Airflow's op_kwargs), rendered deeply;
  *   - `expand.NAME`: a mapped task's element for each map index, when the list is known.
  * The context is the task runner's own (taskTemplateContext): the run's conf over the DAG's
@@ -114,6 +114,11 @@ function holdsText(value: unknown): boolean {
 export function templatedFields(task: Pick<TaskSpec, 'kind' | 'inputs' | 'expand' | 'extra'>): { field: string; value: unknown }[] {
   const out: { field: string; value: unknown }[] = [];
   if (task.kind === 'bash' && typeof task.extra.command === 'string') out.push({ field: 'command', value: task.extra.command });
+  // A file sensor's path and an S3 key sensor's keys (`, `-joined), rendered at each poke with ctx.render.
+  const sensor = task.extra.sensor as { sensorType?: unknown; target?: unknown } | undefined;
+  if (task.kind === 'sensor' && (sensor?.sensorType === 'file' || sensor?.sensorType === 's3') && typeof sensor.target === 'string') {
+    out.push({ field: 'target', value: sensor.target });
+  }
   for (const [name, value] of Object.entries(task.inputs ?? {})) if (holdsText(value)) out.push({ field: `inputs.${name}`, value });
   for (const [name, value] of Object.entries(task.expand ?? {})) if (holdsText(value)) out.push({ field: `expand.${name}`, value });
   return out;
@@ -265,7 +270,7 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
   const own = templatedFields({ ...task, expand: undefined });
   const renderOwn = (mapIndex: number, scope: Record<string, unknown>): void => {
     for (const { field, value } of own) {
-      if (field === 'command') render(field, value, mapIndex, scope, (v) => renderTemplate(String(v), scope));
+      if (field === 'command' || field === 'target') render(field, value, mapIndex, scope, (v) => renderTemplate(String(v), scope));
       else render(field, value, mapIndex, scope, (v) => renderInput(v, scope));
     }
   };

@@ -16,7 +16,7 @@ import { tempWorkspace } from '../helpers/workspace.ts';
 
 const PASSWORD = 'pw-Xq81-secret';
 const TOKEN = 'tok-99-abcdef';
-const DAG = `import { dag, param } from 'hangar';
+const DAG = `import { dag, fileSensor, param } from 'hangar';
 export const d = dag({
   id: 'render_me',
   schedule: '@daily',
@@ -38,6 +38,7 @@ const load = d.task(
 const plain = d.task('plain', async () => [1, 2]);
 d.task('broken', { inputs: { ok: '{{ ds }}', x: 'a {{ params.nope.deeper }} b' } }, async () => 1);
 d.task('fan', { expand: { item: ['a-{{ ds }}', 'b-{{ params.region }}'] } }, async (_ctx, i) => i);
+fileSensor(d, 'wait', { path: '/data/{{ params.region }}/{{ ds_nodash }}.csv' });
 d.task('per', { inputs: { src: load }, expand: { part: plain } }, async () => 1);
 `;
 
@@ -75,6 +76,8 @@ test('render: the next scheduled run by default; ds, params, var, macros and a c
     // A number input holds no text: not a templated field.
     assert.deepEqual(load.fields.map((f) => f.field), ['inputs.url', 'inputs.headers']);
     assert.deepEqual(templatedFields(rt.getDag('render_me').tasks.get('plain')!), []);
+    // A file sensor's path, as each poke renders it.
+    assert.equal(value(await renderTask(rt, 'render_me', 'wait', { logicalDate: new Date('2024-05-01T00:00:00Z') }), 'target'), '/data/eu/20240501.csv');
   } finally {
     await close();
   }
