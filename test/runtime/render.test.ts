@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import { RenderError, renderTask, templatedFields } from '../../src/runtime/render.ts';
+import { RuntimeService } from '../../src/runtime/server/service.ts';
+import type { DagListResult, TaskRenderFailure, TaskRenderResult } from '../../src/protocol/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 
 const PASSWORD = 'pw-Xq81-secret';
@@ -157,5 +159,33 @@ test('render: a mapped task per map index when its list is known; an XCom list c
     assert.deepEqual(per.xcomInputs, [{ name: 'src', taskId: 'load', key: 'return_value' }]);
   } finally {
     await close();
+  }
+});
+
+test('task/render (the runtime server): the result or the template failure with its position; dag/list says which tasks are templated', async () => {
+  const ws = tempWorkspace({ 'dags/render.ts': DAG }, { connections: { warehouse: `postgres://etl:${PASSWORD}@db.example.com:5432/dw` } });
+  const setup = await Runtime.open(ws.root);
+  await setup.store.variables.set('api_token', TOKEN, null);
+  await setup.close();
+  const s = new RuntimeService(() => {});
+  try {
+    await s.handle('runtime/initialize', { workspace: ws.root, config: {} });
+    const list = (await s.handle('dag/list', {})) as DagListResult;
+    const tasks = list.dags.find((d) => d.dagId === 'render_me')!.tasks;
+    assert.deepEqual(tasks.filter((t) => t.templated).map((t) => t.taskId).sort(), ['broken', 'fan', 'load', 'report', 'wait']);
+    const ok = (await s.handle('task/render', { dagId: 'render_me', taskId: 'load', logicalDate: '2024-05-01T00:00:00Z' })) as { result: TaskRenderResult; failure: null };
+    assert.equal(ok.failure, null);
+    assert.equal(ok.result.fields.find((f) => f.field === 'inputs.url')?.rendered, 'postgres://etl:***@db.example.com/20240501');
+    assert.deepEqual(ok.result.fields.find((f) => f.field === 'inputs.headers')?.rendered, { auth: 'Bearer ***', day: '2024-05-01' });
+    const bad = (await s.handle('task/render', { dagId: 'render_me', taskId: 'broken' })) as { result: null; failure: TaskRenderFailure };
+    assert.equal(bad.result, null);
+    assert.equal(bad.failure.code, 'template_error');
+    assert.equal(bad.failure.field, 'inputs.x');
+    assert.equal(bad.failure.position?.file, join(ws.dags, 'render.ts'));
+    await assert.rejects(s.handle('task/render', { dagId: 'render_me', taskId: 'nope' }), /has no task "nope"/);
+    await assert.rejects(s.handle('task/render', { dagId: 'render_me', taskId: 'load', logicalDate: 'soon' }), /"logicalDate" must be an ISO date/);
+  } finally {
+    await s.handle('runtime/shutdown', {});
+    ws.remove();
   }
 });
