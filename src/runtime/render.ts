@@ -19,7 +19,12 @@ import type { SourcePosition } from './dag/position.ts';
 import { manualDataInterval, scheduleOf } from './dag/schedule.ts';
 import { getConnection } from './connections.ts';
 import { maskSecrets } from './executor/logger.ts';
-import { expandCombination, renderInput, resolveExpandLists, taskTemplateContext } from './executor/task-runner.ts';
+import {
+  expandCombination,
+  renderInput,
+  resolveExpandLists,
+  taskTemplateContext,
+} from './executor/task-runner.ts';
 import type { DagSpec, TaskSpec } from './processor/serialized.ts';
 import { nextRunOf } from './scheduler/service.ts';
 import type { Clock } from './scheduler/clock.ts';
@@ -90,7 +95,11 @@ export class RenderError extends Error {
   readonly taskId: string | undefined;
   readonly field: string | undefined;
   readonly position: SourcePosition | undefined;
-  constructor(code: RenderErrorCode, message: string, ids: { dagId: string; taskId?: string; field?: string; position?: SourcePosition }) {
+  constructor(
+    code: RenderErrorCode,
+    message: string,
+    ids: { dagId: string; taskId?: string; field?: string; position?: SourcePosition },
+  ) {
     super(message);
     this.name = 'RenderError';
     this.code = code;
@@ -106,21 +115,31 @@ function holdsText(value: unknown): boolean {
   if (typeof value === 'string') return true;
   if (isTaskRef(value) || isXComArg(value)) return false;
   if (Array.isArray(value)) return value.some(holdsText);
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).some(holdsText);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.values(value).some(holdsText);
   return false;
 }
 
 /** The templated fields of a task as written (`field` → value); what the editor offers to render. */
-export function templatedFields(task: Pick<TaskSpec, 'kind' | 'inputs' | 'expand' | 'extra'>): { field: string; value: unknown }[] {
+export function templatedFields(
+  task: Pick<TaskSpec, 'kind' | 'inputs' | 'expand' | 'extra'>,
+): { field: string; value: unknown }[] {
   const out: { field: string; value: unknown }[] = [];
-  if (task.kind === 'bash' && typeof task.extra.command === 'string') out.push({ field: 'command', value: task.extra.command });
+  if (task.kind === 'bash' && typeof task.extra.command === 'string')
+    out.push({ field: 'command', value: task.extra.command });
   // A file sensor's path and an S3 key sensor's keys (`, `-joined), rendered at each poke with ctx.render.
   const sensor = task.extra.sensor as { sensorType?: unknown; target?: unknown } | undefined;
-  if (task.kind === 'sensor' && (sensor?.sensorType === 'file' || sensor?.sensorType === 's3') && typeof sensor.target === 'string') {
+  if (
+    task.kind === 'sensor' &&
+    (sensor?.sensorType === 'file' || sensor?.sensorType === 's3') &&
+    typeof sensor.target === 'string'
+  ) {
     out.push({ field: 'target', value: sensor.target });
   }
-  for (const [name, value] of Object.entries(task.inputs ?? {})) if (holdsText(value)) out.push({ field: `inputs.${name}`, value });
-  for (const [name, value] of Object.entries(task.expand ?? {})) if (holdsText(value)) out.push({ field: `expand.${name}`, value });
+  for (const [name, value] of Object.entries(task.inputs ?? {}))
+    if (holdsText(value)) out.push({ field: `inputs.${name}`, value });
+  for (const [name, value] of Object.entries(task.expand ?? {}))
+    if (holdsText(value)) out.push({ field: `expand.${name}`, value });
   return out;
 }
 
@@ -128,7 +147,8 @@ export function templatedFields(task: Pick<TaskSpec, 'kind' | 'inputs' | 'expand
 function stringsOf(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') out.push(value);
   else if (Array.isArray(value)) for (const v of value) stringsOf(v, out);
-  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) stringsOf(v, out);
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) stringsOf(v, out);
   return out;
 }
 
@@ -136,7 +156,8 @@ function stringsOf(value: unknown, out: string[] = []): string[] {
 function masked(value: unknown): unknown {
   if (typeof value === 'string') return maskSecrets(value);
   if (Array.isArray(value)) return value.map(masked);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, masked(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, masked(v)]));
   return value;
 }
 
@@ -144,7 +165,10 @@ function masked(value: unknown): unknown {
  * Where a template is written: the first string literal with that text at or after the
  * task's definition (the call `d.task('id', …)`), else the task's position.
  */
-export function templatePosition(taskPosition: SourcePosition | undefined, template: string): SourcePosition | undefined {
+export function templatePosition(
+  taskPosition: SourcePosition | undefined,
+  template: string,
+): SourcePosition | undefined {
   if (!taskPosition) return undefined;
   let text: string;
   try {
@@ -157,7 +181,8 @@ export function templatePosition(taskPosition: SourcePosition | undefined, templ
   for (let i = 0; i < taskPosition.line - 1 && i < lines.length; i++) from += lines[i]!.length + 1;
   from += Math.max(0, taskPosition.column - 1);
   for (const tok of tokenize(text)) {
-    if (tok.start < from || (tok.kind !== 'string' && tok.kind !== 'template') || tok.value !== template) continue;
+    if (tok.start < from || (tok.kind !== 'string' && tok.kind !== 'template') || tok.value !== template)
+      continue;
     const before = text.slice(0, tok.start).split('\n');
     return { file: taskPosition.file, line: before.length, column: before[before.length - 1]!.length + 1 };
   }
@@ -165,7 +190,12 @@ export function templatePosition(taskPosition: SourcePosition | undefined, templ
 }
 
 /** Renders every templated field of a task as its next (or a given, or a past) try would see it. */
-export async function renderTask(env: RenderEnv, dagId: string, taskId: string, options: RenderOptions = {}): Promise<RenderResult> {
+export async function renderTask(
+  env: RenderEnv,
+  dagId: string,
+  taskId: string,
+  options: RenderOptions = {},
+): Promise<RenderResult> {
   let dag: DagSpec;
   try {
     dag = env.getDag(dagId);
@@ -175,27 +205,43 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
   const task = dag.tasks.get(taskId);
   if (!task) {
     const known = [...dag.tasks.keys()];
-    throw new RenderError('not_found', `DAG "${dagId}" has no task "${taskId}" (its tasks: ${known.join(', ') || 'none'})`, { dagId, taskId });
+    throw new RenderError(
+      'not_found',
+      `DAG "${dagId}" has no task "${taskId}" (its tasks: ${known.join(', ') || 'none'})`,
+      { dagId, taskId },
+    );
   }
   if (options.runId !== undefined && (options.logicalDate !== undefined || options.conf !== undefined)) {
-    throw new RenderError('usage', 'a run has its own logical date and conf: give --run, or --date/--conf, not both', { dagId, taskId });
+    throw new RenderError(
+      'usage',
+      'a run has its own logical date and conf: give --run, or --date/--conf, not both',
+      { dagId, taskId },
+    );
   }
   if (options.logicalDate !== undefined && Number.isNaN(options.logicalDate.getTime())) {
     throw new RenderError('usage', 'the logical date is not a valid date', { dagId, taskId });
   }
 
   // The run the try would belong to: the one named, or one built in memory (Airflow's create_if_necessary="memory").
-  let run: Pick<DagRunRecord, 'run_id' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'conf'>;
+  let run: Pick<
+    DagRunRecord,
+    'run_id' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'conf'
+  >;
   let source: RenderResult['source'];
   let stored: DagRunRecord | undefined;
   if (options.runId !== undefined) {
     stored = await env.store.runs.get(dagId, options.runId);
-    if (!stored) throw new RenderError('not_found', `DAG "${dagId}" has no run "${options.runId}"`, { dagId, taskId });
+    if (!stored)
+      throw new RenderError('not_found', `DAG "${dagId}" has no run "${options.runId}"`, { dagId, taskId });
     run = stored;
     source = 'run';
   } else {
     const conf = options.conf ?? {};
-    if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new RenderError('usage', 'the run configuration (--conf) must be a JSON object', { dagId, taskId });
+    if (typeof conf !== 'object' || conf === null || Array.isArray(conf))
+      throw new RenderError('usage', 'the run configuration (--conf) must be a JSON object', {
+        dagId,
+        taskId,
+      });
     try {
       validateRunParams(dagId, dag.paramSpecs, dag.params, conf);
     } catch (err) {
@@ -233,11 +279,20 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
   }
 
   const readVariable = await new Variables(env.store).reader();
-  const lookups = { variable: readVariable, connection: (id: string) => getConnection(id, env.config.connections) };
+  const lookups = {
+    variable: readVariable,
+    connection: (id: string) => getConnection(id, env.config.connections),
+  };
   const contextFor = (mapIndex: number) => taskTemplateContext(dag, task.id, run, mapIndex, 1, lookups);
 
   const fields: RenderedField[] = [];
-  const render = (field: string, template: unknown, mapIndex: number, scope: Record<string, unknown>, how: (v: unknown) => unknown): void => {
+  const render = (
+    field: string,
+    template: unknown,
+    mapIndex: number,
+    scope: Record<string, unknown>,
+    how: (v: unknown) => unknown,
+  ): void => {
     try {
       fields.push({ field, mapIndex, template: masked(template), rendered: masked(how(template)) });
     } catch (err) {
@@ -252,12 +307,16 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
       });
       const position = templatePosition(task.position, failing ?? String(template));
       const where = position ? `${position.file}:${position.line}:${position.column}: ` : '';
-      throw new RenderError('template_error', `${where}DAG "${dagId}", task "${taskId}", field "${field}": ${maskSecrets((err as Error).message)}`, {
-        dagId,
-        taskId,
-        field,
-        position,
-      });
+      throw new RenderError(
+        'template_error',
+        `${where}DAG "${dagId}", task "${taskId}", field "${field}": ${maskSecrets((err as Error).message)}`,
+        {
+          dagId,
+          taskId,
+          field,
+          position,
+        },
+      );
     }
   };
 
@@ -270,7 +329,8 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
   const own = templatedFields({ ...task, expand: undefined });
   const renderOwn = (mapIndex: number, scope: Record<string, unknown>): void => {
     for (const { field, value } of own) {
-      if (field === 'command' || field === 'target') render(field, value, mapIndex, scope, (v) => renderTemplate(String(v), scope));
+      if (field === 'command' || field === 'target')
+        render(field, value, mapIndex, scope, (v) => renderTemplate(String(v), scope));
       else render(field, value, mapIndex, scope, (v) => renderInput(v, scope));
     }
   };
@@ -286,10 +346,15 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
       mapNote = `the map indexes of "${taskId}" cannot be known before ${upstream.map((u) => `"${u}"`).join(', ')} ${upstream.length === 1 ? 'runs' : 'run'} (render a past run with --run)`;
     } else {
       // A template error in a literal list is reported with its field and position, as the other fields'.
-      for (const { field, value } of templatedFields(task).filter((f) => f.field.startsWith('expand.'))) render(field, value, -1, base, (v) => renderInput(v, base));
+      for (const { field, value } of templatedFields(task).filter((f) => f.field.startsWith('expand.')))
+        render(field, value, -1, base, (v) => renderInput(v, base));
       fields.length = 0;
       try {
-        lists = await resolveExpandLists({ store: env.store, backend: env.backend, dag, runId: run.run_id, taskId, mapIndex: -1 }, task, base);
+        lists = await resolveExpandLists(
+          { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId, mapIndex: -1 },
+          task,
+          base,
+        );
       } catch (err) {
         mapNote = `the map indexes of "${taskId}" are not known: ${maskSecrets((err as Error).message)}`;
       }
@@ -299,12 +364,20 @@ export async function renderTask(env: RenderEnv, dagId: string, taskId: string, 
   else {
     const n = Object.values(lists).reduce((acc, l) => acc * l.length, 1);
     if (n === 0) mapNote = `"${taskId}" expands over an empty list: it would be skipped`;
-    const written = Object.fromEntries(Object.entries(task.expand ?? {}).filter(([, v]) => Array.isArray(v))) as Record<string, unknown[]>;
+    const written = Object.fromEntries(
+      Object.entries(task.expand ?? {}).filter(([, v]) => Array.isArray(v)),
+    ) as Record<string, unknown[]>;
     for (let i = 0; i < n; i++) {
       const element = expandCombination(lists, i);
-      const asWritten = Object.keys(written).length === Object.keys(lists).length ? expandCombination(written, i) : {};
+      const asWritten =
+        Object.keys(written).length === Object.keys(lists).length ? expandCombination(written, i) : {};
       for (const [name, value] of Object.entries(element)) {
-        fields.push({ field: `expand.${name}`, mapIndex: i, template: masked(Object.hasOwn(asWritten, name) ? asWritten[name] : value), rendered: masked(value) });
+        fields.push({
+          field: `expand.${name}`,
+          mapIndex: i,
+          template: masked(Object.hasOwn(asWritten, name) ? asWritten[name] : value),
+          rendered: masked(value),
+        });
       }
       renderOwn(i, contextFor(i).templateContext);
     }

@@ -15,6 +15,7 @@ import { LogDocuments } from './logs.ts';
 import { RunWatcher } from './run-watcher.ts';
 import { Secrets } from './secrets.ts';
 import { DagCodeLens, DagsTree, LoadDiagnostics, RunsTree } from './views.ts';
+import { RenderedDocuments } from './render.ts';
 
 export class HangarContext implements vscode.Disposable {
   readonly extension: vscode.ExtensionContext;
@@ -32,6 +33,8 @@ export class HangarContext implements vscode.Disposable {
   readonly schedulerItem: vscode.StatusBarItem;
   /** Completion, definition, references, rename and Problems at the id strings of DAG files. */
   readonly authoring: DagAuthoring;
+  /** `hangar-render:` documents: a task's templates rendered for a logical date. */
+  readonly rendered: RenderedDocuments;
   private list: Promise<DagListResult> | undefined;
   lastList: DagListResult | undefined;
 
@@ -69,6 +72,7 @@ export class HangarContext implements vscode.Disposable {
     this.logs = new LogDocuments(this.client);
     this.watcher = new RunWatcher(this);
     this.authoring = new DagAuthoring(this);
+    this.rendered = new RenderedDocuments(this.client);
     this.updateSchedulerItem();
     this.subscriptions.push(
       this.schedulerItem,

@@ -45,7 +45,10 @@ d.task('per', { inputs: { src: load }, expand: { part: plain } }, async () => 1)
 `;
 
 async function open() {
-  const ws = tempWorkspace({ 'dags/render.ts': DAG }, { connections: { warehouse: `postgres://etl:${PASSWORD}@db.example.com:5432/dw` } });
+  const ws = tempWorkspace(
+    { 'dags/render.ts': DAG },
+    { connections: { warehouse: `postgres://etl:${PASSWORD}@db.example.com:5432/dw` } },
+  );
   // 2024-03-10 12:00 UTC: the next scheduled run of a @daily DAG without catchup is the interval 03-09 → 03-10.
   const clock = new FakeClock(Date.UTC(2024, 2, 10, 12));
   const rt = await Runtime.open(ws.root, { clock, config: { executor: 'in-process' } });
@@ -56,7 +59,8 @@ async function open() {
   return { ws, rt, close: async () => (await rt.close(), ws.remove()) };
 }
 
-const value = (r: Awaited<ReturnType<typeof renderTask>>, field: string, mapIndex = -1) => r.fields.find((f) => f.field === field && f.mapIndex === mapIndex)?.rendered;
+const value = (r: Awaited<ReturnType<typeof renderTask>>, field: string, mapIndex = -1) =>
+  r.fields.find((f) => f.field === field && f.mapIndex === mapIndex)?.rendered;
 
 test('render: the next scheduled run by default; ds, params, var, macros and a connection resolved; secrets masked', async () => {
   const { rt, close } = await open();
@@ -74,12 +78,24 @@ test('render: the next scheduled run by default; ds, params, var, macros and a c
     // The connection's password and the secret-looking variable are masked; the rest is rendered.
     assert.equal(value(load, 'inputs.url'), 'postgres://etl:***@db.example.com/20240501');
     assert.deepEqual(value(load, 'inputs.headers'), { auth: 'Bearer ***', day: '2024-05-01' });
-    assert.ok(!JSON.stringify(load).includes(PASSWORD) && !JSON.stringify(load).includes(TOKEN), 'no secret in the result');
+    assert.ok(
+      !JSON.stringify(load).includes(PASSWORD) && !JSON.stringify(load).includes(TOKEN),
+      'no secret in the result',
+    );
     // A number input holds no text: not a templated field.
-    assert.deepEqual(load.fields.map((f) => f.field), ['inputs.url', 'inputs.headers']);
+    assert.deepEqual(
+      load.fields.map((f) => f.field),
+      ['inputs.url', 'inputs.headers'],
+    );
     assert.deepEqual(templatedFields(rt.getDag('render_me').tasks.get('plain')!), []);
     // A file sensor's path, as each poke renders it.
-    assert.equal(value(await renderTask(rt, 'render_me', 'wait', { logicalDate: new Date('2024-05-01T00:00:00Z') }), 'target'), '/data/eu/20240501.csv');
+    assert.equal(
+      value(
+        await renderTask(rt, 'render_me', 'wait', { logicalDate: new Date('2024-05-01T00:00:00Z') }),
+        'target',
+      ),
+      '/data/eu/20240501.csv',
+    );
   } finally {
     await close();
   }
@@ -96,8 +112,18 @@ test('render: --conf over the DAG params; a conf the params refuse; unknown DAG 
       assert.match(err.message, /param "rows"/);
       return true;
     });
-    await assert.rejects(renderTask(rt, 'nope', 'report'), (err: unknown) => err instanceof RenderError && err.code === 'not_found' && /No DAG "nope"/.test(err.message));
-    await assert.rejects(renderTask(rt, 'render_me', 'nope'), (err: unknown) => err instanceof RenderError && err.code === 'not_found' && /has no task "nope".*report/.test(err.message));
+    await assert.rejects(
+      renderTask(rt, 'nope', 'report'),
+      (err: unknown) =>
+        err instanceof RenderError && err.code === 'not_found' && /No DAG "nope"/.test(err.message),
+    );
+    await assert.rejects(
+      renderTask(rt, 'render_me', 'nope'),
+      (err: unknown) =>
+        err instanceof RenderError &&
+        err.code === 'not_found' &&
+        /has no task "nope".*report/.test(err.message),
+    );
   } finally {
     await close();
   }
@@ -115,7 +141,10 @@ test('render: a template error names the DAG, task and field, at the string lite
       assert.equal(err.code, 'template_error');
       assert.equal(err.field, 'inputs.x');
       assert.equal(`${err.position!.file}:${err.position!.line}:${err.position!.column}`, at);
-      assert.ok(err.message.startsWith(`${at}: DAG "render_me", task "broken", field "inputs.x": `), err.message);
+      assert.ok(
+        err.message.startsWith(`${at}: DAG "render_me", task "broken", field "inputs.x": `),
+        err.message,
+      );
       assert.match(err.message, /unknown attribute "nope"/);
       return true;
     });
@@ -127,14 +156,24 @@ test('render: a template error names the DAG, task and field, at the string lite
 test("render: --run renders with that run's logical date and conf", async () => {
   const { rt, close } = await open();
   try {
-    const run = await rt.triggerRun('render_me', { logicalDate: new Date('2024-02-01T00:00:00Z'), conf: { region: 'apac' } });
+    const run = await rt.triggerRun('render_me', {
+      logicalDate: new Date('2024-02-01T00:00:00Z'),
+      conf: { region: 'apac' },
+    });
     const r = await renderTask(rt, 'render_me', 'report', { runId: run.run_id });
     assert.equal(r.source, 'run');
     assert.equal(r.runId, run.run_id);
     assert.deepEqual(r.conf, { region: 'apac' });
     assert.equal(value(r, 'command'), 'echo 2024-02-01 apac rows=10 to s3://reports next 2024-02-02');
-    await assert.rejects(renderTask(rt, 'render_me', 'report', { runId: 'nope' }), (err: unknown) => err instanceof RenderError && err.code === 'not_found' && /has no run "nope"/.test(err.message));
-    await assert.rejects(renderTask(rt, 'render_me', 'report', { runId: run.run_id, conf: {} }), (err: unknown) => err instanceof RenderError && err.code === 'usage');
+    await assert.rejects(
+      renderTask(rt, 'render_me', 'report', { runId: 'nope' }),
+      (err: unknown) =>
+        err instanceof RenderError && err.code === 'not_found' && /has no run "nope"/.test(err.message),
+    );
+    await assert.rejects(
+      renderTask(rt, 'render_me', 'report', { runId: run.run_id, conf: {} }),
+      (err: unknown) => err instanceof RenderError && err.code === 'usage',
+    );
   } finally {
     await close();
   }
@@ -163,7 +202,10 @@ test('render: a mapped task per map index when its list is known; an XCom list c
 });
 
 test('task/render (the runtime server): the result or the template failure with its position; dag/list says which tasks are templated', async () => {
-  const ws = tempWorkspace({ 'dags/render.ts': DAG }, { connections: { warehouse: `postgres://etl:${PASSWORD}@db.example.com:5432/dw` } });
+  const ws = tempWorkspace(
+    { 'dags/render.ts': DAG },
+    { connections: { warehouse: `postgres://etl:${PASSWORD}@db.example.com:5432/dw` } },
+  );
   const setup = await Runtime.open(ws.root);
   await setup.store.variables.set('api_token', TOKEN, null);
   await setup.close();
@@ -172,18 +214,43 @@ test('task/render (the runtime server): the result or the template failure with 
     await s.handle('runtime/initialize', { workspace: ws.root, config: {} });
     const list = (await s.handle('dag/list', {})) as DagListResult;
     const tasks = list.dags.find((d) => d.dagId === 'render_me')!.tasks;
-    assert.deepEqual(tasks.filter((t) => t.templated).map((t) => t.taskId).sort(), ['broken', 'fan', 'load', 'report', 'wait']);
-    const ok = (await s.handle('task/render', { dagId: 'render_me', taskId: 'load', logicalDate: '2024-05-01T00:00:00Z' })) as { result: TaskRenderResult; failure: null };
+    assert.deepEqual(
+      tasks
+        .filter((t) => t.templated)
+        .map((t) => t.taskId)
+        .sort(),
+      ['broken', 'fan', 'load', 'report', 'wait'],
+    );
+    const ok = (await s.handle('task/render', {
+      dagId: 'render_me',
+      taskId: 'load',
+      logicalDate: '2024-05-01T00:00:00Z',
+    })) as { result: TaskRenderResult; failure: null };
     assert.equal(ok.failure, null);
-    assert.equal(ok.result.fields.find((f) => f.field === 'inputs.url')?.rendered, 'postgres://etl:***@db.example.com/20240501');
-    assert.deepEqual(ok.result.fields.find((f) => f.field === 'inputs.headers')?.rendered, { auth: 'Bearer ***', day: '2024-05-01' });
-    const bad = (await s.handle('task/render', { dagId: 'render_me', taskId: 'broken' })) as { result: null; failure: TaskRenderFailure };
+    assert.equal(
+      ok.result.fields.find((f) => f.field === 'inputs.url')?.rendered,
+      'postgres://etl:***@db.example.com/20240501',
+    );
+    assert.deepEqual(ok.result.fields.find((f) => f.field === 'inputs.headers')?.rendered, {
+      auth: 'Bearer ***',
+      day: '2024-05-01',
+    });
+    const bad = (await s.handle('task/render', { dagId: 'render_me', taskId: 'broken' })) as {
+      result: null;
+      failure: TaskRenderFailure;
+    };
     assert.equal(bad.result, null);
     assert.equal(bad.failure.code, 'template_error');
     assert.equal(bad.failure.field, 'inputs.x');
     assert.equal(bad.failure.position?.file, join(ws.dags, 'render.ts'));
-    await assert.rejects(s.handle('task/render', { dagId: 'render_me', taskId: 'nope' }), /has no task "nope"/);
-    await assert.rejects(s.handle('task/render', { dagId: 'render_me', taskId: 'load', logicalDate: 'soon' }), /"logicalDate" must be an ISO date/);
+    await assert.rejects(
+      s.handle('task/render', { dagId: 'render_me', taskId: 'nope' }),
+      /has no task "nope"/,
+    );
+    await assert.rejects(
+      s.handle('task/render', { dagId: 'render_me', taskId: 'load', logicalDate: 'soon' }),
+      /"logicalDate" must be an ISO date/,
+    );
   } finally {
     await s.handle('runtime/shutdown', {});
     ws.remove();

@@ -26,7 +26,12 @@ export function renderJson(r: RenderResult) {
     conf: r.conf,
     mapped: r.mapped,
     map_note: r.mapNote,
-    fields: r.fields.map((f) => ({ field: f.field, map_index: f.mapIndex, template: f.template, rendered: f.rendered })),
+    fields: r.fields.map((f) => ({
+      field: f.field,
+      map_index: f.mapIndex,
+      template: f.template,
+      rendered: f.rendered,
+    })),
     xcom_inputs: r.xcomInputs.map((x) => ({ name: x.name, task_id: x.taskId, key: x.key })),
   };
 }
@@ -44,7 +49,9 @@ export async function renderCommand(ctx: Ctx): Promise<number> {
   const runId = ctx.values.run as string | undefined;
   if (runId !== undefined) ctx.ids.run_id = runId;
   if (runId !== undefined && (logicalDate !== undefined || conf !== undefined)) {
-    throw new UsageError('--run renders that run (its logical date and conf): give --run, or --date/--conf, not both');
+    throw new UsageError(
+      '--run renders that run (its logical date and conf): give --run, or --date/--conf, not both',
+    );
   }
   return withRuntime(ctx, async (rt) => {
     let r: RenderResult;
@@ -54,22 +61,43 @@ export async function renderCommand(ctx: Ctx): Promise<number> {
       if (!(err instanceof RenderError)) throw err;
       if (err.code === 'not_found') throw new NotFoundError(err.message);
       if (err.code === 'usage') throw new UsageError(err.message);
-      throw new CliError(err.code, err.message, err.position ? { position: { file: err.position.file, line: err.position.line, column: err.position.column }, field: err.field } : {});
+      throw new CliError(
+        err.code,
+        err.message,
+        err.position
+          ? {
+              position: { file: err.position.file, line: err.position.line, column: err.position.column },
+              field: err.field,
+            }
+          : {},
+      );
     }
     emit(ctx, 'render', renderJson(r), () => {
-      const from = { run: `run ${r.runId}`, date: 'the given date', next: 'the next scheduled run', now: 'now (the DAG has no next scheduled run)' }[r.source];
-      ctx.out(`${dagId}.${taskId} rendered for ${r.logicalDate} (${from}); data interval ${r.dataIntervalStart} → ${r.dataIntervalEnd}`);
+      const from = {
+        run: `run ${r.runId}`,
+        date: 'the given date',
+        next: 'the next scheduled run',
+        now: 'now (the DAG has no next scheduled run)',
+      }[r.source];
+      ctx.out(
+        `${dagId}.${taskId} rendered for ${r.logicalDate} (${from}); data interval ${r.dataIntervalStart} → ${r.dataIntervalEnd}`,
+      );
       if (Object.keys(r.conf).length) ctx.out(`conf: ${JSON.stringify(r.conf)}`);
       ctx.out('');
       if (r.fields.length) {
         printTable(
           ctx,
           r.mapped ? ['field', 'map', 'rendered'] : ['field', 'rendered'],
-          r.fields.map((f) => (r.mapped ? [f.field, f.mapIndex >= 0 ? f.mapIndex : '', text(f.rendered)] : [f.field, text(f.rendered)])),
+          r.fields.map((f) =>
+            r.mapped
+              ? [f.field, f.mapIndex >= 0 ? f.mapIndex : '', text(f.rendered)]
+              : [f.field, text(f.rendered)],
+          ),
         );
       } else ctx.out(`${taskId} has no templated fields${r.mapNote ? ' known yet' : ''}`);
       if (r.mapNote) ctx.out(`\nnote: ${r.mapNote}`);
-      for (const x of r.xcomInputs) ctx.out(`input ${x.name}: the XCom "${x.key}" of task "${x.taskId}" (known when it runs)`);
+      for (const x of r.xcomInputs)
+        ctx.out(`input ${x.name}: the XCom "${x.key}" of task "${x.taskId}" (known when it runs)`);
     });
     return 0;
   });
@@ -83,6 +111,7 @@ function parseConfOption(value: unknown): Record<string, unknown> | undefined {
   } catch (err) {
     throw new UsageError(`--conf is not valid JSON: ${(err as Error).message}`);
   }
-  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object');
+  if (!conf || typeof conf !== 'object' || Array.isArray(conf))
+    throw new UsageError('--conf must be a JSON object');
   return conf as Record<string, unknown>;
 }
