@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { FakeClock } from '../../src/runtime/scheduler/clock.ts';
 import { RenderError, renderTask, templatedFields } from '../../src/runtime/render.ts';
+import { maskSecrets } from '../../src/runtime/executor/logger.ts';
 import { RuntimeService } from '../../src/runtime/server/service.ts';
 import type { DagListResult, TaskRenderFailure, TaskRenderResult } from '../../src/protocol/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
@@ -196,6 +197,17 @@ test('render: a mapped task per map index when its list is known; an XCom list c
     assert.equal(per.fields.length, 0);
     assert.match(per.mapNote ?? '', /cannot be known before "plain" runs/);
     assert.deepEqual(per.xcomInputs, [{ name: 'src', taskId: 'load', key: 'return_value' }]);
+    // In a past run where its upstream ran, the list is that run's XCom: one entry per map index.
+    const past = await rt.testTask('render_me', 'plain', new Date('2024-02-01T00:00:00Z'));
+    const known = await renderTask(rt, 'render_me', 'per', { runId: past.run_id });
+    assert.equal(known.mapNote, null);
+    assert.deepEqual(
+      known.fields.map((f) => [f.field, f.mapIndex, f.rendered]),
+      [
+        ['expand.part', 0, 1],
+        ['expand.part', 1, 2],
+      ],
+    );
   } finally {
     await close();
   }
@@ -254,5 +266,30 @@ test('task/render (the runtime server): the result or the template failure with 
   } finally {
     await s.handle('runtime/shutdown', {});
     ws.remove();
+  }
+});
+
+test('render: what the run then gets is what was rendered (the same context and engine), `conn` included', async () => {
+  const { rt, close } = await open();
+  try {
+    const date = new Date('2024-05-01T00:00:00Z');
+    const shown = await renderTask(rt, 'render_me', 'load', { logicalDate: date });
+    const run = await rt.testTask('render_me', 'load', date);
+    const ti = await rt.store.tasks.get('render_me', run.run_id, 'load');
+    assert.equal(ti?.state, 'success', ti?.error ?? '');
+    const row = (await rt.store.xcoms.get('render_me', run.run_id, 'load', 'return_value', -1))!;
+    const got = (await rt.backend.deserialize(
+      { dagId: 'render_me', runId: run.run_id, taskId: 'load', mapIndex: -1, key: 'return_value' },
+      row.value,
+    )) as Record<string, unknown>;
+    // The task received the password itself; the render showed it masked, and everything else alike.
+    assert.equal(got.url, `postgres://etl:${PASSWORD}@db.example.com/20240501`);
+    assert.equal(maskSecrets(String(got.url)), value(shown, 'inputs.url'));
+    assert.deepEqual(
+      { ...(got.headers as object), auth: maskSecrets((got.headers as { auth: string }).auth) },
+      value(shown, 'inputs.headers'),
+    );
+  } finally {
+    await close();
   }
 });
