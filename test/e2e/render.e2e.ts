@@ -3,7 +3,7 @@
  * the CodeLens above a task with templated fields, the logical-date quick pick ("Enter a date…"),
  * and the read-only `hangar-render:` document showing the values rendered for that date — with the
  * connection's password masked (Airflow's Rendered Template view; airflow/models/renderedtifields.py
- * redacts secrets).
+ * redacts secrets); a template error opens the DAG file at the template, with the message.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/render.e2e.ts
@@ -28,7 +28,13 @@ reports.task(
   async (_ctx, inputs) => inputs,
 );
 reports.task('plain', async () => 1);
+reports.task('broken', { inputs: { q: 'x {{ nope }}' } }, async () => 1);
 `;
+/** Where the broken template's string literal is (1-based line and column). */
+const BROKEN_AT = (() => {
+  const before = DAG.slice(0, DAG.indexOf("'x {{ nope }}'")).split('\n');
+  return { line: before.length, column: before.at(-1)!.length + 1 };
+})();
 
 let scratch = '';
 let vsix = '';
@@ -61,10 +67,10 @@ test(
       await vs.openView('DAGs');
       await vs.waitForTreeItem('DAGs', /^reports$/, { timeoutMs: 90_000 });
       await vs.openFile('dags/reports.ts');
-      // One "Render templates" lens: above `load` (templated inputs), none above `plain`.
+      // A "Render templates" lens above `load` and `broken` (templated inputs), none above `plain`.
       const lens = vs.page.locator('.codelens-decoration a', { hasText: 'Render templates' });
-      await lens.first().waitFor({ state: 'visible', timeout: 60_000 });
-      assert.equal(await lens.count(), 1);
+      await lens.nth(1).waitFor({ state: 'visible', timeout: 60_000 });
+      assert.equal(await lens.count(), 2);
       await vs.screenshot('render-01-codelens');
       await lens.first().click();
 
@@ -98,6 +104,31 @@ test(
         .first()
         .waitFor({ timeout: 10_000 });
       assert.doesNotMatch(await docEditor.locator('.view-lines').innerText(), /tampered/);
+
+      // A template error: the DAG file opens at the template's string literal; the message names DAG, task and field.
+      await vs.page.locator('.tabs-container .tab', { hasText: 'reports.ts' }).first().click();
+      await lens.nth(1).click();
+      await vs.pickQuickItem('Next scheduled run');
+      const note = await vs.waitForNotification(/field "inputs\.q"/, { timeoutMs: 60_000 });
+      assert.ok(
+        note.message.includes(
+          `reports.ts:${BROKEN_AT.line}:${BROKEN_AT.column}: DAG "reports", task "broken", field "inputs.q": unknown template variable "nope"`,
+        ),
+        note.message,
+      );
+      const cursor = `Ln ${BROKEN_AT.line}, Col ${BROKEN_AT.column}`;
+      const deadline = Date.now() + 20_000;
+      while (!(await vs.statusBarItems()).some((t) => t.includes(cursor))) {
+        if (Date.now() > deadline)
+          throw new Error(`the cursor is not at ${cursor}: ${JSON.stringify(await vs.statusBarItems())}`);
+        await vs.page.waitForTimeout(200);
+      }
+      // The active editor group's active tab is the DAG file (the rendered document stays in its group).
+      await vs.page
+        .locator('.editor-group-container.active .tab.active', { hasText: 'reports.ts' })
+        .first()
+        .waitFor({ state: 'visible', timeout: 10_000 });
+      await vs.screenshot('render-03-template-error');
     } catch (err) {
       await vs.collectDiagnostics('render');
       throw err;
