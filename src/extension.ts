@@ -36,6 +36,7 @@ export function activate(extension: vscode.ExtensionContext): HangarApi {
       ),
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, ctx.logs),
       registerXComDocuments(ctx.client),
+      ...ctx.rendered.register(),
       ...ctx.authoring.register(),
       ...ctx.live.register(),
       ...new TypesPrompt(ctx).register(),

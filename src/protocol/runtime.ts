@@ -64,6 +64,8 @@ export interface TaskInfo {
   triggerRule?: string;
   /** Seconds; null: none. */
   executionTimeout?: number | null;
+  /** Whether the task has templated fields (task/render shows them); absent: none. */
+  templated?: boolean;
 }
 
 /** A task group (Airflow's TaskGroup), for the tree and the graph. */
@@ -375,6 +377,54 @@ export interface TaskTestResult {
  * Nothing is written to the workspace's store.
  */
 export const TaskTest = new RequestType<TaskRunParams, TaskTestResult, void>('task/test');
+
+export interface TaskRenderParams {
+  dagId: string;
+  taskId: string;
+  /** Default: the DAG's next scheduled logical date (an unscheduled DAG's: now). */
+  logicalDate?: string;
+  /** An existing run: its logical date and conf (not with logicalDate/conf). */
+  runId?: string;
+  conf?: Record<string, unknown>;
+}
+export interface RenderedFieldInfo {
+  /** `command`, `target`, `inputs.NAME` or `expand.NAME`. */
+  field: string;
+  /** -1, or the map index the value is for. */
+  mapIndex: number;
+  /** As written in the DAG file. */
+  template: unknown;
+  /** Rendered, secrets masked as `***`. */
+  rendered: unknown;
+}
+export interface TaskRenderResult {
+  dagId: string;
+  taskId: string;
+  source: 'run' | 'date' | 'next' | 'now';
+  runId: string;
+  logicalDate: string;
+  dataIntervalStart: string;
+  dataIntervalEnd: string;
+  conf: Record<string, unknown>;
+  fields: RenderedFieldInfo[];
+  mapped: boolean;
+  /** A mapped task whose map indexes cannot be known yet: why. */
+  mapNote: string | null;
+  xcomInputs: { name: string; taskId: string; key: string }[];
+}
+/** Why a render failed, when it is the DAG's fault: a template error (with its field and position) or a conf the params refuse. */
+export interface TaskRenderFailure {
+  code: 'template_error' | 'invalid_params';
+  message: string;
+  field: string | null;
+  position: Position | null;
+}
+/**
+ * → A task's templated fields rendered as its try would (Airflow's `airflow tasks render`): for the
+ * next scheduled logical date, a date, or a run. An unknown DAG, task or run is an error; a template
+ * error answers `{ failure }`.
+ */
+export const TaskRender = new RequestType<TaskRenderParams, { result: TaskRenderResult | null; failure: TaskRenderFailure | null }, void>('task/render');
 
 export interface TaskRef extends RunRef {
   taskId: string;

@@ -20,6 +20,7 @@ import { SensorPanel } from './panels/sensors.ts';
 import { GridPanel } from './panels/grid.ts';
 import { GanttPanel } from './panels/gantt.ts';
 import { TriggerPanel } from './panels/trigger.ts';
+import { pickRenderDate } from './render.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -343,6 +344,20 @@ export const COMMANDS: Record<string, Handler> = {
     const l = await ctx.reload();
     ctx.runs.refresh();
     ctx.log.info(`Reloaded ${l.dags.length} DAG(s), ${l.errors.length} error(s), in ${l.ms} ms`);
+  },
+
+  'hangar.renderTemplates': async (ctx, arg, taskArg) => {
+    const dag = await pickDag(ctx, arg, 'Choose a DAG whose task templates to render');
+    let taskId: string;
+    if (typeof taskArg === 'string') taskId = taskArg;
+    else if ((arg as DagNode | undefined)?.type === 'task') taskId = (arg as { task: TaskInfo }).task.taskId;
+    else {
+      const templated = dag.tasks.filter((t) => t.templated);
+      if (templated.length === 0) throw new Error(`No task of DAG ${dag.dagId} has templated fields (a bash command, a text input, a sensor path…)`);
+      taskId = (await pickTask({ ...dag, tasks: templated }, undefined)).taskId;
+    }
+    const when = need(await pickRenderDate(ctx.client, dag.dagId));
+    await ctx.rendered.open({ dagId: dag.dagId, taskId, ...when });
   },
 
   'hangar.showLog': async (ctx) => ctx.log.show(),

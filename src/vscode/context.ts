@@ -17,6 +17,7 @@ import { LogDocuments } from './logs.ts';
 import { RunWatcher } from './run-watcher.ts';
 import { Secrets } from './secrets.ts';
 import { DagCodeLens, DagsTree, LoadDiagnostics, RunsTree } from './views.ts';
+import { RenderedDocuments } from './render.ts';
 
 export class HangarContext implements vscode.Disposable {
   readonly extension: vscode.ExtensionContext;
@@ -36,6 +37,8 @@ export class HangarContext implements vscode.Disposable {
   readonly authoring: DagAuthoring;
   /** The structure of unsaved DAG file buffers (trusted workspaces): laid over the saved list. */
   readonly live: LiveStructure;
+  /** `hangar-render:` documents: a task's templates rendered for a logical date. */
+  readonly rendered: RenderedDocuments;
   private list: Promise<DagListResult> | undefined;
   /** The runtime's last `dag/list` (the saved files). */
   lastList: DagListResult | undefined;
@@ -77,6 +80,7 @@ export class HangarContext implements vscode.Disposable {
     this.watcher = new RunWatcher(this);
     this.authoring = new DagAuthoring(this);
     this.live = new LiveStructure(this);
+    this.rendered = new RenderedDocuments(this.client);
     this.updateSchedulerItem();
     this.subscriptions.push(
       this.schedulerItem,

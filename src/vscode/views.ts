@@ -3,6 +3,7 @@
  * Their logic lives in dags-model.ts / runs-model.ts; this file only maps it to vscode.
  */
 import * as vscode from 'vscode';
+import { renderCodeLenses } from './render.ts';
 import type { DagInfo, DagListResult, FileTiming, LoadError, TaskGroupInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { RunList, TaskList } from '../protocol/runtime.ts';
 import { liveTooltip } from './live-model.ts';
@@ -321,6 +322,7 @@ export class DagCodeLens implements vscode.CodeLensProvider {
         new vscode.CodeLens(range, { title: '$(type-hierarchy) Graph', tooltip: `Show DAG ${dagId} as a graph, coloured by its latest run`, command: 'hangar.showDagGraph', arguments: [dagId] }),
       );
     }
+    lenses.push(...renderCodeLenses(list, doc.uri.fsPath));
     return lenses;
   }
 }

@@ -50,6 +50,8 @@ test('completion: bash completes verbs, flags, values, DAG ids, run ids (with th
     assert.deepEqual(complete('hangar run '), ['alpha_etl', 'beta_report']);
     assert.deepEqual(complete('hangar run al'), ['alpha_etl']);
     assert.deepEqual(complete('hangar test alpha_etl '), ['extract', 'load']);
+    assert.deepEqual(complete('hangar render alpha_etl '), ['extract', 'load']);
+    assert.deepEqual(complete('hangar render alpha_etl load --ru'), ['--run', '--run-type']);
     assert.deepEqual(complete('hangar runs --dag b'), ['beta_report']);
     assert.deepEqual(complete('hangar runs -o '), ['table', 'json', 'yaml', 'plain']);
     assert.deepEqual(complete('hangar runs --state f'), ['failed']);

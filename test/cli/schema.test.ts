@@ -197,6 +197,11 @@ test(
       const runs = json('runs', ['runs']).data as { run_id: string }[];
       assert.ok(runs.length >= 5);
       json('tasks', ['tasks', RUN]);
+      // A task with a templated input, for a date and for a past run (test/cli/render.test.ts checks the values).
+      const rendered = json('render', ['render', DAG, 'generate_reports', '--date', '2024-01-15']).data as { fields: { field: string; rendered: unknown }[] };
+      assert.deepEqual(rendered.fields.find((f) => f.field === 'inputs.reportDate')?.rendered, '2024-01-15');
+      json('render', ['render', DAG, 'generate_reports', '--run', RUN]);
+      assert.equal(error(['render', DAG, 'generate_reports', '--conf', '[1]'], 2, 'usage').task_id, 'generate_reports');
       json('logs', ['logs', RUN, 'ingest_data']);
       const xcoms = json('xcom-list', ['xcom', 'list', '--dag', DAG, '--run', RUN]).data as {
         task_id: string;

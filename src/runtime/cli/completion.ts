@@ -37,6 +37,7 @@ const POSITIONALS: Record<string, readonly Kind[]> = {
   run: ['dag'],
   trigger: ['dag'],
   test: ['dag', 'task'],
+  render: ['dag', 'task'],
   backfill: ['dag'],
   'dags pause': ['dag'],
   'dags unpause': ['dag'],

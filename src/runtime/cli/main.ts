@@ -44,6 +44,7 @@ import { SENSORS_HELP, sensorsCommand } from './sensors.ts';
 import { DB_HELP, DB_OPTIONS, dbCommand } from './db.ts';
 import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
 import { ASSETS_HELP, ASSETS_OPTIONS, assetsCommand } from './assets.ts';
+import { RENDER_HELP, renderCommand } from './render.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { WorkerService } from '../distributed/worker-service.ts';
@@ -70,6 +71,7 @@ Commands:
   run DAG --resume RUN_ID          Finish a run that was interrupted (or created by trigger)
   trigger DAG [--date D] [--conf JSON]  Create a queued run without running it
   test DAG TASK [--date D]         Run one task alone, without its upstream tasks
+${RENDER_HELP}
   backfill DAG --from D1 --to D2   One run per schedule interval between two dates
   clear RUN [TASK…] [--downstream] [--upstream] [--failed] [--no-run]
                                    Clear tasks of a run (their XComs too) and run it again
@@ -273,6 +275,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   info: infoCommand,
   config: configCommand,
   completion: completionCommand,
+  render: renderCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);

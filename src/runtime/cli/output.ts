@@ -23,8 +23,12 @@ export const EXIT_CODES = {
   store_too_new: 1,
   /** Anything else that went wrong (an unreadable hangar.json, a missing key, an I/O error…). */
   error: 1,
+  /** `hangar render`: a template failed to render (the error names the field and its position). */
+  template_error: 1,
   /** Bad usage: an unknown verb or option, a missing or malformed argument. */
   usage: 2,
+  /** A run configuration (--conf) the DAG's params refuse. */
+  invalid_params: 2,
   /** The DAG, run, task, XCom or log named does not exist. */
   not_found: 3,
   /** DAG files failed to load (`hangar list`; running a DAG whose file failed to load is not_found). */
@@ -42,6 +46,9 @@ export type ErrorIds = {
   map_index?: number;
   key?: string;
   files?: string[];
+  /** A template error's field and where its template is written. */
+  field?: string;
+  position?: { file: string; line: number; column: number };
 };
 
 export class CliError extends Error {

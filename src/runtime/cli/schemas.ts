@@ -148,6 +148,8 @@ export const OUTPUTS = {
               'migration_pending',
               'store_too_new',
               'interrupted',
+              'invalid_params',
+              'template_error',
               'error',
             ],
           },
@@ -159,6 +161,8 @@ export const OUTPUTS = {
           map_index: int,
           key: str,
           files: arrayOf(str),
+          field: { ...str, description: 'template_error: the templated field (`command`, `inputs.NAME`, `expand.NAME`)' },
+          position: { ...obj({ file: str, line: int, column: int }), description: 'template_error: where the template is written' },
         },
         required: ['code', 'message', 'exit_code'],
         additionalProperties: false,
@@ -381,6 +385,31 @@ export const OUTPUTS = {
   tasks: {
     description: '`hangar tasks RUN`: the task instances of a run.',
     schema: arrayOf(ref('task_instance')),
+  },
+  render: {
+    description:
+      "`hangar render DAG TASK`: the task's templated fields rendered for a logical date (the next scheduled one, --date) or a run (--run), secrets masked as `***`.",
+    schema: obj({
+      dag_id: str,
+      task_id: str,
+      source: { enum: ['next', 'date', 'run', 'now'], description: 'where the logical date came from (now: an unscheduled DAG)' },
+      run_id: { ...str, description: 'the run (--run), or the id a run for that date would get' },
+      logical_date: time,
+      data_interval_start: time,
+      data_interval_end: time,
+      conf: { type: 'object' },
+      mapped: bool,
+      map_note: { ...nullable(str), description: 'a mapped task whose map indexes cannot be known yet: why' },
+      fields: arrayOf(
+        obj({
+          field: { ...str, description: '`command` (bash), `target` (a file or S3 key sensor), `inputs.NAME`, or `expand.NAME` (a mapped task\'s element)' },
+          map_index: { ...int, description: '-1, or the map index the value is for' },
+          template: { description: 'the value as written in the DAG file' },
+          rendered: { description: 'the rendered value: text, or the JSON value of an object or list input' },
+        }),
+      ),
+      xcom_inputs: arrayOf(obj({ name: str, task_id: str, key: str })),
+    }),
   },
   logs: {
     description: '`hangar logs RUN TASK`: the log of one try.',

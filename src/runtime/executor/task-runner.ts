@@ -9,6 +9,7 @@ import type { Asset, AssetEvent } from '../dag/assets.ts';
 import type { Store } from '../store/store.ts';
 import type { DagRunRecord } from '../store/records.ts';
 import { buildTemplateContext, renderDeep, renderTemplate } from '../templating/index.ts';
+import type { TemplateContextInput } from '../templating/index.ts';
 import type { XComBackend } from '../xcom/index.ts';
 import { ensureDir, formatArgs, safeSegment, TryLog } from './logger.ts';
 import type { ExecuteRequest, ExecuteResult } from './types.ts';
@@ -158,6 +159,41 @@ export async function resolveExpandLists(
 async function resolveInput(scope: XComScope, value: unknown, templateScope: Record<string, unknown>): Promise<unknown> {
   if (isTaskRef(value)) return pullXCom(scope, value.id, RETURN_KEY);
   if (isXComArg(value)) return pullXCom(scope, value.taskId, value.key);
+  return renderInput(value, templateScope);
+}
+
+/**
+ * What a task instance's templates see (its run's conf over the DAG's params, the run's dates,
+ * variables and connections): the one context the task runner renders with, and `hangar render`.
+ */
+export function taskTemplateContext(
+  dag: Pick<Dag<any>, 'id' | 'params'>,
+  taskId: string,
+  run: Pick<DagRunRecord, 'run_id' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'conf'>,
+  mapIndex: number,
+  tryNumber: number,
+  lookups: Pick<TemplateContextInput, 'variable' | 'connection'>,
+): { templateContext: Record<string, unknown>; params: Record<string, unknown>; conf: Record<string, unknown> } {
+  const conf = JSON.parse(run.conf) as Record<string, unknown>;
+  const params = { ...dag.params, ...conf };
+  const templateContext = buildTemplateContext({
+    ...lookups,
+    dagId: dag.id,
+    taskId,
+    runId: run.run_id,
+    mapIndex,
+    tryNumber,
+    logicalDate: new Date(run.logical_date),
+    dataIntervalStart: new Date(run.data_interval_start),
+    dataIntervalEnd: new Date(run.data_interval_end),
+    params,
+    conf,
+  });
+  return { templateContext, params, conf };
+}
+
+/** Renders a literal input (Airflow's op_kwargs) as a try does: every string in it, recursively. */
+export function renderInput(value: unknown, templateScope: Record<string, unknown>): unknown {
   return renderDeep(value, templateScope);
 }
 
@@ -185,23 +221,12 @@ export async function runTaskTry(
   }
   patchConsole();
   const scope: XComScope = { store: env.store, backend: env.backend, dag, runId: run.run_id, taskId: task.id, mapIndex: req.mapIndex, backendName: task.options.xcomBackend };
-  const conf = JSON.parse(run.conf) as Record<string, unknown>;
-  const params = { ...dag.params, ...conf };
   const variables = new Variables(env.store);
   // Read once per try, inside the try (a store that fails fails the try, with its reason).
   let readVariable: (key: string) => string | undefined = () => undefined;
-  const templateContext = buildTemplateContext({
+  const { templateContext, params, conf } = taskTemplateContext(dag, task.id, run, req.mapIndex, req.tryNumber, {
     variable: (key) => readVariable(key),
-    dagId: dag.id,
-    taskId: task.id,
-    runId: run.run_id,
-    mapIndex: req.mapIndex,
-    tryNumber: req.tryNumber,
-    logicalDate: new Date(run.logical_date),
-    dataIntervalStart: new Date(run.data_interval_start),
-    dataIntervalEnd: new Date(run.data_interval_end),
-    params,
-    conf,
+    connection: (id) => getConnection(id, env.connections),
   });
   const tmpDirPath = join(env.tmpDir, `${dag.id}`, safeSegment(run.run_id), `${task.id}${req.mapIndex >= 0 ? `.${req.mapIndex}` : ''}`);
   const started = Date.now();

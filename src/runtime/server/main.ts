@@ -23,6 +23,7 @@ const METHODS = [
   'task/list',
   'task/run',
   'task/test',
+  'task/render',
   'task/tries',
   'task/log',
   'task/clear',

@@ -28,6 +28,7 @@ import { SensorService } from './sensors.ts';
 import { gridParams, queryGrid, shapeGrid } from './grid.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 import { queryGantt, shapeGantt } from './gantt.ts';
+import { RenderError, renderTask, templatedFields } from '../render.ts';
 
 /** A DAG, run or task named in a request does not exist. */
 export class NotFoundError extends Error {
@@ -92,6 +93,8 @@ export class RuntimeService {
         return this.taskRun(method, p);
       case 'task/test':
         return this.taskTest(method, p, token);
+      case 'task/render':
+        return this.taskRender(method, p);
       case 'task/tries':
         return this.taskTries(method, p);
       case 'task/log':
@@ -381,6 +384,25 @@ export class RuntimeService {
     return tis.map(taskInstanceInfo);
   }
 
+  private async taskRender(method: string, p: Params): Promise<{ result: P.TaskRenderResult | null; failure: P.TaskRenderFailure | null }> {
+    const dagId = str(method, p, 'dagId');
+    const taskId = str(method, p, 'taskId');
+    const logicalDate = optDate(method, p, 'logicalDate');
+    const runId = optStr(method, p, 'runId');
+    const conf = optObject(method, p, 'conf');
+    await this.dag(dagId);
+    try {
+      const r = await renderTask(this.rt(), dagId, taskId, { logicalDate, runId, conf });
+      return { result: { ...r, fields: [...r.fields], xcomInputs: [...r.xcomInputs] }, failure: null };
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err;
+      if (err.code === 'not_found') throw new NotFoundError(err.message);
+      if (err.code === 'usage') throw new InvalidParamsError(err.message);
+      const position = err.position ? { file: err.position.file, line: err.position.line, column: err.position.column } : null;
+      return { result: null, failure: { code: err.code, message: err.message, field: err.field ?? null, position } };
+    }
+  }
+
   private async taskRun(method: string, p: Params): Promise<P.RunInfo> {
     const dagId = str(method, p, 'dagId');
     const taskId = str(method, p, 'taskId');
@@ -660,6 +682,7 @@ export async function dagListResult(bag: DagBag, rt: Runtime): Promise<P.DagList
           upstream: [...t.upstream],
           downstream: [...t.downstream],
           mapped: t.expand !== undefined,
+          ...(templatedFields(t).length ? { templated: true } : {}),
           ...(t.isSetup ? { role: 'setup' as const } : t.isTeardown ? { role: 'teardown' as const } : {}),
           retries: t.retries,
           position: pos(t.position),

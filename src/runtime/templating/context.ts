@@ -1,4 +1,5 @@
 import { TemplateDateTime, isoformat, strftime, strptime } from './datetime.ts';
+import type { ConnectionInfo } from '../dag/types.ts';
 
 export interface TemplateContextInput {
   readonly dagId: string;
@@ -16,6 +17,11 @@ export interface TemplateContextInput {
    * there is none; without it, a template that reads `var` says variables are not available.
    */
   readonly variable?: (key: string) => string | undefined;
+  /**
+   * A connection by id (Airflow's `conn.my_conn.host`), throwing when there is none; without it,
+   * a template that reads `conn` says connections are not available.
+   */
+  readonly connection?: (id: string) => ConnectionInfo;
 }
 
 /** Airflow's macros namespace (the parts that make sense in TypeScript). */
@@ -67,7 +73,54 @@ export function buildTemplateContext(i: TemplateContextInput): Record<string, un
     conf: i.conf,
     macros,
     var: variableNamespace(i.variable),
+    conn: connectionNamespace(i.connection),
   };
+}
+
+/**
+ * Airflow's `conn` template namespace: `{{ conn.my_conn.host }}`, `{{ conn.get('my_conn').login }}`,
+ * with Airflow's Connection attribute names (airflow/utils/context.py ConnectionAccessor; a
+ * missing connection is an error, `get` with a default answers the default).
+ */
+function connectionNamespace(lookup: ((id: string) => ConnectionInfo) | undefined) {
+  const read = (id: string): Record<string, unknown> => {
+    if (!lookup) throw new Error(`connections are not available in this template (conn.${id})`);
+    const c = lookup(id);
+    return Object.freeze({
+      conn_id: c.id,
+      conn_type: c.type,
+      host: c.host,
+      schema: c.path,
+      login: c.login ?? null,
+      password: c.password ?? null,
+      port: c.port ?? null,
+      extra: JSON.stringify(c.extra),
+      extra_dejson: Object.freeze({ ...c.extra }),
+    });
+  };
+  const get = (id: unknown, fallback?: unknown) => {
+    try {
+      return read(String(id));
+    } catch (err) {
+      if (fallback !== undefined) return fallback;
+      throw err;
+    }
+  };
+  return new Proxy({} as Record<string, unknown>, {
+    getOwnPropertyDescriptor: (_t, prop) =>
+      typeof prop === 'string' ? { value: prop === 'get' ? get : read(prop), enumerable: true, configurable: true, writable: false } : undefined,
+    // A plain read (JSON.stringify's toJSON, await's then) of a missing connection is undefined, not an error.
+    get: (_t, prop) => {
+      if (typeof prop !== 'string') return undefined;
+      if (prop === 'get') return get;
+      try {
+        return read(prop);
+      } catch {
+        return undefined;
+      }
+    },
+    has: (_t, prop) => typeof prop === 'string',
+  });
 }
 
 /**
