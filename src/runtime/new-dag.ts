@@ -22,9 +22,21 @@ export interface DagTemplate {
 export const DAG_TEMPLATES: readonly DagTemplate[] = [
   { name: 'etl', label: 'ETL', description: 'extract → transform → load, passing XComs' },
   { name: 'sensor', label: 'Sensor', description: 'a sensor waits for the input, then a task processes it' },
-  { name: 'mapping', label: 'Dynamic task mapping', description: 'fan-out over a list (expand), then a fan-in' },
-  { name: 'branching', label: 'Branching', description: 'a branch task picks a path; a join with none_failed_min_one_success' },
-  { name: 'sftp-sync', label: 'SFTP sync', description: 'an incremental SFTP → SFTP sync and a report of its summary' },
+  {
+    name: 'mapping',
+    label: 'Dynamic task mapping',
+    description: 'fan-out over a list (expand), then a fan-in',
+  },
+  {
+    name: 'branching',
+    label: 'Branching',
+    description: 'a branch task picks a path; a join with none_failed_min_one_success',
+  },
+  {
+    name: 'sftp-sync',
+    label: 'SFTP sync',
+    description: 'an incremental SFTP → SFTP sync and a report of its summary',
+  },
 ];
 
 export const DEFAULT_DAG_TEMPLATE: DagTemplateName = 'etl';
@@ -85,7 +97,9 @@ const RESERVED = new Set(
 /** The DAG's variable name: the id in camelCase (`daily-sales.v2` → `dailySalesV2`), clear of the template's own names. */
 export function dagVariableName(dagId: string, templateText: string): string {
   const words = dagId.split(/[^A-Za-z0-9]+/).filter(Boolean);
-  let name = words.map((w, i) => (i === 0 ? w[0]!.toLowerCase() + w.slice(1) : w[0]!.toUpperCase() + w.slice(1))).join('');
+  let name = words
+    .map((w, i) => (i === 0 ? w[0]!.toLowerCase() + w.slice(1) : w[0]!.toUpperCase() + w.slice(1)))
+    .join('');
   if (name === '' || /^[0-9]/.test(name)) name = `dag${name ? name[0]!.toUpperCase() + name.slice(1) : ''}`;
   const taken = new Set(templateText.match(/[A-Za-z_$][\w$]*/g) ?? []);
   taken.delete('newDag');
@@ -102,13 +116,17 @@ export interface RenderedDag {
 }
 
 /** A template's text made into the DAG `dagId`'s file. */
-export function renderDagTemplate(templateText: string, dagId: string, templateName = 'template'): RenderedDag {
+export function renderDagTemplate(
+  templateText: string,
+  dagId: string,
+  templateName = 'template',
+): RenderedDag {
   const at = templateText.indexOf(CURSOR);
   if (at < 0 || templateText.indexOf(CURSOR, at + 1) >= 0)
     throw new Error(`DAG template ${templateName} must hold exactly one ${CURSOR} marker`);
   const variable = dagVariableName(dagId, templateText);
   const text = templateText
-    .replace(CURSOR, '\u0000')
+    .replace(/\/\*cursor\*\/ ?/, '\u0000') // the marker and the space a formatter puts after it
     .replace(/\bnewDag\b/g, () => variable)
     .replace(/'new_dag'/g, () => `'${dagId}'`)
     .replace(/\bnew_dag\b/g, () => dagId);
@@ -168,5 +186,12 @@ export function createDagFile(options: NewDagOptions): NewDagResult {
   const rendered = renderDagTemplate(templateText, options.name, template);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, rendered.text);
-  return { file, dagId: options.name, template, line: rendered.line, column: rendered.column, overwritten: exists };
+  return {
+    file,
+    dagId: options.name,
+    template,
+    line: rendered.line,
+    column: rendered.column,
+    overwritten: exists,
+  };
 }

@@ -16,7 +16,7 @@ export const newDag = dag({
 });
 
 const choose = newDag.task('choose_path', { branch: true }, async (ctx) => {
-  /*cursor*/const firstOfMonth = ctx.logicalDate.getUTCDate() === 1;
+  /*cursor*/ const firstOfMonth = ctx.logicalDate.getUTCDate() === 1;
   return firstOfMonth ? 'full_refresh' : 'incremental_load';
 });
 

@@ -15,7 +15,7 @@ export const newDag = dag({
 });
 
 const extract = newDag.task('extract', async (ctx) => {
-  /*cursor*/ctx.log.info(`extracting the rows of ${ctx.ds}`);
+  /*cursor*/ ctx.log.info(`extracting the rows of ${ctx.ds}`);
   return [
     { id: 1, amount: 30 },
     { id: 2, amount: -4 },

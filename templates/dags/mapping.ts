@@ -14,7 +14,7 @@ export const newDag = dag({
 });
 
 const files = newDag.task('list_files', async (ctx) => {
-  /*cursor*/ctx.log.info(`listing the files of ${ctx.ds}`);
+  /*cursor*/ ctx.log.info(`listing the files of ${ctx.ds}`);
   return ['orders.csv', 'customers.csv', 'products.csv'];
 });
 

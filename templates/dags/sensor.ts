@@ -20,7 +20,7 @@ const input = sensor(
   'wait_for_input',
   { mode: 'reschedule', pokeInterval: '1m', timeout: '6h' },
   async (ctx) => {
-    /*cursor*/const path = join(ctx.workspace, 'incoming', `${ctx.ds}.csv`);
+    /*cursor*/ const path = join(ctx.workspace, 'incoming', `${ctx.ds}.csv`);
     const file = await stat(path).catch(() => undefined);
     // Not there yet: false, and the sensor pokes again after pokeInterval.
     return file ? { done: true, value: { path, bytes: file.size } } : false;

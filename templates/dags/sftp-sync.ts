@@ -28,7 +28,10 @@ const { sync } = sftpSyncTasks(newDag, {
 });
 
 newDag.task('report', { inputs: { summary: sync } }, async (ctx, { summary }) => {
-  /*cursor*/ctx.log.info(`${summary.filesSynced} synced, ${summary.filesSkipped} skipped, ${summary.filesFailed} failed`);
-  if (summary.filesFailed > 0) throw new Error(`${summary.filesFailed} file(s) failed: ${summary.failures.map((f) => f.id).join(', ')}`);
+  /*cursor*/ ctx.log.info(
+    `${summary.filesSynced} synced, ${summary.filesSkipped} skipped, ${summary.filesFailed} failed`,
+  );
+  if (summary.filesFailed > 0)
+    throw new Error(`${summary.filesFailed} file(s) failed: ${summary.failures.map((f) => f.id).join(', ')}`);
   return { synced: summary.filesSynced, bytes: summary.bytesMoved };
 });
