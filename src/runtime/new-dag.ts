@@ -195,3 +195,27 @@ export function createDagFile(options: NewDagOptions): NewDagResult {
     overwritten: exists,
   };
 }
+
+/**
+ * The DAG folder as the extension sees it before (or without) a runtime: the `hangar.dagsFolder`
+ * setting, else hangar.json's `dagsFolder`, else `dags` — loadConfig's rule (src/runtime/config.ts)
+ * for this one field, without the rest of the configuration (the extension bundles no store code).
+ */
+export function configuredDagsFolder(workspace: string, setting?: string): string {
+  let folder = setting?.trim() || undefined;
+  if (!folder) {
+    const file = join(workspace, 'hangar.json');
+    if (existsSync(file)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+      }
+      const value = (parsed as { dagsFolder?: unknown } | null)?.dagsFolder;
+      if (value !== undefined && typeof value !== 'string') throw new Error(`${file}: dagsFolder must be a string`);
+      folder = value;
+    }
+  }
+  return resolve(workspace, folder ?? 'dags');
+}
