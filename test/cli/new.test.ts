@@ -12,12 +12,14 @@ import { hangar } from '../helpers/cli.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import type { TempWorkspace } from '../helpers/workspace.ts';
 import {
+  configuredDagsFolder,
   dagIdProblem,
   dagVariableName,
   DAG_TEMPLATES,
   renderDagTemplate,
 } from '../../src/runtime/new-dag.ts';
 import { validateId } from '../../src/runtime/dag/dag.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 
 interface NewJson {
   file: string;
@@ -321,4 +323,28 @@ test('hangar new: the DAG variable is a fresh identifier; the marker gives the c
     () => renderDagTemplate('no marker', 'x', 'broken'),
     /DAG template broken must hold exactly one \/\*cursor\*\/ marker/,
   );
+});
+
+test('New DAG in the editor: the DAG folder is the setting, else hangar.json dagsFolder, else dags (as loadConfig)', () => {
+  const ws = tempWorkspace({}, { dagsFolder: 'flows' });
+  try {
+    assert.equal(configuredDagsFolder(ws.root), loadConfig(ws.root).dagsFolder);
+    assert.equal(configuredDagsFolder(ws.root), join(ws.root, 'flows'));
+    assert.equal(
+      configuredDagsFolder(ws.root, ' pipelines '),
+      join(ws.root, 'pipelines'),
+      'the hangar.dagsFolder setting wins',
+    );
+    assert.equal(configuredDagsFolder(ws.root, ''), join(ws.root, 'flows'), 'an empty setting is no setting');
+    ws.write('hangar.json', '{}');
+    assert.equal(configuredDagsFolder(ws.root), loadConfig(ws.root).dagsFolder);
+    assert.equal(configuredDagsFolder(ws.root), join(ws.root, 'dags'));
+    writeFileSync(join(ws.root, 'hangar.json'), '{ "dagsFolder": ');
+    assert.throws(
+      () => configuredDagsFolder(ws.root),
+      new RegExp(`^Error: ${join(ws.root, 'hangar.json').replace(/[.]/g, '\\.')}: not valid JSON`),
+    );
+  } finally {
+    ws.remove();
+  }
 });
