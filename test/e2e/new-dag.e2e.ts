@@ -58,9 +58,10 @@ describe('New DAG (code-server)', { timeout: 600_000 }, () => {
 
       await vs.runCommand('Hangar: New DAG…');
       await vs.quickInputRows.first().waitFor();
+      // Each template's row: its label, and its description under it.
       assert.deepEqual(
         await vs.quickItems(),
-        DAG_TEMPLATES.map((t) => t.label),
+        DAG_TEMPLATES.flatMap((t) => [t.label, t.description]),
       );
       await vs.pickQuickItem('Branching');
 
