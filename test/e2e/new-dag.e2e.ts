@@ -57,7 +57,8 @@ describe('New DAG (code-server)', { timeout: 600_000 }, () => {
       await vs.screenshot('new-dag-welcome');
 
       await vs.runCommand('Hangar: New DAG…');
-      await vs.quickInputRows.first().waitFor();
+      // The palette's rows give way to the template pick.
+      await waitUntil('the template pick', async () => (await vs.quickItems()).includes('ETL'));
       // Each template's row: its label, and its description under it.
       assert.deepEqual(
         await vs.quickItems(),
