@@ -81,13 +81,10 @@ describe('New DAG (code-server)', { timeout: 600_000 }, () => {
         await readFile(join(dagTemplatesFolder(REPO_ROOT), 'branching.ts'), 'utf8'),
         'my_flow',
       );
-      await waitUntil('the editor of my_flow.ts', async () =>
-        /my_flow\.ts/.test(
-          (await vs.page
-            .locator('.tab.active')
-            .innerText()
-            .catch(() => '')) ?? '',
-        ),
+      await waitUntil(
+        'the editor of my_flow.ts',
+        async () =>
+          (await vs.page.locator('.tabs-container .tab.active', { hasText: 'my_flow.ts' }).count()) > 0,
       );
       assert.equal(await readFile(file, 'utf8'), expected.text);
       await waitUntil('the cursor in the first task', async () =>
