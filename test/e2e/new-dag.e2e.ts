@@ -91,7 +91,7 @@ describe('New DAG (code-server)', { timeout: 600_000 }, () => {
         (await cursor(vs)).startsWith(`Ln ${expected.line}, Col ${expected.column}`),
       );
       const line = (await vs.page.locator('.part.editor .monaco-editor .view-line').allInnerTexts()).find(
-        (l) => l.includes('firstOfMonth ='),
+        (l) => l.replace(/\u00a0/g, ' ').includes('firstOfMonth ='),
       );
       assert.ok(line, 'the first task body is on screen');
 
