@@ -21,6 +21,7 @@ import { GridPanel } from './panels/grid.ts';
 import { GanttPanel } from './panels/gantt.ts';
 import { TriggerPanel } from './panels/trigger.ts';
 import { pickRenderDate } from './render.ts';
+import { newDag, NewDagCancelled } from './new-dag.ts';
 
 type Handler = (ctx: HangarContext, ...args: unknown[]) => Promise<unknown>;
 
@@ -361,6 +362,7 @@ export const COMMANDS: Record<string, Handler> = {
   },
 
   'hangar.showLog': async (ctx) => ctx.log.show(),
+  'hangar.newDag': async (ctx) => newDag(ctx),
   'hangar.toggleScheduler': async (ctx) => {
     if (!ctx.workspace) throw new Error('Open a folder with DAG files first');
     // Remembered for this workspace; the configuration change turns the runtime's scheduler on or off.
@@ -382,7 +384,8 @@ async function mark(ctx: HangarContext, arg: unknown, state: 'success' | 'failed
 
 /** Runs a command handler, turning errors into messages (dismissed prompts are silent). */
 export async function runCommand(ctx: HangarContext, id: string, handler: Handler, args: unknown[]): Promise<void> {
-  if (!vscode.workspace.isTrusted && id !== 'hangar.showLog') {
+  // New DAG only writes a template into the DAG folder, so it works in Restricted Mode (src/vscode/new-dag.ts).
+  if (!vscode.workspace.isTrusted && id !== 'hangar.showLog' && id !== 'hangar.newDag') {
     const pick = await vscode.window.showWarningMessage('Hangar compiles and runs the DAG files of this folder, so it does nothing in Restricted Mode. Trust the folder to use it.', 'Manage Workspace Trust');
     if (pick) await vscode.commands.executeCommand('workbench.trust.manage');
     return;
@@ -394,7 +397,7 @@ export async function runCommand(ctx: HangarContext, id: string, handler: Handle
   try {
     await handler(ctx, ...args);
   } catch (err) {
-    if (err instanceof Cancelled) return;
+    if (err instanceof Cancelled || err instanceof NewDagCancelled) return;
     const message = (err as Error).message;
     ctx.log.error(`${id}: ${message}`);
     void vscode.window.showErrorMessage(`Hangar: ${message}`, 'Show Log').then((p) => p && ctx.log.show());

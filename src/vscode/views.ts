@@ -62,7 +62,8 @@ export class DagsTree implements vscode.TreeDataProvider<DagNode> {
       return { type: 'dag', dag, timing: timing.get(dag.file), ...(tip ? { live: { unsaved: liveList!.unsaved.has(dag.dagId), tooltip: tip } } : {}) };
     });
     for (const error of list.errors) nodes.push({ type: 'error', error });
-    if (nodes.length === 0) nodes.push({ type: 'message', text: `No DAG files in ${this.ctx.client.info?.dagsFolder ?? 'the DAG folder'}` });
+    // No DAG file at all: the welcome view offers New DAG… (package.json viewsWelcome, when hangar.noDags).
+    void vscode.commands.executeCommand('setContext', 'hangar.noDags', nodes.length === 0);
     return nodes;
   }
 

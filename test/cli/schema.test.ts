@@ -113,6 +113,9 @@ test(
       assert.equal(init.code, 0, init.stderr);
       validate('init', JSON.parse(init.stdout), 'hangar init --json');
       seen.add('init');
+      // A DAG file from a template, in the workspace init made (test/cli/new.test.ts checks every template).
+      const made = json('new', ['new', 'from_template', '--template', 'mapping'], { workspace: fresh.root }).data as { dag_id: string };
+      assert.equal(made.dag_id, 'from_template');
 
       const list = json('list', ['list']).data as { dags: { dag_id: string; tasks: { kind: string }[] }[] };
       assert.ok(list.dags.some((d) => d.dag_id === DAG));

@@ -15,6 +15,7 @@ import { Runtime } from '../runtime.ts';
 import { FORMATS, UsageError } from './output.ts';
 import { effectiveConfig, CONFIG_KEYS } from './inspect.ts';
 import type { Ctx } from './common.ts';
+import { DAG_TEMPLATES } from '../new-dag.ts';
 
 export const COMPLETION_HELP = `  completion bash|zsh|fish         Print a shell completion script (verbs, flags, DAG/run/task ids)`;
 
@@ -84,6 +85,8 @@ function optionValues(option: string, verb: string): Kind | undefined {
       return ['isolated', 'in-process'];
     case 'algorithm':
       return ['gzip', 'zstd', 'brotli'];
+    case 'template':
+      return DAG_TEMPLATES.map((t) => t.name);
     default:
       return undefined;
   }

@@ -45,6 +45,7 @@ import { DB_HELP, DB_OPTIONS, dbCommand } from './db.ts';
 import { VARIABLES_HELP, VARIABLES_OPTIONS, variablesCommand } from './variables.ts';
 import { ASSETS_HELP, ASSETS_OPTIONS, assetsCommand } from './assets.ts';
 import { RENDER_HELP, renderCommand } from './render.ts';
+import { NEW_HELP, NEW_OPTIONS, newCommand } from './new.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { WorkerService } from '../distributed/worker-service.ts';
@@ -57,6 +58,7 @@ Usage: hangar <command> [options]
 
 Commands:
   init [DIR]                       Scaffold a workspace (dags/, hangar.json, tsconfig.json, an example DAG)
+${NEW_HELP}
   list [--timings] [--reparse]     DAGs, their tasks, schedules and next runs, and DAG files that failed to load
                                    (--timings: how long each file took to parse; --reparse: parse all again)
   scheduler                        Run the scheduler: create runs on their schedules and run them (Ctrl+C stops)
@@ -138,6 +140,7 @@ const OPTIONS = {
   ...VARIABLES_OPTIONS,
   ...ASSETS_OPTIONS,
   ...DB_OPTIONS,
+  ...NEW_OPTIONS,
 } as const;
 
 export async function main(
@@ -276,6 +279,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   config: configCommand,
   completion: completionCommand,
   render: renderCommand,
+  new: newCommand,
   async init(ctx) {
     const dir = ctx.args[0] ?? ctx.workspace;
     const created = initWorkspace(dir);

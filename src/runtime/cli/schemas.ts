@@ -173,6 +173,18 @@ export const OUTPUTS = {
     description: '`hangar init`: the workspace folder and the files created in it.',
     schema: obj({ workspace: str, created: arrayOf(str) }),
   },
+  new: {
+    description:
+      '`hangar new NAME`: the DAG file written from a template, and where the first task\'s body starts (1-based line and column, for editors).',
+    schema: obj({
+      file: str,
+      dag_id: str,
+      template: { enum: ['etl', 'sensor', 'mapping', 'branching', 'sftp-sync'] },
+      line: { type: 'integer', minimum: 1 },
+      column: { type: 'integer', minimum: 1 },
+      overwritten: bool,
+    }),
+  },
   list: {
     description: '`hangar list`: the DAGs with their tasks, and the DAG files that failed to load.',
     schema: obj({

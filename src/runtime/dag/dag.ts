@@ -25,6 +25,9 @@ import type {
   XComArg,
 } from './types.ts';
 
+/** A task's value as a downstream task sees it: a mapped task (`expand`) gives the list of its instances' values. */
+type MappedResult<R, E> = {} extends E ? Awaited<R> : Awaited<R>[];
+
 /** Ids are used as file and directory names: letters, digits, `_`, `-`, `.`; no path separators. */
 const ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
 /** A prefixing task group's id (Airflow's validate_group_key): no dots, since it prefixes task ids. */
@@ -246,7 +249,7 @@ export class Dag<P extends Params = Params> {
     id: string,
     options: TaskOptions<I, E>,
     fn: (ctx: TaskContext<P>, inputs: ResolvedInputs<I> & ExpandedInputs<E>) => R | Promise<R>,
-  ): TaskRef<Awaited<R>>;
+  ): TaskRef<MappedResult<R, E>>;
   task(id: string, a: unknown, b?: unknown): TaskRef<any> {
     const position = callerPosition();
     const fn = (typeof a === 'function' ? a : b) as TaskDefinition['fn'];
@@ -610,7 +613,7 @@ export class TaskGroup<P extends Params = Params, T = undefined> implements Task
     id: string,
     options: TaskOptions<I, E>,
     fn: (ctx: TaskContext<P>, inputs: ResolvedInputs<I> & ExpandedInputs<E>) => R | Promise<R>,
-  ): TaskRef<Awaited<R>>;
+  ): TaskRef<MappedResult<R, E>>;
   task(id: string, a: unknown, b?: unknown): TaskRef<any> {
     const position = callerPosition();
     const fn = (typeof a === 'function' ? a : b) as TaskDefinition['fn'];
