@@ -435,7 +435,8 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
 
       // Log documents: the failing task's and the long log's.
       await vs.runCommand('Hangar: Open Task Log...');
-      await vs.pickQuickItem(/^hostile_d+$/); // the run
+      // The run (the picker may have moved on to the tasks by the time a slow click lands), then the task.
+      await vs.pickQuickItem(/^hostile_d+$/, { timeoutMs: 10_000 }).catch(() => undefined);
       await vs.pickQuickItem(/^throws$/);
       await vs.page
         .locator('.editor-group-container.active .monaco-editor .view-lines')
@@ -505,6 +506,7 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
       );
       assert.deepEqual(findings, []);
     } catch (e) {
+      if (findings.length) console.log(`findings so far:\n${findings.join('\n')}`);
       await vs.collectDiagnostics('hostile-failure').catch(() => undefined);
       throw e;
     } finally {
