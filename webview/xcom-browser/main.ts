@@ -201,7 +201,7 @@ function renderTable() {
       'tr',
       { tabindex: '0', 'data-key': r.key, class: sameLoc(state.selected, locOf(r)) ? 'selected' : '' },
       el('td', { class: 'key', title: `${r.dagId} / ${r.runId}` }, r.key, r.sensitive ? el('span', { class: 'lock', title: 'sensitive: masked until revealed' }, 'sensitive') : ''),
-      el('td', {}, r.mapIndex >= 0 ? `${r.taskId}[${r.mapIndex}]` : r.taskId),
+      el('td', { class: 'task', title: r.taskId }, r.mapIndex >= 0 ? `${r.taskId}[${r.mapIndex}]` : r.taskId),
       el('td', { class: 'badges' }, ...chainBadges(r.chain).map((b) => el('span', { class: `badge badge-${b.kind}` }, b.label))),
       el('td', { class: 'num' }, formatBytes(r.sizeOriginal)),
       el('td', { class: 'num' }, formatBytes(r.sizeStored)),
