@@ -143,7 +143,7 @@ const INSPECT = `(() => {
   };
   walk(document);
   const body = document.body ? document.body.innerText : '';
-  const svgText = [...document.querySelectorAll('svg text, svg title')].map((t) => t.textContent).join('\n');
+  const svgText = [...document.querySelectorAll('svg text, svg title')].map((t) => t.textContent).join('\\n');
   const dangerous = [...document.querySelectorAll('script:not([nonce]):not([src]), img[src="x"], svg[onload], [onerror], [onload]:not(body), a[href^="javascript:" i], iframe[src^="javascript:" i]')].map((e) => e.outerHTML.slice(0, 120));
   return {
     url: location.href,
@@ -214,9 +214,12 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
     const seen = new Map<string, Inspected>(); // panel → its last inspection
     /** Checks every webview frame now open: nothing ran, no CSP violation, nothing dangerous in the DOM, no raw bidi/ESC, width within the viewport. */
     const checkFrames = async (where: string) => {
+      let inspected = 0;
+      let lastError = '';
       for (const f of await webviewFrames(vs)) {
-        const r = await inspect(f).catch(() => undefined);
+        const r = await inspect(f).catch((e: Error) => void (lastError = e.message));
         if (!r) continue;
+        inspected++;
         seen.set(`${where} ${r.url.slice(0, 60)}`, r);
         if (r.pwned !== undefined) findings.push(`${where}: window.__pwned = ${String(r.pwned)}`);
         if (r.alerts.length) findings.push(`${where}: ${r.alerts.join('; ')}`);
@@ -233,6 +236,9 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
         if (r.width > r.viewport + 1)
           findings.push(`${where}: the page is ${r.width}px wide in a ${r.viewport}px viewport`);
       }
+      // A panel is open here (but right after the run): it must have been inspected, or the checks proved nothing.
+      if (inspected === 0 && where !== 'workbench after the run')
+        findings.push(`${where}: no webview frame could be inspected (${lastError})`);
     };
     const closeEditors = async () => {
       await vs.runCommand('View: Close All Editors');
