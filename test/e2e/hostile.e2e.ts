@@ -144,7 +144,7 @@ const INSPECT = `(() => {
   walk(document);
   const body = document.body ? document.body.innerText : '';
   const svgText = [...document.querySelectorAll('svg text, svg title')].map((t) => t.textContent).join('\\n');
-  const dangerous = [...document.querySelectorAll('script:not([nonce]):not([src]), img[src="x"], svg[onload], [onerror], [onload]:not(body), a[href^="javascript:" i], iframe[src^="javascript:" i]')].map((e) => e.outerHTML.slice(0, 120));
+  const dangerous = [...document.querySelectorAll('script:not([nonce]):not([src]):not(#_vscodeApiScript), img[src="x"], svg[onload], [onerror], [onload]:not(body), a[href^="javascript:" i], iframe[src^="javascript:" i]')].map((e) => e.outerHTML.slice(0, 120));
   return {
     url: location.href,
     pwned: window.__pwned,
@@ -503,8 +503,14 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
       await vs.screenshot('hostile-14-revealed');
       const afterReveal = leaks(await domText(), 'the DOM');
 
+      // Inline styles refused by the panels' style-src (seen from the first run of this test, with or without hostile
+      // content: they come from the web components' own markup, not from any value) are listed, not counted; any
+      // other CSP message (a script, an image, a handler) is a finding.
       const csp = vs.consoleMessages.filter((m) => /Content Security Policy/i.test(m));
-      findings.push(...csp.map((m) => `console: ${m}`));
+      const inlineStyle = csp.filter((m) => /Applying inline style violates .*style-src/.test(m));
+      if (inlineStyle.length)
+        console.log(`known: ${inlineStyle.length} inline style(s) refused by style-src (not content)`);
+      findings.push(...csp.filter((m) => !inlineStyle.includes(m)).map((m) => `console: ${m}`));
       assert.deepEqual(before, [], 'no secret in clear before the user reveals one');
       assert.deepEqual(
         afterReveal,
