@@ -503,9 +503,9 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
       await vs.screenshot('hostile-14-revealed');
       const afterReveal = leaks(await domText(), 'the DOM');
 
-      // Inline styles refused by the panels' style-src (seen from the first run of this test, with or without hostile
-      // content: they come from the web components' own markup, not from any value) are listed, not counted; any
-      // other CSP message (a script, an image, a handler) is a finding.
+      // Inline styles refused by the panels' style-src are listed, not counted: the webviews never write a style
+      // attribute from a value (text nodes only), so they come from the components' own markup; where exactly is
+      // not traced yet (see the report of issue #16). Any other CSP message (a script, an image, a handler) is a finding.
       const csp = vs.consoleMessages.filter((m) => /Content Security Policy/i.test(m));
       const inlineStyle = csp.filter((m) => /Applying inline style violates .*style-src/.test(m));
       if (inlineStyle.length)
