@@ -509,7 +509,7 @@ describe('Hostile content in a real VS Code (code-server)', { timeout: 1_500_000
       const csp = vs.consoleMessages.filter((m) => /Content Security Policy/i.test(m));
       const inlineStyle = csp.filter((m) => /Applying inline style violates .*style-src/.test(m));
       if (inlineStyle.length)
-        console.log(`known: ${inlineStyle.length} inline style(s) refused by style-src (not content)`);
+        console.log(`known: ${inlineStyle.length} inline style(s) refused by style-src (listed, not counted)`);
       findings.push(...csp.filter((m) => !inlineStyle.includes(m)).map((m) => `console: ${m}`));
       assert.deepEqual(before, [], 'no secret in clear before the user reveals one');
       assert.deepEqual(
