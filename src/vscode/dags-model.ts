@@ -2,6 +2,7 @@
  * vscode-free logic for the DAGs tree, diagnostics, CodeLens, settings, log
  * document addresses and command input: plain functions tested with node:test.
  */
+import { inertLine, markdownText } from '../protocol/inert.ts';
 import type { DagInfo, DagListResult, FileTiming, InitializeParams, LoadError, TaskGroupInfo, TaskInfo } from '../protocol/runtime.ts';
 
 /** Codicon for a task kind. */
@@ -129,7 +130,8 @@ export function dagDescription(d: DagInfo): string {
 /** The DAG's tooltip (Markdown): schedule, zone, paused, the next run in local time and UTC, and how long its file took to parse. */
 export function dagTooltip(d: DagInfo, timing?: FileTiming): string {
   const lines = [`**${d.dagId}**`];
-  if (d.description) lines.push(d.description);
+  // The description is the DAG author's text, not Markdown: shown as written (markup, links and bidi inert), cut at 1,000 characters.
+  if (d.description) lines.push(markdownText(inertLine(d.description, 1000)));
   const zone = d.timezone === 'UTC' ? 'UTC' : d.timezone;
   if (d.assets?.consumes.length) lines.push(`Scheduled on assets: \`${d.schedule}\`${d.isPaused ? ' — **paused**' : ''}`);
   else lines.push(d.schedule ? `Schedule: \`${d.schedule}\` in ${zone}${d.isPaused ? ' — **paused**' : ''}` : 'Manual runs only');

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { TaskLog } from '../protocol/runtime.ts';
+import { inertText } from '../protocol/inert.ts';
 import { LOG_SCHEME, logRefMatches, logUriParts, parseLogQuery } from './dags-model.ts';
 import type { LogRef } from './dags-model.ts';
 import type { RuntimeClient } from './client.ts';
@@ -55,7 +56,8 @@ export class LogDocuments implements vscode.TextDocumentContentProvider, vscode.
     try {
       const log = await this.client.request(TaskLog, { ...ref });
       const head = `# ${ref.dagId} / ${ref.runId} / ${ref.taskId}${ref.mapIndex >= 0 ? ` [${ref.mapIndex}]` : ''} · try ${log.tryNumber}${log.running ? ' · running (this document follows the log)' : ''}\n# ${log.logPath ?? ''}\n`;
-      return head + (log.text || (log.running ? '(no output yet)\n' : '(this try wrote no log)\n'));
+      // ANSI escapes removed, bidi controls shown as ⟦U+202E⟧ marks (src/protocol/inert.ts): the editor shows the text as written.
+      return inertText(head + (log.text || (log.running ? '(no output yet)\n' : '(this try wrote no log)\n')));
     } catch (err) {
       return `Cannot read the log of ${ref.taskId} in run ${ref.runId} of ${ref.dagId}: ${(err as Error).message}\n`;
     }

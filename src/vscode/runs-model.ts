@@ -3,6 +3,7 @@
  * patched in place by `run/didChange` and `task/didChange` notifications so the
  * tree updates without polling. Tested with node:test (test/extension).
  */
+import { inertLine } from '../protocol/inert.ts';
 import type { RunInfo, RunState, TaskDidChangeParams, TaskInstanceInfo, TaskState } from '../protocol/runtime.ts';
 
 export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['success', 'failed']);
@@ -201,7 +202,7 @@ export function taskInstanceRow(ti: TaskInstanceInfo, now = Date.now()): { label
     d ? `Duration: ${d}` : '',
     ti.mapIndex >= 0 ? `Map index: ${ti.mapIndex}` : '',
     ti.nextTryAt ? `Next try at: ${ti.nextTryAt}` : '',
-    ti.error ? `Error: ${ti.error}` : '',
+    ti.error ? `Error: ${inertLine(ti.error, 1000)}` : '',
   ]
     .filter(Boolean)
     .join('\n');
@@ -217,7 +218,7 @@ export function runRow(r: RunInfo): { label: string; description: string; toolti
   return {
     label: r.dagId,
     description,
-    tooltip: [`${r.dagId} › ${r.runId}`, `State: ${stateText(r.state)}`, `Logical date: ${r.logicalDate}`, d ? `Duration: ${d}` : '', Object.keys(r.conf).length ? `Conf: ${JSON.stringify(r.conf)}` : '']
+    tooltip: [`${r.dagId} › ${r.runId}`, `State: ${stateText(r.state)}`, `Logical date: ${r.logicalDate}`, d ? `Duration: ${d}` : '', Object.keys(r.conf).length ? `Conf: ${inertLine(JSON.stringify(r.conf), 1000)}` : '']
       .filter(Boolean)
       .join('\n'),
   };
@@ -249,6 +250,5 @@ export function endOfRunMessage(run: RunInfo, tasks: readonly TaskInstanceInfo[]
 }
 
 function firstLine(s: string): string {
-  const line = s.split('\n')[0] ?? '';
-  return line.length > 160 ? `${line.slice(0, 160)}…` : line;
+  return inertLine(s.split('\n')[0] ?? '', 160);
 }

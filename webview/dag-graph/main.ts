@@ -71,6 +71,11 @@ let instances: GraphInstance[] = [];
 // ------------------------------------------------------------------ DOM helpers
 
 const label = (s: string) => s.replace(/_/g, ' ');
+/** A node's text cut to its box (ids run to 250 characters; nodes are at most 360px wide): the whole id is in the node's title. */
+const fit = (text: string, width: number, charWidth = 8.4) => {
+  const max = Math.max(4, Math.floor((width - 22) / charWidth));
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+};
 
 // ------------------------------------------------------------------ page
 
@@ -173,7 +178,7 @@ function groupNodeElement(n: PlacedNode): SVGElement {
     svg('rect', { class: 'stack', x: x + 5, y: y - 5, width: n.width, height: n.height, rx: 10 }),
     svg('rect', { class: 'box', x, y, width: n.width, height: n.height, rx: 10 }),
     svg('rect', { class: 'stripe', x, y, width: 6, height: n.height, rx: 3 }),
-    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, `▸ ${n.label}`),
+    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, fit(`▸ ${n.label}`, n.width)),
     ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
     svg('title', {}, `Task group ${n.id}${group?.tooltip ? `: ${group.tooltip}` : ''}, ${n.taskCount} task(s): ${label(n.state)} (click to expand)`),
   );
@@ -190,7 +195,7 @@ function nodeElement(n: PlacedNode): SVGElement {
   children.push(
     svg('rect', { class: 'box', x, y, width: n.width, height: n.height, rx: 6 }),
     svg('rect', { class: 'stripe', x, y, width: 6, height: n.height, rx: 3 }),
-    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, n.label),
+    svg('text', { class: 'task-id', x: x + 14, y: y + 18 }, fit(n.label, n.width)),
     ...nodeLines(n).map((line, i) => svg('text', { class: `meta${i ? ' counts' : ''}`, x: x + 14, y: y + 34 + 16 * i }, line)),
   );
   children.push(svg('title', {}, `${n.id} (${n.role ? `${n.role}, ` : ''}${n.kind})${n.mapped ? `, mapped into ${n.count}` : ''}: ${label(n.state)}`));

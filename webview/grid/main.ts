@@ -17,7 +17,7 @@
  * received is checked. State (DAG, page, expanded tasks, focus, selection) is
  * kept with setState, so hiding and reopening the panel loses nothing.
  */
-import { el, byId, button, status, errText } from '../shared/dom.ts';
+import { el, byId, button, status, errText, inert } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -102,7 +102,7 @@ window.addEventListener('message', (e: MessageEvent) => {
     const log = document.getElementById('log');
     if (s && log && log.dataset.following === 'true' && s.dagId === m.dagId && s.runId === m.runId && s.taskId === m.taskId && s.mapIndex === m.mapIndex && Number(log.dataset.try) === m.tryNumber) {
       const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-      log.append(m.line.endsWith('\n') ? m.line : `${m.line}\n`);
+      log.append(inert(m.line.endsWith('\n') ? m.line : `${m.line}\n`));
       if (stick) log.scrollTop = log.scrollHeight;
     }
   } else {
@@ -181,7 +181,7 @@ function buildPage(): void {
     if (!cell || cell.title || !grid) return;
     const r = Number(cell.dataset.row);
     const c = Number(cell.dataset.col);
-    cell.title = cellTitle(grid, r, c, countsByCell.get(r * grid.runs.length + c));
+    cell.title = inert(cellTitle(grid, r, c, countsByCell.get(r * grid.runs.length + c)));
   });
   new ResizeObserver(() => scheduleRender()).observe(g);
 }
@@ -659,7 +659,7 @@ async function openDetail(k: TaskKey, quiet = false): Promise<void> {
   const checked = (c: HTMLElement) => (c as unknown as { checked: boolean }).checked;
   const said = el('div', { id: 'detail-status', class: 'detail-status', role: 'status' });
   const say = (text: string, isError = false) => {
-    said.textContent = text;
+    said.textContent = inert(text);
     said.classList.toggle('error', isError);
   };
   const act = async (what: string, f: () => Promise<string>) => {

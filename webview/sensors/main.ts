@@ -12,7 +12,7 @@
  * the panel is visible. State (filter, selection) is kept with setState, so
  * hiding and reopening the panel loses nothing.
  */
-import { SVG_NS, el, byId, button, status, errText } from '../shared/dom.ts';
+import { SVG_NS, el, byId, button, status, errText, inert } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -86,7 +86,7 @@ function applyTarget(t: SensorTarget | null): void {
 function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (Node | string)[]): SVGElement {
   const e = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, typeof v === 'number' ? String(Math.round(v * 10) / 10) : v);
-  e.append(...children);
+  e.append(...children.map((c) => (typeof c === 'string' ? inert(c) : c)));
   return e;
 }
 const title = (text: string) => svg('title', {}, text);
@@ -306,7 +306,7 @@ function renderDetail(d: SensorDetail): void {
   if (d.timeoutMs !== null) factBits.push(`Timeout ${formatMs(d.timeoutMs)} from the first poke${d.timeoutDeadlineMs !== null ? ` (${formatClock(d.timeoutDeadlineMs)})` : ''}.`);
   if (d.sla.length) factBits.push(`SLA${d.slaRelativeTo ? ` from ${d.slaRelativeTo.replaceAll('_', ' ')}` : ''}: ${d.sla.map((l) => `${l.level} at ${formatClock(l.deadlineMs)}${l.missedMs !== null ? ' (missed)' : ''}`).join(', ')}.`);
   if (i.firstPokeMs !== null) factBits.push(`${d.totalPokes} poke${d.totalPokes === 1 ? '' : 's'} since ${formatClock(i.firstPokeMs)}${i.waitMs !== null ? `, done after ${formatMs(i.waitMs)}` : i.live ? `, waiting for ${formatMs(d.nowMs - i.firstPokeMs)}` : ''}.`);
-  facts.textContent = factBits.join(' ');
+  facts.textContent = inert(factBits.join(' '));
   const st = d.stats;
   const stats = el(
     'div',

@@ -10,7 +10,7 @@
  * Talks to the host only through src/protocol/webviews/trigger.ts; every message
  * received is checked. State (values, JSON, tab, date) is kept with setState.
  */
-import { el, byId, button, status, errText } from '../shared/dom.ts';
+import { el, byId, button, status, errText, inert } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -371,16 +371,16 @@ function checkAll(): boolean {
   for (const f of fields) {
     const e = document.getElementById(`err-${f.name}`);
     const why = fieldError(f, state.values[f.name]);
-    if (e) e.textContent = why ?? '';
+    if (e) e.textContent = inert(why ?? '');
     e?.closest('.field')?.classList.toggle('invalid', !!why);
   }
   const p = parseConfText(state.json);
-  byId('json-error').textContent = p.ok ? '' : p.error;
+  byId('json-error').textContent = p.ok ? '' : inert(p.error);
   const d = parseLogicalDate(state.date);
   byId('date-error').textContent = d.ok ? '' : `Logical date: ${d.error}`;
   const c = currentConf();
   const verdict = 'error' in c ? c.error : undefined;
-  byId('conf-error').textContent = verdict ?? '';
+  byId('conf-error').textContent = inert(verdict ?? '');
   return !verdict && d.ok;
 }
 

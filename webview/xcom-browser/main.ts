@@ -5,7 +5,7 @@
  * message received is checked. State (filter, page, selection) is kept with
  * setState, so hiding and reopening the panel loses nothing.
  */
-import { el, byId, button, status, errText } from '../shared/dom.ts';
+import { el, byId, button, status, errText, inert } from '../shared/dom.ts';
 import { byErrorText, requester } from '../shared/requests.ts';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
@@ -201,7 +201,7 @@ function renderTable() {
       'tr',
       { tabindex: '0', 'data-key': r.key, class: sameLoc(state.selected, locOf(r)) ? 'selected' : '' },
       el('td', { class: 'key', title: `${r.dagId} / ${r.runId}` }, r.key, r.sensitive ? el('span', { class: 'lock', title: 'sensitive: masked until revealed' }, 'sensitive') : ''),
-      el('td', {}, r.mapIndex >= 0 ? `${r.taskId}[${r.mapIndex}]` : r.taskId),
+      el('td', { class: 'task', title: r.taskId }, r.mapIndex >= 0 ? `${r.taskId}[${r.mapIndex}]` : r.taskId),
       el('td', { class: 'badges' }, ...chainBadges(r.chain).map((b) => el('span', { class: `badge badge-${b.kind}` }, b.label))),
       el('td', { class: 'num' }, formatBytes(r.sizeOriginal)),
       el('td', { class: 'num' }, formatBytes(r.sizeStored)),
@@ -365,7 +365,7 @@ function renderNode(loc: XComLoc, path: PathStep[], node: ValueNode, child: Chil
           const n = r.node;
           let left = 0;
           if (n.t === 'string') {
-            value.textContent = (value.textContent ?? '').replace(/…$/, '') + JSON.stringify(n.v).slice(1, -1) + (n.offset + n.v.length < n.length ? '…' : '"');
+            value.textContent = (value.textContent ?? '').replace(/…$/, '') + inert(JSON.stringify(n.v).slice(1, -1)) + (n.offset + n.v.length < n.length ? '…' : '"');
             shownEnd = n.offset + n.v.length;
             left = n.length - shownEnd;
           } else if (n.t === 'bytes') {

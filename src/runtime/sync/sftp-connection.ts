@@ -294,7 +294,7 @@ function hostKeyCheck(o: SftpConnectionOptions, log: SyncLogger | undefined): Ho
           )
         : new HostKeyError(
             'HOST_KEY_CHANGED',
-            `host key verification failed for ${label}: the server presented ${keyTypeOf(key)} ${fp}, which does not match ${policy.knownHostsFile} (the key has CHANGED); refusing to authenticate`,
+            `host key verification failed for ${label}: the server presented ${keyTypeOf(key)} ${fp}, which does not match ${policy.knownHostsFile}, which expects ${usable.map((e) => `${e.type} ${fingerprintOf(e.blob)}`).join(' or ')} (the key has CHANGED); refusing to authenticate`,
           );
     return false;
   };
