@@ -46,6 +46,12 @@ export interface QueueConfigFile {
   redis?: string;
   /** Prefix of BullMQ's keys in Redis (default `hangar`): deployments sharing a Redis keep apart by it. */
   prefix?: string;
+  /**
+   * Milliseconds a scheduler's waiting try first waits, without news from its worker, before it
+   * reads the store (default 1000; it doubles while nothing changes, up to a third of the
+   * heartbeat timeout and at most 5 s — or this value, if larger).
+   */
+  pollMs?: number;
 }
 
 export interface RemoteConfigFile {
@@ -71,6 +77,8 @@ export interface DistributedConfig {
   readonly redisUrl: string;
   readonly redisRedacted: string;
   readonly prefix: string;
+  /** queue.pollMs: the scheduler's backstop read of a try's state when its worker said nothing. */
+  readonly pollMs: number;
   readonly logs: RemoteLocation;
   readonly bundles: RemoteLocation;
 }
@@ -224,10 +232,12 @@ function distributedConfig(c: HangarConfigFile, file: string, env: NodeJS.Proces
   }
   const prefix = q.prefix ?? 'hangar';
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new Error(`${file}: queue.prefix must be 1–64 letters, digits, _ . or -`);
+  const pollMs = q.pollMs ?? 1000;
+  if (!Number.isInteger(pollMs) || pollMs < 10) throw new Error(`${file}: queue.pollMs must be a whole number of milliseconds ≥ 10, not ${JSON.stringify(q.pollMs)}`);
   const logs = remoteLocation(c.logs, 'logs', file);
   if (!logs) throw new Error(`${file}: the distributed executor keeps task logs in S3, where any machine reads them: set logs.remote to s3://bucket/prefix`);
   const bundles = remoteLocation(c.bundles, 'bundles', file) ?? { ...logs, url: `${logs.url}/bundles` };
-  return { redisUrl, redisRedacted: redactRedisUrl(redisUrl), prefix, logs, bundles };
+  return { redisUrl, redisRedacted: redactRedisUrl(redisUrl), prefix, pollMs, logs, bundles };
 }
 
 function schedulerConfig(c: SchedulerConfig | undefined, file: string): Required<SchedulerConfig> {

@@ -98,6 +98,7 @@ export class Runtime {
         config: this.config.distributed!,
         connections: this.config.connections,
         heartbeatTimeoutMs: this.config.scheduler.heartbeatTimeoutSeconds * 1000,
+        pollMs: this.config.distributed!.pollMs,
         warn: (message) => this.events.emit('warning', { message }),
         onLine,
       });

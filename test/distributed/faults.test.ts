@@ -36,6 +36,50 @@ function firstToSay(
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n');
 
 test(
+  "a try's start and outcome reach the scheduler as its worker's news (Redis pub/sub), not by reading the store: with the backstop read 10 min away, a chain of three tasks runs in seconds",
+  { timeout: 120_000 },
+  async () => {
+    const dep = await startDeployment({
+      dags: {
+        'chain3.ts': `import { dag } from 'hangar';
+export const c = dag({ id: 'chain3', schedule: null, startDate: '2024-01-01' });
+const a = c.task('a', async () => 1);
+const b = c.task('b', async () => 2);
+const z = c.task('c', async () => 3);
+a.before(b);
+b.before(z);
+`,
+      },
+    });
+    // The scheduler's own hangar.json: its backstop read of a waiting try's state 10 minutes away.
+    const config = { ...dep.config, queue: { ...(dep.config.queue as object), pollMs: 600_000 } };
+    writeFileSync(join(dep.schedulerRoot, 'hangar.json'), JSON.stringify(config, null, 2));
+    const store = await openStore(dep);
+    try {
+      await dep.startWorker('w1');
+      const r = await dep.hangar(['run', 'chain3', '--workspace', dep.schedulerRoot]);
+      assert.equal(r.code, 0, r.out);
+      // The start was heard too: every task went through running (the CLI prints each state it hears).
+      for (const t of ['a', 'b', 'c']) assert.match(r.out, new RegExp(`\\b${t}\\s+running`), r.out);
+      const tries = await store.sql.all<{ task_id: string; state: string }>(
+        "SELECT task_id, state FROM task_tries WHERE dag_id = 'chain3' ORDER BY task_id",
+      );
+      assert.deepEqual(
+        tries.map((t) => [t.task_id, t.state]),
+        [
+          ['a', 'success'],
+          ['b', 'success'],
+          ['c', 'success'],
+        ],
+      );
+    } finally {
+      await store.close();
+      await dep.close();
+    }
+  },
+);
+
+test(
   'a worker SIGKILLed while a try with retries runs: the try is lost after the heartbeat timeout, retried on another worker; each try recorded once, nothing left running',
   { timeout: 180_000 },
   async () => {

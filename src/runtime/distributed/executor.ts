@@ -40,10 +40,10 @@ export interface DistributedExecutorOptions {
   /** A worker silent this long is gone: its tries end as crashed. */
   readonly heartbeatTimeoutMs: number;
   /**
-   * How soon a waiting try first looks at the store without being woken (default 1 s): the
-   * backstop for job events that were lost (Redis restarted). It doubles while nothing changes,
-   * up to a third of the heartbeat timeout (at most 5 s), so that hundreds of queued tries do not
-   * each read the store every second.
+   * How soon a waiting try first looks at the store without news from its worker (default 1 s;
+   * `queue.pollMs`): the backstop for news that was lost (a Redis reconnect). It doubles while
+   * nothing changes, up to a third of the heartbeat timeout (at most 5 s), so that hundreds of
+   * queued tries do not each read the store every second.
    */
   readonly pollMs?: number;
   /** Operational messages (Redis or S3 away and back). */
