@@ -53,3 +53,25 @@ test('scheduler options: each bad value is refused with the file and the option 
     ws.remove();
   }
 });
+
+test('queue options of the distributed executor: pollMs defaults to 1000 ms; a bad value names the file and the option', () => {
+  const ws = tempWorkspace();
+  try {
+    const base = { executor: 'distributed', queue: { redis: 'redis://127.0.0.1:6379' }, logs: { remote: 's3://hangar/logs' } };
+    ws.write('hangar.json', JSON.stringify(base));
+    assert.equal(loadConfig(ws.root).distributed!.pollMs, 1000);
+    ws.write('hangar.json', JSON.stringify({ ...base, queue: { ...base.queue, pollMs: 250 } }));
+    assert.equal(loadConfig(ws.root).distributed!.pollMs, 250);
+    for (const bad of [0, 2.5, '1000']) {
+      ws.write('hangar.json', JSON.stringify({ ...base, queue: { ...base.queue, pollMs: bad } }));
+      assert.throws(
+        () => loadConfig(ws.root),
+        (err: Error) =>
+          err.message.startsWith(join(ws.root, 'hangar.json')) &&
+          err.message.includes(`queue.pollMs must be a whole number of milliseconds ≥ 10, not ${JSON.stringify(bad)}`),
+      );
+    }
+  } finally {
+    ws.remove();
+  }
+});
