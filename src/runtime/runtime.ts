@@ -193,9 +193,7 @@ export class Runtime {
         conf: JSON.stringify(conf),
         queued_at: nowIso(),
       });
-      for (const t of dag.tasks.values()) {
-        await this.store.tasks.insert({ dag_id: dagId, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
-      }
+      await this.store.tasks.insert([...dag.tasks.values()].map((t) => ({ dag_id: dagId, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null })));
       return run;
     });
   }
@@ -371,7 +369,7 @@ export class Runtime {
         conf: JSON.stringify(options.conf ?? {}),
         queued_at: nowIso(),
       });
-      await this.store.tasks.insert({ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null });
+      await this.store.tasks.insert([{ dag_id: dagId, run_id: runId, task_id: taskId, map_index: -1, max_tries: 1, operator: task.kind, pool: task.pool, state: null }]);
     });
     if (options.beforeRun) await options.beforeRun((await this.store.runs.get(dagId, runId))!);
     await this.executeRun(dagId, runId, signal);

@@ -89,13 +89,15 @@ test('store: claiming a try is a guarded update that only one claimant wins', as
       conf: '{}',
       queued_at: 'x',
     });
-    await store.tasks.insert({
-      ...KEY,
-      max_tries: 1,
-      operator: 'python',
-      pool: 'default_pool',
-      state: 'scheduled',
-    });
+    await store.tasks.insert([
+      {
+        ...KEY,
+        max_tries: 1,
+        operator: 'python',
+        pool: 'default_pool',
+        state: 'scheduled',
+      },
+    ]);
     const claim = {
       pid: 1,
       hostname: 'h',

@@ -354,7 +354,7 @@ export class RunLoop {
       // A test run holds only the task under test; it runs without its upstream.
       if (!this.byTask.has(task.id) && this.run.run_type !== 'test') {
         // A task added to the DAG after the run was created.
-        await this.deps.store.tasks.insert({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null });
+        await this.deps.store.tasks.insert([{ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: task.id, map_index: -1, max_tries: task.retries + 1, operator: task.kind, pool: task.pool, state: null }]);
         this.addTI(task, -1, null, 0, task.retries + 1);
       }
     }

@@ -286,9 +286,7 @@ export class SchedulerService {
   }
 
   private async insertTasks(dag: DagSpec, runId: string): Promise<void> {
-    for (const t of dag.tasks.values()) {
-      await this.runtime.store.tasks.insert({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null });
-    }
+    await this.runtime.store.tasks.insert([...dag.tasks.values()].map((t) => ({ dag_id: dag.id, run_id: runId, task_id: t.id, map_index: -1, max_tries: t.retries + 1, operator: t.kind, pool: t.pool, state: null })));
   }
 
   private async createRun(dag: DagSpec, runId: string, info: DagRunInfo): Promise<boolean> {
