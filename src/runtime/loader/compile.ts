@@ -84,18 +84,7 @@ export async function compileDagFile(
   try {
     result = await esbuild.build({
       entryPoints: [abs],
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      sourcemap: 'inline',
-      packages: 'external',
-      logLevel: 'silent',
-      absWorkingDir: dir,
-      outfile: join(dir, 'out.mjs'),
-      plugins: [hangarApiPlugin(apiExports)],
+      ...buildOptions(dir, apiExports),
     });
   } catch (err) {
     throw compileFailure(err, dir, abs);
@@ -112,6 +101,24 @@ export async function compileDagFile(
   writeAtomic(outputPath, out.contents);
   writeAtomic(manifestPath, JSON.stringify({ key, inputs, output: outputPath, outputHash } satisfies Manifest));
   return { file: abs, output: outputPath, inputs: Object.keys(inputs), inputHashes: inputs, outputHash, fromCache: false };
+}
+
+/** How a DAG file (saved or a buffer) is bundled: one module, npm packages left to Node, the hangar API shimmed. */
+function buildOptions(dir: string, apiExports: readonly string[]) {
+  return {
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    sourcemap: 'inline',
+    packages: 'external',
+    logLevel: 'silent',
+    absWorkingDir: dir,
+    outfile: join(dir, 'out.mjs'),
+    plugins: [hangarApiPlugin(apiExports)],
+  } as const satisfies esbuild.BuildOptions;
 }
 
 function hangarApiPlugin(apiExports: readonly string[]): esbuild.Plugin {
@@ -163,18 +170,7 @@ export async function compileDagBuffer(file: string, text: string, cacheDir: str
   try {
     result = await esbuild.build({
       stdin: { contents: text, resolveDir: dirname(abs), sourcefile: abs, loader },
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      sourcemap: 'inline',
-      packages: 'external',
-      logLevel: 'silent',
-      absWorkingDir: dir,
-      outfile: join(dir, 'out.mjs'),
-      plugins: [hangarApiPlugin(apiExports)],
+      ...buildOptions(dir, apiExports),
     });
   } catch (err) {
     throw compileFailure(err, dir, abs);
