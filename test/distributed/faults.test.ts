@@ -36,7 +36,7 @@ function firstToSay(
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n');
 
 test(
-  "a try's start and outcome reach the scheduler as its worker's news (Redis pub/sub), not by reading the store: with the backstop read 10 min away, a chain of three tasks runs in seconds",
+  "a try's start and end reach the scheduler as its worker's news (Redis pub/sub), not by polling the store: with the backstop read 10 min away, a chain of three tasks runs in seconds",
   { timeout: 120_000 },
   async () => {
     const dep = await startDeployment({

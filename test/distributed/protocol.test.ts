@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJob, tryJobId } from '../../src/runtime/distributed/protocol.ts';
+import { parseJob, parseTryNews, tryJobId } from '../../src/runtime/distributed/protocol.ts';
 
 const JOB = {
   kind: 'try',
@@ -47,4 +47,21 @@ test('worker jobs are checked at the boundary: ids that would name a path, a bad
   assert.equal(tryJobId(key), tryJobId({ ...key }));
   assert.notEqual(tryJobId(key), tryJobId({ ...key, try_number: 2 }));
   assert.doesNotMatch(tryJobId(key), /:/);
+});
+
+test("a worker's news of a try is checked as received: a start with its pid and host, an end; anything else is ignored", () => {
+  assert.deepEqual(parseTryNews('{"job":"j","started":{"pid":7,"hostname":"w1"}}'), {
+    job: 'j',
+    started: { pid: 7, hostname: 'w1' },
+  });
+  assert.deepEqual(parseTryNews('{"job":"j","ended":true}'), { job: 'j', ended: true });
+  // An outcome is never taken from the channel (the store holds it): such a message is not news.
+  for (const text of [
+    'not json',
+    '{"started":{"pid":7,"hostname":"w1"}}',
+    '{"job":"j","started":{"pid":"7","hostname":"w1"}}',
+    '{"job":"j","outcome":{"ok":true,"pid":1},"ran":true}',
+    '{"job":"j","ended":"yes"}',
+  ])
+    assert.equal(parseTryNews(text), undefined, text);
 });

@@ -8,7 +8,8 @@
  * - a worker claims it with a guarded update before it runs it (a second delivery finds it
  *   claimed and does nothing), and writes the outcome back with another;
  * - this side waits for the outcome: told by the worker (Redis pub/sub) once it has stored the
- *   try's start and its outcome, and reading the store as a backstop. A job that vanished before any worker claimed it (Redis restarted
+ *   try's start and its end, it reads the outcome from the store; it reads the store as a
+ *   backstop when told nothing. A job that vanished before any worker claimed it (Redis restarted
  *   without persistence) is enqueued again; a try whose worker stopped heart-beating for
  *   `scheduler.heartbeatTimeoutSeconds` ends as crashed, and Hangar's retries take over
  *   (Airflow's zombie tasks). Retries are never BullMQ's.
@@ -51,7 +52,6 @@ export interface DistributedExecutorOptions {
   /** A line a try logged on its worker, as it comes (Redis pub/sub: best effort; the full log is in S3). */
   readonly onLine?: (req: ExecuteRequest, line: string) => void;
 }
-
 
 /** The relative log path of a try under the logs location (the same layout as a local logs folder). */
 export function tryLogKey(
@@ -258,11 +258,7 @@ export class DistributedExecutor implements TaskExecutor {
           return { ok: false, error: 'The runtime is shutting down', crashed: true, pid: self.pid };
         const news = waiter.take();
         if (news && !signal?.aborted) {
-          // What the store holds already, told by the worker with the event: no read needed.
-          if ('outcome' in news) {
-            if (!startedReported && news.ran) onStarted?.(news.outcome.pid, news.outcome.hostname, true);
-            return news.outcome;
-          }
+          // The worker stored the start (try and task instance running): shown without a read.
           if (!startedReported) {
             startedReported = true;
             onStarted?.(news.started.pid, news.started.hostname, true);
@@ -339,7 +335,7 @@ export class DistributedExecutor implements TaskExecutor {
             }
           }
         }
-        // Woken: the next silence is looked at soon; silent: later and later (the events are the news).
+        // Woken: the next silence is looked at soon; silent: later and later (the worker's news wakes it).
         napMs = woken ? pollMs : Math.min(maxPollMs, napMs * 2);
         woken = await waiter.nap(napMs);
       }
@@ -400,27 +396,29 @@ export class DistributedExecutor implements TaskExecutor {
 }
 
 /**
- * A try waiting for news of its job: a wake before the nap is kept, not lost; so is the news
- * that came with it (the latest outcome wins over a start).
+ * A try waiting for news of its job: a wake before the nap is kept, not lost. What the wakes
+ * since the last `take()` ask for: the store read, unless every one was a start.
  */
 class Waiter {
   private woken = false;
-  private news: TryNewsMessage | undefined;
+  /** A wake without news or with an end came: the store must be read. */
+  private mustRead = false;
+  private started: Extract<TryNewsMessage, { started: unknown }> | undefined;
   private resolve: ((woken: boolean) => void) | undefined;
 
   wake(news?: TryNewsMessage): void {
-    // An outcome is not replaced by a start that arrives after it; a wake without news reads the store.
-    if (news) this.news = this.news && 'outcome' in this.news ? this.news : news;
-    else this.news = undefined;
+    if (news && 'started' in news) this.started = news;
+    else this.mustRead = true;
     if (this.resolve) this.resolve(true);
     else this.woken = true;
   }
 
-  /** The news of the last wakes, once. */
-  take(): TryNewsMessage | undefined {
-    const n = this.news;
-    this.news = undefined;
-    return n;
+  /** The start heard, when that is all the wakes since the last call said; otherwise undefined (read the store). */
+  take(): Extract<TryNewsMessage, { started: unknown }> | undefined {
+    const start = this.mustRead ? undefined : this.started;
+    this.mustRead = false;
+    this.started = undefined;
+    return start;
   }
 
   /** Resolves true when woken (now, or while napping), false when `ms` passed first. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hangarPackageRoot } from '../cli/init.ts';
-import type { CallbackRequest, ExecuteResult, TryRun } from '../executor/types.ts';
+import type { CallbackRequest, TryRun } from '../executor/types.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 
 export interface TryJob {
@@ -148,17 +148,19 @@ export interface LogLineMessage {
 
 /**
  * Where workers tell schedulers what they have just written to the store about a try (Redis
- * pub/sub): its start, its outcome. The scheduler then need not read it back; a message that
- * is lost (a reconnect) is made up for by the scheduler's backstop read of the store.
+ * pub/sub): its start (taken as said: it only shows the try running) and its end (a wake: the
+ * outcome is read from the store, the source of truth, not from a channel anyone on the Redis
+ * may publish on). A message lost to a reconnect is made up for by the scheduler's backstop
+ * read of the store.
  */
 export function newsChannel(prefix: string): string {
   return `${prefix}:try-news`;
 }
 
-/** A try's start (`started`) or outcome (`outcome`, of a try that `ran` or was refused), once stored. */
+/** A try's start (`started`: the pid and machine running it) or its end (`ended`), once stored. */
 export type TryNewsMessage =
   | { readonly job: string; readonly started: { readonly pid: number; readonly hostname: string } }
-  | { readonly job: string; readonly outcome: ExecuteResult; readonly ran: boolean };
+  | { readonly job: string; readonly ended: true };
 
 /** A news message as received (a boundary: anything may be published on a channel). */
 export function parseTryNews(text: string): TryNewsMessage | undefined {
@@ -172,8 +174,6 @@ export function parseTryNews(text: string): TryNewsMessage | undefined {
   const s = m.started as Record<string, unknown> | undefined;
   if (s && typeof s === 'object' && typeof s.pid === 'number' && typeof s.hostname === 'string')
     return { job: m.job, started: { pid: s.pid, hostname: s.hostname } };
-  const o = m.outcome as Record<string, unknown> | undefined;
-  if (o && typeof o === 'object' && typeof o.ok === 'boolean' && typeof o.pid === 'number' && typeof m.ran === 'boolean')
-    return { job: m.job, outcome: o as unknown as ExecuteResult, ran: m.ran };
+  if (m.ended === true) return { job: m.job, ended: true };
   return undefined;
 }

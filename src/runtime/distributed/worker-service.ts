@@ -204,7 +204,7 @@ export class WorkerService {
     /** Records the outcome and, once it is stored, tells the schedulers. */
     const finish = async (result: ExecuteResult, ran: boolean): Promise<TryJobReturn> => {
       if (await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso())) {
-        this.tell({ job: jobId, outcome: result, ran });
+        this.tell({ job: jobId, ended: true });
         return { ran, recorded: true };
       }
       log(`${what}: its outcome was not recorded: the scheduler had settled the try already`);
