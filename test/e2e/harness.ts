@@ -748,7 +748,7 @@ export class Workbench {
    * Pick a row in the open quick input (palette or an extension's quick pick) by its label.
    * Strings match the label exactly; RegExps are tested against the label.
    */
-  async pickQuickItem(label: string | RegExp, opts: { timeoutMs?: number } = {}): Promise<void> {
+  async pickQuickItem(label: string | RegExp, opts: { timeoutMs?: number; clickTimeoutMs?: number } = {}): Promise<void> {
     const timeout = opts.timeoutMs ?? 15_000;
     const rowLabel = this.quickInputRows.locator('.label-name');
     const row = this.quickInputRows
@@ -760,7 +760,7 @@ export class Workbench {
       const seen = await rowLabel.allTextContents().catch(() => []);
       throw new Error(`no quick input item ${String(label)}; listed: ${JSON.stringify(seen)}`);
     }
-    await row.click();
+    await row.click(opts.clickTimeoutMs === undefined ? undefined : { timeout: opts.clickTimeoutMs });
   }
 
   /** Labels of the rows the quick input currently lists. */
