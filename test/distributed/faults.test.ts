@@ -280,7 +280,7 @@ p.task('only', { retries: 1, retryDelay: '1s' }, async () => 'ran');
 
       // A scheduler on another version queued a try (as it would, sharing the queue and the store).
       const key = { dag_id: 'plain', run_id: runId, task_id: 'only', map_index: -1, try_number: 9 };
-      await store.dispatch.enqueue(key, 'default', row!.bundle_hash, new Date().toISOString());
+      await store.dispatch.enqueue([{ key, queue: 'default', bundleHash: row!.bundle_hash }], new Date().toISOString());
       const { Queue } = await import('bullmq');
       const queue = new Queue(bullQueueName('default'), {
         connection: redisOptions(dep.redis.url),

@@ -104,10 +104,10 @@ test('store: claiming a try is a guarded update that only one claimant wins', as
       start_date: new Date().toISOString(),
       log_path: '/logs/attempt=1.log',
     };
-    assert.equal(await store.tasks.claimTry(KEY, ['scheduled'], 0, claim), true);
-    assert.equal(
-      await other.tasks.claimTry(KEY, ['scheduled'], 0, claim),
-      false,
+    assert.deepEqual(await store.tasks.claimTries([{ key: KEY, expectedTryNumber: 0, log_path: claim.log_path }], ['scheduled'], claim), [true]);
+    assert.deepEqual(
+      await other.tasks.claimTries([{ key: KEY, expectedTryNumber: 0, log_path: claim.log_path }], ['scheduled'], claim),
+      [false],
       'the second connection loses',
     );
     const ti = (await other.tasks.get('d', 'r', 't'))!;

@@ -340,7 +340,7 @@ d.task('b', { inputs: { a } }, async () => 2);
       // What a store outage leaves: the run given back (running, no owner) and its try `running`
       // under this very process, which is alive — its loop ended without writing the try's end.
       const key = { dag_id: 'orphan', run_id: run.run_id, task_id: 'a', map_index: -1 };
-      assert.ok(await store.tasks.claimTry(key, [null], 0, { pid: process.pid, hostname: hostname(), start_date: new Date().toISOString(), log_path: join(t.ws.root, 'a.log') }));
+      assert.deepEqual(await store.tasks.claimTries([{ key, expectedTryNumber: 0, log_path: join(t.ws.root, 'a.log') }], [null], { pid: process.pid, hostname: hostname(), start_date: new Date().toISOString() }), [true]);
       await store.runs.update('orphan', run.run_id, { state: 'running', owner_pid: null, owner_host: null, heartbeat_at: new Date().toISOString() });
 
       await svc.tick();

@@ -27,10 +27,18 @@ import type {
 } from '../executor/types.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/clock.ts';
-import type { TryKey } from '../store/repos/dispatch.ts';
+import type { DispatchRecord, TryKey } from '../store/repos/dispatch.ts';
 import { BundlePublisher, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
-import { bullQueueName, hangarVersion, logChannel, newsChannel, parseTryNews, tryJobId } from './protocol.ts';
+import {
+  bullQueueName,
+  hangarVersion,
+  logChannel,
+  newsChannel,
+  parseTryNews,
+  tryJobId,
+  tryKeyOf,
+} from './protocol.ts';
 import type { CallbackJob, LogLineMessage, TryJob, TryNewsMessage } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
@@ -81,25 +89,38 @@ export class DistributedExecutor implements TaskExecutor {
   /** Tries waited for, by job id: where live log lines go (when onLine is set). */
   private readonly live = new Map<string, ExecuteRequest>();
   private subscriber: Promise<Redis> | undefined;
+  /**
+   * Reads of dispatch records, one query for those asked for in the same turn: the tries that a
+   * burst of news wakes, and the backstop reads of hundreds of waiting tries.
+   */
+  private readonly reads: Coalescer<TryKey, DispatchRecord | undefined>;
+  private readonly adders = new Map<string, Coalescer<TryJob, unknown>>();
 
   constructor(opts: DistributedExecutorOptions) {
     this.opts = opts;
     this.logs = new RemoteObjects(opts.config.logs, opts.connections);
     this.publisher = new BundlePublisher(new RemoteObjects(opts.config.bundles, opts.connections));
     this.outage = new OutageReporter(opts.config.redisRedacted, (m) => opts.warn?.(m));
+    this.reads = new Coalescer((keys: TryKey[]) => opts.store.dispatch.getMany(keys));
   }
 
   logPathFor(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
     return this.logs.urlOf(tryLogKey(dagId, runId, taskId, mapIndex, tryNumber));
   }
 
-  async claimed(key: TryKey, queue: string, bundleHash: string): Promise<void> {
+  async claimed(tries: readonly { key: TryKey; queue: string }[], bundleHash: string): Promise<void> {
     // Inside the run loop's claim transaction: a claim that is not committed is never executed.
-    if (await this.opts.store.dispatch.enqueue(key, queue, bundleHash, nowIso())) this.recorded.add(tryJobId(key));
+    const added = await this.opts.store.dispatch.enqueue(
+      tries.map((t) => ({ key: t.key, queue: t.queue, bundleHash })),
+      nowIso(),
+    );
+    tries.forEach((t, i) => {
+      if (added[i]) this.recorded.add(tryJobId(t.key));
+    });
   }
 
   async adoptable(key: TryKey): Promise<boolean> {
-    const row = await this.opts.store.dispatch.get(key);
+    const row = await this.reads.call(key);
     if (!row) return false;
     if (row.outcome !== null || row.worker_id === null) return true;
     const worker = await this.opts.store.dispatch.worker(row.worker_id);
@@ -108,6 +129,25 @@ export class DistributedExecutor implements TaskExecutor {
       worker.state !== 'stopped' &&
       Date.now() - Date.parse(worker.heartbeat_at) <= this.opts.heartbeatTimeoutMs
     );
+  }
+
+  /** Jobs to add to a queue, added together (one Redis round trip) when asked for in the same turn. */
+  private adder(name: string): Coalescer<TryJob, unknown> {
+    let a = this.adders.get(name);
+    if (!a) {
+      a = new Coalescer<TryJob, unknown>(async (jobs: TryJob[]) => {
+        const queue = await this.queue(name);
+        return queue.addBulk(
+          jobs.map((job) => ({
+            name: 'try',
+            data: job,
+            opts: { jobId: tryJobId(tryKeyOf(job)), removeOnComplete: true, removeOnFail: true, attempts: 1 },
+          })),
+        );
+      });
+      this.adders.set(name, a);
+    }
+    return a;
   }
 
   private queue(name: string): Promise<Queue> {
@@ -171,9 +211,7 @@ export class DistributedExecutor implements TaskExecutor {
       return sub;
     })();
     this.subscriber.catch((err: unknown) =>
-      this.opts.warn?.(
-        `news of tries unavailable (the store is read instead): ${(err as Error).message}`,
-      ),
+      this.opts.warn?.(`news of tries unavailable (the store is read instead): ${(err as Error).message}`),
     );
   }
 
@@ -218,8 +256,7 @@ export class DistributedExecutor implements TaskExecutor {
       logKey: tryLogKey(req.dagId, req.runId, req.taskId, req.mapIndex, req.tryNumber),
     };
     const queue = await this.queue(req.queue);
-    const enqueue = () =>
-      queue.add('try', job, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    const enqueue = () => this.adder(req.queue).call(job);
     // News and live log lines: subscribed before the job can start (the first time), then routed by job id.
     this.subscribe();
     await this.subscriber?.catch(() => undefined);
@@ -230,7 +267,10 @@ export class DistributedExecutor implements TaskExecutor {
     try {
       // A try adopted from another scheduler is in the store already, perhaps taken or ended: it is
       // not queued again. One claimed here was recorded in its claim's transaction.
-      if (this.recorded.delete(jobId) || (await store.dispatch.enqueue(key, req.queue, req.bundleHash, nowIso()))) {
+      if (
+        this.recorded.delete(jobId) ||
+        (await store.dispatch.enqueue([{ key, queue: req.queue, bundleHash: req.bundleHash }], nowIso()))[0]
+      ) {
         await enqueue();
         this.outage.ok();
       }
@@ -266,7 +306,7 @@ export class DistributedExecutor implements TaskExecutor {
           woken = await waiter.nap(pollMs);
           continue;
         }
-        const row = await store.dispatch.get(key);
+        const row = await this.reads.call(key);
         if (!row)
           return {
             ok: false,
@@ -326,7 +366,7 @@ export class DistributedExecutor implements TaskExecutor {
           lastJobCheck = Date.now();
           const present = await queue.getJob(jobId).catch(() => 'unknown' as const);
           if (present === undefined) {
-            const again = await store.dispatch.get(key);
+            const again = await this.reads.call(key);
             if (again && again.worker_id === null && again.outcome === null) {
               this.opts.warn?.(
                 `Task "${req.taskId}" try ${req.tryNumber} of run ${req.runId}: its job was no longer in Redis (restarted?); queued again`,
@@ -436,5 +476,34 @@ class Waiter {
       };
       this.resolve = done;
     });
+  }
+}
+
+/**
+ * Calls made in the same turn of the event loop, answered together by one call of `many` (a
+ * store query, a Redis pipeline): each caller gets its own answer, or the batch's error.
+ */
+export class Coalescer<I, O> {
+  private pending: { item: I; resolve: (o: O) => void; reject: (err: unknown) => void }[] = [];
+  private readonly many: (items: I[]) => Promise<readonly O[]>;
+
+  constructor(many: (items: I[]) => Promise<readonly O[]>) {
+    this.many = many;
+  }
+
+  call(item: I): Promise<O> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ item, resolve, reject }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    try {
+      const out = await this.many(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(out[i] as O));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
   }
 }

@@ -113,11 +113,11 @@ export interface TaskExecutor {
    */
   adoptable?(key: { dag_id: string; run_id: string; task_id: string; map_index: number; try_number: number }): Promise<boolean>;
   /**
-   * Called inside the transaction that claims a try (before `execute` of it): what the executor
-   * records of the try in the store goes in that commit, not a round trip of its own. The
-   * distributed executor records the try as handed to its queue.
+   * Called inside the transaction that claims tries (before `execute` of each), with the tries a
+   * turn claimed: what the executor records of them in the store goes in that commit, not a
+   * round trip of its own. The distributed executor records the tries as handed to its queue.
    */
-  claimed?(key: { dag_id: string; run_id: string; task_id: string; map_index: number; try_number: number }, queue: string, bundleHash: string): Promise<void>;
+  claimed?(tries: readonly { key: { dag_id: string; run_id: string; task_id: string; map_index: number; try_number: number }; queue: string }[], bundleHash: string): Promise<void>;
   /** Where a try's log is kept, when not in the runtime's own logs folder (an s3:// URL for the distributed executor). */
   logPathFor?(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string;
   close(): Promise<void>;

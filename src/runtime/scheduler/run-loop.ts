@@ -7,6 +7,8 @@ import type { XComBackend } from '../xcom/index.ts';
 import type { Store } from '../store/store.ts';
 import { nowIso } from '../store/store.ts';
 import type { DagRunRecord, RunState, TaskInstanceRecord, TaskState } from '../store/records.ts';
+import type { TryEnd } from '../store/repos/tasks.ts';
+import type { TryKey } from '../store/repos/dispatch.ts';
 import { FINISHED_STATES } from '../store/records.ts';
 import { buildTemplateContext } from '../templating/index.ts';
 import type { Clock } from './clock.ts';
@@ -433,9 +435,7 @@ export class RunLoop {
       await this.checkOwner();
       const r = await fn();
       written = this.writes.splice(0);
-      for (const w of written) {
-        await store.tasks.update({ dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: w.ti.task.id, map_index: w.ti.mapIndex }, { state: w.state, ...w.extra });
-      }
+      await store.tasks.updateMany(written.map((w) => ({ key: { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: w.ti.task.id, map_index: w.ti.mapIndex }, fields: { state: w.state, ...w.extra } })));
       return r;
     });
     for (const w of written) this.report(w.ti, w.state, w.extra, w.tryNumber);
@@ -664,6 +664,10 @@ export class RunLoop {
    * commit; nothing is reported or launched before that commit.
    */
   private async dispatch(): Promise<void> {
+    const { parallelism } = this.deps;
+    const full = parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks;
+    // Nothing to claim or write: no transaction (a turn woken by a try's start, or with every slot taken).
+    if (this.writes.length === 0 && this.unmarked.size === 0 && (this.ready.size === 0 || this.draining || full)) return;
     const launches: (() => void)[] = [];
     await this.inTurn(async () => {
       await this.dispatchReady(launches);
@@ -679,8 +683,11 @@ export class RunLoop {
   private async dispatchReady(launches: (() => void)[]): Promise<void> {
     const { pools, parallelism } = this.deps;
     if (this.draining) return;
+    // Claimed together at the end of the pass (one statement), or before a named pool is counted
+    // in the store (which must see the claims before it).
+    const batch: { ti: TI; release: () => void }[] = [];
     for (const ti of this.ready) {
-      if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) return;
+      if (parallelism.running >= parallelism.limit || this.activeInDag >= this.dag.maxActiveTasks) break;
       let acquired: boolean;
       try {
         acquired = pools.tryAcquire(ti.task.pool, ti.task.poolSlots);
@@ -695,27 +702,70 @@ export class RunLoop {
       // A named pool is shared by every process on the store (other schedulers, a CLI run beside the
       // editor): its slots in use are counted there, in this turn's transaction. The default pool is
       // counted per process (its size bounds each one), which spares every claim a query.
-      if (ti.task.pool !== DEFAULT_POOL && !(await this.deps.store.tasks.poolHasRoom(ti.task.pool, ti.task.poolSlots, pools.size(ti.task.pool)))) {
-        release();
-        if (!this.poolRecheck) {
-          // Slots freed by another process wake nothing here: look again in a while.
-          this.poolRecheck = true;
-          this.addTimer(() => {
-            this.poolRecheck = false;
-            this.poke();
-          }, POOL_RECHECK_MS);
+      if (ti.task.pool !== DEFAULT_POOL) {
+        await this.claim(batch.splice(0), launches);
+        if (!(await this.deps.store.tasks.poolHasRoom(ti.task.pool, ti.task.poolSlots, pools.size(ti.task.pool)))) {
+          release();
+          if (!this.poolRecheck) {
+            // Slots freed by another process wake nothing here: look again in a while.
+            this.poolRecheck = true;
+            this.addTimer(() => {
+              this.poolRecheck = false;
+              this.poke();
+            }, POOL_RECHECK_MS);
+          }
+          continue;
         }
-        continue;
       }
       this.ready.delete(ti);
       ti.inReady = false;
-      const launch = await this.claim(ti);
-      if (!launch) {
-        release();
-        continue;
-      }
+      // Counted now: the limits above see the tries of this pass; given back if a claim loses.
       parallelism.running++;
       this.activeInDag++;
+      batch.push({ ti, release });
+    }
+    await this.claim(batch, launches);
+  }
+
+  /**
+   * Claims the next try of each task instance (guarded updates, one statement, inside the
+   * dispatch transaction) and adds what starts each once that is committed. A task instance
+   * another runtime claimed first is watched instead.
+   */
+  private async claim(batch: readonly { ti: TI; release: () => void }[], launches: (() => void)[]): Promise<void> {
+    if (batch.length === 0) return;
+    const { store, executor, parallelism } = this.deps;
+    const startDate = nowIso();
+    // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
+    const claimState = executor.name === 'in-process' ? 'running' : 'queued';
+    const claims = batch.map(({ ti }) => {
+      const tryNumber = ti.tryNumber + 1;
+      const logPath = executor.logPathFor
+        ? executor.logPathFor(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber)
+        : tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
+      return { key: { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex }, expectedTryNumber: ti.tryNumber, log_path: logPath, pool_slots: ti.task.poolSlots };
+    });
+    const won = await store.tasks.claimTries(claims, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], { pid: process.pid, hostname: hostname(), start_date: startDate }, claimState);
+    const claimed: { key: TryKey; queue: string }[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const { ti, release } = batch[i]!;
+      if (!won[i]) {
+        parallelism.running--;
+        this.activeInDag--;
+        release();
+        this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
+        continue;
+      }
+      claimed.push({ key: { ...claims[i]!.key, try_number: ti.tryNumber + 1 }, queue: ti.task.queue });
+    }
+    await executor.claimed?.(claimed, this.dag.bundle.hash);
+    for (let i = 0; i < batch.length; i++) {
+      if (!won[i]) continue;
+      const { ti, release } = batch[i]!;
+      const tryNumber = ti.tryNumber + 1;
+      ti.tryNumber = tryNumber;
+      this.running.add(key(ti.task.id, ti.mapIndex));
+      const launch = this.launcher(ti, tryNumber, claims[i]!.log_path, startDate, claimState);
       launches.push(() => {
         void launch().finally(() => {
           parallelism.running--;
@@ -726,34 +776,6 @@ export class RunLoop {
         });
       });
     }
-  }
-
-  /**
-   * Claims the next try of a task instance (a guarded update, inside the
-   * dispatch transaction). Returns what starts it once that is committed, or
-   * nothing when another runtime claimed it first (then it is watched instead).
-   */
-  private async claim(ti: TI): Promise<(() => Promise<void>) | undefined> {
-    const { store } = this.deps;
-    const k = key(ti.task.id, ti.mapIndex);
-    const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
-    const tryNumber = ti.tryNumber + 1;
-    const { executor } = this.deps;
-    const logPath = executor.logPathFor
-      ? executor.logPathFor(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber)
-      : tryLogPath(this.deps.logsDir, this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex, tryNumber);
-    const startDate = nowIso();
-    // Handed to worker processes, a try is `queued` until a worker starts it; in this process it runs at once.
-    const claimState = this.deps.executor.name === 'in-process' ? 'running' : 'queued';
-    const ok = await store.tasks.claimTry(tiKey, [null, 'scheduled', 'up_for_retry', 'up_for_reschedule'], ti.tryNumber, { pid: process.pid, hostname: hostname(), start_date: startDate, log_path: logPath, pool_slots: ti.task.poolSlots }, claimState);
-    if (!ok) {
-      this.watchExternal(ti, (await store.tasks.get(this.run.dag_id, this.run.run_id, ti.task.id, ti.mapIndex))!);
-      return undefined;
-    }
-    await executor.claimed?.({ ...tiKey, try_number: tryNumber }, ti.task.queue, this.dag.bundle.hash);
-    ti.tryNumber = tryNumber;
-    this.running.add(k);
-    return this.launcher(ti, tryNumber, logPath, startDate, claimState);
   }
 
   /**
@@ -838,13 +860,18 @@ export class RunLoop {
     const batch = this.completed.splice(0);
     const followUps: (() => Promise<void> | void)[] = [];
     await this.inTurn(async () => {
-      for (const c of batch) followUps.push(await this.finishTry(c));
+      const ends: TryEnd[] = [];
+      for (const c of batch) followUps.push(await this.finishTry(c, ends));
+      await this.deps.store.tasks.endTries(ends);
     });
     for (const f of followUps) await f();
   }
 
-  /** Persists how a try ended (inside drainCompleted's transaction); returns what to do once committed. */
-  private async finishTry(c: Completion): Promise<() => Promise<void> | void> {
+  /**
+   * How a try ended, added to `ends` (written together inside drainCompleted's transaction);
+   * returns what to do once committed.
+   */
+  private async finishTry(c: Completion, ends: TryEnd[]): Promise<() => Promise<void> | void> {
     const { ti, req, result, startDate, endDate } = c;
     const { store, clock } = this.deps;
     const duration = (Date.parse(endDate) - Date.parse(startDate)) / 1000;
@@ -854,7 +881,7 @@ export class RunLoop {
     let delay = 0;
     const error = result.ok ? (result.skipped ?? null) : result.error;
     if (result.ok && result.reschedule && !this.failedReason) {
-      return this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid, result.hostname ?? hostname());
+      return this.reschedule(ti, req, result.reschedule.at, startDate, endDate, duration, result.pid, result.hostname ?? hostname(), ends);
     }
     // skipTask / failWithoutRetry (executor/services.ts): a sensor's softFail and its timeout.
     if (result.ok && result.skipped !== undefined) state = 'skipped';
@@ -864,10 +891,10 @@ export class RunLoop {
       delay = retryDelayMs(ti.task, { dagId: this.dag.id, taskId: ti.task.id, runId: this.run.run_id, mapIndex: ti.mapIndex }, ti.tryNumber);
       nextTryAt = new Date(clock.now() + delay).toISOString();
     } else state = 'failed';
-    await store.tasks.endTry(
-      { ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath },
-      { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid },
-    );
+    ends.push({
+      t: { ...tiKey, try_number: ti.tryNumber, state: state === 'up_for_retry' ? 'failed' : state, start_date: startDate, end_date: endDate, duration, pid: result.pid, hostname: result.hostname ?? hostname(), error, log_path: req.logPath },
+      fields: { state, end_date: endDate, duration, error, next_try_at: nextTryAt, pid: result.pid },
+    });
     // Assets: a success records an event per outlet, in this same transaction (Airflow's register_asset_change).
     if (state === 'success' && ti.task.outlets.length > 0) {
       await store.assets.recordEvents(ti.task.outlets, { dagId: this.run.dag_id, runId: this.run.run_id, taskId: ti.task.id, mapIndex: ti.mapIndex }, endDate, result.ok ? result.assetExtra : undefined);
@@ -885,15 +912,15 @@ export class RunLoop {
    * waits as `up_for_reschedule` until its next poke, persisted so that a restart
    * resumes it. The try is not used up: the next poke runs under the same try number.
    */
-  private async reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number, host: string): Promise<() => void> {
-    const { store, clock } = this.deps;
+  private reschedule(ti: TI, req: ExecuteRequest, at: string, startDate: string, endDate: string, duration: number, pid: number, host: string, ends: TryEnd[]): () => void {
+    const { clock } = this.deps;
     const tiKey = { dag_id: this.run.dag_id, run_id: this.run.run_id, task_id: ti.task.id, map_index: ti.mapIndex };
     const atMs = Date.parse(at);
     const nextTryAt = new Date(Number.isNaN(atMs) ? clock.now() : atMs).toISOString();
-    await store.tasks.endTry(
-      { ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: host, error: null, log_path: req.logPath },
-      { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid },
-    );
+    ends.push({
+      t: { ...tiKey, try_number: ti.tryNumber, state: 'up_for_reschedule', start_date: startDate, end_date: endDate, duration, pid, hostname: host, error: null, log_path: req.logPath },
+      fields: { state: 'up_for_reschedule', try_number: ti.tryNumber - 1, end_date: endDate, duration, next_try_at: nextTryAt, pid },
+    });
     return () => {
       ti.tryNumber -= 1;
       this.announce(ti, 'up_for_reschedule', { next_try_at: nextTryAt, duration });

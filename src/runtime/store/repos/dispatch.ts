@@ -6,6 +6,7 @@
  */
 import type { Sql } from '../sql.ts';
 import type { TaskState } from '../records.ts';
+import { recordset, recordsetParam } from './recordset.ts';
 
 export interface TryKey {
   readonly dag_id: string;
@@ -121,20 +122,63 @@ export class DispatchRepository {
   // Tries handed to the queue.
 
   /** Records a try as handed to a queue; false (and nothing changed) when it was recorded already. */
-  async enqueue(k: TryKey, queue: string, bundleHash: string, at: string): Promise<boolean> {
-    const r = await this.sql.run(
-      `INSERT INTO try_dispatch (dag_id, run_id, task_id, map_index, try_number, queue, bundle_hash, enqueued_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING`,
-      ...keyOf(k),
-      queue,
-      bundleHash,
-      at,
-    );
-    return r.changes > 0;
+  /**
+   * Records tries handed to the queue (each unless it is recorded already); returns, in order,
+   * whether each was recorded now. On PostgreSQL one statement for all of them.
+   */
+  async enqueue(tries: readonly { key: TryKey; queue: string; bundleHash: string }[], at: string): Promise<boolean[]> {
+    if (tries.length === 0) return [];
+    const id = (k: TryKey) => JSON.stringify(keyOf(k));
+    if (this.sql.dialect === 'postgres') {
+      const added = new Set<string>();
+      for (let i = 0; i < tries.length; i += 1000) {
+        const rows = await this.sql.all<TryKey>(
+          `INSERT INTO try_dispatch (dag_id, run_id, task_id, map_index, try_number, queue, bundle_hash, enqueued_at)
+           SELECT v.dag_id, v.run_id, v.task_id, v.map_index, v.try_number, v.queue, v.bundle_hash, ?
+           FROM ${recordset('v', ['dag_id', 'run_id', 'task_id', 'map_index', 'try_number', 'queue', 'bundle_hash'])}
+           ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING
+           RETURNING dag_id, run_id, task_id, map_index, try_number`,
+          at,
+          recordsetParam(tries.slice(i, i + 1000).map((t) => ({ ...t.key, queue: t.queue, bundle_hash: t.bundleHash }))),
+        );
+        for (const r of rows) added.add(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }));
+      }
+      return tries.map((t) => added.has(id(t.key)));
+    }
+    const out: boolean[] = [];
+    for (const t of tries) {
+      const r = await this.sql.run(
+        `INSERT INTO try_dispatch (dag_id, run_id, task_id, map_index, try_number, queue, bundle_hash, enqueued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING`,
+        ...keyOf(t.key),
+        t.queue,
+        t.bundleHash,
+        at,
+      );
+      out.push(r.changes > 0);
+    }
+    return out;
   }
 
   get(k: TryKey): Promise<DispatchRecord | undefined> {
     return this.sql.get<DispatchRecord>(`SELECT * FROM try_dispatch WHERE ${WHERE_KEY}`, ...keyOf(k));
+  }
+
+  /** Several tries' records, in the order asked (undefined where there is none): on PostgreSQL one query. */
+  async getMany(keys: readonly TryKey[]): Promise<(DispatchRecord | undefined)[]> {
+    if (this.sql.dialect !== 'postgres' || keys.length === 1) return Promise.all(keys.map((k) => this.get(k)));
+    const id = (k: TryKey) => JSON.stringify(keyOf(k));
+    const found = new Map<string, DispatchRecord>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const rows = await this.sql.all<DispatchRecord>(
+        `SELECT d.* FROM try_dispatch d
+         JOIN ${recordset('v', ['dag_id', 'run_id', 'task_id', 'map_index', 'try_number'])}
+           ON d.dag_id = v.dag_id AND d.run_id = v.run_id AND d.task_id = v.task_id AND d.map_index = v.map_index AND d.try_number = v.try_number`,
+        recordsetParam(keys.slice(i, i + 1000).map((k) => ({ ...k }))),
+      );
+      for (const r of rows) found.set(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }), r);
+    }
+    return keys.map((k) => found.get(id(k)));
   }
 
   /** A worker takes the try; false when another took it, it ended, or it was cancelled (a duplicate delivery). */

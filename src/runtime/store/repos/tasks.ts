@@ -4,6 +4,7 @@ import { ROW_ORDER } from '../sql.ts';
 import { nowIso } from '../clock.ts';
 import type { TaskInstanceRecord, TaskState, TaskTryRecord } from '../records.ts';
 import { updateRow } from './update.ts';
+import { byShape, recordset, recordsetParam } from './recordset.ts';
 
 const TRY_COLUMNS = 'dag_id, run_id, task_id, map_index, try_number, state, start_date, end_date, duration, pid, hostname, error, log_path';
 const TRY_UPSERT = `state = excluded.state, start_date = excluded.start_date, end_date = excluded.end_date, duration = excluded.duration,
@@ -14,6 +15,28 @@ export interface TiKey {
   readonly run_id: string;
   readonly task_id: string;
   readonly map_index: number;
+}
+
+/** Fields of a task instance a scheduler changes. */
+export type TiFields = Partial<Omit<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index'>>;
+
+/** A try to claim: its task instance, the try number it must be at now, its log and pool slots. */
+export interface TryClaim {
+  readonly key: TiKey;
+  readonly expectedTryNumber: number;
+  readonly log_path: string;
+  readonly pool_slots?: number;
+}
+
+/** How a try ended: its record, and its task instance's new fields. */
+export interface TryEnd {
+  readonly t: TaskTryRecord;
+  readonly fields: TiFields;
+}
+
+/** Column names are the code's, never input: checked anyway before they are written into SQL. */
+function checkColumn(c: string): void {
+  if (!/^[a-z_]+$/.test(c)) throw new Error(`Not a task instance column: ${JSON.stringify(c)}`);
 }
 
 export type NewTaskInstance = Pick<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index' | 'max_tries' | 'operator' | 'pool' | 'state'>;
@@ -55,7 +78,7 @@ export class TaskRepository {
     return this.sql.all<TaskInstanceRecord>('SELECT * FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY map_index', dagId, runId, taskId);
   }
 
-  async update(key: TiKey, fields: Partial<Omit<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index'>>): Promise<void> {
+  async update(key: TiKey, fields: TiFields): Promise<void> {
     await updateRow(this.sql, 'task_instances', { ...fields, updated_at: nowIso() }, { ...key });
   }
 
@@ -68,54 +91,75 @@ export class TaskRepository {
   }
 
   /**
-   * Claims a try: moves the task instance to `running` (or `queued`) with the next try
-   * number, only if it is still in one of the expected states at the expected try number,
-   * and records the try (its log's path). Two runtimes racing on one store cannot both win:
-   * the update is guarded and atomic. On PostgreSQL one statement: one round trip per try.
+   * Claims tries: moves each task instance to `running` (or `queued`) with its next try number,
+   * only if it is still in one of the expected states at the expected try number, and records
+   * the try (its log's path). Two runtimes racing on one store cannot both win a task instance:
+   * the update is guarded and atomic. Returns, for each claim in order, whether it was won.
+   * On PostgreSQL one statement for all of them (a turn's claims: one round trip).
    */
-  async claimTry(
-    key: TiKey,
+  async claimTries(
+    claims: readonly TryClaim[],
     fromStates: readonly (TaskState | null)[],
-    expectedTryNumber: number,
-    claim: { pid: number; hostname: string; start_date: string; log_path: string; pool_slots?: number },
-    /** `queued` when another process (a worker) will start it, `running` when it starts now. */
+    by: { pid: number; hostname: string; start_date: string },
+    /** `queued` when another process (a worker) will start them, `running` when they start now. */
     to: 'queued' | 'running' = 'running',
-  ): Promise<boolean> {
+  ): Promise<boolean[]> {
+    if (claims.length === 0) return [];
     const states = fromStates.filter((s): s is TaskState => s !== null);
-    const inStates = states.length ? `state IN (${states.map(() => '?').join(', ')})` : 'FALSE';
-    const fromNone = fromStates.includes(null) ? ' OR state IS NULL' : '';
-    const update = `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?, pool_slots = ?,
-         start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
-       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND (${inStates}${fromNone})`;
-    const updateArgs = [to, claim.pid, claim.hostname, claim.pool_slots ?? 1, claim.start_date, claim.start_date, claim.start_date, key.dag_id, key.run_id, key.task_id, key.map_index, expectedTryNumber, ...states];
-    const tryRow = (tryNumber: SqlValue) => ({
-      ...key,
-      try_number: tryNumber as number,
-      state: to,
-      start_date: claim.start_date,
-      end_date: null,
-      duration: null,
-      pid: claim.pid,
-      hostname: claim.hostname,
-      error: null,
-      log_path: claim.log_path,
-    });
+    const inStates = (col: string) =>
+      `(${states.length ? `${col} IN (${states.map(() => '?').join(', ')})` : 'FALSE'}${fromStates.includes(null) ? ` OR ${col} IS NULL` : ''})`;
+    const won = (k: TiKey) => `${k.dag_id}\0${k.run_id}\0${k.task_id}\0${k.map_index}`;
     if (this.sql.dialect === 'postgres') {
-      // The try record is written from what the update returned: nothing when the claim lost.
-      const r = tryRow(null);
-      const res = await this.sql.run(
-        `WITH c AS (${update} RETURNING try_number)
-         INSERT INTO task_tries (${TRY_COLUMNS}) SELECT ?, ?, ?, ?, c.try_number, ?, ?, ?, ?, ?, ?, ?, ? FROM c
-         ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT}`,
-        ...updateArgs,
-        r.dag_id, r.run_id, r.task_id, r.map_index, r.state, r.start_date, r.end_date, r.duration, r.pid, r.hostname, r.error, r.log_path,
-      );
-      return res.changes === 1;
+      const wonKeys = new Set<string>();
+      for (let i = 0; i < claims.length; i += 1000) {
+        const chunk = claims.slice(i, i + 1000);
+        // The try records are written from what the update returned: nothing for a claim that lost.
+        const rows = await this.sql.all<TiKey>(
+          `WITH v AS (SELECT * FROM ${recordset('v', ['dag_id', 'run_id', 'task_id', 'map_index', 'expected_try', 'pool_slots', 'log_path'])}),
+           c AS (UPDATE task_instances ti SET state = ?, try_number = ti.try_number + 1, pid = ?, hostname = ?, pool_slots = v.pool_slots,
+                   start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
+                 FROM v
+                 WHERE ti.dag_id = v.dag_id AND ti.run_id = v.run_id AND ti.task_id = v.task_id AND ti.map_index = v.map_index
+                   AND ti.try_number = v.expected_try AND ${inStates('ti.state')}
+                 RETURNING ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number, v.log_path),
+           t AS (INSERT INTO task_tries (${TRY_COLUMNS})
+                 SELECT c.dag_id, c.run_id, c.task_id, c.map_index, c.try_number, ?::text, ?::text, NULL, NULL, ?::bigint, ?::text, NULL, c.log_path FROM c
+                 ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT})
+           SELECT dag_id, run_id, task_id, map_index FROM c`,
+          recordsetParam(chunk.map((c) => ({ ...c.key, expected_try: c.expectedTryNumber, pool_slots: c.pool_slots ?? 1, log_path: c.log_path }))),
+          to, by.pid, by.hostname, by.start_date, by.start_date, by.start_date, ...states,
+          to, by.start_date, by.pid, by.hostname,
+        );
+        for (const r of rows) wonKeys.add(won({ ...r, map_index: Number(r.map_index) }));
+      }
+      return claims.map((c) => wonKeys.has(won(c.key)));
     }
     return this.sql.tx(async () => {
-      if ((await this.sql.run(update, ...updateArgs)).changes !== 1) return false;
-      await this.upsertTry(tryRow(expectedTryNumber + 1));
-      return true;
+      const out: boolean[] = [];
+      for (const c of claims) {
+        const res = await this.sql.run(
+          `UPDATE task_instances SET state = ?, try_number = try_number + 1, pid = ?, hostname = ?, pool_slots = ?,
+             start_date = ?, end_date = NULL, duration = NULL, heartbeat_at = ?, next_try_at = NULL, error = NULL, updated_at = ?
+           WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND ${inStates('state')}`,
+          to, by.pid, by.hostname, c.pool_slots ?? 1, by.start_date, by.start_date, by.start_date,
+          c.key.dag_id, c.key.run_id, c.key.task_id, c.key.map_index, c.expectedTryNumber, ...states,
+        );
+        out.push(res.changes === 1);
+        if (res.changes !== 1) continue;
+        await this.upsertTry({
+          ...c.key,
+          try_number: c.expectedTryNumber + 1,
+          state: to,
+          start_date: by.start_date,
+          end_date: null,
+          duration: null,
+          pid: by.pid,
+          hostname: by.hostname,
+          error: null,
+          log_path: c.log_path,
+        });
+      }
+      return out;
     });
   }
 
@@ -214,26 +258,86 @@ export class TaskRepository {
   }
 
   /**
-   * Records how a try ended: its try record, and the task instance's new state. On PostgreSQL
-   * one statement (one round trip per ended try); inside the caller's transaction either way.
+   * Records how tries ended: each try's record, and its task instance's new state. On PostgreSQL
+   * one statement per shape of `fields` (a turn's ends: usually one round trip); inside the
+   * caller's transaction either way.
    */
-  async endTry(t: TaskTryRecord, fields: Partial<Omit<TaskInstanceRecord, 'dag_id' | 'run_id' | 'task_id' | 'map_index'>>): Promise<void> {
-    const key = { dag_id: t.dag_id, run_id: t.run_id, task_id: t.task_id, map_index: t.map_index };
+  async endTries(ends: readonly TryEnd[]): Promise<void> {
+    if (ends.length === 0) return;
+    const at = nowIso();
     if (this.sql.dialect !== 'postgres') {
-      await this.upsertTry(t);
-      await this.update(key, fields);
+      for (const { t, fields } of ends) {
+        await this.upsertTry(t);
+        await this.update({ dag_id: t.dag_id, run_id: t.run_id, task_id: t.task_id, map_index: t.map_index }, fields);
+      }
       return;
     }
-    const set = Object.entries({ ...fields, updated_at: nowIso() }).filter(([, v]) => v !== undefined) as [string, SqlValue][];
-    await this.sql.run(
-      `WITH t AS (INSERT INTO task_tries (${TRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT} RETURNING 1)
-       UPDATE task_instances SET ${set.map(([k]) => `${k} = ?`).join(', ')}
-       WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND EXISTS (SELECT 1 FROM t)`,
-      t.dag_id, t.run_id, t.task_id, t.map_index, t.try_number, t.state, t.start_date, t.end_date, t.duration, t.pid, t.hostname, t.error, t.log_path,
-      ...set.map(([, v]) => v),
-      key.dag_id, key.run_id, key.task_id, key.map_index,
-    );
+    const tryColumns = TRY_COLUMNS.split(', ');
+    for (const { columns, items } of byShape(ends, (e) => e.fields).values()) {
+      const set = columns.filter((c) => c !== 'updated_at');
+      for (const c of set) checkColumn(c);
+      for (let i = 0; i < items.length; i += 1000) {
+        const chunk = items.slice(i, i + 1000);
+        await this.sql.run(
+          `WITH v AS (SELECT * FROM ${recordset('v', [...tryColumns, ...set.map((c) => `f_${c}`)])}),
+           t AS (INSERT INTO task_tries (${TRY_COLUMNS}) SELECT ${tryColumns.map((c) => `v.${c}`).join(', ')} FROM v
+                 ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET ${TRY_UPSERT} RETURNING dag_id, run_id, task_id, map_index)
+           UPDATE task_instances ti SET ${[...set.map((c) => `${c} = v.f_${c}`), 'updated_at = ?'].join(', ')}
+           FROM v JOIN t ON t.dag_id = v.dag_id AND t.run_id = v.run_id AND t.task_id = v.task_id AND t.map_index = v.map_index
+           WHERE ti.dag_id = v.dag_id AND ti.run_id = v.run_id AND ti.task_id = v.task_id AND ti.map_index = v.map_index`,
+          recordsetParam(
+            chunk.map(({ t, fields }) => {
+              const row: Record<string, SqlValue | undefined> = {};
+              for (const c of tryColumns) row[c] = t[c as keyof TaskTryRecord] as SqlValue;
+              for (const c of set) row[`f_${c}`] = (fields as Record<string, SqlValue>)[c];
+              return row;
+            }),
+          ),
+          at,
+        );
+      }
+    }
+  }
+
+  /**
+   * Writes several task instances' changes: each key's changes merged in order (the last value
+   * of a field wins, as separate updates in that order would leave it). On PostgreSQL one
+   * statement per shape of the merged changes.
+   */
+  async updateMany(changes: readonly { key: TiKey; fields: TiFields }[]): Promise<void> {
+    if (changes.length === 0) return;
+    const merged = new Map<string, { key: TiKey; fields: TiFields }>();
+    for (const c of changes) {
+      const k = `${c.key.dag_id}\0${c.key.run_id}\0${c.key.task_id}\0${c.key.map_index}`;
+      const seen = merged.get(k);
+      const defined = Object.fromEntries(Object.entries(c.fields).filter(([, v]) => v !== undefined)) as TiFields;
+      merged.set(k, seen ? { key: c.key, fields: { ...seen.fields, ...defined } } : { key: c.key, fields: defined });
+    }
+    if (this.sql.dialect !== 'postgres' || merged.size === 1) {
+      for (const { key, fields } of merged.values()) await this.update(key, fields);
+      return;
+    }
+    const at = nowIso();
+    for (const { columns, items } of byShape([...merged.values()], (m) => m.fields).values()) {
+      const set = columns.filter((c) => c !== 'updated_at');
+      for (const c of set) checkColumn(c);
+      for (let i = 0; i < items.length; i += 1000) {
+        const chunk = items.slice(i, i + 1000);
+        await this.sql.run(
+          `UPDATE task_instances ti SET ${[...set.map((c) => `${c} = v.f_${c}`), 'updated_at = ?'].join(', ')}
+           FROM ${recordset('v', ['dag_id', 'run_id', 'task_id', 'map_index', ...set.map((c) => `f_${c}`)])}
+           WHERE ti.dag_id = v.dag_id AND ti.run_id = v.run_id AND ti.task_id = v.task_id AND ti.map_index = v.map_index`,
+          at,
+          recordsetParam(
+            chunk.map(({ key, fields }) => {
+              const row: Record<string, SqlValue | undefined> = { ...key };
+              for (const c of set) row[`f_${c}`] = (fields as Record<string, SqlValue>)[c];
+              return row;
+            }),
+          ),
+        );
+      }
+    }
   }
 
   listTries(dagId: string, runId: string, taskId?: string, mapIndex?: number): Promise<TaskTryRecord[]> {
