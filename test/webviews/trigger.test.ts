@@ -461,6 +461,9 @@ describe('trigger form: date, date-and-time and time pickers', () => {
       'the picker cannot show it; the field error says why',
     );
     assert.equal(pickerValue(time, '19:30:00', KOLKATA), '19:30:00');
+    assert.equal(pickerValue(date, '2024-02-30', KOLKATA), '', 'no such day');
+    assert.equal(pickerValue(time, '9:5:3', KOLKATA), '09:05:03', 'the one-digit parts "%H:%M:%S" accepts');
+    assert.equal(pickerValue(time, '24:00:00', KOLKATA), '');
     assert.equal(pickerValue(dt, '2024-03-01T06:00:00Z', KOLKATA), '2024-03-01T11:30:00');
     // A conf typed in the JSON tab keeps its text until the picker is changed; picking the same wall time gives the same instant.
     const typed = '2024-03-01T08:00:00+02:00';

@@ -417,9 +417,14 @@ export function pickerValue(field: FormField, raw: RawValue | undefined, zone: s
   const text = typeof raw === 'string' ? raw.trim() : '';
   switch (field.kind) {
     case 'date':
-      return /^\d{4}-\d{2}-\d{2}$/.test(text) ? text : '';
-    case 'time':
-      return /^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? text : '';
+      // What the runtime accepts (a day that exists): the browser would blank anything else anyway.
+      return paramProblem(text, { format: 'date' }) === undefined ? text : '';
+    case 'time': {
+      // The "%H:%M:%S" check takes one-digit parts (9:5:3); the picker needs two.
+      const m = /^(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?$/.exec(text);
+      if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) return '';
+      return `${pad(Number(m[1]))}:${pad(Number(m[2]))}${m[3] === undefined ? '' : `:${pad(Number(m[3]))}`}`;
+    }
     case 'datetime':
       return isoToLocal(text, zone);
     default:
