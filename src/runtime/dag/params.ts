@@ -114,11 +114,6 @@ const FORMATS: Readonly<Record<ParamFormat, { ok: (s: string) => boolean; expect
   },
 };
 
-/** What a format asks, in a few words (the trigger form's hint and the error's tail). */
-export function formatExpected(format: ParamFormat): string {
-  return FORMATS[format].expected;
-}
-
 function typeOf(v: unknown): ParamType {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
