@@ -335,8 +335,10 @@ function dateField(): HTMLElement {
     class: 'picker',
     'aria-label': 'Logical date',
   });
-  // A date kept by an older form (text with an offset) is shown as the wall time here.
-  setValue(c, /(Z|[+-]\d{2}:?\d{2})$/i.test(state.date) ? isoToLocal(state.date, zone) : state.date);
+  // A date kept by an older form (text with an offset, or a day alone) becomes the wall time it means here.
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(state.date)) state.date = isoToLocal(state.date, zone);
+  else if (/^\d{4}-\d{2}-\d{2}$/.test(state.date)) state.date = `${state.date}T00:00`;
+  setValue(c, state.date);
   c.addEventListener('input', () => {
     state.date = valueOf(c);
     save();
