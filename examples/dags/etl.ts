@@ -1,9 +1,10 @@
-import { dag } from 'hangar';
+import { dag, param } from 'hangar';
 
 /**
  * A small ETL DAG, tested by tests/etl.test.ts with `hangar/testing`:
  * extract → transform → load. `conf.scale` multiplies the squares; a negative
- * number makes transform throw (what a failing test looks like).
+ * number makes transform throw (what a failing test looks like). `params.report_date`
+ * is a date param: "Run DAG with Config…" shows it as a date picker (empty: the logical date).
  */
 export const etl = dag({
   id: 'etl',
@@ -11,10 +12,17 @@ export const etl = dag({
   schedule: '@daily',
   startDate: '2024-01-01',
   tags: ['example'],
+  params: {
+    report_date: param<string | null>(null, {
+      type: ['null', 'string'],
+      format: 'date',
+      description: 'The day to report on (empty: the logical date)',
+    }),
+  },
 });
 
 const extract = etl.task('extract', async (ctx) => {
-  ctx.log.info(`Extracting for ${ctx.ds}`);
+  ctx.log.info(`Extracting for ${ctx.params.report_date ?? ctx.ds}`);
   return [1, 2, 3, 4];
 });
 

@@ -30,5 +30,15 @@ test('transform fails on a negative number, at the line that throws', async () =
   const r = await t.runTask('transform', { xcoms: { extract: [1, -2] } });
   assert.equal(r.taskState, 'failed');
   assert.match(r.error ?? '', /negative input -2/);
-  assert.match(r.error ?? '', /dags\/etl\.ts:24:/);
+  assert.match(r.error ?? '', /dags\/etl\.ts:32:/);
+});
+
+test('report_date is a date param: a day that exists is logged, one that does not is refused before the run', async () => {
+  const run = await t.runDag({ conf: { report_date: '2024-02-29' }, date: '2024-03-02' });
+  assert.equal(run.state, 'success');
+  assert.match(await t.logs('extract'), /Extracting for 2024-02-29/);
+  await assert.rejects(
+    t.runDag({ conf: { report_date: '2024-02-30' }, date: '2024-03-03' }),
+    /param "report_date" \(from the run's conf\) "2024-02-30" is not a "date"/,
+  );
 });

@@ -6,7 +6,11 @@
 import type { Frame } from 'playwright-core';
 import type { Workbench } from './harness.ts';
 
-/** What is measured: the text element, and (for SVG) the shape behind it; otherwise the first opaque background up the tree. */
+/**
+ * What is measured: the text element, and (for SVG) the shape behind it; otherwise the first opaque
+ * background up the tree. A selector `host >>> inner` looks inside `host`'s shadow root (the native
+ * input of a vscode-textfield).
+ */
 export interface Spec {
   name: string;
   text: string;
@@ -21,9 +25,18 @@ const MEASURE = `(specs) => {
     return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
   };
   const over = (t, b) => ({ r: t.r * t.a + b.r * (1 - t.a), g: t.g * t.a + b.g * (1 - t.a), b: t.b * t.a + b.b * (1 - t.a), a: 1 });
+  const find = (sel) => {
+    let el = null;
+    let root = document;
+    for (const part of sel.split(' >>> ')) {
+      el = root ? root.querySelector(part) : null;
+      root = el ? el.shadowRoot : null;
+    }
+    return el;
+  };
   const backdrop = (el) => {
     const layers = [];
-    for (let e = el; e; e = e.parentElement) {
+    for (let e = el; e; e = e.parentElement || (e.parentNode && e.parentNode.host) || null) {
       const c = parse(getComputedStyle(e).backgroundColor);
       if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
     }
@@ -37,14 +50,14 @@ const MEASURE = `(specs) => {
   };
   const hex = (c) => '#' + [c.r, c.g, c.b].map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
   return specs.map(({ name, text, bg }) => {
-    const el = document.querySelector(text);
+    const el = find(text);
     if (!el) return { name, error: 'no element ' + text };
     const cs = getComputedStyle(el);
     const svg = el instanceof SVGElement;
     const fgRaw = svg ? cs.fill : cs.color;
     let back;
     if (bg) {
-      const shape = document.querySelector(bg);
+      const shape = find(bg);
       const fill = shape ? parse(getComputedStyle(shape).fill) : null;
       if (!fill) return { name, error: 'no fill behind ' + text };
       back = over(fill, backdrop(shape.closest('div, body')));

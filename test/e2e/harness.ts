@@ -101,6 +101,8 @@ export interface WorkbenchOptions {
   resultsDir?: string;
   /** Browser viewport. Default 1440×900. */
   viewport?: { width: number; height: number };
+  /** The browser's time zone (an IANA name, e.g. 'Asia/Kolkata'). Default: the machine's. */
+  timezoneId?: string;
   /** Extra environment for code-server and its extension host. */
   env?: Record<string, string>;
   /** How long to wait for the workbench to be ready. Default 120 s (2 shared cores). */
@@ -508,6 +510,7 @@ export class Workbench {
       headless: true,
       args: [...CHROMIUM_ARGS],
       viewport: o.viewport ?? { width: 1440, height: 900 },
+      ...(o.timezoneId ? { timezoneId: o.timezoneId } : {}),
       timeout: 60_000,
     });
     this.chromiumPgid = this.findChromiumPgid();

@@ -7,6 +7,10 @@
  * a run with exactly that conf (read back from the store); the configuration is then
  * offered as a recent one; the form keeps its values when hidden and shown again; text
  * contrast ≥ 4.5:1 in the dark, light and both high-contrast themes (the measure of themes.e2e.ts).
+ * Date params (format date / date-time) are native pickers: a bad date typed in the JSON tab is
+ * refused with the param's format, a date picked in the form is in the run's conf, a date and
+ * time picked in the browser's time zone (Asia/Kolkata here, UTC+05:30) reaches the conf as UTC,
+ * and so does the logical date picked there.
  *
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/trigger.e2e.ts
  *   (screenshots: test-results/e2e/trigger-*.png)
@@ -33,6 +37,8 @@ export const d = dag({
     table: param(undefined as unknown as string, { type: 'string', pattern: '^[a-z_]+$', description: 'the target table' }),
     dry: param(false, { type: 'boolean', description: 'only pretend' }),
     tags: param(['daily'], { type: 'array', maxItems: 3 }),
+    report_date: param('2024-03-01', { type: 'string', format: 'date', description: 'the day to report on' }),
+    not_before: param<string | null>(null, { type: ['null', 'string'], format: 'date-time' }),
   },
 });
 d.task('load', async (ctx) => ctx.params);
@@ -46,6 +52,10 @@ const SPECS: Spec[] = [
   { name: 'field error', text: '#err-n' },
   { name: 'conf error', text: '#conf-error' },
   { name: 'status', text: '#status' },
+  { name: 'date picker text', text: '#p-report_date >>> input' },
+  { name: 'date-time picker text', text: '#p-not_before >>> input' },
+  { name: 'logical date picker text', text: '#logical-date >>> input' },
+  { name: 'date-time hint', text: '.field[data-param="not_before"] .hint' },
 ];
 
 let scratch = '';
@@ -67,7 +77,7 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
     await mkdir(join(workspace, 'dags'), { recursive: true });
     await writeFile(join(workspace, 'hangar.json'), JSON.stringify({ dagsFolder: 'dags' }));
     await writeFile(join(workspace, 'dags', 'trigger_demo.ts'), DAG);
-    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    const vs = await startWorkbench({ workspace, extensions: [vsix], timezoneId: 'Asia/Kolkata' });
     try {
       await vs.openView('DAGs');
       await vs.waitForTreeItem('DAGs', 'trigger_demo', { timeoutMs: 90_000 });
@@ -84,7 +94,7 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
         await frame
           .locator('.field[data-param]')
           .evaluateAll((fs) => fs.map((f) => f.getAttribute('data-param'))),
-        ['n', 'mode', 'dry', 'tags', 'table'],
+        ['n', 'mode', 'dry', 'tags', 'report_date', 'not_before', 'table'],
       );
       assert.equal(await value('#p-n'), '10');
       assert.equal(await value('#p-mode'), '"fast"');
@@ -97,6 +107,27 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
       assert.equal(
         await frame.locator('#p-tags').evaluate((e) => e.tagName.toLowerCase()),
         'vscode-textarea',
+      );
+      // Date params: vscode-textfield around a native date / datetime-local input; the logical date too.
+      const inputType = (sel: string) =>
+        frame.locator(`${sel} input`).evaluate((e) => e.getAttribute('type'));
+      assert.equal(
+        await frame.locator('#p-report_date').evaluate((e) => e.tagName.toLowerCase()),
+        'vscode-textfield',
+      );
+      assert.equal(await inputType('#p-report_date'), 'date');
+      assert.equal(await inputType('#p-not_before'), 'datetime-local');
+      assert.equal(await inputType('#logical-date'), 'datetime-local');
+      assert.equal(await value('#p-report_date'), '2024-03-01', 'the default in the picker');
+      assert.equal(await value('#p-not_before'), '', 'null: an empty picker');
+      // Chromium's ICU names the zone by its older alias, Asia/Calcutta.
+      assert.match(
+        await frame.locator('.field[data-param="not_before"] .hint').innerText(),
+        /^null or string, format date-time, in Asia\/(Kolkata|Calcutta) \(UTC\+05:30\), sent as UTC$/,
+      );
+      assert.match(
+        await frame.locator('#date-hint').innerText(),
+        /In Asia\/(Kolkata|Calcutta) \(UTC\+05:30\)/,
       );
       assert.equal(await frame.locator('.field[data-param="n"] .description').innerText(), 'how many rows');
       assert.equal(await frame.locator('.field[data-param="n"] .hint').innerText(), 'integer, ≥ 1, ≤ 100');
@@ -133,7 +164,15 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
       const json = JSON.parse(await value('#conf-json')) as Record<string, unknown>;
       assert.deepEqual(
         json,
-        { n: 0, mode: 'fast', table: 'Orders!', dry: false, tags: ['daily'] },
+        {
+          n: 0,
+          mode: 'fast',
+          table: 'Orders!',
+          dry: false,
+          tags: ['daily'],
+          report_date: '2024-03-01',
+          not_before: null,
+        },
         'the JSON tab follows the fields',
       );
       await frame.locator('#tab-form').click();
@@ -154,19 +193,51 @@ describe('trigger form (code-server)', { timeout: 600_000 }, () => {
       };
       assert.deepEqual(runsOf(), [], 'no run was created');
 
-      // A good conf typed as JSON fills the fields; Trigger creates a run with it.
+      // A bad date typed as JSON: refused with the param's format, under its field and by the runtime's words.
       await frame.locator('#tab-json').click();
-      const good = { n: 7, mode: 'slow', table: 'orders', dry: true, tags: ['daily', 'e2e'] };
-      await frame.locator('#conf-json textarea').fill(JSON.stringify(good));
+      const typed = { n: 7, mode: 'slow', table: 'orders', dry: true, tags: ['daily', 'e2e'] };
+      await frame
+        .locator('#conf-json textarea')
+        .fill(JSON.stringify({ ...typed, report_date: '2024-02-30' }));
+      const dateRule = '"2024-02-30" is not a "date" (a day as YYYY-MM-DD, e.g. 2024-03-01)';
+      assert.equal(
+        await frame.locator('#conf-error').innerText(),
+        `DAG "trigger_demo": param "report_date" (from the run's conf) ${dateRule} — the day to report on`,
+      );
+      await frame.locator('#tab-form').click();
+      assert.equal(await frame.locator('#err-report_date').innerText(), dateRule);
+      assert.equal(await value('#p-report_date'), '', 'the picker cannot show a date that does not exist');
+      await frame.locator('#trigger').click();
+      assert.equal(
+        await frame.locator('#status').innerText(),
+        'Not triggered: the configuration breaks a rule (see above).',
+      );
+      assert.deepEqual(runsOf(), [], 'no run for a bad date');
+
+      // A good conf typed as JSON fills the fields; a date and a date-time picked in the form; Trigger creates a run with them.
+      await frame.locator('#tab-json').click();
+      await frame.locator('#conf-json textarea').fill(JSON.stringify(typed));
       assert.equal(await frame.locator('#conf-error').innerText(), '');
       await frame.locator('#tab-form').click();
+      assert.equal(await value('#p-report_date'), '2024-03-01', 'left out of the JSON: the default');
+      await frame.locator('#p-report_date input').fill('2024-02-29');
+      await frame.locator('#p-not_before input').fill('2024-03-01T11:30');
+      assert.equal(await frame.locator('#err-report_date').innerText(), '');
+      const good = { ...typed, report_date: '2024-02-29', not_before: '2024-03-01T06:00:00.000Z' };
+      assert.deepEqual(
+        JSON.parse(await value('#conf-json')),
+        good,
+        'the picked date as it is, the picked date and time (11:30 in Kolkata) as UTC',
+      );
+      await vs.screenshot('trigger-04-date-pickers-dark');
       assert.equal(await value('#p-n'), '7');
       assert.equal(await value('#p-mode'), '"slow"');
       assert.equal(
         await frame.locator('#p-dry').evaluate((e) => (e as unknown as { checked: boolean }).checked),
         true,
       );
-      await frame.locator('#logical-date input').fill('2024-03-01T06:00:00Z');
+      // The logical date picked in Kolkata: 11:30 there is 06:00 UTC.
+      await frame.locator('#logical-date input').fill('2024-03-01T11:30');
       await frame.locator('#trigger').click();
       await frame.locator('#status', { hasText: 'Triggered run' }).waitFor({ timeout: 30_000 });
       assert.match(

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dag, DagDefinitionError, param } from '../../src/runtime/dag/index.ts';
+import { paramProblem } from '../../src/runtime/dag/params.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { hangar } from '../helpers/cli.ts';
@@ -66,6 +67,104 @@ test('hangar run with a bad --conf: exit code 1, the param and its rule on stder
     assert.match(r.stderr, /DAG "p": param "n" \(from the run's conf\) -3 is less than the minimum of 1/);
     const runs = hangar(['runs', '--json', '--workspace', ws.root]);
     assert.deepEqual(JSON.parse(runs.stdout), []);
+  } finally {
+    ws.remove();
+  }
+});
+
+/*
+ * Date formats, as Airflow's Param checks them: `jsonschema.validate(value, schema,
+ * format_checker=FormatChecker())` (task-sdk/src/airflow/sdk/definitions/param.py), whose
+ * checkers are jsonschema's (jsonschema/_format.py): `date` is `^\d{4}-\d{2}-\d{2}$` plus
+ * `date.fromisoformat`; `date-time` is rfc3339_validator on the upper-cased text; `time` is the
+ * draft-3 checker registered last on the class, `datetime.strptime(v, "%H:%M:%S")`. The
+ * verdicts below are the ones jsonschema 4.26 gives (checked with Python beside this test).
+ */
+test('format date, date-time and time: the values jsonschema accepts and refuses, with the expected format in the message', () => {
+  const cases: ['date' | 'date-time' | 'time', string, boolean][] = [
+    ['date', '2024-02-29', true],
+    ['date', '2023-02-29', false],
+    ['date', '0000-01-01', false],
+    ['date', '2024-1-01', false],
+    ['date', '2024-03-01T00:00:00Z', false],
+    ['date-time', '2024-03-01T06:00:00Z', true],
+    ['date-time', '2024-03-01T06:00:00.000Z', true],
+    ['date-time', '2024-03-01t06:00:00z', true],
+    ['date-time', '2024-03-01T06:00:00+05:30', true],
+    ['date-time', '2024-03-01T06:00Z', false],
+    ['date-time', '2024-03-01 06:00:00Z', false],
+    ['date-time', '2024-03-01T06:00:00', false],
+    ['date-time', '2023-02-29T06:00:00Z', false],
+    ['date-time', '2024-03-01T24:00:00Z', false],
+    ['time', '19:30:00', true],
+    ['time', '9:5:3', true],
+    ['time', '19:30', false],
+    ['time', '24:00:00', false],
+    ['time', '23:59:60', false],
+    ['time', '19:30:00Z', false],
+    ['time', '19:30:00.5', false],
+    ['time', ' 19:30:00', false],
+  ];
+  for (const [format, value, ok] of cases) {
+    const why = paramProblem(value, { type: 'string', format });
+    assert.equal(why === undefined, ok, `${format} ${value}: ${why}`);
+  }
+  assert.equal(paramProblem('2024-02-30', { format: 'date' }), '"2024-02-30" is not a "date" (a day as YYYY-MM-DD, e.g. 2024-03-01)');
+  assert.equal(paramProblem('19:30', { format: 'time' }), '"19:30" is not a "time" (HH:MM:SS, e.g. 19:30:00)');
+  assert.equal(
+    paramProblem('2024-03-01T06:00', { format: 'date-time' }),
+    '"2024-03-01T06:00" is not a "date-time" (RFC 3339 with seconds and a time zone, e.g. 2024-03-01T06:00:00Z)',
+  );
+  // A format says nothing about other types (jsonschema's checkers pass non-strings); `type` refuses them.
+  assert.equal(paramProblem(null, { type: ['null', 'string'], format: 'date' }), undefined);
+  assert.equal(paramProblem(20240301, { type: 'string', format: 'date' }), '20240301 is not of type string');
+});
+
+const DATED = `import { dag, param } from 'hangar';
+export const d = dag({
+  id: 'report',
+  params: {
+    report_date: param('2024-03-01', { type: 'string', format: 'date', description: 'the day to report on' }),
+    cutoff: param<string | null>(null, { type: ['null', 'string'], format: 'time' }),
+  },
+});
+d.task('t', async (ctx) => ctx.params);
+`;
+
+test('a date param: an unknown format or a bad default is a definition error; a bad date in the conf is refused naming the DAG, the param and the format', async () => {
+  assert.throws(
+    () => dag({ id: 'fmt', params: { d: param('x', { type: 'string', format: 'datetime' as never }) } }),
+    (e: unknown) => e instanceof DagDefinitionError && /DAG "fmt": param "d": unknown format "datetime" \(known: date, date-time, time\)/.test(e.message),
+  );
+  assert.throws(
+    () => dag({ id: 'def', params: { d: param('2024-13-01', { type: 'string', format: 'date' }) } }),
+    /DAG "def": param "d" default: "2024-13-01" is not a "date" \(a day as YYYY-MM-DD, e.g. 2024-03-01\)/,
+  );
+  const t = await testRuntime({ 'dags/report.ts': DATED });
+  try {
+    await assert.rejects(
+      t.rt.triggerRun('report', { conf: { report_date: '01/03/2024' } }),
+      /^Error: DAG "report": param "report_date" \(from the run's conf\) "01\/03\/2024" is not a "date" \(a day as YYYY-MM-DD, e.g. 2024-03-01\) — the day to report on$/,
+    );
+    await assert.rejects(t.rt.triggerRun('report', { conf: { cutoff: '19:30' } }), /param "cutoff" \(from the run's conf\) "19:30" is not a "time" \(HH:MM:SS, e.g. 19:30:00\)/);
+    assert.equal((await t.rt.store.runs.list({ dagId: 'report' })).length, 0, 'nothing was stored for a refused conf');
+    const run = await t.rt.runDag('report', { conf: { report_date: '2024-02-29', cutoff: '19:30:00' } });
+    assert.equal(run.state, 'success');
+  } finally {
+    await t.close();
+  }
+});
+
+test('hangar trigger with a bad date in --conf: exit code 1, the DAG, the param and the format on stderr, no run', () => {
+  const ws = tempWorkspace({ 'dags/report.ts': DATED }, { executor: 'in-process' });
+  try {
+    const r = hangar(['trigger', 'report', '--conf', '{"report_date":"2024-02-30"}', '--workspace', ws.root]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /DAG "report": param "report_date" \(from the run's conf\) "2024-02-30" is not a "date" \(a day as YYYY-MM-DD, e.g. 2024-03-01\)/);
+    assert.deepEqual(JSON.parse(hangar(['runs', '--json', '--workspace', ws.root]).stdout), []);
+    const ok = hangar(['trigger', 'report', '--conf', '{"report_date":"2024-02-29"}', '--workspace', ws.root]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(JSON.parse(hangar(['runs', '--json', '--workspace', ws.root]).stdout).length, 1);
   } finally {
     ws.remove();
   }

@@ -137,7 +137,7 @@ test('examples/tests/etl.test.ts passes under `node --test`, run from the exampl
     env,
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /ℹ pass 3/);
+  assert.match(r.stdout, /ℹ pass 4/);
   assert.match(r.stdout, /ℹ fail 0/);
 });
 

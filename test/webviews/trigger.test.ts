@@ -18,12 +18,19 @@ import {
   fieldError,
   fieldsOf,
   formConf,
+  fromPicker,
+  isoToLocal,
+  localToIso,
   parseConfText,
   parseLogicalDate,
+  pickerType,
+  pickerValue,
   pushRecent,
   readField,
   recentLabel,
   valuesFromConf,
+  zoneLabel,
+  zoneOffsetMinutes,
 } from '../../src/protocol/webviews/trigger-form.ts';
 import {
   checkResult,
@@ -359,3 +366,244 @@ describe('trigger panel protocol', () => {
     assert.equal(checkResult('trigger', { runId: '' }), 'trigger: the result lacks runId and logicalDate');
   });
 });
+
+/*
+ * Date, date-and-time and time params, as Airflow 3's form shows them: FieldSelector.tsx picks
+ * FieldDateTime for a string with format date-time (type datetime-local), date or time, before
+ * the enum's dropdown; FieldDateTime.tsx pads a time to seconds, passes a date through and sets
+ * an emptied picker to null (pinned by FieldDateTime.test.tsx: "pads HH:MM to HH:MM:SS", "does
+ * not double-pad", "passes the typed value through without modification"); DateTimeInput.tsx
+ * shows a date-time in the user's time zone and sends `toISOString()` (UTC, milliseconds). All
+ * under airflow-core/src/airflow/ui/src/components/.
+ */
+const DATED = `import { dag, param } from 'hangar';
+export const d = dag({
+  id: 'report',
+  params: {
+    report_date: param('2024-03-01', { type: 'string', format: 'date', description: 'the day to report on' }),
+    not_before: param<string | null>(null, { type: ['null', 'string'], format: 'date-time' }),
+    cutoff: param('19:30:00', { type: 'string', format: 'time' }),
+    day: param(undefined as unknown as string, { type: 'string', format: 'date' }),
+  },
+});
+d.task('t', async (ctx) => ctx.params);
+`;
+
+describe('trigger form: date, date-and-time and time pickers', () => {
+  const KOLKATA = 'Asia/Kolkata';
+  const BERLIN = 'Europe/Berlin';
+
+  test('a string with format date, date-time or time is a picker (before an enum); without a string type it stays as it was', () => {
+    const fields = fieldsOf([
+      { name: 'a', default: '2024-03-01', schema: { type: 'string', format: 'date' } },
+      { name: 'b', default: null, schema: { type: ['null', 'string'], format: 'date-time' } },
+      { name: 'c', default: '19:30:00', schema: { type: 'string', format: 'time' } },
+      { name: 'd', default: '2024-03-01', schema: { format: 'date' } },
+      { name: 'e', default: '2024-03-01', schema: { type: 'string', format: 'date', enum: ['2024-03-01'] } },
+      { name: 'f', schema: { format: 'date' } },
+      { name: 'g', default: 1, schema: { type: 'integer', format: 'date' } },
+    ]);
+    assert.deepEqual(
+      fields.map((f) => f.kind),
+      ['date', 'datetime', 'time', 'date', 'date', 'string', 'integer'],
+    );
+    assert.deepEqual(
+      fields.slice(0, 3).map((f) => pickerType(f.kind)),
+      ['date', 'datetime-local', 'time'],
+    );
+    assert.equal(pickerType('string'), undefined);
+    assert.equal(fields[0].hint, 'string, format date');
+    assert.equal(fields[1].hint, 'null or string, format date-time');
+  });
+
+  test('time zones: offsets from the zone database, a wall time to UTC and back, a skipped time moved on', () => {
+    assert.equal(zoneOffsetMinutes(Date.parse('2024-03-01T00:00:00Z'), KOLKATA), 330);
+    assert.equal(zoneOffsetMinutes(Date.parse('2024-01-15T12:00:00Z'), BERLIN), 60);
+    assert.equal(zoneOffsetMinutes(Date.parse('2024-07-15T12:00:00Z'), BERLIN), 120);
+    assert.equal(zoneLabel(KOLKATA, Date.parse('2024-03-01T00:00:00Z')), 'Asia/Kolkata (UTC+05:30)');
+    assert.equal(
+      zoneLabel('America/St_Johns', Date.parse('2024-01-15T12:00:00Z')),
+      'America/St_Johns (UTC-03:30)',
+    );
+    assert.equal(zoneLabel('UTC', 0), 'UTC (UTC+00:00)');
+    assert.equal(localToIso('2024-03-01T11:30', KOLKATA), '2024-03-01T06:00:00.000Z');
+    assert.equal(localToIso('2024-03-01T11:30:15', KOLKATA), '2024-03-01T06:00:15.000Z');
+    assert.equal(localToIso('2024-01-15T08:00', BERLIN), '2024-01-15T07:00:00.000Z');
+    assert.equal(localToIso('2024-07-15T08:00', BERLIN), '2024-07-15T06:00:00.000Z');
+    // 02:30 does not exist in Berlin on 2024-03-31 (clocks go from 02:00 to 03:00): 03:30 CEST.
+    assert.equal(localToIso('2024-03-31T02:30', BERLIN), '2024-03-31T01:30:00.000Z');
+    assert.equal(localToIso('2024-02-30T10:00', BERLIN), undefined);
+    assert.equal(localToIso('2024-03-01T24:00', BERLIN), undefined);
+    assert.equal(localToIso('2024-03-01', BERLIN), undefined);
+    assert.equal(isoToLocal('2024-03-01T06:00:00Z', KOLKATA), '2024-03-01T11:30:00');
+    assert.equal(isoToLocal('2024-03-01T06:00:00.000Z', KOLKATA), '2024-03-01T11:30:00');
+    assert.equal(isoToLocal('2024-03-01T06:00:00.250+02:00', KOLKATA), '2024-03-01T09:30:00.250');
+    assert.equal(isoToLocal('2024-07-15T06:00:00Z', BERLIN), '2024-07-15T08:00:00');
+    assert.equal(isoToLocal('2024-03-01T06:00:00', BERLIN), '2024-03-01T06:00:00', 'no zone: shown as it is');
+    assert.equal(isoToLocal('tomorrow', BERLIN), '');
+  });
+
+  test("the picker's value to the conf as Airflow's form sends it, and the conf's value back to the picker", () => {
+    const [date, dt, time] = fieldsOf([
+      { name: 'a', default: '2024-03-01', schema: { type: 'string', format: 'date' } },
+      { name: 'b', default: null, schema: { type: ['null', 'string'], format: 'date-time' } },
+      { name: 'c', default: '19:30:00', schema: { type: 'string', format: 'time' } },
+    ]);
+    assert.equal(fromPicker(date, '2026-05-07', KOLKATA), '2026-05-07', 'a date passes through');
+    assert.equal(fromPicker(time, '19:30', KOLKATA), '19:30:00', 'HH:MM padded to HH:MM:SS');
+    assert.equal(fromPicker(time, '19:30:45', KOLKATA), '19:30:45', 'not padded twice');
+    assert.equal(fromPicker(time, '', KOLKATA), '', 'empty passes through');
+    assert.equal(fromPicker(dt, '2024-03-01T11:30', KOLKATA), '2024-03-01T06:00:00.000Z', 'sent as UTC');
+    assert.equal(pickerValue(date, '2024-03-01', KOLKATA), '2024-03-01');
+    assert.equal(
+      pickerValue(date, '01/03/2024', KOLKATA),
+      '',
+      'the picker cannot show it; the field error says why',
+    );
+    assert.equal(pickerValue(time, '19:30:00', KOLKATA), '19:30:00');
+    assert.equal(pickerValue(date, '2024-02-30', KOLKATA), '', 'no such day');
+    assert.equal(pickerValue(time, '9:5:3', KOLKATA), '09:05:03', 'the one-digit parts "%H:%M:%S" accepts');
+    assert.equal(pickerValue(time, '24:00:00', KOLKATA), '');
+    assert.equal(pickerValue(dt, '2024-03-01T06:00:00Z', KOLKATA), '2024-03-01T11:30:00');
+    // A conf typed in the JSON tab keeps its text until the picker is changed; picking the same wall time gives the same instant.
+    const typed = '2024-03-01T08:00:00+02:00';
+    assert.equal(fromPicker(dt, pickerValue(dt, typed, KOLKATA), KOLKATA), new Date(typed).toISOString());
+    // An emptied picker is null (FieldDateTime.tsx), or left out when the param has no default.
+    assert.deepEqual(readField(dt, ''), { ok: true, given: true, value: null });
+    assert.deepEqual(readField(date, ''), { ok: true, given: true, value: null });
+    assert.equal(fieldError(date, ''), 'null is not of type string');
+    assert.equal(fieldError(dt, ''), undefined, 'nullable');
+    assert.equal(fieldError(time, '19:30'), '"19:30" is not a "time" (HH:MM:SS, e.g. 19:30:00)');
+    assert.equal(
+      fieldError(dt, '2024-03-01T06:00'),
+      '"2024-03-01T06:00" is not a "date-time" (RFC 3339 with seconds and a time zone, e.g. 2024-03-01T06:00:00Z)',
+    );
+  });
+
+  test("with a real DAG: a bad date is refused by the form in the runtime's words; a picked one runs with that conf", async () => {
+    const t = await testRuntime({ 'dags/report.ts': DATED });
+    try {
+      const list = await dagListResult(await t.rt.loadDags(), t.rt);
+      const params = list.dags.find((d) => d.dagId === 'report')!.params!;
+      assert.deepEqual(
+        params.find((p) => p.name === 'report_date'),
+        {
+          name: 'report_date',
+          default: '2024-03-01',
+          schema: { type: 'string', format: 'date', description: 'the day to report on' },
+        },
+        'the DAG list carries the format',
+      );
+      const fields = fieldsOf(params);
+      const f = Object.fromEntries(fields.map((x) => [x.name, x]));
+      assert.deepEqual(
+        fields.map((x) => [x.name, x.kind]),
+        [
+          ['report_date', 'date'],
+          ['not_before', 'datetime'],
+          ['cutoff', 'time'],
+          ['day', 'date'],
+        ],
+      );
+      const base = defaultValues(fields, params);
+      assert.deepEqual(base, { report_date: '2024-03-01', not_before: '', cutoff: '19:30:00', day: '' });
+      assert.equal(fieldError(f.day, base.day), 'has no default: give a value');
+      // A bad date typed in the JSON tab: marked under the field and refused, as the runtime refuses it.
+      const fromJson = valuesFromConf(fields, params, { report_date: '2024-02-30', day: '2024-03-02' });
+      const bad = formConf(fields, fromJson.values, fromJson.extras);
+      const expected = '"2024-02-30" is not a "date" (a day as YYYY-MM-DD, e.g. 2024-03-01)';
+      assert.equal(bad.errors.report_date, expected);
+      const runtime = await runtimeSaysFor(t, 'report', bad.conf);
+      assert.equal(
+        runtime,
+        `DAG "report": param "report_date" (from the run's conf) ${expected} — the day to report on`,
+      );
+      assert.equal(confError('report', params, bad.conf), runtime);
+      assert.equal((await t.rt.store.runs.list({ dagId: 'report' })).length, 0);
+      // Picked: a date, a date and time in Kolkata, a time without seconds.
+      const picked = {
+        ...base,
+        report_date: fromPicker(f.report_date, '2024-02-29', KOLKATA),
+        not_before: fromPicker(f.not_before, '2024-03-01T11:30', KOLKATA),
+        cutoff: fromPicker(f.cutoff, '18:45', KOLKATA),
+        day: fromPicker(f.day, '2024-03-02', KOLKATA),
+      };
+      const good = formConf(fields, picked);
+      assert.deepEqual(good.errors, {});
+      assert.deepEqual(good.conf, {
+        report_date: '2024-02-29',
+        not_before: '2024-03-01T06:00:00.000Z',
+        cutoff: '18:45:00',
+        day: '2024-03-02',
+      });
+      assert.equal(confError('report', params, good.conf), undefined);
+      const run = await t.rt.triggerRun('report', { conf: good.conf });
+      assert.deepEqual(JSON.parse((await t.rt.store.runs.get('report', run.run_id))!.conf), good.conf);
+      // The conf back into the form: the pickers show the same values.
+      const back = valuesFromConf(fields, params, good.conf).values;
+      assert.equal(pickerValue(f.not_before, back.not_before, KOLKATA), '2024-03-01T11:30:00');
+      assert.equal(pickerValue(f.report_date, back.report_date, KOLKATA), '2024-02-29');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("the logical date picker: a wall time in the webview's zone, sent as UTC; an offset given wins; a date alone is midnight there", () => {
+    assert.deepEqual(parseLogicalDate('2024-03-01T11:30', KOLKATA), {
+      ok: true,
+      iso: '2024-03-01T06:00:00.000Z',
+    });
+    assert.deepEqual(parseLogicalDate('2024-03-01T11:30:20', KOLKATA), {
+      ok: true,
+      iso: '2024-03-01T06:00:20.000Z',
+    });
+    assert.deepEqual(parseLogicalDate('2024-03-01', KOLKATA), { ok: true, iso: '2024-02-29T18:30:00.000Z' });
+    assert.deepEqual(parseLogicalDate('2024-03-01T06:00:00Z', KOLKATA), {
+      ok: true,
+      iso: '2024-03-01T06:00:00.000Z',
+    });
+    assert.deepEqual(
+      parseLogicalDate('2024-03-01T11:30'),
+      { ok: true, iso: '2024-03-01T11:30:00.000Z' },
+      'no zone given: UTC',
+    );
+    assert.deepEqual(parseLogicalDate('2024-02-30T10:00', KOLKATA), {
+      ok: false,
+      error: '"2024-02-30T10:00" is not a valid date',
+    });
+  });
+
+  test('the protocol carries a format and refuses an unknown one by name', () => {
+    const dag = {
+      dagId: 'report',
+      description: null,
+      params: [{ name: 'd', default: '2024-03-01', schema: { type: 'string', format: 'date' } }],
+    };
+    const ok = parseHostMessage({ type: 'init', dag, recent: [], fresh: true });
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.value, { type: 'init', dag, recent: [], fresh: true });
+    const bad = parseHostMessage({
+      type: 'init',
+      dag: { ...dag, params: [{ name: 'd', schema: { type: 'string', format: 'datetime' } }] },
+      recent: [],
+      fresh: true,
+    });
+    assert.deepEqual(bad, {
+      ok: false,
+      error: 'init: dag.params[0].schema: unknown format "datetime" (known: date, date-time, time)',
+    });
+  });
+});
+
+async function runtimeSaysFor(
+  t: Awaited<ReturnType<typeof testRuntime>>,
+  dagId: string,
+  conf: Record<string, unknown>,
+): Promise<string | undefined> {
+  try {
+    await t.rt.triggerRun(dagId, { conf });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}

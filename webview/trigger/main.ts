@@ -1,9 +1,11 @@
 /**
  * The trigger form webview ("Run DAG with Config…", as Airflow 3's trigger form): a
  * field per DAG param (text with its pattern, number with its bounds, a checkbox, a
- * dropdown for an enum, JSON for arrays and objects), defaults filled, descriptions
- * shown, a field's problem under it as you type (the runtime's own check, so the same
- * words); a JSON tab with the whole conf kept in sync; the logical date (empty: now);
+ * dropdown for an enum, JSON for arrays and objects, a date, date-and-time or time picker
+ * for a string with that format), defaults filled, descriptions shown, a field's problem
+ * under it as you type (the runtime's own check, so the same words); a JSON tab with the
+ * whole conf kept in sync; the logical date as a date-and-time picker (empty: now); a
+ * date and time is picked in the webview's time zone and sent as UTC, as Airflow's form;
  * the recent configurations of the DAG to start from; Trigger sends the conf and shows
  * the run id or the runtime's error.
  *
@@ -34,10 +36,15 @@ import {
   fieldError,
   fieldsOf,
   formConf,
+  fromPicker,
+  isoToLocal,
   parseConfText,
   parseLogicalDate,
+  pickerType,
+  pickerValue,
   recentLabel,
   valuesFromConf,
+  zoneLabel,
 } from '../../src/protocol/webviews/trigger-form.ts';
 import type { FieldValues, FormField } from '../../src/protocol/webviews/trigger-form.ts';
 
@@ -48,6 +55,8 @@ interface VsCodeApi {
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
+/** The time zone dates and times are picked in (Airflow's form: the browser's, unless the user chose one). */
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 type Tab = 'form' | 'json';
 interface State {
@@ -57,6 +66,7 @@ interface State {
   extras: Record<string, unknown>;
   json: string;
   tab: Tab;
+  /** The logical date picker's value: a wall time in `zone` (empty: now). */
   date: string;
   /** The status line (the last trigger's outcome), shown again when the panel is. */
   status: { text: string; error: boolean } | null;
@@ -160,11 +170,16 @@ function render(): void {
       'div',
       { class: 'field' },
       el('vscode-label', { for: 'logical-date' }, 'Logical date'),
-      dateField(),
       el(
         'div',
-        { class: 'hint' },
-        'Empty: now. A date like 2024-01-31 or 2024-01-31T06:00:00Z (UTC unless an offset is given).',
+        { class: 'row picker-row' },
+        dateField(),
+        button('Now', () => setDate(''), { id: 'date-now', secondary: '' }),
+      ),
+      el(
+        'div',
+        { class: 'hint', id: 'date-hint' },
+        `Empty: now. In ${zoneLabel(zone)}; the run gets it in UTC.`,
       ),
       el('div', { class: 'field-error', id: 'date-error', role: 'alert' }),
     ),
@@ -227,6 +242,20 @@ function fieldControl(f: FormField): HTMLElement {
       setValue(c, String(raw ?? ''));
       c.addEventListener('change', () => fieldChanged(f, valueOf(c)));
       return c;
+    case 'date':
+    case 'datetime':
+    case 'time':
+      // A native picker (vscode-textfield wraps an <input> of that type); with seconds for a time, as Airflow's.
+      c = el('vscode-textfield', {
+        id,
+        type: pickerType(f.kind)!,
+        class: 'picker',
+        'aria-label': f.label,
+        ...(f.kind === 'date' ? {} : { step: '1' }),
+      });
+      setValue(c, pickerValue(f, raw, zone));
+      c.addEventListener('input', () => fieldChanged(f, fromPicker(f, valueOf(c), zone)));
+      return c;
     case 'json':
       c = el('vscode-textarea', { id, rows: '4', class: 'code', 'aria-label': f.label });
       setValue(c, String(raw ?? ''));
@@ -255,15 +284,19 @@ function renderForm(): void {
         ...(f.kind === 'boolean'
           ? []
           : [el('vscode-label', { for: `p-${f.name}`, ...(f.required ? { required: '' } : {}) }, f.label)]),
-        ...(f.hint
-          ? [el('span', { class: 'hint' }, f.label === f.name ? f.hint : `${f.name} · ${f.hint}`)]
-          : []),
+        ...(hintFor(f) ? [el('span', { class: 'hint' }, hintFor(f))] : []),
         fieldControl(f),
         ...(f.description ? [el('div', { class: 'description' }, f.description)] : []),
         el('div', { class: 'field-error', id: `err-${f.name}`, role: 'alert' }),
       ),
     ),
   );
+}
+
+/** A field's hint: its name (when titled) and rules; a date and time says the zone it is picked in. */
+function hintFor(f: FormField): string {
+  const rules = f.kind === 'datetime' ? `${f.hint}, in ${zoneLabel(zone)}, sent as UTC` : f.hint;
+  return !rules ? '' : f.label === f.name ? rules : `${f.name} · ${rules}`;
 }
 
 function jsonPane(): Node {
@@ -295,7 +328,16 @@ function jsonPane(): Node {
 }
 
 function dateField(): HTMLElement {
-  const c = el('vscode-textfield', { id: 'logical-date', placeholder: 'now', 'aria-label': 'Logical date' });
+  const c = el('vscode-textfield', {
+    id: 'logical-date',
+    type: 'datetime-local',
+    step: '1',
+    class: 'picker',
+    'aria-label': 'Logical date',
+  });
+  // A date kept by an older form (text with an offset, or a day alone) becomes the wall time it means here.
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(state.date)) state.date = isoToLocal(state.date, zone);
+  else if (/^\d{4}-\d{2}-\d{2}$/.test(state.date)) state.date = `${state.date}T00:00`;
   setValue(c, state.date);
   c.addEventListener('input', () => {
     state.date = valueOf(c);
@@ -303,6 +345,13 @@ function dateField(): HTMLElement {
     checkAll();
   });
   return c;
+}
+
+function setDate(v: string): void {
+  state.date = v;
+  setValue(byId('logical-date'), v);
+  save();
+  checkAll();
 }
 
 function fieldChanged(f: FormField, raw: string | boolean): void {
@@ -376,7 +425,7 @@ function checkAll(): boolean {
   }
   const p = parseConfText(state.json);
   byId('json-error').textContent = p.ok ? '' : inert(p.error);
-  const d = parseLogicalDate(state.date);
+  const d = parseLogicalDate(state.date, zone);
   byId('date-error').textContent = d.ok ? '' : `Logical date: ${d.error}`;
   const c = currentConf();
   const verdict = 'error' in c ? c.error : undefined;
@@ -388,7 +437,7 @@ let busy = false;
 async function trigger(): Promise<void> {
   if (!dag || busy) return;
   const c = currentConf();
-  const d = parseLogicalDate(state.date);
+  const d = parseLogicalDate(state.date, zone);
   if (!checkAll() || 'error' in c || !d.ok) {
     say('Not triggered: the configuration breaks a rule (see above).', true);
     return;

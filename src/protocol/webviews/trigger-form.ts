@@ -7,10 +7,30 @@
  * same words. No DOM, no Node, no vscode: the webview bundle and the tests import it.
  */
 import { paramProblem, validateRunParams } from '../../runtime/dag/params.ts';
-import type { ParamSchema, ParamSpec, ParamType } from '../../runtime/dag/params.ts';
+import type { ParamFormat, ParamSchema, ParamSpec, ParamType } from '../../runtime/dag/params.ts';
 import type { DagParamInfo } from '../runtime.ts';
 
-export type FieldKind = 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'json';
+export type FieldKind =
+  | 'string'
+  | 'integer'
+  | 'number'
+  | 'boolean'
+  | 'enum'
+  | 'json'
+  /** A string with `format: 'date'`: a date picker (`<input type="date">`). */
+  | 'date'
+  /** `format: 'date-time'`: a date-and-time picker (`datetime-local`) in the webview's time zone, sent as UTC. */
+  | 'datetime'
+  /** `format: 'time'`: a time picker (`<input type="time">`, with seconds). */
+  | 'time';
+
+const PICKERS: Readonly<Record<ParamFormat, FieldKind>> = {
+  date: 'date',
+  'date-time': 'datetime',
+  time: 'time',
+};
+const isPicker = (k: FieldKind): k is 'date' | 'datetime' | 'time' =>
+  k === 'date' || k === 'datetime' || k === 'time';
 
 export interface FormField {
   name: string;
@@ -39,7 +59,8 @@ function typesOf(schema: ParamSchema): ParamType[] {
 /**
  * The field for a param, as Airflow 3's form picks it (airflow-core/src/airflow/ui/src/components/
  * FlexibleForm/FieldSelector.tsx): the first type that is not "null" (several: free JSON), else the
- * default's type; an enum of null, string, number or integer is a dropdown.
+ * default's type; a string with format date-time, date or time is a picker (before the enum's
+ * dropdown, as there); an enum of null, string, number or integer is a dropdown.
  */
 function kindOf(p: DagParamInfo): FieldKind {
   const schema = p.schema ?? {};
@@ -47,6 +68,8 @@ function kindOf(p: DagParamInfo): FieldKind {
   if (types.length > 1 && schema.enum === undefined) return 'json';
   const t: string =
     types[0] ?? (Array.isArray(p.default) ? 'array' : p.default === null ? 'null' : typeof p.default);
+  if (t === 'string' && schema.format !== undefined && Object.hasOwn(PICKERS, schema.format))
+    return PICKERS[schema.format];
   if (schema.enum !== undefined)
     return ['null', 'string', 'number', 'integer'].includes(t) || t === 'undefined' ? 'enum' : 'json';
   switch (t) {
@@ -73,6 +96,7 @@ function hintOf(kind: FieldKind, s: ParamSchema): string {
   if (s.minLength !== undefined) parts.push(`at least ${s.minLength} characters`);
   if (s.maxLength !== undefined) parts.push(`at most ${s.maxLength} characters`);
   if (s.pattern !== undefined) parts.push(`matching ${s.pattern}`);
+  if (s.format !== undefined) parts.push(`format ${s.format}`);
   if (s.minItems !== undefined) parts.push(`at least ${s.minItems} items`);
   if (s.maxItems !== undefined) parts.push(`at most ${s.maxItems} items`);
   if (kind === 'json') parts.push('as JSON');
@@ -112,7 +136,10 @@ export function rawOf(field: FormField, v: unknown): RawValue {
     case 'enum':
       return JSON.stringify(v);
     case 'string':
-      return typeof v === 'string' ? v : JSON.stringify(v);
+    case 'date':
+    case 'datetime':
+    case 'time':
+      return typeof v === 'string' ? v : v === null && isPicker(field.kind) ? '' : JSON.stringify(v);
     case 'integer':
     case 'number':
       return typeof v === 'number' ? String(v) : v === null ? '' : JSON.stringify(v);
@@ -143,6 +170,11 @@ export function readField(field: FormField, raw: RawValue | undefined): FieldRea
         given: true,
         value: text === '' && typesOf(field.schema).includes('null') ? null : text,
       };
+    case 'date':
+    case 'datetime':
+    case 'time':
+      // An emptied picker is null, as Airflow's FieldDateTime.tsx sets it ("" would fall back to nothing).
+      return { ok: true, given: true, value: empty ? null : text };
     case 'integer':
     case 'number': {
       // An empty number is null (Airflow's form sends null); a text that is no number is checked as the text it is.
@@ -250,23 +282,171 @@ export function parseConfText(
 
 export const confText = (conf: Readonly<Record<string, unknown>>): string => JSON.stringify(conf, null, 2);
 
-/** The logical date typed: empty (the runtime uses now), or a date like 2024-01-31 or 2024-01-31T06:00:00Z as ISO UTC. */
+/**
+ * The logical date given: empty (the runtime uses now), or a date like 2024-01-31 or
+ * 2024-01-31T06:00 (what the picker gives: a wall time in `zone`, the webview's time zone; UTC
+ * when none is said) or with an offset (2024-01-31T06:00:00Z), as ISO UTC.
+ */
 export function parseLogicalDate(
   text: string,
+  zone = 'UTC',
 ): { ok: true; iso: string | undefined } | { ok: false; error: string } {
   const t = text.trim();
   if (t === '') return { ok: true, iso: undefined };
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(t))
     return { ok: false, error: `"${t}" is not a date like 2024-01-31 or 2024-01-31T06:00:00Z` };
-  const iso =
-    t.length === 10
-      ? `${t}T00:00:00Z`
-      : /Z|[+-]\d{2}:?\d{2}$/.test(t)
-        ? t.replace(' ', 'T')
-        : `${t.replace(' ', 'T')}Z`;
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return { ok: false, error: `"${t}" is not a valid date` };
-  return { ok: true, iso: d.toISOString() };
+  if (/(Z|[+-]\d{2}:?\d{2})$/.test(t)) {
+    const d = new Date(t.replace(' ', 'T'));
+    if (Number.isNaN(d.getTime())) return { ok: false, error: `"${t}" is not a valid date` };
+    return { ok: true, iso: d.toISOString() };
+  }
+  const iso = localToIso(t.length === 10 ? `${t}T00:00` : t.replace(' ', 'T'), zone);
+  return iso === undefined ? { ok: false, error: `"${t}" is not a valid date` } : { ok: true, iso };
+}
+
+// ------------------------------------------------------------------ date pickers
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
+
+/** The instant of a wall time read as UTC (years below 100 too, which Date.UTC would shift to 19xx). */
+function wallMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d);
+  t.setUTCHours(h, mi, s, ms);
+  return t.getTime();
+}
+
+/** `zone`'s offset from UTC at an instant, in minutes (Asia/Kolkata: 330). Throws on an unknown zone. */
+export function zoneOffsetMinutes(utcMs: number, zone: string): number {
+  let f = FORMATTERS.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    FORMATTERS.set(zone, f);
+  }
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(new Date(utcMs))) p[part.type] = Number(part.value);
+  const wall = wallMs(p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!, 0);
+  return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 60_000);
+}
+
+/** `Asia/Kolkata (UTC+05:30)`: a zone as the form names it, with its offset at an instant. */
+export function zoneLabel(zone: string, atMs = Date.now()): string {
+  const off = zoneOffsetMinutes(atMs, zone);
+  const a = Math.abs(off);
+  return `${zone} (UTC${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)})`;
+}
+
+/**
+ * A wall time in `zone` (a `datetime-local` value: 2024-03-01T11:30 or with seconds) as ISO UTC
+ * with milliseconds, as Airflow's DateTimeInput sends it (airflow-core/src/airflow/ui/src/components/
+ * DateTimeInput.tsx: `dayjs(value).tz(selectedTimezone, true).toISOString()`); undefined when it is
+ * no wall time. A time the zone skips (a spring-forward gap) moves on by the gap, as a JS Date does.
+ */
+export function localToIso(local: string, zone: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?$/.exec(local);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Number((m[7] ?? '0').padEnd(3, '0'));
+  const wall = wallMs(y, mo, d, h, mi, s, ms);
+  const back = new Date(wall);
+  if (
+    y < 1 ||
+    back.getUTCFullYear() !== y ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  )
+    return undefined;
+  const first = zoneOffsetMinutes(wall, zone);
+  let t = wall - first * 60_000;
+  const second = zoneOffsetMinutes(t, zone);
+  if (second !== first) t = wall - second * 60_000;
+  return new Date(t).toISOString();
+}
+
+/**
+ * What a date-time picker in `zone` shows for a conf value: the wall time there of the instant an
+ * ISO text with a zone names (2024-03-01T06:00:00Z in Asia/Kolkata: 2024-03-01T11:30:00); a text
+ * without a zone as it is; '' for anything else (the field's error says why).
+ */
+export function isoToLocal(text: string, zone: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([Zz]|[+-]\d{2}:?\d{2})?$/.exec(
+    text.trim(),
+  );
+  if (!m) return '';
+  if (!m[3]) return localToIso(`${m[1]}T${m[2]}`, 'UTC') ? `${m[1]}T${m[2]}` : '';
+  const t = Date.parse(`${m[1]}T${m[2]}${m[3].toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`);
+  if (Number.isNaN(t)) return '';
+  const w = new Date(t + zoneOffsetMinutes(t, zone) * 60_000);
+  const base = `${pad(w.getUTCFullYear(), 4)}-${pad(w.getUTCMonth() + 1)}-${pad(w.getUTCDate())}T${pad(w.getUTCHours())}:${pad(w.getUTCMinutes())}:${pad(w.getUTCSeconds())}`;
+  return w.getUTCMilliseconds() ? `${base}.${pad(w.getUTCMilliseconds(), 3)}` : base;
+}
+
+/** The `<input>` type of a picker field. */
+export function pickerType(kind: FieldKind): 'date' | 'datetime-local' | 'time' | undefined {
+  return kind === 'date'
+    ? 'date'
+    : kind === 'datetime'
+      ? 'datetime-local'
+      : kind === 'time'
+        ? 'time'
+        : undefined;
+}
+
+/** What a picker field shows for its raw value (the conf's string): '' when the picker cannot show it. */
+export function pickerValue(field: FormField, raw: RawValue | undefined, zone: string): string {
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  switch (field.kind) {
+    case 'date':
+      // What the runtime accepts (a day that exists): the browser would blank anything else anyway.
+      return paramProblem(text, { format: 'date' }) === undefined ? text : '';
+    case 'time': {
+      // The "%H:%M:%S" check takes one-digit parts (9:5:3); the picker needs two.
+      const m = /^(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?$/.exec(text);
+      if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) return '';
+      return `${pad(Number(m[1]))}:${pad(Number(m[2]))}${m[3] === undefined ? '' : `:${pad(Number(m[3]))}`}`;
+    }
+    case 'datetime':
+      return isoToLocal(text, zone);
+    default:
+      return text;
+  }
+}
+
+/**
+ * A picker's value as the field's raw value, as Airflow's FieldDateTime.tsx turns it into the conf:
+ * a date as it is (2024-03-01); a time padded to seconds (19:30 → 19:30:00, what the "%H:%M:%S"
+ * check needs); a date and time read in `zone` and sent as ISO UTC (2024-03-01T06:00:00.000Z).
+ */
+export function fromPicker(field: FormField, value: string, zone: string): string {
+  if (value === '') return '';
+  switch (field.kind) {
+    case 'time':
+      return /^\d{2}:\d{2}$/.test(value) ? `${value}:00` : value;
+    case 'datetime':
+      return localToIso(value, zone) ?? value;
+    default:
+      return value;
+  }
 }
 
 /** A recent configuration's label in the dropdown: when, and the conf in short. */

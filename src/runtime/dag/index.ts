@@ -14,7 +14,7 @@ export { TRIGGER_RULES } from './types.ts';
 export { param } from './params.ts';
 export { asset, allOf, anyOf } from './assets.ts';
 export type { Asset, AssetConditionInput, AssetEvent } from './assets.ts';
-export type { ParamSchema, ParamType } from './params.ts';
+export type { ParamFormat, ParamSchema, ParamType } from './params.ts';
 export type {
   ConnectionInfo,
   DagCallback,
