@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJob, parseTryNews, tryJobId } from '../../src/runtime/distributed/protocol.ts';
+import { parseJob, parseLogLines, parseTryNews, tryJobId } from '../../src/runtime/distributed/protocol.ts';
 
 const JOB = {
   kind: 'try',
@@ -64,4 +64,22 @@ test("a worker's news of a try is checked as received: a start with its pid and 
     '{"job":"j","ended":"yes"}',
   ])
     assert.equal(parseTryNews(text), undefined, text);
+});
+
+test("a worker's published log lines are checked as received: a job id and a list of strings; anything else is ignored", () => {
+  assert.deepEqual(parseLogLines(JSON.stringify({ job: 'j', lines: ['a', 'b'] })), {
+    job: 'j',
+    lines: ['a', 'b'],
+  });
+  assert.deepEqual(parseLogLines(JSON.stringify({ job: 'j', lines: [] })), { job: 'j', lines: [] });
+  for (const bad of [
+    'not json',
+    'null',
+    '[]',
+    '{"job":"j","line":"a"}',
+    '{"job":1,"lines":["a"]}',
+    '{"job":"j","lines":["a",2]}',
+    '{"job":"j","lines":"a"}',
+  ])
+    assert.equal(parseLogLines(bad), undefined, bad);
 });

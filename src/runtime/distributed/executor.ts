@@ -34,12 +34,13 @@ import {
   bullQueueName,
   hangarVersion,
   logChannel,
+  parseLogLines,
   newsChannel,
   parseTryNews,
   tryJobId,
   tryKeyOf,
 } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob, TryNewsMessage } from './protocol.ts';
+import type { CallbackJob, TryJob, TryNewsMessage } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface DistributedExecutorOptions {
@@ -197,15 +198,9 @@ export class DistributedExecutor implements TaskExecutor {
           }
           return;
         }
-        let m: LogLineMessage;
-        try {
-          m = JSON.parse(text) as LogLineMessage;
-        } catch {
-          return;
-        }
-        const req =
-          typeof m.job === 'string' && typeof m.line === 'string' ? this.live.get(m.job) : undefined;
-        if (req) this.opts.onLine?.(req, m.line);
+        const m = parseLogLines(text);
+        const req = m ? this.live.get(m.job) : undefined;
+        if (m && req) for (const line of m.lines) this.opts.onLine?.(req, line);
       });
       await sub.subscribe(news, ...(this.opts.onLine ? [logChannel(this.opts.config.prefix)] : []));
       return sub;

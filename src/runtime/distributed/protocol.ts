@@ -140,10 +140,27 @@ export function logChannel(prefix: string): string {
   return `${prefix}:try-log-lines`;
 }
 
-/** One published log line: the try's job id and the line. */
-export interface LogLineMessage {
+/**
+ * Log lines of a try, published together: those it logged within a short window (a
+ * publish per line cost the worker and the scheduler a Redis round trip and a parse each).
+ */
+export interface LogLinesMessage {
   readonly job: string;
-  readonly line: string;
+  readonly lines: readonly string[];
+}
+
+/** A log-lines message, or undefined when the text is not one. */
+export function parseLogLines(text: string): LogLinesMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const o = m as { job?: unknown; lines?: unknown };
+  return typeof o?.job === 'string' && Array.isArray(o.lines) && o.lines.every((l) => typeof l === 'string')
+    ? { job: o.job, lines: o.lines as string[] }
+    : undefined;
 }
 
 /**

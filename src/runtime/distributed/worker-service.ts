@@ -21,8 +21,16 @@ import type { Store } from '../store/store.ts';
 import type { TryKey } from '../store/repos/dispatch.ts';
 import { BundleCache, RemoteError, RemoteObjects } from './remote.ts';
 import type { Redis } from 'ioredis';
-import { bullQueueName, hangarVersion, logChannel, newsChannel, parseJob, tryJobId, tryKeyOf } from './protocol.ts';
-import type { CallbackJob, LogLineMessage, TryJob, TryJobReturn, TryNewsMessage } from './protocol.ts';
+import {
+  bullQueueName,
+  hangarVersion,
+  logChannel,
+  newsChannel,
+  parseJob,
+  tryJobId,
+  tryKeyOf,
+} from './protocol.ts';
+import type { CallbackJob, LogLinesMessage, TryJob, TryJobReturn, TryNewsMessage } from './protocol.ts';
 import { OutageReporter, redisOptions } from './redis.ts';
 
 export interface WorkerServiceOptions {
@@ -39,6 +47,9 @@ interface Running {
   readonly key: TryKey;
   readonly abort: AbortController;
 }
+
+/** How long a try's log lines wait to be published together. */
+const LINES_WINDOW_MS = 50;
 
 const keyString = (k: TryKey) => JSON.stringify([k.dag_id, k.run_id, k.task_id, k.map_index, k.try_number]);
 
@@ -62,6 +73,28 @@ export class WorkerService {
   /** Publishes live log lines and the news of tries (a connection of its own: BullMQ's block). */
   private publisher: Redis | undefined;
 
+  /** Log lines not yet published, by job id. */
+  private readonly unsent = new Map<string, string[]>();
+  private sendTimer: NodeJS.Timeout | undefined;
+
+  /** Publishes the lines logged since the last time (of one job, or of all). */
+  private sendLines(job?: string): void {
+    const d = this.opts.config.distributed!;
+    const jobs = job === undefined ? [...this.unsent.keys()] : [job];
+    for (const j of jobs) {
+      const lines = this.unsent.get(j);
+      if (!lines) continue;
+      this.unsent.delete(j);
+      void this.publisher
+        ?.publish(logChannel(d.prefix), JSON.stringify({ job: j, lines } satisfies LogLinesMessage))
+        .catch(() => undefined);
+    }
+    if (this.unsent.size === 0 && this.sendTimer) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = undefined;
+    } else if (job === undefined) this.sendTimer = undefined;
+  }
+
   /** Tells the schedulers what was just stored about a try (best effort: they read the store when they hear nothing). */
   private tell(news: TryNewsMessage): void {
     void this.publisher
@@ -79,7 +112,8 @@ export class WorkerService {
     this.executor = new IsolatedExecutor({
       maxWorkers: opts.concurrency,
       maxOldSpaceMb: opts.config.workerMaxOldSpaceMb,
-      // Each line the try logs, published for the scheduler's live tail (the log itself goes to S3).
+      // The lines a try logs, published for the scheduler's live tail (the log itself goes to S3):
+      // together, those of a short window, and before the news of the try's end.
       onLine: (req, line) => {
         const job = tryJobId({
           dag_id: req.dagId,
@@ -88,9 +122,10 @@ export class WorkerService {
           map_index: req.mapIndex,
           try_number: req.tryNumber,
         });
-        void this.publisher
-          ?.publish(logChannel(d.prefix), JSON.stringify({ job, line } satisfies LogLineMessage))
-          .catch(() => undefined);
+        const lines = this.unsent.get(job);
+        if (lines) lines.push(line);
+        else this.unsent.set(job, [line]);
+        this.sendTimer ??= setTimeout(() => this.sendLines(), LINES_WINDOW_MS);
       },
     });
     this.bundles = new BundleCache(
@@ -203,6 +238,7 @@ export class WorkerService {
     const jobId = tryJobId(key);
     /** Records the outcome and, once it is stored, tells the schedulers. */
     const finish = async (result: ExecuteResult, ran: boolean): Promise<TryJobReturn> => {
+      this.sendLines(jobId);
       if (await store.dispatch.finish(key, this.id, JSON.stringify(result), nowIso())) {
         this.tell({ job: jobId, ended: true });
         return { ran, recorded: true };
@@ -338,6 +374,7 @@ export class WorkerService {
     clearInterval(this.beatTimer);
     await this.beating;
     await this.executor.close();
+    this.sendLines();
     this.publisher?.disconnect();
     await this.opts.store.dispatch.setWorkerState(this.id, 'stopped', nowIso()).catch(() => {});
   }
