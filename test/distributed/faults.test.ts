@@ -204,6 +204,54 @@ c.chain(...tasks);
 );
 
 test(
+  "Redis restarted, empty, while a task's callback runs on a worker: the callback runs once and its end comes through the store; the run goes on",
+  { timeout: 180_000 },
+  async () => {
+    const dep = await startDeployment();
+    const marks = join(dep.base, 'marks.txt');
+    writeFileSync(
+      join(dep.schedulerRoot, 'dags', 'cb.ts'),
+      `import { dag } from 'hangar';
+import { appendFileSync } from 'node:fs';
+const mark = (m: string) => appendFileSync(${JSON.stringify(marks)}, m + '\\n');
+export const d = dag({ id: 'cb', schedule: null, startDate: '2024-01-01' });
+const a = d.task('a', {
+  onSuccess: async () => {
+    mark('callback start');
+    await new Promise((r) => setTimeout(r, 3000));
+    mark('callback end');
+  },
+}, async () => mark('a'));
+const b = d.task('b', async () => mark('b'));
+a.before(b);
+`,
+    );
+    const store = await openStore(dep);
+    try {
+      await dep.startWorker('w1');
+      const run = dep.hangar(['run', 'cb', '--workspace', dep.schedulerRoot]);
+      const until = Date.now() + 60_000;
+      while (!(existsSync(marks) && lines(marks).includes('callback start'))) {
+        assert.ok(Date.now() < until, 'the callback did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The callback's job is in Redis (active) and goes with it; the worker goes on running the callback.
+      await dep.redis.restart({ hard: true, downMs: 1000 });
+      const r = await run;
+      assert.equal(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /callback of task "a" failed/, r.out);
+      assert.deepEqual(lines(marks), ['a', 'callback start', 'callback end', 'b']);
+      // The hand-off records are gone once read.
+      const left = await store.sql.all<{ n: number }>('SELECT COUNT(*) AS n FROM callback_dispatch');
+      assert.equal(Number(left[0]!.n), 0);
+    } finally {
+      await store.close();
+      await dep.close();
+    }
+  },
+);
+
+test(
   'bad bundles and workers: tampered in S3 (refused, not retried), an npm package missing on the worker (the try fails naming it), a worker on another Hangar version (refused naming both)',
   { timeout: 180_000 },
   async () => {
@@ -280,7 +328,10 @@ p.task('only', { retries: 1, retryDelay: '1s' }, async () => 'ran');
 
       // A scheduler on another version queued a try (as it would, sharing the queue and the store).
       const key = { dag_id: 'plain', run_id: runId, task_id: 'only', map_index: -1, try_number: 9 };
-      await store.dispatch.enqueue([{ key, queue: 'default', bundleHash: row!.bundle_hash }], new Date().toISOString());
+      await store.dispatch.enqueue(
+        [{ key, queue: 'default', bundleHash: row!.bundle_hash }],
+        new Date().toISOString(),
+      );
       const { Queue } = await import('bullmq');
       const queue = new Queue(bullQueueName('default'), {
         connection: redisOptions(dep.redis.url),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJob, parseLogLines, parseTryNews, tryJobId } from '../../src/runtime/distributed/protocol.ts';
+import { newCallbackId, parseJob, parseLogLines, parseTryNews, tryJobId } from '../../src/runtime/distributed/protocol.ts';
 
 const JOB = {
   kind: 'try',
@@ -47,6 +47,35 @@ test('worker jobs are checked at the boundary: ids that would name a path, a bad
   assert.equal(tryJobId(key), tryJobId({ ...key }));
   assert.notEqual(tryJobId(key), tryJobId({ ...key, try_number: 2 }));
   assert.doesNotMatch(tryJobId(key), /:/);
+});
+
+test('callback jobs are checked too: their id names their record in the store and nothing else', () => {
+  const cb = {
+    kind: 'callback',
+    id: newCallbackId(),
+    version: JOB.version,
+    bundleHash: JOB.bundleHash,
+    dagFile: JOB.dagFile,
+    dagId: 'etl',
+    taskId: 'load',
+    name: 'onFailure',
+    context: { dag_id: 'etl' },
+    timeoutMs: 60_000,
+    logKey: null,
+  };
+  assert.deepEqual(parseJob(cb), cb);
+  assert.match(cb.id, /^callback-[0-9a-f]{32}$/);
+  assert.notEqual(newCallbackId(), cb.id);
+  for (const [field, value, message] of [
+    ['id', undefined, /job field id must be a non-empty string/],
+    ['id', 'callback-../../x', /job field id is not a callback id/],
+    ['id', tryJobId({ dag_id: 'etl', run_id: 'r', task_id: 'load', map_index: -1, try_number: 1 }), /job field id is not a callback id/],
+    ['name', 'onEverything', /job field name must be a callback name/],
+    ['taskId', '../x', /job field taskId is not a DAG or task id/],
+    ['context', null, /job field context must be an object/],
+  ] as const) {
+    assert.throws(() => parseJob({ ...cb, [field]: value }), message, field);
+  }
 });
 
 test("a worker's news of a try is checked as received: a start with its pid and host, an end; anything else is ignored", () => {

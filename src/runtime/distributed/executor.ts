@@ -15,7 +15,7 @@
  *   (Airflow's zombie tasks). Retries are never BullMQ's.
  */
 import { hostname as osHostname } from 'node:os';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { DistributedConfig } from '../config.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import type {
@@ -33,6 +33,7 @@ import type { Redis } from 'ioredis';
 import {
   bullQueueName,
   hangarVersion,
+  newCallbackId,
   logChannel,
   parseLogLines,
   newsChannel,
@@ -79,8 +80,6 @@ export class DistributedExecutor implements TaskExecutor {
   private readonly logs: RemoteObjects;
   private readonly publisher: BundlePublisher;
   private readonly queues = new Map<string, Promise<Queue>>();
-  /** Events of the `default` queue, for callbacks (waitUntilFinished): created with the first callback. */
-  private callbackEvents: Promise<QueueEvents> | undefined;
   /** Waiting tries by job id: woken by their worker's news. */
   private readonly waiters = new Map<string, Waiter>();
   private readonly outage: OutageReporter;
@@ -166,19 +165,6 @@ export class DistributedExecutor implements TaskExecutor {
       this.queues.set(name, q);
     }
     return q;
-  }
-
-  private events(): Promise<QueueEvents> {
-    this.callbackEvents ??= (async () => {
-      const { QueueEvents } = await import('bullmq');
-      const events = new QueueEvents(bullQueueName('default'), {
-        connection: redisOptions(this.opts.config.redisUrl),
-        prefix: this.opts.config.prefix,
-      });
-      events.on('error', this.outage.error);
-      return events;
-    })();
-    return this.callbackEvents;
   }
 
   /** Subscribes (once) to the workers' news of tries and their live log lines. */
@@ -381,12 +367,26 @@ export class DistributedExecutor implements TaskExecutor {
     }
   }
 
+  /**
+   * Runs a callback on a worker (on the `default` queue: the task's queue is not known here).
+   * Its record is in the store, claimed and ended there as a try's is; this side waits for the
+   * worker's news and reads the store as a backstop, so that a Redis restart loses nothing.
+   */
   async callback(req: CallbackRequest): Promise<CallbackResult> {
     if (this.closed) return { ok: false, error: 'The runtime is shutting down' };
+    const { store } = this.opts;
+    const id = newCallbackId();
+    const failed = (why: string): CallbackResult => ({
+      ok: false,
+      error: `The ${req.name} callback did not run on a worker: ${why}`,
+    });
+    const waiter = new Waiter();
+    let recorded = false;
     try {
       await this.publisher.publish(req.bundle, req.bundleHash);
       const job: CallbackJob = {
         kind: 'callback',
+        id,
         version: hangarVersion(),
         bundleHash: req.bundleHash,
         dagFile: req.dagFile,
@@ -399,29 +399,73 @@ export class DistributedExecutor implements TaskExecutor {
           ? req.logPath.slice(this.logs.url.length + 1)
           : null,
       };
-      // Callbacks are not tries: the task's queue is not known here, so they go to `default`.
       const queue = await this.queue('default');
-      const events = await this.events();
-      const added = await queue.add('callback', job, {
-        removeOnComplete: 1000,
-        removeOnFail: 1000,
-        attempts: 1,
-      });
-      const result = (await added.waitUntilFinished(events, req.timeoutMs + 30_000)) as CallbackResult;
-      return result;
+      const enqueue = () =>
+        queue.add('callback', job, { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+      this.subscribe();
+      await this.subscriber?.catch(() => undefined);
+      this.waiters.set(id, waiter);
+      await store.dispatch.enqueueCallback(
+        { id, dag_id: req.dagId, task_id: req.taskId ?? null, name: req.name },
+        nowIso(),
+      );
+      recorded = true;
+      await enqueue();
+      // The callback's own budget, and time for a worker to take it.
+      const deadline = Date.now() + req.timeoutMs + 30_000;
+      const pollMs = this.opts.pollMs ?? 1000;
+      const maxPollMs = Math.max(pollMs, Math.min(5000, this.opts.heartbeatTimeoutMs / 3));
+      let napMs = pollMs;
+      let lastJobCheck = Date.now();
+      for (;;) {
+        const woken = await waiter.nap(Math.max(0, Math.min(napMs, deadline - Date.now())));
+        waiter.take();
+        if (this.closed) return { ok: false, error: 'The runtime is shutting down' };
+        const row = await store.dispatch.getCallback(id);
+        if (!row) return failed('its record vanished from the store');
+        if (row.outcome !== null) return JSON.parse(row.outcome) as CallbackResult;
+        let lost: string | undefined;
+        if (Date.now() >= deadline) {
+          lost =
+            row.worker_id === null
+              ? `no worker took it within ${Math.round((req.timeoutMs + 30_000) / 1000)} s`
+              : `its worker ${row.worker_id} did not end it within ${Math.round((req.timeoutMs + 30_000) / 1000)} s`;
+        } else if (row.worker_id !== null && !woken) {
+          const worker = await store.dispatch.worker(row.worker_id);
+          const silentMs = worker ? Date.now() - Date.parse(worker.heartbeat_at) : Infinity;
+          if (!worker || worker.state === 'stopped' || silentMs > this.opts.heartbeatTimeoutMs)
+            lost = `its worker ${row.worker_id} stopped or sent no heartbeat for ${Math.round(silentMs / 1000)} s`;
+        } else if (row.worker_id === null && Date.now() - lastJobCheck >= 5 * pollMs) {
+          // Nobody took it yet: is the job still in Redis? (A Redis restarted without persistence lost it.)
+          lastJobCheck = Date.now();
+          if ((await queue.getJob(id).catch(() => 'unknown' as const)) === undefined) {
+            this.opts.warn?.(
+              `The ${req.name} callback of DAG "${req.dagId}": its job was no longer in Redis (restarted?); queued again`,
+            );
+            await enqueue();
+          }
+        }
+        if (lost !== undefined) {
+          const result = failed(lost);
+          if (await store.dispatch.settleCallback(id, JSON.stringify(result), nowIso())) {
+            await queue.remove(id).catch(() => 0);
+            return result;
+          }
+          continue; // its worker's outcome arrived meanwhile
+        }
+        napMs = woken ? pollMs : Math.min(maxPollMs, napMs * 2);
+      }
     } catch (err) {
-      return {
-        ok: false,
-        error: `The ${req.name} callback did not run on a worker: ${(err as Error).message}`,
-      };
+      return failed((err as Error).message);
+    } finally {
+      this.waiters.delete(id);
+      if (recorded) await store.dispatch.deleteCallback(id).catch(() => undefined);
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiters.values()) waiter.wake();
-    const events = await this.callbackEvents?.catch(() => undefined);
-    await events?.close().catch(() => {});
     for (const q of await Promise.allSettled(this.queues.values()))
       if (q.status === 'fulfilled') await q.value.close().catch(() => {});
     this.logs.close();

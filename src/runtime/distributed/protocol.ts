@@ -3,7 +3,7 @@
  * job per try (its id is the try's identity, so enqueuing twice is a no-op) or per callback.
  * A worker checks every job it takes (a queue is a boundary: other versions, other writers).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hangarPackageRoot } from '../cli/init.ts';
@@ -38,6 +38,8 @@ export interface TryJobReturn {
 
 export interface CallbackJob {
   readonly kind: 'callback';
+  /** The callback's record in the store (callback_dispatch) and its job id. */
+  readonly id: string;
   readonly version: string;
   readonly bundleHash: string;
   readonly dagFile: string;
@@ -70,6 +72,11 @@ export function tryJobId(k: TryKey): string {
     .update(JSON.stringify([k.dag_id, k.run_id, k.task_id, k.map_index, k.try_number]))
     .digest('hex')
     .slice(0, 40)}`;
+}
+
+/** A new callback's id (its record in the store and its job id). */
+export function newCallbackId(): string {
+  return `callback-${randomBytes(16).toString('hex')}`;
 }
 
 export function tryKeyOf(j: TryJob): TryKey {
@@ -124,6 +131,7 @@ export function parseJob(data: unknown): JobData {
     return d as unknown as TryJob;
   }
   if (d.kind === 'callback') {
+    if (!/^callback-[0-9a-f]{32}$/.test(str('id'))) throw new Error('job field id is not a callback id');
     if (d.taskId !== null) id('taskId');
     if (!['onSuccess', 'onFailure', 'onRetry', 'onSlaMiss'].includes(d.name as string))
       throw new Error('job field name must be a callback name');

@@ -90,8 +90,10 @@ export class RemoteObjects {
       return await fn(api, ac.signal);
     } catch (err) {
       const f = classifyS3Error(err, ac.signal.aborted);
-      if (f.kind === 'missing') throw new RemoteError('missing', `${what}: no such object in ${this.where()}`);
-      if (f.kind === 'unreachable') throw new RemoteError('unavailable', `${what}: S3 ${this.where()} unreachable (${f.reason})`);
+      if (f.kind === 'missing')
+        throw new RemoteError('missing', `${what}: no such object in ${this.where()}`);
+      if (f.kind === 'unreachable')
+        throw new RemoteError('unavailable', `${what}: S3 ${this.where()} unreachable (${f.reason})`);
       throw new RemoteError('unavailable', `${what}: S3 ${this.where()} failed: ${f.reason}`);
     } finally {
       clearTimeout(timer);

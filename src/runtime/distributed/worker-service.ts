@@ -316,14 +316,35 @@ export class WorkerService {
     return returned;
   }
 
+  /** Runs a callback the scheduler recorded in the store: claimed there first (a repeated delivery runs nothing), its outcome written there. */
   private async runCallback(job: CallbackJob): Promise<CallbackResult> {
+    const { store, log } = this.opts;
+    const what = `the ${job.name} callback of ${job.dagId}${job.taskId ? `.${job.taskId}` : ''}`;
+    if (!(await store.dispatch.claimCallback(job.id, this.id, nowIso()))) {
+      log(`${what}: already taken, ended or given up by the scheduler (a repeated delivery): nothing to do`);
+      return { ok: false, error: 'not run here: already taken or ended' };
+    }
+    const finish = async (result: CallbackResult): Promise<CallbackResult> => {
+      if (await store.dispatch.finishCallback(job.id, this.id, JSON.stringify(result), nowIso()))
+        this.tell({ job: job.id, ended: true });
+      else log(`${what}: its outcome was not recorded: the scheduler had given up on it`);
+      return result;
+    };
     if (job.version !== hangarVersion()) {
-      return {
+      return finish({
         ok: false,
         error: `Worker ${this.id} runs Hangar ${hangarVersion()}, but the scheduler runs Hangar ${job.version}: refused`,
-      };
+      });
     }
-    const bundle = await this.bundles.get(job.bundleHash);
+    let bundle: string;
+    try {
+      bundle = await this.bundles.get(job.bundleHash);
+    } catch (err) {
+      return finish({
+        ok: false,
+        error: `Worker ${this.id} could not get the DAG bundle of ${job.dagFile}: ${(err as Error).message}`,
+      });
+    }
     const localLog = join(this.opts.config.tmpDir, `callback-${randomBytes(6).toString('hex')}.log`);
     try {
       const result = await this.executor.callback({
@@ -343,9 +364,9 @@ export class WorkerService {
         const before = await this.logs.get(job.logKey).catch(() => Buffer.alloc(0));
         await this.logs
           .put(job.logKey, Buffer.concat([before, readFileSync(localLog)]))
-          .catch((err: unknown) => this.opts.log(`callback log not uploaded: ${(err as Error).message}`));
+          .catch((err: unknown) => log(`callback log not uploaded: ${(err as Error).message}`));
       }
-      return result;
+      return await finish(result);
     } finally {
       rmSync(localLog, { force: true });
     }

@@ -34,8 +34,8 @@ interface TableCopy {
 
 /**
  * In an order that respects the one foreign key (sync_file_results → sync_runs). Not copied:
- * `workers` and `try_dispatch` (distributed execution's live state, not history: a try's
- * record is in task_tries), the DAG processor's `dag_files` and `import_errors` (parsed
+ * `workers`, `try_dispatch` and `callback_dispatch` (distributed execution's live state, not
+ * history: a try's record is in task_tries), the DAG processor's `dag_files` and `import_errors` (parsed
  * again from the files), and `schema_migrations`.
  */
 export const COPIED_TABLES: readonly TableCopy[] = [

@@ -39,3 +39,22 @@ CREATE TABLE try_dispatch (
 );
 CREATE INDEX try_dispatch_open_by_worker ON try_dispatch (worker_id) WHERE outcome IS NULL;
 `;
+
+/**
+ * Callbacks handed to workers (on_success, on_failure, on_retry, SLA misses): claimed and ended
+ * in the store as tries are, so that a Redis restart or a duplicate delivery loses or repeats
+ * none. A row lives while the scheduler waits for the callback; it deletes it once read.
+ */
+export const CALLBACK_DISPATCH_SCHEMA_SQL = `
+CREATE TABLE callback_dispatch (
+  id TEXT PRIMARY KEY,
+  dag_id TEXT NOT NULL,
+  task_id TEXT,
+  name TEXT NOT NULL,
+  enqueued_at TEXT NOT NULL,
+  worker_id TEXT,
+  claimed_at TEXT,
+  outcome TEXT,
+  ended_at TEXT
+);
+`;

@@ -3,7 +3,7 @@ import { SYNC_SCHEMA_SQL } from './sync-schema.ts';
 import { SENSORS_SCHEMA_SQL } from './sensors-schema.ts';
 import { VARIABLES_SCHEMA_SQL } from './variables-schema.ts';
 import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
-import { DISPATCH_SCHEMA_SQL } from './dispatch-schema.ts';
+import { CALLBACK_DISPATCH_SCHEMA_SQL, DISPATCH_SCHEMA_SQL } from './dispatch-schema.ts';
 import { ASSETS_SCHEMA_POSTGRES, ASSETS_SCHEMA_SQLITE } from './assets-schema.ts';
 
 /**
@@ -222,5 +222,11 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     name: 'DAG processor: warnings per file (an import over the parse budget, naming its slow statement)',
     sql: "ALTER TABLE dag_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';",
     postgres: "ALTER TABLE dag_files ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';",
+  },
+  {
+    version: 17,
+    name: 'distributed execution: callbacks handed to workers, claimed and ended in the store',
+    sql: CALLBACK_DISPATCH_SCHEMA_SQL,
+    postgres: CALLBACK_DISPATCH_SCHEMA_SQL,
   },
 ];

@@ -47,6 +47,19 @@ export interface DispatchRecord extends TryKey {
   ended_at: string | null;
 }
 
+export interface CallbackDispatchRecord {
+  id: string;
+  dag_id: string;
+  task_id: string | null;
+  name: string;
+  enqueued_at: string;
+  worker_id: string | null;
+  claimed_at: string | null;
+  /** How it ended (a CallbackResult, JSON), written once. */
+  outcome: string | null;
+  ended_at: string | null;
+}
+
 /** A try a worker runs, with its task instance's state now (to notice a clear or a mark). */
 export interface OpenTry extends TryKey {
   cancel: string | null;
@@ -126,7 +139,10 @@ export class DispatchRepository {
    * Records tries handed to the queue (each unless it is recorded already); returns, in order,
    * whether each was recorded now. On PostgreSQL one statement for all of them.
    */
-  async enqueue(tries: readonly { key: TryKey; queue: string; bundleHash: string }[], at: string): Promise<boolean[]> {
+  async enqueue(
+    tries: readonly { key: TryKey; queue: string; bundleHash: string }[],
+    at: string,
+  ): Promise<boolean[]> {
     if (tries.length === 0) return [];
     const id = (k: TryKey) => JSON.stringify(keyOf(k));
     if (this.sql.dialect === 'postgres') {
@@ -139,9 +155,12 @@ export class DispatchRepository {
            ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO NOTHING
            RETURNING dag_id, run_id, task_id, map_index, try_number`,
           at,
-          recordsetParam(tries.slice(i, i + 1000).map((t) => ({ ...t.key, queue: t.queue, bundle_hash: t.bundleHash }))),
+          recordsetParam(
+            tries.slice(i, i + 1000).map((t) => ({ ...t.key, queue: t.queue, bundle_hash: t.bundleHash })),
+          ),
         );
-        for (const r of rows) added.add(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }));
+        for (const r of rows)
+          added.add(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }));
       }
       return tries.map((t) => added.has(id(t.key)));
     }
@@ -166,7 +185,8 @@ export class DispatchRepository {
 
   /** Several tries' records, in the order asked (undefined where there is none): on PostgreSQL one query. */
   async getMany(keys: readonly TryKey[]): Promise<(DispatchRecord | undefined)[]> {
-    if (this.sql.dialect !== 'postgres' || keys.length === 1) return Promise.all(keys.map((k) => this.get(k)));
+    if (this.sql.dialect !== 'postgres' || keys.length === 1)
+      return Promise.all(keys.map((k) => this.get(k)));
     const id = (k: TryKey) => JSON.stringify(keyOf(k));
     const found = new Map<string, DispatchRecord>();
     for (let i = 0; i < keys.length; i += 1000) {
@@ -176,7 +196,8 @@ export class DispatchRepository {
            ON d.dag_id = v.dag_id AND d.run_id = v.run_id AND d.task_id = v.task_id AND d.map_index = v.map_index AND d.try_number = v.try_number`,
         recordsetParam(keys.slice(i, i + 1000).map((k) => ({ ...k }))),
       );
-      for (const r of rows) found.set(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }), r);
+      for (const r of rows)
+        found.set(id({ ...r, map_index: Number(r.map_index), try_number: Number(r.try_number) }), r);
     }
     return keys.map((k) => found.get(id(k)));
   }
@@ -257,6 +278,64 @@ export class DispatchRepository {
       ...keyOf(k),
     );
     return r.changes > 0;
+  }
+
+  // Callbacks.
+
+  async enqueueCallback(
+    c: { id: string; dag_id: string; task_id: string | null; name: string },
+    at: string,
+  ): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO callback_dispatch (id, dag_id, task_id, name, enqueued_at) VALUES (?, ?, ?, ?, ?)',
+      c.id,
+      c.dag_id,
+      c.task_id,
+      c.name,
+      at,
+    );
+  }
+
+  getCallback(id: string): Promise<CallbackDispatchRecord | undefined> {
+    return this.sql.get<CallbackDispatchRecord>('SELECT * FROM callback_dispatch WHERE id = ?', id);
+  }
+
+  /** A worker takes the callback; false when another took it, it was settled or it is gone (a duplicate delivery). */
+  async claimCallback(id: string, workerId: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      'UPDATE callback_dispatch SET worker_id = ?, claimed_at = ? WHERE id = ? AND worker_id IS NULL AND outcome IS NULL',
+      workerId,
+      at,
+      id,
+    );
+    return r.changes > 0;
+  }
+
+  /** The worker that took the callback records how it ended; false when the scheduler settled it first. */
+  async finishCallback(id: string, workerId: string, outcome: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      'UPDATE callback_dispatch SET outcome = ?, ended_at = ? WHERE id = ? AND worker_id = ? AND outcome IS NULL',
+      outcome,
+      at,
+      id,
+      workerId,
+    );
+    return r.changes > 0;
+  }
+
+  /** The scheduler ends a callback without its worker (timed out, worker gone); false when it had ended. */
+  async settleCallback(id: string, outcome: string, at: string): Promise<boolean> {
+    const r = await this.sql.run(
+      'UPDATE callback_dispatch SET outcome = ?, ended_at = ? WHERE id = ? AND outcome IS NULL',
+      outcome,
+      at,
+      id,
+    );
+    return r.changes > 0;
+  }
+
+  async deleteCallback(id: string): Promise<void> {
+    await this.sql.run('DELETE FROM callback_dispatch WHERE id = ?', id);
   }
 
   /** Asks the worker running the try to stop it (it looks at each heartbeat). */
