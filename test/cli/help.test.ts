@@ -40,3 +40,15 @@ test('hangar help with an unknown verb is a usage error naming it', async () => 
   assert.equal((await help(['help', 'nope'])).code, 2);
   assert.equal((await help(['nope', '--help'])).code, 2);
 });
+
+test('hangar --version and -V print the package version alone (for scripts), whatever else is on the line', async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  for (const argv of [['--version'], ['-V'], ['list', '--version'], ['--version', '--json']]) {
+    const { code, text } = await help(argv);
+    assert.equal(code, 0, argv.join(' '));
+    assert.equal(text, pkg.version, argv.join(' '));
+  }
+});

@@ -49,6 +49,7 @@ import { NEW_HELP, NEW_OPTIONS, newCommand } from './new.ts';
 import type { TaskEvent } from '../events.ts';
 import { formatInZone } from '../dag/schedule.ts';
 import { WorkerService } from '../distributed/worker-service.ts';
+import { hangarVersion } from '../distributed/protocol.ts';
 import { followTaskLog } from './follow.ts';
 import { nextRunOf, SchedulerService } from '../scheduler/service.ts';
 
@@ -97,6 +98,7 @@ Options:
   -o, --output FORMAT    table (default), json, yaml or plain (no colours or rules, for scripts)
   --json                 The same as -o json
   -h, --help             This help (hangar VERB --help, hangar help VERB: that verb's)
+  -V, --version          Print Hangar's version (the bare version, e.g. 0.1.0) and exit
 
 In JSON/YAML mode a command prints only data (schemas: docs/cli-schema/), and a
 command that exits non-zero prints {"error": {"code", "message", "exit_code", …ids}}
@@ -136,6 +138,7 @@ const OPTIONS = {
   reparse: { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
   ...XCOM_OPTIONS,
   ...VARIABLES_OPTIONS,
   ...ASSETS_OPTIONS,
@@ -172,6 +175,10 @@ export async function main(
     format = parseFormat(parsed.values);
     if (format === 'plain') disableColor();
     const [command, ...args] = parsed.positionals;
+    if (parsed.values.version) {
+      out(hangarVersion());
+      return 0;
+    }
     if (parsed.values.help || command === 'help') {
       // `hangar VERB --help` and `hangar help VERB`: that verb's usage; the whole help otherwise.
       const verb = command === 'help' ? args[0] : command;
