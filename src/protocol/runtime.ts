@@ -235,6 +235,12 @@ export interface InitializeParams {
     /** Milliseconds a DAG file's import may take before it gets a warning (`parseBudgetMs` of hangar.json). */
     parseBudgetMs?: number;
   };
+  /**
+   * How often the server reads the store for runs and task instances other processes changed
+   * (a scheduler in a terminal, the team's workers), reported as run/didChange and
+   * task/didChange: milliseconds, default 1000; 0 turns it off.
+   */
+  watchMs?: number;
 }
 export interface InitializeResult {
   /** Node version of the server, e.g. `v24.21.0`. */

@@ -13,6 +13,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import type { MessageConnection } from 'vscode-jsonrpc/node.js';
 import * as P from '../../src/protocol/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
+import { HANGAR_BIN } from '../helpers/cli.ts';
 
 const SERVER = resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
 
@@ -408,5 +409,64 @@ z.task('t', async () => 1);
     );
     assert.equal((await s.rpc.sendRequest(P.SchedulerSet, { enabled: false })).enabled, false);
     assert.ok(s.notes.some((n) => n.method === 'scheduler/didLog' && n.params.line === 'scheduler stopped'));
+  });
+
+  test("runs another process makes (hangar run in a terminal, a team's scheduler) reach the client live, each change once; the server's own runs are not reported twice", async () => {
+    const s = await startServer();
+    await s.rpc.sendRequest(P.DagList, {});
+    // Another process on the same store: the CLI, as a user would start it in a terminal.
+    const cli = spawn(
+      process.execPath,
+      [HANGAR_BIN, 'run', 'etl', '--conf', '{"sleepMs": 2500}', '--workspace', s.workspace, '-o', 'json'],
+      { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    cli.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    let exited = false;
+    const exit = new Promise<number | null>((r) => cli.once('exit', (code) => ((exited = true), r(code))));
+    // While it runs: its run and its running task reach the client, before the CLI is done.
+    const running = await until('the other process\'s run, running', () =>
+      s.notes.find((n) => n.method === 'run/didChange' && n.params.dagId === 'etl' && n.params.state === 'running'),
+    );
+    await until('its slow task, running', () =>
+      s.notes.find(
+        (n) => n.method === 'task/didChange' && n.params.taskId === 'slow' && n.params.state === 'running',
+      ),
+    );
+    assert.equal(exited, false, 'seen while the other process ran, not after');
+    assert.equal(await exit, 0, out);
+    const runId = (JSON.parse(out) as { run: { run_id: string } }).run.run_id;
+    assert.equal(running.params.runId, runId);
+    await runEnded(s, runId);
+    for (const task of ['extract', 'load', 'slow'])
+      await until(`${task} success`, () =>
+        s.notes.find(
+          (n) =>
+            n.method === 'task/didChange' &&
+            n.params.runId === runId &&
+            n.params.taskId === task &&
+            n.params.state === 'success',
+        ),
+      );
+    // Each change once: one success of the run, one per task.
+    const count = (pred: (n: Server['notes'][number]) => boolean) => s.notes.filter(pred).length;
+    assert.equal(count((n) => n.method === 'run/didChange' && n.params.runId === runId && n.params.state === 'success'), 1);
+    for (const task of ['extract', 'load', 'slow'])
+      assert.equal(
+        count((n) => n.method === 'task/didChange' && n.params.runId === runId && n.params.taskId === task && n.params.state === 'success'),
+        1,
+        task,
+      );
+    // A run of the server's own: reported by its runtime, and not again by the watcher.
+    const own = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl', conf: { sleepMs: 0 } });
+    await runEnded(s, own.runId);
+    await new Promise((r) => setTimeout(r, 2500)); // two reads of the watcher after the end
+    assert.equal(count((n) => n.method === 'run/didChange' && n.params.runId === own.runId && n.params.state === 'success'), 1);
+    for (const task of ['extract', 'load', 'slow'])
+      assert.equal(
+        count((n) => n.method === 'task/didChange' && n.params.runId === own.runId && n.params.taskId === task && n.params.state === 'success'),
+        1,
+        `own run: ${task}`,
+      );
   });
 });

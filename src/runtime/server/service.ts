@@ -7,6 +7,9 @@ import { readTryLog } from '../distributed/remote.ts';
 import { assetLinks, producedAssets, scheduledAssets } from '../asset-graph.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Runtime } from '../runtime.ts';
+import { StoreWatcher } from '../store-watch.ts';
+import type { WatchedTaskEvent } from '../store-watch.ts';
+import type { RunEvent } from '../events.ts';
 import { looksSecret } from '../variables.ts';
 import type { Variables } from '../variables.ts';
 import { taskTestProgram } from '../testing/index.ts';
@@ -51,6 +54,8 @@ export class RuntimeService {
   private readonly notify: Notify;
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
   private scheduler: SchedulerService | undefined;
+  /** Follows what other processes do to the store (store-watch.ts). */
+  private watcher: StoreWatcher | undefined;
   private readonly xcoms = new XComBrowserService(() => this.rt());
   private readonly bench = new BenchService((method, params) => this.notify(method, params));
   private readonly sensors = new SensorService(
@@ -163,7 +168,8 @@ export class RuntimeService {
     if (xcom) config.xcom = xcom;
     const parseBudgetMs = optInt(method, c, 'parseBudgetMs', 1);
     if (parseBudgetMs) config.parseBudgetMs = parseBudgetMs;
-    this.init = { workspace, config };
+    const watchMs = optInt(method, p, 'watchMs', 0, 3_600_000);
+    this.init = { workspace, config, ...(watchMs !== undefined ? { watchMs } : {}) };
     const rt = await this.start();
     return {
       node: process.version,
@@ -177,19 +183,46 @@ export class RuntimeService {
   private async start(): Promise<Runtime> {
     const init = this.init!;
     const rt = await Runtime.open(init.workspace, { config: init.config as never });
-    rt.events.on('task', (e) => this.notify('task/didChange', e));
-    rt.events.on('run', (e) => this.notify('run/didChange', e));
+    rt.events.on('task', (e) => this.taskChanged(e));
+    rt.events.on('run', (e) => this.runChanged(e));
     rt.events.on('log', (e) => this.notify('log/didAppend', e));
     rt.events.on('expanded', (e) => this.notify('task/didExpand', e));
     rt.events.on('warning', (e) => this.notify('runtime/didWarn', e));
     this.runtime = rt;
     this.loaded = false;
     this.xcoms.invalidate();
+    await this.watcher?.stop();
+    this.watcher = undefined;
+    if (init.watchMs !== 0) {
+      this.watcher = new StoreWatcher(rt.store, {
+        intervalMs: init.watchMs ?? 1000,
+        onRun: (e) => this.notify('run/didChange', e),
+        onTask: (e) => this.notify('task/didChange', e),
+        onError: (err) =>
+          this.notify('runtime/didWarn', {
+            message: `Runs started elsewhere are not followed for now: the store could not be read (${err.message})`,
+          }),
+      });
+      this.watcher.start();
+    }
     return rt;
+  }
+
+  /** A task instance's change this runtime made: to the client, and to the watcher (not to report it again). */
+  private taskChanged(e: WatchedTaskEvent): void {
+    this.watcher?.saw({ kind: 'task', event: e });
+    this.notify('task/didChange', e);
+  }
+
+  private runChanged(e: RunEvent): void {
+    this.watcher?.saw({ kind: 'run', event: e });
+    this.notify('run/didChange', e);
   }
 
   async shutdown(): Promise<void> {
     this.bench.cancel();
+    await this.watcher?.stop();
+    this.watcher = undefined;
     await this.stopScheduler();
     for (const c of this.active.values()) c.abort(new Error('The runtime is shutting down'));
     const rt = this.runtime;
@@ -280,7 +313,7 @@ export class RuntimeService {
         // VS Code closing or the toggle turned off: a short grace, then tries stop (the next scheduler retries them).
         graceMs: Math.min(rt.config.scheduler.gracePeriodSeconds * 1000, 5000),
         log: (line) => this.notify('scheduler/didLog', { line }),
-        onCreated: (dagId, runId) => this.notify('run/didChange', { dagId, runId, state: 'queued' }),
+        onCreated: (dagId, runId) => this.runChanged({ dagId, runId, state: 'queued' }),
         loadDags: false,
       });
       this.scheduler = svc;
@@ -313,7 +346,7 @@ export class RuntimeService {
     await this.dag(dagId);
     const rt = this.rt();
     const run = await rt.triggerRun(dagId, { logicalDate, conf });
-    this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
+    this.runChanged({ dagId, runId: run.run_id, state: run.state });
     this.execute(dagId, run.run_id, (signal) => rt.executeRun(dagId, run.run_id, signal));
     return runInfo(run);
   }
@@ -327,7 +360,7 @@ export class RuntimeService {
       .catch(async (err: unknown) => {
         this.notify('runtime/didWarn', { dagId, runId, message: `Run "${runId}" of DAG "${dagId}" stopped: ${(err as Error).message}` });
         const run = await this.runtime?.store.runs.get(dagId, runId);
-        if (run) this.notify('run/didChange', { dagId, runId, state: run.state, reason: (err as Error).message });
+        if (run) this.runChanged({ dagId, runId, state: run.state, reason: (err as Error).message });
       })
       .finally(() => this.active.delete(key));
   }
@@ -416,7 +449,7 @@ export class RuntimeService {
     const run = (await rt.store.runs.list({ dagId, limit: 1 }))[0]!;
     const key = `${dagId}\u0000${run.run_id}`;
     this.active.set(key, ctl);
-    this.notify('run/didChange', { dagId, runId: run.run_id, state: run.state });
+    this.runChanged({ dagId, runId: run.run_id, state: run.state });
     done
       .catch((err: unknown) => this.notify('runtime/didWarn', { dagId, runId: run.run_id, taskId, message: `Task "${taskId}" stopped: ${(err as Error).message}` }))
       .finally(() => this.active.delete(key));
@@ -509,9 +542,9 @@ export class RuntimeService {
     for (const id of taskIds) if (!dag.tasks.has(id)) throw new NotFoundError(`DAG "${run.dag_id}" has no task "${id}"`);
     const rt = this.rt();
     const cleared = await rt.clear(run.dag_id, run.run_id, options);
-    for (const ti of cleared) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
+    for (const ti of cleared) this.taskChanged({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
     const after = (await rt.store.runs.get(run.dag_id, run.run_id))!;
-    this.notify('run/didChange', { dagId: run.dag_id, runId: run.run_id, state: after.state });
+    this.runChanged({ dagId: run.dag_id, runId: run.run_id, state: after.state });
     if (rerun && cleared.length > 0) this.execute(run.dag_id, run.run_id, (signal) => rt.executeRun(run.dag_id, run.run_id, signal));
     return { cleared: [...new Set(cleared.map((t) => t.task_id))] };
   }
@@ -522,7 +555,7 @@ export class RuntimeService {
     const state = oneOf(method, p, 'state', ['success', 'failed'] as const);
     const mapIndex = optInt(method, p, 'mapIndex', -1);
     const marked = await this.rt().mark(run.dag_id, run.run_id, taskId, state, mapIndex);
-    for (const ti of marked) this.notify('task/didChange', { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
+    for (const ti of marked) this.taskChanged({ dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, mapIndex: ti.map_index, state: ti.state, tryNumber: ti.try_number });
     return { marked: marked.length };
   }
 

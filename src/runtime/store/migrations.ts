@@ -6,6 +6,12 @@ import { POSTGRES_BASELINE_SQL } from './postgres-baseline.ts';
 import { CALLBACK_DISPATCH_SCHEMA_SQL, DISPATCH_SCHEMA_SQL } from './dispatch-schema.ts';
 import { ASSETS_SCHEMA_POSTGRES, ASSETS_SCHEMA_SQLITE } from './assets-schema.ts';
 
+/** Indexes the editor's store watcher reads by (src/runtime/store-watch.ts). */
+const WATCH_INDEXES_SQL = `
+CREATE INDEX task_instances_by_updated ON task_instances (updated_at);
+CREATE INDEX dag_runs_by_end ON dag_runs (end_date);
+`;
+
 /**
  * Numbered migrations of the metadata store. Append only: a migration that has
  * shipped is never edited; a change is a new number.
@@ -228,5 +234,11 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     name: 'distributed execution: callbacks handed to workers, claimed and ended in the store',
     sql: CALLBACK_DISPATCH_SCHEMA_SQL,
     postgres: CALLBACK_DISPATCH_SCHEMA_SQL,
+  },
+  {
+    version: 18,
+    name: "the editor follows other processes' runs: task instances by their last change, runs by their end",
+    sql: WATCH_INDEXES_SQL,
+    postgres: WATCH_INDEXES_SQL,
   },
 ];

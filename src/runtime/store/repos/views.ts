@@ -8,7 +8,7 @@
 import type { StatementSync } from 'node:sqlite';
 import type { Sql } from '../sql.ts';
 import { SqliteDriver } from '../sql.ts';
-import type { TaskState } from '../records.ts';
+import type { RunState, TaskState } from '../records.ts';
 
 export interface GridRunRow {
   run_id: string;
@@ -179,4 +179,54 @@ CROSS JOIN task_instances ti ON ti.dag_id = ? AND ti.run_id = r.value`);
     );
     return { tis, tries, pokes };
   }
+
+  // What the editor's store watcher reads (src/runtime/store-watch.ts): changes other processes made.
+
+  /** Task instances changed at or after `since` (their `updated_at`), oldest change first; at most `limit`. */
+  changedTasks(since: string, limit: number): Promise<WatchedTask[]> {
+    return this.sql.all<WatchedTask>(
+      `SELECT dag_id, run_id, task_id, map_index, state, try_number, next_try_at, error, duration, updated_at
+       FROM task_instances WHERE updated_at >= ? ORDER BY updated_at, dag_id, run_id, task_id, map_index LIMIT ?`,
+      since,
+      limit,
+    );
+  }
+
+  /** Runs queued or running now, and those that ended at or after `since`. */
+  watchedRuns(since: string): Promise<WatchedRun[]> {
+    return this.sql.all<WatchedRun>(
+      "SELECT dag_id, run_id, state, end_date FROM dag_runs WHERE state IN ('queued', 'running') OR end_date >= ?",
+      since,
+    );
+  }
+
+  /**
+   * SQLite: a number that changes when another connection commits (PRAGMA data_version), so a
+   * watcher can skip its reads while nobody else wrote. PostgreSQL: undefined (always read).
+   */
+  async othersWrote(): Promise<number | undefined> {
+    if (this.sql.dialect !== 'sqlite') return undefined;
+    const row = await this.sql.get<{ data_version: number }>('PRAGMA data_version');
+    return Number(row?.data_version);
+  }
+}
+
+export interface WatchedTask {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+  state: TaskState | null;
+  try_number: number;
+  next_try_at: string | null;
+  error: string | null;
+  duration: number | null;
+  updated_at: string;
+}
+
+export interface WatchedRun {
+  dag_id: string;
+  run_id: string;
+  state: RunState;
+  end_date: string | null;
 }
