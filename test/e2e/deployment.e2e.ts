@@ -3,7 +3,10 @@
  * packaged .vsix: a workspace whose hangar.json points at a real PostgreSQL without its
  * password. The DAG tree says why the runtime cannot start; "Hangar: Set Deployment
  * Credential" keeps the password in VS Code's secret storage and restarts the runtime with it;
- * the DAGs appear, a run lands in PostgreSQL, and the password is in no log.
+ * the DAGs appear, a run lands in PostgreSQL, and the password is in no log. And a run the
+ * team's scheduler and worker make elsewhere (PostgreSQL, Redis, s3rver, `hangar run` and
+ * `hangar worker` processes outside the editor) appears live in the Runs view, and its running
+ * task's log follows from S3 as the worker uploads it.
  *
  *   npm run test:e2e   (screenshots: test-results/e2e/deployment-*.png)
  */
@@ -14,12 +17,46 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { freshDatabase } from '../helpers/postgres.ts';
+import { startDeployment } from '../distributed/deployment.ts';
 import { packageHangarVsix, startWorkbench } from './harness.ts';
+import type { Workbench } from './harness.ts';
 
 const DAG = `import { dag } from 'hangar';
 export const team = dag({ id: 'team_dag', schedule: null, description: 'runs against the team store' });
 team.task('hello', async () => 'hello from the team store');
 `;
+
+const TALKER = `import { dag } from 'hangar';
+export const d = dag({ id: 'remote_talk', schedule: null, startDate: '2024-01-01' });
+const talk = d.task('talk', async () => {
+  for (let i = 1; i <= 16; i++) {
+    console.log('remote line ' + i);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+});
+talk.before(d.task('after', async () => 'done'));
+`;
+
+async function editorText(vs: Workbench): Promise<string> {
+  const text = await vs.page.locator('.part.editor .monaco-editor .view-lines').first().innerText();
+  return text.replace(/\u00a0/g, ' ');
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
 
 let scratch = '';
 let vsix = '';
@@ -89,6 +126,63 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
     } finally {
       await vs.stop();
       if (saved !== undefined) process.env.PGPASSWORD = saved;
+    }
+  });
+
+  test("a run the team's scheduler and worker make elsewhere appears live in the Runs view; its running task's log follows from S3", async () => {
+    const dep = await startDeployment({ dags: { 'talk.ts': TALKER } });
+    let vs: Workbench | undefined;
+    try {
+      await dep.startWorker('w1');
+      vs = await startWorkbench({ workspace: dep.schedulerRoot, extensions: [vsix], env: { HANGAR_CONN_S3: dep.env.HANGAR_CONN_S3! } });
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', 'remote_talk', { timeoutMs: 90_000 });
+      await vs.openView('Runs');
+      // The team's scheduler, outside the editor (a terminal, another machine): the run goes to the worker.
+      const run = dep.hangar(['run', 'remote_talk', '--workspace', dep.schedulerRoot]);
+      let ended = false;
+      void run.then(() => (ended = true));
+      const row = await vs.waitForTreeItem('Runs', 'remote_talk', { timeoutMs: 60_000 });
+      assert.equal(ended, false, 'the run is listed while it runs');
+      await vs.treeItem('Runs', 'remote_talk').click();
+      await waitFor('the talk task running in the Runs view', async () => {
+        const items = await vs!.treeItems('Runs');
+        return items.find((i) => i.level === 2 && i.label === 'talk' && /^running/.test(i.description));
+      });
+      assert.match(row.description + (await vs.treeItems('Runs'))[0]!.description, /running|queued/);
+      await vs.treeItemContextAction('Runs', 'talk', 'Open Task Log...');
+      const first = await waitFor('the log document of the running try', async () => {
+        const t = await editorText(vs!);
+        return /remote line \d+/.test(t) && /running \(this document follows the log\)/.test(t) ? t : undefined;
+      });
+      const count = (t: string) => (t.match(/remote line \d+/g) ?? []).length;
+      // It grows while the try runs on the worker: lines the worker uploaded after the document opened.
+      const grown = await waitFor(
+        'more lines in the log document while the try runs',
+        async () => {
+          const t = await editorText(vs!);
+          return count(t) > count(first) && /running \(this document follows the log\)/.test(t) ? t : undefined;
+        },
+        20_000,
+      );
+      await vs.screenshot('deployment-remote-log-following');
+      assert.equal(ended, false, 'the log grew while the run was going');
+      const r = await run;
+      assert.equal(r.code, 0, r.out);
+      const last = await waitFor('the whole log once the try ended', async () => {
+        const t = await editorText(vs!);
+        return /remote line 16/.test(t) && !/running \(this document follows the log\)/.test(t) ? t : undefined;
+      });
+      assert.ok(count(last) >= count(grown));
+      await vs.openView('Runs');
+      await waitFor('the run shown as succeeded', async () => {
+        const items = await vs!.treeItems('Runs');
+        return items.find((i) => i.level === 1 && i.label === 'remote_talk' && /^success/.test(i.description));
+      });
+      await vs.screenshot('deployment-remote-run-done');
+    } finally {
+      await vs?.stop();
+      await dep.close();
     }
   });
 });
