@@ -169,8 +169,8 @@ export class UserTests implements vscode.Disposable {
     );
     this.files.set(file, item);
     if (!this.group) {
-      this.group = this.controller.createTestItem(USER_TESTS_GROUP_ID, 'Your tests (node:test)');
-      this.group.description = 'files that import hangar/testing';
+      this.group = this.controller.createTestItem(USER_TESTS_GROUP_ID, 'Your tests');
+      this.group.description = 'node:test files that import hangar/testing';
       this.group.sortText = '~';
       this.group.children.add(item);
       this.onRoot();
@@ -409,7 +409,8 @@ export class UserTests implements vscode.Disposable {
     return new Promise((resolve, reject) => {
       const child = spawn(node, args, {
         cwd,
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        // NODE_TEST_CONTEXT would make the runner take itself for a subtest of another run.
+        env: { ...process.env, NODE_TEST_CONTEXT: undefined, ELECTRON_RUN_AS_NODE: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group: cancelling stops the runner and the test file's process it started.
         detached: process.platform !== 'win32',
