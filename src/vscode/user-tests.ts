@@ -170,7 +170,6 @@ export class UserTests implements vscode.Disposable {
     this.files.set(file, item);
     if (!this.group) {
       this.group = this.controller.createTestItem(USER_TESTS_GROUP_ID, 'Your tests');
-      this.group.description = 'node:test files that import hangar/testing';
       this.group.sortText = '~';
       this.group.children.add(item);
       this.onRoot();

@@ -13,12 +13,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { packageHangarVsix, startWorkbench } from './harness.ts';
+import { REPO_ROOT, packageHangarVsix, startWorkbench } from './harness.ts';
 import type { Workbench } from './harness.ts';
 
 const ETL = `import { dag } from 'hangar';
@@ -287,6 +287,138 @@ test(
       await vs.screenshot('testing-05-cancelled');
     } catch (err) {
       await vs.collectDiagnostics('testing-debug');
+      throw err;
+    } finally {
+      await vs.stop();
+    }
+  },
+);
+
+const USER_DAG = `import { dag } from 'hangar';
+
+export const rows = dag({ id: 'rows', schedule: null });
+rows.task('extract', async (ctx) => {
+  ctx.log.info('extracting');
+  return [1, 2, 3];
+});
+`;
+
+/** A user's own node:test file using hangar/testing; each test notes its name in `ranFile` (which ran, and alone). */
+const userTest = (ranFile: string) => `import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { testDag } from 'hangar/testing';
+import type { DagTest } from 'hangar/testing';
+
+let t: DagTest;
+before(async () => {
+  t = await testDag('dags/rows.ts');
+});
+after(() => t.close());
+
+test('extract returns three rows', async () => {
+  appendFileSync(${JSON.stringify(ranFile)}, 'three\\n');
+  const r = await t.runTask('extract');
+  console.log('extract ended ' + r.taskState);
+  assert.deepEqual(r.value, [1, 2, 3]);
+});
+
+test('extract returns four rows', async () => {
+  appendFileSync(${JSON.stringify(ranFile)}, 'four\\n');
+  const r = await t.runTask('extract');
+  assert.deepEqual(r.value, [1, 2, 3, 4]);
+});
+`;
+/** The failing assertion's line in userTest (1-based). */
+const FAILING_LINE = 23;
+
+test(
+  'your tests: a node:test file using hangar/testing is listed with its tests; run, one passes, one fails at its assertion (the peek in the editor); one runs alone',
+  { timeout: 400_000 },
+  async () => {
+    const workspace = join(scratch, 'ws-user');
+    const ranFile = join(scratch, 'user-ran.txt');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await mkdir(join(workspace, 'tests'), { recursive: true });
+    await mkdir(join(workspace, 'node_modules'), { recursive: true });
+    // Hangar installed in the workspace as `npm install --save-dev <folder>` does: a link to the package.
+    await symlink(REPO_ROOT, join(workspace, 'node_modules', 'hangar'), 'dir');
+    await writeFile(join(workspace, 'hangar.json'), '{}\n');
+    await writeFile(join(workspace, 'dags', 'rows.ts'), USER_DAG);
+    await writeFile(join(workspace, 'tests', 'rows.test.ts'), userTest(ranFile));
+    assert.match(userTest(ranFile).split('\n')[FAILING_LINE - 1]!, /\[1, 2, 3, 4\]/);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', /^rows$/, { timeoutMs: 90_000 });
+      await vs.openView('Test Explorer');
+      await waitForRows(vs, 'the "Your tests" group', (r) => r.some((x) => x.label === 'Your tests'));
+      await expandAll(vs);
+      // Listed before any run, from the file's text.
+      await waitForRows(vs, 'the user tests', (r) =>
+        ['tests/rows.test.ts', 'extract returns three rows', 'extract returns four rows'].every((l) =>
+          r.some((x) => x.label === l),
+        ),
+      );
+      await vs.screenshot('testing-06-user-listed');
+
+      // With the test file open, run the tests of that file.
+      await vs.openFile('tests/rows.test.ts');
+      await vs.runCommand(/^Test: Run Tests in Current File$/);
+      const done = await waitForRows(
+        vs,
+        'the user tests results',
+        (r) =>
+          ['extract returns three rows', 'extract returns four rows'].every(
+            (l) => r.find((x) => x.label === l)?.state !== 'other',
+          ),
+        180_000,
+      );
+      assert.equal(done.find((x) => x.label === 'extract returns three rows')?.state, 'passed', JSON.stringify(done));
+      assert.equal(done.find((x) => x.label === 'extract returns four rows')?.state, 'failed', JSON.stringify(done));
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n').sort(), ['four', 'three']);
+
+      // The failure peeks open in the editor, under the failing assertion's line, with its message.
+      const peek = vs.page.locator('.monaco-editor .test-output-peek').first();
+      await peek.waitFor({ state: 'visible', timeout: 30_000 });
+      await vs.screenshot('testing-07-user-failure-peek');
+      const peekText = await peek.innerText();
+      assert.match(peekText, /Expected values to be (strictly )?deep-equal/, peekText);
+      const failing = vs.page.locator('.monaco-editor .view-line').filter({ hasText: '[1, 2, 3, 4]' }).first();
+      const lineBox = await failing.boundingBox();
+      const peekBox = await peek.boundingBox();
+      assert.ok(lineBox && peekBox, 'the failing line and the peek are on screen');
+      // The peek is a zone right below its line.
+      assert.ok(
+        peekBox.y >= lineBox.y + lineBox.height - 2 && peekBox.y - (lineBox.y + lineBox.height) < lineBox.height * 1.5,
+        `the peek (top ${peekBox.y}) is right below line ${FAILING_LINE} (bottom ${lineBox.y + lineBox.height})`,
+      );
+      await vs.page.keyboard.press('Escape');
+
+      // One test alone: the cursor in "extract returns three rows", "Test: Run Test at Cursor".
+      await rm(ranFile, { force: true });
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('16');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand(/^Test: Run Test at Cursor$/);
+      for (let i = 0; !existsSync(ranFile); i++) {
+        assert.ok(i < 600, 'the test at the cursor ran');
+        await delay(200);
+      }
+      await waitForRows(
+        vs,
+        'the single test passing',
+        (r) => r.find((x) => x.label === 'extract returns three rows')?.state === 'passed',
+        120_000,
+      );
+      // Give the other test the time to have run, had it been started too.
+      await delay(3000);
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['three']);
+      await vs.openView('Test Explorer');
+      await vs.screenshot('testing-08-user-single');
+    } catch (err) {
+      await vs.collectDiagnostics('testing-user');
       throw err;
     } finally {
       await vs.stop();
