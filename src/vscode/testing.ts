@@ -4,6 +4,8 @@
  * (`hangar test` semantics, on a throwaway store) through the runtime server's `task/test`. A
  * failure is reported at the line that threw. The Debug profile runs the same task test under
  * VS Code's JavaScript debugger (src/runtime/testing/task-test-main.ts), so breakpoints are hit.
+ * The same controller lists the workspace's own node:test files using hangar/testing under
+ * "Your tests" (src/vscode/user-tests.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,10 @@
  * task test passes, one fails with its message at the line that threw, and a DAG file that does
  * not load fails its "DAG loads" test at the error's line. The Debug profile stops at a
  * breakpoint in a task's body (the DAG file, under VS Code's JavaScript debugger) and the test
- * passes once continued; cancelling a run stops the task's process.
+ * passes once continued; cancelling a run stops the task's process. "Your tests": a workspace's
+ * own node:test file using hangar/testing is listed with its tests, run (one passes, one fails with
+ * its assertion peeked open below its line in the editor), one test runs
+ * alone, and the Debug profile stops at a breakpoint in the test's body.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/testing.e2e.ts
@@ -160,7 +163,9 @@ test(
 
       // Each failure's message is shown in the Test Results tree. Its location (the line that threw)
       // is checked where it is made, without the UI (test/testing/: task/test's error location).
-      // Opening a message from that tree did not move the editor in code-server.
+      // In the editor, a message is peeked open at its line by "Test: Go to Next Test Failure" (no peek
+      // opens by itself: testing.automaticallyOpenPeekView defaults to "never"), checked for a user's
+      // test in the "your tests" test below; not repeated here for the task test.
       for (const message of [/Error: kaboom in explode/, /broken\.ts:4:7: Error: broken at import/]) {
         await vs.page
           .locator('.monaco-list-row')
@@ -378,20 +383,24 @@ test(
       assert.equal(done.find((x) => x.label === 'extract returns four rows')?.state, 'failed', JSON.stringify(done));
       assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n').sort(), ['four', 'three']);
 
-      // The failure peeks open in the editor, under the failing assertion's line, with its message.
+      // The failure is shown in the editor at the failing assertion's line. VS Code opens no peek by
+      // itself (testing.automaticallyOpenPeekView is "never"); "Test: Go to Next Test Failure" peeks it
+      // open right below that line, with its message.
+      const failing = vs.page.locator('.monaco-editor .view-line').filter({ hasText: '[1, 2, 3, 4]' }).first();
+      await vs.screenshot('testing-07-user-results');
+      await vs.runCommand(/^Test: Go to Next Test Failure$/);
       const peek = vs.page.locator('.monaco-editor .test-output-peek').first();
       await peek.waitFor({ state: 'visible', timeout: 30_000 });
-      await vs.screenshot('testing-07-user-failure-peek');
+      await vs.screenshot('testing-07b-user-failure-peek');
       const peekText = await peek.innerText();
-      assert.match(peekText, /Expected values to be (strictly )?deep-equal/, peekText);
-      const failing = vs.page.locator('.monaco-editor .view-line').filter({ hasText: '[1, 2, 3, 4]' }).first();
-      const lineBox = await failing.boundingBox();
+      assert.match(peekText, /Expected values to be strictly deep-equal/, peekText);
+      const lineAfter = await failing.boundingBox();
       const peekBox = await peek.boundingBox();
-      assert.ok(lineBox && peekBox, 'the failing line and the peek are on screen');
+      assert.ok(lineAfter && peekBox, 'the failing line and the peek are on screen');
       // The peek is a zone right below its line.
       assert.ok(
-        peekBox.y >= lineBox.y + lineBox.height - 2 && peekBox.y - (lineBox.y + lineBox.height) < lineBox.height * 1.5,
-        `the peek (top ${peekBox.y}) is right below line ${FAILING_LINE} (bottom ${lineBox.y + lineBox.height})`,
+        peekBox.y >= lineAfter.y + lineAfter.height - 2 && peekBox.y - (lineAfter.y + lineAfter.height) < lineAfter.height * 1.5,
+        `the peek (top ${peekBox.y}) is right below line ${FAILING_LINE} (bottom ${lineAfter.y + lineAfter.height})`,
       );
       await vs.page.keyboard.press('Escape');
 
@@ -417,6 +426,38 @@ test(
       assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['three']);
       await vs.openView('Test Explorer');
       await vs.screenshot('testing-08-user-single');
+
+      // Debug: a breakpoint in the test's body (line 16, its console.log), "Test: Debug Test at Cursor".
+      await vs.openFile('tests/rows.test.ts');
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('16');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand('Debug: Toggle Breakpoint');
+      await vs.page.locator('.codicon-debug-breakpoint').first().waitFor({ state: 'visible', timeout: 10_000 });
+      await rm(ranFile, { force: true });
+      await vs.runCommand(/^Test: Debug Test at Cursor$/);
+      await vs.page
+        .locator('.debug-call-stack .state.label, .debug-call-stack .state-label', { hasText: /paused on breakpoint/i })
+        .first()
+        .waitFor({ state: 'visible', timeout: 120_000 });
+      const frame = await vs.page
+        .locator('.debug-call-stack .monaco-list-row')
+        .filter({ hasText: 'rows.test.ts' })
+        .first()
+        .innerText();
+      assert.match(frame, /rows\.test\.ts\s*16:\d+/, `the top frame is the test's body: ${frame}`);
+      await vs.screenshot('testing-09-user-debug-breakpoint');
+      await vs.runCommand('Debug: Continue');
+      await vs.page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+      await vs.openView('Test Explorer');
+      await waitForRows(
+        vs,
+        'the debugged user test passing',
+        (r) => r.find((x) => x.label === 'extract returns three rows')?.state === 'passed',
+        60_000,
+      );
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['three'], 'the debugged test ran, alone');
     } catch (err) {
       await vs.collectDiagnostics('testing-user');
       throw err;
