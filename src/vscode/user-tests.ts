@@ -505,7 +505,8 @@ export class UserTests implements vscode.Disposable {
           runtimeArgs: args.slice(0, -1),
           program: r.file,
           cwd,
-          env: { ELECTRON_RUN_AS_NODE: '1' },
+          // null unsets: NODE_TEST_CONTEXT inherited from a VS Code started under node --test made the runner skip the file.
+          env: { ELECTRON_RUN_AS_NODE: '1', NODE_TEST_CONTEXT: null },
           // node --test runs the file in a child process: the debugger follows it there.
           autoAttachChildProcesses: true,
           sourceMaps: true,
