@@ -58,6 +58,16 @@ targets.push({
   banner: { js: "import { createRequire as __hangarCreateRequire } from 'node:module'; const require = __hangarCreateRequire(import.meta.url);" },
 });
 
+// The node:test reporter of the Test Explorer's "Your tests" (node --test --test-reporter=<it>): no packages.
+targets.push({
+  ...common,
+  entryPoints: ['src/vscode/user-tests-reporter.ts'],
+  outfile: 'dist/user-tests-reporter.mjs',
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+});
+
 if (existsSync('webview')) {
   for (const panel of readdirSync('webview', { withFileTypes: true })) {
     if (!panel.isDirectory() || !existsSync(`webview/${panel.name}/main.ts`)) continue;

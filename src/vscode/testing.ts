@@ -4,6 +4,8 @@
  * (`hangar test` semantics, on a throwaway store) through the runtime server's `task/test`. A
  * failure is reported at the line that threw. The Debug profile runs the same task test under
  * VS Code's JavaScript debugger (src/runtime/testing/task-test-main.ts), so breakpoints are hit.
+ * The same controller lists the workspace's own node:test files using hangar/testing under
+ * "Your tests" (src/vscode/user-tests.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { TaskTest } from '../protocol/runtime.ts';
 import type { DagListResult, LoadError, Position, TaskTestResult } from '../protocol/runtime.ts';
 import type { HangarContext } from './context.ts';
 import { parseTestId, testOutput, testTree } from './testing-model.ts';
+import { UserTests } from './user-tests.ts';
 
 function location(
   p: Pick<Position, 'file'> & { line: number | null; column: number | null },
@@ -41,12 +44,22 @@ export class DagTests implements vscode.Disposable {
   private readonly controller: vscode.TestController;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly ctx: HangarContext;
+  /** The workspace's own node:test files using hangar/testing, under "Your tests". */
+  private readonly user: UserTests;
+  /** The DAG files' items (the root items but "Your tests"). */
+  private dagFiles: vscode.TestItem[] = [];
 
   constructor(ctx: HangarContext) {
     this.ctx = ctx;
     this.controller = vscode.tests.createTestController('hangar', 'Hangar DAGs');
+    this.user = new UserTests(ctx, this.controller, () => this.setRoot());
     this.controller.resolveHandler = async (item) => {
-      if (item || !vscode.workspace.isTrusted || !ctx.isHangarWorkspace) return;
+      if (item) return;
+      // Listing the user's test files reads their text only: nothing runs, trusted or not.
+      await this.user
+        .discover()
+        .catch((err: unknown) => ctx.log.error(`Listing your tests failed: ${(err as Error).message}`));
+      if (!vscode.workspace.isTrusted || !ctx.isHangarWorkspace) return;
       try {
         this.update(await ctx.dagList());
       } catch (err) {
@@ -54,6 +67,7 @@ export class DagTests implements vscode.Disposable {
       }
     };
     this.controller.refreshHandler = async () => {
+      await this.user.discover(true);
       // Nothing is compiled or run in Restricted Mode (the Testing view's refresh button too).
       if (!vscode.workspace.isTrusted) return;
       this.update(await ctx.reload());
@@ -71,6 +85,7 @@ export class DagTests implements vscode.Disposable {
       true,
     );
     this.disposables.push(
+      this.user,
       this.controller,
       ctx.client.onDags.event((l) => this.update(l)),
     );
@@ -130,7 +145,12 @@ export class DagTests implements vscode.Disposable {
       file.children.replace(children);
       files.push(file);
     }
-    this.controller.items.replace(files);
+    this.dagFiles = files;
+    this.setRoot();
+  }
+
+  private setRoot(): void {
+    this.controller.items.replace(this.user.group ? [...this.dagFiles, this.user.group] : this.dagFiles);
   }
 
   /** The leaves (a file's "DAG loads" and tasks) under the requested items, minus the excluded ones. */
@@ -138,7 +158,7 @@ export class DagTests implements vscode.Disposable {
     const excluded = new Set((request.exclude ?? []).map((i) => i.id));
     const out: vscode.TestItem[] = [];
     const walk = (item: vscode.TestItem) => {
-      if (excluded.has(item.id)) return;
+      if (excluded.has(item.id) || this.user.owns(item)) return;
       if (item.children.size === 0) out.push(item);
       else item.children.forEach(walk);
     };
@@ -162,6 +182,12 @@ export class DagTests implements vscode.Disposable {
     for (const i of items) run.enqueued(i);
     let list: DagListResult | undefined;
     try {
+      const asked: vscode.TestItem[] = [];
+      (request.include ?? [...this.rootItems()]).forEach((i) => {
+        if (this.user.owns(i)) asked.push(i);
+      });
+      if (asked.length)
+        await this.user.run(asked, new Set((request.exclude ?? []).map((i) => i.id)), run, token, debug);
       for (const item of items) {
         if (token.isCancellationRequested) {
           run.skipped(item);
@@ -201,6 +227,10 @@ export class DagTests implements vscode.Disposable {
     } finally {
       run.end();
     }
+  }
+
+  private *rootItems(): Iterable<vscode.TestItem> {
+    for (const [, i] of this.controller.items) yield i;
   }
 
   private loadMessage(e: LoadError): vscode.TestMessage {

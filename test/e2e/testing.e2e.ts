@@ -4,7 +4,10 @@
  * task test passes, one fails with its message at the line that threw, and a DAG file that does
  * not load fails its "DAG loads" test at the error's line. The Debug profile stops at a
  * breakpoint in a task's body (the DAG file, under VS Code's JavaScript debugger) and the test
- * passes once continued; cancelling a run stops the task's process.
+ * passes once continued; cancelling a run stops the task's process. "Your tests": a workspace's
+ * own node:test file using hangar/testing is listed with its tests, run (one passes, one fails with
+ * its assertion's message), one test runs
+ * alone.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/testing.e2e.ts
@@ -13,12 +16,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { packageHangarVsix, startWorkbench } from './harness.ts';
+import { REPO_ROOT, packageHangarVsix, startWorkbench } from './harness.ts';
 import type { Workbench } from './harness.ts';
 
 const ETL = `import { dag } from 'hangar';
@@ -160,7 +163,9 @@ test(
 
       // Each failure's message is shown in the Test Results tree. Its location (the line that threw)
       // is checked where it is made, without the UI (test/testing/: task/test's error location).
-      // Opening a message from that tree did not move the editor in code-server.
+      // Opening a message from that tree did not move the editor in code-server; no peek opens by
+      // itself (testing.automaticallyOpenPeekView defaults to "never") and "Test: Go to Next Test
+      // Failure" from the palette did not open one either (tried in the "your tests" test below).
       for (const message of [/Error: kaboom in explode/, /broken\.ts:4:7: Error: broken at import/]) {
         await vs.page
           .locator('.monaco-list-row')
@@ -287,6 +292,134 @@ test(
       await vs.screenshot('testing-05-cancelled');
     } catch (err) {
       await vs.collectDiagnostics('testing-debug');
+      throw err;
+    } finally {
+      await vs.stop();
+    }
+  },
+);
+
+const USER_DAG = `import { dag } from 'hangar';
+
+export const rows = dag({ id: 'rows', schedule: null });
+rows.task('extract', async (ctx) => {
+  ctx.log.info('extracting');
+  return [1, 2, 3];
+});
+`;
+
+/** A user's own node:test file using hangar/testing; each test notes its name in `ranFile` (which ran, and alone). */
+const userTest = (ranFile: string) => `import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { testDag } from 'hangar/testing';
+import type { DagTest } from 'hangar/testing';
+
+let t: DagTest;
+before(async () => {
+  t = await testDag('dags/rows.ts');
+});
+after(() => t.close());
+
+test('extract returns three rows', async () => {
+  appendFileSync(${JSON.stringify(ranFile)}, 'three\\n');
+  const r = await t.runTask('extract');
+  console.log('extract ended ' + r.taskState);
+  assert.deepEqual(r.value, [1, 2, 3]);
+});
+
+test('extract returns four rows', async () => {
+  appendFileSync(${JSON.stringify(ranFile)}, 'four\\n');
+  const r = await t.runTask('extract');
+  assert.deepEqual(r.value, [1, 2, 3, 4]);
+});
+`;
+/** The failing assertion's line in userTest (1-based). */
+const FAILING_LINE = 23;
+
+test(
+  'your tests: a node:test file using hangar/testing is listed with its tests; run, one passes, one fails with its assertion; one runs alone',
+  { timeout: 400_000 },
+  async () => {
+    const workspace = join(scratch, 'ws-user');
+    const ranFile = join(scratch, 'user-ran.txt');
+    await mkdir(join(workspace, 'dags'), { recursive: true });
+    await mkdir(join(workspace, 'tests'), { recursive: true });
+    await mkdir(join(workspace, 'node_modules'), { recursive: true });
+    // Hangar installed in the workspace as `npm install --save-dev <folder>` does: a link to the package.
+    await symlink(REPO_ROOT, join(workspace, 'node_modules', 'hangar'), 'dir');
+    await writeFile(join(workspace, 'hangar.json'), '{}\n');
+    await writeFile(join(workspace, 'dags', 'rows.ts'), USER_DAG);
+    await writeFile(join(workspace, 'tests', 'rows.test.ts'), userTest(ranFile));
+    assert.match(userTest(ranFile).split('\n')[FAILING_LINE - 1]!, /\[1, 2, 3, 4\]/);
+    const vs = await startWorkbench({ workspace, extensions: [vsix] });
+    try {
+      await vs.openView('DAGs');
+      await vs.waitForTreeItem('DAGs', /^rows$/, { timeoutMs: 90_000 });
+      await vs.openView('Test Explorer');
+      await waitForRows(vs, 'the "Your tests" group', (r) => r.some((x) => x.label === 'Your tests'));
+      await expandAll(vs);
+      // Listed before any run, from the file's text.
+      await waitForRows(vs, 'the user tests', (r) =>
+        ['tests/rows.test.ts', 'extract returns three rows', 'extract returns four rows'].every((l) =>
+          r.some((x) => x.label === l),
+        ),
+      );
+      await vs.screenshot('testing-06-user-listed');
+
+      // With the test file open, run the tests of that file.
+      await vs.openFile('tests/rows.test.ts');
+      await vs.runCommand(/^Test: Run Tests in Current File$/);
+      const done = await waitForRows(
+        vs,
+        'the user tests results',
+        (r) =>
+          ['extract returns three rows', 'extract returns four rows'].every(
+            (l) => r.find((x) => x.label === l)?.state !== 'other',
+          ),
+        180_000,
+      );
+      assert.equal(done.find((x) => x.label === 'extract returns three rows')?.state, 'passed', JSON.stringify(done));
+      assert.equal(done.find((x) => x.label === 'extract returns four rows')?.state, 'failed', JSON.stringify(done));
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n').sort(), ['four', 'three']);
+
+      // The failure's message is in the Test Results tree (its location, the assertion's line in the test
+      // file, is checked without the UI in test/testing/user-tests-model.test.ts). VS Code opens no peek by
+      // itself (testing.automaticallyOpenPeekView is "never"), and "Test: Go to Next Test Failure" from the
+      // palette did not open one in code-server.
+      await vs.page
+        .locator('.monaco-list-row')
+        .filter({ hasText: /Expected values to be strictly deep-equal/ })
+        .last()
+        .waitFor({ state: 'visible', timeout: 20_000 });
+      await vs.screenshot('testing-07-user-results');
+      await vs.page.keyboard.press('Escape');
+
+      // One test alone: the cursor in "extract returns three rows", "Test: Run Test at Cursor".
+      await rm(ranFile, { force: true });
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('16');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand(/^Test: Run Test at Cursor$/);
+      for (let i = 0; !existsSync(ranFile); i++) {
+        assert.ok(i < 600, 'the test at the cursor ran');
+        await delay(200);
+      }
+      await waitForRows(
+        vs,
+        'the single test passing',
+        (r) => r.find((x) => x.label === 'extract returns three rows')?.state === 'passed',
+        120_000,
+      );
+      // Give the other test the time to have run, had it been started too.
+      await delay(3000);
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['three']);
+      await vs.openView('Test Explorer');
+      await vs.screenshot('testing-08-user-single');
+
+    } catch (err) {
+      await vs.collectDiagnostics('testing-user');
       throw err;
     } finally {
       await vs.stop();
