@@ -7,7 +7,7 @@
  * passes once continued; cancelling a run stops the task's process. "Your tests": a workspace's
  * own node:test file using hangar/testing is listed with its tests, run (one passes, one fails with
  * its assertion's message), one test runs
- * alone.
+ * alone, and the Debug profile stops at a breakpoint in the test's body.
  *
  *   bash scripts/e2e/install-code-server.sh
  *   flock /tmp/hangar-e2e.lock npx node --test --test-reporter=spec test/e2e/testing.e2e.ts
@@ -85,6 +85,19 @@ async function rows(vs: Workbench): Promise<Row[]> {
       aria,
     };
   });
+}
+
+/** The text of the first call-stack row matching `re` (the stack renders after the pause). */
+async function waitForFrame(vs: Workbench, re: RegExp): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  let rows: string[] = [];
+  while (Date.now() < deadline) {
+    rows = await vs.page.locator('.debug-call-stack .monaco-list-row').allInnerTexts();
+    const hit = rows.find((r) => re.test(r));
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return rows.join(' | ');
 }
 
 async function waitForRows(
@@ -338,7 +351,7 @@ test('extract returns four rows', async () => {
 const FAILING_LINE = 23;
 
 test(
-  'your tests: a node:test file using hangar/testing is listed with its tests; run, one passes, one fails with its assertion; one runs alone',
+  'your tests: a node:test file using hangar/testing is listed with its tests; run, one passes, one fails with its assertion; one runs alone; Debug stops in the test',
   { timeout: 400_000 },
   async () => {
     const workspace = join(scratch, 'ws-user');
@@ -418,6 +431,34 @@ test(
       await vs.openView('Test Explorer');
       await vs.screenshot('testing-08-user-single');
 
+      // Debug: a breakpoint in the test's body (line 16, its console.log), "Test: Debug Test at Cursor".
+      await vs.openFile('tests/rows.test.ts');
+      await vs.page.keyboard.press('Control+G');
+      await vs.quickInput.waitFor({ state: 'visible' });
+      await vs.typeInQuickInput('16');
+      await vs.page.keyboard.press('Enter');
+      await vs.runCommand('Debug: Toggle Breakpoint');
+      await vs.page.locator('.codicon-debug-breakpoint').first().waitFor({ state: 'visible', timeout: 10_000 });
+      await rm(ranFile, { force: true });
+      await vs.runCommand(/^Test: Debug Test at Cursor$/);
+      await vs.page
+        .locator('.debug-call-stack .state.label, .debug-call-stack .state-label', { hasText: /paused on breakpoint/i })
+        .first()
+        .waitFor({ state: 'visible', timeout: 120_000 });
+      // A stack frame's row (the session's row is named after the file too): file and line:column.
+      const frame = await waitForFrame(vs, /rows\.test\.ts\s*16:\d+/);
+      assert.match(frame, /rows\.test\.ts\s*16:\d+/, `the top frame is the test's body: ${frame}`);
+      await vs.screenshot('testing-09-user-debug-breakpoint');
+      await vs.runCommand('Debug: Continue');
+      await vs.page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 60_000 });
+      await vs.openView('Test Explorer');
+      await waitForRows(
+        vs,
+        'the debugged user test passing',
+        (r) => r.find((x) => x.label === 'extract returns three rows')?.state === 'passed',
+        60_000,
+      );
+      assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['three'], 'the debugged test ran, alone');
     } catch (err) {
       await vs.collectDiagnostics('testing-user');
       throw err;
