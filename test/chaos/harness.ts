@@ -334,7 +334,7 @@ export async function chaos(options: {
   maxDelayMs?: number;
   /** Share of attempts run by the runtime server rather than `hangar run` (default 0.5). */
   serverShare?: number;
-  /** Source files at the start (default 300). */
+  /** Source files at the start (default 200). */
   syncFiles?: number;
   keep?: boolean;
   log?: (s: string) => void;
@@ -350,7 +350,7 @@ export async function chaos(options: {
     JSON.stringify({ executor: 'isolated', parallelism: 4, xcom: { fileThreshold: 1024 } }),
   );
   ws.write(`dags/${DAG_ID}.ts`, chaosDag(effects, marker, undefined, { sync: true }));
-  const sync = await startSync(ws.root, random, options.syncFiles ?? 300);
+  const sync = await startSync(ws.root, random, options.syncFiles ?? 200);
   const env = { HANGAR_XCOM_KEYS: `chaos:${randomBytes(32).toString('base64')}`, ...sync.env };
   const violations: string[] = [];
   const trigger = (): string => {
@@ -359,6 +359,14 @@ export async function chaos(options: {
     return (JSON.parse(trig.stdout) as { run_id: string }).run_id;
   };
   let lastGroup: number | undefined;
+  // Interrupted (Ctrl-C): no runtime or sshd outlives the harness.
+  const interrupted = (signal: NodeJS.Signals) => {
+    killGroup(lastGroup);
+    sync.kill();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const runIds = [trigger()];
     let runId = runIds[0]!;
@@ -374,11 +382,13 @@ export async function chaos(options: {
     for (let attempt = 0, k = 0; k < options.kills && attempt < maxAttempts; attempt++) {
       const delay = Math.floor(random() * (options.maxDelayMs ?? 2500));
       const by = random() < (options.serverShare ?? 0.5) ? 'server' : 'cli';
+      const t0 = performance.now();
       const a =
         by === 'server'
           ? await serverAttempt(ws, env, runId, delay)
           : await cliAttempt(ws, env, runId, delay);
       lastGroup = a.pgid;
+      const t1 = performance.now();
       if (a.problem !== undefined) violations.push(a.problem);
       // The killed runtime's task workers end with it (they exit when its IPC channel closes).
       if (!(await groupGone(a.pgid)))
@@ -396,10 +406,11 @@ export async function chaos(options: {
         syncFilesCheckedAtKills += await checkSync(ws.root, sync, violations, { when, final: false });
         await checkXComFiles(ws, violations, when);
       }
+      const timing = `(attempt ${Math.round(t1 - t0)} ms, checks ${Math.round(performance.now() - t1)} ms)`;
       options.log?.(
         a.ended
-          ? `run ${runIds.length} ended by itself (${by}) before ${delay} ms: the next run starts`
-          : `kill ${k}/${options.kills} of the ${by === 'server' ? 'runtime server' : 'CLI'} after ${delay} ms`,
+          ? `run ${runIds.length} ended by itself (${by}) before ${delay} ms: the next run starts ${timing}`
+          : `kill ${k}/${options.kills} of the ${by === 'server' ? 'runtime server' : 'CLI'} after ${delay} ms ${timing}`,
       );
       if (a.ended) {
         // New and changed source files for the next run's sync (nothing runs now).
@@ -451,6 +462,8 @@ export async function chaos(options: {
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     killGroup(lastGroup);
     await sync.stop();
     if (!options.keep) ws.remove();
@@ -474,6 +487,8 @@ interface SyncSetup {
   /** Pipeline-internal files left at the destination. */
   leftovers(): number;
   stop(): Promise<void>;
+  /** At once, from a signal handler: SIGKILL both sshd listeners. */
+  kill(): void;
 }
 
 function connectionUri(server: SshdServer, root: string): string {
@@ -516,7 +531,7 @@ async function startSync(root: string, random: () => number, files: number): Pro
   const write = (id: string): void => {
     const p = join(src, id);
     mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, sourceText(random, 512 + Math.floor(random() * 40 * 1024)));
+    writeFileSync(p, sourceText(random, 512 + Math.floor(random() * 16 * 1024)));
     utimesSync(p, clock, clock);
   };
   const add = (): void => {
@@ -534,11 +549,11 @@ async function startSync(root: string, random: () => number, files: number): Pro
       HANGAR_CONN_CHAOS_DST: connectionUri(servers[1]!, dst),
     },
     change(r) {
-      const added = 100 + Math.floor(r() * 150);
+      const added = 10 + Math.floor(r() * 20);
       for (let i = 0; i < added; i++) add();
       clock++;
       const existing = listFiles(src);
-      const changed = 20 + Math.floor(r() * 40);
+      const changed = 60 + Math.floor(r() * 80);
       for (let i = 0; i < changed; i++) {
         write(existing[Math.floor(r() * existing.length)]!);
         clock++;
@@ -549,6 +564,14 @@ async function startSync(root: string, random: () => number, files: number): Pro
     },
     async stop() {
       for (const s of servers) await s.stop();
+    },
+    kill() {
+      for (const s of servers)
+        try {
+          if (s.pid !== undefined) process.kill(s.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
     },
   };
 }
@@ -722,9 +745,7 @@ export async function check(
 }
 
 /** The files the file backend wrote under `.hangar/xcom`, and the rows that refer to one (with the file's path). */
-async function xcomFiles(
-  ws: TempWorkspace,
-): Promise<{
+async function xcomFiles(ws: TempWorkspace): Promise<{
   files: Set<string>;
   rows: { task_id: string; key: string; chain: string; path: string | null }[];
 }> {
