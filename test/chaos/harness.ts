@@ -299,7 +299,7 @@ async function serverAttempt(
     await rpc.sendRequest(P.Initialize, { workspace: ws.root, config: {} });
     await rpc.sendRequest(P.SchedulerSet, { enabled: true });
   })().catch((err: unknown) => {
-    if (!killed) problem = `the runtime server did not start: ${(err as Error).message}; ${stderr}`;
+    if (!killed) problem ??= `the runtime server did not start: ${(err as Error).message}; ${stderr}`;
   });
   const outcome = await Promise.race([
     runEnded.then(() => 'ended' as const),
@@ -311,9 +311,8 @@ async function serverAttempt(
     child.kill('SIGKILL');
     await exited;
   } else if (outcome === 'ended') {
-    await started;
     await Promise.race([
-      rpc.sendRequest(P.Shutdown).catch(() => undefined),
+      started.then(() => rpc.sendRequest(P.Shutdown)).catch(() => undefined),
       new Promise((r) => setTimeout(r, 10_000)),
     ]);
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -322,8 +321,10 @@ async function serverAttempt(
   } else {
     problem ??= `the runtime server exited by itself (code ${child.exitCode}, signal ${child.signalCode}): ${stderr}`;
   }
-  await started;
+  // The process is gone: disposing the connection rejects a request still waiting for its answer.
+  killed ||= outcome === 'ended';
   rpc.dispose();
+  await started;
   return { ended: outcome !== 'kill', pgid: child.pid!, ...(problem !== undefined ? { problem } : {}) };
 }
 
@@ -363,6 +364,7 @@ export async function chaos(options: {
   const interrupted = (signal: NodeJS.Signals) => {
     killGroup(lastGroup);
     sync.kill();
+    if (!options.keep) ws.remove();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', interrupted);
@@ -569,6 +571,7 @@ async function startSync(root: string, random: () => number, files: number): Pro
       for (const s of servers)
         try {
           if (s.pid !== undefined) process.kill(s.pid, 'SIGKILL');
+          rmSync(s.dir, { recursive: true, force: true });
         } catch {
           // gone
         }
