@@ -23,7 +23,7 @@ test(
       r.killedCli > 0 && r.killedServer > 0,
       `both runtimes were killed (CLI ${r.killedCli}, server ${r.killedServer})`,
     );
-    assert.ok(r.killedMidSync > 0, 'some kills landed while the SFTP sync was running');
+    assert.ok(r.killedMidSync > 0, `some kills landed while the SFTP sync was running (${r.killedMidSync})`);
     assert.ok(r.orphanedTries > 0, 'some kills left tries for the next resume to settle');
     assert.ok(
       r.syncFilesCheckedAtKills > 0 && r.syncFilesCheckedAtEnd > 0,

@@ -128,7 +128,7 @@ sftpSyncTasks(d, {
   transformers: ['whitespace_to_underscore'],
   mode: 'cursor',
   chunkSize: 4096,
-  concurrency: 4,
+  concurrency: 2,
   taskOptions: { retries: 20, retryDelay: 0 },
 });
 `
@@ -156,7 +156,7 @@ export interface ChaosResult {
   /** Of those, kills of `hangar run` and of the runtime server (the extension's process). */
   readonly killedCli: number;
   readonly killedServer: number;
-  /** Kills that landed while the run's SFTP sync task was running. */
+  /** Kills that landed while a try of the run's SFTP sync task (started by the killed runtime) was running. */
   readonly killedMidSync: number;
   /** Runs taken through the kills, each checked. */
   readonly runs: number;
@@ -226,12 +226,12 @@ function killGroup(pgid: number | undefined): void {
 
 type Attempt = { ended: boolean; problem?: string };
 
-/** `hangar run --resume`, SIGKILLed after `delay` ms unless it ends first. */
+/** `hangar run --resume`, SIGKILLed when `killWhen` resolves unless it ends first. */
 async function cliAttempt(
   ws: TempWorkspace,
   env: NodeJS.ProcessEnv,
   runId: string,
-  delay: number,
+  killWhen: (signal: AbortSignal) => Promise<void>,
 ): Promise<Attempt & { pgid: number }> {
   // A process group of its own (only its leader is killed): the harness waits for its workers to end.
   const child = spawn(
@@ -243,13 +243,18 @@ async function cliAttempt(
       detached: true,
     },
   );
+  const done = new AbortController();
   const ended = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(false);
-    }, delay);
+    killWhen(done.signal).then(
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGKILL');
+        resolve(false);
+      },
+      () => undefined,
+    );
     child.once('exit', () => {
-      clearTimeout(timer);
+      done.abort();
       resolve(true);
     });
   });
@@ -262,14 +267,14 @@ async function cliAttempt(
  * The runtime server as the extension drives it (stdio JSON-RPC, the typed requests of
  * src/protocol/runtime.ts): `runtime/initialize`, then `scheduler/set` on, whose scheduler settles
  * the tries a dead runtime left and resumes its run (or starts the queued one). SIGKILLed after
- * `delay` ms unless the run ends first (`run/didChange`), in which case it is shut down
+ * when `killWhen` resolves unless the run ends first (`run/didChange`), in which case it is shut down
  * (`runtime/shutdown`).
  */
 async function serverAttempt(
   ws: TempWorkspace,
   env: NodeJS.ProcessEnv,
   runId: string,
-  delay: number,
+  killWhen: (signal: AbortSignal) => Promise<void>,
 ): Promise<Attempt & { pgid: number }> {
   const child = spawn(process.execPath, ['--enable-source-maps', SERVER_BIN], {
     cwd: ws.root,
@@ -293,6 +298,7 @@ async function serverAttempt(
     if (e.runId === runId && (e.state === 'success' || e.state === 'failed')) endedResolve();
   });
   rpc.listen();
+  const done = new AbortController();
   let killed = false;
   let problem: string | undefined;
   const started = (async () => {
@@ -303,7 +309,10 @@ async function serverAttempt(
   });
   const outcome = await Promise.race([
     runEnded.then(() => 'ended' as const),
-    new Promise<'kill'>((r) => setTimeout(() => r('kill'), delay)),
+    killWhen(done.signal).then(
+      () => 'kill' as const,
+      () => new Promise<never>(() => undefined),
+    ),
     exited.then(() => 'exited' as const),
   ]);
   if (outcome === 'kill') {
@@ -321,6 +330,7 @@ async function serverAttempt(
   } else {
     problem ??= `the runtime server exited by itself (code ${child.exitCode}, signal ${child.signalCode}): ${stderr}`;
   }
+  done.abort();
   // The process is gone: disposing the connection rejects a request still waiting for its answer.
   killed ||= outcome === 'ended';
   rpc.dispose();
@@ -384,11 +394,21 @@ export async function chaos(options: {
     for (let attempt = 0, k = 0; k < options.kills && attempt < maxAttempts; attempt++) {
       const delay = Math.floor(random() * (options.maxDelayMs ?? 2500));
       const by = random() < (options.serverShare ?? 0.5) ? 'server' : 'cli';
+      // One attempt in four aims at the sync: killed 0-400 ms after its task is seen running
+      // (unless this run's sync is already done); the others at `delay` ms after the start.
+      const before = await syncState(ws.root, runId);
+      const aimed = random() < 0.25 && before.state !== 'success';
+      const after = Math.floor(random() * 400);
+      const killWhen = aimed
+        ? (signal: AbortSignal) =>
+            whenSyncRuns(ws.root, runId, before.try, signal).then(() => sleep(after, signal))
+        : (signal: AbortSignal) => sleep(delay, signal);
+      const moment = aimed ? `${after} ms into the sync` : `${delay} ms`;
       const t0 = performance.now();
       const a =
         by === 'server'
-          ? await serverAttempt(ws, env, runId, delay)
-          : await cliAttempt(ws, env, runId, delay);
+          ? await serverAttempt(ws, env, runId, killWhen)
+          : await cliAttempt(ws, env, runId, killWhen);
       lastGroup = a.pgid;
       const t1 = performance.now();
       if (a.problem !== undefined) violations.push(a.problem);
@@ -403,16 +423,18 @@ export async function chaos(options: {
         if (by === 'server') killedServer++;
         else killedCli++;
         // What must hold at any instant, checked before the resume.
-        const when = `after kill ${k} (${by}, ${delay} ms)`;
-        if (await syncRunning(ws.root, runId)) killedMidSync++;
+        const when = `after kill ${k} (${by}, ${moment})`;
+        const afterKill = await syncState(ws.root, runId);
+        // A try of the sync this attempt started was running (not one the previous kill left).
+        if (afterKill.state === 'running' && afterKill.try > before.try) killedMidSync++;
         syncFilesCheckedAtKills += await checkSync(ws.root, sync, violations, { when, final: false });
         await checkXComFiles(ws, violations, when);
       }
       const timing = `(attempt ${Math.round(t1 - t0)} ms, checks ${Math.round(performance.now() - t1)} ms)`;
       options.log?.(
         a.ended
-          ? `run ${runIds.length} ended by itself (${by}) before ${delay} ms: the next run starts ${timing}`
-          : `kill ${k}/${options.kills} of the ${by === 'server' ? 'runtime server' : 'CLI'} after ${delay} ms ${timing}`,
+          ? `run ${runIds.length} ended by itself (${by}) before ${moment}: the next run starts ${timing}`
+          : `kill ${k}/${options.kills} of the ${by === 'server' ? 'runtime server' : 'CLI'} after ${moment} ${timing}`,
       );
       if (a.ended) {
         // New and changed source files for the next run's sync (nothing runs now).
@@ -555,7 +577,7 @@ async function startSync(root: string, random: () => number, files: number): Pro
       for (let i = 0; i < added; i++) add();
       clock++;
       const existing = listFiles(src);
-      const changed = 60 + Math.floor(r() * 80);
+      const changed = 120 + Math.floor(r() * 120);
       for (let i = 0; i < changed; i++) {
         write(existing[Math.floor(r() * existing.length)]!);
         clock++;
@@ -593,16 +615,57 @@ function listFiles(dir: string, internal = false): string[] {
   return out.sort();
 }
 
-/** Whether the run's sync task is running (read right after a kill, before the resume settles it). */
-async function syncRunning(root: string, runId: string): Promise<boolean> {
+/** The state and try number of the run's sync task. */
+async function syncState(root: string, runId: string): Promise<{ state: string | null; try: number }> {
   const db = await openWorkspaceStore(root);
   try {
-    const ti = await db.sql.get<{ state: string | null }>(
-      "SELECT state FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = 'sync'",
+    const ti = await db.sql.get<{ state: string | null; try_number: number }>(
+      "SELECT state, try_number FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = 'sync'",
       DAG_ID,
       runId,
     );
-    return ti?.state === 'running';
+    return { state: ti?.state ?? null, try: Number(ti?.try_number ?? 0) };
+  } finally {
+    await db.close();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new Error('the attempt ended'));
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * Resolves once a try of the run's sync task after `afterTry` is running (polled in the store
+ * every 20 ms; a try left `running` by the last kill is not one), or after 15 s.
+ */
+async function whenSyncRuns(
+  root: string,
+  runId: string,
+  afterTry: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const db = await openWorkspaceStore(root);
+  try {
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      const ti = await db.sql.get<{ state: string | null; try_number: number }>(
+        "SELECT state, try_number FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = 'sync'",
+        DAG_ID,
+        runId,
+      );
+      if (ti?.state === 'running' && Number(ti.try_number) > afterTry) return;
+      await sleep(20, signal);
+    }
   } finally {
     await db.close();
   }
