@@ -641,10 +641,19 @@ export interface LogDidAppendParams {
 /** ← A line was written to a running try's log. */
 export const LogDidAppend = new NotificationType<LogDidAppendParams>('log/didAppend');
 
-/** ← A warning from the runtime (recovered orphan tries, misconfiguration…). */
-export const RuntimeDidWarn = new NotificationType<{ message: string; dagId?: string; runId?: string; taskId?: string }>(
-  'runtime/didWarn',
-);
+/**
+ * ← A warning from the runtime (recovered orphan tries, misconfiguration…). `keyUsage`: the
+ * primary XCom key has encrypted enough values that it should be replaced (the editor shows it
+ * with a way to rotate, not only in its log).
+ */
+export interface RuntimeWarning {
+  message: string;
+  dagId?: string;
+  runId?: string;
+  taskId?: string;
+  keyUsage?: { keyId: string; encryptions: number };
+}
+export const RuntimeDidWarn = new NotificationType<RuntimeWarning>('runtime/didWarn');
 
 /** ← DAG files were (re)loaded: the new DAG list, for trees, CodeLens and diagnostics. */
 export const DagsDidLoad = new NotificationType<DagListResult>('dag/didLoad');

@@ -47,6 +47,8 @@ export class RuntimeClient implements vscode.Disposable {
   readonly onExpand = new vscode.EventEmitter<{ dagId: string; runId: string; taskId: string; count: number }>();
   /** Cells of the XCom benchmark under way (`bench/progress`). */
   readonly onBenchProgress = new vscode.EventEmitter<P.BenchProgress>();
+  /** The primary XCom key should be replaced (`runtime/didWarn` with `keyUsage`). */
+  readonly onKeyUsage = new vscode.EventEmitter<P.RuntimeWarning>();
   /** Fired after each (re)start with the connection ready, and with undefined when it stops. */
   readonly onDidChangeState = new vscode.EventEmitter<P.InitializeResult | undefined>();
 
@@ -108,7 +110,10 @@ export class RuntimeClient implements vscode.Disposable {
       connection.onNotification(P.DagsDidLoad, (e) => this.onDags.fire(e)),
       connection.onNotification(P.TaskDidExpand, (e) => this.onExpand.fire(e)),
       connection.onNotification(P.BenchDidProgress, (e) => this.onBenchProgress.fire(e)),
-      connection.onNotification(P.RuntimeDidWarn, (e) => log.warn(`[runtime] ${e.message}`)),
+      connection.onNotification(P.RuntimeDidWarn, (e) => {
+        log.warn(`[runtime] ${e.message}`);
+        if (e.keyUsage) this.onKeyUsage.fire(e);
+      }),
       connection.onNotification(P.SchedulerDidLog, (e) => log.info(`[scheduler] ${e.line}`)),
       connection,
     );
@@ -213,6 +218,6 @@ export class RuntimeClient implements vscode.Disposable {
 
   dispose(): void {
     void this.stop(1000);
-    for (const e of [this.onRun, this.onTask, this.onLog, this.onDags, this.onExpand, this.onDidChangeState, this.onBenchProgress]) e.dispose();
+    for (const e of [this.onRun, this.onTask, this.onLog, this.onDags, this.onExpand, this.onDidChangeState, this.onBenchProgress, this.onKeyUsage]) e.dispose();
   }
 }

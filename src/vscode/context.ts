@@ -89,6 +89,11 @@ export class HangarContext implements vscode.Disposable {
       this.logs,
       this.watcher,
       this.client.onDags.event((l) => this.setList(l)),
+      this.client.onKeyUsage.event((e) => {
+        void vscode.window.showWarningMessage(`Hangar: ${e.message}`, 'Rotate Encryption Key').then((pick) => {
+          if (pick) void vscode.commands.executeCommand('hangar.rotateEncryptionKey');
+        });
+      }),
       this.client.onRun.event((e) => this.runs.touch(this.runs.model.applyRun(e))),
       this.client.onTask.event((e) => this.runs.touch(this.runs.model.applyTask(e))),
       this.client.onExpand.event((e) => {

@@ -14,6 +14,7 @@ import type { MessageConnection } from 'vscode-jsonrpc/node.js';
 import * as P from '../../src/protocol/runtime.ts';
 import { tempWorkspace } from '../helpers/workspace.ts';
 import { HANGAR_BIN } from '../helpers/cli.ts';
+import { openWorkspaceStore } from '../helpers/store.ts';
 
 const SERVER = resolve(import.meta.dirname, '..', '..', 'src', 'runtime', 'server', 'main.ts');
 
@@ -361,6 +362,40 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const out = s.stderr.join('') + JSON.stringify(s.notes);
     for (const secret of [key, 'very-secret-value'])
       assert.ok(!out.includes(secret), 'a secret reached the output');
+  });
+
+  test('a primary XCom key past 2^30 encryptions: the editor is told once (with the key and its count), not the key itself; again only past another 2^20', async () => {
+    const s = await startServer();
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const store = await openWorkspaceStore(s.workspace);
+    try {
+      await store.keys.setEncryptions('k1', 2 ** 30 + 5);
+    } finally {
+      await store.close();
+    }
+    const usage = () => s.notes.filter((n) => n.method === 'runtime/didWarn' && n.params.keyUsage);
+    // Setting the key restarts the idle runtime with it: the count is read then.
+    await s.rpc.sendRequest(P.SecretsSet, { xcomKeys: [{ id: 'k1', key }], primaryKeyId: 'k1' });
+    const warned = await until('the key usage warning', () => usage()[0]);
+    assert.deepEqual(warned.params.keyUsage, { keyId: 'k1', encryptions: 2 ** 30 + 5 });
+    assert.match(warned.params.message, /XCom key "k1" has encrypted 1,073,741,829 values; .* 2\^32 .*NIST SP 800-38D.*hangar xcom rotate-key/);
+    assert.ok(!JSON.stringify(s.notes).includes(key), 'the key material is not in any notification');
+    // A run ends: the same block of 2^20 is not warned again.
+    const run = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
+    await runEnded(s, run.runId);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(usage().length, 1);
+    // Past another 2^20 (another process encrypting under the key): told after the next run.
+    const again = await openWorkspaceStore(s.workspace);
+    try {
+      await again.keys.setEncryptions('k1', 2 ** 30 + 2 ** 20 + 1);
+    } finally {
+      await again.close();
+    }
+    const second = await s.rpc.sendRequest(P.DagRun, { dagId: 'etl' });
+    await runEnded(s, second.runId);
+    await until('the second warning', () => usage()[1]);
+    assert.equal(usage()[1]!.params.keyUsage.encryptions, 2 ** 30 + 2 ** 20 + 1);
   });
 
   test('scheduler/set runs the scheduler loop in the server; dag/pause and the DAG list show paused and the next run', async () => {

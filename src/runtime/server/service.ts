@@ -22,6 +22,7 @@ import type { ParamSpec } from '../dag/params.ts';
 import type { DagRunRecord, TaskInstanceRecord, TaskTryRecord } from '../store/records.ts';
 import { tryLogPath } from '../executor/logger.ts';
 import { HangarXComBackend, loadKeyring, parseKeyMaterial, rotateXComKeys } from '../xcom/index.ts';
+import { NONCE_WARN_AT, nonceWarning } from '../xcom/crypto.ts';
 import type * as P from '../../protocol/runtime.ts';
 import { InvalidParamsError, date, oneOf, optBool, optDate, optInt, optObject, optStr, paramsOf, str, strArray } from './validate.ts';
 import type { Params } from './validate.ts';
@@ -54,6 +55,8 @@ export class RuntimeService {
   private readonly notify: Notify;
   private secrets: { keyIds: string[]; s3: boolean } = { keyIds: [], s3: false };
   private scheduler: SchedulerService | undefined;
+  /** The primary XCom key's count of encryptions last warned about, by 2^20 block (checkKeyUsage). */
+  private readonly keyUsageWarned = new Map<string, number>();
   /** Follows what other processes do to the store (store-watch.ts). */
   private watcher: StoreWatcher | undefined;
   private readonly xcoms = new XComBrowserService(() => this.rt());
@@ -205,6 +208,7 @@ export class RuntimeService {
       });
       this.watcher.start();
     }
+    void this.checkKeyUsage();
     return rt;
   }
 
@@ -217,6 +221,30 @@ export class RuntimeService {
   private runChanged(e: RunEvent): void {
     this.watcher?.saw({ kind: 'run', event: e });
     this.notify('run/didChange', e);
+    if (e.state === 'success' || e.state === 'failed') void this.checkKeyUsage();
+  }
+
+  /**
+   * Random 96-bit nonces are safe for 2^32 encryptions per key (NIST SP 800-38D): from 2^30
+   * under the primary key (counted in the store), the editor is told — when the runtime starts
+   * and after a run — once, then again every 2^20 more, as the task log and `hangar info` are.
+   */
+  private async checkKeyUsage(): Promise<void> {
+    const rt = this.runtime;
+    if (!rt || !(rt.backend instanceof HangarXComBackend)) return;
+    try {
+      const keyring = await rt.backend.ready();
+      if (!keyring) return;
+      const keyId = keyring.primaryId;
+      const encryptions = (await rt.store.keys.usage()).get(keyId) ?? 0;
+      if (encryptions < NONCE_WARN_AT) return;
+      const block = Math.floor(encryptions / 2 ** 20);
+      if (this.keyUsageWarned.get(keyId) === block) return;
+      this.keyUsageWarned.set(keyId, block);
+      this.notify('runtime/didWarn', { message: nonceWarning(keyId, encryptions), keyUsage: { keyId, encryptions } });
+    } catch {
+      // A keyring that failed to load is reported where it is used; the store's own failures too.
+    }
   }
 
   async shutdown(): Promise<void> {
