@@ -352,6 +352,14 @@ export interface RunRef {
 /** → Cancel an active run (its running tries are stopped); answers whether a run was active. */
 export const RunCancel = new RequestType<RunRef, { cancelled: boolean }, void>('run/cancel');
 
+/**
+ * → Resume a run that is not running in this runtime (interrupted by a crash or a restart, a
+ * task marked by hand, created by `hangar trigger`): runs it to its end as `hangar run DAG
+ * --resume RUN` does (a run another live runtime owns is followed, not run twice); answers at
+ * once with the run.
+ */
+export const RunResume = new RequestType<RunRef, RunInfo, void>('run/resume');
+
 /** → Task instances of a run, in the DAG's topological order. */
 export const TaskList = new RequestType<RunRef, TaskInstanceInfo[], void>('task/list');
 

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { DagBackfill, DagPause, DagRun, RunCancel, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
+import { DagBackfill, DagPause, DagRun, RunCancel,
+  RunResume, RunList, TaskClear, TaskList, TaskMark, TaskRun, XComRotate, SecretsSet } from '../protocol/runtime.ts';
 import type { DagInfo, RunInfo, TaskInfo, TaskInstanceInfo } from '../protocol/runtime.ts';
 import { checkKeyId, checkKeyMaterial, nextKeyId, parseDateInput } from './dags-model.ts';
 import { stateText, taskInstanceRow } from './runs-model.ts';
@@ -245,6 +246,12 @@ export const COMMANDS: Record<string, Handler> = {
     const run = await pickRun(ctx, arg, (r) => r.state === 'running' || r.state === 'queued');
     const r = await ctx.client.request(RunCancel, { dagId: run.dagId, runId: run.runId });
     void vscode.window.showInformationMessage(r.cancelled ? `Hangar: stopping run ${run.runId} of ${run.dagId}.` : `Hangar: run ${run.runId} is not running in this runtime.`);
+  },
+
+  'hangar.resumeRun': async (ctx, arg) => {
+    const run = await pickRun(ctx, arg, (r) => r.state !== 'success');
+    await ctx.client.request(RunResume, { dagId: run.dagId, runId: run.runId });
+    void vscode.window.showInformationMessage(`Hangar: resuming run ${run.runId} of ${run.dagId}.`);
   },
 
   'hangar.setEncryptionKey': async (ctx) => {

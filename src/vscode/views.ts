@@ -237,7 +237,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
       item.description = row.description;
       item.tooltip = row.tooltip;
       item.iconPath = icon(stateIcon(r.state));
-      item.contextValue = r.state === 'running' || r.state === 'queued' ? 'run.active' : 'run';
+      item.contextValue = r.state === 'running' || r.state === 'queued' ? 'run.active' : r.state === 'failed' ? 'run.failed' : 'run';
       item.accessibilityInformation = { label: `${r.dagId} run ${r.runId}, ${r.state}` };
       return item;
     }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -362,6 +363,45 @@ describe('runtime server over JSON-RPC', { timeout: 120_000 }, () => {
     const out = s.stderr.join('') + JSON.stringify(s.notes);
     for (const secret of [key, 'very-secret-value'])
       assert.ok(!out.includes(secret), 'a secret reached the output');
+  });
+
+  test('run/resume finishes a run a killed process left running (its try retried), and refuses one already running here', async () => {
+    const RESUME = `import { dag } from 'hangar';
+import { existsSync, writeFileSync } from 'node:fs';
+export const d = dag({ id: 'resume', schedule: null, startDate: '2024-01-01' });
+d.task('slow', { retries: 1, retryDelay: 0 }, async (ctx) => {
+  writeFileSync('started-' + ctx.tryNumber, 'x');
+  await new Promise((r) => setTimeout(r, ctx.tryNumber === 1 ? 60_000 : 1500));
+  return ctx.tryNumber;
+});
+`;
+    const s = await startServer({ 'dags/etl.ts': DAG, 'dags/resume.ts': RESUME });
+    await s.rpc.sendRequest(P.DagList, {});
+    // A `hangar run` in a terminal, killed (a crash) while its task runs.
+    const cli = spawn(process.execPath, [HANGAR_BIN, 'run', 'resume', '--workspace', s.workspace, '-o', 'json'], {
+      cwd: s.workspace,
+      stdio: 'ignore',
+    });
+    await until('the first try to start', () => (existsSync(join(s.workspace, 'started-1')) ? true : undefined), 60_000);
+    cli.kill('SIGKILL');
+    await new Promise((r) => cli.once('exit', r));
+    const runs = await s.rpc.sendRequest(P.RunList, { dagId: 'resume' });
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.state, 'running', 'left running by the killed process');
+    const runId = runs[0]!.runId;
+    const resumed = await s.rpc.sendRequest(P.RunResume, { dagId: 'resume', runId });
+    assert.equal(resumed.runId, runId);
+    await until('the second try to start', () => (existsSync(join(s.workspace, 'started-2')) ? true : undefined));
+    const again = await rpcError(s.rpc.sendRequest(P.RunResume, { dagId: 'resume', runId }));
+    assert.match(again.message, /Run ".*" of DAG "resume" is already running in this runtime/);
+    assert.equal((await runEnded(s, runId)).state, 'success');
+    const tis = await s.rpc.sendRequest(P.TaskList, { dagId: 'resume', runId });
+    assert.deepEqual(
+      tis.map((t) => [t.taskId, t.state, t.tryNumber]),
+      [['slow', 'success', 2]],
+    );
+    const missing = await rpcError(s.rpc.sendRequest(P.RunResume, { dagId: 'resume', runId: 'nope' }));
+    assert.match(missing.message, /nope/);
   });
 
   test('a primary XCom key past 2^30 encryptions: the editor is told once (with the key and its count), not the key itself; again only past another 2^20', async () => {

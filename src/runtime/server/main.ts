@@ -20,6 +20,7 @@ const METHODS = [
   'scheduler/set',
   'run/list',
   'run/cancel',
+  'run/resume',
   'task/list',
   'task/run',
   'task/test',

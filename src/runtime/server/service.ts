@@ -95,6 +95,8 @@ export class RuntimeService {
         return this.runList(method, p);
       case 'run/cancel':
         return this.runCancel(method, p);
+      case 'run/resume':
+        return this.runResume(method, p);
       case 'task/list':
         return this.taskList(method, p);
       case 'task/run':
@@ -421,6 +423,16 @@ export class RuntimeService {
     const run = await this.rt().store.runs.get(dagId, runId);
     if (!run) throw new NotFoundError(`DAG "${dagId}" has no run "${runId}"`);
     return run;
+  }
+
+  private async runResume(method: string, p: Params): Promise<P.RunInfo> {
+    const run = await this.runRef(method, p);
+    if (this.active.has(`${run.dag_id}\u0000${run.run_id}`))
+      throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" is already running in this runtime`);
+    await this.dag(run.dag_id);
+    const rt = this.rt();
+    this.execute(run.dag_id, run.run_id, (signal) => rt.executeRun(run.dag_id, run.run_id, signal));
+    return runInfo(run);
   }
 
   private async runCancel(method: string, p: Params): Promise<{ cancelled: boolean }> {
