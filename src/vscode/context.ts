@@ -83,6 +83,7 @@ export class HangarContext implements vscode.Disposable {
     this.rendered = new RenderedDocuments(this.client);
     this.updateSchedulerItem();
     this.subscriptions.push(
+      this.runs,
       this.schedulerItem,
       this.client,
       this.diagnostics,

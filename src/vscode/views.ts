@@ -140,8 +140,10 @@ function openAt(file: string, line: number, column: number): vscode.Command {
 
 export type RunNode = { type: 'run'; key: string; entry: RunEntry } | { type: 'ti'; ti: TaskInstanceInfo } | { type: 'message'; text: string };
 
-export class RunsTree implements vscode.TreeDataProvider<RunNode> {
+export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunNode | undefined>();
+  /** Once a second, runs with a running task are redrawn: its row shows how long it has run. */
+  private readonly ticker = setInterval(() => this.tick(), 1000);
   readonly onDidChangeTreeData = this.changed.event;
   readonly model = new RunsModel();
   private readonly ctx: HangarContext;
@@ -160,6 +162,16 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode> {
   refresh(): void {
     this.loaded = false;
     this.changed.fire(undefined);
+  }
+
+  private tick(): void {
+    for (const e of this.model.list())
+      if (e.tasks?.some((t) => t.state === 'running')) this.touch({ kind: 'run', key: runKey(e.run.dagId, e.run.runId) });
+  }
+
+  dispose(): void {
+    clearInterval(this.ticker);
+    this.changed.dispose();
   }
 
   expandOnNextShow(dagId: string, runId: string): void {

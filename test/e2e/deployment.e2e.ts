@@ -166,6 +166,14 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
         20_000,
       );
       await vs.screenshot('deployment-remote-log-following');
+      // Its row in the Runs view says how long it has run, and that grows while nothing else happens.
+      const talkRow = async () =>
+        (await vs!.treeItems('Runs')).find((i) => i.level === 2 && i.label === 'talk')?.description ?? '';
+      const before = await talkRow();
+      await new Promise((r) => setTimeout(r, 2000));
+      const later = await talkRow();
+      const secs = (d: string) => Number(/ · ([\d.]+) s$/.exec(d)?.[1] ?? NaN);
+      assert.ok(secs(later) > secs(before), `the running row's time grows: "${before}" then "${later}"`);
       assert.equal(ended, false, 'the log grew while the run was going');
       const r = await run;
       assert.equal(r.code, 0, r.out);
