@@ -349,8 +349,17 @@ export interface RunRef {
   dagId: string;
   runId: string;
 }
-/** → Cancel an active run (its running tries are stopped); answers whether a run was active. */
-export const RunCancel = new RequestType<RunRef, { cancelled: boolean }, void>('run/cancel');
+export interface RunCancelResult {
+  /** Whether a run was stopped here, or asked to stop (`elsewhere`). */
+  cancelled: boolean;
+  /**
+   * The run is not running in this runtime: the process that runs it (a scheduler in a
+   * terminal, the team's) was asked through the store and stops it at its next heartbeat.
+   */
+  elsewhere?: boolean;
+}
+/** → Cancel a run: stopped here if it runs here (its running tries are stopped), else asked of the process that runs it. */
+export const RunCancel = new RequestType<RunRef, RunCancelResult, void>('run/cancel');
 
 /**
  * → Resume a run that is not running in this runtime (interrupted by a crash or a restart, a

@@ -245,7 +245,13 @@ export const COMMANDS: Record<string, Handler> = {
   'hangar.cancelRun': async (ctx, arg) => {
     const run = await pickRun(ctx, arg, (r) => r.state === 'running' || r.state === 'queued');
     const r = await ctx.client.request(RunCancel, { dagId: run.dagId, runId: run.runId });
-    void vscode.window.showInformationMessage(r.cancelled ? `Hangar: stopping run ${run.runId} of ${run.dagId}.` : `Hangar: run ${run.runId} is not running in this runtime.`);
+    void vscode.window.showInformationMessage(
+      r.elsewhere
+        ? `Hangar: asked the process running run ${run.runId} of ${run.dagId} to stop it (at its next heartbeat).`
+        : r.cancelled
+          ? `Hangar: stopping run ${run.runId} of ${run.dagId}.`
+          : `Hangar: run ${run.runId} of ${run.dagId} has already ended.`,
+    );
   },
 
   'hangar.resumeRun': async (ctx, arg) => {

@@ -4,7 +4,7 @@
  * protocol constants, in a fresh temp workspace per test.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -402,6 +402,58 @@ d.task('slow', { retries: 1, retryDelay: 0 }, async (ctx) => {
     );
     const missing = await rpcError(s.rpc.sendRequest(P.RunResume, { dagId: 'resume', runId: 'nope' }));
     assert.match(missing.message, /nope/);
+  });
+
+  test('run/cancel of a run another process runs asks it through the store: it stops at its next heartbeat, its task killed; a queued run nobody took ends failed at once', async () => {
+    const LONG = `import { dag } from 'hangar';
+import { writeFileSync } from 'node:fs';
+export const d = dag({ id: 'long', schedule: null, startDate: '2024-01-01' });
+const t = d.task('long_task', async () => {
+  writeFileSync('long-started', 'x');
+  await new Promise((r) => setTimeout(r, 60_000));
+  writeFileSync('long-finished', 'x');
+});
+t.before(d.task('after_long', async () => 'never'));
+`;
+    // Tasks in processes of their own (isolated), as by default: a cancelled try's process is killed.
+    const s = await startServer({ 'hangar.json': JSON.stringify({ executor: 'isolated' }), 'dags/etl.ts': DAG, 'dags/long.ts': LONG });
+    await s.rpc.sendRequest(P.DagList, {});
+    const cli = spawn(process.execPath, [HANGAR_BIN, 'run', 'long', '--workspace', s.workspace], {
+      cwd: s.workspace,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    cli.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    cli.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exit = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
+    await until('the long task to start', () => (existsSync(join(s.workspace, 'long-started')) ? true : undefined), 60_000).catch((e: Error) => assert.fail(e.message + '\n' + out));
+    const runId = (await s.rpc.sendRequest(P.RunList, { dagId: 'long' }))[0]!.runId;
+    const asked = Date.now();
+    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'long', runId }), { cancelled: true, elsewhere: true });
+    const code = await exit;
+    assert.ok(Date.now() - asked < 20_000, `stopped within a heartbeat or two (${Date.now() - asked} ms)`);
+    assert.notEqual(code, 0, out);
+    assert.match(out, /Cancelled from VS Code on /);
+    assert.equal(existsSync(join(s.workspace, 'long-finished')), false, 'the task was stopped, not let finish');
+    const run = (await s.rpc.sendRequest(P.RunList, { dagId: 'long' }))[0]!;
+    assert.equal(run.state, 'failed');
+    const tis = await s.rpc.sendRequest(P.TaskList, { dagId: 'long', runId });
+    assert.deepEqual(
+      tis.map((t) => [t.taskId, t.state]),
+      [
+        ['long_task', 'failed'],
+        ['after_long', 'skipped'],
+      ],
+    );
+    // Asking again: the run has ended.
+    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'long', runId }), { cancelled: false, elsewhere: false });
+    // A run created by `hangar trigger` and taken by no process: it ends failed at once.
+    const trig = spawnSync(process.execPath, [HANGAR_BIN, 'trigger', 'long', '--workspace', s.workspace, '--json'], { encoding: 'utf8' });
+    const queuedId = (JSON.parse(trig.stdout) as { run_id: string }).run_id;
+    assert.deepEqual(await s.rpc.sendRequest(P.RunCancel, { dagId: 'long', runId: queuedId }), { cancelled: true, elsewhere: true });
+    const queued = (await s.rpc.sendRequest(P.RunList, { dagId: 'long' })).find((r) => r.runId === queuedId)!;
+    assert.equal(queued.state, 'failed');
   });
 
   test('a primary XCom key past 2^30 encryptions: the editor is told once (with the key and its count), not the key itself; again only past another 2^20', async () => {

@@ -200,8 +200,9 @@ export class RunLoop {
       const owner = selfOwner();
       heartbeat = setInterval(() => {
         store.runs.beat(this.run.dag_id, this.run.run_id, owner, nowIso()).then(
-          (mine) => {
+          ({ mine, cancel }) => {
             if (!mine) this.lose();
+            else if (cancel !== null) this.cancel(cancel);
           },
           (err: unknown) => {
             // A busy or unreachable store: the next beat will do. A full or read-only disk: stop.
@@ -1033,7 +1034,8 @@ export class RunLoop {
     else if (leafStates.some((s) => s === 'failed' || s === 'upstream_failed')) state = 'failed';
     else state = 'success';
     const failedTasks = [...this.tis.values()].filter((ti) => ti.state === 'failed').map((ti) => ti.task.id);
-    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null, owner_host: null }));
+    // A cancel asked from another process is answered: the request goes with the run's end.
+    await this.inTurn(() => this.deps.store.runs.update(this.run.dag_id, this.run.run_id, { state, end_date: nowIso(), owner_pid: null, owner_host: null, cancel_requested: null }));
     this.deps.events.emit('run', { dagId: this.run.dag_id, runId: this.run.run_id, state, reason: this.failedReason });
     const name = state === 'success' ? 'onSuccess' : 'onFailure';
     if (this.dag.callbacks[name]) {

@@ -14,7 +14,7 @@ import { looksSecret } from '../variables.ts';
 import type { Variables } from '../variables.ts';
 import { taskTestProgram } from '../testing/index.ts';
 import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { DagBag } from '../processor/index.ts';
 import type { DagSpec } from '../processor/serialized.ts';
@@ -435,7 +435,7 @@ export class RuntimeService {
     return runInfo(run);
   }
 
-  private async runCancel(method: string, p: Params): Promise<{ cancelled: boolean }> {
+  private async runCancel(method: string, p: Params): Promise<P.RunCancelResult> {
     const run = await this.runRef(method, p);
     let cancelled = false;
     for (const [key, ctl] of this.active) {
@@ -445,7 +445,10 @@ export class RuntimeService {
         cancelled = true;
       }
     }
-    return { cancelled };
+    if (cancelled) return { cancelled };
+    // Run by another process (a scheduler in a terminal, the team's): asked through the store.
+    const requested = await this.rt().store.runs.requestCancel(run.dag_id, run.run_id, `Cancelled from VS Code on ${hostname()}`);
+    return { cancelled: requested, elsewhere: requested };
   }
 
   private async taskList(method: string, p: Params): Promise<P.TaskInstanceInfo[]> {

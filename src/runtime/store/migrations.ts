@@ -241,4 +241,10 @@ CREATE INDEX import_errors_by_file ON import_errors (fileloc);
     sql: WATCH_INDEXES_SQL,
     postgres: WATCH_INDEXES_SQL,
   },
+  {
+    version: 19,
+    name: 'a run cancelled from another process: the request, read by its owner at each heartbeat',
+    sql: 'ALTER TABLE dag_runs ADD COLUMN cancel_requested TEXT;',
+    postgres: 'ALTER TABLE dag_runs ADD COLUMN cancel_requested TEXT;',
+  },
 ];

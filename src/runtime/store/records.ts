@@ -83,6 +83,8 @@ export interface DagRunRecord {
   /** The owner's machine (scheduler/owner.ts); null in rows written before version 12. */
   owner_host: string | null;
   heartbeat_at: string | null;
+  /** Why a user asked, from another process, that the run stop (its owner reads it at each heartbeat). */
+  cancel_requested: string | null;
 }
 
 export interface TaskInstanceRecord {

@@ -3,7 +3,7 @@ import type { Sql, SqlValue } from '../sql.ts';
 import type { DagRunRecord, RunState } from '../records.ts';
 import { updateRow } from './update.ts';
 
-export type NewRun = Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'owner_host' | 'heartbeat_at'>;
+export type NewRun = Omit<DagRunRecord, 'id' | 'start_date' | 'end_date' | 'owner_pid' | 'owner_host' | 'heartbeat_at' | 'cancel_requested'>;
 
 /** A runtime that owns runs: its pid on its host (scheduler/owner.ts). */
 export interface Owner {
@@ -188,8 +188,39 @@ export class RunRepository {
   }
 
   /** The owner's heartbeat; false when the run is no longer this owner's (another runtime took it over). */
-  async beat(dagId: string, runId: string, owner: Owner, at: string): Promise<boolean> {
-    const r = await this.sql.run('UPDATE dag_runs SET heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND owner_pid = ? AND owner_host = ?', at, dagId, runId, owner.pid, owner.host);
+  async beat(dagId: string, runId: string, owner: Owner, at: string): Promise<{ mine: boolean; cancel: string | null }> {
+    const row = await this.sql.get<{ cancel_requested: string | null }>(
+      'UPDATE dag_runs SET heartbeat_at = ? WHERE dag_id = ? AND run_id = ? AND owner_pid = ? AND owner_host = ? RETURNING cancel_requested',
+      at,
+      dagId,
+      runId,
+      owner.pid,
+      owner.host,
+    );
+    return { mine: row !== undefined, cancel: row?.cancel_requested ?? null };
+  }
+
+  /**
+   * Asks whichever process runs the run to stop it (a user's cancel from another process: the
+   * editor, a script); its owner reads the request at its next heartbeat. False when the run
+   * has ended. The run loop drops the request when it writes the run's end.
+   */
+  async requestCancel(dagId: string, runId: string, reason: string, at: string = new Date().toISOString()): Promise<boolean> {
+    // A queued run no process has taken has nothing running: it ends failed now (as Airflow's
+    // "mark failed" of a queued run), its task instances as they are.
+    const queued = await this.sql.run(
+      "UPDATE dag_runs SET state = 'failed', end_date = ? WHERE dag_id = ? AND run_id = ? AND state = 'queued' AND owner_pid IS NULL",
+      at,
+      dagId,
+      runId,
+    );
+    if (queued.changes > 0) return true;
+    const r = await this.sql.run(
+      "UPDATE dag_runs SET cancel_requested = ? WHERE dag_id = ? AND run_id = ? AND state IN ('queued', 'running')",
+      reason,
+      dagId,
+      runId,
+    );
     return r.changes > 0;
   }
 
