@@ -705,6 +705,9 @@ export class RuntimeService {
     if (this.active.size === 0) {
       // Idle: start a fresh runtime so the XCom backend and every future worker see the new secrets.
       const wasLoaded = this.loaded;
+      // The watcher reads the store being closed: stopped first (start() makes a new one).
+      await this.watcher?.stop();
+      this.watcher = undefined;
       await rt.close();
       const fresh = await this.start();
       if (wasLoaded) {
