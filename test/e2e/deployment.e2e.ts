@@ -29,7 +29,7 @@ team.task('hello', async () => 'hello from the team store');
 const TALKER = `import { dag } from 'hangar';
 export const d = dag({ id: 'remote_talk', schedule: null, startDate: '2024-01-01' });
 const talk = d.task('talk', async () => {
-  for (let i = 1; i <= 16; i++) {
+  for (let i = 1; i <= 30; i++) {
     console.log('remote line ' + i);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -150,6 +150,24 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
         return items.find((i) => i.level === 2 && i.label === 'talk' && /^running/.test(i.description));
       });
       assert.match(row.description + (await vs.treeItems('Runs'))[0]!.description, /running|queued/);
+      // The grid: the running cell's detail follows the log the worker uploads.
+      await vs.runCommand('Hangar: Show Grid');
+      await vs.pickQuickItem('remote_talk');
+      const frame = vs.page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const talkCell = frame.locator('#grid .cell[data-state="running"]').first();
+      await talkCell.waitFor({ timeout: 60_000 });
+      await talkCell.click();
+      await frame.locator('#log[data-following="true"]').waitFor({ timeout: 20_000 });
+      const lineCount = async () => ((await frame.locator('#log').innerText()).match(/remote line \d+/g) ?? []).length;
+      const firstCount = await lineCount();
+      await waitFor('the grid detail log to grow while the try runs elsewhere', async () =>
+        (await lineCount()) > firstCount ? true : undefined,
+      20_000);
+      const gridText = await frame.locator('#log').innerText();
+      const numbers = (gridText.match(/remote line (\d+)/g) ?? []).map((l) => Number(l.split(' ').pop()));
+      assert.deepEqual(numbers, numbers.map((_, i) => i + 1), `each line once, in order: ${numbers.join(',')}`);
+      await vs.screenshot('deployment-remote-grid-following');
+      await vs.openView('Runs');
       await vs.treeItemContextAction('Runs', 'talk', 'Open Task Log...');
       const first = await waitFor('the log document of the running try', async () => {
         const t = await editorText(vs!);
@@ -179,7 +197,7 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
       assert.equal(r.code, 0, r.out);
       const last = await waitFor('the whole log once the try ended', async () => {
         const t = await editorText(vs!);
-        return /remote line 16/.test(t) && !/running \(this document follows the log\)/.test(t) ? t : undefined;
+        return /remote line 30/.test(t) && !/running \(this document follows the log\)/.test(t) ? t : undefined;
       });
       assert.ok(count(last) >= count(grown));
       await vs.openView('Runs');

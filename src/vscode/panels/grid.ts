@@ -30,8 +30,15 @@ export class GridPanel implements vscode.Disposable {
   private pendingTarget: GridTarget | null;
   /** The DAG the webview shows (from its last grid request). */
   private dagId: string | null = null;
-  /** The log whose new lines go to the webview. */
-  private followed: (TaskKey & { tryNumber: number }) | null = null;
+  /**
+   * The log whose new lines go to the webview: from the runtime's lines while this window's
+   * runtime runs the try; a try running elsewhere (a worker, a scheduler in a terminal) sends
+   * none, so its log is read again every second once nothing was heard for 2 s, and what it
+   * gained is sent as lines.
+   */
+  private followed: (TaskKey & { tryNumber: number; running: boolean; length: number; heard: number; local: boolean }) | null = null;
+  private readonly follow = setInterval(() => void this.followElsewhere(), 1000);
+  private reading = false;
   private changed = new Map<string, { dagId: string; runId: string }>();
   private changedTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -67,6 +74,10 @@ export class GridPanel implements vscode.Disposable {
       ctx.client.onLog.event((e) => {
         const f = this.followed;
         if (f && this.panel.visible && e.dagId === f.dagId && e.runId === f.runId && e.taskId === f.taskId && e.mapIndex === f.mapIndex && e.tryNumber === f.tryNumber) {
+          // A line of a try this window's runtime runs: its log is never read again meanwhile.
+          f.heard = Date.now();
+          f.local = true;
+          f.length += e.line.length;
           this.post({ type: 'logLine', dagId: e.dagId, runId: e.runId, taskId: e.taskId, mapIndex: e.mapIndex, tryNumber: e.tryNumber, line: e.line });
         }
       }),
@@ -129,7 +140,7 @@ export class GridPanel implements vscode.Disposable {
       case 'log': {
         const r = await c.request(TaskLog, m.params);
         const { dagId, runId, taskId, mapIndex } = m.params;
-        this.followed = { dagId, runId, taskId, mapIndex, tryNumber: r.tryNumber };
+        this.followed = { dagId, runId, taskId, mapIndex, tryNumber: r.tryNumber, running: r.running, length: r.text.length, heard: Date.now(), local: false };
         return r;
       }
       case 'clear': {
@@ -162,7 +173,30 @@ export class GridPanel implements vscode.Disposable {
     }
   }
 
+  private async followElsewhere(): Promise<void> {
+    const f = this.followed;
+    if (!f || !f.running || f.local || this.reading || !this.panel.visible || Date.now() - f.heard < 2000) return;
+    this.reading = true;
+    try {
+      const { dagId, runId, taskId, mapIndex, tryNumber } = f;
+      const r = await this.ctx.client.request(TaskLog, { dagId, runId, taskId, mapIndex, tryNumber });
+      if (this.followed !== f) return;
+      // Whole lines only: the rest waits for the next read.
+      const gained = r.text.slice(f.length);
+      const end = r.running ? gained.lastIndexOf('\n') + 1 : gained.length;
+      for (const line of gained.slice(0, end).split('\n'))
+        if (line) this.post({ type: 'logLine', dagId, runId, taskId, mapIndex, tryNumber, line });
+      f.length += end;
+      f.running = r.running;
+    } catch {
+      // The runtime restarting, the log not readable yet: the next second tries again.
+    } finally {
+      this.reading = false;
+    }
+  }
+
   dispose(): void {
+    clearInterval(this.follow);
     if (GridPanel.current === this) GridPanel.current = undefined;
     clearTimeout(this.changedTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
