@@ -427,10 +427,11 @@ export class RuntimeService {
 
   private async runResume(method: string, p: Params): Promise<P.RunInfo> {
     const run = await this.runRef(method, p);
-    if (this.active.has(`${run.dag_id}\u0000${run.run_id}`))
+    const rt = this.rt();
+    // Started here, or by the scheduler this server runs: one run loop per run in a process.
+    if (this.active.has(`${run.dag_id}\u0000${run.run_id}`) || rt.isExecuting(run.dag_id, run.run_id))
       throw new Error(`Run "${run.run_id}" of DAG "${run.dag_id}" is already running in this runtime`);
     await this.dag(run.dag_id);
-    const rt = this.rt();
     this.execute(run.dag_id, run.run_id, (signal) => rt.executeRun(run.dag_id, run.run_id, signal));
     return runInfo(run);
   }
