@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { freshDatabase } from '../helpers/postgres.ts';
 import { startDeployment } from '../distributed/deployment.ts';
-import { packageHangarVsix, startWorkbench } from './harness.ts';
+import { packageHangarVsix, startWorkbench, waitFor } from './harness.ts';
 import type { Workbench } from './harness.ts';
 
 const DAG = `import { dag } from 'hangar';
@@ -36,27 +36,6 @@ const talk = d.task('talk', async () => {
 });
 talk.before(d.task('after', async () => 'done'));
 `;
-
-async function editorText(vs: Workbench): Promise<string> {
-  const text = await vs.page.locator('.part.editor .monaco-editor .view-lines').first().innerText();
-  return text.replace(/\u00a0/g, ' ');
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 let scratch = '';
 let vsix = '';
@@ -170,7 +149,7 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
       await vs.openView('Runs');
       await vs.treeItemContextAction('Runs', 'talk', 'Open Task Log...');
       const first = await waitFor('the log document of the running try', async () => {
-        const t = await editorText(vs!);
+        const t = await vs!.editorText();
         return /remote line \d+/.test(t) && /running \(this document follows the log\)/.test(t) ? t : undefined;
       });
       const count = (t: string) => (t.match(/remote line \d+/g) ?? []).length;
@@ -178,7 +157,7 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
       const grown = await waitFor(
         'more lines in the log document while the try runs',
         async () => {
-          const t = await editorText(vs!);
+          const t = await vs!.editorText();
           return count(t) > count(first) && /running \(this document follows the log\)/.test(t) ? t : undefined;
         },
         20_000,
@@ -196,7 +175,7 @@ describe('A team deployment from the editor (code-server)', { timeout: 600_000 }
       const r = await run;
       assert.equal(r.code, 0, r.out);
       const last = await waitFor('the whole log once the try ended', async () => {
-        const t = await editorText(vs!);
+        const t = await vs!.editorText();
         return /remote line 30/.test(t) && !/running \(this document follows the log\)/.test(t) ? t : undefined;
       });
       assert.ok(count(last) >= count(grown));

@@ -1050,6 +1050,12 @@ export class Workbench {
   }
 
   /** Texts of the status bar items. */
+  /** Text of the active editor (Monaco renders lines as .view-line spans; its spaces as no-break spaces). */
+  async editorText(): Promise<string> {
+    const text = await this.page.locator('.part.editor .monaco-editor .view-lines').first().innerText();
+    return text.replace(/\u00a0/g, ' ');
+  }
+
   async statusBarItems(): Promise<string[]> {
     return (await this.page.locator('.part.statusbar .statusbar-item').allTextContents())
       .map((s) => s.trim())
@@ -1136,6 +1142,23 @@ export class Workbench {
     if (this.userDataDir && existsSync(logs))
       await cp(logs, join(dir, 'vscode-logs'), { recursive: true }).catch(() => undefined);
     return dir;
+  }
+}
+
+/** Polls `fn` every 150 ms until it returns a value (errors count as not yet); fails naming `what` and the last error. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await delay(150);
   }
 }
 

@@ -140,13 +140,6 @@ async function assertTsgoAnswers(vs: Workbench): Promise<string> {
   return log;
 }
 
-async function editorText(vs: Workbench): Promise<string> {
-  return (await vs.page.locator('.part.editor .monaco-editor .view-lines').first().innerText()).replace(
-    /\u00a0/g,
-    ' ',
-  );
-}
-
 /** The cursor's line and column from the status bar ("Ln 5, Col 11"). */
 async function cursor(vs: Workbench): Promise<{ line: number; column: number } | undefined> {
   const item = (await vs.statusBarItems()).find((s) => /^Ln \d+, Col \d+/.test(s));
@@ -333,7 +326,7 @@ test(
       await vs.screenshot('tsgo-04-quick-fix');
       await fix.first().click();
       await vs.waitForNoProblem(/has no task "lod"/, { timeoutMs: 20_000 });
-      assert.match(await editorText(vs), /extract\.before\('load'\)/);
+      assert.match(await vs.editorText(), /extract\.before\('load'\)/);
 
       // Go to definition from `.after('transform')` (line 6) to `etl.task('transform'` (line 5).
       await goToLine(vs, 6);
@@ -380,12 +373,12 @@ test(
       await waitUntil(
         'the rename in etl.ts',
         async () =>
-          /etl\.task\('load_dw'/.test(await editorText(vs)) &&
-          /extract\.before\('load_dw'\)/.test(await editorText(vs)),
+          /etl\.task\('load_dw'/.test(await vs.editorText()) &&
+          /extract\.before\('load_dw'\)/.test(await vs.editorText()),
       );
       await vs.openFile('dags/report.ts');
       await waitUntil('the rename in report.ts', async () =>
-        /externalTaskId: 'load_dw'/.test(await editorText(vs)),
+        /externalTaskId: 'load_dw'/.test(await vs.editorText()),
       );
       await vs.screenshot('tsgo-07-renamed-other-file');
 
